@@ -1,0 +1,64 @@
+//! The CPU as the rest of the firmware sees it. The `unsafe` needed to touch hardware lives
+//! here (and in the binary's runtime); everything else goes through these traits.
+
+mod memory;
+mod paging;
+mod port;
+
+pub use memory::{IdentityMapped, PhysMemory, PhysReadError};
+pub use port::{HwPorts, PortIo};
+
+/// Result of `CPUID` for one leaf/subleaf.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CpuidResult {
+    pub eax: u32,
+    pub ebx: u32,
+    pub ecx: u32,
+    pub edx: u32,
+}
+
+/// Executes `CPUID`.
+pub fn cpuid(leaf: u32, subleaf: u32) -> CpuidResult {
+    let r = core::arch::x86_64::__cpuid_count(leaf, subleaf);
+    CpuidResult {
+        eax: r.eax,
+        ebx: r.ebx,
+        ecx: r.ecx,
+        edx: r.edx,
+    }
+}
+
+/// Stops this CPU for good: interrupts off, halt forever.
+pub fn halt_forever() -> ! {
+    loop {
+        x86_64::instructions::interrupts::disable();
+        x86_64::instructions::hlt();
+    }
+}
+
+/// The architectural name of an exception vector, for fault reports.
+pub fn exception_name(vector: u64) -> &'static str {
+    match vector {
+        0 => "#DE divide error",
+        1 => "#DB debug",
+        2 => "NMI",
+        3 => "#BP breakpoint",
+        4 => "#OF overflow",
+        5 => "#BR bound range",
+        6 => "#UD invalid opcode",
+        7 => "#NM device not available",
+        8 => "#DF double fault",
+        10 => "#TS invalid TSS",
+        11 => "#NP segment not present",
+        12 => "#SS stack fault",
+        13 => "#GP general protection",
+        14 => "#PF page fault",
+        16 => "#MF x87 floating point",
+        17 => "#AC alignment check",
+        18 => "#MC machine check",
+        19 => "#XM SIMD floating point",
+        20 => "#VE virtualization",
+        21 => "#CP control protection",
+        _ => "reserved",
+    }
+}

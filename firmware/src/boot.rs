@@ -1,0 +1,154 @@
+//! The boot sequence: from the loader's start info to the end of the firmware's run.
+//!
+//! [`main`] sets up the console, runs [`run`] and turns its outcome into the firmware's exit:
+//! a summary line and the success code, or one line naming the fatal error and the failure
+//! code. Every fatal condition is a [`Fatal`] value; nothing below stops the machine itself.
+
+use alloc::string::ToString;
+use core::fmt;
+
+use log::{debug, info};
+
+use crate::arch::{HwPorts, IdentityMapped};
+use crate::bootinfo::{BootInfo, BootInfoError, PhysRange};
+use crate::chipset::{Chipset, ChipsetError};
+use crate::cmdline::Options;
+use crate::console;
+use crate::pci::Cf8;
+use crate::platform::{self, Platform};
+
+/// Where the firmware image lies, from the linker script.
+#[derive(Clone, Copy, Debug)]
+pub struct ImageLayout {
+    pub image: PhysRange,
+    pub heap_size: usize,
+}
+
+/// A condition the firmware cannot continue from.
+#[derive(Debug)]
+pub enum Fatal {
+    BootInfo(BootInfoError),
+    Cmdline(alloc::string::String),
+    Chipset(ChipsetError),
+}
+
+impl fmt::Display for Fatal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fatal::BootInfo(e) => e.fmt(f),
+            Fatal::Cmdline(e) => write!(f, "command line: {e}"),
+            Fatal::Chipset(e) => e.fmt(f),
+        }
+    }
+}
+
+impl From<BootInfoError> for Fatal {
+    fn from(e: BootInfoError) -> Self {
+        Fatal::BootInfo(e)
+    }
+}
+
+impl From<ChipsetError> for Fatal {
+    fn from(e: ChipsetError) -> Self {
+        Fatal::Chipset(e)
+    }
+}
+
+/// What a completed run found, for the closing summary line.
+#[derive(Debug)]
+pub struct Summary {
+    pub platform: Platform,
+    pub chipset: Chipset,
+    pub ram_bytes: u64,
+    pub modules: usize,
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "platform {}, chipset {}, {} MiB RAM, {} module(s)",
+            self.platform,
+            self.chipset,
+            self.ram_bytes >> 20,
+            self.modules
+        )
+    }
+}
+
+/// The firmware's main program, entered once from the runtime with the start info address.
+pub fn main(start_info_paddr: u32, layout: ImageLayout) -> ! {
+    let platform = Platform::detect();
+    let console = console::init(matches!(platform, Platform::Xen(_)));
+    info!(
+        "hvmloader-rs {} (no_std Rust), image {}, heap {} KiB",
+        env!("CARGO_PKG_VERSION"),
+        layout.image,
+        layout.heap_size >> 10
+    );
+    info!(
+        "platform {platform}; console: COM1 {}, debug port 0xe9 {}",
+        if console.com1 { "yes" } else { "no" },
+        if console.debug_port { "yes" } else { "no" }
+    );
+    match run(platform, start_info_paddr, layout) {
+        Ok(summary) => {
+            info!("done: {summary}; nothing to hand off to, stopping");
+            platform::success_stop()
+        }
+        Err(fatal) => {
+            log::error!("fatal: {fatal}");
+            platform::fail_stop()
+        }
+    }
+}
+
+fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result<Summary, Fatal> {
+    // SAFETY: the entry code identity-maps the first 4 GiB and we are still on its tables.
+    let memory = unsafe { IdentityMapped::new() };
+    let boot = BootInfo::parse(&memory, u64::from(start_info_paddr), layout.image)?;
+    let options = Options::parse(&boot.cmdline).map_err(|e| Fatal::Cmdline(e.to_string()))?;
+    log::set_max_level(options.log_level);
+    log_boot_info(&boot, &options);
+
+    // SAFETY: the firmware owns the machine's devices while it runs.
+    let mut cfg = Cf8::new(unsafe { HwPorts::new() });
+    let (chipset, vendor, device) = Chipset::detect(&mut cfg)?;
+    info!("host bridge {vendor:04x}:{device:04x} at 00:00.0: {chipset}");
+
+    let ram_bytes = boot
+        .memory_map
+        .iter()
+        .filter(|r| r.kind == crate::bootinfo::MemoryKind::Ram)
+        .map(|r| r.range.len())
+        .sum();
+    Ok(Summary {
+        platform,
+        chipset,
+        ram_bytes,
+        modules: boot.modules.len(),
+    })
+}
+
+fn log_boot_info(boot: &BootInfo, options: &Options) {
+    info!(
+        "start info at {}: version {}, flags {:#x}, {} module(s), {} memory map entries, rsdp {}",
+        boot.start_info,
+        boot.version,
+        boot.flags,
+        boot.modules.len(),
+        boot.memory_map.len(),
+        match boot.rsdp {
+            Some(a) => alloc::format!("{a:#x}"),
+            None => alloc::string::String::from("none"),
+        }
+    );
+    info!("command line: \"{}\"", boot.cmdline);
+    debug!("options: {options:?}");
+    for region in &boot.memory_map {
+        info!("memory map: {} {}", region.range, region.kind);
+    }
+    for (i, module) in boot.modules.iter().enumerate() {
+        info!("module {i}: {} \"{}\"", module.range, module.cmdline);
+    }
+}

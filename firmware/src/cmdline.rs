@@ -1,0 +1,144 @@
+//! The firmware's own command line (`hvm_start_info.cmdline_paddr`; QEMU's `-append`).
+//!
+//! Options, separated by spaces:
+//! - `loglevel=off|error|warn|info|debug|trace`: console verbosity (default `info`);
+//! - `selfcheck` or `selfcheck=on|off`: run the firmware's self-checks (default off; the
+//!   tests turn them on).
+//!
+//! An unknown option or value is an error: a typo must not silently change nothing.
+
+use core::fmt;
+
+use log::LevelFilter;
+
+/// The parsed options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    pub log_level: LevelFilter,
+    pub self_checks: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            log_level: LevelFilter::Info,
+            self_checks: false,
+        }
+    }
+}
+
+/// A command line the firmware does not understand.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CmdlineError<'a> {
+    UnknownOption(&'a str),
+    BadValue {
+        option: &'a str,
+        value: &'a str,
+        expected: &'static str,
+    },
+}
+
+impl fmt::Display for CmdlineError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CmdlineError::UnknownOption(o) => {
+                write!(
+                    f,
+                    "unknown command-line option `{o}` (known: loglevel=, selfcheck)"
+                )
+            }
+            CmdlineError::BadValue {
+                option,
+                value,
+                expected,
+            } => {
+                write!(
+                    f,
+                    "bad value `{value}` for `{option}=` (expected {expected})"
+                )
+            }
+        }
+    }
+}
+
+impl Options {
+    pub fn parse(cmdline: &str) -> Result<Self, CmdlineError<'_>> {
+        let mut options = Options::default();
+        for word in cmdline.split_ascii_whitespace() {
+            let (option, value) = match word.split_once('=') {
+                Some((o, v)) => (o, Some(v)),
+                None => (word, None),
+            };
+            match (option, value) {
+                ("loglevel", Some(v)) => {
+                    options.log_level = v.parse().map_err(|_| CmdlineError::BadValue {
+                        option,
+                        value: v,
+                        expected: "off, error, warn, info, debug or trace",
+                    })?;
+                }
+                ("selfcheck", None) => options.self_checks = true,
+                ("selfcheck", Some(v)) => {
+                    options.self_checks = match v {
+                        "on" | "1" => true,
+                        "off" | "0" => false,
+                        _ => {
+                            return Err(CmdlineError::BadValue {
+                                option,
+                                value: v,
+                                expected: "on or off",
+                            });
+                        }
+                    }
+                }
+                _ => return Err(CmdlineError::UnknownOption(word)),
+            }
+        }
+        Ok(options)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_is_default() {
+        assert_eq!(Options::parse("").unwrap(), Options::default());
+        assert_eq!(Options::parse("   ").unwrap(), Options::default());
+    }
+
+    #[test]
+    fn levels_and_selfcheck() {
+        let o = Options::parse("loglevel=debug selfcheck").unwrap();
+        assert_eq!(o.log_level, LevelFilter::Debug);
+        assert!(o.self_checks);
+        let o = Options::parse("selfcheck=on selfcheck=off loglevel=TRACE").unwrap();
+        assert!(!o.self_checks);
+        assert_eq!(o.log_level, LevelFilter::Trace);
+    }
+
+    #[test]
+    fn rejects_unknown_and_bad_values() {
+        assert_eq!(
+            Options::parse("quiet"),
+            Err(CmdlineError::UnknownOption("quiet"))
+        );
+        assert!(matches!(
+            Options::parse("loglevel=loud"),
+            Err(CmdlineError::BadValue {
+                option: "loglevel",
+                value: "loud",
+                ..
+            })
+        ));
+        assert!(matches!(
+            Options::parse("selfcheck=maybe"),
+            Err(CmdlineError::BadValue { .. })
+        ));
+        assert!(matches!(
+            Options::parse("loglevel"),
+            Err(CmdlineError::UnknownOption(_))
+        ));
+    }
+}

@@ -1,0 +1,34 @@
+//! `hvmloader`: a memory-safe replacement for Xen's hvmloader, with the legacy i440FX/PIIX
+//! platform and a Q35/ICH9 platform with PCIe ECAM.
+//!
+//! This library holds every decision the firmware makes, organised in rooms:
+//!
+//! | room        | what it does                                                        |
+//! |-------------|---------------------------------------------------------------------|
+//! | [`boot`]    | the boot sequence, from the start info to the hand-off             |
+//! | [`bootinfo`]| parsing and validating `struct hvm_start_info`                      |
+//! | [`cmdline`] | the firmware's own command-line options                             |
+//! | [`console`] | COM1 and the 0xE9 debug port behind the `log` facade                |
+//! | [`platform`]| what we run on (Xen or plain QEMU) and how the firmware stops       |
+//! | [`chipset`] | i440FX vs Q35 detection and chipset registers                      |
+//! | [`pci`]     | configuration-space access (CF8/CFC, ECAM)                          |
+//! | [`arch`]    | the CPU: port I/O, physical memory, CPUID (with `unsafe`)           |
+//!
+//! Hardware is reached through small traits ([`arch::PortIo`], [`pci::ConfigSpace`],
+//! [`arch::PhysMemory`]) so the logic runs on the host in unit tests against simulations.
+//! The bare-metal runtime (entry, descriptor tables, heap, panic) is in `main.rs`.
+
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_op_in_unsafe_fn)]
+#![warn(missing_debug_implementations)]
+
+extern crate alloc;
+
+pub mod arch;
+pub mod boot;
+pub mod bootinfo;
+pub mod chipset;
+pub mod cmdline;
+pub mod console;
+pub mod pci;
+pub mod platform;

@@ -1,0 +1,47 @@
+//! The bare-metal firmware image. `cargo xtask build` turns it into `target/hvmloader`
+//! (for Xen) and `target/hvmloader-qemu` (for `qemu-system-x86_64 -kernel`).
+//!
+//! Everything that decides anything lives in the `hvmloader` library next to this file,
+//! where it is tested on the host; this binary only adds the runtime it needs on bare metal.
+
+#![no_std]
+#![no_main]
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+mod rt;
+
+use core::panic::PanicInfo;
+
+/// Called by the entry code in long mode, on the boot stack, with the physical address of
+/// `struct hvm_start_info` that the loader passed in EBX.
+#[unsafe(no_mangle)]
+extern "C" fn firmware_main(start_info_paddr: u32) -> ! {
+    rt::cpu::init();
+    hvmloader::boot::main(start_info_paddr, rt::image_layout())
+}
+
+#[panic_handler]
+fn panic(info: &PanicInfo) -> ! {
+    hvmloader::console::emergency(format_args!("fatal: firmware panic: {info}"));
+    hvmloader::platform::fail_stop()
+}
+
+/// The precompiled `core` and `alloc` are built to unwind, so code inlined from them still
+/// names the unwinder's entry points even though this image aborts on panic. Nothing ever
+/// unwinds; reaching either one is reported like any other fatal error.
+#[unsafe(no_mangle)]
+extern "C" fn rust_eh_personality() {
+    unwinding_reached()
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn _Unwind_Resume() -> ! {
+    unwinding_reached()
+}
+
+fn unwinding_reached() -> ! {
+    hvmloader::console::emergency(format_args!(
+        "fatal: unwinding reached in an abort-on-panic image"
+    ));
+    hvmloader::platform::fail_stop()
+}

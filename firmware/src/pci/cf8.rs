@@ -1,0 +1,59 @@
+//! Configuration mechanism #1: an address written to port 0xCF8, data through 0xCFC-0xCFF.
+//! Two port accesses per register and only the first 256 bytes of each function.
+
+use super::{Bdf, ConfigSpace};
+use crate::arch::PortIo;
+
+const ADDRESS_PORT: u16 = 0xCF8;
+const DATA_PORT: u16 = 0xCFC;
+
+/// Config space through ports 0xCF8/0xCFC.
+#[derive(Debug)]
+pub struct Cf8<P: PortIo> {
+    ports: P,
+}
+
+impl<P: PortIo> Cf8<P> {
+    pub fn new(ports: P) -> Self {
+        Cf8 { ports }
+    }
+
+    /// Selects the dword holding `offset` and returns the data port for its byte lane.
+    fn select(&mut self, bdf: Bdf, offset: u16) -> u16 {
+        debug_assert!(offset < 0x100, "CF8 reaches only the first 256 bytes");
+        let address = 0x8000_0000
+            | u32::from(bdf.bus()) << 16
+            | u32::from(bdf.device()) << 11
+            | u32::from(bdf.function()) << 8
+            | u32::from(offset & 0xFC);
+        self.ports.write32(ADDRESS_PORT, address);
+        DATA_PORT + (offset & 3)
+    }
+}
+
+impl<P: PortIo> ConfigSpace for Cf8<P> {
+    fn read8(&mut self, bdf: Bdf, offset: u16) -> u8 {
+        let port = self.select(bdf, offset);
+        self.ports.read8(port)
+    }
+    fn read16(&mut self, bdf: Bdf, offset: u16) -> u16 {
+        let port = self.select(bdf, offset);
+        self.ports.read16(port)
+    }
+    fn read32(&mut self, bdf: Bdf, offset: u16) -> u32 {
+        let port = self.select(bdf, offset);
+        self.ports.read32(port)
+    }
+    fn write8(&mut self, bdf: Bdf, offset: u16, value: u8) {
+        let port = self.select(bdf, offset);
+        self.ports.write8(port, value);
+    }
+    fn write16(&mut self, bdf: Bdf, offset: u16, value: u16) {
+        let port = self.select(bdf, offset);
+        self.ports.write16(port, value);
+    }
+    fn write32(&mut self, bdf: Bdf, offset: u16, value: u32) {
+        let port = self.select(bdf, offset);
+        self.ports.write32(port, value);
+    }
+}

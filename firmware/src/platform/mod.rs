@@ -1,0 +1,68 @@
+//! What the firmware runs on, and how it stops.
+//!
+//! Two platforms share every other room: Xen (the product's home, where this image replaces
+//! hvmloader) and plain QEMU started with `-kernel` (CI and demos). They differ in where
+//! machine facts come from and in how the firmware ends.
+
+pub mod xen;
+
+use core::fmt;
+
+use crate::arch::{HwPorts, PortIo, halt_forever};
+
+/// The hypervisor under us.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Platform {
+    /// Xen, found through its CPUID leaves.
+    Xen(xen::XenCpuid),
+    /// No Xen: QEMU (or another PVH loader) started us.
+    Qemu,
+}
+
+impl Platform {
+    pub fn detect() -> Self {
+        match xen::XenCpuid::detect() {
+            Some(leaves) => Platform::Xen(leaves),
+            None => Platform::Qemu,
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Platform::Xen(x) => write!(f, "Xen {}.{}", x.version_major, x.version_minor),
+            Platform::Qemu => f.write_str("QEMU"),
+        }
+    }
+}
+
+/// Port of QEMU's `isa-debug-exit` device in our test and run configurations
+/// (`-device isa-debug-exit,iobase=0xf4,iosize=0x04`). Writing `v` makes QEMU exit with
+/// status `(v << 1) | 1`; elsewhere the write goes nowhere.
+pub const DEBUG_EXIT_PORT: u16 = 0xF4;
+/// Written on a normal end with nothing to hand off to: QEMU exits with status 33.
+pub const EXIT_SUCCESS: u8 = 0x10;
+/// Written on any fatal error: QEMU exits with status 35.
+pub const EXIT_FAILURE: u8 = 0x11;
+
+/// QEMU's exit status for a value written to [`DEBUG_EXIT_PORT`].
+pub const fn qemu_exit_status(code: u8) -> i32 {
+    ((code as i32) << 1) | 1
+}
+
+fn stop(code: u8) -> ! {
+    // SAFETY: the firmware owns the devices; the write only reaches the exit device.
+    unsafe { HwPorts::new() }.write8(DEBUG_EXIT_PORT, code);
+    halt_forever()
+}
+
+/// Normal end when there is nothing to hand off to.
+pub fn success_stop() -> ! {
+    stop(EXIT_SUCCESS)
+}
+
+/// End after a fatal error has been reported.
+pub fn fail_stop() -> ! {
+    stop(EXIT_FAILURE)
+}
