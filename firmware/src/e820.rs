@@ -1,0 +1,1 @@
+//! The E820 memory map (in progress).

@@ -12,6 +12,8 @@
 //! | [`platform`]| what we run on (Xen or plain QEMU) and how the firmware stops       |
 //! | [`chipset`] | i440FX vs Q35 detection and chipset registers                      |
 //! | [`pci`]     | configuration-space access (CF8/CFC, ECAM)                          |
+//! | [`smbios`]  | SMBIOS 3.x/2.x tables                                               |
+//! | [`e820`]    | the memory map handed to whoever runs after us                      |
 //! | [`arch`]    | the CPU: port I/O, physical memory, CPUID (with `unsafe`)           |
 //!
 //! Hardware is reached through small traits ([`arch::PortIo`], [`pci::ConfigSpace`],
@@ -30,5 +32,7 @@ pub mod bootinfo;
 pub mod chipset;
 pub mod cmdline;
 pub mod console;
+pub mod e820;
 pub mod pci;
 pub mod platform;
+pub mod smbios;

@@ -1,0 +1,1 @@
+//! SMBIOS tables (in progress).
