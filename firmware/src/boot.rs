@@ -110,6 +110,10 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
     let options = Options::parse(&boot.cmdline).map_err(|e| Fatal::Cmdline(e.to_string()))?;
     log::set_max_level(options.log_level);
     log_boot_info(&boot, &options);
+    if let Some(fault) = options.fault {
+        log::warn!("failing on purpose: fault={fault:?}");
+        crate::arch::provoke(fault);
+    }
 
     // SAFETY: the firmware owns the machine's devices while it runs.
     let mut cfg = Cf8::new(unsafe { HwPorts::new() });

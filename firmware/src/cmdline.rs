@@ -3,7 +3,9 @@
 //! Options, separated by spaces:
 //! - `loglevel=off|error|warn|info|debug|trace`: console verbosity (default `info`);
 //! - `selfcheck` or `selfcheck=on|off`: run the firmware's self-checks (default off; the
-//!   tests turn them on).
+//!   tests turn them on);
+//! - `fault=page-fault|invalid-opcode|stack-overflow|panic`: fail on purpose right after
+//!   parsing, to prove that each fatal path reports its cause instead of triple-faulting.
 //!
 //! An unknown option or value is an error: a typo must not silently change nothing.
 
@@ -16,15 +18,22 @@ use log::LevelFilter;
 pub struct Options {
     pub log_level: LevelFilter,
     pub self_checks: bool,
+    pub fault: Option<Fault>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options {
-            log_level: LevelFilter::Info,
-            self_checks: false,
-        }
+        Options { log_level: LevelFilter::Info, self_checks: false, fault: None }
     }
+}
+
+/// A deliberate failure, for testing the fatal paths.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    PageFault,
+    InvalidOpcode,
+    StackOverflow,
+    Panic,
 }
 
 /// A command line the firmware does not understand.
@@ -44,7 +53,7 @@ impl fmt::Display for CmdlineError<'_> {
             CmdlineError::UnknownOption(o) => {
                 write!(
                     f,
-                    "unknown command-line option `{o}` (known: loglevel=, selfcheck)"
+                    "unknown command-line option `{o}` (known: loglevel=, selfcheck, fault=)"
                 )
             }
             CmdlineError::BadValue {
@@ -90,6 +99,21 @@ impl Options {
                             });
                         }
                     }
+                }
+                ("fault", Some(v)) => {
+                    options.fault = Some(match v {
+                        "page-fault" => Fault::PageFault,
+                        "invalid-opcode" => Fault::InvalidOpcode,
+                        "stack-overflow" => Fault::StackOverflow,
+                        "panic" => Fault::Panic,
+                        _ => {
+                            return Err(CmdlineError::BadValue {
+                                option,
+                                value: v,
+                                expected: "page-fault, invalid-opcode, stack-overflow or panic",
+                            });
+                        }
+                    })
                 }
                 _ => return Err(CmdlineError::UnknownOption(word)),
             }

@@ -1,1 +1,117 @@
-fn main() {}
+//! Build steps cargo cannot do by itself, and the commands around the firmware.
+//!
+//! - `cargo xtask build`: links the firmware once and derives both images from that link:
+//!   `target/hvmloader` (Xen: ELF32, no notes, stripped) and `target/hvmloader-qemu`
+//!   (ELF32 with the PVH entry note, for `qemu-system-x86_64 -kernel`).
+//! - `cargo xtask run [--machine i440|q35] [--smp N] [--mem SIZE] [--cmdline S] [-- QEMU ARGS]`:
+//!   builds and boots the QEMU image under TCG with the serial console on stdout.
+//! - `cargo xtask test`: builds, then runs every test of the workspace (host unit tests and
+//!   the QEMU integration tests under tests/).
+
+mod elf;
+mod qemu;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+type Result<T> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let outcome = match args.first().map(String::as_str) {
+        Some("build") => build(&args[1..]).map(|_| ExitCode::SUCCESS),
+        Some("run") => run(&args[1..]),
+        Some("test") => test(&args[1..]),
+        _ => Err(USAGE.to_string()),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const USAGE: &str = "usage: cargo xtask <command>
+  build                      build target/hvmloader (Xen) and target/hvmloader-qemu (QEMU)
+  run [--machine i440|q35] [--smp N] [--mem SIZE] [--cmdline S] [-- QEMU ARGS]
+                             build and boot the firmware in QEMU (TCG)
+  test [-- CARGO TEST ARGS]  build, then run every test";
+
+/// The workspace root (xtask lives one level below it).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is inside the workspace").to_path_buf()
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+fn check_status(cmd: &mut Command) -> Result<()> {
+    let status = cmd.status().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("{cmd:?} failed with {status}")) }
+}
+
+/// Paths of the two images.
+pub struct Images {
+    pub xen: PathBuf,
+    pub qemu: PathBuf,
+}
+
+fn build(args: &[String]) -> Result<Images> {
+    if let Some(extra) = args.first() {
+        return Err(format!("build takes no arguments (got `{extra}`)\n{USAGE}"));
+    }
+    check_status(cargo().args(["build", "--release", "--bin", "hvmloader"]))?;
+    let target = root().join("target");
+    let linked = target.join("release/hvmloader");
+    let images = Images { xen: target.join("hvmloader"), qemu: target.join("hvmloader-qemu") };
+
+    // QEMU's PVH loader needs the note; an ELF32 container like Xen's.
+    check_status(
+        Command::new("objcopy")
+            .args(["-O", "elf32-i386", "--strip-all"])
+            .arg(&linked)
+            .arg(&images.qemu),
+    )?;
+    // Xen: no Xen notes at all, or libxl would take the PVH path and not load the firmware
+    // modules. objcopy drops the section but leaves an empty PT_NOTE header behind, which
+    // `elf::drop_empty_notes` turns into PT_NULL.
+    check_status(
+        Command::new("objcopy")
+            .args(["-O", "elf32-i386", "--strip-all", "--remove-section", ".note.Xen"])
+            .arg(&linked)
+            .arg(&images.xen),
+    )?;
+    elf::drop_empty_notes(&images.xen)?;
+    elf::check_xen_image(&images.xen)?;
+    for image in [&images.xen, &images.qemu] {
+        let len = std::fs::metadata(image).map_err(|e| format!("{}: {e}", image.display()))?.len();
+        println!("built {} ({len} bytes)", image.display());
+    }
+    Ok(images)
+}
+
+fn run(args: &[String]) -> Result<ExitCode> {
+    let (options, extra) = qemu::RunOptions::parse(args)?;
+    let images = build(&[])?;
+    let mut cmd = options.command(&images.qemu);
+    cmd.args(extra);
+    eprintln!("xtask: {cmd:?}");
+    let status = cmd.status().map_err(|e| format!("cannot start QEMU: {e}"))?;
+    Ok(qemu::report_exit(status))
+}
+
+fn test(args: &[String]) -> Result<ExitCode> {
+    let extra = match args.split_first() {
+        None => &[][..],
+        Some((sep, rest)) if sep == "--" => rest,
+        Some((other, _)) => return Err(format!("unexpected `{other}`\n{USAGE}")),
+    };
+    build(&[])?;
+    check_status(cargo().args(["test", "--workspace", "--all-targets"]).args(extra))?;
+    Ok(ExitCode::SUCCESS)
+}

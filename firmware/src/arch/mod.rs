@@ -28,6 +28,32 @@ pub fn cpuid(leaf: u32, subleaf: u32) -> CpuidResult {
     }
 }
 
+/// Fails on purpose (command line `fault=`), to prove the fatal paths report their cause.
+pub fn provoke(fault: crate::cmdline::Fault) -> ! {
+    use crate::cmdline::Fault;
+    match fault {
+        Fault::PageFault => {
+            // SAFETY: none needed for correctness: page 0 is unmapped, so this read faults
+            // before it returns, which is the point.
+            let value = unsafe { core::ptr::read_volatile(core::ptr::null::<u64>()) };
+            panic!("reading address 0 returned {value:#x} instead of faulting")
+        }
+        Fault::InvalidOpcode => {
+            // SAFETY: `ud2` raises #UD and never returns.
+            unsafe { core::arch::asm!("ud2", options(noreturn)) }
+        }
+        Fault::StackOverflow => {
+            #[allow(unconditional_recursion)] // the guard page ends it
+            fn recurse(depth: u64) -> u64 {
+                let frame = core::hint::black_box([depth; 64]);
+                recurse(depth + 1) + frame[0]
+            }
+            panic!("recursion ended at {}", recurse(0))
+        }
+        Fault::Panic => panic!("deliberate panic (fault=panic)"),
+    }
+}
+
 /// Stops this CPU for good: interrupts off, halt forever.
 pub fn halt_forever() -> ! {
     loop {

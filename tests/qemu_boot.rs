@@ -1,0 +1,103 @@
+//! The QEMU image boots on both machine types, reports what it found and ends with the
+//! right exit code; bad input ends with the failure code and one line naming the cause.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{EXIT_FAILURE, EXIT_SUCCESS, boot, image};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+fn boot_qemu_image(machine: &str, extra: &[&str]) -> common::Run {
+    boot(&image("hvmloader-qemu"), machine, extra, TIMEOUT)
+}
+
+fn assert_clean_boot(run: &common::Run, host_bridge: &str, chipset: &str) {
+    run.assert_status(EXIT_SUCCESS);
+    let lines = run.log_lines();
+    assert!(lines[0].starts_with("hvmrs INFO  boot: hvmloader-rs "), "banner first: {lines:?}");
+    run.assert_log_contains("platform QEMU");
+    run.assert_log_contains("start info at ");
+    run.assert_log_contains("memory map: [0x100000-");
+    run.assert_log_contains(&format!("host bridge {host_bridge} at 00:00.0: {chipset}"));
+    assert!(lines.last().unwrap().contains("boot: done: "), "summary last: {lines:?}");
+    assert!(!run.serial.contains("ERROR"), "{}", run.serial);
+}
+
+#[test]
+fn boots_on_pc() {
+    let run = boot_qemu_image("pc", &["-append", "loglevel=debug"]);
+    assert_clean_boot(&run, "8086:1237", "i440FX/PIIX");
+    run.assert_log_contains("boot: options: Options { log_level: Debug");
+}
+
+#[test]
+fn boots_on_q35() {
+    let run = boot_qemu_image("q35", &[]);
+    assert_clean_boot(&run, "8086:29c0", "Q35/ICH9");
+}
+
+#[test]
+fn reports_modules_and_command_line() {
+    let dir = common::scratch("modules");
+    let initrd = dir.join("initrd.bin");
+    std::fs::write(&initrd, vec![0x5Au8; 12345]).unwrap();
+    let run = boot_qemu_image("pc", &["-initrd", initrd.to_str().unwrap(), "-append", "selfcheck"]);
+    run.assert_status(EXIT_SUCCESS);
+    run.assert_log_contains("1 module(s)");
+    // QEMU places the module itself; its size is ours.
+    let module = run.log_lines().into_iter().find(|l| l.contains("module 0: [")).unwrap().to_string();
+    let range = module.split('[').nth(1).unwrap().split(']').next().unwrap();
+    let (start, last) = range.split_once('-').unwrap();
+    let parse = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap();
+    assert_eq!(parse(last) - parse(start) + 1, 12345, "{module}");
+    run.assert_log_contains("command line: \"selfcheck\"");
+}
+
+#[test]
+fn unknown_option_is_fatal() {
+    let run = boot_qemu_image("pc", &["-append", "loglevel=debug bogus=1"]);
+    run.assert_status(EXIT_FAILURE);
+    run.assert_log_contains("ERROR boot: fatal: command line: unknown command-line option `bogus=1`");
+}
+
+/// Patches the entry's `cli; cld` into `inc %ebx; nop`: the firmware then finds the start
+/// info one byte off, as if the loader passed a bad pointer, and must say so.
+#[test]
+fn corrupted_start_info_pointer_is_fatal() {
+    let mut elf = std::fs::read(image("hvmloader-qemu")).unwrap();
+    let u32_at = |b: &[u8], o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+    let entry = u32_at(&elf, 24);
+    let phoff = u32_at(&elf, 28) as usize;
+    let phnum = u16::from_le_bytes([elf[44], elf[45]]) as usize;
+    let load = (0..phnum)
+        .map(|i| phoff + i * 32)
+        .find(|&o| u32_at(&elf, o) == 1)
+        .expect("PT_LOAD");
+    let at = (u32_at(&elf, load + 4) + entry - u32_at(&elf, load + 12)) as usize;
+    assert_eq!(&elf[at..at + 2], &[0xFA, 0xFC], "entry starts with cli; cld");
+    elf[at..at + 2].copy_from_slice(&[0x43, 0x90]);
+    let patched = common::scratch("bad-start-info").join("hvmloader-qemu");
+    std::fs::write(&patched, elf).unwrap();
+
+    let run = boot(&patched, "pc", &[], TIMEOUT);
+    run.assert_status(EXIT_FAILURE);
+    run.assert_log_contains("ERROR boot: fatal: start info: bad magic ");
+}
+
+/// Every fatal path (CPU exceptions on their own stack, a stack overflow into the guard
+/// page, a panic) prints one line naming the cause and exits with the failure code.
+#[test]
+fn faults_are_reported_not_triple_faults() {
+    for (fault, expected) in [
+        ("page-fault", "fatal: CPU exception #PF page fault (vector 14) error code 0x0 at rip"),
+        ("invalid-opcode", "fatal: CPU exception #UD invalid opcode (vector 6)"),
+        ("stack-overflow", "fatal: CPU exception #PF page fault (vector 14) error code 0x2"),
+        ("panic", "fatal: firmware panic: panicked at"),
+    ] {
+        let run = boot_qemu_image("pc", &["-append", &format!("fault={fault}")]);
+        run.assert_status(EXIT_FAILURE);
+        run.assert_log_contains(expected);
+    }
+}
