@@ -69,9 +69,10 @@ impl Elf32 {
             while o + 12 <= end {
                 let (namesz, descsz, ty) = (self.u32(o), self.u32(o + 4), self.u32(o + 8));
                 let name_start = o + 12;
-                let name = String::from_utf8_lossy(&self.bytes[name_start..name_start + namesz as usize])
-                    .trim_end_matches('\0')
-                    .to_string();
+                let name =
+                    String::from_utf8_lossy(&self.bytes[name_start..name_start + namesz as usize])
+                        .trim_end_matches('\0')
+                        .to_string();
                 let desc_start = name_start + (namesz as usize).next_multiple_of(4);
                 let desc = self.bytes[desc_start..desc_start + descsz as usize].to_vec();
                 notes.push((name, ty, desc));
@@ -86,7 +87,10 @@ impl Elf32 {
 fn xen_image_is_elf32_i386() {
     let elf = Elf32::read("hvmloader");
     assert_eq!(&elf.bytes[..4], b"\x7fELF");
-    assert_eq!(elf.bytes[4], 1, "EI_CLASS must be ELFCLASS32: Xen's hvmloader loader rejects others");
+    assert_eq!(
+        elf.bytes[4], 1,
+        "EI_CLASS must be ELFCLASS32: Xen's hvmloader loader rejects others"
+    );
     assert_eq!(elf.bytes[5], 1, "little endian");
     assert_eq!(elf.u16(16), 2, "ET_EXEC");
 }
@@ -100,7 +104,8 @@ fn xen_image_has_no_xen_notes() {
     );
     assert!(elf.notes().is_empty());
     // No leftover note bytes anywhere either: the PVH note's name and type would be there.
-    let needle = [4u32.to_le_bytes(), 8u32.to_le_bytes(), XEN_ELFNOTE_PHYS32_ENTRY.to_le_bytes()].concat();
+    let needle =
+        [4u32.to_le_bytes(), 8u32.to_le_bytes(), XEN_ELFNOTE_PHYS32_ENTRY.to_le_bytes()].concat();
     assert!(!elf.bytes.windows(needle.len()).any(|w| w == needle), "PVH note bytes found");
 }
 
@@ -115,7 +120,10 @@ fn xen_image_loads_at_1mib_with_entry_in_text() {
         assert_eq!(p.p_vaddr, p.p_paddr, "identity-mapped image");
         assert!(p.p_filesz <= p.p_memsz);
         assert!(p.p_offset as usize + p.p_filesz as usize <= elf.bytes.len());
-        assert!(p.p_paddr as u64 + p.p_memsz as u64 <= 0xA0000 + 0x100000 * 16, "image stays small");
+        assert!(
+            p.p_paddr as u64 + p.p_memsz as u64 <= 0xA0000 + 0x100000 * 16,
+            "image stays small"
+        );
     }
     let entry = elf.entry();
     let text = loads
@@ -138,7 +146,8 @@ fn qemu_image_has_the_pvh_entry_note() {
     let elf = Elf32::read("hvmloader-qemu");
     assert_eq!(elf.bytes[4], 1, "ELFCLASS32");
     let notes = elf.notes();
-    let pvh: Vec<_> = notes.iter().filter(|(n, t, _)| n == "Xen" && *t == XEN_ELFNOTE_PHYS32_ENTRY).collect();
+    let pvh: Vec<_> =
+        notes.iter().filter(|(n, t, _)| n == "Xen" && *t == XEN_ELFNOTE_PHYS32_ENTRY).collect();
     assert_eq!(pvh.len(), 1, "exactly one PHYS32_ENTRY note: {notes:?}");
     let desc = &pvh[0].2;
     assert_eq!(desc.len(), 8, "QEMU reads 8 bytes of descriptor");

@@ -47,7 +47,8 @@ fn reports_modules_and_command_line() {
     run.assert_status(EXIT_SUCCESS);
     run.assert_log_contains("1 module(s)");
     // QEMU places the module itself; its size is ours.
-    let module = run.log_lines().into_iter().find(|l| l.contains("module 0: [")).unwrap().to_string();
+    let module =
+        run.log_lines().into_iter().find(|l| l.contains("module 0: [")).unwrap().to_string();
     let range = module.split('[').nth(1).unwrap().split(']').next().unwrap();
     let (start, last) = range.split_once('-').unwrap();
     let parse = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap();
@@ -59,7 +60,9 @@ fn reports_modules_and_command_line() {
 fn unknown_option_is_fatal() {
     let run = boot_qemu_image("pc", &["-append", "loglevel=debug bogus=1"]);
     run.assert_status(EXIT_FAILURE);
-    run.assert_log_contains("ERROR boot: fatal: command line: unknown command-line option `bogus=1`");
+    run.assert_log_contains(
+        "ERROR boot: fatal: command line: unknown command-line option `bogus=1`",
+    );
 }
 
 /// Patches the entry's `cli; cld` into `inc %ebx; nop`: the firmware then finds the start
@@ -71,10 +74,7 @@ fn corrupted_start_info_pointer_is_fatal() {
     let entry = u32_at(&elf, 24);
     let phoff = u32_at(&elf, 28) as usize;
     let phnum = u16::from_le_bytes([elf[44], elf[45]]) as usize;
-    let load = (0..phnum)
-        .map(|i| phoff + i * 32)
-        .find(|&o| u32_at(&elf, o) == 1)
-        .expect("PT_LOAD");
+    let load = (0..phnum).map(|i| phoff + i * 32).find(|&o| u32_at(&elf, o) == 1).expect("PT_LOAD");
     let at = (u32_at(&elf, load + 4) + entry - u32_at(&elf, load + 12)) as usize;
     assert_eq!(&elf[at..at + 2], &[0xFA, 0xFC], "entry starts with cli; cld");
     elf[at..at + 2].copy_from_slice(&[0x43, 0x90]);

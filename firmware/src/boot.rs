@@ -9,11 +9,14 @@ use core::fmt;
 
 use log::{debug, info};
 
+mod pci;
+
 use crate::arch::{HwPorts, IdentityMapped};
 use crate::bootinfo::{BootInfo, BootInfoError, PhysRange};
 use crate::chipset::{Chipset, ChipsetError};
 use crate::cmdline::Options;
 use crate::console;
+use crate::e820::{ClaimKind, E820Builder, E820Map};
 use crate::pci::Cf8;
 use crate::platform::{self, Platform};
 
@@ -30,6 +33,11 @@ pub enum Fatal {
     BootInfo(BootInfoError),
     Cmdline(alloc::string::String),
     Chipset(ChipsetError),
+    Layout(crate::layout::LayoutError),
+    Pci(crate::pci::PlanError),
+    EcamNotDecoded(crate::chipset::q35::EcamArea),
+    EcamSelfCheck(crate::pci::EcamMismatch),
+    MemoryMap(crate::e820::E820Error),
 }
 
 impl fmt::Display for Fatal {
@@ -38,6 +46,13 @@ impl fmt::Display for Fatal {
             Fatal::BootInfo(e) => e.fmt(f),
             Fatal::Cmdline(e) => write!(f, "command line: {e}"),
             Fatal::Chipset(e) => e.fmt(f),
+            Fatal::Layout(e) => e.fmt(f),
+            Fatal::Pci(e) => write!(f, "PCI: {e}"),
+            Fatal::EcamNotDecoded(area) => {
+                write!(f, "PCIEXBAR does not read back as programmed for ECAM at {area}")
+            }
+            Fatal::EcamSelfCheck(e) => e.fmt(f),
+            Fatal::MemoryMap(e) => write!(f, "memory map: {e}"),
         }
     }
 }
@@ -45,6 +60,12 @@ impl fmt::Display for Fatal {
 impl From<BootInfoError> for Fatal {
     fn from(e: BootInfoError) -> Self {
         Fatal::BootInfo(e)
+    }
+}
+
+impl From<crate::layout::LayoutError> for Fatal {
+    fn from(e: crate::layout::LayoutError) -> Self {
+        Fatal::Layout(e)
     }
 }
 
@@ -61,17 +82,21 @@ pub struct Summary {
     pub chipset: Chipset,
     pub ram_bytes: u64,
     pub modules: usize,
+    pub pci_functions: usize,
+    pub unplaced_bars: usize,
 }
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "platform {}, chipset {}, {} MiB RAM, {} module(s)",
+            "platform {}, chipset {}, {} MiB RAM, {} module(s), {} PCI functions, {} BAR(s) unplaced",
             self.platform,
             self.chipset,
             self.ram_bytes >> 20,
-            self.modules
+            self.modules,
+            self.pci_functions,
+            self.unplaced_bars
         )
     }
 }
@@ -119,20 +144,42 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
     let mut cfg = Cf8::new(unsafe { HwPorts::new() });
     let (chipset, vendor, device) = Chipset::detect(&mut cfg)?;
     info!("host bridge {vendor:04x}:{device:04x} at 00:00.0: {chipset}");
+    let pci = pci::bring_up(chipset, &boot, options.self_checks)?;
+    let e820 = memory_map(&boot, &pci)?;
 
-    let ram_bytes = boot
-        .memory_map
-        .iter()
-        .filter(|r| r.kind == crate::bootinfo::MemoryKind::Ram)
-        .map(|r| r.range.len())
-        .sum();
+    let ram_bytes = e820.ram_bytes();
     Ok(Summary {
         platform,
         chipset,
         ram_bytes,
         modules: boot.modules.len(),
+        pci_functions: pci.topology.functions.len(),
+        unplaced_bars: pci.unplaced,
     })
 }
+
+/// The memory map as it stands after PCI setup: the loader's map plus what the firmware
+/// reserved. (Later stages add the ACPI and SMBIOS tables before handing it on.)
+fn memory_map(boot: &BootInfo, pci: &pci::PciSetup) -> Result<E820Map, Fatal> {
+    let mut e820 = E820Builder::new(&boot.memory_map).map_err(Fatal::MemoryMap)?;
+    let mut reserve = |start: u64, end: u64, owner| {
+        e820.claim(ClaimKind::Reserved, PhysRange { start, end }, owner).map_err(Fatal::MemoryMap)
+    };
+    reserve(0xA_0000, 0x10_0000, "legacy VGA window and BIOS area")?;
+    if let Some(area) = pci.ecam {
+        // Linux uses MMCONFIG only if the MCFG range is reserved (E820 or ACPI resources).
+        reserve(area.base, area.end(), "PCIe ECAM (MMCONFIG)")?;
+    }
+    reserve(IOAPIC.start, IOAPIC.end, "IOAPIC")?;
+    let map = e820.build().map_err(Fatal::MemoryMap)?;
+    for entry in map.entries() {
+        debug!("e820: {} {}", entry.range, entry.kind);
+    }
+    Ok(map)
+}
+
+/// The IOAPIC's register page, which no RAM or BAR may cover.
+const IOAPIC: core::ops::Range<u64> = 0xFEC0_0000..0xFEC0_1000;
 
 fn log_boot_info(boot: &BootInfo, options: &Options) {
     info!(

@@ -36,10 +36,7 @@ pub struct PhysRange {
 impl PhysRange {
     /// `[start, start + len)`, or `None` if that wraps past 2^64.
     pub fn from_len(start: u64, len: u64) -> Option<Self> {
-        Some(PhysRange {
-            start,
-            end: start.checked_add(len)?,
-        })
+        Some(PhysRange { start, end: start.checked_add(len)? })
     }
     pub fn len(&self) -> u64 {
         self.end - self.start
@@ -136,57 +133,21 @@ pub struct BootInfo {
 /// What is wrong with the start info.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BootInfoError {
-    Unreadable {
-        what: &'static str,
-        err: PhysReadError,
-    },
-    InsideFirmware {
-        what: &'static str,
-        range: PhysRange,
-        image: PhysRange,
-    },
+    Unreadable { what: &'static str, err: PhysReadError },
+    InsideFirmware { what: &'static str, range: PhysRange, image: PhysRange },
     BadMagic(u32),
     TooManyModules(u32),
-    ModuleWraps {
-        index: usize,
-        start: u64,
-        size: u64,
-    },
-    EmptyModule {
-        index: usize,
-    },
-    ModulesOverlap {
-        first: usize,
-        second: usize,
-    },
-    ModuleOverlapsStartInfo {
-        index: usize,
-    },
-    ModuleOutsideRam {
-        index: usize,
-        range: PhysRange,
-    },
+    ModuleWraps { index: usize, start: u64, size: u64 },
+    EmptyModule { index: usize },
+    ModulesOverlap { first: usize, second: usize },
+    ModuleOverlapsStartInfo { index: usize },
+    ModuleOutsideRam { index: usize, range: PhysRange },
     TooManyMemoryEntries(u32),
-    MemoryEntryWraps {
-        index: usize,
-        start: u64,
-        size: u64,
-    },
-    EmptyMemoryEntry {
-        index: usize,
-    },
-    MemoryEntriesOverlap {
-        first: PhysRange,
-        second: PhysRange,
-    },
-    StringTooLong {
-        what: &'static str,
-        paddr: u64,
-    },
-    StringNotUtf8 {
-        what: &'static str,
-        paddr: u64,
-    },
+    MemoryEntryWraps { index: usize, start: u64, size: u64 },
+    EmptyMemoryEntry { index: usize },
+    MemoryEntriesOverlap { first: PhysRange, second: PhysRange },
+    StringTooLong { what: &'static str, paddr: u64 },
+    StringNotUtf8 { what: &'static str, paddr: u64 },
 }
 
 impl fmt::Display for BootInfoError {
@@ -195,10 +156,7 @@ impl fmt::Display for BootInfoError {
         match self {
             Unreadable { what, err } => write!(f, "start info: {what}: {err}"),
             InsideFirmware { what, range, image } => {
-                write!(
-                    f,
-                    "start info: {what} at {range} overlaps the firmware image {image}"
-                )
+                write!(f, "start info: {what} at {range} overlaps the firmware image {image}")
             }
             BadMagic(m) => write!(
                 f,
@@ -206,10 +164,7 @@ impl fmt::Display for BootInfoError {
                  not started by a PVH/HVM loader"
             ),
             TooManyModules(n) => {
-                write!(
-                    f,
-                    "start info: {n} modules (at most {MAX_MODULES} accepted)"
-                )
+                write!(f, "start info: {n} modules (at most {MAX_MODULES} accepted)")
             }
             ModuleWraps { index, start, size } => write!(
                 f,
@@ -220,10 +175,7 @@ impl fmt::Display for BootInfoError {
                 write!(f, "start info: modules {first} and {second} overlap")
             }
             ModuleOverlapsStartInfo { index } => {
-                write!(
-                    f,
-                    "start info: module {index} overlaps the start info structures"
-                )
+                write!(f, "start info: module {index} overlaps the start info structures")
             }
             ModuleOutsideRam { index, range } => {
                 write!(
@@ -243,10 +195,7 @@ impl fmt::Display for BootInfoError {
                 write!(f, "start info: memory map entry {index} has size 0")
             }
             MemoryEntriesOverlap { first, second } => {
-                write!(
-                    f,
-                    "start info: memory map entries {first} and {second} overlap"
-                )
+                write!(f, "start info: memory map entries {first} and {second} overlap")
             }
             StringTooLong { what, paddr } => write!(
                 f,
@@ -287,8 +236,7 @@ fn read_string(
         // Read a chunk, but never across a page boundary the caller may not own.
         let room = (0x1000 - (at & 0xFFF)) as usize;
         let chunk = &mut chunk[..room.min(64)];
-        mem.read(at, chunk)
-            .map_err(|err| BootInfoError::Unreadable { what, err })?;
+        mem.read(at, chunk).map_err(|err| BootInfoError::Unreadable { what, err })?;
         match chunk.iter().position(|&b| b == 0) {
             Some(nul) => {
                 bytes.extend_from_slice(&chunk[..nul]);
@@ -315,10 +263,7 @@ impl BootInfo {
         let header_range = PhysRange::from_len(paddr, START_INFO_V0_SIZE as u64).ok_or(
             BootInfoError::Unreadable {
                 what: "header",
-                err: PhysReadError {
-                    paddr,
-                    len: START_INFO_V0_SIZE,
-                },
+                err: PhysReadError { paddr, len: START_INFO_V0_SIZE },
             },
         )?;
         let inside_image = |what, range: PhysRange| {
@@ -331,10 +276,7 @@ impl BootInfo {
         inside_image("header", header_range)?;
         let mut header = [0u8; START_INFO_V1_SIZE];
         mem.read(paddr, &mut header[..START_INFO_V0_SIZE])
-            .map_err(|err| BootInfoError::Unreadable {
-                what: "header",
-                err,
-            })?;
+            .map_err(|err| BootInfoError::Unreadable { what: "header", err })?;
         let magic = u32_at(&header, 0);
         if magic != START_INFO_MAGIC {
             return Err(BootInfoError::BadMagic(magic));
@@ -347,18 +289,9 @@ impl BootInfo {
         let rsdp_paddr = u64_at(&header, 32);
         // Version 1 added the memory map; later versions only append fields.
         let (start_info, memmap_paddr, memmap_entries) = if version >= 1 {
-            mem.read(
-                paddr + START_INFO_V0_SIZE as u64,
-                &mut header[START_INFO_V0_SIZE..],
-            )
-            .map_err(|err| BootInfoError::Unreadable {
-                what: "header",
-                err,
-            })?;
-            let range = PhysRange {
-                start: paddr,
-                end: paddr + START_INFO_V1_SIZE as u64,
-            };
+            mem.read(paddr + START_INFO_V0_SIZE as u64, &mut header[START_INFO_V0_SIZE..])
+                .map_err(|err| BootInfoError::Unreadable { what: "header", err })?;
+            let range = PhysRange { start: paddr, end: paddr + START_INFO_V1_SIZE as u64 };
             inside_image("header", range)?;
             (range, u64_at(&header, 40), u32_at(&header, 48))
         } else {
@@ -407,10 +340,7 @@ impl BootInfo {
         inside_image("memory map", table)?;
         let mut raw = alloc::vec![0u8; size];
         mem.read(paddr, &mut raw)
-            .map_err(|err| BootInfoError::Unreadable {
-                what: "memory map",
-                err,
-            })?;
+            .map_err(|err| BootInfoError::Unreadable { what: "memory map", err })?;
         let mut map = Vec::with_capacity(entries as usize);
         for (index, entry) in raw.chunks_exact(MEMMAP_ENTRY_SIZE).enumerate() {
             let (start, size) = (u64_at(entry, 0), u64_at(entry, 8));
@@ -419,10 +349,7 @@ impl BootInfo {
             }
             let range = PhysRange::from_len(start, size)
                 .ok_or(BootInfoError::MemoryEntryWraps { index, start, size })?;
-            map.push(MemoryRegion {
-                range,
-                kind: MemoryKind::from_e820(u32_at(entry, 16)),
-            });
+            map.push(MemoryRegion { range, kind: MemoryKind::from_e820(u32_at(entry, 16)) });
         }
         map.sort_by_key(|r| r.range);
         for pair in map.windows(2) {
@@ -458,10 +385,7 @@ impl BootInfo {
         inside_image("module list", list)?;
         let mut raw = alloc::vec![0u8; size];
         mem.read(paddr, &mut raw)
-            .map_err(|err| BootInfoError::Unreadable {
-                what: "module list",
-                err,
-            })?;
+            .map_err(|err| BootInfoError::Unreadable { what: "module list", err })?;
         let mut modules: Vec<Module> = Vec::with_capacity(count as usize);
         for (index, entry) in raw.chunks_exact(MODULE_ENTRY_SIZE).enumerate() {
             let (start, size) = (u64_at(entry, 0), u64_at(entry, 8));
@@ -478,10 +402,7 @@ impl BootInfo {
                 return Err(BootInfoError::ModuleOverlapsStartInfo { index });
             }
             if let Some(first) = modules.iter().position(|m| m.range.overlaps(&range)) {
-                return Err(BootInfoError::ModulesOverlap {
-                    first,
-                    second: index,
-                });
+                return Err(BootInfoError::ModulesOverlap { first, second: index });
             }
             // Modules are data we will read and pass on: they must be RAM we can reach.
             let in_ram = memory_map
@@ -493,10 +414,7 @@ impl BootInfo {
             let mut probe = [0u8; 1];
             mem.read(range.end - 1, &mut probe)
                 .and_then(|()| mem.read(range.start, &mut probe))
-                .map_err(|err| BootInfoError::Unreadable {
-                    what: "module",
-                    err,
-                })?;
+                .map_err(|err| BootInfoError::Unreadable { what: "module", err })?;
             let cmdline = read_string(mem, u64_at(entry, 16), "module command line")?;
             modules.push(Module { range, cmdline });
         }

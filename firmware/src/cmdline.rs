@@ -40,31 +40,17 @@ pub enum Fault {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CmdlineError<'a> {
     UnknownOption(&'a str),
-    BadValue {
-        option: &'a str,
-        value: &'a str,
-        expected: &'static str,
-    },
+    BadValue { option: &'a str, value: &'a str, expected: &'static str },
 }
 
 impl fmt::Display for CmdlineError<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CmdlineError::UnknownOption(o) => {
-                write!(
-                    f,
-                    "unknown command-line option `{o}` (known: loglevel=, selfcheck, fault=)"
-                )
+                write!(f, "unknown command-line option `{o}` (known: loglevel=, selfcheck, fault=)")
             }
-            CmdlineError::BadValue {
-                option,
-                value,
-                expected,
-            } => {
-                write!(
-                    f,
-                    "bad value `{value}` for `{option}=` (expected {expected})"
-                )
+            CmdlineError::BadValue { option, value, expected } => {
+                write!(f, "bad value `{value}` for `{option}=` (expected {expected})")
             }
         }
     }
@@ -144,25 +130,12 @@ mod tests {
 
     #[test]
     fn rejects_unknown_and_bad_values() {
-        assert_eq!(
-            Options::parse("quiet"),
-            Err(CmdlineError::UnknownOption("quiet"))
-        );
+        assert_eq!(Options::parse("quiet"), Err(CmdlineError::UnknownOption("quiet")));
         assert!(matches!(
             Options::parse("loglevel=loud"),
-            Err(CmdlineError::BadValue {
-                option: "loglevel",
-                value: "loud",
-                ..
-            })
+            Err(CmdlineError::BadValue { option: "loglevel", value: "loud", .. })
         ));
-        assert!(matches!(
-            Options::parse("selfcheck=maybe"),
-            Err(CmdlineError::BadValue { .. })
-        ));
-        assert!(matches!(
-            Options::parse("loglevel"),
-            Err(CmdlineError::UnknownOption(_))
-        ));
+        assert!(matches!(Options::parse("selfcheck=maybe"), Err(CmdlineError::BadValue { .. })));
+        assert!(matches!(Options::parse("loglevel"), Err(CmdlineError::UnknownOption(_))));
     }
 }

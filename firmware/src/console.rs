@@ -45,10 +45,7 @@ impl Write for Sinks {
     }
 }
 
-static SINKS: Mutex<Sinks> = Mutex::new(Sinks {
-    com1: None,
-    debug_port: false,
-});
+static SINKS: Mutex<Sinks> = Mutex::new(Sinks { com1: None, debug_port: false });
 
 struct Logger;
 
@@ -63,18 +60,10 @@ impl Log for Logger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let room = record
-            .target()
-            .strip_prefix("hvmloader::")
-            .unwrap_or(record.target());
+        let room = record.target().strip_prefix("hvmloader::").unwrap_or(record.target());
         let room = room.split("::").next().unwrap_or(room);
         let mut sinks = SINKS.lock();
-        let _ = writeln!(
-            sinks,
-            "{LINE_PREFIX} {:<5} {room}: {}",
-            record.level(),
-            record.args()
-        );
+        let _ = writeln!(sinks, "{LINE_PREFIX} {:<5} {room}: {}", record.level(), record.args());
     }
 
     fn flush(&self) {}
@@ -97,10 +86,7 @@ pub fn init(force_debug_port: bool) -> ConsoleStatus {
     let com1 = unsafe { Uart16550::new_port(COM1) }
         .ok()
         .and_then(|mut uart| uart.init(Config::default()).ok().map(|()| uart));
-    let status = ConsoleStatus {
-        com1: com1.is_some(),
-        debug_port,
-    };
+    let status = ConsoleStatus { com1: com1.is_some(), debug_port };
     *SINKS.lock() = Sinks { com1, debug_port };
     // A second call (there is none) would keep the first logger, which is the same one.
     let _ = log::set_logger(&LOGGER);

@@ -11,6 +11,7 @@
 //! | [`console`] | COM1 and the 0xE9 debug port behind the `log` facade                |
 //! | [`platform`]| what we run on (Xen or plain QEMU) and how the firmware stops       |
 //! | [`chipset`] | i440FX vs Q35 detection and chipset registers                      |
+//! | [`layout`]  | the MMIO hole, the ECAM area and the 64-bit window                   |
 //! | [`pci`]     | configuration-space access (CF8/CFC, ECAM)                          |
 //! | [`smbios`]  | SMBIOS 3.x/2.x tables                                               |
 //! | [`e820`]    | the memory map handed to whoever runs after us                      |
@@ -33,6 +34,7 @@ pub mod chipset;
 pub mod cmdline;
 pub mod console;
 pub mod e820;
+pub mod layout;
 pub mod pci;
 pub mod platform;
 pub mod smbios;

@@ -81,20 +81,18 @@ impl fmt::Display for Error {
             Error::BufferTooSmall { needed, available } => {
                 write!(f, "output buffer too small: need {needed} bytes, have {available}")
             }
-            Error::RegionFull { signature, needed, available } => write!(
-                f,
-                "ACPI region full: {signature} needs {needed} bytes, {available} left"
-            ),
+            Error::RegionFull { signature, needed, available } => {
+                write!(f, "ACPI region full: {signature} needs {needed} bytes, {available} left")
+            }
             Error::TooManyTables => {
                 write!(f, "more than {} tables", crate::MAX_TABLES)
             }
             Error::DuplicateTable(s) => write!(f, "{s} may only be installed once"),
             Error::ReservedSignature(s) => write!(f, "{s} is written by the installer itself"),
             Error::MissingTable(s) => write!(f, "required table {s} was not installed"),
-            Error::AddressAbove4GiB { signature, address } => write!(
-                f,
-                "{signature} at {address:#x} cannot be referenced by a 32-bit field"
-            ),
+            Error::AddressAbove4GiB { signature, address } => {
+                write!(f, "{signature} at {address:#x} cannot be referenced by a 32-bit field")
+            }
             Error::AddressOverflow => write!(f, "physical address overflow"),
             Error::Misaligned { address, alignment } => {
                 write!(f, "address {address:#x} is not {alignment}-byte aligned")

@@ -1,6 +1,8 @@
 //! Shared helpers of the integration tests: where the images are, and booting one in QEMU.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod qmp;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

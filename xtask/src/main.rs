@@ -41,7 +41,10 @@ const USAGE: &str = "usage: cargo xtask <command>
 
 /// The workspace root (xtask lives one level below it).
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is inside the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask is inside the workspace")
+        .to_path_buf()
 }
 
 fn cargo() -> Command {
@@ -112,6 +115,6 @@ fn test(args: &[String]) -> Result<ExitCode> {
         Some((other, _)) => return Err(format!("unexpected `{other}`\n{USAGE}")),
     };
     build(&[])?;
-    check_status(cargo().args(["test", "--workspace", "--all-targets"]).args(extra))?;
+    check_status(cargo().args(["test", "--workspace"]).args(extra))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -24,9 +24,8 @@ impl RunOptions {
             RunOptions { machine: "pc", smp: "1".into(), mem: "512M".into(), cmdline: None };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
-            let mut value = |name: &str| {
-                it.next().cloned().ok_or_else(|| format!("{name} needs a value"))
-            };
+            let mut value =
+                |name: &str| it.next().cloned().ok_or_else(|| format!("{name} needs a value"));
             match arg.as_str() {
                 "--machine" => {
                     options.machine = match value("--machine")?.as_str() {

@@ -13,11 +13,7 @@ pub struct PhysReadError {
 
 impl fmt::Display for PhysReadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} bytes at {:#x} are outside readable memory",
-            self.len, self.paddr
-        )
+        write!(f, "{} bytes at {:#x} are outside readable memory", self.len, self.paddr)
     }
 }
 
@@ -32,11 +28,11 @@ pub struct IdentityMapped(());
 
 /// The entry code identity-maps the first 4 GiB (page 0 only on demand, see
 /// [`super::paging::with_page_zero`]); reads are limited to it.
-const MAPPED: core::ops::Range<u64> = 0..0x1_0000_0000;
+const MAPPED_END: u64 = 0x1_0000_0000;
 
 impl IdentityMapped {
     /// # Safety
-    /// Only valid while the boot page tables identity-map [`MAPPED`].
+    /// Only valid while the boot page tables identity-map the first 4 GiB.
     pub const unsafe fn new() -> Self {
         IdentityMapped(())
     }
@@ -44,12 +40,9 @@ impl IdentityMapped {
 
 impl PhysMemory for IdentityMapped {
     fn read(&self, paddr: u64, buf: &mut [u8]) -> Result<(), PhysReadError> {
-        let err = PhysReadError {
-            paddr,
-            len: buf.len(),
-        };
+        let err = PhysReadError { paddr, len: buf.len() };
         let end = paddr.checked_add(buf.len() as u64).ok_or(err)?;
-        if paddr < MAPPED.start || end > MAPPED.end {
+        if end > MAPPED_END {
             return Err(err);
         }
         let copy = |buf: &mut [u8]| {

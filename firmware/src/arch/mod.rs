@@ -2,10 +2,12 @@
 //! here (and in the binary's runtime); everything else goes through these traits.
 
 mod memory;
+mod mmio;
 mod paging;
 mod port;
 
 pub use memory::{IdentityMapped, PhysMemory, PhysReadError};
+pub use mmio::MmioRegion;
 pub use port::{HwPorts, PortIo};
 
 /// Result of `CPUID` for one leaf/subleaf.
@@ -20,12 +22,7 @@ pub struct CpuidResult {
 /// Executes `CPUID`.
 pub fn cpuid(leaf: u32, subleaf: u32) -> CpuidResult {
     let r = core::arch::x86_64::__cpuid_count(leaf, subleaf);
-    CpuidResult {
-        eax: r.eax,
-        ebx: r.ebx,
-        ecx: r.ecx,
-        edx: r.edx,
-    }
+    CpuidResult { eax: r.eax, ebx: r.ebx, ecx: r.ecx, edx: r.edx }
 }
 
 /// Fails on purpose (command line `fault=`), to prove the fatal paths report their cause.

@@ -20,10 +20,7 @@ fn page_zero_entry() -> *mut u64 {
         // SAFETY: `table` is a live page table of the identity-mapped boot tables (entry
         // zero of each level is present: the entry code built it so).
         let entry = unsafe { core::ptr::read_volatile(table as *const u64) };
-        assert!(
-            entry & 1 != 0 && entry & PAGE_SIZE_BIT == 0,
-            "boot page tables changed"
-        );
+        assert!(entry & 1 != 0 && entry & PAGE_SIZE_BIT == 0, "boot page tables changed");
         table = entry & ADDRESS_MASK;
     }
     table as *mut u64

@@ -1,7 +1,12 @@
-//! The two chipsets the firmware supports, told apart by the host bridge at 00:00.0.
+//! The two chipsets the firmware supports, told apart by the host bridge at 00:00.0, and
+//! everything that differs between them: where PCI interrupts are routed, how bus-0 slots
+//! reach the PIRQ links, the Q35 MCH's ECAM window ([`q35`]).
+
+pub mod q35;
 
 use core::fmt;
 
+use crate::arch::PortIo;
 use crate::pci::{Bdf, ConfigSpace};
 
 pub const HOST_BRIDGE: Bdf = Bdf::new(0, 0, 0);
@@ -52,6 +57,75 @@ impl Chipset {
             _ => return Err(ChipsetError::Unsupported { vendor, device }),
         };
         Ok((chipset, vendor, device))
+    }
+}
+
+/// Edge/level control registers of the two 8259s (one bit per ISA IRQ; 1 = level).
+const ELCR: [u16; 2] = [0x4D0, 0x4D1];
+/// The ACPI SCI, on IRQ 9 for both chipsets (PIIX4 fixes it; ICH9's ACPI_CNTL selects 9 by
+/// default) and level-triggered like the PCI interrupts.
+pub const SCI_IRQ: u8 = 9;
+/// PIRQ routing register bit: the link is not routed to any ISA IRQ.
+const PIRQ_DISABLED: u8 = 0x80;
+
+impl Chipset {
+    /// The function holding the PIRQ routing registers: PIIX3's PCI-ISA bridge or ICH9's LPC.
+    pub const fn interrupt_router(self) -> Bdf {
+        match self {
+            Chipset::I440fx => Bdf::new(0, 1, 0),
+            Chipset::Q35 => Bdf::new(0, 0x1F, 0),
+        }
+    }
+
+    /// How many PIRQ links the south bridge has: PIRQ A-D on PIIX, A-H on ICH9.
+    pub const fn pirq_links(self) -> usize {
+        match self {
+            Chipset::I440fx => 4,
+            Chipset::Q35 => 8,
+        }
+    }
+
+    /// Config offset of link `link`'s routing register (PIRQA-D at 0x60, ICH9's E-H at 0x68).
+    const fn pirq_register(link: usize) -> u16 {
+        if link < 4 { 0x60 + link as u16 } else { 0x68 + (link as u16 - 4) }
+    }
+
+    /// The PIRQ link that INTx pin `pin` (0 = INTA) of device `device` on bus 0 drives.
+    ///
+    /// - PIIX: the classic rotation, link = (device + pin) mod 4.
+    /// - ICH9 as QEMU wires it: the chipset's own devices 25-31 use their DxxIR registers,
+    ///   whose reset value maps INTA-D to PIRQA-D; every other slot rotates over PIRQE-H,
+    ///   leaving A-D to the chipset functions.
+    pub fn bus0_link(self, device: u8, pin: u8) -> usize {
+        let pin = usize::from(pin & 3);
+        let device = usize::from(device);
+        match self {
+            Chipset::I440fx => (device + pin) % 4,
+            Chipset::Q35 if (25..=31).contains(&device) && device != 30 => pin,
+            Chipset::Q35 => 4 + (device + pin) % 4,
+        }
+    }
+
+    /// The ISA IRQ each PIRQ link is routed to. 5, 10 and 11 are the IRQs no legacy device
+    /// of these machines claims; spreading the links over them limits sharing.
+    pub fn link_irqs(self) -> &'static [u8] {
+        match self {
+            Chipset::I440fx => &[10, 11, 5, 10],
+            Chipset::Q35 => &[10, 11, 5, 10, 11, 5, 10, 11],
+        }
+    }
+
+    /// Programs every PIRQ link to its IRQ from [`Self::link_irqs`] and makes exactly those
+    /// IRQs (and the SCI) level-triggered in the ELCR: PCI INTx is level, active low.
+    pub fn route_pirqs(self, cfg: &mut impl ConfigSpace, ports: &mut impl PortIo) {
+        let router = self.interrupt_router();
+        let mut level = 1u16 << SCI_IRQ;
+        for (link, &irq) in self.link_irqs().iter().enumerate() {
+            cfg.write8(router, Self::pirq_register(link), irq & !PIRQ_DISABLED);
+            level |= 1 << irq;
+        }
+        ports.write8(ELCR[0], level as u8);
+        ports.write8(ELCR[1], (level >> 8) as u8);
     }
 }
 

@@ -1,11 +1,52 @@
 //! PCI configuration space: addresses ([`Bdf`]), the access trait ([`ConfigSpace`]) and the
-//! legacy CF8/CFC mechanism ([`Cf8`]).
+//! legacy CF8/CFC mechanism ([`Cf8`]); and the PCI core that runs over it, in four phases:
+//!
+//! 1. [`enumerate`] walks every bus from bus 0, numbers bridges depth-first, turns decoding
+//!    off and sizes every BAR and bridge window, giving a [`Topology`];
+//! 2. [`plan`] places all of it in the caller's I/O range, low memory hole and optional 64-bit
+//!    window, without touching hardware (so it can be run more than once), giving a [`Plan`];
+//! 3. [`program`] writes the plan: BARs, ROM BARs, bridge windows, command registers;
+//! 4. [`route_intx`] computes each function's PIRQ link through the bridge swizzle and
+//!    [`program_interrupt_lines`] writes the interrupt line registers from the link IRQs.
+//!
+//! ```ignore
+//! let topology = pci::enumerate(&mut cfg);
+//! let plan = pci::plan(&topology, &apertures)?;
+//! pci::program(&mut cfg, &topology, &plan)?;
+//! let routes = pci::route_intx(&topology, pci::i440fx_root_link);
+//! pci::program_interrupt_lines(&mut cfg, &routes, &link_irqs);
+//! ```
 
+mod bar;
 mod cf8;
+mod ecam;
+mod enumerate;
+mod error;
+mod freelist;
+mod intx;
+mod place;
+mod program;
+#[cfg(test)]
+mod sim;
+#[cfg(test)]
+mod tests;
+mod verify;
 
 use core::fmt;
 
+pub use bar::{Bar, BarKind, BarRegister};
 pub use cf8::Cf8;
+pub use ecam::Ecam;
+pub use enumerate::{BridgeInfo, Function, IoDecode, PrefDecode, Topology, enumerate};
+pub use error::{PciProblem, PlanError};
+pub use intx::{
+    IntxPin, IntxRoute, PrtEntry, i440fx_root_link, program_interrupt_lines, root_prt, route_intx,
+};
+pub use place::{
+    Apertures, BridgeWindows, FunctionPlan, Plan, Resource, Unplaced, UnplacedReason, plan,
+};
+pub use program::program;
+pub use verify::{EcamMismatch, compare_ecam_with_cf8, is_pcie};
 
 /// Bus, device, function: one PCI function's address (segment 0).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -20,11 +61,7 @@ impl Bdf {
     /// If `device` > 31 or `function` > 7 (a programming error, not input).
     pub const fn new(bus: u8, device: u8, function: u8) -> Self {
         assert!(device < 32 && function < 8);
-        Bdf {
-            bus,
-            device,
-            function,
-        }
+        Bdf { bus, device, function }
     }
 
     pub const fn bus(self) -> u8 {
@@ -40,11 +77,7 @@ impl Bdf {
 
 impl fmt::Display for Bdf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:02x}:{:02x}.{:x}",
-            self.bus, self.device, self.function
-        )
+        write!(f, "{:02x}:{:02x}.{:x}", self.bus, self.device, self.function)
     }
 }
 
@@ -57,6 +90,38 @@ pub mod reg {
     pub const REVISION: u16 = 0x08;
     pub const CLASS_CODE: u16 = 0x09;
     pub const HEADER_TYPE: u16 = 0x0E;
+    /// First base address register; type 0 headers have six, type 1 headers two.
+    pub const BAR0: u16 = 0x10;
+    /// Expansion ROM base address of a type 0 header.
+    pub const ROM_TYPE0: u16 = 0x30;
+    pub const INTERRUPT_LINE: u16 = 0x3C;
+    pub const INTERRUPT_PIN: u16 = 0x3D;
+
+    // Type 1 (PCI-PCI bridge) header.
+    pub const PRIMARY_BUS: u16 = 0x18;
+    pub const SECONDARY_BUS: u16 = 0x19;
+    pub const SUBORDINATE_BUS: u16 = 0x1A;
+    pub const IO_BASE: u16 = 0x1C;
+    pub const IO_LIMIT: u16 = 0x1D;
+    pub const MEMORY_BASE: u16 = 0x20;
+    pub const MEMORY_LIMIT: u16 = 0x22;
+    pub const PREF_BASE: u16 = 0x24;
+    pub const PREF_LIMIT: u16 = 0x26;
+    pub const PREF_BASE_UPPER: u16 = 0x28;
+    pub const PREF_LIMIT_UPPER: u16 = 0x2C;
+    pub const IO_BASE_UPPER: u16 = 0x30;
+    pub const IO_LIMIT_UPPER: u16 = 0x32;
+    /// Expansion ROM base address of a type 1 header.
+    pub const ROM_TYPE1: u16 = 0x38;
+}
+
+/// Bits of the command register ([`reg::COMMAND`]) this firmware manages.
+pub mod command {
+    pub const IO: u16 = 1 << 0;
+    pub const MEMORY: u16 = 1 << 1;
+    pub const BUS_MASTER: u16 = 1 << 2;
+    /// Every bit the PCI core sets or clears; the others are left as found.
+    pub const DECODE_AND_MASTER: u16 = IO | MEMORY | BUS_MASTER;
 }
 
 /// Access to configuration space. Accesses are naturally aligned; offsets above 0xFF need a

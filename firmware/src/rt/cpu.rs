@@ -97,10 +97,8 @@ pub fn init() {
         tss.interrupt_stack_table[usize::from(EXCEPTION_IST - 1)] = VirtAddr::new(stack_top);
 
         let gdt = &mut *core::ptr::addr_of_mut!(GDT);
-        let (low, high) = tss_descriptor(
-            addr_of!(TSS) as u64,
-            (size_of::<TaskStateSegment>() - 1) as u32,
-        );
+        let (low, high) =
+            tss_descriptor(addr_of!(TSS) as u64, (size_of::<TaskStateSegment>() - 1) as u32);
         gdt[4] = low;
         gdt[5] = high;
         lgdt(&DescriptorTablePointer {

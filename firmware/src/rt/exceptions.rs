@@ -109,9 +109,7 @@ extern "C" fn exception_entry(frame: &ExceptionFrame) -> ! {
         frame.rdi,
         frame.rbp,
     ));
-    let _ = (
-        frame.r8, frame.r9, frame.r10, frame.r11, frame.r12, frame.r13, frame.r14, frame.r15,
-    );
+    let _ = (frame.r8, frame.r9, frame.r10, frame.r11, frame.r12, frame.r13, frame.r14, frame.r15);
     let _ = (frame.cs, frame.ss);
     hvmloader::platform::fail_stop()
 }

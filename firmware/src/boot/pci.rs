@@ -1,0 +1,185 @@
+//! PCI bring-up, in the order the hardware needs it: enumerate over CF8 (numbering buses),
+//! decide the layout (hole, ECAM area, 64-bit window), plan every BAR and window, move the
+//! Q35 ECAM window to its place and switch to it, program, route INTx.
+
+use alloc::vec::Vec;
+use core::ops::Range;
+
+use log::info;
+
+use super::Fatal;
+use crate::arch::{HwPorts, MmioRegion, cpuid};
+use crate::bootinfo::BootInfo;
+use crate::chipset::Chipset;
+use crate::chipset::q35::{self, EcamArea};
+use crate::layout;
+use crate::pci::{self, Apertures, Bdf, Cf8, ConfigSpace, Ecam, PrtEntry, Topology};
+
+/// I/O ports PCI devices may use. Allocation starts at the top (0xC000 and up, where
+/// hvmloader puts them) and goes lower only when needed.
+const IO_PORTS: Range<u64> = 0x1000..0x1_0000;
+/// Ports nothing may claim: QEMU's PCI hotplug (0xAE00), CPU hotplug (0xAF00) and GPE0
+/// (0xAFE0) registers, and the ACPI PM block at 0xB000 where Xen emulates it and where
+/// this firmware puts it on QEMU too.
+const IO_RESERVED: [Range<u64>; 2] = [0xAE00..0xB000, 0xB000..0xB080];
+
+/// What PCI bring-up leaves for the ACPI tables and the memory map.
+#[derive(Debug)]
+pub struct PciSetup {
+    pub topology: Topology,
+    /// The Q35 ECAM area, programmed and in use.
+    pub ecam: Option<EcamArea>,
+    /// The low PCI window, in pieces when the ECAM area splits it.
+    #[expect(dead_code, reason = "read by the ACPI tables' _CRS, which come next")]
+    pub low_window: Vec<Range<u64>>,
+    #[expect(dead_code, reason = "read by the ACPI tables' _CRS, which come next")]
+    pub high_window: Option<Range<u64>>,
+    /// Bus-0 `_PRT` entries (device, pin -> PIRQ link) for the DSDT.
+    #[expect(dead_code, reason = "read by the ACPI tables' _PRT, which come next")]
+    pub prt: Vec<PrtEntry>,
+    pub unplaced: usize,
+}
+
+/// Configuration access by whichever mechanism is current.
+enum Mechanism {
+    Cf8(Cf8<HwPorts>),
+    Ecam(Ecam),
+}
+
+impl ConfigSpace for Mechanism {
+    fn read8(&mut self, bdf: Bdf, offset: u16) -> u8 {
+        match self {
+            Mechanism::Cf8(c) => c.read8(bdf, offset),
+            Mechanism::Ecam(e) => e.read8(bdf, offset),
+        }
+    }
+    fn read16(&mut self, bdf: Bdf, offset: u16) -> u16 {
+        match self {
+            Mechanism::Cf8(c) => c.read16(bdf, offset),
+            Mechanism::Ecam(e) => e.read16(bdf, offset),
+        }
+    }
+    fn read32(&mut self, bdf: Bdf, offset: u16) -> u32 {
+        match self {
+            Mechanism::Cf8(c) => c.read32(bdf, offset),
+            Mechanism::Ecam(e) => e.read32(bdf, offset),
+        }
+    }
+    fn write8(&mut self, bdf: Bdf, offset: u16, value: u8) {
+        match self {
+            Mechanism::Cf8(c) => c.write8(bdf, offset, value),
+            Mechanism::Ecam(e) => e.write8(bdf, offset, value),
+        }
+    }
+    fn write16(&mut self, bdf: Bdf, offset: u16, value: u16) {
+        match self {
+            Mechanism::Cf8(c) => c.write16(bdf, offset, value),
+            Mechanism::Ecam(e) => e.write16(bdf, offset, value),
+        }
+    }
+    fn write32(&mut self, bdf: Bdf, offset: u16, value: u32) {
+        match self {
+            Mechanism::Cf8(c) => c.write32(bdf, offset, value),
+            Mechanism::Ecam(e) => e.write32(bdf, offset, value),
+        }
+    }
+}
+
+/// Physical address width, from CPUID 0x80000008 (36 bits when the leaf is missing, the
+/// architectural minimum with PAE).
+fn phys_bits() -> u8 {
+    if cpuid(0x8000_0000, 0).eax >= 0x8000_0008 { cpuid(0x8000_0008, 0).eax as u8 } else { 36 }
+}
+
+fn hw_cf8() -> Cf8<HwPorts> {
+    // SAFETY: the firmware owns the machine's devices while it runs.
+    Cf8::new(unsafe { HwPorts::new() })
+}
+
+pub fn bring_up(chipset: Chipset, boot: &BootInfo, self_checks: bool) -> Result<PciSetup, Fatal> {
+    let mut cf8 = hw_cf8();
+    let topology = pci::enumerate(&mut cf8);
+    let buses_in_use = u16::from(topology.last_bus) + 1;
+    info!("{} functions on {buses_in_use} bus(es)", topology.functions.len());
+
+    let hole = layout::low_hole(&boot.memory_map)?;
+    let mut reserved = layout::reserved_in(&boot.memory_map, &hole);
+    let ecam = match chipset {
+        Chipset::Q35 => {
+            let area = layout::ecam_area(&hole, &reserved, buses_in_use)?;
+            reserved.push(area.base..area.end());
+            Some(area)
+        }
+        Chipset::I440fx => None,
+    };
+    let high = layout::high_window(&boot.memory_map, phys_bits());
+    let apertures = Apertures {
+        io: IO_PORTS,
+        io_reserved: &IO_RESERVED,
+        low_mem: hole.clone(),
+        low_mem_reserved: &reserved,
+        high_mem: high.clone(),
+    };
+    let plan = pci::plan(&topology, &apertures).map_err(Fatal::Pci)?;
+
+    let mut cfg = match ecam {
+        Some(area) => {
+            q35::set_pciexbar(&mut cf8, area);
+            if q35::pciexbar(&mut cf8) != Some(area) {
+                return Err(Fatal::EcamNotDecoded(area));
+            }
+            info!("ECAM (MMCONFIG) at {area}, config accesses switch to it");
+            // SAFETY: the MCH decodes exactly this range as ECAM now (read back above); it
+            // lies in the identity-mapped low 4 GiB and nothing else uses it.
+            let window = unsafe { MmioRegion::new(area.base, area.size()) };
+            let mut ecam = Ecam::new(window, area.buses);
+            if self_checks {
+                let checked = pci::compare_ecam_with_cf8(
+                    &mut cf8,
+                    &mut ecam,
+                    topology.functions.iter().map(|f| f.bdf),
+                )
+                .map_err(Fatal::EcamSelfCheck)?;
+                info!("self-check: ECAM and CF8 agree on {checked} functions");
+            }
+            Mechanism::Ecam(ecam)
+        }
+        None => Mechanism::Cf8(cf8),
+    };
+    pci::program(&mut cfg, &topology, &plan).map_err(Fatal::Pci)?;
+
+    // SAFETY: the firmware owns the machine's devices while it runs.
+    let mut ports = unsafe { HwPorts::new() };
+    chipset.route_pirqs(&mut cfg, &mut ports);
+    let root_link = |device, pin: pci::IntxPin| chipset.bus0_link(device, pin.index()) as u8;
+    let routes = pci::route_intx(&topology, root_link);
+    pci::program_interrupt_lines(&mut cfg, &routes, chipset.link_irqs());
+    info!("INTx: {} functions routed; PIRQ links to IRQs {:?}", routes.len(), chipset.link_irqs());
+
+    let ecam_range = ecam.map(|a| a.base..a.end());
+    let low_window =
+        layout::low_window(&hole, plan.low_mem_used.as_ref().map(|r| r.start), ecam_range.as_ref());
+    let windows: Vec<_> = low_window.iter().map(|r| span(&Some(r.clone()))).collect();
+    info!(
+        "low window {} (used {}), 64-bit window {}, I/O used {}",
+        windows.join(" "),
+        span(&plan.low_mem_used),
+        span(&plan.high_mem_used),
+        span(&plan.io_used),
+    );
+    Ok(PciSetup {
+        ecam,
+        low_window,
+        high_window: plan.high_mem_used.clone().and(high),
+        prt: pci::root_prt(root_link),
+        unplaced: plan.unplaced.len(),
+        topology,
+    })
+}
+
+fn span(range: &Option<Range<u64>>) -> alloc::string::String {
+    match range {
+        Some(r) => alloc::format!("[{:#x}-{:#x}]", r.start, r.end - 1),
+        None => alloc::string::String::from("none"),
+    }
+}

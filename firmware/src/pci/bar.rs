@@ -1,0 +1,231 @@
+//! Base address registers: what kind of space a function decodes and how much of it.
+//!
+//! Sizing follows the PCI Local Bus Specification 3.0, 6.2.5.1: with decoding off, write all
+//! ones, read back the mask; the lowest writable address bit is the size and alignment.
+//! Then write 0 and check the address bits clear, which tells a BAR that can be moved from
+//! a register stuck at all ones (nothing there, or a broken device).
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use super::error::PciProblem;
+use super::{Bdf, ConfigSpace, reg};
+
+/// The kind of address space a BAR decodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum BarKind {
+    /// I/O ports (BAR bit 0 set).
+    Io,
+    /// Memory below 4 GiB (type 00).
+    Mem32 { prefetchable: bool },
+    /// Memory anywhere in 64 bits (type 10); takes two BAR slots.
+    Mem64 { prefetchable: bool },
+    /// The expansion ROM: 32-bit memory, enabled by bit 0 of its register.
+    Rom,
+}
+
+impl BarKind {
+    pub fn is_io(self) -> bool {
+        self == BarKind::Io
+    }
+    pub fn is_prefetchable(self) -> bool {
+        matches!(
+            self,
+            BarKind::Mem32 { prefetchable: true } | BarKind::Mem64 { prefetchable: true }
+        )
+    }
+    /// Whether the BAR can be placed above 4 GiB.
+    pub fn is_64bit(self) -> bool {
+        matches!(self, BarKind::Mem64 { .. })
+    }
+}
+
+impl fmt::Display for BarKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BarKind::Io => "io",
+            BarKind::Mem32 { prefetchable: false } => "mem32",
+            BarKind::Mem32 { prefetchable: true } => "mem32 pref",
+            BarKind::Mem64 { prefetchable: false } => "mem64",
+            BarKind::Mem64 { prefetchable: true } => "mem64 pref",
+            BarKind::Rom => "rom",
+        })
+    }
+}
+
+/// A BAR register by its configuration-space offset; displays as `BAR2` or `ROM`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BarRegister(pub u16);
+
+impl fmt::Display for BarRegister {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            reg::ROM_TYPE0 | reg::ROM_TYPE1 => f.write_str("ROM"),
+            offset @ reg::BAR0..=0x24 => write!(f, "BAR{}", (offset - reg::BAR0) / 4),
+            offset => write!(f, "BAR at {offset:#04x}"),
+        }
+    }
+}
+
+/// One implemented BAR of a function, sized.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bar {
+    pub register: BarRegister,
+    pub kind: BarKind,
+    /// A power of two; also the BAR's required alignment.
+    pub size: u64,
+}
+
+const IO_SPACE_BIT: u32 = 1 << 0;
+const MEM_TYPE_SHIFT: u32 = 1;
+const MEM_TYPE_32: u32 = 0b00;
+const MEM_TYPE_64: u32 = 0b10;
+const MEM_PREFETCHABLE: u32 = 1 << 3;
+const IO_ADDRESS_MASK: u32 = !0x3;
+const MEM_ADDRESS_MASK: u32 = !0xF;
+const ROM_ADDRESS_MASK: u32 = !0x7FF;
+pub(super) const ROM_ENABLE: u32 = 1 << 0;
+
+/// Sizes the BARs of the function at `bdf` (`bar_count` of them: 6 for a type 0 header,
+/// 2 for a type 1) and its expansion ROM at `rom_offset`. Decoding must already be off.
+/// Every BAR register is left at 0 (unassigned); problems are logged and pushed to
+/// `problems`, and the BAR concerned is left out.
+pub(super) fn size_bars(
+    cfg: &mut impl ConfigSpace,
+    bdf: Bdf,
+    bar_count: u16,
+    rom_offset: u16,
+    problems: &mut Vec<PciProblem>,
+) -> Vec<Bar> {
+    let mut bars = Vec::new();
+    let last = reg::BAR0 + 4 * (bar_count - 1);
+    let mut offset = reg::BAR0;
+    while offset <= last {
+        let (slots, sized) = size_bar(cfg, bdf, offset, last);
+        match sized {
+            Ok(Some(bar)) => bars.push(bar),
+            Ok(None) => {}
+            Err(problem) => {
+                log::warn!("pci {problem}");
+                problems.push(problem);
+            }
+        }
+        offset += 4 * slots;
+    }
+    match size_rom(cfg, bdf, rom_offset) {
+        Ok(Some(bar)) => bars.push(bar),
+        Ok(None) => {}
+        Err(problem) => {
+            log::warn!("pci {problem}");
+            problems.push(problem);
+        }
+    }
+    bars
+}
+
+/// Writes all ones and returns what reads back, then writes 0 and returns that too.
+fn probe(cfg: &mut impl ConfigSpace, bdf: Bdf, offset: u16, ones: u32) -> (u32, u32) {
+    cfg.write32(bdf, offset, ones);
+    let mask = cfg.read32(bdf, offset);
+    cfg.write32(bdf, offset, 0);
+    (mask, cfg.read32(bdf, offset))
+}
+
+/// The size encoded by an address mask extended to 64 bits (bits above the BAR's width set),
+/// if its ones are contiguous from bit 63 down.
+fn size_of_mask(mask: u64) -> Option<u64> {
+    let size = mask & mask.wrapping_neg();
+    (size != 0 && mask == !(size - 1)).then_some(size)
+}
+
+/// Sizes the BAR at `offset`, `Ok(None)` if it is not implemented (reads 0 after all ones).
+/// Also returns how many BAR slots it takes: 2 for a 64-bit BAR, even an unusable one, as
+/// its upper half is never a BAR of its own.
+fn size_bar(
+    cfg: &mut impl ConfigSpace,
+    bdf: Bdf,
+    offset: u16,
+    last: u16,
+) -> (u16, Result<Option<Bar>, PciProblem>) {
+    let (value, cleared) = probe(cfg, bdf, offset, !0);
+    let is_64bit = value & IO_SPACE_BIT == 0 && (value >> MEM_TYPE_SHIFT) & 3 == MEM_TYPE_64;
+    let slots = if is_64bit && offset < last { 2 } else { 1 };
+    (slots, decode_bar(cfg, bdf, offset, last, value, cleared))
+}
+
+/// Turns what the lower (or only) dword of a BAR read after writing all ones (`value`) and
+/// then 0 (`cleared`) into a [`Bar`], probing the upper dword of a 64-bit BAR.
+fn decode_bar(
+    cfg: &mut impl ConfigSpace,
+    bdf: Bdf,
+    offset: u16,
+    last: u16,
+    value: u32,
+    cleared: u32,
+) -> Result<Option<Bar>, PciProblem> {
+    let bar = BarRegister(offset);
+    if value == 0 {
+        return Ok(None);
+    }
+    if value & IO_SPACE_BIT != 0 {
+        let mut address_mask = value & IO_ADDRESS_MASK;
+        if address_mask & 0xFFFF == 0 {
+            return Err(PciProblem::BarSizeZero { bdf, bar, value });
+        }
+        if cleared & address_mask != 0 {
+            return Err(PciProblem::BarNotWritable { bdf, bar, value: cleared });
+        }
+        // I/O decoders of only 16 bits hard-wire the upper half to zero (PCI 3.0, 6.2.5.1).
+        if address_mask >> 16 == 0 {
+            address_mask |= 0xFFFF_0000;
+        }
+        let mask = 0xFFFF_FFFF_0000_0000 | u64::from(address_mask);
+        let size = size_of_mask(mask).ok_or(PciProblem::BarMaskMalformed { bdf, bar, mask })?;
+        return Ok(Some(Bar { register: bar, kind: BarKind::Io, size }));
+    }
+    let prefetchable = value & MEM_PREFETCHABLE != 0;
+    let address_low = value & MEM_ADDRESS_MASK;
+    let (kind, mask, cleared_bits) = match (value >> MEM_TYPE_SHIFT) & 3 {
+        MEM_TYPE_32 => {
+            if address_low == 0 {
+                return Err(PciProblem::BarSizeZero { bdf, bar, value });
+            }
+            let mask = 0xFFFF_FFFF_0000_0000 | u64::from(address_low);
+            (BarKind::Mem32 { prefetchable }, mask, cleared & address_low)
+        }
+        MEM_TYPE_64 => {
+            if offset == last {
+                return Err(PciProblem::Bar64InLastSlot { bdf, bar });
+            }
+            let (high, cleared_high) = probe(cfg, bdf, offset + 4, !0);
+            let mask = u64::from(high) << 32 | u64::from(address_low);
+            if mask == 0 {
+                return Err(PciProblem::BarSizeZero { bdf, bar, value });
+            }
+            let cleared_bits = cleared & address_low | cleared_high & high;
+            (BarKind::Mem64 { prefetchable }, mask, cleared_bits)
+        }
+        _ => return Err(PciProblem::BarTypeUnsupported { bdf, bar, value }),
+    };
+    if cleared_bits != 0 {
+        return Err(PciProblem::BarNotWritable { bdf, bar, value: cleared });
+    }
+    let size = size_of_mask(mask).ok_or(PciProblem::BarMaskMalformed { bdf, bar, mask })?;
+    Ok(Some(Bar { register: bar, kind, size }))
+}
+
+/// Sizes the expansion ROM BAR (its enable bit stays clear).
+fn size_rom(cfg: &mut impl ConfigSpace, bdf: Bdf, offset: u16) -> Result<Option<Bar>, PciProblem> {
+    let bar = BarRegister(offset);
+    let (value, cleared) = probe(cfg, bdf, offset, ROM_ADDRESS_MASK);
+    let address_mask = value & ROM_ADDRESS_MASK;
+    if address_mask == 0 {
+        return Ok(None);
+    }
+    if cleared & address_mask != 0 {
+        return Err(PciProblem::BarNotWritable { bdf, bar, value: cleared });
+    }
+    let mask = 0xFFFF_FFFF_0000_0000 | u64::from(address_mask);
+    let size = size_of_mask(mask).ok_or(PciProblem::BarMaskMalformed { bdf, bar, mask })?;
+    Ok(Some(Bar { register: bar, kind: BarKind::Rom, size }))
+}

@@ -1,0 +1,316 @@
+//! Phase 1: find every function, number the buses, size BARs and bridge windows.
+//!
+//! Nothing a previous firmware left is trusted: every function found gets its I/O, memory
+//! and bus-master enables cleared before anything is sized, every bridge gets its bus numbers
+//! and windows closed, and buses are numbered afresh, depth-first from bus 0. So the result
+//! depends only on the hardware, not on what SeaBIOS (under QEMU) or anyone else set.
+//!
+//! Each bus is scanned in two passes: first every function on it is probed (which closes
+//! the bus numbers of every bridge on it), then the bridges are descended into one after the
+//! other. Closing all siblings first matters: a bridge still carrying a previous firmware's
+//! bus range could otherwise claim configuration cycles meant for the bus just given to its
+//! sibling. During the descent a bridge's subordinate bus is 0xFF, so that it forwards cycles
+//! for every bus number handed out below it; once its subtree is done it becomes the last
+//! bus number handed out.
+//!
+//! The walk ends on any input: bus numbers only grow and there are 256 of them, each bus is
+//! scanned once, and the depth-first descent keeps an explicit stack rather than recursing
+//! (deep bridge chains must not overflow the firmware stack).
+
+use alloc::vec::Vec;
+
+use super::bar::{Bar, size_bars};
+use super::error::PciProblem;
+use super::intx::IntxPin;
+use super::{Bdf, ConfigSpace, command, reg};
+
+/// Every function found and what was wrong, in discovery order: all functions of a bus come
+/// before those of the buses below it, so a bridge always comes before its children.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Topology {
+    pub functions: Vec<Function>,
+    /// Devices or registers that were skipped, each already logged.
+    pub problems: Vec<PciProblem>,
+    /// The highest bus number handed out (0 when there are no bridges).
+    pub last_bus: u8,
+}
+
+/// One PCI function with a type 0 or type 1 header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Function {
+    pub bdf: Bdf,
+    pub vendor_id: u16,
+    pub device_id: u16,
+    /// Base class, subclass and programming interface (config offsets 0x0B, 0x0A, 0x09).
+    pub class_code: u32,
+    /// The usable BARs, ROM last; BARs that read 0 or were unusable are not in it.
+    pub bars: Vec<Bar>,
+    pub interrupt_pin: Option<IntxPin>,
+    /// Index (in [`Topology::functions`]) of the bridge whose secondary bus this function is
+    /// on; `None` on bus 0.
+    pub upstream: Option<usize>,
+    /// Set for a type 1 header (PCI-PCI bridge, PCIe root or downstream port, PCIe-to-PCI
+    /// bridge).
+    pub bridge: Option<BridgeInfo>,
+}
+
+/// What a type 1 header forwards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BridgeInfo {
+    pub secondary_bus: u8,
+    /// The highest bus number behind the bridge; equal to `secondary_bus` when no bridge is
+    /// below it. A bridge that got no bus number has secondary and subordinate 0.
+    pub subordinate_bus: u8,
+    pub io: IoDecode,
+    pub prefetchable: PrefDecode,
+}
+
+/// The bridge's I/O window: optional in the PCI-PCI bridge specification.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IoDecode {
+    Absent,
+    Bits16,
+    Bits32,
+}
+
+/// The bridge's prefetchable memory window: optional, 32 or 64-bit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrefDecode {
+    Absent,
+    Bits32,
+    Bits64,
+}
+
+const HEADER_LAYOUT_MASK: u8 = 0x7F;
+const HEADER_MULTI_FUNCTION: u8 = 0x80;
+const HEADER_ENDPOINT: u8 = 0;
+const HEADER_BRIDGE: u8 = 1;
+const HEADER_CARDBUS: u8 = 2;
+/// Low nibble of the I/O base and prefetchable base registers: the addressing capability.
+const WINDOW_DECODE_MASK: u8 = 0x0F;
+const WINDOW_DECODE_NARROW: u8 = 0;
+const WINDOW_DECODE_WIDE: u8 = 1;
+
+/// Walks every bus reachable from bus 0. Writes bus numbers into bridges and leaves every
+/// function found with decoding and bus mastering off, every BAR at 0 and every bridge window
+/// closed, ready for [`plan`](super::plan) and [`program`](super::program).
+pub fn enumerate(cfg: &mut impl ConfigSpace) -> Topology {
+    let mut topology = Topology::default();
+    // The next bus number to hand out; 256 means none is left.
+    let mut next_bus: u16 = 1;
+    let root_bridges = scan_bus(cfg, &mut topology, 0, None);
+    // One entry per bus being scanned: the bridge leading to it (`None` for bus 0) and the
+    // bridges found on it still to descend into.
+    let mut stack = Vec::from([(None, root_bridges.into_iter())]);
+    while let Some((owner, pending)) = stack.last_mut() {
+        let owner = *owner;
+        if let Some(bridge) = pending.next() {
+            if let Some(secondary) = assign_bus_numbers(cfg, &mut topology, bridge, next_bus) {
+                next_bus += 1;
+                let bridges = scan_bus(cfg, &mut topology, secondary, Some(bridge));
+                stack.push((Some(bridge), bridges.into_iter()));
+            }
+            continue;
+        }
+        stack.pop();
+        if let Some(bridge) = owner {
+            // Every bus number handed out since this bridge's own is behind it.
+            let last = (next_bus - 1) as u8;
+            let bdf = topology.functions[bridge].bdf;
+            cfg.write8(bdf, reg::SUBORDINATE_BUS, last);
+            if let Some(info) = &mut topology.functions[bridge].bridge {
+                info.subordinate_bus = last;
+            }
+        }
+    }
+    topology.last_bus = (next_bus - 1) as u8;
+    topology
+}
+
+/// Gives `bridge` secondary bus `next_bus` and subordinate 0xFF for the descent, and returns
+/// the secondary bus; or records why it cannot be used and returns `None`.
+fn assign_bus_numbers(
+    cfg: &mut impl ConfigSpace,
+    topology: &mut Topology,
+    bridge: usize,
+    next_bus: u16,
+) -> Option<u8> {
+    let bdf = topology.functions[bridge].bdf;
+    let Ok(secondary) = u8::try_from(next_bus) else {
+        report(topology, PciProblem::OutOfBusNumbers { bridge: bdf });
+        return None;
+    };
+    let wrote = [bdf.bus(), secondary, 0xFF];
+    write_bus_numbers(cfg, bdf, wrote);
+    let read = [
+        cfg.read8(bdf, reg::PRIMARY_BUS),
+        cfg.read8(bdf, reg::SECONDARY_BUS),
+        cfg.read8(bdf, reg::SUBORDINATE_BUS),
+    ];
+    if read != wrote {
+        write_bus_numbers(cfg, bdf, [0; 3]);
+        report(topology, PciProblem::BusNumbersNotKept { bridge: bdf, wrote, read });
+        return None;
+    }
+    if let Some(info) = &mut topology.functions[bridge].bridge {
+        info.secondary_bus = secondary;
+        info.subordinate_bus = 0xFF;
+    }
+    log::debug!("pci {bdf}: bridge to bus {secondary:02x}");
+    Some(secondary)
+}
+
+fn write_bus_numbers(
+    cfg: &mut impl ConfigSpace,
+    bdf: Bdf,
+    [primary, secondary, subordinate]: [u8; 3],
+) {
+    cfg.write8(bdf, reg::PRIMARY_BUS, primary);
+    cfg.write8(bdf, reg::SECONDARY_BUS, secondary);
+    cfg.write8(bdf, reg::SUBORDINATE_BUS, subordinate);
+}
+
+fn report(topology: &mut Topology, problem: PciProblem) {
+    log::warn!("pci {problem}");
+    topology.problems.push(problem);
+}
+
+/// Probes every function on `bus` and returns the indices of the bridges among them.
+fn scan_bus(
+    cfg: &mut impl ConfigSpace,
+    topology: &mut Topology,
+    bus: u8,
+    upstream: Option<usize>,
+) -> Vec<usize> {
+    let mut bridges = Vec::new();
+    for device in 0..32 {
+        let function0 = Bdf::new(bus, device, 0);
+        if cfg.ids(function0).is_none() {
+            continue;
+        }
+        let multi_function = cfg.read8(function0, reg::HEADER_TYPE) & HEADER_MULTI_FUNCTION != 0;
+        let functions = if multi_function { 8 } else { 1 };
+        for function in 0..functions {
+            let bdf = Bdf::new(bus, device, function);
+            let Some((vendor_id, device_id)) = cfg.ids(bdf) else {
+                continue;
+            };
+            let ids = (vendor_id, device_id);
+            if let Some(found) = probe_function(cfg, topology, bdf, ids, upstream) {
+                log::debug!(
+                    "pci {bdf}: {vendor_id:04x}:{device_id:04x} class {:06x}{}",
+                    found.class_code,
+                    if found.bridge.is_some() { " bridge" } else { "" }
+                );
+                if found.bridge.is_some() {
+                    bridges.push(topology.functions.len());
+                }
+                topology.functions.push(found);
+            }
+        }
+    }
+    bridges
+}
+
+/// Quiesces the function at `bdf` and reads what it needs; `None` (after logging) for a
+/// header type this firmware does not handle.
+fn probe_function(
+    cfg: &mut impl ConfigSpace,
+    topology: &mut Topology,
+    bdf: Bdf,
+    (vendor_id, device_id): (u16, u16),
+    upstream: Option<usize>,
+) -> Option<Function> {
+    // The command register is common to all header types: whatever happens next, the
+    // function must not decode addresses a previous firmware gave it.
+    let command = cfg.read16(bdf, reg::COMMAND);
+    cfg.write16(bdf, reg::COMMAND, command & !command::DECODE_AND_MASTER);
+
+    let (bar_count, rom_offset) = match cfg.read8(bdf, reg::HEADER_TYPE) & HEADER_LAYOUT_MASK {
+        HEADER_ENDPOINT => (6, reg::ROM_TYPE0),
+        HEADER_BRIDGE => (2, reg::ROM_TYPE1),
+        HEADER_CARDBUS => {
+            report(topology, PciProblem::CardBus { bdf });
+            return None;
+        }
+        header_type => {
+            report(topology, PciProblem::UnknownHeaderType { bdf, header_type });
+            return None;
+        }
+    };
+    let bridge = (rom_offset == reg::ROM_TYPE1).then(|| probe_bridge(cfg, topology, bdf));
+    let bars = size_bars(cfg, bdf, bar_count, rom_offset, &mut topology.problems);
+    let pin = cfg.read8(bdf, reg::INTERRUPT_PIN);
+    let interrupt_pin = match pin {
+        0 => None,
+        pin => IntxPin::from_register(pin).or_else(|| {
+            report(topology, PciProblem::InvalidInterruptPin { bdf, pin });
+            None
+        }),
+    };
+    Some(Function {
+        bdf,
+        vendor_id,
+        device_id,
+        class_code: cfg.read32(bdf, reg::REVISION) >> 8,
+        bars,
+        interrupt_pin,
+        upstream,
+        bridge,
+    })
+}
+
+/// Closes the bridge (bus numbers 0, every window base above its limit) and finds out which
+/// windows it implements: an optional window's base register reads 0 whatever is written.
+fn probe_bridge(cfg: &mut impl ConfigSpace, topology: &mut Topology, bdf: Bdf) -> BridgeInfo {
+    write_bus_numbers(cfg, bdf, [0; 3]);
+
+    cfg.write8(bdf, reg::IO_BASE, 0xF0);
+    cfg.write8(bdf, reg::IO_LIMIT, 0x00);
+    let io_base = cfg.read8(bdf, reg::IO_BASE);
+    let io = match (io_base & !WINDOW_DECODE_MASK, io_base & WINDOW_DECODE_MASK) {
+        (0, _) => IoDecode::Absent,
+        (_, WINDOW_DECODE_NARROW) => IoDecode::Bits16,
+        (_, WINDOW_DECODE_WIDE) => IoDecode::Bits32,
+        _ => {
+            let problem = PciProblem::WindowDecodeUnknown {
+                bridge: bdf,
+                register: reg::IO_BASE,
+                value: io_base,
+            };
+            report(topology, problem);
+            IoDecode::Absent
+        }
+    };
+    if io == IoDecode::Bits32 {
+        cfg.write16(bdf, reg::IO_BASE_UPPER, 0);
+        cfg.write16(bdf, reg::IO_LIMIT_UPPER, 0);
+    }
+
+    cfg.write16(bdf, reg::MEMORY_BASE, 0xFFF0);
+    cfg.write16(bdf, reg::MEMORY_LIMIT, 0);
+
+    cfg.write16(bdf, reg::PREF_BASE, 0xFFF0);
+    cfg.write16(bdf, reg::PREF_LIMIT, 0);
+    let pref_base = cfg.read16(bdf, reg::PREF_BASE);
+    let decode = (pref_base as u8) & WINDOW_DECODE_MASK;
+    let prefetchable = match (pref_base & 0xFFF0, decode) {
+        (0, _) => PrefDecode::Absent,
+        (_, WINDOW_DECODE_NARROW) => PrefDecode::Bits32,
+        (_, WINDOW_DECODE_WIDE) => PrefDecode::Bits64,
+        _ => {
+            let problem = PciProblem::WindowDecodeUnknown {
+                bridge: bdf,
+                register: reg::PREF_BASE,
+                value: pref_base as u8,
+            };
+            report(topology, problem);
+            PrefDecode::Absent
+        }
+    };
+    if prefetchable == PrefDecode::Bits64 {
+        cfg.write32(bdf, reg::PREF_BASE_UPPER, 0);
+        cfg.write32(bdf, reg::PREF_LIMIT_UPPER, 0);
+    }
+    BridgeInfo { secondary_bus: 0, subordinate_bus: 0, io, prefetchable }
+}

@@ -1,0 +1,187 @@
+//! INTx routing: which PIRQ link each function's interrupt pin ends up on.
+//!
+//! Behind a bridge, a function's pin is rotated by its device number at each level up to bus 0
+//! (PCI-PCI Bridge Architecture 1.2, 9.1; the same rule for PCIe ports and PCIe-to-PCI
+//! bridges); on bus 0 the chipset decides, so the caller passes its rule as a function of
+//! (device, pin). The bus-0 rule is also what ACPI's `_PRT` for the root bus describes:
+//! [`root_prt`] lists it for every slot and pin.
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use super::enumerate::Topology;
+use super::{Bdf, ConfigSpace, reg};
+
+/// An interrupt pin, INTA# to INTD#.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum IntxPin {
+    A,
+    B,
+    C,
+    D,
+}
+
+impl IntxPin {
+    const ALL: [IntxPin; 4] = [IntxPin::A, IntxPin::B, IntxPin::C, IntxPin::D];
+
+    /// From the interrupt pin register (1 = INTA# .. 4 = INTD#; 0 = none, and the rest
+    /// invalid, both `None`).
+    pub fn from_register(value: u8) -> Option<Self> {
+        Self::ALL.get(usize::from(value).checked_sub(1)?).copied()
+    }
+
+    /// 0 for INTA# .. 3 for INTD#.
+    pub fn index(self) -> u8 {
+        self as u8
+    }
+
+    /// The pin of the bridge (on its primary side) that this pin of device `device` on the
+    /// bridge's secondary bus is wired to.
+    pub fn swizzle(self, device: u8) -> Self {
+        Self::ALL[usize::from((self.index() + device) % 4)]
+    }
+}
+
+impl fmt::Display for IntxPin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "INT{}", char::from(b'A' + self.index()))
+    }
+}
+
+/// Where one function's INTx goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IntxRoute {
+    pub bdf: Bdf,
+    pub pin: IntxPin,
+    /// The bus-0 device (the function itself, or the bridge at the top of its path) and the
+    /// pin it raises there.
+    pub root_device: u8,
+    pub root_pin: IntxPin,
+    /// The PIRQ link index given by the chipset's bus-0 rule.
+    pub link: u8,
+}
+
+/// One `_PRT` entry of the root bus: pin `pin` of bus-0 device `device` goes to `link`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PrtEntry {
+    pub device: u8,
+    pub pin: IntxPin,
+    pub link: u8,
+}
+
+/// The i440FX/PIIX rule for bus 0: four links, rotated by device number
+/// (link = (pin + device) mod 4, pin 0-based).
+pub fn i440fx_root_link(device: u8, pin: IntxPin) -> u8 {
+    (pin.index() + device) & 3
+}
+
+/// Routes every function that has an interrupt pin. `root_link` is the chipset's bus-0 rule
+/// (for i440FX, [`i440fx_root_link`]; for Q35, QEMU's fixed slot-to-PIRQ A..H mapping).
+pub fn route_intx(topology: &Topology, root_link: impl Fn(u8, IntxPin) -> u8) -> Vec<IntxRoute> {
+    let mut routes = Vec::new();
+    for function in &topology.functions {
+        let Some(pin) = function.interrupt_pin else {
+            continue;
+        };
+        let mut device = function.bdf.device();
+        let mut root_pin = pin;
+        let mut upstream = function.upstream;
+        // `upstream` indices always point to earlier functions, so this climbs strictly
+        // towards bus 0 and ends.
+        while let Some(bridge) = upstream {
+            root_pin = root_pin.swizzle(device);
+            let bridge = &topology.functions[bridge];
+            device = bridge.bdf.device();
+            upstream = bridge.upstream;
+        }
+        routes.push(IntxRoute {
+            bdf: function.bdf,
+            pin,
+            root_device: device,
+            root_pin,
+            link: root_link(device, root_pin),
+        });
+    }
+    routes
+}
+
+/// The root bus's routing for all 32 slots and 4 pins, for the ACPI `_PRT`.
+pub fn root_prt(root_link: impl Fn(u8, IntxPin) -> u8) -> Vec<PrtEntry> {
+    (0..32)
+        .flat_map(|device| IntxPin::ALL.map(|pin| (device, pin)))
+        .map(|(device, pin)| PrtEntry { device, pin, link: root_link(device, pin) })
+        .collect()
+}
+
+/// The interrupt line value for "unknown or not connected" on x86 (PCI 3.0, 6.2.4).
+const LINE_UNKNOWN: u8 = 0xFF;
+
+/// Writes each routed function's interrupt line register with the IRQ of its link,
+/// `link_irqs[link]` (0xFF when the table has no entry for it). Functions without an
+/// interrupt pin are left alone.
+pub fn program_interrupt_lines(cfg: &mut impl ConfigSpace, routes: &[IntxRoute], link_irqs: &[u8]) {
+    for route in routes {
+        let line = match link_irqs.get(usize::from(route.link)) {
+            Some(&irq) => irq,
+            None => {
+                log::warn!(
+                    "pci {}: {} routed to link {} which has no IRQ, interrupt line left unknown",
+                    route.bdf,
+                    route.pin,
+                    route.link
+                );
+                LINE_UNKNOWN
+            }
+        };
+        log::debug!(
+            "pci {}: {} -> {:02x} {} -> link {} -> IRQ {line}",
+            route.bdf,
+            route.pin,
+            route.root_device,
+            route.root_pin,
+            route.link
+        );
+        cfg.write8(route.bdf, reg::INTERRUPT_LINE, line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pin_register_values() {
+        assert_eq!(IntxPin::from_register(0), None);
+        assert_eq!(IntxPin::from_register(1), Some(IntxPin::A));
+        assert_eq!(IntxPin::from_register(4), Some(IntxPin::D));
+        assert_eq!(IntxPin::from_register(5), None);
+        assert_eq!(IntxPin::from_register(0xFF), None);
+    }
+
+    #[test]
+    fn swizzle_rotates_by_device() {
+        assert_eq!(IntxPin::A.swizzle(0), IntxPin::A);
+        assert_eq!(IntxPin::A.swizzle(1), IntxPin::B);
+        assert_eq!(IntxPin::D.swizzle(1), IntxPin::A);
+        assert_eq!(IntxPin::C.swizzle(31), IntxPin::B);
+    }
+
+    #[test]
+    fn i440fx_rule_matches_hvmloader_formula() {
+        // PIRQ[((pin - 1) + device) & 3] with a 1-based pin.
+        for device in 0..32u8 {
+            for pin in 1..=4u8 {
+                let expected = ((pin - 1) + device) & 3;
+                let got = i440fx_root_link(device, IntxPin::from_register(pin).unwrap());
+                assert_eq!(got, expected);
+            }
+        }
+    }
+
+    #[test]
+    fn root_prt_lists_every_slot_and_pin() {
+        let prt = root_prt(i440fx_root_link);
+        assert_eq!(prt.len(), 128);
+        assert_eq!(prt[4 * 3 + 1], PrtEntry { device: 3, pin: IntxPin::B, link: 0 });
+    }
+}
