@@ -129,6 +129,55 @@ fn check_against_qemu(vm: &mut Inspected) -> Vec<Value> {
     devices
 }
 
+/// Every device with an interrupt pin, paired with the slots of the bridges above it
+/// (bus-0 bridge first).
+fn with_bridge_path(buses: &Value) -> Vec<(Value, Vec<u64>)> {
+    fn walk(devices: &Value, path: &[u64], out: &mut Vec<(Value, Vec<u64>)>) {
+        for dev in devices.as_array().unwrap() {
+            out.push((dev.clone(), path.to_vec()));
+            if let Some(below) = dev.pointer("/pci_bridge/devices") {
+                let mut deeper = path.to_vec();
+                deeper.push(dev["slot"].as_u64().unwrap());
+                walk(below, &deeper, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for bus in buses.as_array().unwrap() {
+        walk(&bus["devices"], &[], &mut out);
+    }
+    out
+}
+
+/// Each function's interrupt line register (QEMU's `irq`) holds the IRQ of the PIRQ link its
+/// pin reaches through the bridge swizzle, by the chipset's bus-0 rule and IRQ table.
+fn check_intx(vm: &mut Inspected, root_link: impl Fn(u64, u64) -> usize, link_irqs: &[u64]) {
+    let devices = with_bridge_path(&vm.execute("query-pci", json!({})));
+    let mut checked = 0;
+    for (dev, path) in &devices {
+        let pin = dev["irq_pin"].as_u64().unwrap();
+        if pin == 0 {
+            continue;
+        }
+        // Swizzle up: a device's pin P on slot D appears as pin (P + D) mod 4 on its bridge.
+        let mut pin = pin - 1;
+        let mut slot = dev["slot"].as_u64().unwrap();
+        for &bridge_slot in path.iter().rev() {
+            pin = (pin + slot) % 4;
+            slot = bridge_slot;
+        }
+        let expected = link_irqs[root_link(slot, pin)];
+        assert_eq!(
+            dev["irq"].as_u64(),
+            Some(expected),
+            "{} INTx line (root slot {slot} pin {pin})",
+            bdf(dev)
+        );
+        checked += 1;
+    }
+    assert!(checked >= 4, "too few interrupting functions checked: {checked}");
+}
+
 fn region_of(devices: &[Value], vendor: u64, device: u64, bar: u64) -> (i64, u64) {
     let dev = devices
         .iter()
@@ -198,6 +247,15 @@ fn q35_mix_matches_qemu_view() {
         format!("{:016x}-", u64::from_str_radix(base.trim_start_matches("0x"), 16).unwrap());
     assert!(mmcfg.iter().all(|l| l.trim_start().starts_with(&expected)), "{mmcfg:?} vs {base}");
 
+    check_intx(
+        &mut vm,
+        |slot, pin| match slot {
+            25..=29 | 31 => pin as usize,
+            _ => 4 + ((slot + pin) % 4) as usize,
+        },
+        &[10, 11, 5, 10, 11, 5, 10, 11],
+    );
+
     // PCIe endpoints behind root ports were found (bus numbers beyond 0).
     assert!(devices.iter().any(|d| d["bus"].as_u64() > Some(0) && d["id"]["device"] == 0x10d3));
 }
@@ -234,6 +292,7 @@ fn pc_mix_matches_qemu_view() {
     let devices = check_against_qemu(&mut vm);
     let (address, _) = region_of(&devices, 0x1af4, 0x1110, 2);
     assert!(address as u64 >= 1 << 32, "ivshmem BAR2 at {address:#x}");
+    check_intx(&mut vm, |slot, pin| ((slot + pin) % 4) as usize, &[10, 11, 5, 10]);
     // A bridge behind a bridge got its own bus.
     assert!(devices.iter().any(|d| d["bus"].as_u64() == Some(2)), "nested bridge bus");
 }

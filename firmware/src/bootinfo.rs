@@ -252,6 +252,25 @@ fn read_string(
     Err(BootInfoError::StringTooLong { what, paddr })
 }
 
+/// Reads `count` entries of `entry_size` bytes at `paddr` (a table the loader points at),
+/// checking that it is readable and not inside the firmware image.
+fn read_array(
+    mem: &impl PhysMemory,
+    paddr: u64,
+    count: u32,
+    entry_size: usize,
+    what: &'static str,
+    inside_image: &impl Fn(&'static str, PhysRange) -> Result<(), BootInfoError>,
+) -> Result<(PhysRange, Vec<u8>), BootInfoError> {
+    let size = count as usize * entry_size;
+    let range = PhysRange::from_len(paddr, size as u64)
+        .ok_or(BootInfoError::Unreadable { what, err: PhysReadError { paddr, len: size } })?;
+    inside_image(what, range)?;
+    let mut raw = alloc::vec![0u8; size];
+    mem.read(paddr, &mut raw).map_err(|err| BootInfoError::Unreadable { what, err })?;
+    Ok((range, raw))
+}
+
 impl BootInfo {
     /// Reads and validates the start info at `paddr`. `image` is the firmware's own loaded
     /// range, which no input may overlap.
@@ -332,15 +351,8 @@ impl BootInfo {
         if entries > MAX_MEMORY_MAP_ENTRIES {
             return Err(BootInfoError::TooManyMemoryEntries(entries));
         }
-        let size = entries as usize * MEMMAP_ENTRY_SIZE;
-        let table = PhysRange::from_len(paddr, size as u64).ok_or(BootInfoError::Unreadable {
-            what: "memory map",
-            err: PhysReadError { paddr, len: size },
-        })?;
-        inside_image("memory map", table)?;
-        let mut raw = alloc::vec![0u8; size];
-        mem.read(paddr, &mut raw)
-            .map_err(|err| BootInfoError::Unreadable { what: "memory map", err })?;
+        let (_, raw) =
+            read_array(mem, paddr, entries, MEMMAP_ENTRY_SIZE, "memory map", inside_image)?;
         let mut map = Vec::with_capacity(entries as usize);
         for (index, entry) in raw.chunks_exact(MEMMAP_ENTRY_SIZE).enumerate() {
             let (start, size) = (u64_at(entry, 0), u64_at(entry, 8));
@@ -377,15 +389,8 @@ impl BootInfo {
         if count > MAX_MODULES {
             return Err(BootInfoError::TooManyModules(count));
         }
-        let size = count as usize * MODULE_ENTRY_SIZE;
-        let list = PhysRange::from_len(paddr, size as u64).ok_or(BootInfoError::Unreadable {
-            what: "module list",
-            err: PhysReadError { paddr, len: size },
-        })?;
-        inside_image("module list", list)?;
-        let mut raw = alloc::vec![0u8; size];
-        mem.read(paddr, &mut raw)
-            .map_err(|err| BootInfoError::Unreadable { what: "module list", err })?;
+        let (list, raw) =
+            read_array(mem, paddr, count, MODULE_ENTRY_SIZE, "module list", inside_image)?;
         let mut modules: Vec<Module> = Vec::with_capacity(count as usize);
         for (index, entry) in raw.chunks_exact(MODULE_ENTRY_SIZE).enumerate() {
             let (start, size) = (u64_at(entry, 0), u64_at(entry, 8));

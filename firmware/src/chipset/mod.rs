@@ -137,3 +137,111 @@ impl fmt::Display for Chipset {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use alloc::collections::BTreeMap;
+
+    use super::*;
+
+    /// Config space and ports that remember what was written.
+    #[derive(Default)]
+    struct Recorder {
+        config: BTreeMap<(Bdf, u16), u32>,
+        ports: BTreeMap<u16, u32>,
+    }
+
+    impl ConfigSpace for Recorder {
+        fn read8(&mut self, bdf: Bdf, offset: u16) -> u8 {
+            ConfigSpace::read32(self, bdf, offset) as u8
+        }
+        fn read16(&mut self, bdf: Bdf, offset: u16) -> u16 {
+            ConfigSpace::read32(self, bdf, offset) as u16
+        }
+        fn read32(&mut self, bdf: Bdf, offset: u16) -> u32 {
+            self.config.get(&(bdf, offset)).copied().unwrap_or(u32::MAX)
+        }
+        fn write8(&mut self, bdf: Bdf, offset: u16, value: u8) {
+            self.config.insert((bdf, offset), value.into());
+        }
+        fn write16(&mut self, bdf: Bdf, offset: u16, value: u16) {
+            self.config.insert((bdf, offset), value.into());
+        }
+        fn write32(&mut self, bdf: Bdf, offset: u16, value: u32) {
+            self.config.insert((bdf, offset), value);
+        }
+    }
+
+    impl PortIo for Recorder {
+        fn read8(&mut self, port: u16) -> u8 {
+            self.ports.get(&port).copied().unwrap_or(0xFF) as u8
+        }
+        fn read16(&mut self, port: u16) -> u16 {
+            self.ports.get(&port).copied().unwrap_or(0xFFFF) as u16
+        }
+        fn read32(&mut self, port: u16) -> u32 {
+            self.ports.get(&port).copied().unwrap_or(u32::MAX)
+        }
+        fn write8(&mut self, port: u16, value: u8) {
+            self.ports.insert(port, value.into());
+        }
+        fn write16(&mut self, port: u16, value: u16) {
+            self.ports.insert(port, value.into());
+        }
+        fn write32(&mut self, port: u16, value: u32) {
+            self.ports.insert(port, value);
+        }
+    }
+
+    #[test]
+    fn detects_by_host_bridge_id() {
+        let mut cfg = Recorder::default();
+        assert_eq!(Chipset::detect(&mut cfg), Err(ChipsetError::NoHostBridge));
+        ConfigSpace::write32(&mut cfg, HOST_BRIDGE, 0, 0x1237_8086);
+        assert_eq!(Chipset::detect(&mut cfg), Ok((Chipset::I440fx, 0x8086, 0x1237)));
+        ConfigSpace::write32(&mut cfg, HOST_BRIDGE, 0, 0x29C0_8086);
+        assert_eq!(Chipset::detect(&mut cfg), Ok((Chipset::Q35, 0x8086, 0x29C0)));
+        ConfigSpace::write32(&mut cfg, HOST_BRIDGE, 0, 0x0001_1022);
+        let err = Chipset::detect(&mut cfg).unwrap_err();
+        assert_eq!(err, ChipsetError::Unsupported { vendor: 0x1022, device: 1 });
+        assert!(alloc::format!("{err}").contains("unsupported host bridge 1022:0001"));
+    }
+
+    #[test]
+    fn bus0_rules() {
+        // PIIX: rotation over four links.
+        assert_eq!(Chipset::I440fx.bus0_link(1, 0), 1);
+        assert_eq!(Chipset::I440fx.bus0_link(3, 2), 1);
+        assert_eq!(Chipset::I440fx.bus0_link(4, 0), 0);
+        // ICH9: chipset slots 25-29 and 31 use INTx -> PIRQA-D, 30 and the rest E-H.
+        assert_eq!(Chipset::Q35.bus0_link(31, 0), 0);
+        assert_eq!(Chipset::Q35.bus0_link(31, 3), 3);
+        assert_eq!(Chipset::Q35.bus0_link(30, 0), 6);
+        assert_eq!(Chipset::Q35.bus0_link(2, 0), 6);
+        assert_eq!(Chipset::Q35.bus0_link(3, 1), 4);
+        for device in 0..32 {
+            for pin in 0..4 {
+                assert!(Chipset::Q35.bus0_link(device, pin) < Chipset::Q35.pirq_links());
+                assert!(Chipset::I440fx.bus0_link(device, pin) < Chipset::I440fx.pirq_links());
+            }
+        }
+    }
+
+    #[test]
+    fn routes_every_link_and_sets_level_triggering() {
+        for chipset in [Chipset::I440fx, Chipset::Q35] {
+            let mut cfg = Recorder::default();
+            let mut ports = Recorder::default();
+            chipset.route_pirqs(&mut cfg, &mut ports);
+            let router = chipset.interrupt_router();
+            let registers: [u16; 8] = [0x60, 0x61, 0x62, 0x63, 0x68, 0x69, 0x6A, 0x6B];
+            for (link, &irq) in chipset.link_irqs().iter().enumerate() {
+                assert_eq!(cfg.config[&(router, registers[link])], u32::from(irq));
+            }
+            assert_eq!(cfg.config.len(), chipset.pirq_links());
+            // IRQ 5, 9 (SCI), 10 and 11 level; everything else (timer, cascade...) edge.
+            assert_eq!(ports.ports[&0x4D0], 1 << 5);
+            assert_eq!(ports.ports[&0x4D1], (1 << (9 - 8)) | (1 << (10 - 8)) | (1 << (11 - 8)));
+        }
+    }
+}

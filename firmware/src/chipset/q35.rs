@@ -85,3 +85,76 @@ pub fn pciexbar(cfg: &mut impl ConfigSpace) -> Option<EcamArea> {
     let base = (u64::from(high) << 32 | u64::from(low)) & !(size - 1) & 0xF_FFFF_FFFF;
     Some(EcamArea { base, buses })
 }
+
+#[cfg(test)]
+mod tests {
+    use alloc::collections::BTreeMap;
+
+    use super::*;
+    use crate::pci::Bdf;
+
+    /// The MCH's PCIEXBAR as a plain 64-bit register, recording the order of writes.
+    #[derive(Default)]
+    struct Mch {
+        regs: BTreeMap<u16, u32>,
+        writes: alloc::vec::Vec<(u16, u32)>,
+    }
+
+    impl ConfigSpace for Mch {
+        fn read8(&mut self, bdf: Bdf, offset: u16) -> u8 {
+            self.read32(bdf, offset) as u8
+        }
+        fn read16(&mut self, bdf: Bdf, offset: u16) -> u16 {
+            self.read32(bdf, offset) as u16
+        }
+        fn read32(&mut self, _: Bdf, offset: u16) -> u32 {
+            self.regs.get(&offset).copied().unwrap_or(0)
+        }
+        fn write8(&mut self, bdf: Bdf, offset: u16, value: u8) {
+            self.write32(bdf, offset, value.into());
+        }
+        fn write16(&mut self, bdf: Bdf, offset: u16, value: u16) {
+            self.write32(bdf, offset, value.into());
+        }
+        fn write32(&mut self, bdf: Bdf, offset: u16, value: u32) {
+            assert_eq!(bdf, HOST_BRIDGE);
+            self.regs.insert(offset, value);
+            self.writes.push((offset, value));
+        }
+    }
+
+    #[test]
+    fn moves_the_window_disabled_first() {
+        let mut mch = Mch::default();
+        mch.regs.insert(PCIEXBAR, 0xB000_0001); // SeaBIOS: 256 MiB at 0xB0000000, enabled
+        let area = EcamArea { base: 0xF000_0000, buses: 64 };
+        set_pciexbar(&mut mch, area);
+        assert_eq!(mch.writes[0], (PCIEXBAR, 0), "disabled before anything moves");
+        assert_eq!(mch.writes[1], (PCIEXBAR + 4, 0));
+        assert_eq!(mch.writes.last(), Some(&(PCIEXBAR, 0xF000_0005)));
+        assert_eq!(pciexbar(&mut mch), Some(area));
+    }
+
+    #[test]
+    fn reads_back_sizes_and_high_bases() {
+        let mut mch = Mch::default();
+        assert_eq!(pciexbar(&mut mch), None);
+        let area = EcamArea { base: 0x8_0000_0000, buses: 256 };
+        set_pciexbar(&mut mch, area);
+        assert_eq!(pciexbar(&mut mch), Some(area));
+        let area = EcamArea { base: 0xE000_0000, buses: 128 };
+        set_pciexbar(&mut mch, area);
+        assert_eq!(pciexbar(&mut mch), Some(area));
+        assert_eq!(area.size(), 128 << 20);
+        assert_eq!(alloc::format!("{area}"), "[0xe0000000-0xe7ffffff] for buses 00-7f");
+    }
+
+    #[test]
+    fn bus_count_keeps_a_doubling_margin() {
+        assert_eq!(EcamArea::buses_for(1), 64);
+        assert_eq!(EcamArea::buses_for(32), 64);
+        assert_eq!(EcamArea::buses_for(33), 128);
+        assert_eq!(EcamArea::buses_for(65), 256);
+        assert_eq!(EcamArea::buses_for(256), 256);
+    }
+}

@@ -106,7 +106,7 @@ pub(super) fn size_bars(
             Ok(Some(bar)) => bars.push(bar),
             Ok(None) => {}
             Err(problem) => {
-                log::warn!("pci {problem}");
+                log::warn!("{problem}");
                 problems.push(problem);
             }
         }
@@ -116,7 +116,7 @@ pub(super) fn size_bars(
         Ok(Some(bar)) => bars.push(bar),
         Ok(None) => {}
         Err(problem) => {
-            log::warn!("pci {problem}");
+            log::warn!("{problem}");
             problems.push(problem);
         }
     }

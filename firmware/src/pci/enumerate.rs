@@ -156,7 +156,7 @@ fn assign_bus_numbers(
         info.secondary_bus = secondary;
         info.subordinate_bus = 0xFF;
     }
-    log::debug!("pci {bdf}: bridge to bus {secondary:02x}");
+    log::debug!("{bdf}: bridge to bus {secondary:02x}");
     Some(secondary)
 }
 
@@ -171,7 +171,7 @@ fn write_bus_numbers(
 }
 
 fn report(topology: &mut Topology, problem: PciProblem) {
-    log::warn!("pci {problem}");
+    log::warn!("{problem}");
     topology.problems.push(problem);
 }
 
@@ -198,7 +198,7 @@ fn scan_bus(
             let ids = (vendor_id, device_id);
             if let Some(found) = probe_function(cfg, topology, bdf, ids, upstream) {
                 log::debug!(
-                    "pci {bdf}: {vendor_id:04x}:{device_id:04x} class {:06x}{}",
+                    "{bdf}: {vendor_id:04x}:{device_id:04x} class {:06x}{}",
                     found.class_code,
                     if found.bridge.is_some() { " bridge" } else { "" }
                 );

@@ -69,14 +69,8 @@ pub struct PrtEntry {
     pub link: u8,
 }
 
-/// The i440FX/PIIX rule for bus 0: four links, rotated by device number
-/// (link = (pin + device) mod 4, pin 0-based).
-pub fn i440fx_root_link(device: u8, pin: IntxPin) -> u8 {
-    (pin.index() + device) & 3
-}
-
 /// Routes every function that has an interrupt pin. `root_link` is the chipset's bus-0 rule
-/// (for i440FX, [`i440fx_root_link`]; for Q35, QEMU's fixed slot-to-PIRQ A..H mapping).
+/// ([`Chipset::bus0_link`](crate::chipset::Chipset::bus0_link) for the two chipsets).
 pub fn route_intx(topology: &Topology, root_link: impl Fn(u8, IntxPin) -> u8) -> Vec<IntxRoute> {
     let mut routes = Vec::new();
     for function in &topology.functions {
@@ -125,7 +119,7 @@ pub fn program_interrupt_lines(cfg: &mut impl ConfigSpace, routes: &[IntxRoute],
             Some(&irq) => irq,
             None => {
                 log::warn!(
-                    "pci {}: {} routed to link {} which has no IRQ, interrupt line left unknown",
+                    "{}: {} routed to link {} which has no IRQ, interrupt line left unknown",
                     route.bdf,
                     route.pin,
                     route.link
@@ -134,7 +128,7 @@ pub fn program_interrupt_lines(cfg: &mut impl ConfigSpace, routes: &[IntxRoute],
             }
         };
         log::debug!(
-            "pci {}: {} -> {:02x} {} -> link {} -> IRQ {line}",
+            "{}: {} -> {:02x} {} -> link {} -> IRQ {line}",
             route.bdf,
             route.pin,
             route.root_device,
@@ -172,7 +166,9 @@ mod tests {
         for device in 0..32u8 {
             for pin in 1..=4u8 {
                 let expected = ((pin - 1) + device) & 3;
-                let got = i440fx_root_link(device, IntxPin::from_register(pin).unwrap());
+                let got = crate::chipset::Chipset::I440fx
+                    .bus0_link(device, IntxPin::from_register(pin).unwrap().index())
+                    as u8;
                 assert_eq!(got, expected);
             }
         }
@@ -180,7 +176,8 @@ mod tests {
 
     #[test]
     fn root_prt_lists_every_slot_and_pin() {
-        let prt = root_prt(i440fx_root_link);
+        let prt =
+            root_prt(|d, p: IntxPin| crate::chipset::Chipset::I440fx.bus0_link(d, p.index()) as u8);
         assert_eq!(prt.len(), 128);
         assert_eq!(prt[4 * 3 + 1], PrtEntry { device: 3, pin: IntxPin::B, link: 0 });
     }

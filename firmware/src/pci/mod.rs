@@ -13,7 +13,7 @@
 //! let topology = pci::enumerate(&mut cfg);
 //! let plan = pci::plan(&topology, &apertures)?;
 //! pci::program(&mut cfg, &topology, &plan)?;
-//! let routes = pci::route_intx(&topology, pci::i440fx_root_link);
+//! let routes = pci::route_intx(&topology, |dev, pin| chipset.bus0_link(dev, pin.index()) as u8);
 //! pci::program_interrupt_lines(&mut cfg, &routes, &link_irqs);
 //! ```
 
@@ -39,9 +39,7 @@ pub use cf8::Cf8;
 pub use ecam::Ecam;
 pub use enumerate::{BridgeInfo, Function, IoDecode, PrefDecode, Topology, enumerate};
 pub use error::{PciProblem, PlanError};
-pub use intx::{
-    IntxPin, IntxRoute, PrtEntry, i440fx_root_link, program_interrupt_lines, root_prt, route_intx,
-};
+pub use intx::{IntxPin, IntxRoute, PrtEntry, program_interrupt_lines, root_prt, route_intx};
 pub use place::{
     Apertures, BridgeWindows, FunctionPlan, Plan, Resource, Unplaced, UnplacedReason, plan,
 };

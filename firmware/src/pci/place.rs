@@ -193,7 +193,7 @@ pub fn plan(topology: &Topology, apertures: &Apertures) -> Result<Plan, PlanErro
         let (placed, failed) = attempt.allocate_root();
         let low_failed = failed.iter().any(|&(space, _)| space == RootSpace::Low);
         if low_failed && apertures.high_mem.is_some() && !relocate {
-            log::debug!("pci: low hole too small, moving 64-bit BARs above 4 GiB");
+            log::debug!("low hole too small, moving 64-bit BARs above 4 GiB");
             relocate = true;
             continue;
         }
@@ -207,7 +207,7 @@ pub fn plan(topology: &Topology, apertures: &Apertures) -> Result<Plan, PlanErro
                 continue;
             };
             let f = &topology.functions[function];
-            log::debug!("pci: no room, leaving out {} {}", f.bdf, f.bars[bar].register);
+            log::debug!("no room, leaving out {} {}", f.bdf, f.bars[bar].register);
             left_out.insert((function, bar), UnplacedReason::NoSpace);
             progress = true;
         }

@@ -38,7 +38,7 @@ pub fn program(
         program_function(cfg, function, placement);
     }
     for unplaced in &plan.unplaced {
-        log::warn!("pci {unplaced}");
+        log::warn!("{unplaced}");
     }
     log_summary(plan);
     Ok(())
@@ -57,7 +57,7 @@ fn program_function(cfg: &mut impl ConfigSpace, function: &Function, placement: 
         }
         if let Some(base) = base {
             log::info!(
-                "pci {bdf} {:04x}:{:04x} {} {} {}",
+                "{bdf} {:04x}:{:04x} {} {} {}",
                 function.vendor_id,
                 function.device_id,
                 bar.register,
@@ -76,7 +76,7 @@ fn program_function(cfg: &mut impl ConfigSpace, function: &Function, placement: 
         {
             if let Some(window) = window {
                 log::info!(
-                    "pci {bdf} {:04x}:{:04x} bridge {name} window {window}",
+                    "{bdf} {:04x}:{:04x} bridge {name} window {window}",
                     function.vendor_id,
                     function.device_id,
                 );
@@ -89,9 +89,7 @@ fn program_function(cfg: &mut impl ConfigSpace, function: &Function, placement: 
         match (decode.placed, decode.missing) {
             (true, false) => enable |= bit,
             (true, true) => {
-                log::warn!(
-                    "pci {bdf}: {name} decoding left off: one of its {name} BARs has no address"
-                )
+                log::warn!("{bdf}: {name} decoding left off: one of its {name} BARs has no address")
             }
             _ => {}
         }
@@ -191,7 +189,7 @@ fn log_summary(plan: &Plan) {
         }
     }
     log::info!(
-        "pci: I/O ports used {}, low hole used {}, 64-bit window used {}, {} BARs not placed",
+        "I/O ports used {}, low hole used {}, 64-bit window used {}, {} BARs not placed",
         Span(&plan.io_used),
         Span(&plan.low_mem_used),
         Span(&plan.high_mem_used),

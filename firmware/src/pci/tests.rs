@@ -8,6 +8,7 @@ use proptest::prelude::*;
 
 use super::sim::{BridgeCaps, BusId, FnId, ROOT, Sim, SimBar};
 use super::*;
+use crate::chipset::Chipset;
 
 const IO_RESERVED: [Range<u64>; 2] = [0xAE00..0xAF20, 0xB000..0xB040];
 /// A pretend ECAM area inside the hole, and a range reaching outside it (allowed).
@@ -31,7 +32,8 @@ fn run(sim: &mut Sim, apertures: &Apertures) -> (Topology, Plan) {
     let topology = enumerate(sim);
     let plan = plan(&topology, apertures).expect("valid apertures");
     program(sim, &topology, &plan).expect("plan made for this topology");
-    let routes = route_intx(&topology, i440fx_root_link);
+    let routes =
+        route_intx(&topology, |d, p: IntxPin| Chipset::I440fx.bus0_link(d, p.index()) as u8);
     program_interrupt_lines(sim, &routes, &LINK_IRQS);
     (topology, plan)
 }
@@ -464,7 +466,8 @@ fn a_plan_for_another_topology_is_refused() {
 fn intx_is_swizzled_through_each_bridge() {
     let (mut sim, _) = two_level_tree();
     let (topology, _) = run(&mut sim, &apertures(false));
-    let routes = route_intx(&topology, i440fx_root_link);
+    let routes =
+        route_intx(&topology, |d, p: IntxPin| Chipset::I440fx.bus0_link(d, p.index()) as u8);
     let route = |b: Bdf| *routes.iter().find(|r| r.bdf == b).unwrap();
     // 02:05.0 INTA -> (B at 01:00) INTB -> (A at 00:01) INTB, device 1: link (1 + 1) & 3.
     let deep = route(bdf(2, 5, 0));
