@@ -27,13 +27,16 @@
 
 extern crate alloc;
 
+pub mod acpi;
 pub mod arch;
 pub mod boot;
 pub mod bootinfo;
 pub mod chipset;
 pub mod cmdline;
 pub mod console;
+pub mod cpu;
 pub mod e820;
+pub mod handoff;
 pub mod layout;
 pub mod pci;
 pub mod platform;

@@ -4,6 +4,7 @@
 //! hvmloader) and plain QEMU started with `-kernel` (CI and demos). They differ in where
 //! machine facts come from and in how the firmware ends.
 
+pub mod fw_cfg;
 pub mod xen;
 
 use core::fmt;

@@ -1,0 +1,1 @@
+//! The DSDTs compiled from asl/ by build.rs (in progress).

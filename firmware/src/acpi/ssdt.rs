@@ -1,0 +1,1 @@
+//! Runtime SSDT: objects that depend on what the firmware found (in progress).

@@ -1,0 +1,1 @@
+//! Processors: discovery, bring-up, MTRRs, local and I/O APIC state (in progress).

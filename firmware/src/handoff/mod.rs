@@ -1,0 +1,1 @@
+//! Hand-off to whatever runs after the firmware (in progress).

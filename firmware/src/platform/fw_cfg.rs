@@ -1,0 +1,1 @@
+//! QEMU fw_cfg interface (in progress).
