@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::ops::Range;
 
-use crate::bootinfo::{MemoryKind, MemoryRegion};
+use crate::bootinfo::{MemoryKind, MemoryRegion, PhysRange};
 use crate::chipset::q35::EcamArea;
 
 /// Top of the low MMIO hole (exclusive).
@@ -35,6 +35,7 @@ const HIGH_WINDOW_ALIGN: u64 = 1 << 30;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LayoutError {
     NoRam,
+    NoRoom { size: u64 },
     HoleTooSmall { hole: Range<u64>, needed: u64, what: &'static str },
 }
 
@@ -42,6 +43,10 @@ impl fmt::Display for LayoutError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LayoutError::NoRam => f.write_str("the memory map has no RAM"),
+            LayoutError::NoRoom { size } => write!(
+                f,
+                "no {size:#x} bytes of RAM below the MMIO hole are free for the firmware's tables"
+            ),
             LayoutError::HoleTooSmall { hole, needed, what } => write!(
                 f,
                 "MMIO hole [{:#x}-{:#x}] too small: {what} needs {needed:#x} bytes aligned to \
@@ -139,12 +144,39 @@ pub fn high_window(map: &[MemoryRegion], phys_bits: u8) -> Option<Range<u64>> {
     (start < end).then_some(start..end)
 }
 
+/// Picks `size` bytes (a multiple of 4 KiB) of RAM below 4 GiB for data the firmware leaves
+/// to the OS (ACPI tables, SMBIOS): as high as possible in the highest RAM entry below the
+/// hole, page-aligned, clear of every range in `avoid` (boot modules, the start info, the
+/// firmware image). Taking the top keeps low memory contiguous for the OS and the payload.
+pub fn carve_persistent(
+    map: &[MemoryRegion],
+    avoid: &[PhysRange],
+    size: u64,
+) -> Result<PhysRange, LayoutError> {
+    const PAGE: u64 = 0x1000;
+    let mut ram: Vec<&MemoryRegion> = map
+        .iter()
+        .filter(|r| r.kind == MemoryKind::Ram && r.range.end <= HOLE_END)
+        .collect();
+    ram.sort_by_key(|r| core::cmp::Reverse(r.range.end));
+    for region in ram {
+        let mut end = region.range.end & !(PAGE - 1);
+        while let Some(start) = end.checked_sub(size).filter(|&s| s >= region.range.start) {
+            let candidate = PhysRange { start, end };
+            match avoid.iter().filter(|a| a.overlaps(&candidate)).map(|a| a.start).min() {
+                None => return Ok(candidate),
+                Some(blocker) => end = blocker & !(PAGE - 1),
+            }
+        }
+    }
+    Err(LayoutError::NoRoom { size })
+}
+
 #[cfg(test)]
 mod tests {
     use alloc::vec;
 
     use super::*;
-    use crate::bootinfo::PhysRange;
 
     fn region(start: u64, end: u64, kind: MemoryKind) -> MemoryRegion {
         MemoryRegion { range: PhysRange { start, end }, kind }
@@ -221,6 +253,24 @@ mod tests {
             vec![0xE000_0000..0xF000_0000, 0xF400_0000..HOLE_END]
         );
         assert_eq!(low_window(&small, None, Some(&ecam)), vec![0xF400_0000..HOLE_END]);
+    }
+
+    #[test]
+    fn persistent_area_at_top_of_low_ram_avoiding_modules() {
+        let map = q35_512m();
+        let area = carve_persistent(&map, &[], 0x2_0000).unwrap();
+        assert_eq!(area, PhysRange { start: 0x1FFB_F000, end: 0x1FFD_F000 });
+        // QEMU puts -initrd at the top of low RAM: go below it.
+        let initrd = PhysRange { start: 0x1F00_0000, end: 0x1FFD_0123 };
+        let area = carve_persistent(&map, &[initrd], 0x2_0000).unwrap();
+        assert_eq!(area, PhysRange { start: 0x1EFE_0000, end: 0x1F00_0000 });
+        // Nothing fits: a clear error.
+        let tiny = [region(0x10_0000, 0x10_8000, MemoryKind::Ram)];
+        assert_eq!(carve_persistent(&tiny, &[], 0x1_0000), Err(LayoutError::NoRoom { size: 0x1_0000 }));
+        // Falls back to a lower RAM entry when the top one is taken.
+        let blocked = PhysRange { start: 0x10_0000, end: 0x1FFD_F000 };
+        let area = carve_persistent(&map, &[blocked], 0x1000).unwrap();
+        assert_eq!(area, PhysRange { start: 0x9_E000, end: 0x9_F000 });
     }
 
     #[test]

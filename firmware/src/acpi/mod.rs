@@ -1,4 +1,108 @@
-//! ACPI: the table set describing the platform the firmware programmed.
+//! ACPI: the table set describing the platform the firmware programmed, installed in RAM
+//! the memory map marks as ACPI, and checked by an independent parser (the `acpi` crate).
+//!
+//! [`TableSet`] is everything the tables say; [`install`] lays them out with libacpi's
+//! installer. Both are pure, so the host tests install a set into a buffer and parse it back.
+//! The DSDTs come from `asl/` ([`dsdt`]); what depends on the run (PCI windows, the ECAM
+//! reservation, processor objects) is in the runtime SSDT ([`ssdt`]).
 
 pub mod dsdt;
+pub mod selftest;
 pub mod ssdt;
+
+use libacpi::tables::{
+    AmlTable, Facs, Fadt, Hpet, IapcBootArch, InterruptSourceOverride, IoApic, LocalApicNmi,
+    Madt, MadtProcessor, Mcfg, McfgAllocation, PmRegisterBlocks, RawTable, Waet,
+};
+use libacpi::{Error, InstallSummary, Installer, OemIds, RsdpPlacement};
+
+use crate::chipset::Chipset;
+use crate::chipset::pm::PmBlocks;
+use crate::chipset::q35::EcamArea;
+
+/// Where the IOAPIC lives on both chipsets, and its GSI base.
+pub const IOAPIC_ADDRESS: u32 = 0xFEC0_0000;
+/// The HPET's architectural address on both chipsets (QEMU and Xen).
+pub const HPET_ADDRESS: u64 = 0xFED0_0000;
+
+/// Everything the tables describe.
+#[derive(Clone, Copy, Debug)]
+pub struct TableSet<'a> {
+    pub chipset: Chipset,
+    pub pm: PmBlocks,
+    /// Boot processor first; UIDs match the SSDT's processor objects.
+    pub cpus: &'a [MadtProcessor],
+    pub ioapic_id: u8,
+    /// The ISA IRQs PCI interrupts are routed to (level, active low in the MADT).
+    pub pci_irqs: &'a [u8],
+    /// The HPET's event timer block ID (its capabilities register), when one exists.
+    pub hpet_block_id: Option<u32>,
+    pub ecam: Option<EcamArea>,
+    /// The chipset's DSDT, compiled from asl/.
+    pub dsdt: &'a [u8],
+    /// The runtime SSDT's AML body (without header).
+    pub ssdt_body: &'a [u8],
+}
+
+/// Installs the whole set into `region` (at physical `base`): FACS first (so it sits at
+/// the start of the region, 64-byte aligned, where the caller marks it NVS), then DSDT,
+/// FADT, MADT, HPET, MCFG, WAET and the SSDT, linked by XSDT and RSDT.
+pub fn install(
+    set: &TableSet,
+    region: &mut [u8],
+    base: u64,
+    rsdp: RsdpPlacement<'_>,
+) -> Result<InstallSummary, Error> {
+    let mut installer = Installer::new(region, base, OemIds::xen())?;
+    installer.install(&Facs::new(0))?;
+    installer.install(&RawTable::new(set.dsdt)?)?;
+
+    let pm = PmRegisterBlocks {
+        pm1a_event: set.pm.pm1a_event,
+        pm1a_control: set.pm.pm1a_control,
+        pm_timer: set.pm.pm_timer,
+        gpe0: set.pm.gpe0,
+        gpe0_length: set.pm.gpe0_len,
+    };
+    let boot_arch = match set.chipset {
+        Chipset::I440fx => IapcBootArch::I440FX,
+        Chipset::Q35 => IapcBootArch::Q35,
+    };
+    installer.install(&Fadt::new(pm, u16::from(set.pm.sci_irq), boot_arch))?;
+
+    let mut overrides = [InterruptSourceOverride::timer_irq0_to_gsi2(); 8];
+    overrides[1] = InterruptSourceOverride::sci(set.pm.sci_irq);
+    let mut count = 2;
+    for &irq in set.pci_irqs {
+        if count < overrides.len() && !overrides[..count].iter().any(|o| o.irq == irq) {
+            overrides[count] = InterruptSourceOverride::pci_irq(irq);
+            count += 1;
+        }
+    }
+    installer.install(&Madt {
+        local_apic_address: Madt::DEFAULT_LOCAL_APIC_ADDRESS,
+        pcat_compat: true,
+        processors: set.cpus,
+        io_apics: &[IoApic { id: set.ioapic_id, address: IOAPIC_ADDRESS, gsi_base: 0 }],
+        overrides: &overrides[..count],
+        nmi: Some(LocalApicNmi::LINT1),
+    })?;
+    if let Some(block_id) = set.hpet_block_id {
+        installer.install(&Hpet::new(block_id, HPET_ADDRESS, 0x80))?;
+    }
+    if let Some(ecam) = set.ecam {
+        let allocation = McfgAllocation {
+            base_address: ecam.base,
+            segment: 0,
+            start_bus: 0,
+            end_bus: (ecam.buses - 1) as u8,
+        };
+        installer.install(&Mcfg { allocations: &[allocation] })?;
+    }
+    installer.install(&Waet { rtc_good: true, pm_timer_good: true })?;
+    installer.install(&AmlTable::ssdt(set.ssdt_body).with_oem_table_id("PLATFORM")?)?;
+    installer.finish(rsdp)
+}
+
+#[cfg(test)]
+mod tests;

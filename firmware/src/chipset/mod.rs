@@ -2,6 +2,7 @@
 //! everything that differs between them: where PCI interrupts are routed, how bus-0 slots
 //! reach the PIRQ links, the Q35 MCH's ECAM window ([`q35`]).
 
+pub mod pm;
 pub mod q35;
 
 use core::fmt;

@@ -1,0 +1,157 @@
+//! The chipsets' ACPI power-management functions, and the BIOS area's shadow RAM (PAM).
+//!
+//! Both chipsets get their PM block at [`PM_BASE`]: that is where Xen emulates it (with
+//! HVM_PARAM_ACPI_IOPORTS_LOCATION = 1), so one FADT layout serves Xen and QEMU. The SCI is
+//! IRQ 9 on both. The firmware leaves the machine in ACPI mode (SCI_EN set) and the FADT
+//! says so with a zero SMI command port, as Xen's own tables do: no SMM transition exists
+//! in a guest anyway.
+
+use core::fmt;
+
+use super::{Chipset, SCI_IRQ};
+use crate::arch::PortIo;
+use crate::pci::{Bdf, ConfigSpace};
+
+/// I/O base of the ACPI PM registers (PM1a event at +0, PM1a control at +4, timer at +8).
+pub const PM_BASE: u16 = 0xB000;
+/// PM1 control: SCI_EN, ACPI mode.
+const PM1_CNT_SCI_EN: u16 = 1 << 0;
+
+/// PIIX4's power-management function and its registers (PIIX4 datasheet, function 3).
+const PIIX4_PM: Bdf = Bdf::new(0, 1, 3);
+const PIIX4_PM_ID: (u16, u16) = (0x8086, 0x7113);
+const PIIX4_PMBA: u16 = 0x40;
+const PIIX4_PMREGMISC: u16 = 0x80;
+const PIIX4_PMIOSE: u8 = 1 << 0;
+/// QEMU and Xen fix PIIX4's GPE0 block here; it is not programmable.
+const PIIX4_GPE0: u16 = 0xAFE0;
+const PIIX4_GPE0_LEN: u8 = 4;
+
+/// ICH9's LPC bridge carries the PM base and ACPI control (ICH9 datasheet 13.8.1).
+const ICH9_LPC: Bdf = Bdf::new(0, 0x1F, 0);
+const ICH9_LPC_ID: (u16, u16) = (0x8086, 0x2918);
+const ICH9_PMBASE: u16 = 0x40;
+const ICH9_ACPI_CNTL: u16 = 0x44;
+/// ACPI_EN, and SCI IRQ select 0 = IRQ 9.
+const ICH9_ACPI_CNTL_VALUE: u8 = 0x80;
+const ICH9_GPE0_OFFSET: u16 = 0x20;
+const ICH9_GPE0_LEN: u8 = 16;
+
+/// Where the PM registers ended up, for the FADT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PmBlocks {
+    pub pm1a_event: u16,
+    pub pm1a_control: u16,
+    pub pm_timer: u16,
+    pub gpe0: u16,
+    pub gpe0_len: u8,
+    pub sci_irq: u8,
+}
+
+/// The chipset's PM function is not where it must be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MissingPmFunction {
+    pub bdf: Bdf,
+    pub expected: (u16, u16),
+    pub found: Option<(u16, u16)>,
+}
+
+impl fmt::Display for MissingPmFunction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (v, d) = self.expected;
+        write!(f, "no ACPI power-management function {v:04x}:{d:04x} at {}", self.bdf)?;
+        match self.found {
+            Some((fv, fd)) => write!(f, " (found {fv:04x}:{fd:04x})"),
+            None => f.write_str(" (nothing answers there)"),
+        }
+    }
+}
+
+fn expect_function(
+    cfg: &mut impl ConfigSpace,
+    bdf: Bdf,
+    expected: (u16, u16),
+) -> Result<(), MissingPmFunction> {
+    match cfg.ids(bdf) {
+        Some(ids) if ids == expected => Ok(()),
+        found => Err(MissingPmFunction { bdf, expected, found }),
+    }
+}
+
+/// Access to the 0xC0000-0xFFFFF shadow RAM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BiosArea {
+    /// Reads and writes go to RAM (to place the RSDP, SMBIOS entry, a BIOS image).
+    ReadWrite,
+    /// Reads from RAM, writes discarded: what an OS expects of a BIOS area.
+    ReadOnly,
+}
+
+impl Chipset {
+    /// Moves the PM block to [`PM_BASE`], turns on its decoding and the SCI (IRQ 9), and
+    /// puts the machine in ACPI mode. Idempotent: whatever a BIOS chose (SeaBIOS: 0x600)
+    /// is overwritten.
+    pub fn enable_acpi(
+        self,
+        cfg: &mut impl ConfigSpace,
+        ports: &mut impl PortIo,
+    ) -> Result<PmBlocks, MissingPmFunction> {
+        let (gpe0, gpe0_len) = match self {
+            Chipset::I440fx => {
+                expect_function(cfg, PIIX4_PM, PIIX4_PM_ID)?;
+                // Decoding off while the base moves, so the block never appears twice.
+                let misc = cfg.read8(PIIX4_PM, PIIX4_PMREGMISC);
+                cfg.write8(PIIX4_PM, PIIX4_PMREGMISC, misc & !PIIX4_PMIOSE);
+                cfg.write32(PIIX4_PM, PIIX4_PMBA, u32::from(PM_BASE) | 1);
+                cfg.write8(PIIX4_PM, PIIX4_PMREGMISC, misc | PIIX4_PMIOSE);
+                (PIIX4_GPE0, PIIX4_GPE0_LEN)
+            }
+            Chipset::Q35 => {
+                expect_function(cfg, ICH9_LPC, ICH9_LPC_ID)?;
+                cfg.write8(ICH9_LPC, ICH9_ACPI_CNTL, 0);
+                cfg.write32(ICH9_LPC, ICH9_PMBASE, u32::from(PM_BASE) | 1);
+                cfg.write8(ICH9_LPC, ICH9_ACPI_CNTL, ICH9_ACPI_CNTL_VALUE);
+                (PM_BASE + ICH9_GPE0_OFFSET, ICH9_GPE0_LEN)
+            }
+        };
+        let blocks = PmBlocks {
+            pm1a_event: PM_BASE,
+            pm1a_control: PM_BASE + 4,
+            pm_timer: PM_BASE + 8,
+            gpe0,
+            gpe0_len,
+            sci_irq: SCI_IRQ,
+        };
+        // GPEs start disabled (the enable half of the block is its second half); the OS
+        // enables the ones its AML handles.
+        for offset in u16::from(gpe0_len / 2)..u16::from(gpe0_len) {
+            ports.write8(gpe0 + offset, 0);
+        }
+        let control = ports.read16(blocks.pm1a_control);
+        ports.write16(blocks.pm1a_control, control | PM1_CNT_SCI_EN);
+        Ok(blocks)
+    }
+
+    /// The PAM registers covering 0xC0000-0xFFFFF: PAM0 (F-segment in its high nibble)
+    /// then PAM1-6 (two 16 KiB halves each).
+    fn pam_registers(self) -> core::ops::Range<u16> {
+        match self {
+            Chipset::I440fx => 0x59..0x60,
+            Chipset::Q35 => 0x90..0x97,
+        }
+    }
+
+    /// Sets the access mode of the whole BIOS area's shadow RAM.
+    pub fn set_bios_area(self, cfg: &mut impl ConfigSpace, access: BiosArea) {
+        // Per nibble: bit 0 read enable (reads from RAM), bit 1 write enable.
+        let nibble = match access {
+            BiosArea::ReadWrite => 0x3,
+            BiosArea::ReadOnly => 0x1,
+        };
+        for (i, register) in self.pam_registers().enumerate() {
+            // PAM0's low nibble is reserved.
+            let value = if i == 0 { nibble << 4 } else { nibble << 4 | nibble };
+            cfg.write8(super::HOST_BRIDGE, register, value);
+        }
+    }
+}
