@@ -9,6 +9,7 @@ use core::fmt;
 
 use log::{debug, info};
 
+mod cpus;
 mod pci;
 
 use crate::arch::{HwPorts, IdentityMapped};
@@ -38,6 +39,8 @@ pub enum Fatal {
     EcamNotDecoded(crate::chipset::q35::EcamArea),
     EcamSelfCheck(crate::pci::EcamMismatch),
     MemoryMap(crate::e820::E820Error),
+    Cpu(crate::cpu::CpuError),
+    CpuCountUnknown,
 }
 
 impl fmt::Display for Fatal {
@@ -53,6 +56,10 @@ impl fmt::Display for Fatal {
             }
             Fatal::EcamSelfCheck(e) => e.fmt(f),
             Fatal::MemoryMap(e) => write!(f, "memory map: {e}"),
+            Fatal::Cpu(e) => write!(f, "CPUs: {e}"),
+            Fatal::CpuCountUnknown => {
+                f.write_str("CPUs: no fw_cfg interface, so the number of vCPUs is unknown")
+            }
         }
     }
 }
@@ -82,6 +89,7 @@ pub struct Summary {
     pub chipset: Chipset,
     pub ram_bytes: u64,
     pub modules: usize,
+    pub cpus: usize,
     pub pci_functions: usize,
     pub unplaced_bars: usize,
 }
@@ -90,9 +98,10 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "platform {}, chipset {}, {} MiB RAM, {} module(s), {} PCI functions, {} BAR(s) unplaced",
+            "platform {}, chipset {}, {} vCPU(s), {} MiB RAM, {} module(s), {} PCI functions, {} BAR(s) unplaced",
             self.platform,
             self.chipset,
+            self.cpus,
             self.ram_bytes >> 20,
             self.modules,
             self.pci_functions,
@@ -145,6 +154,7 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
     let (chipset, vendor, device) = Chipset::detect(&mut cfg)?;
     info!("host bridge {vendor:04x}:{device:04x} at 00:00.0: {chipset}");
     let pci = pci::bring_up(chipset, &boot, options.self_checks)?;
+    let (cpus, _ioapic) = cpus::bring_up(&boot, &pci)?;
     let e820 = memory_map(&boot, &pci)?;
 
     let ram_bytes = e820.ram_bytes();
@@ -153,6 +163,7 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
         chipset,
         ram_bytes,
         modules: boot.modules.len(),
+        cpus: cpus.cpus.len(),
         pci_functions: pci.topology.functions.len(),
         unplaced_bars: pci.unplaced,
     })

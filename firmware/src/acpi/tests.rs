@@ -1,1 +1,235 @@
+//! Host tests: a whole table set installed into a buffer, parsed back by the `acpi` crate
+//! through the same self-test the firmware runs, and corrupted to see the self-test object.
 
+use alloc::vec;
+use alloc::vec::Vec;
+use core::ptr::NonNull;
+
+use libacpi::tables::{AmlTable, MadtProcessor, ProcessorState};
+use libacpi::{InstallSummary, OemIds, RsdpPlacement, Table};
+
+use super::selftest::{SelfTestError, verify};
+use super::*;
+use crate::chipset::SCI_IRQ;
+
+const REGION_BASE: u64 = 0x1FF0_0000;
+const RSDP_BASE: u64 = 0xE_0000;
+
+/// Two host buffers standing for physical memory: the table region and the RSDP's place.
+#[derive(Clone, Copy)]
+struct HostMemory {
+    ranges: [(usize, *mut u8, usize); 2],
+}
+
+impl acpi::Handler for HostMemory {
+    unsafe fn map_physical_region<T>(&self, phys: usize, size: usize) -> acpi::RawPhysicalMapping<T> {
+        let (base, ptr, _) = *self
+            .ranges
+            .iter()
+            .find(|&&(base, _, len)| phys >= base && phys + size <= base + len)
+            .unwrap_or_else(|| panic!("parser mapped {phys:#x}+{size} outside the test memory"));
+        // SAFETY: inside a live host buffer (checked just above).
+        let virt = NonNull::new(unsafe { ptr.add(phys - base) } as *mut T).unwrap();
+        // SAFETY: the mapping describes exactly that buffer range.
+        unsafe { acpi::RawPhysicalMapping::new(phys, virt, size, size) }
+    }
+    unsafe fn unmap_physical_region<T>(&self, _: acpi::RawPhysicalMapping<T>) {}
+    fn read_u8(&self, address: usize) -> u8 {
+        let (base, ptr, len) =
+            *self.ranges.iter().find(|&&(b, _, l)| address >= b && address < b + l).unwrap();
+        assert!(address - base < len);
+        // SAFETY: inside a live host buffer.
+        unsafe { *ptr.add(address - base) }
+    }
+    fn read_u16(&self, a: usize) -> u16 {
+        u16::from_le_bytes([self.read_u8(a), self.read_u8(a + 1)])
+    }
+    fn read_u32(&self, a: usize) -> u32 {
+        u32::from(self.read_u16(a)) | u32::from(self.read_u16(a + 2)) << 16
+    }
+    fn read_u64(&self, a: usize) -> u64 {
+        u64::from(self.read_u32(a)) | u64::from(self.read_u32(a + 4)) << 32
+    }
+    fn write_u8(&self, _: usize, _: u8) {
+        unreachable!("table parsing never writes memory")
+    }
+    fn write_u16(&self, _: usize, _: u16) {
+        unreachable!("table parsing never writes memory")
+    }
+    fn write_u32(&self, _: usize, _: u32) {
+        unreachable!("table parsing never writes memory")
+    }
+    fn write_u64(&self, _: usize, _: u64) {
+        unreachable!("table parsing never writes memory")
+    }
+    fn read_io_u8(&self, _: u16) -> u8 {
+        unreachable!("no I/O in a host test")
+    }
+    fn read_io_u16(&self, _: u16) -> u16 {
+        unreachable!("no I/O in a host test")
+    }
+    fn read_io_u32(&self, _: u16) -> u32 {
+        unreachable!("no I/O in a host test")
+    }
+    fn write_io_u8(&self, _: u16, _: u8) {
+        unreachable!("no I/O in a host test")
+    }
+    fn write_io_u16(&self, _: u16, _: u16) {
+        unreachable!("no I/O in a host test")
+    }
+    fn write_io_u32(&self, _: u16, _: u32) {
+        unreachable!("no I/O in a host test")
+    }
+    fn read_pci_u8(&self, _: acpi::PciAddress, _: u16) -> u8 {
+        unreachable!("no PCI in a host test")
+    }
+    fn read_pci_u16(&self, _: acpi::PciAddress, _: u16) -> u16 {
+        unreachable!("no PCI in a host test")
+    }
+    fn read_pci_u32(&self, _: acpi::PciAddress, _: u16) -> u32 {
+        unreachable!("no PCI in a host test")
+    }
+    fn write_pci_u8(&self, _: acpi::PciAddress, _: u16, _: u8) {
+        unreachable!("no PCI in a host test")
+    }
+    fn write_pci_u16(&self, _: acpi::PciAddress, _: u16, _: u16) {
+        unreachable!("no PCI in a host test")
+    }
+    fn write_pci_u32(&self, _: acpi::PciAddress, _: u16, _: u32) {
+        unreachable!("no PCI in a host test")
+    }
+    fn nanos_since_boot(&self) -> u64 {
+        0
+    }
+    fn stall(&self, _: u64) {}
+    fn sleep(&self, _: u64) {}
+}
+
+/// A DSDT with an empty body (the real ones are tested with iasl and acpiexec).
+fn tiny_dsdt() -> Vec<u8> {
+    let dsdt = AmlTable::dsdt(&[]);
+    let mut bytes = vec![0; dsdt.length()];
+    dsdt.write(&OemIds::xen(), &mut bytes).unwrap();
+    bytes
+}
+
+fn cpus() -> Vec<MadtProcessor> {
+    // -smp 6,sockets=2,cores=3: APIC IDs with a gap.
+    [0, 1, 2, 4, 5, 6]
+        .iter()
+        .enumerate()
+        .map(|(uid, &apic_id)| MadtProcessor {
+            uid: uid as u32,
+            apic_id,
+            state: ProcessorState::Enabled,
+        })
+        .collect()
+}
+
+struct Installed {
+    region: Vec<u8>,
+    bios: Vec<u8>,
+    summary: InstallSummary,
+}
+
+impl Installed {
+    fn handler(&mut self) -> HostMemory {
+        HostMemory {
+            ranges: [
+                (REGION_BASE as usize, self.region.as_mut_ptr(), self.region.len()),
+                (RSDP_BASE as usize, self.bios.as_mut_ptr(), self.bios.len()),
+            ],
+        }
+    }
+}
+
+fn install_for(chipset: Chipset, ecam: Option<EcamArea>, cpus: &[MadtProcessor]) -> Installed {
+    let dsdt = tiny_dsdt();
+    let pm = PmBlocks {
+        pm1a_event: 0xB000,
+        pm1a_control: 0xB004,
+        pm_timer: 0xB008,
+        gpe0: 0xAFE0,
+        gpe0_len: 4,
+        sci_irq: SCI_IRQ,
+    };
+    let set = TableSet {
+        chipset,
+        pm,
+        cpus,
+        ioapic_id: 0,
+        pci_irqs: chipset.link_irqs(),
+        hpet_block_id: Some(0x8086_A201),
+        ecam,
+        dsdt: &dsdt,
+        ssdt_body: &[],
+    };
+    let mut region = vec![0u8; 0x1_0000];
+    let mut bios = vec![0u8; 0x100];
+    let summary = install(
+        &set,
+        &mut region,
+        REGION_BASE,
+        RsdpPlacement::At { buffer: &mut bios[..36], address: RSDP_BASE },
+    )
+    .unwrap();
+    Installed { region, bios, summary }
+}
+
+const Q35_ECAM: EcamArea = EcamArea { base: 0xF000_0000, buses: 64 };
+
+#[test]
+fn q35_set_passes_the_self_test() {
+    let cpus = cpus();
+    let mut set = install_for(Chipset::Q35, Some(Q35_ECAM), &cpus);
+    let handler = set.handler();
+    // SAFETY: the handler maps the buffers the tables were installed in.
+    let checked = unsafe { verify(handler, &set.summary, &cpus, Some(Q35_ECAM)) }.unwrap();
+    // FADT, MADT, HPET, MCFG, WAET, SSDT from the XSDT, plus the DSDT.
+    assert_eq!(checked, 7);
+    let sigs: Vec<[u8; 4]> = set.summary.tables().iter().map(|t| t.signature.0).collect();
+    assert!(sigs.contains(b"MCFG") && sigs.contains(b"HPET") && sigs.contains(b"SSDT"));
+    // The FACS comes first, 64-byte aligned, where the caller marks it NVS.
+    let facs = set.summary.find(libacpi::Signature(*b"FACS")).unwrap();
+    assert_eq!(facs.address, REGION_BASE);
+}
+
+#[test]
+fn i440_set_has_no_mcfg() {
+    let cpus = cpus();
+    let mut set = install_for(Chipset::I440fx, None, &cpus);
+    let handler = set.handler();
+    // SAFETY: as above.
+    unsafe { verify(handler, &set.summary, &cpus, None) }.unwrap();
+    assert!(set.summary.find(libacpi::Signature(*b"MCFG")).is_none());
+}
+
+#[test]
+fn self_test_catches_mismatches() {
+    let cpus = cpus();
+    let mut set = install_for(Chipset::Q35, Some(Q35_ECAM), &cpus);
+    let handler = set.handler();
+    let other = EcamArea { base: 0xB000_0000, buses: 256 };
+    // SAFETY: as above.
+    let err = unsafe { verify(handler, &set.summary, &cpus, Some(other)) }.unwrap_err();
+    assert!(matches!(err, SelfTestError::Mcfg { base: 0xF000_0000, end_bus: 63 }), "{err}");
+    // SAFETY: as above.
+    let err = unsafe { verify(handler, &set.summary, &cpus[..5], Some(Q35_ECAM)) }.unwrap_err();
+    assert!(matches!(err, SelfTestError::MadtApicId { .. } | SelfTestError::MadtProcessors { .. }));
+    let mut wrong_ids = cpus.clone();
+    wrong_ids[3].apic_id = 3;
+    // SAFETY: as above.
+    let err = unsafe { verify(handler, &set.summary, &wrong_ids, Some(Q35_ECAM)) }.unwrap_err();
+    assert!(matches!(err, SelfTestError::MadtApicId { uid: 3, found: 4, expected: 3 }), "{err}");
+
+    // A flipped byte in the MADT breaks its checksum.
+    let madt = set.summary.find(libacpi::Signature(*b"APIC")).unwrap();
+    set.region[(madt.address - REGION_BASE) as usize + 40] ^= 0xFF;
+    let handler = set.handler();
+    // SAFETY: as above.
+    let err = unsafe { verify(handler, &set.summary, &cpus, Some(Q35_ECAM)) }.unwrap_err();
+    assert!(
+        matches!(err, SelfTestError::Checksum { signature: [b'A', b'P', b'I', b'C'], .. }),
+        "{err}"
+    );
+}

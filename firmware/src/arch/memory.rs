@@ -61,3 +61,14 @@ impl PhysMemory for IdentityMapped {
         Ok(())
     }
 }
+
+/// RAM the firmware has set aside (and keeps out of every other use) as a byte slice.
+///
+/// # Safety
+/// `range` must be identity-mapped RAM below 4 GiB, not page 0, that nothing else in the
+/// firmware accesses while the slice lives (the caller carved it out of the memory map).
+pub unsafe fn ram_slice(range: crate::bootinfo::PhysRange) -> &'static mut [u8] {
+    assert!(range.start >= 0x1000 && range.end <= MAPPED_END && range.start < range.end);
+    // SAFETY: forwarded contract; the bounds are checked above.
+    unsafe { core::slice::from_raw_parts_mut(range.start as *mut u8, range.len() as usize) }
+}

@@ -1,13 +1,29 @@
 //! The CPU as the rest of the firmware sees it. The `unsafe` needed to touch hardware lives
 //! here (and in the binary's runtime); everything else goes through these traits.
 
+mod acpi_handler;
+mod ap_boot;
+mod handoff;
+mod ioapic;
+mod lapic;
+mod local_cpu;
 mod memory;
 mod mmio;
+mod msr;
 mod paging;
+mod pit;
 mod port;
+pub mod realmode;
 
-pub use memory::{IdentityMapped, PhysMemory, PhysReadError};
+pub use acpi_handler::IdentityAcpiHandler;
+pub use ap_boot::{AP_BOOT_PAGE, ApFault, ApTrampoline};
+pub use handoff::{IdentityWindow, PhysMemoryMut, enter_linux64};
+pub use ioapic::{IOAPIC_BASE, IOAPIC_ID_MASK, IOAPIC_WINDOW, IoApic};
+pub use lapic::{Destination, IcrStuck, Ipi, LocalApic};
+pub use local_cpu::{LocalCpu, MAX_VARIABLE_MTRRS, MtrrRegisters};
+pub use memory::{IdentityMapped, PhysMemory, PhysReadError, ram_slice};
 pub use mmio::MmioRegion;
+pub use pit::Pit;
 pub use port::{HwPorts, PortIo};
 
 /// Result of `CPUID` for one leaf/subleaf.

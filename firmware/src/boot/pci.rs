@@ -34,6 +34,8 @@ pub struct PciSetup {
     pub low_window: Vec<Range<u64>>,
     #[expect(dead_code, reason = "read by the ACPI tables' _CRS, which come next")]
     pub high_window: Option<Range<u64>>,
+    /// The part of the 64-bit window BARs occupy (MTRRs cover only that).
+    pub high_used: Option<Range<u64>>,
     /// Bus-0 `_PRT` entries (device, pin -> PIRQ link) for the DSDT.
     #[expect(dead_code, reason = "read by the ACPI tables' _PRT, which come next")]
     pub prt: Vec<PrtEntry>,
@@ -171,6 +173,7 @@ pub fn bring_up(chipset: Chipset, boot: &BootInfo, self_checks: bool) -> Result<
         ecam,
         low_window,
         high_window: plan.high_mem_used.clone().and(high),
+        high_used: plan.high_mem_used.clone(),
         prt: pci::root_prt(root_link),
         unplaced: plan.unplaced.len(),
         topology,

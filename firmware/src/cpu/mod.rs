@@ -1,1 +1,431 @@
-//! Processors: discovery, bring-up, MTRRs, local and I/O APIC state (in progress).
+//! Processors: find and start every vCPU, learn its APIC ID, give every CPU the same MTRRs,
+//! and leave the local APICs and the I/O APIC as an OS expects them.
+//!
+//! [`bring_up`] runs on the BSP:
+//!
+//! 1. plan the MTRR layout from the MMIO ranges ([`MtrrLayout::plan`]) and program it;
+//! 2. INIT, STARTUP, STARTUP to all CPUs but itself (so APIC IDs need not be known, and gaps
+//!    in them do not matter), with the start-up code in [`crate::arch::AP_BOOT_PAGE`];
+//! 3. each AP, one at a time, reports its initial APIC ID, programs the same MTRRs, reads
+//!    them back and checks in ([`ap_main`]);
+//! 4. wait (bounded, by the PIT) until the expected number checked in, then INIT every AP
+//!    again: they sit in wait-for-SIPI, where the OS's own INIT-SIPI-SIPI finds them, and
+//!    touch no memory (the MTRRs survive INIT);
+//! 5. put the BSP's local APIC in virtual-wire mode.
+//!
+//! [`init_ioapic`] then gives the I/O APIC an ID no CPU has and masks every input.
+
+mod list;
+mod mtrr;
+mod topology;
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use log::{debug, info, warn};
+
+pub use list::{Cpu, CpuList, CpuListError, MAX_XAPIC_ID, Socket};
+pub use mtrr::{
+    FIXED_C0000_TYPE, MemType, MtrrCaps, MtrrError, MtrrLayout, MtrrRequest, VariableRange,
+};
+pub use topology::{Topology, TopologySource, initial_apic_id};
+
+use crate::arch::{
+    AP_BOOT_PAGE, ApFault, ApTrampoline, Destination, IOAPIC_ID_MASK, IcrStuck, IoApic, Ipi,
+    LocalCpu, MtrrRegisters, Pit, PortIo, cpuid,
+};
+use crate::bootinfo::{BootInfo, MemoryKind, PhysRange};
+
+/// Spurious-interrupt vector of the BSP's local APIC (low nibble all ones, which P6-era
+/// APICs require and every OS accepts).
+pub const SPURIOUS_VECTOR: u8 = 0xFF;
+/// How long the BSP waits for every AP to check in. Under TCG four APs need about a
+/// millisecond; the bound only has to be far above that and short enough to report a lost
+/// CPU before a test gives up.
+pub const AP_CHECKIN_TIMEOUT_US: u64 = 5_000_000;
+/// INIT-to-STARTUP and STARTUP-to-STARTUP delays of the SDM's start-up algorithm.
+const INIT_DELAY_US: u64 = 10_000;
+const STARTUP_DELAY_US: u64 = 200;
+/// CPUs whose reports are kept (QEMU's q35 allows 1024 vCPUs with x2APIC, Xen 128).
+pub const MAX_CPUS: usize = 1024;
+
+/// What [`bring_up`] found and did.
+#[derive(Debug)]
+pub struct CpuSetup {
+    pub cpus: CpuList,
+    /// The layout every CPU runs with; `None` on a CPU without MTRRs.
+    pub mtrr: Option<MtrrLayout>,
+    /// The local APICs run in x2APIC mode (the BSP was in it, the APs were switched).
+    pub x2apic_mode: bool,
+    /// Time from the first INIT until the last AP checked in.
+    pub ap_startup_us: u64,
+}
+
+/// The I/O APIC as [`init_ioapic`] left it, for the MADT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IoApicSetup {
+    pub base: u64,
+    pub id: u8,
+    /// Redirection entries: GSIs 0..inputs.
+    pub inputs: u16,
+}
+
+#[derive(Debug)]
+pub enum CpuError {
+    /// The caller expects no CPU at all.
+    NoCpus,
+    BootPageBusy(String),
+    Mtrr(MtrrError),
+    /// A CPU's MTRRs do not read back as written.
+    MtrrReadBack {
+        apic_id: u32,
+    },
+    Ipi(IcrStuck),
+    /// Fewer CPUs checked in than expected within the timeout.
+    Missing {
+        checked_in: u32,
+        expected: u32,
+        fault: Option<ApFault>,
+    },
+    /// More CPUs started than expected.
+    Unexpected {
+        checked_in: u32,
+        expected: u32,
+    },
+    List(CpuListError),
+}
+
+impl fmt::Display for CpuError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CpuError::NoCpus => f.write_str("CPU bring-up: 0 CPUs expected"),
+            CpuError::BootPageBusy(why) => {
+                write!(f, "AP start-up page {AP_BOOT_PAGE:#x}: {why}")
+            }
+            CpuError::Mtrr(e) => e.fmt(f),
+            CpuError::MtrrReadBack { apic_id } => {
+                write!(f, "MTRRs of the CPU with APIC ID {apic_id} do not read back as written")
+            }
+            CpuError::Ipi(e) => e.fmt(f),
+            CpuError::Missing { checked_in, expected, fault } => {
+                write!(
+                    f,
+                    "{checked_in} of {expected} CPUs checked in within {} s",
+                    AP_CHECKIN_TIMEOUT_US / 1_000_000
+                )?;
+                if let Some(fault) = fault {
+                    write!(f, " (an AP took exception {} at rip {:#x})", fault.vector, fault.rip)?;
+                }
+                Ok(())
+            }
+            CpuError::Unexpected { checked_in, expected } => {
+                write!(f, "{checked_in} CPUs checked in, {expected} expected")
+            }
+            CpuError::List(e) => e.fmt(f),
+        }
+    }
+}
+
+impl From<MtrrError> for CpuError {
+    fn from(e: MtrrError) -> Self {
+        CpuError::Mtrr(e)
+    }
+}
+
+impl From<IcrStuck> for CpuError {
+    fn from(e: IcrStuck) -> Self {
+        CpuError::Ipi(e)
+    }
+}
+
+impl From<CpuListError> for CpuError {
+    fn from(e: CpuListError) -> Self {
+        CpuError::List(e)
+    }
+}
+
+/// Checks that [`AP_BOOT_PAGE`] is RAM and holds nothing the boot information still points
+/// at (start info, modules), before it is claimed with [`ApTrampoline::new`].
+pub fn check_boot_page(boot: &BootInfo) -> Result<(), CpuError> {
+    let page = PhysRange { start: AP_BOOT_PAGE, end: AP_BOOT_PAGE + 0x1000 };
+    let busy = |what: &str, range: &PhysRange| {
+        CpuError::BootPageBusy(alloc::format!("overlaps the {what} at {range}"))
+    };
+    if !boot.memory_map.iter().any(|r| r.kind == MemoryKind::Ram && r.range.contains_range(&page)) {
+        return Err(CpuError::BootPageBusy("is not RAM in the memory map".into()));
+    }
+    if boot.start_info.overlaps(&page) {
+        return Err(busy("start info", &boot.start_info));
+    }
+    if let Some(module) = boot.modules.iter().find(|m| m.range.overlaps(&page)) {
+        return Err(busy("module", &module.range));
+    }
+    Ok(())
+}
+
+/// What every AP is told to do, published before the first STARTUP IPI.
+#[derive(Clone, Copy)]
+struct ApPlan {
+    mtrrs: Option<MtrrRegisters>,
+    x2apic: bool,
+}
+
+/// One AP's check-in.
+struct ApReport {
+    apic_id: AtomicU32,
+    mtrrs_ok: AtomicBool,
+}
+
+static AP_PLAN: spin::Mutex<ApPlan> = spin::Mutex::new(ApPlan { mtrrs: None, x2apic: false });
+#[allow(clippy::declare_interior_mutable_const)] // only used to initialise the array
+const NO_REPORT: ApReport =
+    ApReport { apic_id: AtomicU32::new(u32::MAX), mtrrs_ok: AtomicBool::new(false) };
+static AP_REPORTS: [ApReport; MAX_CPUS] = [NO_REPORT; MAX_CPUS];
+/// APs that took a report slot (they run one at a time, so slot order is check-in order).
+static AP_ARRIVED: AtomicU32 = AtomicU32::new(0);
+/// APs whose report is complete; published with Release after the report is written.
+static AP_CHECKED_IN: AtomicU32 = AtomicU32::new(0);
+
+/// What an AP runs once in long mode (see `arch::ap_boot`): its APIC mode and MTRRs as
+/// the BSP's, then its report. No logging: the console belongs to the BSP.
+fn ap_main(mut cpu: LocalCpu) {
+    let plan = *AP_PLAN.lock();
+    if plan.x2apic {
+        cpu.enable_x2apic();
+    }
+    let apic_id = initial_apic_id(cpuid);
+    let mtrrs_ok = match plan.mtrrs {
+        Some(regs) => {
+            cpu.write_mtrrs(&regs);
+            cpu.read_mtrrs(&regs) == regs
+        }
+        None => true,
+    };
+    let index = AP_ARRIVED.fetch_add(1, Ordering::Relaxed) as usize;
+    if let Some(report) = AP_REPORTS.get(index) {
+        report.apic_id.store(apic_id, Ordering::Relaxed);
+        report.mtrrs_ok.store(mtrrs_ok, Ordering::Relaxed);
+    }
+    AP_CHECKED_IN.fetch_add(1, Ordering::Release);
+}
+
+/// Physical address width, from CPUID 0x80000008 (36 bits when the leaf is missing).
+fn phys_bits() -> u8 {
+    if cpuid(0x8000_0000, 0).eax >= 0x8000_0008 { cpuid(0x8000_0008, 0).eax as u8 } else { 36 }
+}
+
+/// Brings up every CPU; see the module documentation. `expected_cpus` counts the BSP
+/// (QEMU: fw_cfg FW_CFG_NB_CPUS; Xen: hvm_info_table nr_vcpus). `ports` serve the PIT.
+pub fn bring_up(
+    bsp: &mut LocalCpu,
+    boot_page: &mut ApTrampoline,
+    ports: &mut impl PortIo,
+    expected_cpus: u32,
+    mmio: &MtrrRequest,
+) -> Result<CpuSetup, CpuError> {
+    if expected_cpus == 0 {
+        return Err(CpuError::NoCpus);
+    }
+    let topology = Topology::from_cpuid(cpuid);
+    let bsp_id = initial_apic_id(cpuid);
+    debug!("topology: {topology}");
+
+    let mtrr = match bsp.mtrr_capabilities() {
+        Some(cap) => Some(MtrrLayout::plan(mmio, MtrrCaps::from_msr(cap), phys_bits())?),
+        None => {
+            warn!("the CPU has no MTRRs; memory types stay as they are");
+            None
+        }
+    };
+    let regs = mtrr.as_ref().map(MtrrLayout::registers);
+    if let Some(regs) = &regs {
+        bsp.write_mtrrs(regs);
+        if bsp.read_mtrrs(regs) != *regs {
+            return Err(CpuError::MtrrReadBack { apic_id: bsp_id });
+        }
+    }
+    if let Some(layout) = &mtrr {
+        debug!("MTRRs: {layout}");
+    }
+
+    let x2apic_mode = bsp.x2apic_mode();
+    let (aps, ap_startup_us) = if expected_cpus > 1 {
+        start_aps(
+            bsp,
+            boot_page,
+            ports,
+            expected_cpus,
+            ApPlan { mtrrs: regs, x2apic: x2apic_mode },
+        )?
+    } else {
+        (Vec::new(), 0)
+    };
+    bsp.local_apic().set_virtual_wire(SPURIOUS_VECTOR);
+
+    let cpus = CpuList::new(bsp_id, &aps, topology)?;
+    for (index, cpu) in cpus.iter().enumerate() {
+        info!(
+            "CPU {index}: APIC ID {}, package {} core {} thread {}{}",
+            cpu.apic_id,
+            cpu.package,
+            cpu.core,
+            cpu.thread,
+            if index == 0 { " (BSP)" } else { "" }
+        );
+    }
+    info!(
+        "{} CPU(s) as expected, {} socket(s), {} mode, APs started in {} ms, MTRRs {}",
+        cpus.len(),
+        cpus.sockets().len(),
+        if x2apic_mode { "x2APIC" } else { "xAPIC" },
+        ap_startup_us / 1000,
+        if mtrr.is_some() { "identical on every CPU" } else { "not supported" }
+    );
+    Ok(CpuSetup { cpus, mtrr, x2apic_mode, ap_startup_us })
+}
+
+/// INIT-SIPI-SIPI to all but the BSP, wait for the check-ins, INIT again. Returns the APs'
+/// APIC IDs and the time they took.
+fn start_aps(
+    bsp: &mut LocalCpu,
+    boot_page: &mut ApTrampoline,
+    ports: &mut impl PortIo,
+    expected_cpus: u32,
+    plan: ApPlan,
+) -> Result<(Vec<u32>, u64), CpuError> {
+    *AP_PLAN.lock() = plan;
+    for report in &AP_REPORTS {
+        report.apic_id.store(u32::MAX, Ordering::Relaxed);
+    }
+    AP_ARRIVED.store(0, Ordering::Relaxed);
+    AP_CHECKED_IN.store(0, Ordering::Release);
+    boot_page.install(ap_main);
+    let vector = boot_page.startup_vector();
+
+    let mut apic = bsp.local_apic();
+    let mut pit = Pit::new(ports);
+    let expected_aps = expected_cpus - 1;
+    apic.send(Ipi::Init, Destination::AllButSelf)?;
+    pit.delay_us(INIT_DELAY_US);
+    apic.send(Ipi::Startup(vector), Destination::AllButSelf)?;
+    pit.delay_us(STARTUP_DELAY_US);
+    // The second STARTUP is for CPUs that missed the first; a started CPU ignores it.
+    apic.send(Ipi::Startup(vector), Destination::AllButSelf)?;
+    let waited = pit.wait_until(AP_CHECKIN_TIMEOUT_US, || {
+        AP_CHECKED_IN.load(Ordering::Acquire) >= expected_aps
+    });
+    // Whatever happened, every AP goes back to wait-for-SIPI before anything else runs.
+    apic.send(Ipi::Init, Destination::AllButSelf)?;
+
+    let checked_in = AP_CHECKED_IN.load(Ordering::Acquire);
+    let arrived = AP_ARRIVED.load(Ordering::Relaxed);
+    let Some(waited) = waited else {
+        return Err(CpuError::Missing {
+            checked_in: checked_in + 1,
+            expected: expected_cpus,
+            fault: boot_page.fault(),
+        });
+    };
+    if arrived > expected_aps || checked_in as usize > MAX_CPUS {
+        return Err(CpuError::Unexpected { checked_in: arrived + 1, expected: expected_cpus });
+    }
+    let init_to_startup = INIT_DELAY_US + STARTUP_DELAY_US;
+    let mut aps = Vec::with_capacity(checked_in as usize);
+    for report in &AP_REPORTS[..checked_in as usize] {
+        let apic_id = report.apic_id.load(Ordering::Relaxed);
+        if !report.mtrrs_ok.load(Ordering::Relaxed) {
+            return Err(CpuError::MtrrReadBack { apic_id });
+        }
+        aps.push(apic_id);
+    }
+    Ok((aps, init_to_startup + waited))
+}
+
+/// The I/O APIC ID: the lowest 4-bit value no CPU uses as APIC ID, so that even an OS that
+/// treats APIC IDs as one name space (as the P6-era serial APIC bus did) sees no clash.
+/// With every 4-bit value taken (16 or more CPUs) there is no such value; modern xAPIC and
+/// x2APIC systems keep the name spaces apart, and 0 is used.
+pub fn ioapic_id_for(cpus: &CpuList) -> u8 {
+    (0..=IOAPIC_ID_MASK).find(|&id| cpus.iter().all(|c| c.apic_id != u32::from(id))).unwrap_or(0)
+}
+
+/// Sets the I/O APIC's ID (see [`ioapic_id_for`]) and masks every redirection entry: the OS
+/// routes interrupts itself, and until then none may reach a CPU.
+pub fn init_ioapic(ioapic: &mut IoApic, cpus: &CpuList) -> IoApicSetup {
+    let wanted = ioapic_id_for(cpus);
+    ioapic.set_id(wanted);
+    let id = ioapic.id();
+    if id != wanted {
+        warn!("IOAPIC keeps ID {id}, {wanted} was written");
+    }
+    let inputs = ioapic.inputs();
+    for input in 0..inputs {
+        ioapic.mask(input);
+    }
+    let unmasked = (0..inputs).filter(|&i| ioapic.entry(i) & (1 << 16) == 0).count();
+    if unmasked != 0 {
+        warn!("IOAPIC: {unmasked} entries do not read back masked");
+    }
+    info!("IOAPIC at {:#x}: ID {id}, {inputs} inputs, all masked", ioapic.base());
+    IoApicSetup { base: ioapic.base(), id, inputs }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::vec;
+
+    use super::*;
+    use crate::bootinfo::{MemoryRegion, Module};
+
+    fn list(ids: &[u32]) -> CpuList {
+        let topology =
+            Topology { thread_bits: 0, package_shift: 2, source: TopologySource::Leaf0B };
+        CpuList::new(ids[0], &ids[1..], topology).unwrap()
+    }
+
+    #[test]
+    fn ioapic_id_avoids_cpu_ids() {
+        assert_eq!(ioapic_id_for(&list(&[0])), 1);
+        assert_eq!(ioapic_id_for(&list(&[0, 1, 2, 3])), 4);
+        assert_eq!(ioapic_id_for(&list(&[0, 1, 2, 4, 5, 6])), 3);
+        let all: Vec<u32> = (0..16).collect();
+        assert_eq!(ioapic_id_for(&list(&all)), 0);
+    }
+
+    fn boot_info(map: Vec<MemoryRegion>, modules: Vec<Module>) -> BootInfo {
+        BootInfo {
+            start_info: PhysRange { start: 0x21e0, end: 0x2218 },
+            version: 1,
+            flags: 0,
+            cmdline: String::new(),
+            modules,
+            rsdp: None,
+            memory_map: map,
+        }
+    }
+
+    #[test]
+    fn boot_page_must_be_free_ram() {
+        let ram =
+            |start, end| MemoryRegion { range: PhysRange { start, end }, kind: MemoryKind::Ram };
+        assert!(check_boot_page(&boot_info(vec![ram(0, 0x9_FC00)], vec![])).is_ok());
+        let err =
+            check_boot_page(&boot_info(vec![ram(0x10_0000, 0x200_0000)], vec![])).unwrap_err();
+        assert!(alloc::format!("{err}").contains("is not RAM"), "{err}");
+        let module =
+            Module { range: PhysRange { start: 0x8800, end: 0x9000 }, cmdline: "x".into() };
+        let err = check_boot_page(&boot_info(vec![ram(0, 0x9_FC00)], vec![module])).unwrap_err();
+        assert!(alloc::format!("{err}").contains("overlaps the module"), "{err}");
+    }
+
+    #[test]
+    fn missing_cpus_error_names_counts() {
+        let e = CpuError::Missing { checked_in: 3, expected: 4, fault: None };
+        assert_eq!(alloc::format!("{e}"), "3 of 4 CPUs checked in within 5 s");
+        let fault = Some(ApFault { vector: 13, rip: 0x8123 });
+        let e = CpuError::Missing { checked_in: 1, expected: 2, fault };
+        assert!(alloc::format!("{e}").ends_with("(an AP took exception 13 at rip 0x8123)"));
+    }
+}

@@ -1,1 +1,216 @@
-//! Hand-off to whatever runs after the firmware (in progress).
+//! Hand-off: starting whatever runs after the firmware.
+//!
+//! Payloads come from QEMU's fw_cfg as named files (under Xen the BIOS arrives as the
+//! "firmware" start-info module instead; that path is the Xen platform layer's):
+//!
+//! | file                      | what                                                 |
+//! |---------------------------|------------------------------------------------------|
+//! | `opt/hvmloader/kernel`    | a Linux bzImage, booted directly ([`linux`])         |
+//! | `opt/hvmloader/initrd`    | its initramfs (optional)                             |
+//! | `opt/hvmloader/cmdline`   | its command line (optional)                          |
+//! | `opt/hvmloader/firmware`  | a SeaBIOS ([`seabios`]) or OVMF ([`ovmf`]) image     |
+//!
+//! [`place`] finds room for payloads in the memory map; everything that decides where bytes
+//! go is pure and host-tested, the final jumps are in [`crate::arch`].
+
+pub mod linux;
+pub mod ovmf;
+pub mod place;
+pub mod seabios;
+
+use core::fmt;
+
+use crate::arch::PhysReadError;
+use crate::bootinfo::PhysRange;
+use crate::e820::E820Error;
+use crate::platform::fw_cfg::FwCfgError;
+
+/// fw_cfg file names of the payloads.
+pub mod files {
+    pub const KERNEL: &str = "opt/hvmloader/kernel";
+    pub const INITRD: &str = "opt/hvmloader/initrd";
+    pub const CMDLINE: &str = "opt/hvmloader/cmdline";
+    pub const FIRMWARE: &str = "opt/hvmloader/firmware";
+}
+
+/// Why a payload cannot be started.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HandoffError {
+    FwCfg(FwCfgError),
+    Linux(linux::LinuxError),
+    /// No free RAM range fits a payload part.
+    NoRoom {
+        what: &'static str,
+        size: u64,
+        limit: u64,
+    },
+    /// Memory the payload must go to cannot be written.
+    Unwritable {
+        what: &'static str,
+        err: PhysReadError,
+    },
+    /// Memory written did not read back (ROM or flash where RAM was expected).
+    NotRam {
+        what: &'static str,
+        range: PhysRange,
+    },
+    /// A placed range is no longer RAM in the memory map given at boot time.
+    PlacementInvalidated {
+        what: &'static str,
+        range: PhysRange,
+    },
+    MemoryMap(E820Error),
+    /// A BIOS image of a size that cannot be placed.
+    BiosSize {
+        what: &'static str,
+        size: u32,
+        max: u32,
+    },
+    /// A BIOS image whose last 16 bytes hold no reset-vector jump.
+    NoResetVector {
+        what: &'static str,
+    },
+    /// A PAM register did not take the value that makes the BIOS area RAM.
+    PamLocked {
+        register: u16,
+        wrote: u8,
+        read: u8,
+    },
+}
+
+impl fmt::Display for HandoffError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HandoffError::FwCfg(e) => e.fmt(f),
+            HandoffError::Linux(e) => write!(f, "{}: {e}", files::KERNEL),
+            HandoffError::NoRoom { what, size, limit } => write!(
+                f,
+                "no free RAM for the {what} ({size:#x} bytes, below {limit:#x}) in the memory map"
+            ),
+            HandoffError::Unwritable { what, err } => write!(f, "cannot write the {what}: {err}"),
+            HandoffError::NotRam { what, range } => write!(
+                f,
+                "the {what} at {range} did not read back as written: not RAM (ROM or flash?)"
+            ),
+            HandoffError::PlacementInvalidated { what, range } => write!(
+                f,
+                "the {what} was loaded at {range}, which the final memory map no longer has as RAM"
+            ),
+            HandoffError::MemoryMap(e) => e.fmt(f),
+            HandoffError::BiosSize { what, size, max } => write!(
+                f,
+                "{}: {what} image of {size} bytes (must be 16 bytes to {max} bytes)",
+                files::FIRMWARE
+            ),
+            HandoffError::NoResetVector { what } => write!(
+                f,
+                "{}: not a {what} image (no jump at its reset vector, 16 bytes before its end)",
+                files::FIRMWARE
+            ),
+            HandoffError::PamLocked { register, wrote, read } => write!(
+                f,
+                "PAM register {register:#x} reads {read:#04x} after writing {wrote:#04x}: \
+                 the BIOS area stays read-only"
+            ),
+        }
+    }
+}
+
+impl From<FwCfgError> for HandoffError {
+    fn from(e: FwCfgError) -> Self {
+        HandoffError::FwCfg(e)
+    }
+}
+
+impl From<linux::LinuxError> for HandoffError {
+    fn from(e: linux::LinuxError) -> Self {
+        HandoffError::Linux(e)
+    }
+}
+
+impl From<E820Error> for HandoffError {
+    fn from(e: E820Error) -> Self {
+        HandoffError::MemoryMap(e)
+    }
+}
+
+/// The bytes of `range` to load `what` into.
+fn window<'m>(
+    memory: &'m mut impl crate::arch::PhysMemoryMut,
+    what: &'static str,
+    range: PhysRange,
+) -> Result<&'m mut [u8], HandoffError> {
+    memory.window(range).map_err(|err| HandoffError::Unwritable { what, err })
+}
+
+/// COM1's line status register and its "transmitter empty" bit (holding register and shift
+/// register both empty).
+const COM1_LSR: u16 = 0x3FD;
+const LSR_TRANSMITTER_EMPTY: u8 = 1 << 6;
+/// Polls before giving up on a UART that never drains (at 115200 baud a 16-byte FIFO
+/// drains in under 2 ms; each poll is a port read, a microsecond or more).
+const DRAIN_POLLS: u32 = 1_000_000;
+
+/// Waits until COM1 has sent every byte of the firmware's log. The next program resets
+/// the UART (a BIOS) or reprograms it (Linux), and whatever is still in the transmit FIFO
+/// then is lost: the hand-off's last log lines, the ones that matter most. Without a UART
+/// the register floats to all ones, which reads as empty.
+fn drain_console(ports: &mut impl crate::arch::PortIo) {
+    for _ in 0..DRAIN_POLLS {
+        if ports.read8(COM1_LSR) & LSR_TRANSMITTER_EMPTY != 0 {
+            return;
+        }
+        core::hint::spin_loop();
+    }
+}
+
+/// [`drain_console`] on the machine's ports, just before a jump.
+fn drain_console_hw() {
+    // SAFETY: reading the line status register has no side effect on the UART.
+    drain_console(&mut unsafe { crate::arch::HwPorts::new() });
+}
+
+/// Sum of `bytes` modulo 256, for the checksums that make a table's bytes sum to zero.
+fn byte_sum(bytes: &[u8]) -> u8 {
+    bytes.iter().fold(0u8, |sum, &b| sum.wrapping_add(b))
+}
+
+/// A BIOS image from `opt/hvmloader/firmware`, told apart by size: SeaBIOS fits below
+/// 1 MiB (at most 256 KiB), OVMF flash images are 1 MiB or more.
+#[derive(Debug)]
+pub enum BiosPayload {
+    Seabios(seabios::SeabiosPayload),
+    Ovmf(ovmf::OvmfPayload),
+}
+
+impl BiosPayload {
+    /// Loads the firmware file, if there is one. `pam` is the chipset's PAM register range
+    /// ([`seabios::I440FX_PAM`] or [`seabios::Q35_PAM`]).
+    pub fn load<P: crate::arch::PortIo, A: crate::platform::fw_cfg::DmaAddressing>(
+        fw_cfg: &mut crate::platform::fw_cfg::FwCfg<P, A>,
+        cfg: &mut impl crate::pci::ConfigSpace,
+        pam: core::ops::RangeInclusive<u16>,
+        memory: &mut impl crate::arch::PhysMemoryMut,
+    ) -> Result<Option<Self>, HandoffError> {
+        let Some(file) = fw_cfg.find_file(files::FIRMWARE)? else { return Ok(None) };
+        let seabios_max = seabios::BIOS_END - seabios::BIOS_AREA_START;
+        Ok(Some(if u64::from(file.size) <= seabios_max {
+            BiosPayload::Seabios(seabios::SeabiosPayload::load(fw_cfg, &file, cfg, pam, memory)?)
+        } else {
+            BiosPayload::Ovmf(ovmf::OvmfPayload::load(fw_cfg, &file, cfg, pam, memory)?)
+        }))
+    }
+
+    /// Starts the BIOS. Returns only on an error found before the jump.
+    pub fn boot(
+        self,
+        e820: &crate::e820::E820Map,
+        tables: &seabios::BiosTables,
+        memory: &mut impl crate::arch::PhysMemoryMut,
+    ) -> Result<core::convert::Infallible, HandoffError> {
+        match self {
+            BiosPayload::Seabios(bios) => bios.boot(e820, tables, memory),
+            BiosPayload::Ovmf(bios) => bios.boot(e820, tables, memory),
+        }
+    }
+}

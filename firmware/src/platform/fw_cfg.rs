@@ -1,1 +1,337 @@
-//! QEMU fw_cfg interface (in progress).
+//! QEMU's firmware configuration device (fw_cfg), the channel through which QEMU hands the
+//! firmware its payloads: `-fw_cfg name=opt/hvmloader/kernel,file=...` and friends.
+//!
+//! The x86 interface (QEMU docs/specs/fw_cfg.rst): a 16-bit selector at port 0x510, a data
+//! port at 0x511 that streams the selected item byte by byte, and a DMA address register at
+//! 0x514 (64 bits, big-endian, split in two 32-bit halves; writing the low half at 0x518
+//! starts the transfer). Item 0 holds the signature "QEMU", item 1 the feature bits (bit 1 =
+//! DMA), item 0x19 the directory of named files, all big-endian except the legacy numeric
+//! items, which are little-endian.
+//!
+//! DMA moves a whole kernel in one transfer; streaming it through the data port costs one
+//! emulated port read per byte. The driver uses DMA whenever the device offers it and the
+//! buffer is reachable ([`DmaAddressing`]), and the data port otherwise.
+//!
+//! Everything QEMU reports is input: names are matched exactly, sizes are checked against
+//! the caller's buffers, the directory's entry count is bounded.
+
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt;
+use core::sync::atomic::{Ordering, compiler_fence};
+
+use crate::arch::PortIo;
+
+/// Selector register (16-bit write).
+pub const SELECTOR_PORT: u16 = 0x510;
+/// Data register (8-bit reads stream the selected item).
+pub const DATA_PORT: u16 = 0x511;
+/// High half of the DMA address register (big-endian 32-bit write).
+pub const DMA_PORT_HIGH: u16 = 0x514;
+/// Low half of the DMA address register; writing it starts the transfer.
+pub const DMA_PORT_LOW: u16 = 0x518;
+
+/// Well-known items (the legacy numeric keys this firmware uses).
+pub mod key {
+    /// "QEMU" when the device is present.
+    pub const SIGNATURE: u16 = 0x00;
+    /// Feature bitmap, little-endian u32.
+    pub const ID: u16 = 0x01;
+    /// Number of vCPUs QEMU started (`-smp`), little-endian u16.
+    pub const NB_CPUS: u16 = 0x05;
+    /// The named-file directory.
+    pub const FILE_DIR: u16 = 0x19;
+}
+
+/// Feature bit of [`key::ID`]: the traditional data-port interface.
+const FEATURE_TRADITIONAL: u32 = 1 << 0;
+/// Feature bit of [`key::ID`]: the DMA interface.
+const FEATURE_DMA: u32 = 1 << 1;
+
+/// Bits of the DMA control word.
+mod control {
+    /// Set by the device when the transfer failed.
+    pub const ERROR: u32 = 1 << 0;
+    pub const READ: u32 = 1 << 1;
+    pub const SELECT: u32 = 1 << 3;
+}
+
+/// Longest file name in a directory entry, including its terminating NUL.
+pub const FILE_NAME_LEN: usize = 56;
+/// Size of one directory entry: size (BE32), select (BE16), reserved (u16), name.
+const DIR_ENTRY_SIZE: usize = 64;
+/// Most directory entries accepted. QEMU's default is 0x20 slots, up to 0x1000 with
+/// `-global fw_cfg.file_slots`; anything beyond is a broken device, not a configuration.
+pub const MAX_FILES: u32 = 0x1000;
+
+/// A named file of the fw_cfg directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct File {
+    /// Item key to select the file with.
+    pub select: u16,
+    /// Size in bytes.
+    pub size: u32,
+    pub name: String,
+}
+
+/// What went wrong talking to fw_cfg.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FwCfgError {
+    /// The directory claims more entries than [`MAX_FILES`].
+    TooManyFiles(u32),
+    /// A read asked for more bytes than the item has left.
+    ReadPastEnd { select: u16, wanted: u64, left: u64 },
+    /// The device flagged a DMA transfer as failed.
+    DmaFailed { select: u16, len: usize },
+    /// A whole-file read into a buffer of another size.
+    SizeMismatch { name: String, size: u32, buffer: usize },
+}
+
+impl fmt::Display for FwCfgError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FwCfgError::TooManyFiles(n) => {
+                write!(f, "fw_cfg: directory lists {n} files (at most {MAX_FILES} accepted)")
+            }
+            FwCfgError::ReadPastEnd { select, wanted, left } => write!(
+                f,
+                "fw_cfg: item {select:#06x}: reading {wanted} bytes, but only {left} are left"
+            ),
+            FwCfgError::DmaFailed { select, len } => {
+                write!(f, "fw_cfg: item {select:#06x}: DMA transfer of {len} bytes failed")
+            }
+            FwCfgError::SizeMismatch { name, size, buffer } => {
+                write!(f, "fw_cfg: file {name} has {size} bytes, the buffer {buffer}")
+            }
+        }
+    }
+}
+
+/// How the device reaches the firmware's memory: fw_cfg DMA takes guest-physical addresses.
+pub trait DmaAddressing {
+    /// The address the device must be given for the byte `ptr` points at, or `None` when
+    /// the device cannot reach it (the driver then falls back to the data port).
+    fn device_address(&self, ptr: *const u8) -> Option<u64>;
+}
+
+/// The firmware's view: the first 4 GiB are identity-mapped, so a pointer below 4 GiB is
+/// its own physical address. Nothing the firmware owns lies above.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IdentityMapped;
+
+impl DmaAddressing for IdentityMapped {
+    fn device_address(&self, ptr: *const u8) -> Option<u64> {
+        let address = ptr.expose_provenance() as u64;
+        (address < 1 << 32).then_some(address)
+    }
+}
+
+/// The DMA descriptor (`FWCfgDmaAccess`), fields big-endian. The device reads it at the
+/// address written to the DMA register and clears `control` (or sets its error bit) when done.
+#[repr(C, align(8))]
+#[derive(Debug)]
+struct DmaAccess {
+    control: u32,
+    length: u32,
+    address: u64,
+}
+
+/// The fw_cfg device.
+#[derive(Debug)]
+pub struct FwCfg<P: PortIo, A: DmaAddressing = IdentityMapped> {
+    ports: P,
+    /// `Some` when the device offers DMA.
+    dma: Option<A>,
+}
+
+impl<P: PortIo, A: DmaAddressing> FwCfg<P, A> {
+    /// Finds the device by its signature; `None` when it is absent (Xen has no fw_cfg).
+    /// `addressing` is used only if the device offers DMA.
+    pub fn detect(mut ports: P, addressing: A) -> Option<Self> {
+        let mut signature = [0u8; 4];
+        pio_read_item(&mut ports, key::SIGNATURE, &mut signature);
+        if &signature != b"QEMU" {
+            return None;
+        }
+        let mut id = [0u8; 4];
+        pio_read_item(&mut ports, key::ID, &mut id);
+        let features = u32::from_le_bytes(id);
+        if features & FEATURE_TRADITIONAL == 0 {
+            // Every QEMU sets it on x86; a device without it is not one we know.
+            return None;
+        }
+        let dma = (features & FEATURE_DMA != 0).then_some(addressing);
+        Some(FwCfg { ports, dma })
+    }
+
+    /// Whether transfers go through DMA.
+    pub fn has_dma(&self) -> bool {
+        self.dma.is_some()
+    }
+
+    /// Reads the first `buf.len()` bytes of item `key` through the data port (for small
+    /// numeric items; the device returns zeros past an item's end).
+    pub fn read_item(&mut self, key: u16, buf: &mut [u8]) {
+        pio_read_item(&mut self.ports, key, buf);
+    }
+
+    /// Number of vCPUs QEMU started.
+    pub fn nb_cpus(&mut self) -> u16 {
+        let mut raw = [0u8; 2];
+        self.read_item(key::NB_CPUS, &mut raw);
+        u16::from_le_bytes(raw)
+    }
+
+    /// The named files.
+    pub fn files(&mut self) -> Result<Vec<File>, FwCfgError> {
+        let mut reader = self.open_item(key::FILE_DIR, u64::from(u32::MAX));
+        let mut count = [0u8; 4];
+        reader.read_exact(&mut count)?;
+        let count = u32::from_be_bytes(count);
+        if count > MAX_FILES {
+            return Err(FwCfgError::TooManyFiles(count));
+        }
+        let mut raw = vec![0u8; count as usize * DIR_ENTRY_SIZE];
+        reader.read_exact(&mut raw)?;
+        Ok(raw.chunks_exact(DIR_ENTRY_SIZE).map(parse_dir_entry).collect())
+    }
+
+    /// The file called exactly `name`, if QEMU has one.
+    pub fn find_file(&mut self, name: &str) -> Result<Option<File>, FwCfgError> {
+        Ok(self.files()?.into_iter().find(|file| file.name == name))
+    }
+
+    /// Starts reading `file` from its first byte.
+    pub fn open(&mut self, file: &File) -> FileReader<'_, P, A> {
+        self.open_item(file.select, u64::from(file.size))
+    }
+
+    /// Reads the whole of `file` into `dest`, which must be exactly its size.
+    pub fn read_file(&mut self, file: &File, dest: &mut [u8]) -> Result<(), FwCfgError> {
+        if dest.len() as u64 != u64::from(file.size) {
+            return Err(FwCfgError::SizeMismatch {
+                name: file.name.clone(),
+                size: file.size,
+                buffer: dest.len(),
+            });
+        }
+        self.open(file).read_exact(dest)
+    }
+
+    fn open_item(&mut self, select: u16, size: u64) -> FileReader<'_, P, A> {
+        FileReader { fw_cfg: self, select, left: size, selected: false }
+    }
+
+    /// One DMA transfer of `dest.len()` bytes from the item at its current offset
+    /// (selecting `select` first when `reselect`). Returns `false` if the buffer is out of
+    /// the device's reach, before anything was started.
+    fn dma_read(
+        &mut self,
+        select: u16,
+        reselect: bool,
+        dest: &mut [u8],
+    ) -> Result<bool, FwCfgError> {
+        let Some(addressing) = &self.dma else { return Ok(false) };
+        let mut access = DmaAccess { control: 0, length: 0, address: 0 };
+        let (Some(buffer), Some(descriptor), Ok(length)) = (
+            addressing.device_address(dest.as_mut_ptr()),
+            addressing.device_address((&raw const access).cast()),
+            u32::try_from(dest.len()),
+        ) else {
+            return Ok(false);
+        };
+        let mut ctl = control::READ;
+        if reselect {
+            ctl |= control::SELECT | (u32::from(select) << 16);
+        }
+        access.control = ctl.to_be();
+        access.length = length.to_be();
+        access.address = buffer.to_be();
+        // The device reads the descriptor and writes `dest` and the descriptor behind the
+        // compiler's back. Their addresses were exposed above; the fence keeps the stores
+        // before the doorbell and the loads after it.
+        compiler_fence(Ordering::SeqCst);
+        self.ports.write32(DMA_PORT_HIGH, ((descriptor >> 32) as u32).to_be());
+        self.ports.write32(DMA_PORT_LOW, (descriptor as u32).to_be());
+        compiler_fence(Ordering::SeqCst);
+        // QEMU completes the transfer within the port write; the specification still asks
+        // the driver to wait for the device to clear the control word.
+        loop {
+            // SAFETY: `access` is a live, aligned local; the volatile read sees what the
+            // device wrote into it.
+            let status =
+                u32::from_be(unsafe { core::ptr::read_volatile(&raw const access.control) });
+            if status & control::ERROR != 0 {
+                return Err(FwCfgError::DmaFailed { select, len: dest.len() });
+            }
+            if status == 0 {
+                return Ok(true);
+            }
+            core::hint::spin_loop();
+        }
+    }
+}
+
+/// Sequential reads of one item: fw_cfg keeps a read offset per selection, so a file can be
+/// read in parts (a kernel's setup sectors to the heap, the rest to its load address).
+#[derive(Debug)]
+pub struct FileReader<'a, P: PortIo, A: DmaAddressing> {
+    fw_cfg: &'a mut FwCfg<P, A>,
+    select: u16,
+    /// Bytes of the item not read yet.
+    left: u64,
+    /// Whether the item has been selected (the first read does it).
+    selected: bool,
+}
+
+impl<P: PortIo, A: DmaAddressing> FileReader<'_, P, A> {
+    /// Bytes of the item not read yet.
+    pub fn remaining(&self) -> u64 {
+        self.left
+    }
+
+    /// Fills `dest` with the item's next bytes.
+    pub fn read_exact(&mut self, dest: &mut [u8]) -> Result<(), FwCfgError> {
+        let wanted = dest.len() as u64;
+        if wanted > self.left {
+            return Err(FwCfgError::ReadPastEnd { select: self.select, wanted, left: self.left });
+        }
+        if dest.is_empty() {
+            return Ok(());
+        }
+        if !self.fw_cfg.dma_read(self.select, !self.selected, dest)? {
+            if !self.selected {
+                self.fw_cfg.ports.write16(SELECTOR_PORT, self.select);
+            }
+            for byte in dest.iter_mut() {
+                *byte = self.fw_cfg.ports.read8(DATA_PORT);
+            }
+        }
+        self.selected = true;
+        self.left -= wanted;
+        Ok(())
+    }
+}
+
+fn pio_read_item(ports: &mut impl PortIo, key: u16, buf: &mut [u8]) {
+    ports.write16(SELECTOR_PORT, key);
+    for byte in buf.iter_mut() {
+        *byte = ports.read8(DATA_PORT);
+    }
+}
+
+fn parse_dir_entry(raw: &[u8]) -> File {
+    let size = u32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]);
+    let select = u16::from_be_bytes([raw[4], raw[5]]);
+    let name = &raw[8..8 + FILE_NAME_LEN];
+    let len = name.iter().position(|&b| b == 0).unwrap_or(FILE_NAME_LEN);
+    // A name that is not UTF-8 cannot equal any name we look for; keep it readable in logs.
+    let name = String::from_utf8_lossy(&name[..len]).into_owned();
+    File { select, size, name }
+}
+
+#[cfg(test)]
+pub(crate) mod sim;
+#[cfg(test)]
+mod tests;

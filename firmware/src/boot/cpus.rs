@@ -1,0 +1,46 @@
+//! Bringing up every vCPU once PCI is placed (the MTRRs describe the PCI layout), and
+//! setting up the I/O APIC for the MADT.
+
+use log::info;
+
+use super::Fatal;
+use super::pci::PciSetup;
+use crate::arch::{ApTrampoline, HwPorts, IOAPIC_BASE, IOAPIC_WINDOW, IoApic, LocalCpu, MmioRegion};
+use crate::bootinfo::BootInfo;
+use crate::cpu::{self, CpuSetup, IoApicSetup, MtrrRequest};
+use crate::layout;
+use crate::platform::fw_cfg::FwCfg;
+
+/// How many vCPUs the platform says it has: QEMU's fw_cfg `FW_CFG_NB_CPUS`.
+fn expected_cpus() -> Result<u32, Fatal> {
+    // SAFETY: the firmware owns the machine's devices while it runs.
+    let ports = unsafe { HwPorts::new() };
+    let mut fw_cfg = FwCfg::detect(ports, crate::platform::fw_cfg::IdentityMapped)
+        .ok_or(Fatal::CpuCountUnknown)?;
+    Ok(u32::from(fw_cfg.nb_cpus()))
+}
+
+pub fn bring_up(boot: &BootInfo, pci: &PciSetup) -> Result<(CpuSetup, IoApicSetup), Fatal> {
+    let hole = layout::low_hole(&boot.memory_map)?;
+    // The whole hole up to 4 GiB (PCI windows, ECAM, chipset and APIC ranges) and the part
+    // of the 64-bit window BARs occupy are uncacheable.
+    let mut uncacheable = alloc::vec![hole.start..1 << 32];
+    uncacheable.extend(pci.high_used.clone());
+    let request = MtrrRequest { uncacheable };
+    cpu::check_boot_page(boot).map_err(Fatal::Cpu)?;
+    let expected = expected_cpus()?;
+    // SAFETY: firmware code on the BSP, interrupts off; nothing else touches its MTRRs/APIC.
+    let mut bsp = unsafe { LocalCpu::new() };
+    // SAFETY: the AP start-up page was just checked to be RAM holding nothing we still need;
+    // the entry code's page tables are current.
+    let mut boot_page = unsafe { ApTrampoline::new() };
+    // SAFETY: the firmware owns the machine's devices while it runs.
+    let mut ports = unsafe { HwPorts::new() };
+    let setup = cpu::bring_up(&mut bsp, &mut boot_page, &mut ports, expected, &request)
+        .map_err(Fatal::Cpu)?;
+    // SAFETY: the IOAPIC's register window, identity-mapped, used only here.
+    let registers = unsafe { MmioRegion::new(IOAPIC_BASE, IOAPIC_WINDOW) };
+    let ioapic = cpu::init_ioapic(&mut IoApic::new(registers), &setup.cpus);
+    info!("{} vCPU(s) up, IOAPIC ID {}", setup.cpus.len(), ioapic.id);
+    Ok((setup, ioapic))
+}

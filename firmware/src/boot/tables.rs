@@ -1,0 +1,207 @@
+//! The tables the firmware leaves for the OS: ACPI and SMBIOS, in RAM carved out of the
+//! memory map, with their entry points (RSDP, `_SM3_`, `_SM_`) in the BIOS area where
+//! legacy scans look.
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use libacpi::RsdpPlacement;
+use libacpi::tables::MadtProcessor;
+use log::info;
+
+use super::Fatal;
+use super::pci::PciSetup;
+use crate::acpi::{self, TableSet, selftest};
+use crate::arch::{HwPorts, IdentityAcpiHandler, IdentityMapped, MmioRegion, PhysMemory, ram_slice};
+use crate::bootinfo::{BootInfo, MemoryKind, PhysRange};
+use crate::chipset::Chipset;
+use crate::chipset::pm::{BiosArea, PmBlocks};
+use crate::pci::Cf8;
+use crate::smbios::{CpuTopology, SmbiosInfo, SmbiosTable};
+
+/// Bytes carved for the ACPI tables (DSDTs are 10-40 KiB; the rest is small).
+pub const ACPI_AREA_SIZE: u64 = 128 * 1024;
+/// Bytes carved for the SMBIOS structure table.
+pub const SMBIOS_AREA_SIZE: u64 = 16 * 1024;
+
+/// The BIOS area legacy scans search: the RSDP anywhere in 0xE0000-0xFFFFF (ACPI 6.5,
+/// 5.2.5.1), SMBIOS entry points in 0xF0000-0xFFFFF (SMBIOS 3.x, 5.2), 16-byte aligned.
+const BIOS_AREA: PhysRange = PhysRange { start: 0xE_0000, end: 0x10_0000 };
+const RSDP_ADDRESS: u64 = 0xF_0000;
+const SMBIOS3_ADDRESS: u64 = 0xF_0030;
+const SMBIOS2_ADDRESS: u64 = 0xF_0050;
+/// Anchors of entry points an earlier firmware may have left; ours must be the only ones.
+const ANCHORS: [&[u8]; 4] = [b"RSD PTR ", b"_SM3_", b"_SM_", b"_DMI_"];
+/// The BDA word holding the EBDA's segment, which OSes scan for the RSDP first.
+const EBDA_SEGMENT_POINTER: u64 = 0x40E;
+
+/// Where the tables went, for the memory map and the hand-off.
+#[derive(Debug)]
+pub struct Installed {
+    pub rsdp: u64,
+    pub smbios3: u64,
+    pub smbios2: u64,
+    /// The FACS (ACPI NVS), the other ACPI tables (ACPI), the SMBIOS table (reserved).
+    pub facs: PhysRange,
+    pub acpi_tables: PhysRange,
+    pub smbios_table: PhysRange,
+}
+
+/// Everything the tables describe.
+#[derive(Debug)]
+pub struct Platform<'a> {
+    pub chipset: Chipset,
+    pub pm: PmBlocks,
+    pub pci: &'a PciSetup,
+    pub cpus: &'a [MadtProcessor],
+    pub topology: CpuTopology,
+    pub ioapic_id: u8,
+    pub uuid: Option<[u8; 16]>,
+}
+
+/// The HPET's capabilities register reads all ones or zero when there is no HPET.
+fn hpet_block_id() -> Option<u32> {
+    // SAFETY: the HPET's register page (or nothing there: reads return all ones) in the
+    // identity-mapped chipset range; only read here.
+    let hpet = unsafe { MmioRegion::new(acpi::HPET_ADDRESS, 0x400) };
+    let id = hpet.read32(0);
+    (id != 0 && id != u32::MAX).then_some(id)
+}
+
+/// Builds and installs the ACPI and SMBIOS tables for `platform` in `area` (carved RAM of
+/// [`ACPI_AREA_SIZE`] + [`SMBIOS_AREA_SIZE`] bytes) and their entry points.
+pub fn install(
+    platform: &Platform<'_>,
+    boot: &BootInfo,
+    area: PhysRange,
+    self_checks: bool,
+) -> Result<Installed, Fatal> {
+    let acpi_area = PhysRange { start: area.start, end: area.start + ACPI_AREA_SIZE };
+    let smbios_area = PhysRange { start: acpi_area.end, end: area.end };
+
+    let mut ssdt = vec![0u8; 64 * 1024];
+    let ssdt_len = acpi::ssdt::build(platform.chipset, platform.pci, platform.cpus, &mut ssdt)
+        .map_err(Fatal::Acpi)?;
+    let set = TableSet {
+        chipset: platform.chipset,
+        pm: platform.pm,
+        cpus: platform.cpus,
+        ioapic_id: platform.ioapic_id,
+        pci_irqs: platform.chipset.link_irqs(),
+        hpet_block_id: hpet_block_id(),
+        ecam: platform.pci.ecam,
+        dsdt: acpi::dsdt::dsdt(platform.chipset),
+        ssdt_body: &ssdt[..ssdt_len],
+    };
+
+    let ram: Vec<PhysRange> = boot
+        .memory_map
+        .iter()
+        .filter(|r| r.kind == MemoryKind::Ram)
+        .map(|r| r.range)
+        .collect();
+    let mut info = SmbiosInfo::new(platform.topology, &ram);
+    info.system.uuid = platform.uuid;
+    let smbios = SmbiosTable::build(&info).map_err(Fatal::Smbios)?;
+
+    // SAFETY: both areas were carved out of RAM for these tables; nothing else uses them.
+    let (acpi_region, smbios_region) = unsafe { (ram_slice(acpi_area), ram_slice(smbios_area)) };
+    acpi_region.fill(0);
+    smbios_region.fill(0);
+    let entry_points = smbios.write_to(smbios_region, smbios_area.start).map_err(Fatal::Smbios)?;
+    let ebda_stale = erase_stale_ebda_rsdp();
+
+    // SAFETY: the firmware owns the chipset while it runs.
+    let mut cfg = Cf8::new(unsafe { HwPorts::new() });
+    platform.chipset.set_bios_area(&mut cfg, BiosArea::ReadWrite);
+    // SAFETY: the BIOS area is shadow RAM below 1 MiB (writable until locked again below),
+    // identity-mapped, used by nothing else in the firmware.
+    let bios = unsafe { ram_slice(BIOS_AREA) };
+    let stale = erase_anchors(bios) + ebda_stale;
+    let at = |address: u64| (address - BIOS_AREA.start) as usize;
+    bios[at(SMBIOS3_ADDRESS)..][..entry_points.smbios3.len()].copy_from_slice(&entry_points.smbios3);
+    bios[at(SMBIOS2_ADDRESS)..][..entry_points.smbios2.len()].copy_from_slice(&entry_points.smbios2);
+    let placement =
+        RsdpPlacement::At { buffer: &mut bios[at(RSDP_ADDRESS)..][..36], address: RSDP_ADDRESS };
+    let installed = acpi::install(&set, acpi_region, acpi_area.start, placement);
+    platform.chipset.set_bios_area(&mut cfg, BiosArea::ReadOnly);
+    let summary = installed.map_err(Fatal::Acpi)?;
+
+    if stale > 0 {
+        info!("erased {stale} entry point(s) an earlier firmware left in the BIOS area");
+    }
+    info!("ACPI: RSDP at {:#x}", summary.rsdp_address);
+    for table in summary.tables() {
+        info!(
+            "ACPI: {} at {:#x}, {} bytes",
+            core::str::from_utf8(&table.signature.0).unwrap_or("????"),
+            table.address,
+            table.length
+        );
+    }
+    info!(
+        "SMBIOS 3.0: {} structures, {} bytes at {:#x}; entry points at {SMBIOS3_ADDRESS:#x} \
+         (_SM3_) and {SMBIOS2_ADDRESS:#x} (_SM_)",
+        smbios.structure_count(),
+        smbios.len(),
+        smbios_area.start
+    );
+
+    if self_checks {
+        // SAFETY: the tables lie in identity-mapped RAM below 4 GiB.
+        let handler = unsafe { IdentityAcpiHandler::new(platform.pm.pm_timer) };
+        // SAFETY: the handler maps the physical memory holding the tables.
+        let checked = unsafe { selftest::verify(handler, &summary, platform.cpus, platform.pci.ecam) }
+            .map_err(Fatal::AcpiSelfTest)?;
+        info!("self-check: {checked} ACPI tables parse back and match the platform");
+    }
+
+    let facs = summary.find(libacpi::Signature(*b"FACS")).expect("the FACS is always installed");
+    let facs = PhysRange { start: facs.address, end: facs.address + u64::from(facs.length) };
+    let acpi_end = (acpi_area.start + summary.bytes_used as u64).next_multiple_of(0x1000);
+    Ok(Installed {
+        rsdp: summary.rsdp_address,
+        smbios3: SMBIOS3_ADDRESS,
+        smbios2: SMBIOS2_ADDRESS,
+        facs,
+        acpi_tables: PhysRange { start: facs.end, end: acpi_end },
+        smbios_table: PhysRange {
+            start: smbios_area.start,
+            end: (smbios_area.start + smbios.len() as u64).next_multiple_of(0x1000),
+        },
+    })
+}
+
+/// Clears every entry-point anchor (16-byte aligned) in `area`; returns how many.
+fn erase_anchors(area: &mut [u8]) -> usize {
+    let mut erased = 0;
+    for offset in (0..area.len()).step_by(16) {
+        for anchor in ANCHORS {
+            if area[offset..].starts_with(anchor) {
+                area[offset..offset + anchor.len()].fill(0);
+                erased += 1;
+            }
+        }
+    }
+    erased
+}
+
+/// OSes look for the RSDP in the first KiB of the EBDA before the BIOS area: clear any
+/// found there. Returns how many.
+fn erase_stale_ebda_rsdp() -> usize {
+    // SAFETY: the identity map covers the BDA (through page 0 on demand).
+    let memory = unsafe { IdentityMapped::new() };
+    let mut segment = [0u8; 2];
+    if memory.read(EBDA_SEGMENT_POINTER, &mut segment).is_err() {
+        return 0;
+    }
+    let ebda = u64::from(u16::from_le_bytes(segment)) << 4;
+    // A plausible EBDA lies just below the VGA window; anything else is not one.
+    if !(0x8_0000..0xA_0000).contains(&ebda) {
+        return 0;
+    }
+    let range = PhysRange { start: ebda, end: (ebda + 1024).min(0xA_0000) };
+    // SAFETY: the EBDA is RAM below the VGA window, identity-mapped; the firmware does not
+    // use it otherwise.
+    erase_anchors(unsafe { ram_slice(range) })
+}

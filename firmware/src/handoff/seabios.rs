@@ -1,0 +1,228 @@
+//! Hand-off to SeaBIOS the way Xen's hvmloader does it: the image copied to end at 1 MiB,
+//! the `XenHVMSeaBIOS` info table at 0x1000 pointing at the BIOS tables and the memory map,
+//! then real mode and the reset vector F000:FFF0.
+//!
+//! On Xen, SeaBIOS finds the info table (it knows it is on Xen from CPUID) and takes the
+//! memory map and tables from it. Under plain QEMU it does not believe it is on Xen and
+//! redoes its own setup from fw_cfg: expected, and still a test of the whole path.
+//!
+//! Under QEMU the BIOS area 0xC0000-0xFFFFF is shadow RAM behind the chipset's PAM
+//! registers, left read-only by the SeaBIOS that started us: [`unlock_bios_area`] makes it
+//! read/write RAM first (harmless on Xen, where it always is).
+
+use alloc::vec;
+use alloc::vec::Vec;
+use core::convert::Infallible;
+use core::ops::RangeInclusive;
+
+use log::info;
+
+use super::{HandoffError, byte_sum, files, window};
+use crate::arch::{PhysMemoryMut, PortIo};
+use crate::bootinfo::PhysRange;
+use crate::chipset::HOST_BRIDGE;
+use crate::e820::{E820_ENTRY_SIZE, E820Map, MAX_E820_ENTRIES};
+use crate::pci::ConfigSpace;
+use crate::platform::fw_cfg::{DmaAddressing, File, FwCfg};
+
+/// Where the info table goes (SeaBIOS looks there on Xen).
+pub const INFO_ADDRESS: u64 = 0x1000;
+const SIGNATURE: &[u8; 14] = b"XenHVMSeaBIOS\0";
+/// The info table: signature, length, checksum, then four u32: tables, tables_nr, e820,
+/// e820_nr (packed).
+const INFO_LEN: usize = 32;
+/// The table-pointer array and the memory map follow the info table in the same page.
+const TABLES_OFFSET: usize = 0x20;
+const MAX_TABLES: usize = 4;
+const E820_OFFSET: usize = 0x40;
+/// Bytes written at [`INFO_ADDRESS`] at most: everything stays within one page, below the
+/// real-mode trampoline (`arch::realmode::TRAMPOLINE_BASE`).
+pub const INFO_PAGE_LEN: usize = E820_OFFSET + MAX_E820_ENTRIES * E820_ENTRY_SIZE;
+
+/// The BIOS image ends here; the CPU's real-mode reset vector is its last 16 bytes.
+pub const BIOS_END: u64 = 0x10_0000;
+/// The shadow-RAM area below 1 MiB that PAM controls; the largest SeaBIOS (bios-256k.bin)
+/// fills it.
+pub const BIOS_AREA_START: u64 = 0xC_0000;
+
+/// PAM registers of the host bridge: i440FX PMC 0x59..0x5F, Q35 MCH 0x90..0x96. The first
+/// (PAM0) controls 0xF0000-0xFFFFF in its high nibble, each other one two 16 KiB segments.
+pub const I440FX_PAM: RangeInclusive<u16> = 0x59..=0x5F;
+pub const Q35_PAM: RangeInclusive<u16> = 0x90..=0x96;
+/// Read and write both go to RAM, for each nibble's segment.
+const PAM_RAM_RW: u8 = 0x33;
+/// PAM0's low nibble is reserved: only its high (0xF0000) half is set.
+const PAM0_RAM_RW: u8 = 0x30;
+
+/// The (register, value) writes that make the whole BIOS area read/write RAM.
+pub fn pam_unlock_writes(pam: RangeInclusive<u16>) -> impl Iterator<Item = (u16, u8)> {
+    let first = *pam.start();
+    pam.map(move |reg| (reg, if reg == first { PAM0_RAM_RW } else { PAM_RAM_RW }))
+}
+
+/// Makes 0xC0000-0xFFFFF read/write RAM through the host bridge's PAM registers `pam`
+/// ([`I440FX_PAM`] or [`Q35_PAM`]) and checks that each took.
+pub fn unlock_bios_area(
+    cfg: &mut impl ConfigSpace,
+    pam: RangeInclusive<u16>,
+) -> Result<(), HandoffError> {
+    for (register, value) in pam_unlock_writes(pam) {
+        cfg.write8(HOST_BRIDGE, register, value);
+        let read = cfg.read8(HOST_BRIDGE, register);
+        if read != value {
+            return Err(HandoffError::PamLocked { register, wrote: value, read });
+        }
+    }
+    Ok(())
+}
+
+/// Physical addresses of the tables SeaBIOS (and OVMF) copy on Xen instead of building
+/// their own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BiosTables {
+    pub rsdp: Option<u32>,
+    pub smbios_entry: Option<u32>,
+    pub mp_floating: Option<u32>,
+    pub pir: Option<u32>,
+}
+
+impl BiosTables {
+    pub fn addresses(&self) -> Vec<u32> {
+        [self.rsdp, self.smbios_entry, self.mp_floating, self.pir].into_iter().flatten().collect()
+    }
+}
+
+/// The bytes for [`INFO_ADDRESS`]: info table, table pointers, memory map.
+pub fn info_page(tables: &BiosTables, e820: &E820Map) -> Result<Vec<u8>, HandoffError> {
+    let addresses = tables.addresses();
+    debug_assert!(addresses.len() <= MAX_TABLES);
+    let mut page = vec![0u8; E820_OFFSET + e820.encoded_len()];
+    page[..14].copy_from_slice(SIGNATURE);
+    page[14] = INFO_LEN as u8;
+    let base = INFO_ADDRESS as u32;
+    let fields = [
+        base + TABLES_OFFSET as u32,
+        addresses.len() as u32,
+        base + E820_OFFSET as u32,
+        e820.len() as u32,
+    ];
+    for (slot, value) in page[16..INFO_LEN].chunks_exact_mut(4).zip(fields) {
+        slot.copy_from_slice(&value.to_le_bytes());
+    }
+    page[15] = 0u8.wrapping_sub(byte_sum(&page[..INFO_LEN]));
+    for (slot, address) in page[TABLES_OFFSET..E820_OFFSET].chunks_exact_mut(4).zip(addresses) {
+        slot.copy_from_slice(&address.to_le_bytes());
+    }
+    e820.encode_into(&mut page[E820_OFFSET..])?;
+    Ok(page)
+}
+
+/// Opcodes of `jmp rel16/32` (0xE9), `jmp ptr16:16` (0xEA) and `jmp rel8` (0xEB).
+const JMP_NEAR: u8 = 0xE9;
+const JMP_SHORT: u8 = 0xEB;
+
+/// Whether the last 16 bytes of a BIOS image (its reset vector) start with a jump, after
+/// optional NOPs (OVMF's vector is `nop; nop; jmp near`, SeaBIOS's a far jump).
+pub fn has_reset_vector(image_tail: &[u8]) -> bool {
+    image_tail
+        .iter()
+        .take(16)
+        .find(|&&b| b != 0x90)
+        .is_some_and(|&opcode| matches!(opcode, JMP_NEAR..=JMP_SHORT))
+}
+
+/// Checks that `window` is RAM by writing a pattern to its first and last bytes.
+pub(super) fn check_ram(
+    window: &mut [u8],
+    what: &'static str,
+    range: PhysRange,
+) -> Result<(), HandoffError> {
+    let last = window.len() - 1;
+    for (at, pattern) in [(0, 0x5A), (last, 0xA5), (0, 0xA5), (last, 0x5A)] {
+        // Volatile: the compiler must not fold the read into the write just before it.
+        let slot = &raw mut window[at];
+        // SAFETY: `slot` points into `window`, a live exclusive borrow.
+        let read = unsafe {
+            slot.write_volatile(pattern);
+            slot.read_volatile()
+        };
+        if read != pattern {
+            return Err(HandoffError::NotRam { what, range });
+        }
+    }
+    Ok(())
+}
+
+/// A SeaBIOS image loaded to end at 1 MiB.
+#[derive(Debug)]
+pub struct SeabiosPayload {
+    image: PhysRange,
+}
+
+impl SeabiosPayload {
+    /// Loads `file` (the `opt/hvmloader/firmware` file, at most 256 KiB) to end at 1 MiB,
+    /// after unlocking the BIOS area with `pam` (the chipset's PAM registers).
+    pub fn load<P: PortIo, A: DmaAddressing>(
+        fw_cfg: &mut FwCfg<P, A>,
+        file: &File,
+        cfg: &mut impl ConfigSpace,
+        pam: RangeInclusive<u16>,
+        memory: &mut impl PhysMemoryMut,
+    ) -> Result<Self, HandoffError> {
+        let max = (BIOS_END - BIOS_AREA_START) as u32;
+        if file.size < 16 || file.size > max {
+            return Err(HandoffError::BiosSize { what: "SeaBIOS", size: file.size, max });
+        }
+        let image = PhysRange { start: BIOS_END - u64::from(file.size), end: BIOS_END };
+        unlock_bios_area(cfg, pam)?;
+        let bytes = window(memory, "SeaBIOS image", image)?;
+        check_ram(bytes, "SeaBIOS image", image)?;
+        fw_cfg.read_file(file, bytes)?;
+        if !has_reset_vector(&bytes[bytes.len() - 16..]) {
+            return Err(HandoffError::NoResetVector { what: "SeaBIOS" });
+        }
+        info!("SeaBIOS: {} ({} KiB) at {image}", files::FIRMWARE, file.size >> 10);
+        Ok(SeabiosPayload { image })
+    }
+
+    pub fn image(&self) -> PhysRange {
+        self.image
+    }
+
+    /// Writes the info table for `e820` and `tables`; returns its bytes' range.
+    pub fn prepare(
+        &self,
+        e820: &E820Map,
+        tables: &BiosTables,
+        memory: &mut impl PhysMemoryMut,
+    ) -> Result<PhysRange, HandoffError> {
+        let page = info_page(tables, e820)?;
+        let range = PhysRange { start: INFO_ADDRESS, end: INFO_ADDRESS + page.len() as u64 };
+        window(memory, "SeaBIOS info table", range)?.copy_from_slice(&page);
+        Ok(range)
+    }
+
+    /// Starts SeaBIOS at its reset vector. Returns only on an error found before the jump.
+    pub fn boot(
+        self,
+        e820: &E820Map,
+        tables: &BiosTables,
+        memory: &mut impl PhysMemoryMut,
+    ) -> Result<Infallible, HandoffError> {
+        let info = self.prepare(e820, tables, memory)?;
+        info!(
+            "SeaBIOS: info table at {info} ({} tables, {} memory map entries); \
+             real mode, jumping to F000:FFF0",
+            tables.addresses().len(),
+            e820.len()
+        );
+        super::drain_console_hw();
+        // SAFETY: the image was loaded to end at 1 MiB in RAM made writable; the info table
+        // lies in page 0x1000, below the trampoline's page; both pages are below 1 MiB,
+        // where the firmware keeps nothing it still needs.
+        unsafe { crate::arch::realmode::enter_bios_reset_vector() }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,173 @@
+use alloc::collections::BTreeMap;
+use alloc::string::ToString;
+
+use super::*;
+use crate::bootinfo::{MemoryKind, MemoryRegion};
+use crate::e820::E820Builder;
+use crate::handoff::{BiosPayload, ovmf};
+use crate::pci::Bdf;
+use crate::platform::fw_cfg::sim::{HostAddressing, SimFwCfg};
+
+fn e820() -> E820Map {
+    let ram = |start, end| MemoryRegion { range: PhysRange { start, end }, kind: MemoryKind::Ram };
+    E820Builder::new(&[ram(0, 0x9_FC00), ram(0x10_0000, 0x2000_0000)]).unwrap().build().unwrap()
+}
+
+#[test]
+fn info_table_is_xen_layout_and_sums_to_zero() {
+    let map = e820();
+    let tables =
+        BiosTables { rsdp: Some(0xF_59E0), smbios_entry: Some(0xF_5A00), ..Default::default() };
+    let page = info_page(&tables, &map).unwrap();
+    assert_eq!(&page[..14], b"XenHVMSeaBIOS\0");
+    assert_eq!(page[14], 32);
+    assert_eq!(byte_sum(&page[..32]), 0);
+    let u32_at = |at: usize| u32::from_le_bytes(page[at..at + 4].try_into().unwrap());
+    assert_eq!((u32_at(16), u32_at(20)), (0x1020, 2));
+    assert_eq!((u32_at(24), u32_at(28)), (0x1040, 2));
+    assert_eq!((u32_at(0x20), u32_at(0x24)), (0xF_59E0, 0xF_5A00));
+    let mut encoded = [0u8; 40];
+    map.encode_into(&mut encoded).unwrap();
+    assert_eq!(&page[0x40..], &encoded);
+    assert!(page.len() <= INFO_PAGE_LEN);
+}
+
+#[test]
+fn ovmf_info_table_uses_64_bit_pointers() {
+    let map = e820();
+    let page =
+        ovmf::info_page(&BiosTables { rsdp: Some(0xF_59E0), ..Default::default() }, &map).unwrap();
+    assert_eq!(&page[..14], b"XenHVMOVMF\0\0\0\0");
+    assert_eq!(page[14], 40);
+    assert_eq!(byte_sum(&page[..40]), 0);
+    let u64_at = |at: usize| u64::from_le_bytes(page[at..at + 8].try_into().unwrap());
+    assert_eq!(u64_at(16), 0x1040);
+    assert_eq!(u64_at(28), 0x1080);
+    assert_eq!(u64_at(0x40), 0xF_59E0);
+}
+
+#[test]
+fn ovmf_flash_ends_at_4_gib_from_a_mib_boundary() {
+    assert_eq!(ovmf::flash_range(0x20_0000), PhysRange { start: 0xFFE0_0000, end: 1 << 32 });
+    assert_eq!(ovmf::flash_range(0x1F_0000), PhysRange { start: 0xFFE0_0000, end: 0xFFFF_0000 });
+}
+
+#[test]
+fn reset_vectors_are_recognised() {
+    assert!(has_reset_vector(&[0xEA, 0x5B, 0xE0, 0x00, 0xF0]));
+    assert!(has_reset_vector(&[0x90, 0x90, 0xE9, 0x00, 0x00]));
+    assert!(!has_reset_vector(&[0u8; 16]));
+    assert!(!has_reset_vector(&[0x90; 16]));
+}
+
+/// A host bridge whose PAM registers read back what is written, or stay zero if `locked`.
+struct Bridge {
+    regs: BTreeMap<u16, u8>,
+    locked: bool,
+}
+
+impl ConfigSpace for Bridge {
+    fn read8(&mut self, bdf: Bdf, offset: u16) -> u8 {
+        assert_eq!(bdf, HOST_BRIDGE);
+        self.regs.get(&offset).copied().unwrap_or(0)
+    }
+    fn read16(&mut self, _: Bdf, _: u16) -> u16 {
+        unimplemented!()
+    }
+    fn read32(&mut self, _: Bdf, _: u16) -> u32 {
+        unimplemented!()
+    }
+    fn write8(&mut self, bdf: Bdf, offset: u16, value: u8) {
+        assert_eq!(bdf, HOST_BRIDGE);
+        if !self.locked {
+            self.regs.insert(offset, value);
+        }
+    }
+    fn write16(&mut self, _: Bdf, _: u16, _: u16) {
+        unimplemented!()
+    }
+    fn write32(&mut self, _: Bdf, _: u16, _: u32) {
+        unimplemented!()
+    }
+}
+
+#[test]
+fn pam_unlock_sets_every_segment_read_write() {
+    for pam in [I440FX_PAM, Q35_PAM] {
+        let mut bridge = Bridge { regs: BTreeMap::new(), locked: false };
+        unlock_bios_area(&mut bridge, pam.clone()).unwrap();
+        let first = *pam.start();
+        assert_eq!(bridge.regs.len(), 7);
+        assert_eq!(bridge.regs[&first], 0x30);
+        assert!(pam.skip(1).all(|reg| bridge.regs[&reg] == 0x33));
+    }
+    let mut locked = Bridge { regs: BTreeMap::new(), locked: true };
+    let err = unlock_bios_area(&mut locked, Q35_PAM).unwrap_err();
+    assert_eq!(err, HandoffError::PamLocked { register: 0x90, wrote: 0x30, read: 0 });
+    assert!(err.to_string().contains("the BIOS area stays read-only"), "{err}");
+}
+
+/// Guest memory below 1 MiB; nothing else is reachable.
+struct LowMemory {
+    low: alloc::vec::Vec<u8>,
+}
+
+impl PhysMemoryMut for LowMemory {
+    fn window(&mut self, range: PhysRange) -> Result<&mut [u8], crate::arch::PhysReadError> {
+        let len = range.len() as usize;
+        self.low
+            .get_mut(range.start as usize..range.end as usize)
+            .ok_or(crate::arch::PhysReadError { paddr: range.start, len })
+    }
+}
+
+fn bios_image(len: usize) -> alloc::vec::Vec<u8> {
+    let mut image = alloc::vec![0x11u8; len];
+    image[len - 16..len - 11].copy_from_slice(&[0xEA, 0x5B, 0xE0, 0x00, 0xF0]);
+    image
+}
+
+#[test]
+fn seabios_lands_at_the_end_of_the_first_mib() {
+    let image = bios_image(0x2_0000);
+    let mut sim = SimFwCfg::new(true);
+    sim.add_file(files::FIRMWARE, &image);
+    let mut fw_cfg = FwCfg::detect(sim, HostAddressing).unwrap();
+    let mut bridge = Bridge { regs: BTreeMap::new(), locked: false };
+    let mut memory = LowMemory { low: alloc::vec![0; 0x10_0000] };
+    let Some(BiosPayload::Seabios(bios)) =
+        BiosPayload::load(&mut fw_cfg, &mut bridge, I440FX_PAM, &mut memory).unwrap()
+    else {
+        panic!("expected SeaBIOS")
+    };
+    assert_eq!(bios.image(), PhysRange { start: 0xE_0000, end: 0x10_0000 });
+    assert_eq!(&memory.low[0xE_0000..], &image[..]);
+    let info = bios.prepare(&e820(), &BiosTables::default(), &mut memory).unwrap();
+    assert_eq!(&memory.low[0x1000..0x100E], b"XenHVMSeaBIOS\0");
+    assert_eq!(info, PhysRange { start: 0x1000, end: 0x1040 + 40 });
+}
+
+#[test]
+fn bad_bios_images_are_refused() {
+    let mut bridge = Bridge { regs: BTreeMap::new(), locked: false };
+    let mut memory = LowMemory { low: alloc::vec![0; 0x10_0000] };
+    let mut load = |image: &[u8]| {
+        let mut sim = SimFwCfg::new(true);
+        sim.add_file(files::FIRMWARE, image);
+        let mut fw_cfg = FwCfg::detect(sim, HostAddressing).unwrap();
+        BiosPayload::load(&mut fw_cfg, &mut bridge, Q35_PAM, &mut memory).unwrap_err()
+    };
+    assert_eq!(load(&[0u8; 0x1_0000]), HandoffError::NoResetVector { what: "SeaBIOS" });
+    assert_eq!(
+        load(&[0xEA; 8]),
+        HandoffError::BiosSize { what: "SeaBIOS", size: 8, max: 0x4_0000 }
+    );
+    // OVMF-sized images go to the top of 4 GiB, which this memory does not reach.
+    assert_eq!(
+        load(&bios_image(0x20_0000)),
+        HandoffError::Unwritable {
+            what: "OVMF flash image",
+            err: crate::arch::PhysReadError { paddr: 0xFFE0_0000, len: 0x20_0000 }
+        }
+    );
+}

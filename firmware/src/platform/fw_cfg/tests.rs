@@ -1,0 +1,171 @@
+use alloc::vec;
+use alloc::vec::Vec;
+
+use super::sim::{HostAddressing, SimFwCfg};
+use super::*;
+
+/// Pretends every buffer is out of the device's reach.
+struct NothingReachable;
+
+impl DmaAddressing for NothingReachable {
+    fn device_address(&self, _: *const u8) -> Option<u64> {
+        None
+    }
+}
+
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
+}
+
+fn device(dma: bool) -> FwCfg<SimFwCfg, HostAddressing> {
+    let mut sim = SimFwCfg::new(dma);
+    sim.add_file("etc/e820", &[1, 2, 3]);
+    sim.add_file("opt/hvmloader/kernel", &pattern(100_000));
+    sim.add_file("opt/hvmloader/cmdline", b"console=ttyS0");
+    FwCfg::detect(sim, HostAddressing).expect("device detected")
+}
+
+#[test]
+fn absent_device_is_not_detected() {
+    let mut sim = SimFwCfg::new(true);
+    sim.items.insert(key::SIGNATURE, b"XEN!".to_vec());
+    assert!(FwCfg::detect(sim, HostAddressing).is_none());
+    // Nothing decodes the ports: reads float to all-ones on real hardware, zero here.
+    let mut sim = SimFwCfg::new(true);
+    sim.items.clear();
+    assert!(FwCfg::detect(sim, HostAddressing).is_none());
+}
+
+#[test]
+fn dma_feature_is_detected() {
+    assert!(device(true).has_dma());
+    assert!(!device(false).has_dma());
+}
+
+#[test]
+fn nb_cpus_is_little_endian() {
+    assert_eq!(device(false).nb_cpus(), 3);
+}
+
+#[test]
+fn directory_lists_files() {
+    for dma in [false, true] {
+        let files = device(dma).files().unwrap();
+        let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["etc/e820", "opt/hvmloader/kernel", "opt/hvmloader/cmdline"]);
+        assert_eq!(
+            files[1],
+            File { select: 0x21, size: 100_000, name: "opt/hvmloader/kernel".into() }
+        );
+    }
+}
+
+#[test]
+fn find_file_matches_whole_names_only() {
+    let mut fw_cfg = device(true);
+    assert_eq!(fw_cfg.find_file("opt/hvmloader/cmdline").unwrap().unwrap().size, 13);
+    assert_eq!(fw_cfg.find_file("opt/hvmloader/cmd").unwrap(), None);
+    assert_eq!(fw_cfg.find_file("opt/hvmloader/cmdline2").unwrap(), None);
+    assert_eq!(fw_cfg.find_file("").unwrap(), None);
+}
+
+#[test]
+fn file_read_by_dma_takes_one_transfer() {
+    let mut fw_cfg = device(true);
+    let file = fw_cfg.find_file("opt/hvmloader/kernel").unwrap().unwrap();
+    let before = (fw_cfg.ports.data_reads, fw_cfg.ports.dma_transfers);
+    let mut buf = vec![0u8; file.size as usize];
+    fw_cfg.read_file(&file, &mut buf).unwrap();
+    assert_eq!(buf, pattern(100_000));
+    assert_eq!((fw_cfg.ports.data_reads, fw_cfg.ports.dma_transfers), (before.0, before.1 + 1));
+}
+
+#[test]
+fn file_read_without_dma_streams_the_data_port() {
+    let mut fw_cfg = device(false);
+    let file = fw_cfg.find_file("opt/hvmloader/kernel").unwrap().unwrap();
+    let mut buf = vec![0u8; file.size as usize];
+    fw_cfg.read_file(&file, &mut buf).unwrap();
+    assert_eq!(buf, pattern(100_000));
+    assert_eq!(fw_cfg.ports.dma_transfers, 0);
+}
+
+#[test]
+fn unreachable_buffers_fall_back_to_the_data_port() {
+    let mut sim = SimFwCfg::new(true);
+    sim.add_file("opt/hvmloader/cmdline", b"quiet");
+    let mut fw_cfg = FwCfg::detect(sim, NothingReachable).unwrap();
+    assert!(fw_cfg.has_dma());
+    let file = fw_cfg.find_file("opt/hvmloader/cmdline").unwrap().unwrap();
+    let mut buf = [0u8; 5];
+    fw_cfg.read_file(&file, &mut buf).unwrap();
+    assert_eq!(&buf, b"quiet");
+    assert_eq!(fw_cfg.ports.dma_transfers, 0);
+}
+
+#[test]
+fn reads_in_parts_continue_where_the_last_stopped() {
+    for dma in [false, true] {
+        let mut fw_cfg = device(dma);
+        let file = fw_cfg.find_file("opt/hvmloader/kernel").unwrap().unwrap();
+        let mut reader = fw_cfg.open(&file);
+        let (mut head, mut tail) = (vec![0u8; 1024], vec![0u8; 100_000 - 1024]);
+        reader.read_exact(&mut head).unwrap();
+        assert_eq!(reader.remaining(), 100_000 - 1024);
+        reader.read_exact(&mut tail).unwrap();
+        assert_eq!(reader.remaining(), 0);
+        head.extend_from_slice(&tail);
+        assert_eq!(head, pattern(100_000), "dma {dma}");
+    }
+}
+
+#[test]
+fn reading_past_the_end_is_an_error() {
+    let mut fw_cfg = device(true);
+    let file = fw_cfg.find_file("opt/hvmloader/cmdline").unwrap().unwrap();
+    let mut reader = fw_cfg.open(&file);
+    let mut buf = [0u8; 14];
+    assert_eq!(
+        reader.read_exact(&mut buf),
+        Err(FwCfgError::ReadPastEnd { select: file.select, wanted: 14, left: 13 })
+    );
+    let err = fw_cfg.read_file(&file, &mut buf).unwrap_err();
+    assert_eq!(err.to_string(), "fw_cfg: file opt/hvmloader/cmdline has 13 bytes, the buffer 14");
+}
+
+#[test]
+fn failed_dma_is_reported() {
+    let mut fw_cfg = device(true);
+    let file = fw_cfg.find_file("opt/hvmloader/cmdline").unwrap().unwrap();
+    fw_cfg.ports.fail_dma = true;
+    let mut buf = [0u8; 13];
+    assert_eq!(
+        fw_cfg.read_file(&file, &mut buf),
+        Err(FwCfgError::DmaFailed { select: file.select, len: 13 })
+    );
+}
+
+#[test]
+fn oversized_directory_is_rejected() {
+    let mut sim = SimFwCfg::new(false);
+    sim.items.insert(key::FILE_DIR, (MAX_FILES + 1).to_be_bytes().to_vec());
+    let mut fw_cfg = FwCfg::detect(sim, HostAddressing).unwrap();
+    assert_eq!(fw_cfg.files(), Err(FwCfgError::TooManyFiles(MAX_FILES + 1)));
+}
+
+#[test]
+fn names_fill_the_whole_field_without_nul() {
+    let mut sim = SimFwCfg::new(false);
+    let long = "x".repeat(FILE_NAME_LEN);
+    sim.add_file(&long, b"1");
+    let mut fw_cfg = FwCfg::detect(sim, HostAddressing).unwrap();
+    assert_eq!(fw_cfg.files().unwrap()[0].name, long);
+}
+
+#[test]
+fn identity_addressing_reaches_only_the_first_4_gib() {
+    let low = core::ptr::without_provenance::<u8>(0xFFFF_F000);
+    let high = core::ptr::without_provenance::<u8>(0x1_0000_0000);
+    assert_eq!(IdentityMapped.device_address(low), Some(0xFFFF_F000));
+    assert_eq!(IdentityMapped.device_address(high), None);
+}
