@@ -48,15 +48,15 @@ fn compile_asl(asl_dir: &Path) {
         println!("cargo:rerun-if-changed={}", source.display());
         let stem = source.file_stem().expect("a file name ending in .asl");
         let prefix = out_dir.join(stem);
-        let output = match Command::new("iasl").arg("-we").arg("-p").arg(&prefix).arg(source).output()
-        {
-            Ok(output) => output,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => fail(
-                "iasl not found: building the DSDTs (asl/*.asl) needs ACPICA's ASL compiler; \
+        let output =
+            match Command::new("iasl").arg("-we").arg("-p").arg(&prefix).arg(source).output() {
+                Ok(output) => output,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => fail(
+                    "iasl not found: building the DSDTs (asl/*.asl) needs ACPICA's ASL compiler; \
                  install it (Debian/Ubuntu: apt-get install acpica-tools)",
-            ),
-            Err(e) => fail(&format!("cannot run iasl: {e}")),
-        };
+                ),
+                Err(e) => fail(&format!("cannot run iasl: {e}")),
+            };
         let report = format!(
             "{}{}",
             String::from_utf8_lossy(&output.stdout),

@@ -31,7 +31,8 @@ fn logged_tables(serial: &str) -> Vec<(String, u64, u64)> {
 
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e} (acpica-tools installed?)"));
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{cmd:?} failed:\n{text}");
     text
 }
@@ -70,7 +71,11 @@ fn check_machine(machine: &str, extra: &[&str]) {
     let mut args = vec!["-m", "512M", "-append", "selfcheck"];
     args.extend_from_slice(extra);
     let mut vm = Inspected::boot(&common::image("hvmloader-qemu"), machine, &args, &dir, TIMEOUT);
-    assert!(vm.serial.contains("self-check: ") && vm.serial.contains("ACPI tables parse back"), "{}", vm.serial);
+    assert!(
+        vm.serial.contains("self-check: ") && vm.serial.contains("ACPI tables parse back"),
+        "{}",
+        vm.serial
+    );
     assert!(!vm.serial.contains("ERROR"), "{}", vm.serial);
     let names = dump(&mut vm, &dir);
     for required in ["FACS", "DSDT", "FACP", "APIC", "XSDT", "RSDT", "SSDT1"] {
@@ -80,7 +85,10 @@ fn check_machine(machine: &str, extra: &[&str]) {
 
     // The RSDP where legacy scans look, pointing at the logged XSDT.
     let rsdp = dir.join("RSDP.dat");
-    vm.execute("pmemsave", json!({ "val": 0xF0000, "size": 36, "filename": rsdp.to_str().unwrap() }));
+    vm.execute(
+        "pmemsave",
+        json!({ "val": 0xF0000, "size": 36, "filename": rsdp.to_str().unwrap() }),
+    );
     let rsdp = std::fs::read(rsdp).unwrap();
     assert_eq!(&rsdp[..8], b"RSD PTR ");
     assert_eq!(rsdp[..20].iter().fold(0u8, |s, b| s.wrapping_add(*b)), 0, "RSDP checksum");
@@ -98,7 +106,9 @@ fn check_machine(machine: &str, extra: &[&str]) {
             let others: Vec<&str> = aml
                 .iter()
                 .map(String::as_str)
-                .filter(|a| (a.starts_with("DSDT") || a.starts_with("SSDT")) && **a != format!("{name}.aml"))
+                .filter(|a| {
+                    (a.starts_with("DSDT") || a.starts_with("SSDT")) && **a != format!("{name}.aml")
+                })
                 .collect();
             if !others.is_empty() {
                 cmd.arg("-e").arg(others.join(","));
@@ -108,9 +118,13 @@ fn check_machine(machine: &str, extra: &[&str]) {
         assert!(!out.contains("Error") && !out.contains("Warning"), "iasl -d {name}:\n{out}");
     }
 
-    // The namespace loads and its key objects evaluate in ACPICA's interpreter.
+    // The namespace loads and its key objects evaluate in ACPICA's interpreter. (The whole
+    // 128-entry _PRT overflows acpiexec's 16 KiB debugger buffer, a tool limit; the host
+    // tests of the DSDTs check it entry by entry.)
     let mut cmd = Command::new("acpiexec");
-    cmd.current_dir(&dir).arg("-b").arg("evaluate \\_S5; evaluate \\_SB.PCI0._CRS; evaluate \\_SB.PCI0._PRT");
+    cmd.current_dir(&dir)
+        .arg("-b")
+        .arg("evaluate \\_S5; evaluate \\_SB.PCI0._CRS; evaluate \\_SB.C000._MAT; evaluate \\_SB.LNKA._CRS");
     for file in aml.iter().filter(|a| a.starts_with("DSDT") || a.starts_with("SSDT")) {
         cmd.arg(file);
     }
@@ -120,6 +134,7 @@ fn check_machine(machine: &str, extra: &[&str]) {
     }
     assert!(out.contains("Evaluation of \\_S5 returned object"), "{out}");
     assert!(out.contains("Evaluation of \\_SB.PCI0._CRS returned object"), "{out}");
+    assert!(out.contains("Evaluation of \\_SB.C000._MAT returned object"), "{out}");
 }
 
 #[test]
@@ -127,15 +142,22 @@ fn q35_tables_are_clean() {
     check_machine(
         "q35",
         &[
-            "-device", "pcie-root-port,id=rp1,chassis=1,slot=1",
-            "-device", "virtio-net-pci,bus=rp1",
-            "-device", "pcie-pci-bridge,id=pb1,bus=pcie.0",
-            "-device", "e1000,bus=pb1,addr=2",
+            "-device",
+            "pcie-root-port,id=rp1,chassis=1,slot=1",
+            "-device",
+            "virtio-net-pci,bus=rp1",
+            "-device",
+            "pcie-pci-bridge,id=pb1,bus=pcie.0",
+            "-device",
+            "e1000,bus=pb1,addr=2",
         ],
     );
 }
 
 #[test]
 fn pc_tables_are_clean() {
-    check_machine("pc", &["-device", "pci-bridge,id=br1,chassis_nr=1", "-device", "e1000,bus=br1,addr=1"]);
+    check_machine(
+        "pc",
+        &["-device", "pci-bridge,id=br1,chassis_nr=1", "-device", "e1000,bus=br1,addr=1"],
+    );
 }

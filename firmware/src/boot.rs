@@ -5,12 +5,14 @@
 //! code. Every fatal condition is a [`Fatal`] value; nothing below stops the machine itself.
 
 use alloc::string::ToString;
+use alloc::vec::Vec;
 use core::fmt;
 
 use log::{debug, info};
 
 mod cpus;
 mod pci;
+mod tables;
 
 use crate::arch::{HwPorts, IdentityMapped};
 use crate::bootinfo::{BootInfo, BootInfoError, PhysRange};
@@ -20,6 +22,8 @@ use crate::console;
 use crate::e820::{ClaimKind, E820Builder, E820Map};
 use crate::pci::Cf8;
 use crate::platform::{self, Platform};
+use crate::smbios::CpuTopology;
+use libacpi::tables::{MadtProcessor, ProcessorState};
 
 /// Where the firmware image lies, from the linker script.
 #[derive(Clone, Copy, Debug)]
@@ -41,6 +45,12 @@ pub enum Fatal {
     MemoryMap(crate::e820::E820Error),
     Cpu(crate::cpu::CpuError),
     CpuCountUnknown,
+    Pm(crate::chipset::pm::MissingPmFunction),
+    Pam(crate::chipset::pm::PamLocked),
+    Acpi(libacpi::Error),
+    AcpiSelfTest(crate::acpi::selftest::SelfTestError),
+    Smbios(crate::smbios::SmbiosError),
+    Handoff(crate::handoff::HandoffError),
 }
 
 impl fmt::Display for Fatal {
@@ -60,6 +70,12 @@ impl fmt::Display for Fatal {
             Fatal::CpuCountUnknown => {
                 f.write_str("CPUs: no fw_cfg interface, so the number of vCPUs is unknown")
             }
+            Fatal::Pm(e) => e.fmt(f),
+            Fatal::Pam(e) => e.fmt(f),
+            Fatal::Acpi(e) => write!(f, "ACPI tables: {e}"),
+            Fatal::AcpiSelfTest(e) => e.fmt(f),
+            Fatal::Smbios(e) => write!(f, "SMBIOS: {e}"),
+            Fatal::Handoff(e) => write!(f, "hand-off: {e}"),
         }
     }
 }
@@ -154,8 +170,44 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
     let (chipset, vendor, device) = Chipset::detect(&mut cfg)?;
     info!("host bridge {vendor:04x}:{device:04x} at 00:00.0: {chipset}");
     let pci = pci::bring_up(chipset, &boot, options.self_checks)?;
-    let (cpus, _ioapic) = cpus::bring_up(&boot, &pci)?;
-    let e820 = memory_map(&boot, &pci)?;
+    let (cpus, ioapic) = cpus::bring_up(&boot, &pci)?;
+
+    // SAFETY: the firmware owns the machine's devices while it runs.
+    let mut ports = unsafe { HwPorts::new() };
+    let pm = chipset.enable_acpi(&mut cfg, &mut ports).map_err(Fatal::Pm)?;
+    info!(
+        "ACPI mode on: PM block at {:#x}, GPE0 at {:#x} ({} bytes), SCI IRQ {}",
+        pm.pm1a_event, pm.gpe0, pm.gpe0_len, pm.sci_irq
+    );
+    let madt_cpus: Vec<MadtProcessor> = cpus
+        .cpus
+        .iter()
+        .enumerate()
+        .map(|(uid, cpu)| MadtProcessor {
+            uid: uid as u32,
+            apic_id: cpu.apic_id,
+            state: ProcessorState::Enabled,
+        })
+        .collect();
+    let mut avoid: Vec<PhysRange> = boot.modules.iter().map(|m| m.range).collect();
+    avoid.extend([boot.start_info, layout.image]);
+    let area = crate::layout::carve_persistent(
+        &boot.memory_map,
+        &avoid,
+        tables::ACPI_AREA_SIZE + tables::SMBIOS_AREA_SIZE,
+    )?;
+    let described = tables::Platform {
+        chipset,
+        pm,
+        pci: &pci,
+        cpus: &madt_cpus,
+        topology: smbios_topology(&cpus.cpus),
+        ioapic_id: ioapic.id,
+        uuid: None,
+    };
+    let installed = tables::install(&described, &boot, area, options.self_checks)?;
+    let e820 = memory_map(&boot, &pci, &installed)?;
+    hand_off(chipset, &boot, &e820, layout, &installed).map_err(Fatal::Handoff)?;
 
     let ram_bytes = e820.ram_bytes();
     Ok(Summary {
@@ -171,7 +223,61 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
 
 /// The memory map as it stands after PCI setup: the loader's map plus what the firmware
 /// reserved. (Later stages add the ACPI and SMBIOS tables before handing it on.)
-fn memory_map(boot: &BootInfo, pci: &pci::PciSetup) -> Result<E820Map, Fatal> {
+/// SMBIOS's view of the topology: sockets of equal size, as QEMU's `-smp` builds them.
+fn smbios_topology(cpus: &crate::cpu::CpuList) -> CpuTopology {
+    let sockets = cpus.sockets();
+    let cores = sockets.iter().map(|s| s.cores).max().unwrap_or(1).max(1);
+    let threads = sockets.iter().map(|s| s.threads).max().unwrap_or(1).max(1);
+    CpuTopology {
+        sockets: sockets.len().max(1) as u16,
+        cores_per_socket: cores as u16,
+        threads_per_core: (threads / cores).max(1) as u16,
+    }
+}
+
+/// Hands the machine to the payload QEMU passed in fw_cfg (a Linux kernel, or a SeaBIOS or
+/// OVMF image the Xen way). Returns only when there is none.
+fn hand_off(
+    chipset: Chipset,
+    boot: &BootInfo,
+    e820: &E820Map,
+    layout: ImageLayout,
+    tables: &tables::Installed,
+) -> Result<(), crate::handoff::HandoffError> {
+    use crate::handoff::seabios::BiosTables;
+    use crate::handoff::{BiosPayload, linux::LinuxPayload};
+    use crate::platform::fw_cfg::{self, FwCfg};
+
+    // SAFETY: the firmware owns the machine's devices while it runs.
+    let Some(mut fw_cfg) = FwCfg::detect(unsafe { HwPorts::new() }, fw_cfg::IdentityMapped) else {
+        return Ok(());
+    };
+    // SAFETY: the boot page tables identity-map 4 GiB; the hand-off writes only ranges it
+    // placed in free RAM outside `in_use`, or the BIOS area and its low pages.
+    let mut memory = unsafe { crate::arch::IdentityWindow::new() };
+    let mut in_use = alloc::vec![layout.image, boot.start_info];
+    in_use.extend(boot.modules.iter().map(|m| m.range));
+    if let Some(linux) = LinuxPayload::load(&mut fw_cfg, e820, &in_use, &mut memory)? {
+        match linux.boot(e820, Some(tables.rsdp), &mut memory)? {}
+    }
+    // SAFETY: the firmware owns the chipset while it runs.
+    let mut cfg = Cf8::new(unsafe { HwPorts::new() });
+    if let Some(bios) = BiosPayload::load(&mut fw_cfg, &mut cfg, chipset, &mut memory)? {
+        let tables = BiosTables {
+            rsdp: u32::try_from(tables.rsdp).ok(),
+            smbios_entry: u32::try_from(tables.smbios2).ok(),
+            ..Default::default()
+        };
+        match bios.boot(e820, &tables, &mut memory)? {}
+    }
+    Ok(())
+}
+
+fn memory_map(
+    boot: &BootInfo,
+    pci: &pci::PciSetup,
+    tables: &tables::Installed,
+) -> Result<E820Map, Fatal> {
     let mut e820 = E820Builder::new(&boot.memory_map).map_err(Fatal::MemoryMap)?;
     let mut reserve = |start: u64, end: u64, owner| {
         e820.claim(ClaimKind::Reserved, PhysRange { start, end }, owner).map_err(Fatal::MemoryMap)
@@ -182,6 +288,10 @@ fn memory_map(boot: &BootInfo, pci: &pci::PciSetup) -> Result<E820Map, Fatal> {
         reserve(area.base, area.end(), "PCIe ECAM (MMCONFIG)")?;
     }
     reserve(IOAPIC.start, IOAPIC.end, "IOAPIC")?;
+    reserve(tables.smbios_table.start, tables.smbios_table.end, "SMBIOS tables")?;
+    e820.claim(ClaimKind::AcpiNvs, tables.facs, "ACPI FACS").map_err(Fatal::MemoryMap)?;
+    e820.claim(ClaimKind::AcpiTables, tables.acpi_tables, "ACPI tables")
+        .map_err(Fatal::MemoryMap)?;
     let map = e820.build().map_err(Fatal::MemoryMap)?;
     for entry in map.entries() {
         debug!("e820: {} {}", entry.range, entry.kind);

@@ -154,10 +154,8 @@ pub fn carve_persistent(
     size: u64,
 ) -> Result<PhysRange, LayoutError> {
     const PAGE: u64 = 0x1000;
-    let mut ram: Vec<&MemoryRegion> = map
-        .iter()
-        .filter(|r| r.kind == MemoryKind::Ram && r.range.end <= HOLE_END)
-        .collect();
+    let mut ram: Vec<&MemoryRegion> =
+        map.iter().filter(|r| r.kind == MemoryKind::Ram && r.range.end <= HOLE_END).collect();
     ram.sort_by_key(|r| core::cmp::Reverse(r.range.end));
     for region in ram {
         let mut end = region.range.end & !(PAGE - 1);
@@ -266,7 +264,10 @@ mod tests {
         assert_eq!(area, PhysRange { start: 0x1EFE_0000, end: 0x1F00_0000 });
         // Nothing fits: a clear error.
         let tiny = [region(0x10_0000, 0x10_8000, MemoryKind::Ram)];
-        assert_eq!(carve_persistent(&tiny, &[], 0x1_0000), Err(LayoutError::NoRoom { size: 0x1_0000 }));
+        assert_eq!(
+            carve_persistent(&tiny, &[], 0x1_0000),
+            Err(LayoutError::NoRoom { size: 0x1_0000 })
+        );
         // Falls back to a lower RAM entry when the top one is taken.
         let blocked = PhysRange { start: 0x10_0000, end: 0x1FFD_F000 };
         let area = carve_persistent(&map, &[blocked], 0x1000).unwrap();

@@ -11,8 +11,8 @@ pub mod selftest;
 pub mod ssdt;
 
 use libacpi::tables::{
-    AmlTable, Facs, Fadt, Hpet, IapcBootArch, InterruptSourceOverride, IoApic, LocalApicNmi,
-    Madt, MadtProcessor, Mcfg, McfgAllocation, PmRegisterBlocks, RawTable, Waet,
+    AmlTable, Facs, Fadt, Hpet, IapcBootArch, InterruptSourceOverride, IoApic, LocalApicNmi, Madt,
+    MadtProcessor, Mcfg, McfgAllocation, PmRegisterBlocks, RawTable, Waet,
 };
 use libacpi::{Error, InstallSummary, Installer, OemIds, RsdpPlacement};
 

@@ -129,9 +129,8 @@ pub unsafe fn verify<H: Handler>(
                 && entries[0].bus_number_start == 0
                 && u16::from(entries[0].bus_number_end) == area.buses - 1;
             if !matches {
-                let (base, end_bus) = entries
-                    .first()
-                    .map_or((0, 0), |e| (e.base_address, e.bus_number_end));
+                let (base, end_bus) =
+                    entries.first().map_or((0, 0), |e| (e.base_address, e.bus_number_end));
                 return Err(SelfTestError::Mcfg { base, end_bus });
             }
         }

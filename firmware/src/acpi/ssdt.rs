@@ -25,8 +25,8 @@ use core::ops::{Range, RangeInclusive};
 
 use libacpi::Error;
 use libacpi::aml::{
-    AddressSpace, AmlWriter, Cacheability, EisaId, Io, ProcessorDevice, Resource,
-    ResourceTemplate, ResourceUsage,
+    AddressSpace, AmlWriter, Cacheability, EisaId, Io, ProcessorDevice, Resource, ResourceTemplate,
+    ResourceUsage,
 };
 use libacpi::tables::{MadtProcessor, ProcessorState};
 
@@ -62,7 +62,7 @@ const FOUR_GIB: u64 = 1 << 32;
 
 /// `_STA` of a processor device (ACPI 6.5, 6.3.7): present, enabled, shown, functioning.
 const STA_ENABLED: u8 = 0x0F;
-/// Present and functioning but not enabled: the OS may bring it online later.
+/// Present, shown and functioning but not enabled: the OS may bring it online later.
 const STA_ONLINE_CAPABLE: u8 = 0x0D;
 /// Not present: the MADT marks the processor unusable and the OS ignores it.
 const STA_ABSENT: u8 = 0x00;
@@ -127,14 +127,13 @@ fn validate(input: &SsdtInput) -> Result<(), Error> {
     if input.bus_range.is_empty() {
         return Err(Error::InvalidAmlOperand("empty root bus range"));
     }
-    if let Some(ecam) = input.ecam
-        && u16::from(*input.bus_range.end()) >= ecam.buses
-    {
-        return Err(Error::InvalidAmlOperand("root bus range reaches beyond the ECAM area"));
-    }
-    if input.ecam.is_some_and(|ecam| ecam.buses == 0 || ecam.base.checked_add(ecam.size()).is_none())
-    {
-        return Err(Error::InvalidAmlOperand("ECAM area is empty or wraps"));
+    if let Some(ecam) = input.ecam {
+        if ecam.buses == 0 || ecam.base.checked_add(ecam.size()).is_none() {
+            return Err(Error::InvalidAmlOperand("ECAM area is empty or wraps"));
+        }
+        if u16::from(*input.bus_range.end()) >= ecam.buses {
+            return Err(Error::InvalidAmlOperand("root bus range reaches beyond the ECAM area"));
+        }
     }
     for window in input.low_windows {
         if window.is_empty() {
@@ -165,7 +164,9 @@ fn processor_name(index: usize) -> [u8; 4] {
 fn memory_range(range: Range<u64>, usage: ResourceUsage) -> AddressSpace {
     let last = range.end - 1;
     let mut space = match (u32::try_from(range.start), u32::try_from(last)) {
-        (Ok(start), Ok(last)) => AddressSpace::dword_memory(start, last, Cacheability::NonCacheable),
+        (Ok(start), Ok(last)) => {
+            AddressSpace::dword_memory(start, last, Cacheability::NonCacheable)
+        }
         _ => AddressSpace::qword_memory(range.start, last, Cacheability::NonCacheable),
     };
     space.usage = usage;

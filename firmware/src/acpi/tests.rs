@@ -22,7 +22,11 @@ struct HostMemory {
 }
 
 impl acpi::Handler for HostMemory {
-    unsafe fn map_physical_region<T>(&self, phys: usize, size: usize) -> acpi::RawPhysicalMapping<T> {
+    unsafe fn map_physical_region<T>(
+        &self,
+        phys: usize,
+        size: usize,
+    ) -> acpi::RawPhysicalMapping<T> {
         let (base, ptr, _) = *self
             .ranges
             .iter()

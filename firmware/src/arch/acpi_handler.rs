@@ -41,7 +41,11 @@ impl IdentityAcpiHandler {
 }
 
 impl Handler for IdentityAcpiHandler {
-    unsafe fn map_physical_region<T>(&self, physical_address: usize, size: usize) -> RawPhysicalMapping<T> {
+    unsafe fn map_physical_region<T>(
+        &self,
+        physical_address: usize,
+        size: usize,
+    ) -> RawPhysicalMapping<T> {
         assert!(
             physical_address.checked_add(size).is_some_and(|end| end <= 1 << 32),
             "ACPI table at {physical_address:#x} outside the identity-mapped 4 GiB"

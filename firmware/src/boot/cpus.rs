@@ -5,7 +5,9 @@ use log::info;
 
 use super::Fatal;
 use super::pci::PciSetup;
-use crate::arch::{ApTrampoline, HwPorts, IOAPIC_BASE, IOAPIC_WINDOW, IoApic, LocalCpu, MmioRegion};
+use crate::arch::{
+    ApTrampoline, HwPorts, IOAPIC_BASE, IOAPIC_WINDOW, IoApic, LocalCpu, MmioRegion,
+};
 use crate::bootinfo::BootInfo;
 use crate::cpu::{self, CpuSetup, IoApicSetup, MtrrRequest};
 use crate::layout;

@@ -30,14 +30,11 @@ pub struct PciSetup {
     /// The Q35 ECAM area, programmed and in use.
     pub ecam: Option<EcamArea>,
     /// The low PCI window, in pieces when the ECAM area splits it.
-    #[expect(dead_code, reason = "read by the ACPI tables' _CRS, which come next")]
     pub low_window: Vec<Range<u64>>,
-    #[expect(dead_code, reason = "read by the ACPI tables' _CRS, which come next")]
     pub high_window: Option<Range<u64>>,
     /// The part of the 64-bit window BARs occupy (MTRRs cover only that).
     pub high_used: Option<Range<u64>>,
     /// Bus-0 `_PRT` entries (device, pin -> PIRQ link) for the DSDT.
-    #[expect(dead_code, reason = "read by the ACPI tables' _PRT, which come next")]
     pub prt: Vec<PrtEntry>,
     pub unplaced: usize,
 }

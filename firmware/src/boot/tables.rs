@@ -11,8 +11,11 @@ use log::info;
 
 use super::Fatal;
 use super::pci::PciSetup;
+use crate::acpi::ssdt::{SsdtInput, build_ssdt};
 use crate::acpi::{self, TableSet, selftest};
-use crate::arch::{HwPorts, IdentityAcpiHandler, IdentityMapped, MmioRegion, PhysMemory, ram_slice};
+use crate::arch::{
+    HwPorts, IdentityAcpiHandler, IdentityMapped, MmioRegion, PhysMemory, ram_slice,
+};
 use crate::bootinfo::{BootInfo, MemoryKind, PhysRange};
 use crate::chipset::Chipset;
 use crate::chipset::pm::{BiosArea, PmBlocks};
@@ -38,8 +41,9 @@ const EBDA_SEGMENT_POINTER: u64 = 0x40E;
 /// Where the tables went, for the memory map and the hand-off.
 #[derive(Debug)]
 pub struct Installed {
+    /// The RSDP next to the tables (its copy in the BIOS area is for legacy scans).
     pub rsdp: u64,
-    pub smbios3: u64,
+    /// The SMBIOS 2.x entry point next to the table (copies in the BIOS area as well).
     pub smbios2: u64,
     /// The FACS (ACPI NVS), the other ACPI tables (ACPI), the SMBIOS table (reserved).
     pub facs: PhysRange,
@@ -79,9 +83,21 @@ pub fn install(
     let acpi_area = PhysRange { start: area.start, end: area.start + ACPI_AREA_SIZE };
     let smbios_area = PhysRange { start: acpi_area.end, end: area.end };
 
+    let pci = platform.pci;
+    let last_bus = match (platform.chipset, pci.ecam) {
+        // Hot-added bridges may number buses up to the end of what ECAM reaches.
+        (_, Some(ecam)) => (ecam.buses - 1) as u8,
+        (_, None) => u8::MAX,
+    };
+    let ssdt_input = SsdtInput {
+        cpus: platform.cpus,
+        bus_range: 0..=last_bus,
+        low_windows: &pci.low_window,
+        high_window: pci.high_window.clone(),
+        ecam: pci.ecam,
+    };
     let mut ssdt = vec![0u8; 64 * 1024];
-    let ssdt_len = acpi::ssdt::build(platform.chipset, platform.pci, platform.cpus, &mut ssdt)
-        .map_err(Fatal::Acpi)?;
+    let ssdt_len = build_ssdt(&ssdt_input, &mut ssdt).map_err(Fatal::Acpi)?;
     let set = TableSet {
         chipset: platform.chipset,
         pm: platform.pm,
@@ -94,12 +110,8 @@ pub fn install(
         ssdt_body: &ssdt[..ssdt_len],
     };
 
-    let ram: Vec<PhysRange> = boot
-        .memory_map
-        .iter()
-        .filter(|r| r.kind == MemoryKind::Ram)
-        .map(|r| r.range)
-        .collect();
+    let ram: Vec<PhysRange> =
+        boot.memory_map.iter().filter(|r| r.kind == MemoryKind::Ram).map(|r| r.range).collect();
     let mut info = SmbiosInfo::new(platform.topology, &ram);
     info.system.uuid = platform.uuid;
     let smbios = SmbiosTable::build(&info).map_err(Fatal::Smbios)?;
@@ -109,28 +121,38 @@ pub fn install(
     acpi_region.fill(0);
     smbios_region.fill(0);
     let entry_points = smbios.write_to(smbios_region, smbios_area.start).map_err(Fatal::Smbios)?;
+    // A copy of the 2.x entry point in RAM next to the table, for hand-offs: a BIOS image
+    // copied into 0xC0000-0xFFFFF overwrites the BIOS-area copies.
+    let smbios2_ram_offset = (smbios.len() as u64).next_multiple_of(16);
+    smbios_region[smbios2_ram_offset as usize..][..entry_points.smbios2.len()]
+        .copy_from_slice(&entry_points.smbios2);
     let ebda_stale = erase_stale_ebda_rsdp();
 
     // SAFETY: the firmware owns the chipset while it runs.
     let mut cfg = Cf8::new(unsafe { HwPorts::new() });
-    platform.chipset.set_bios_area(&mut cfg, BiosArea::ReadWrite);
+    platform.chipset.set_bios_area(&mut cfg, BiosArea::ReadWrite).map_err(Fatal::Pam)?;
     // SAFETY: the BIOS area is shadow RAM below 1 MiB (writable until locked again below),
     // identity-mapped, used by nothing else in the firmware.
     let bios = unsafe { ram_slice(BIOS_AREA) };
     let stale = erase_anchors(bios) + ebda_stale;
     let at = |address: u64| (address - BIOS_AREA.start) as usize;
-    bios[at(SMBIOS3_ADDRESS)..][..entry_points.smbios3.len()].copy_from_slice(&entry_points.smbios3);
-    bios[at(SMBIOS2_ADDRESS)..][..entry_points.smbios2.len()].copy_from_slice(&entry_points.smbios2);
-    let placement =
-        RsdpPlacement::At { buffer: &mut bios[at(RSDP_ADDRESS)..][..36], address: RSDP_ADDRESS };
-    let installed = acpi::install(&set, acpi_region, acpi_area.start, placement);
-    platform.chipset.set_bios_area(&mut cfg, BiosArea::ReadOnly);
+    bios[at(SMBIOS3_ADDRESS)..][..entry_points.smbios3.len()]
+        .copy_from_slice(&entry_points.smbios3);
+    bios[at(SMBIOS2_ADDRESS)..][..entry_points.smbios2.len()]
+        .copy_from_slice(&entry_points.smbios2);
+    // The RSDP lives with the tables (what hand-offs get) and, for legacy scans, in the
+    // BIOS area.
+    let installed = acpi::install(&set, acpi_region, acpi_area.start, RsdpPlacement::InRegion);
+    if let Ok(summary) = &installed {
+        bios[at(RSDP_ADDRESS)..][..summary.rsdp.len()].copy_from_slice(&summary.rsdp);
+    }
+    platform.chipset.set_bios_area(&mut cfg, BiosArea::ReadOnly).map_err(Fatal::Pam)?;
     let summary = installed.map_err(Fatal::Acpi)?;
 
     if stale > 0 {
         info!("erased {stale} entry point(s) an earlier firmware left in the BIOS area");
     }
-    info!("ACPI: RSDP at {:#x}", summary.rsdp_address);
+    info!("ACPI: RSDP at {:#x}, copy at {RSDP_ADDRESS:#x}", summary.rsdp_address);
     for table in summary.tables() {
         info!(
             "ACPI: {} at {:#x}, {} bytes",
@@ -151,8 +173,9 @@ pub fn install(
         // SAFETY: the tables lie in identity-mapped RAM below 4 GiB.
         let handler = unsafe { IdentityAcpiHandler::new(platform.pm.pm_timer) };
         // SAFETY: the handler maps the physical memory holding the tables.
-        let checked = unsafe { selftest::verify(handler, &summary, platform.cpus, platform.pci.ecam) }
-            .map_err(Fatal::AcpiSelfTest)?;
+        let checked =
+            unsafe { selftest::verify(handler, &summary, platform.cpus, platform.pci.ecam) }
+                .map_err(Fatal::AcpiSelfTest)?;
         info!("self-check: {checked} ACPI tables parse back and match the platform");
     }
 
@@ -161,13 +184,12 @@ pub fn install(
     let acpi_end = (acpi_area.start + summary.bytes_used as u64).next_multiple_of(0x1000);
     Ok(Installed {
         rsdp: summary.rsdp_address,
-        smbios3: SMBIOS3_ADDRESS,
-        smbios2: SMBIOS2_ADDRESS,
+        smbios2: smbios_area.start + smbios2_ram_offset,
         facs,
         acpi_tables: PhysRange { start: facs.end, end: acpi_end },
         smbios_table: PhysRange {
             start: smbios_area.start,
-            end: (smbios_area.start + smbios.len() as u64).next_multiple_of(0x1000),
+            end: (smbios_area.start + smbios2_ram_offset + 0x20).next_multiple_of(0x1000),
         },
     })
 }

@@ -78,6 +78,25 @@ fn expect_function(
     }
 }
 
+/// A PAM register did not take the value written: the BIOS area keeps its old mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PamLocked {
+    pub register: u16,
+    pub wrote: u8,
+    pub read: u8,
+}
+
+impl fmt::Display for PamLocked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "PAM register {:#x} reads {:#04x} after {:#04x} was written: the BIOS area keeps its \
+             old access mode",
+            self.register, self.read, self.wrote
+        )
+    }
+}
+
 /// Access to the 0xC0000-0xFFFFF shadow RAM.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BiosArea {
@@ -141,8 +160,13 @@ impl Chipset {
         }
     }
 
-    /// Sets the access mode of the whole BIOS area's shadow RAM.
-    pub fn set_bios_area(self, cfg: &mut impl ConfigSpace, access: BiosArea) {
+    /// Sets the access mode of the whole BIOS area's shadow RAM and checks that every PAM
+    /// register took it.
+    pub fn set_bios_area(
+        self,
+        cfg: &mut impl ConfigSpace,
+        access: BiosArea,
+    ) -> Result<(), PamLocked> {
         // Per nibble: bit 0 read enable (reads from RAM), bit 1 write enable.
         let nibble = match access {
             BiosArea::ReadWrite => 0x3,
@@ -152,6 +176,11 @@ impl Chipset {
             // PAM0's low nibble is reserved.
             let value = if i == 0 { nibble << 4 } else { nibble << 4 | nibble };
             cfg.write8(super::HOST_BRIDGE, register, value);
+            let read = cfg.read8(super::HOST_BRIDGE, register);
+            if read != value {
+                return Err(PamLocked { register, wrote: value, read });
+            }
         }
+        Ok(())
     }
 }

@@ -71,11 +71,7 @@ pub enum HandoffError {
         what: &'static str,
     },
     /// A PAM register did not take the value that makes the BIOS area RAM.
-    PamLocked {
-        register: u16,
-        wrote: u8,
-        read: u8,
-    },
+    Pam(crate::chipset::pm::PamLocked),
 }
 
 impl fmt::Display for HandoffError {
@@ -107,11 +103,7 @@ impl fmt::Display for HandoffError {
                 "{}: not a {what} image (no jump at its reset vector, 16 bytes before its end)",
                 files::FIRMWARE
             ),
-            HandoffError::PamLocked { register, wrote, read } => write!(
-                f,
-                "PAM register {register:#x} reads {read:#04x} after writing {wrote:#04x}: \
-                 the BIOS area stays read-only"
-            ),
+            HandoffError::Pam(e) => e.fmt(f),
         }
     }
 }
@@ -184,20 +176,21 @@ pub enum BiosPayload {
 }
 
 impl BiosPayload {
-    /// Loads the firmware file, if there is one. `pam` is the chipset's PAM register range
-    /// ([`seabios::I440FX_PAM`] or [`seabios::Q35_PAM`]).
+    /// Loads the firmware file, if there is one, unlocking the chipset's BIOS area for it.
     pub fn load<P: crate::arch::PortIo, A: crate::platform::fw_cfg::DmaAddressing>(
         fw_cfg: &mut crate::platform::fw_cfg::FwCfg<P, A>,
         cfg: &mut impl crate::pci::ConfigSpace,
-        pam: core::ops::RangeInclusive<u16>,
+        chipset: crate::chipset::Chipset,
         memory: &mut impl crate::arch::PhysMemoryMut,
     ) -> Result<Option<Self>, HandoffError> {
         let Some(file) = fw_cfg.find_file(files::FIRMWARE)? else { return Ok(None) };
         let seabios_max = seabios::BIOS_END - seabios::BIOS_AREA_START;
         Ok(Some(if u64::from(file.size) <= seabios_max {
-            BiosPayload::Seabios(seabios::SeabiosPayload::load(fw_cfg, &file, cfg, pam, memory)?)
+            BiosPayload::Seabios(seabios::SeabiosPayload::load(
+                fw_cfg, &file, cfg, chipset, memory,
+            )?)
         } else {
-            BiosPayload::Ovmf(ovmf::OvmfPayload::load(fw_cfg, &file, cfg, pam, memory)?)
+            BiosPayload::Ovmf(ovmf::OvmfPayload::load(fw_cfg, &file, cfg, chipset, memory)?)
         }))
     }
 

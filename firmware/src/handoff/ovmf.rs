@@ -11,7 +11,6 @@
 use alloc::vec;
 use alloc::vec::Vec;
 use core::convert::Infallible;
-use core::ops::RangeInclusive;
 
 use log::info;
 
@@ -72,7 +71,7 @@ impl OvmfPayload {
         fw_cfg: &mut FwCfg<P, A>,
         file: &File,
         cfg: &mut impl ConfigSpace,
-        pam: RangeInclusive<u16>,
+        chipset: crate::chipset::Chipset,
         memory: &mut impl PhysMemoryMut,
     ) -> Result<Self, HandoffError> {
         if u64::from(file.size) < LOW_CHUNK || file.size > MAX_IMAGE {
@@ -86,7 +85,7 @@ impl OvmfPayload {
         if !has_reset_vector(&tail[tail.len() - 16..]) {
             return Err(HandoffError::NoResetVector { what: "OVMF" });
         }
-        unlock_bios_area(cfg, pam)?;
+        unlock_bios_area(cfg, chipset)?;
         let low = PhysRange { start: BIOS_END - LOW_CHUNK, end: BIOS_END };
         let low_window = window(memory, "OVMF reset vector copy", low)?;
         check_ram(low_window, "OVMF reset vector copy", low)?;

@@ -13,14 +13,14 @@
 use alloc::vec;
 use alloc::vec::Vec;
 use core::convert::Infallible;
-use core::ops::RangeInclusive;
 
 use log::info;
 
 use super::{HandoffError, byte_sum, files, window};
 use crate::arch::{PhysMemoryMut, PortIo};
 use crate::bootinfo::PhysRange;
-use crate::chipset::HOST_BRIDGE;
+use crate::chipset::Chipset;
+use crate::chipset::pm::BiosArea;
 use crate::e820::{E820_ENTRY_SIZE, E820Map, MAX_E820_ENTRIES};
 use crate::pci::ConfigSpace;
 use crate::platform::fw_cfg::{DmaAddressing, File, FwCfg};
@@ -45,35 +45,10 @@ pub const BIOS_END: u64 = 0x10_0000;
 /// fills it.
 pub const BIOS_AREA_START: u64 = 0xC_0000;
 
-/// PAM registers of the host bridge: i440FX PMC 0x59..0x5F, Q35 MCH 0x90..0x96. The first
-/// (PAM0) controls 0xF0000-0xFFFFF in its high nibble, each other one two 16 KiB segments.
-pub const I440FX_PAM: RangeInclusive<u16> = 0x59..=0x5F;
-pub const Q35_PAM: RangeInclusive<u16> = 0x90..=0x96;
-/// Read and write both go to RAM, for each nibble's segment.
-const PAM_RAM_RW: u8 = 0x33;
-/// PAM0's low nibble is reserved: only its high (0xF0000) half is set.
-const PAM0_RAM_RW: u8 = 0x30;
-
-/// The (register, value) writes that make the whole BIOS area read/write RAM.
-pub fn pam_unlock_writes(pam: RangeInclusive<u16>) -> impl Iterator<Item = (u16, u8)> {
-    let first = *pam.start();
-    pam.map(move |reg| (reg, if reg == first { PAM0_RAM_RW } else { PAM_RAM_RW }))
-}
-
-/// Makes 0xC0000-0xFFFFF read/write RAM through the host bridge's PAM registers `pam`
-/// ([`I440FX_PAM`] or [`Q35_PAM`]) and checks that each took.
-pub fn unlock_bios_area(
-    cfg: &mut impl ConfigSpace,
-    pam: RangeInclusive<u16>,
-) -> Result<(), HandoffError> {
-    for (register, value) in pam_unlock_writes(pam) {
-        cfg.write8(HOST_BRIDGE, register, value);
-        let read = cfg.read8(HOST_BRIDGE, register);
-        if read != value {
-            return Err(HandoffError::PamLocked { register, wrote: value, read });
-        }
-    }
-    Ok(())
+/// Makes 0xC0000-0xFFFFF read/write RAM (the SeaBIOS that started us under QEMU left it
+/// read-only).
+pub fn unlock_bios_area(cfg: &mut impl ConfigSpace, chipset: Chipset) -> Result<(), HandoffError> {
+    chipset.set_bios_area(cfg, BiosArea::ReadWrite).map_err(HandoffError::Pam)
 }
 
 /// Physical addresses of the tables SeaBIOS (and OVMF) copy on Xen instead of building
@@ -161,12 +136,12 @@ pub struct SeabiosPayload {
 
 impl SeabiosPayload {
     /// Loads `file` (the `opt/hvmloader/firmware` file, at most 256 KiB) to end at 1 MiB,
-    /// after unlocking the BIOS area with `pam` (the chipset's PAM registers).
+    /// after unlocking the BIOS area through the chipset's PAM registers.
     pub fn load<P: PortIo, A: DmaAddressing>(
         fw_cfg: &mut FwCfg<P, A>,
         file: &File,
         cfg: &mut impl ConfigSpace,
-        pam: RangeInclusive<u16>,
+        chipset: Chipset,
         memory: &mut impl PhysMemoryMut,
     ) -> Result<Self, HandoffError> {
         let max = (BIOS_END - BIOS_AREA_START) as u32;
@@ -174,7 +149,7 @@ impl SeabiosPayload {
             return Err(HandoffError::BiosSize { what: "SeaBIOS", size: file.size, max });
         }
         let image = PhysRange { start: BIOS_END - u64::from(file.size), end: BIOS_END };
-        unlock_bios_area(cfg, pam)?;
+        unlock_bios_area(cfg, chipset)?;
         let bytes = window(memory, "SeaBIOS image", image)?;
         check_ram(bytes, "SeaBIOS image", image)?;
         fw_cfg.read_file(file, bytes)?;

@@ -6,10 +6,11 @@
 //!
 //! acpica-tools must be installed (CI installs them): without iasl or acpiexec these tests
 //! fail and say so.
+#![allow(clippy::single_range_in_vec_init, reason = "lists of PCI windows that hold one window")]
 
 use std::fs;
-use std::path::{Path, PathBuf};
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::string::String;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -91,14 +92,30 @@ impl Machine {
 // The tools
 // ---------------------------------------------------------------------------------------
 
-/// A fresh directory of its own for each check (tests run in parallel).
-fn scratch_dir(tag: &str) -> PathBuf {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("hvmloader-acpi-{}-{tag}-{n}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).expect("create scratch dir");
-    dir
+/// A directory of its own for each check (tests run in parallel), removed afterwards
+/// unless the check failed: then it is kept, with the tables, for a look.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = format!("hvmloader-acpi-{}-{tag}-{n}", std::process::id());
+        let dir = std::env::temp_dir().join(name);
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("create scratch dir");
+        Self(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            std::eprintln!("tables and tool output kept in {}", self.0.display());
+        } else {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
 }
 
 const TOOLS_MISSING: &str = "the ACPI table tests need ACPICA's iasl and acpiexec; install \
@@ -111,8 +128,11 @@ fn run(tool: &str, dir: &Path, args: &[&str]) -> (bool, String) {
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("cannot run `{tool}` ({e}): {TOOLS_MISSING}"));
-    let log =
-        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     (output.status.success(), log)
 }
 
@@ -124,7 +144,8 @@ fn disassemble(dir: &Path, file: &str, externals: &str) -> String {
     for bad in ["Error", "Warning", "Remark", "AE_", "Could not"] {
         assert!(!log.contains(bad), "iasl -d {file} reports a problem ({bad}):\n{log}");
     }
-    let dsl = fs::read_to_string(dir.join(file).with_extension("dsl")).expect("iasl -d wrote no .dsl");
+    let dsl =
+        fs::read_to_string(dir.join(file).with_extension("dsl")).expect("iasl -d wrote no .dsl");
     assert!(!dsl.contains("/**** "), "the disassembly of {file} flags a problem:\n{dsl}");
     dsl
 }
@@ -134,30 +155,41 @@ fn compile(dir: &Path, name: &str, asl: &str) -> Vec<u8> {
     let source = dir.join(format!("{name}.asl"));
     fs::write(&source, asl).unwrap();
     let (ok, log) = run("iasl", dir, &["-we", "-p", name, source.to_str().unwrap()]);
-    assert!(ok && log.contains(" 0 Warnings, 0 Remarks"), "iasl rejected {name}.asl:\n{log}\n{asl}");
+    assert!(
+        ok && log.contains(" 0 Warnings, 0 Remarks"),
+        "iasl rejected {name}.asl:\n{log}\n{asl}"
+    );
     fs::read(dir.join(format!("{name}.aml"))).unwrap()
 }
 
 /// A table of the tests' own, loaded next to DSDT and SSDT: acpiexec's debugger returns at
-/// most 16 KiB, less than a whole 128-entry `_PRT`, so PRTS returns the 4 entries of one slot.
+/// most 16 KiB, less than a whole 128-entry `_PRT`, so PRTL evaluates `_PRT` once (it is
+/// slow in acpiexec) and PRTS returns the 4 entries of one slot from that.
 const PROBE_ASL: &str = r#"
 DefinitionBlock ("", "SSDT", 2, "TEST", "PROBE", 0)
 {
     External (\_SB.PCI0._PRT, MethodObj)
 
+    Name (PRTC, Zero)
+
+    /* Evaluates \_SB.PCI0._PRT (again after \_PIC) into PRTC. */
+    Method (PRTL, 0, NotSerialized)
+    {
+        CopyObject (\_SB.PCI0._PRT (), PRTC)
+    }
+
     /* The _PRT entries of slot Arg0 (pins INTA-INTD). */
     Method (PRTS, 1, NotSerialized)
     {
-        Local0 = \_SB.PCI0._PRT ()
-        Local1 = Package (0x04) {}
-        Local2 = Zero
-        While (Local2 < 0x04)
+        Local0 = Package (0x04) {}
+        Local1 = Zero
+        While (Local1 < 0x04)
         {
-            Local1 [Local2] = DerefOf (Local0 [((Arg0 * 0x04) + Local2)])
-            Local2++
+            Local0 [Local1] = DerefOf (PRTC [((Arg0 * 0x04) + Local1)])
+            Local1++
         }
 
-        Return (Local1)
+        Return (Local0)
     }
 }
 "#;
@@ -199,16 +231,17 @@ impl Evaluation {
 
     fn string(&self) -> String {
         let line = self.lines().find(|l| l.trim().starts_with("[String]"));
-        let line = line.unwrap_or_else(|| panic!("`{}` returned no string:\n{}", self.command, self.text));
+        let line =
+            line.unwrap_or_else(|| panic!("`{}` returned no string:\n{}", self.command, self.text));
         line.split('"').nth(1).expect("quoted string").into()
     }
 
     /// The bytes of a `[Buffer]` result (on the same line when short, below it otherwise).
     fn buffer(&self) -> Vec<u8> {
         let mut lines = self.lines().skip_while(|l| !l.contains("[Buffer] Length"));
-        let first = lines.next().unwrap_or_else(|| {
-            panic!("`{}` returned no buffer:\n{}", self.command, self.text)
-        });
+        let first = lines
+            .next()
+            .unwrap_or_else(|| panic!("`{}` returned no buffer:\n{}", self.command, self.text));
         let mut rows = vec![first.split_once('=').unwrap().1];
         rows.extend(lines.take_while(|l| {
             let l = l.trim_start();
@@ -248,8 +281,11 @@ fn acpiexec(dir: &Path, commands: &[String]) -> Vec<Evaluation> {
         .unwrap_or_else(|e| panic!("cannot run `acpiexec` ({e}): {TOOLS_MISSING}"));
     child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
     let output = child.wait_with_output().unwrap();
-    let log =
-        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(output.status.success(), "acpiexec failed:\n{log}");
     assert!(
         log.contains("ACPI: 3 ACPI AML tables successfully acquired and loaded"),
@@ -265,7 +301,8 @@ fn acpiexec(dir: &Path, commands: &[String]) -> Vec<Evaluation> {
     let evaluations: Vec<Evaluation> = commands
         .iter()
         .map(|command| {
-            let text = sections.next().unwrap_or_else(|| panic!("no result for `{command}`:\n{log}"));
+            let text =
+                sections.next().unwrap_or_else(|| panic!("no result for `{command}`:\n{log}"));
             let path = command.split_whitespace().nth(1).unwrap();
             assert!(text.starts_with(path), "results out of order at `{command}`:\n{text}");
             Evaluation { command: command.clone(), text: text.into() }
@@ -316,7 +353,11 @@ fn decode_resources(bytes: &[u8]) -> Vec<Res> {
                 0x08 => {
                     let min = u16::from_le_bytes([data[1], data[2]]);
                     let max = u16::from_le_bytes([data[3], data[4]]);
-                    assert_eq!((data[0], min), (1, max), "IO descriptor not fixed 16-bit: {data:x?}");
+                    assert_eq!(
+                        (data[0], min),
+                        (1, max),
+                        "IO descriptor not fixed 16-bit: {data:x?}"
+                    );
                     // data[5] is the alignment, data[6] the length.
                     out.push(Res::Io { port: min, length: data[6] });
                 }
@@ -438,23 +479,24 @@ fn check(machine: &Machine) {
     let mut ssdt = vec![0u8; table.length()];
     table.write(&OemIds::xen(), &mut ssdt).unwrap();
 
-    let dir = scratch_dir(machine.tag);
+    let scratch = Scratch::new(machine.tag);
+    let dir = scratch.0.as_path();
     fs::write(dir.join("DSDT.aml"), dsdt(machine.chipset)).unwrap();
     fs::write(dir.join("SSDT.aml"), &ssdt).unwrap();
 
     // Both disassemble cleanly, each with the other as external; the SSDT's ASL compiles
     // back to the very bytes the generator wrote.
-    disassemble(&dir, "DSDT.aml", "SSDT.aml");
-    let ssdt_asl = disassemble(&dir, "SSDT.aml", "DSDT.aml");
+    disassemble(dir, "DSDT.aml", "SSDT.aml");
+    let ssdt_asl = disassemble(dir, "SSDT.aml", "DSDT.aml");
     assert_eq!(ssdt_asl.contains("Device (ECAM)"), machine.ecam.is_some(), "{ssdt_asl}");
-    let recompiled = compile(&dir, "SSDT-RECOMPILED", &ssdt_asl);
+    let recompiled = compile(dir, "SSDT-RECOMPILED", &ssdt_asl);
     // iasl puts the External declarations of the disassembly in an `If (Zero)` block first.
     let externals = recompiled[36..].strip_suffix(&body[..length]);
     assert!(
         externals.is_some_and(|e| e.starts_with(&[0xA0]) && e[2] == 0x00),
         "iasl encodes the disassembled SSDT differently:\n{ssdt_asl}"
     );
-    compile(&dir, "PROBE", PROBE_ASL);
+    compile(dir, "PROBE", PROBE_ASL);
 
     let chipset = machine.chipset;
     let isa = isa_bridge(chipset);
@@ -507,6 +549,7 @@ fn check(machine: &Machine) {
         if apic {
             commands.push("evaluate \\_PIC 1".into());
         }
+        commands.push("evaluate \\PRTL".into());
         for slot in 0..32 {
             commands.push(format!("evaluate \\PRTS {slot}"));
         }
@@ -515,13 +558,21 @@ fn check(machine: &Machine) {
         // _OSC: PCI Express UUID, revision 1, three dwords (CDW1, support, control).
         let uuid = "(5b 4d db 33 f7 1f 1c 40 96 57 74 41 c0 3d d7 66)";
         let other = "(5b 4d db 33 f7 1f 1c 40 96 57 74 41 c0 3d d7 67)";
-        commands.push(format!("evaluate \\_SB.PCI0._OSC {uuid} 1 3 (00 00 00 00 1f 00 00 00 bf 00 00 00)"));
-        commands.push(format!("evaluate \\_SB.PCI0._OSC {uuid} 1 3 (01 00 00 00 1f 00 00 00 ff 01 00 00)"));
-        commands.push(format!("evaluate \\_SB.PCI0._OSC {uuid} 2 3 (00 00 00 00 1f 00 00 00 1f 00 00 00)"));
-        commands.push(format!("evaluate \\_SB.PCI0._OSC {other} 1 3 (00 00 00 00 1f 00 00 00 1f 00 00 00)"));
+        commands.push(format!(
+            "evaluate \\_SB.PCI0._OSC {uuid} 1 3 (00 00 00 00 1f 00 00 00 bf 00 00 00)"
+        ));
+        commands.push(format!(
+            "evaluate \\_SB.PCI0._OSC {uuid} 1 3 (01 00 00 00 1f 00 00 00 ff 01 00 00)"
+        ));
+        commands.push(format!(
+            "evaluate \\_SB.PCI0._OSC {uuid} 2 3 (00 00 00 00 1f 00 00 00 1f 00 00 00)"
+        ));
+        commands.push(format!(
+            "evaluate \\_SB.PCI0._OSC {other} 1 3 (00 00 00 00 1f 00 00 00 1f 00 00 00)"
+        ));
     }
 
-    let results = acpiexec(&dir, &commands);
+    let results = acpiexec(dir, &commands);
     let mut results = results.iter();
     let mut next = || results.next().unwrap();
 
@@ -564,7 +615,10 @@ fn check(machine: &Machine) {
         next().resources(),
         [Res::Io { port: 0x3F8, length: 8 }, Res::Irq { mask: 1 << 4, flags: None }]
     );
-    assert_eq!(next().resources(), [Res::Io { port: 0x70, length: 2 }, Res::Irq { mask: 1 << 8, flags: None }]);
+    assert_eq!(
+        next().resources(),
+        [Res::Io { port: 0x70, length: 2 }, Res::Irq { mask: 1 << 8, flags: None }]
+    );
     let pic = next().resources();
     assert!(pic.contains(&Res::Io { port: 0x4D0, length: 2 }), "ELCR with the PICs: {pic:?}");
 
@@ -572,8 +626,13 @@ fn check(machine: &Machine) {
         assert_eq!(next().integer(), 0x020C_D041, "ECAM _HID PNP0C02");
         let reserved = next().resources();
         let qword = ecam.end() > 1 << 32;
-        let expected =
-            Res::Memory { min: ecam.base, max: ecam.end() - 1, qword, producer: false, cacheable: false };
+        let expected = Res::Memory {
+            min: ecam.base,
+            max: ecam.end() - 1,
+            qword,
+            producer: false,
+            cacheable: false,
+        };
         assert_eq!(reserved, [expected], "ECAM reservation");
     }
 
@@ -594,7 +653,11 @@ fn check(machine: &Machine) {
 
     for link in &links {
         let possible = next().resources();
-        assert_eq!(possible, [Res::Irq { mask: (1 << 5) | (1 << 10) | (1 << 11), flags: Some(0x18) }], "{link} _PRS");
+        assert_eq!(
+            possible,
+            [Res::Irq { mask: (1 << 5) | (1 << 10) | (1 << 11), flags: Some(0x18) }],
+            "{link} _PRS"
+        );
         let Res::Irq { mask, .. } = possible[0] else { unreachable!() };
         for &irq in chipset.link_irqs() {
             assert_ne!(mask & (1 << irq), 0, "{link} _PRS lacks IRQ {irq} the firmware uses");
@@ -615,6 +678,7 @@ fn check(machine: &Machine) {
         if apic {
             next(); // _PIC 1
         }
+        next(); // PRTL
         for slot in 0..32u8 {
             let entries = next().elements();
             assert_eq!(entries.len(), 16, "slot {slot}: 4 entries of 4 elements");
@@ -638,7 +702,8 @@ fn check(machine: &Machine) {
     }
 
     if chipset == Chipset::Q35 {
-        let osc = |dwords: [u32; 3]| dwords.iter().flat_map(|d| d.to_le_bytes()).collect::<Vec<_>>();
+        let osc =
+            |dwords: [u32; 3]| dwords.iter().flat_map(|d| d.to_le_bytes()).collect::<Vec<_>>();
         // Everything defined is granted; reserved bits are masked and that is reported.
         assert_eq!(next().buffer(), osc([0, 0x1F, 0xBF]), "_OSC grants all defined controls");
         assert_eq!(next().buffer(), osc([0x11, 0x1F, 0xBF]), "_OSC masks reserved control bits");
@@ -646,7 +711,6 @@ fn check(machine: &Machine) {
         assert_eq!(next().buffer(), osc([0x04, 0x1F, 0x1F]), "_OSC unknown UUID");
     }
     assert!(results.next().is_none());
-    let _ = fs::remove_dir_all(&dir);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -739,9 +803,13 @@ fn impossible_machines_are_rejected() {
     reject(SsdtInput { bus_range: 1..=0, ..base.clone() }, "empty bus range");
     reject(SsdtInput { bus_range: 0..=64, ..base.clone() }, "buses beyond ECAM");
     reject(SsdtInput { low_windows: &[0xE000_0000..0xE000_0000], ..base.clone() }, "empty window");
-    reject(SsdtInput { low_windows: &[0xE000_0000..0x1_0000_1000], ..base.clone() }, "low above 4G");
+    reject(
+        SsdtInput { low_windows: &[0xE000_0000..0x1_0000_1000], ..base.clone() },
+        "low above 4G",
+    );
     reject(SsdtInput { high_window: Some(5..5), ..base.clone() }, "empty high window");
-    let many = vec![MadtProcessor { uid: 0, apic_id: 0, state: ProcessorState::Enabled }; MAX_CPUS + 1];
+    let many =
+        vec![MadtProcessor { uid: 0, apic_id: 0, state: ProcessorState::Enabled }; MAX_CPUS + 1];
     reject(SsdtInput { cpus: &many, ..base.clone() }, "4097 processors");
     assert!(build_ssdt(&base, &mut out).is_ok());
 }

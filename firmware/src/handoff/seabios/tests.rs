@@ -3,6 +3,7 @@ use alloc::string::ToString;
 
 use super::*;
 use crate::bootinfo::{MemoryKind, MemoryRegion};
+use crate::chipset::HOST_BRIDGE;
 use crate::e820::E820Builder;
 use crate::handoff::{BiosPayload, ovmf};
 use crate::pci::Bdf;
@@ -93,18 +94,19 @@ impl ConfigSpace for Bridge {
 
 #[test]
 fn pam_unlock_sets_every_segment_read_write() {
-    for pam in [I440FX_PAM, Q35_PAM] {
+    for (chipset, pam) in [(Chipset::I440fx, 0x59..=0x5F), (Chipset::Q35, 0x90..=0x96)] {
         let mut bridge = Bridge { regs: BTreeMap::new(), locked: false };
-        unlock_bios_area(&mut bridge, pam.clone()).unwrap();
+        unlock_bios_area(&mut bridge, chipset).unwrap();
         let first = *pam.start();
         assert_eq!(bridge.regs.len(), 7);
         assert_eq!(bridge.regs[&first], 0x30);
         assert!(pam.skip(1).all(|reg| bridge.regs[&reg] == 0x33));
     }
     let mut locked = Bridge { regs: BTreeMap::new(), locked: true };
-    let err = unlock_bios_area(&mut locked, Q35_PAM).unwrap_err();
-    assert_eq!(err, HandoffError::PamLocked { register: 0x90, wrote: 0x30, read: 0 });
-    assert!(err.to_string().contains("the BIOS area stays read-only"), "{err}");
+    let err = unlock_bios_area(&mut locked, Chipset::Q35).unwrap_err();
+    let expected = crate::chipset::pm::PamLocked { register: 0x90, wrote: 0x30, read: 0 };
+    assert_eq!(err, HandoffError::Pam(expected));
+    assert!(err.to_string().contains("keeps its old access mode"), "{err}");
 }
 
 /// Guest memory below 1 MiB; nothing else is reachable.
@@ -136,7 +138,7 @@ fn seabios_lands_at_the_end_of_the_first_mib() {
     let mut bridge = Bridge { regs: BTreeMap::new(), locked: false };
     let mut memory = LowMemory { low: alloc::vec![0; 0x10_0000] };
     let Some(BiosPayload::Seabios(bios)) =
-        BiosPayload::load(&mut fw_cfg, &mut bridge, I440FX_PAM, &mut memory).unwrap()
+        BiosPayload::load(&mut fw_cfg, &mut bridge, Chipset::I440fx, &mut memory).unwrap()
     else {
         panic!("expected SeaBIOS")
     };
@@ -155,7 +157,7 @@ fn bad_bios_images_are_refused() {
         let mut sim = SimFwCfg::new(true);
         sim.add_file(files::FIRMWARE, image);
         let mut fw_cfg = FwCfg::detect(sim, HostAddressing).unwrap();
-        BiosPayload::load(&mut fw_cfg, &mut bridge, Q35_PAM, &mut memory).unwrap_err()
+        BiosPayload::load(&mut fw_cfg, &mut bridge, Chipset::Q35, &mut memory).unwrap_err()
     };
     assert_eq!(load(&[0u8; 0x1_0000]), HandoffError::NoResetVector { what: "SeaBIOS" });
     assert_eq!(
