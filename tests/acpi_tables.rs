@@ -101,7 +101,7 @@ fn check_machine(machine: &str, extra: &[&str]) {
     let aml: Vec<String> = names.iter().map(|n| format!("{n}.aml")).collect();
     for name in &names {
         let mut cmd = Command::new("iasl");
-        cmd.current_dir(&dir).arg("-d");
+        cmd.current_dir(&dir);
         if name == "DSDT" || name.starts_with("SSDT") {
             let others: Vec<&str> = aml
                 .iter()
@@ -111,10 +111,11 @@ fn check_machine(machine: &str, extra: &[&str]) {
                 })
                 .collect();
             if !others.is_empty() {
-                cmd.arg("-e").arg(others.join(","));
+                // `-e` takes a space-separated list, ended by the next option.
+                cmd.arg("-e").args(others);
             }
         }
-        let out = run(cmd.arg(format!("{name}.aml")));
+        let out = run(cmd.arg("-d").arg(format!("{name}.aml")));
         assert!(!out.contains("Error") && !out.contains("Warning"), "iasl -d {name}:\n{out}");
     }
 

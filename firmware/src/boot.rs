@@ -221,8 +221,6 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
     })
 }
 
-/// The memory map as it stands after PCI setup: the loader's map plus what the firmware
-/// reserved. (Later stages add the ACPI and SMBIOS tables before handing it on.)
 /// SMBIOS's view of the topology: sockets of equal size, as QEMU's `-smp` builds them.
 fn smbios_topology(cpus: &crate::cpu::CpuList) -> CpuTopology {
     let sockets = cpus.sockets();
@@ -273,6 +271,8 @@ fn hand_off(
     Ok(())
 }
 
+/// The memory map handed on: the loader's map plus what the firmware reserved (legacy BIOS
+/// area, ECAM, IOAPIC) and where it left the ACPI and SMBIOS tables.
 fn memory_map(
     boot: &BootInfo,
     pci: &pci::PciSetup,

@@ -8,12 +8,17 @@
 //! or build their own and the first rename wins. Within one test binary a `OnceLock` builds
 //! the guest once.
 
+use std::hash::{Hash, Hasher};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::{Run, target_dir};
+use serde_json::{Value, json};
+
+use super::{Run, image, target_dir};
 
 /// Markers around the report /init prints on the serial console.
 pub const REPORT_BEGIN: &str = "=== hvmloader-rs linux report begin ===";
@@ -30,6 +35,8 @@ pub struct Guest {
     pub initrd: PathBuf,
     /// Package and version of the kernel, for messages.
     pub kernel_package: String,
+    /// The static busybox the initramfs images are made of.
+    busybox: PathBuf,
 }
 
 /// The guest, fetched and built on first use.
@@ -52,18 +59,44 @@ pub fn guest() -> &'static Guest {
             std::fs::copy(extracted.join("bin/busybox"), out.join("busybox"))
                 .expect("copy busybox");
         });
-        let busybox = std::fs::read(busybox_dir.join("busybox")).expect("read busybox");
-        // Same inputs, same bytes: concurrent writers race harmlessly to the rename.
+        let busybox = busybox_dir.join("busybox");
         let initrd = busybox_dir.join("initramfs.cpio");
-        let partial = busybox_dir.join(format!(".initramfs.cpio.{}", std::process::id()));
-        std::fs::write(&partial, initramfs(&busybox)).expect("write initramfs");
-        std::fs::rename(&partial, &initrd).expect("publish initramfs");
+        publish_initramfs(&busybox, &init_script(), &initrd);
         Guest {
             kernel: kernel_dir.join("vmlinuz"),
             initrd,
             kernel_package: kernel_dir.file_name().unwrap().to_string_lossy().into_owned(),
+            busybox,
         }
     })
+}
+
+impl Guest {
+    /// An initramfs whose /init runs [`INIT_PRELUDE`], then `body` (a busybox `sh` script),
+    /// then `poweroff -f`. Kept next to busybox under a name derived from `body`, so each
+    /// distinct /init is written once and tests sharing one reuse it.
+    pub fn initrd_with_init(&self, body: &str) -> PathBuf {
+        let script = format!("{INIT_PRELUDE}{body}\npoweroff -f\n");
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        script.hash(&mut hasher);
+        let initrd =
+            self.busybox.with_file_name(format!("initramfs-{:016x}.cpio", hasher.finish()));
+        if !initrd.exists() {
+            publish_initramfs(&self.busybox, &script, &initrd);
+        }
+        initrd
+    }
+}
+
+/// Writes the initramfs with `init` as /init to `path`. Same inputs, same bytes: concurrent
+/// writers (test threads or binaries) race harmlessly to the rename.
+fn publish_initramfs(busybox: &Path, init: &str, path: &Path) {
+    static SEQUENCE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let busybox = std::fs::read(busybox).expect("read busybox");
+    let unique = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let partial = path.with_extension(format!("partial.{}.{unique}", std::process::id()));
+    std::fs::write(&partial, initramfs(&busybox, init)).expect("write initramfs");
+    std::fs::rename(&partial, path).expect("publish initramfs");
 }
 
 /// The versioned kernel package the metapackage depends on.
@@ -137,11 +170,10 @@ fn run_checked(cmd: &mut Command) {
     command_output(cmd);
 }
 
-/// The /init script: mount the pseudo file systems, print the report between the markers,
-/// power off. Kernel messages are silenced first so they do not interleave with it.
-fn init_script() -> String {
-    format!(
-        r#"#!/bin/busybox sh
+/// How every /init starts: busybox's applets installed, the pseudo file systems mounted, and
+/// kernel messages kept off the console so they do not interleave with what /init prints
+/// (`dmesg` still has them all).
+pub const INIT_PRELUDE: &str = r#"#!/bin/busybox sh
 /bin/busybox mkdir -p /bin /sbin /usr/bin /usr/sbin
 /bin/busybox --install -s
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
@@ -149,7 +181,12 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 dmesg -n 1
-echo "{REPORT_BEGIN}"
+"#;
+
+/// The default /init: the prelude, the report between the markers, power off.
+fn init_script() -> String {
+    format!(
+        r#"{INIT_PRELUDE}echo "{REPORT_BEGIN}"
 echo "cpus: $(grep -c ^processor /proc/cpuinfo)"
 grep MemTotal /proc/meminfo
 echo "acpi-tables: $(ls /sys/firmware/acpi/tables | tr '\n' ' ')"
@@ -166,7 +203,7 @@ poweroff -f
 }
 
 /// A newc cpio archive (the format the kernel unpacks as initramfs) with busybox and /init.
-fn initramfs(busybox: &[u8]) -> Vec<u8> {
+fn initramfs(busybox: &[u8], init: &str) -> Vec<u8> {
     let mut cpio = CpioWriter::default();
     for dir in ["bin", "dev", "proc", "sys", "sbin", "usr", "usr/bin", "usr/sbin"] {
         cpio.directory(dir);
@@ -174,7 +211,7 @@ fn initramfs(busybox: &[u8]) -> Vec<u8> {
     // The kernel opens /dev/console for init before devtmpfs is mounted.
     cpio.char_device("dev/console", 5, 1);
     cpio.file("bin/busybox", 0o755, busybox);
-    cpio.file("init", 0o755, init_script().as_bytes());
+    cpio.file("init", 0o755, init.as_bytes());
     cpio.finish()
 }
 
@@ -304,4 +341,167 @@ pub fn boot_until(
     };
     let _ = reader.join();
     Run { status, serial: text() }
+}
+
+/// A QEMU running the firmware and a Linux guest, watched while it runs: the serial console
+/// goes to a file the test polls for markers, QMP (on QEMU's stdio) acts on the machine.
+/// Dropping it kills QEMU if it is still running.
+pub struct LiveVm {
+    child: Child,
+    qmp: ChildStdin,
+    qmp_lines: Receiver<String>,
+    serial_path: PathBuf,
+    /// QMP events seen so far, oldest first.
+    pub events: Vec<Value>,
+}
+
+impl LiveVm {
+    /// Starts `hvmloader-qemu` on `machine` (TCG, 512 MiB unless `extra` says otherwise) with
+    /// `extra` arguments; the serial log goes to `scratch/serial.log`.
+    pub fn start(machine: &str, extra: &[&str], scratch: &Path) -> Self {
+        let serial_path = scratch.join("serial.log");
+        let _ = std::fs::remove_file(&serial_path);
+        let mut child = Command::new("qemu-system-x86_64")
+            .args(["-accel", "tcg", "-machine", machine, "-m", "512M"])
+            .args(["-display", "none", "-monitor", "none", "-no-reboot"])
+            .arg("-serial")
+            .arg(format!("file:{}", serial_path.display()))
+            .args(["-qmp", "stdio", "-kernel"])
+            .arg(image("hvmloader-qemu"))
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("qemu-system-x86_64 must be installed (.ci/run installs it)");
+        let qmp = child.stdin.take().expect("piped");
+        let stdout = child.stdout.take().expect("piped");
+        let (tx, qmp_lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut vm = LiveVm { child, qmp, qmp_lines, serial_path, events: Vec::new() };
+        vm.execute("qmp_capabilities", json!({})).expect("QMP handshake");
+        vm
+    }
+
+    /// Everything the guest wrote to COM1 so far, CRs removed.
+    pub fn serial(&self) -> String {
+        std::fs::read_to_string(&self.serial_path).unwrap_or_default().replace('\r', "")
+    }
+
+    /// Waits until `ready` holds for the serial log, at most `timeout`, and returns the log.
+    /// Panics, naming `what` and showing the log's tail, on timeout or if QEMU exits first.
+    pub fn wait_for_serial(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        ready: impl Fn(&str) -> bool,
+    ) -> String {
+        let started = Instant::now();
+        loop {
+            let serial = self.serial();
+            if ready(&serial) {
+                return serial;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("QEMU exited ({status}) while waiting for {what}; serial log:\n{serial}");
+            }
+            if started.elapsed() > timeout {
+                panic!(
+                    "no {what} within {timeout:?}; serial log (last 80 lines):\n{}",
+                    tail(&serial, 80)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Runs one QMP command: its `return` value, or its `error` object.
+    pub fn execute(&mut self, command: &str, arguments: Value) -> Result<Value, Value> {
+        let request = json!({ "execute": command, "arguments": arguments });
+        writeln!(self.qmp, "{request}").expect("write to QMP");
+        loop {
+            let line = self
+                .qmp_lines
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|e| panic!("no QMP answer to {command}: {e}"));
+            let value: Value = serde_json::from_str(&line).expect("QMP speaks JSON");
+            if let Some(ret) = value.get("return") {
+                return Ok(ret.clone());
+            }
+            if let Some(err) = value.get("error") {
+                return Err(err.clone());
+            }
+            if value.get("event").is_some() {
+                self.events.push(value);
+            }
+            // Otherwise the greeting: not an answer.
+        }
+    }
+
+    /// Waits for a QMP event `wanted` accepts (or returns it if it already came), at most
+    /// `timeout`.
+    pub fn wait_for_event(
+        &mut self,
+        timeout: Duration,
+        wanted: impl Fn(&Value) -> bool,
+    ) -> Option<Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(event) = self.events.iter().find(|e| wanted(e)) {
+                return Some(event.clone());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.qmp_lines.recv_timeout(left) {
+                Ok(line) => {
+                    let value: Value = serde_json::from_str(&line).expect("QMP speaks JSON");
+                    if value.get("event").is_some() {
+                        self.events.push(value);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+    }
+
+    /// Waits for QEMU to exit by itself, at most `timeout`: its exit status, or `None` if it
+    /// was still running (it is then killed).
+    pub fn wait_for_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let started = Instant::now();
+        while started.elapsed() < timeout {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        None
+    }
+}
+
+impl Drop for LiveVm {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The last `lines` lines of `text`, for failure messages.
+pub fn tail(text: &str, lines: usize) -> &str {
+    let mut start = text.len();
+    for _ in 0..=lines {
+        match text[..start].rfind('\n') {
+            Some(at) => start = at,
+            None => return text,
+        }
+    }
+    &text[start + 1..]
 }

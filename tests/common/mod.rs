@@ -3,6 +3,7 @@
 
 pub mod linux;
 pub mod qmp;
+pub mod xen;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -7,6 +7,8 @@
 //!   builds and boots the QEMU image under TCG with the serial console on stdout.
 //! - `cargo xtask test`: builds, then runs every test of the workspace (host unit tests and
 //!   the QEMU integration tests under tests/).
+//! - `cargo xtask acpi-dump ...`: the installed ACPI tables, disassembled and compared with
+//!   a reference (see `acpi_dump.rs`).
 
 mod elf;
 mod qemu;
@@ -22,6 +24,9 @@ fn main() -> ExitCode {
         Some("build") => build(&args[1..]).map(|_| ExitCode::SUCCESS),
         Some("run") => run(&args[1..]),
         Some("test") => test(&args[1..]),
+        Some("acpi-dump") => {
+            xtask::acpi_dump::main(&args[1..], &root(), || build(&[]).map(|images| images.qemu))
+        }
         _ => Err(USAGE.to_string()),
     };
     match outcome {
@@ -37,7 +42,10 @@ const USAGE: &str = "usage: cargo xtask <command>
   build                      build target/hvmloader (Xen) and target/hvmloader-qemu (QEMU)
   run [--machine i440|q35] [--smp N] [--mem SIZE] [--cmdline S] [-- QEMU ARGS]
                              build and boot the firmware in QEMU (TCG)
-  test [-- CARGO TEST ARGS]  build, then run every test";
+  test [-- CARGO TEST ARGS]  build, then run every test
+  acpi-dump [--machine i440|q35] [--smp N] [--mem SIZE] [--out DIR]
+            [--reference qemu|FILE_OR_DIR] [--diff] [--bless] [-- QEMU ARGS]
+                             dump the installed ACPI tables, compare with a reference";
 
 /// The workspace root (xtask lives one level below it).
 fn root() -> PathBuf {

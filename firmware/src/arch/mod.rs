@@ -4,6 +4,7 @@
 mod acpi_handler;
 mod ap_boot;
 mod handoff;
+mod hypercall;
 mod ioapic;
 mod lapic;
 mod local_cpu;
@@ -18,6 +19,7 @@ pub mod realmode;
 pub use acpi_handler::IdentityAcpiHandler;
 pub use ap_boot::{AP_BOOT_PAGE, ApFault, ApTrampoline};
 pub use handoff::{IdentityWindow, PhysMemoryMut, enter_linux64};
+pub use hypercall::HypercallPage;
 pub use ioapic::{IOAPIC_BASE, IOAPIC_ID_MASK, IOAPIC_WINDOW, IoApic};
 pub use lapic::{Destination, IcrStuck, Ipi, LocalApic};
 pub use local_cpu::{LocalCpu, MAX_VARIABLE_MTRRS, MtrrRegisters};

@@ -11,7 +11,8 @@
 //! bus range could otherwise claim configuration cycles meant for the bus just given to its
 //! sibling. During the descent a bridge's subordinate bus is 0xFF, so that it forwards cycles
 //! for every bus number handed out below it; once its subtree is done it becomes the last
-//! bus number handed out.
+//! bus number handed out, or more when the bridge reserves bus numbers for hot-plugged
+//! bridges (see [`hotplug`](super::hotplug)).
 //!
 //! The walk ends on any input: bus numbers only grow and there are 256 of them, each bus is
 //! scanned once, and the depth-first descent keeps an explicit stack rather than recursing
@@ -21,6 +22,7 @@ use alloc::vec::Vec;
 
 use super::bar::{Bar, size_bars};
 use super::error::PciProblem;
+use super::hotplug::{self, HotplugSlot, Reservation};
 use super::intx::IntxPin;
 use super::{Bdf, ConfigSpace, command, reg};
 
@@ -63,6 +65,9 @@ pub struct BridgeInfo {
     pub subordinate_bus: u8,
     pub io: IoDecode,
     pub prefetchable: PrefDecode,
+    /// Room to keep free behind the bridge for hot-plugged devices (none when the bridge
+    /// is not hot-plug capable and QEMU asked for nothing).
+    pub reservation: Reservation,
 }
 
 /// The bridge's I/O window: optional in the PCI-PCI bridge specification.
@@ -114,8 +119,10 @@ pub fn enumerate(cfg: &mut impl ConfigSpace) -> Topology {
         }
         stack.pop();
         if let Some(bridge) = owner {
-            // Every bus number handed out since this bridge's own is behind it.
-            let last = (next_bus - 1) as u8;
+            // Every bus number handed out since this bridge's own is behind it, and the
+            // numbers it reserves for hot-plugged bridges.
+            let last = reserve_bus_numbers(&topology.functions[bridge], next_bus - 1);
+            next_bus = u16::from(last) + 1;
             let bdf = topology.functions[bridge].bdf;
             cfg.write8(bdf, reg::SUBORDINATE_BUS, last);
             if let Some(info) = &mut topology.functions[bridge].bridge {
@@ -125,6 +132,27 @@ pub fn enumerate(cfg: &mut impl ConfigSpace) -> Topology {
     }
     topology.last_bus = (next_bus - 1) as u8;
     topology
+}
+
+/// The subordinate bus of `bridge` whose subtree used numbers up to `last_used`: at least
+/// its secondary bus plus its bus reservation, as far as bus numbers go. Bus numbers are
+/// handed out depth-first, so a reservation is granted before the bridges that come later
+/// are seen; one that leaves them nothing shows up as [`PciProblem::OutOfBusNumbers`] on
+/// them. QEMU only asks for this when told to (`bus-reserve`), so that is left to the VM
+/// configuration rather than guessed here.
+fn reserve_bus_numbers(bridge: &Function, last_used: u16) -> u8 {
+    let Some(info) = &bridge.bridge else {
+        return last_used as u8;
+    };
+    let wanted = u16::from(info.secondary_bus) + u16::from(info.reservation.buses);
+    if wanted > 0xFF {
+        log::warn!(
+            "{}: {} bus numbers reserved for hot-plug, only up to bus ff granted",
+            bridge.bdf,
+            info.reservation.buses
+        );
+    }
+    wanted.min(0xFF).max(last_used) as u8
 }
 
 /// Gives `bridge` secondary bus `next_bus` and subordinate 0xFF for the descent, and returns
@@ -238,7 +266,8 @@ fn probe_function(
             return None;
         }
     };
-    let bridge = (rom_offset == reg::ROM_TYPE1).then(|| probe_bridge(cfg, topology, bdf));
+    let bridge =
+        (rom_offset == reg::ROM_TYPE1).then(|| probe_bridge(cfg, topology, bdf, vendor_id));
     let bars = size_bars(cfg, bdf, bar_count, rom_offset, &mut topology.problems);
     let pin = cfg.read8(bdf, reg::INTERRUPT_PIN);
     let interrupt_pin = match pin {
@@ -262,7 +291,12 @@ fn probe_function(
 
 /// Closes the bridge (bus numbers 0, every window base above its limit) and finds out which
 /// windows it implements: an optional window's base register reads 0 whatever is written.
-fn probe_bridge(cfg: &mut impl ConfigSpace, topology: &mut Topology, bdf: Bdf) -> BridgeInfo {
+fn probe_bridge(
+    cfg: &mut impl ConfigSpace,
+    topology: &mut Topology,
+    bdf: Bdf,
+    vendor_id: u16,
+) -> BridgeInfo {
     write_bus_numbers(cfg, bdf, [0; 3]);
 
     cfg.write8(bdf, reg::IO_BASE, 0xF0);
@@ -312,5 +346,15 @@ fn probe_bridge(cfg: &mut impl ConfigSpace, topology: &mut Topology, bdf: Bdf) -
         cfg.write32(bdf, reg::PREF_BASE_UPPER, 0);
         cfg.write32(bdf, reg::PREF_LIMIT_UPPER, 0);
     }
-    BridgeInfo { secondary_bus: 0, subordinate_bus: 0, io, prefetchable }
+    let reservation = hotplug::probe(cfg, bdf, vendor_id, io, prefetchable);
+    if reservation.any() {
+        let why = match (reservation.hotplug, reservation.qemu_hint) {
+            (Some(HotplugSlot::Pcie), false) => "hot-plug slot",
+            (Some(HotplugSlot::Shpc), false) => "SHPC",
+            (Some(_), true) => "hot-plug, QEMU resource reserve",
+            (None, _) => "QEMU resource reserve",
+        };
+        log::debug!("{bdf}: {why}: reserving {reservation}");
+    }
+    BridgeInfo { secondary_bus: 0, subordinate_bus: 0, io, prefetchable, reservation }
 }

@@ -2,7 +2,8 @@
 //! legacy CF8/CFC mechanism ([`Cf8`]); and the PCI core that runs over it, in four phases:
 //!
 //! 1. [`enumerate`] walks every bus from bus 0, numbers bridges depth-first, turns decoding
-//!    off and sizes every BAR and bridge window, giving a [`Topology`];
+//!    off, sizes every BAR and bridge window and finds which bridges take hot-plugged
+//!    devices (and what to reserve for them, [`Reservation`]), giving a [`Topology`];
 //! 2. [`plan`] places all of it in the caller's I/O range, low memory hole and optional 64-bit
 //!    window, without touching hardware (so it can be run more than once), giving a [`Plan`];
 //! 3. [`program`] writes the plan: BARs, ROM BARs, bridge windows, command registers;
@@ -18,11 +19,13 @@
 //! ```
 
 mod bar;
+mod caps;
 mod cf8;
 mod ecam;
 mod enumerate;
 mod error;
 mod freelist;
+mod hotplug;
 mod intx;
 mod place;
 mod program;
@@ -39,9 +42,11 @@ pub use cf8::Cf8;
 pub use ecam::Ecam;
 pub use enumerate::{BridgeInfo, Function, IoDecode, PrefDecode, Topology, enumerate};
 pub use error::{PciProblem, PlanError};
+pub use hotplug::{HotplugSlot, Reservation};
 pub use intx::{IntxPin, IntxRoute, PrtEntry, program_interrupt_lines, root_prt, route_intx};
 pub use place::{
-    Apertures, BridgeWindows, FunctionPlan, Plan, Resource, Unplaced, UnplacedReason, plan,
+    Apertures, BridgeWindows, DroppedReservation, FunctionPlan, Plan, Resource, Unplaced,
+    UnplacedReason, plan,
 };
 pub use program::program;
 pub use verify::{EcamMismatch, compare_ecam_with_cf8, is_pcie};

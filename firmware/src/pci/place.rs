@@ -20,12 +20,24 @@
 //!   32-bit prefetchable BAR (or a 32-bit child prefetchable window) under a window that went
 //!   up is put in the non-prefetchable memory window instead, which is always allowed. Nothing
 //!   is allocated above 4 GiB unless something has to be.
-//! * What does not fit is left out one BAR at a time, the largest of the first item that
-//!   failed, and the layout is redone, until everything left fits; each left-out BAR is
-//!   reported in [`Plan::unplaced`]. I/O BARs behind a bridge without an I/O window (on any
-//!   level) cannot be reached and are reported too.
+//! * Hot-plug capable bridges keep room for devices plugged in later
+//!   ([`Reservation`](super::Reservation)): each of their windows is at least the reserved
+//!   size, rounded up to the window granule, and aligned to the largest power of two not
+//!   above that size, so that a hot-plugged device with a BAR of that size fits (Linux only
+//!   needs the 1 MiB window alignment; OVMF aligns its padding the same way). A window the
+//!   present devices already fill is left as they need it. A 64-bit prefetchable
+//!   reservation counts as a 64-bit prefetchable BAR of its size for going above 4 GiB.
+//! * When something does not fit, in this order: 64-bit BARs move above 4 GiB (nothing is
+//!   lost); then reservations are given up one window at a time, the one keeping the most
+//!   room free in the address range that ran out first (ties: the bridge found last), and
+//!   the layout is redone; only when no reservation takes room in that range any more, a
+//!   BAR is left out, the largest of the first item that failed, and the layout is redone,
+//!   until everything left fits. So a device present at boot never loses its address to a
+//!   reservation. Each left-out BAR is reported in [`Plan::unplaced`], each bridge that lost
+//!   a reservation in [`Plan::dropped_reservations`]. I/O BARs behind a bridge without an
+//!   I/O window (on any level) cannot be reached and are reported too.
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
@@ -122,11 +134,39 @@ impl fmt::Display for Unplaced {
     }
 }
 
+/// A bridge whose hot-plug reservation was given up, for some or all of its windows,
+/// because the devices present needed the room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DroppedReservation {
+    pub bridge: Bdf,
+    /// The reserved sizes given up; 0 for windows whose reservation was kept (or had none).
+    pub io: u64,
+    pub mem: u64,
+    pub prefetchable: u64,
+}
+
+impl fmt::Display for DroppedReservation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: no room for the hot-plug reservation of", self.bridge)?;
+        for (name, size) in
+            [("io", self.io), ("mem", self.mem), ("prefetchable", self.prefetchable)]
+        {
+            if size != 0 {
+                write!(f, " {name} window ({size:#x})")?;
+            }
+        }
+        f.write_str(", windows cover only the devices present")
+    }
+}
+
 /// Where everything goes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Plan {
     pub functions: Vec<FunctionPlan>,
     pub unplaced: Vec<Unplaced>,
+    /// Bridges whose hot-plug reservation did not fit, one entry per bridge, in discovery
+    /// order.
+    pub dropped_reservations: Vec<DroppedReservation>,
     /// The span of I/O ports used, if any.
     pub io_used: Option<Range<u64>>,
     /// The span of the low hole used, if any. Allocation is from the top of the hole, so its
@@ -180,6 +220,8 @@ struct Packed {
     size: u128,
     align: u128,
     contents: Vec<(Item, u128)>,
+    /// How much of `size` is there only for the hot-plug reservation.
+    reserved: u128,
 }
 
 /// Places everything in `topology` within `apertures`. Fails only if the apertures
@@ -187,9 +229,11 @@ struct Packed {
 pub fn plan(topology: &Topology, apertures: &Apertures) -> Result<Plan, PlanError> {
     validate(apertures)?;
     let mut left_out = unreachable_io_bars(topology);
+    // Windows whose reservation was given up.
+    let mut dropped = BTreeSet::new();
     let mut relocate = false;
     loop {
-        let attempt = Attempt::new(topology, apertures, &left_out, relocate);
+        let attempt = Attempt::new(topology, apertures, &left_out, &dropped, relocate);
         let (placed, failed) = attempt.allocate_root();
         let low_failed = failed.iter().any(|&(space, _)| space == RootSpace::Low);
         if low_failed && apertures.high_mem.is_some() && !relocate {
@@ -197,9 +241,25 @@ pub fn plan(topology: &Topology, apertures: &Apertures) -> Result<Plan, PlanErro
             relocate = true;
             continue;
         }
+        // Reservations first: whichever item failed, a reservation elsewhere in the same
+        // range may be what took its room.
+        let mut progress = false;
+        for space in [RootSpace::Io, RootSpace::Low, RootSpace::High] {
+            if !failed.iter().any(|&(s, _)| s == space) {
+                continue;
+            }
+            if let Some((bridge, window)) = attempt.largest_reservation_in(space) {
+                let bdf = topology.functions[bridge].bdf;
+                log::debug!("no room, giving up the {window:?} reservation of {bdf}");
+                dropped.insert((bridge, window));
+                progress = true;
+            }
+        }
+        if progress {
+            continue;
+        }
         // Only the first failure of each space: leaving out its largest BAR may be enough
         // for the items after it.
-        let mut progress = false;
         for space in [RootSpace::Io, RootSpace::Low, RootSpace::High] {
             let first = failed.iter().find(|&&(s, _)| s == space);
             let Some((function, bar)) = first.and_then(|&(_, item)| attempt.largest_bar_in(item))
@@ -213,7 +273,7 @@ pub fn plan(topology: &Topology, apertures: &Apertures) -> Result<Plan, PlanErro
         }
         // Without progress, whatever failed holds no BAR and losing it loses nothing.
         if !progress {
-            return Ok(attempt.finish(placed, left_out));
+            return Ok(attempt.finish(placed, left_out, &dropped));
         }
     }
 }
@@ -272,10 +332,16 @@ impl<'a> Attempt<'a> {
         topology: &'a Topology,
         apertures: &'a Apertures<'a>,
         left_out: &BTreeMap<(usize, usize), UnplacedReason>,
+        dropped: &BTreeSet<(usize, Space)>,
         relocate: bool,
     ) -> Self {
-        let high =
-            prefetchable_windows_high(topology, left_out, relocate, apertures.high_mem.is_some());
+        let high = prefetchable_windows_high(
+            topology,
+            left_out,
+            dropped,
+            relocate,
+            apertures.high_mem.is_some(),
+        );
         let count = topology.functions.len();
         let mut window_items: Vec<[Vec<Item>; 3]> = vec![Default::default(); count];
         let mut root: [Vec<Item>; 3] = Default::default();
@@ -344,10 +410,11 @@ impl<'a> Attempt<'a> {
         // window after the windows inside it.
         for (index, items) in window_items.into_iter().enumerate().rev() {
             let [io, mem, pref] = items;
+            let reserve = |space| reservation(topology, dropped, index, space);
             attempt.windows[index] = [
-                attempt.pack(io, IO_GRANULE),
-                attempt.pack(mem, MEM_GRANULE),
-                attempt.pack(pref, MEM_GRANULE),
+                attempt.pack(io, IO_GRANULE, reserve(Space::Io)),
+                attempt.pack(mem, MEM_GRANULE, reserve(Space::Mem)),
+                attempt.pack(pref, MEM_GRANULE, reserve(Space::Pref)),
             ];
         }
         attempt
@@ -382,7 +449,8 @@ impl<'a> Attempt<'a> {
         sized
     }
 
-    fn pack(&self, items: Vec<Item>, granule: u128) -> Packed {
+    /// Packs a window's items; `reserve` is its minimum size (0: none).
+    fn pack(&self, items: Vec<Item>, granule: u128, reserve: u128) -> Packed {
         let mut packed = Packed { align: granule, ..Packed::default() };
         let mut end: u128 = 0;
         for (item, size, align) in self.sorted(items) {
@@ -392,6 +460,14 @@ impl<'a> Attempt<'a> {
             end = offset + size;
         }
         packed.size = end.next_multiple_of(granule);
+        let reserve = reserve.next_multiple_of(granule);
+        if reserve > packed.size {
+            packed.reserved = reserve - packed.size;
+            packed.size = reserve;
+            // The largest BAR a hot-plugged device could bring into the free part.
+            let natural = 1 << (u128::BITS - 1 - reserve.leading_zeros());
+            packed.align = packed.align.max(natural);
+        }
         packed
     }
 
@@ -453,11 +529,31 @@ impl<'a> Attempt<'a> {
         largest.map(|(bar, _)| bar)
     }
 
+    /// The window in `space` whose reservation keeps the most room free (ties: the bridge
+    /// found last), if any reservation there has an effect.
+    fn largest_reservation_in(&self, space: RootSpace) -> Option<(usize, Space)> {
+        let mut largest: Option<((u128, usize), Space)> = None;
+        let mut pending = self.root[space as usize].clone();
+        while let Some(item) = pending.pop() {
+            let Item::Window(bridge, window) = item else {
+                continue;
+            };
+            let packed = &self.windows[bridge][window as usize];
+            let key = (packed.reserved, bridge);
+            if packed.reserved > 0 && largest.is_none_or(|(k, _)| key > k) {
+                largest = Some((key, window));
+            }
+            pending.extend(packed.contents.iter().map(|&(inner, _)| inner));
+        }
+        largest.map(|((_, bridge), window)| (bridge, window))
+    }
+
     /// Turns bus 0's placements into addresses for everything.
     fn finish(
         &self,
         root: Vec<(RootSpace, Item, u128)>,
         left_out: BTreeMap<(usize, usize), UnplacedReason>,
+        dropped: &BTreeSet<(usize, Space)>,
     ) -> Plan {
         let functions = &self.topology.functions;
         let mut plan = Plan {
@@ -516,16 +612,68 @@ impl<'a> Attempt<'a> {
                 }
             })
             .collect();
+        // `dropped` is ordered by bridge, then window: one entry per bridge.
+        for &(bridge, space) in dropped {
+            let f = &functions[bridge];
+            let Some(info) = &f.bridge else {
+                continue;
+            };
+            if plan.dropped_reservations.last().is_none_or(|d| d.bridge != f.bdf) {
+                plan.dropped_reservations.push(DroppedReservation {
+                    bridge: f.bdf,
+                    io: 0,
+                    mem: 0,
+                    prefetchable: 0,
+                });
+            }
+            let entry = plan.dropped_reservations.last_mut().expect("pushed above");
+            let r = &info.reservation;
+            match space {
+                Space::Io => entry.io = r.io,
+                Space::Mem => entry.mem = r.mem,
+                Space::Pref => entry.prefetchable = r.prefetchable,
+            }
+        }
         plan
     }
 }
 
+/// The reserved minimum size of a bridge window, 0 when it has none or it was given up.
+fn reservation(
+    topology: &Topology,
+    dropped: &BTreeSet<(usize, Space)>,
+    bridge: usize,
+    space: Space,
+) -> u128 {
+    if dropped.contains(&(bridge, space)) {
+        return 0;
+    }
+    let Some(info) = &topology.functions[bridge].bridge else {
+        return 0;
+    };
+    let r = &info.reservation;
+    let functions = &topology.functions;
+    // I/O reserved behind a bridge without an I/O window further up could never be reached
+    // (and the window above would be opened for nothing).
+    let io_blocked = || {
+        core::iter::successors(Some(bridge), |&i| functions[i].upstream)
+            .any(|i| functions[i].bridge.is_some_and(|b| b.io == IoDecode::Absent))
+    };
+    u128::from(match space {
+        Space::Io if io_blocked() => 0,
+        Space::Io => r.io,
+        Space::Mem => r.mem,
+        Space::Pref => r.prefetchable,
+    })
+}
+
 /// Which bridges' prefetchable windows go above 4 GiB: those with a 64-bit prefetchable
 /// window, on a path of such windows from bus 0, holding (at any depth) a 64-bit prefetchable
-/// BAR that must go high.
+/// BAR or reservation that must go high.
 fn prefetchable_windows_high(
     topology: &Topology,
     left_out: &BTreeMap<(usize, usize), UnplacedReason>,
+    dropped: &BTreeSet<(usize, Space)>,
     relocate: bool,
     high_available: bool,
 ) -> Vec<bool> {
@@ -540,6 +688,12 @@ fn prefetchable_windows_high(
     // Bottom-up: a window wants to go up if anything in it does.
     for index in (0..functions.len()).rev() {
         let function = &functions[index];
+        // A reservation for 64-bit prefetchable BARs wants to go up as such a BAR would.
+        let reserved = reservation(topology, dropped, index, Space::Pref);
+        let reserve_64bit = function.bridge.is_some_and(|b| b.reservation.prefetchable_64bit);
+        if reserve_64bit && reserved != 0 && (reserved >= u128::from(HIGH_THRESHOLD) || relocate) {
+            high[index] = true;
+        }
         high[index] &= is_pref64(index);
         let Some(up) = function.upstream else {
             continue;

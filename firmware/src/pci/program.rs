@@ -40,6 +40,9 @@ pub fn program(
     for unplaced in &plan.unplaced {
         log::warn!("{unplaced}");
     }
+    for dropped in &plan.dropped_reservations {
+        log::warn!("{dropped}");
+    }
     log_summary(plan);
     Ok(())
 }

@@ -3,6 +3,8 @@
 //! unimplemented registers behave as on hardware; and bridges that route configuration
 //! cycles by their secondary and subordinate bus registers, so numbering mistakes show up as
 //! devices not found. Two bridges claiming the same bus is counted as a routing conflict.
+//! Capabilities ([`SimCap`]: PCI Express with slot registers, SHPC, QEMU's resource-reserve
+//! hint) are chained into the capability list as the hardware presents them.
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -36,12 +38,85 @@ impl BridgeCaps {
     pub const FULL: BridgeCaps = BridgeCaps { io: Some(true), prefetchable: Some(true) };
 }
 
+/// QEMU's resource-reserve capability as QEMU fills it: all ones in a field means "no wish".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QemuReserve {
+    pub bus: u32,
+    pub io: u64,
+    pub mem: u32,
+    pub pref32: u32,
+    pub pref64: u64,
+}
+
+impl QemuReserve {
+    pub const NONE: QemuReserve = QemuReserve {
+        bus: u32::MAX,
+        io: u64::MAX,
+        mem: u32::MAX,
+        pref32: u32::MAX,
+        pref64: u64::MAX,
+    };
+}
+
+/// A capability in a simulated function's list (read-only, as the ones the core reads are).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SimCap {
+    /// PCI Express capability (version 2, 0x3C bytes) of device/port type `port_type`;
+    /// `slot`: a slot is implemented, `Some(true)` with Hot-Plug Capable set.
+    Pcie { port_type: u8, slot: Option<bool> },
+    /// Standard Hot-Plug Controller capability (8 bytes).
+    Shpc,
+    /// QEMU's Red Hat vendor-specific capability, type 1 (resource reserve), 32 bytes.
+    QemuReserve(QemuReserve),
+    /// Any vendor-specific capability: the bytes after ID and next pointer.
+    Vendor(Vec<u8>),
+}
+
+impl SimCap {
+    /// The capability's bytes, ID and (empty) next pointer included.
+    fn bytes(&self) -> Vec<u8> {
+        let mut b = Vec::new();
+        match self {
+            SimCap::Pcie { port_type, slot } => {
+                b.resize(0x3C, 0);
+                b[0] = 0x10;
+                let flags = 2 | u16::from(*port_type) << 4 | u16::from(slot.is_some()) << 8;
+                b[2..4].copy_from_slice(&flags.to_le_bytes());
+                // Slot Capabilities: attention button, power controller, ... and bit 6.
+                let slot_caps: u32 = match slot {
+                    Some(true) => 0x7F,
+                    Some(false) => 0x1F,
+                    None => 0,
+                };
+                b[0x14..0x18].copy_from_slice(&slot_caps.to_le_bytes());
+            }
+            SimCap::Shpc => b.extend_from_slice(&[0x0C, 0, 0, 0, 0, 0, 0, 0]),
+            SimCap::QemuReserve(r) => {
+                b.extend_from_slice(&[0x09, 0, 32, 1]);
+                b.extend_from_slice(&r.bus.to_le_bytes());
+                b.extend_from_slice(&r.io.to_le_bytes());
+                b.extend_from_slice(&r.mem.to_le_bytes());
+                b.extend_from_slice(&r.pref32.to_le_bytes());
+                b.extend_from_slice(&r.pref64.to_le_bytes());
+            }
+            SimCap::Vendor(body) => {
+                b.extend_from_slice(&[0x09, 0]);
+                b.extend_from_slice(body);
+            }
+        }
+        b
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct SimFunction {
     pub config: [u8; 256],
     pub wmask: [u8; 256],
     /// For a bridge: the bus on its secondary side.
     pub child: Option<BusId>,
+    /// Where the next capability goes, and the last one's offset (to chain it).
+    next_cap: u16,
+    last_cap: Option<u16>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -66,7 +141,13 @@ impl Default for Sim {
 
 impl SimFunction {
     fn new(vendor: u16, device: u16, class: u32, header_type: u8) -> Self {
-        let mut f = SimFunction { config: [0; 256], wmask: [0; 256], child: None };
+        let mut f = SimFunction {
+            config: [0; 256],
+            wmask: [0; 256],
+            child: None,
+            next_cap: 0x40,
+            last_cap: None,
+        };
         f.set(reg::VENDOR_ID, &vendor.to_le_bytes());
         f.set(reg::DEVICE_ID, &device.to_le_bytes());
         f.set(reg::REVISION, &(class << 8 | 1).to_le_bytes());
@@ -205,6 +286,26 @@ impl Sim {
         f.config[4..].fill(fill);
         f.wmask = [0; 256];
         self.plug(bus, device, function, f)
+    }
+
+    /// Appends a capability to the function's list; returns its offset.
+    pub fn add_capability(&mut self, function: FnId, cap: &SimCap) -> u16 {
+        let f = &mut self.functions[function];
+        let bytes = cap.bytes();
+        let offset = f.next_cap;
+        assert!(usize::from(offset) + bytes.len() <= 256, "capabilities do not fit");
+        f.set(offset, &bytes);
+        match f.last_cap {
+            // Status: capability list; capabilities pointer.
+            None => {
+                f.config[0x06] |= 1 << 4;
+                f.config[0x34] = offset as u8;
+            }
+            Some(last) => f.config[usize::from(last) + 1] = offset as u8,
+        }
+        f.last_cap = Some(offset);
+        f.next_cap = (offset + bytes.len() as u16).next_multiple_of(4);
+        offset
     }
 
     /// Sets a register, bypassing the write mask (a device's own state, or a test's setup).

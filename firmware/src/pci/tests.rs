@@ -6,7 +6,7 @@ use core::ops::Range;
 
 use proptest::prelude::*;
 
-use super::sim::{BridgeCaps, BusId, FnId, ROOT, Sim, SimBar};
+use super::sim::{BridgeCaps, BusId, FnId, QemuReserve, ROOT, Sim, SimBar, SimCap};
 use super::*;
 use crate::chipset::Chipset;
 
@@ -460,6 +460,202 @@ fn a_plan_for_another_topology_is_refused() {
     assert!(matches!(program(&mut sim, &topology, &other), Err(PlanError::PlanMismatch { .. })));
 }
 
+// ---- hot-plug reservations ----
+
+const ROOT_PORT: SimCap = SimCap::Pcie { port_type: 4, slot: Some(true) };
+const MIB: u64 = 1 << 20;
+
+/// A QEMU `pcie-root-port` as seen by the firmware: full windows, a hot-plug capable slot.
+fn root_port(sim: &mut Sim, device: u8, extra: &[SimCap]) -> (FnId, BusId) {
+    let (id, bus) = sim.add_bridge(ROOT, device, 0, BridgeCaps::FULL, &[]);
+    sim.poke(id, reg::DEVICE_ID, &0x000Cu16.to_le_bytes());
+    sim.add_capability(id, &ROOT_PORT);
+    for cap in extra {
+        sim.add_capability(id, cap);
+    }
+    (id, bus)
+}
+
+fn windows_of(topology: &Topology, plan: &Plan, bdf: Bdf) -> BridgeWindows {
+    plan.functions[function_at(topology, bdf).0].windows
+}
+
+fn sizes(w: BridgeWindows) -> [Option<u64>; 3] {
+    [w.io, w.mem, w.prefetchable].map(|w| w.map(|w| w.size))
+}
+
+#[test]
+fn hotplug_capable_bridges_get_linux_default_reservations() {
+    let mut sim = Sim::new();
+    // 00:01: empty hot-plug slot; 00:02: slot with a small device; 00:03: a slot without
+    // hot-plug; 00:04: an SHPC bridge; 00:05: an upstream port claiming a slot (ignored, as
+    // Linux ignores Slot Capabilities there).
+    root_port(&mut sim, 1, &[]);
+    let (_, bus) = root_port(&mut sim, 2, &[]);
+    sim.add_endpoint(bus, 0, 0, &[mem32(0x1000), mem64(0x4000, true)], 0, 1);
+    let (plain, bus) = sim.add_bridge(ROOT, 3, 0, BridgeCaps::FULL, &[]);
+    sim.add_capability(plain, &SimCap::Pcie { port_type: 4, slot: Some(false) });
+    sim.add_endpoint(bus, 0, 0, &[mem32(0x1000)], 0, 1);
+    let (shpc, _) = sim.add_bridge(ROOT, 4, 0, BridgeCaps::FULL, &[mem64(0x100, false)]);
+    sim.add_capability(shpc, &SimCap::Shpc);
+    let (upstream, _) = sim.add_bridge(ROOT, 5, 0, BridgeCaps::FULL, &[]);
+    sim.add_capability(upstream, &SimCap::Pcie { port_type: 5, slot: Some(true) });
+    let (topology, plan) = run(&mut sim, &apertures(true));
+    check_run(&mut sim, &topology, &plan, &apertures(true));
+
+    let reservation = |d| function_at(&topology, bdf(0, d, 0)).1.bridge.unwrap().reservation;
+    assert_eq!(reservation(1).hotplug, Some(HotplugSlot::Pcie));
+    assert_eq!(reservation(4).hotplug, Some(HotplugSlot::Shpc));
+    assert!(!reservation(3).any() && !reservation(5).any());
+    let full = [Some(0x1000), Some(2 * MIB), Some(2 * MIB)];
+    for d in [1, 2, 4] {
+        let w = windows_of(&topology, &plan, bdf(0, d, 0));
+        assert_eq!(sizes(w), full, "00:{d:02x}.0");
+        // Aligned to the reserved size, so a hot-plugged 2 MiB BAR fits.
+        assert_eq!(w.mem.unwrap().base % (2 * MIB), 0);
+        assert_eq!(w.prefetchable.unwrap().base % (2 * MIB), 0);
+    }
+    // The device in the slot sits in the reserved windows.
+    let (_, dev) = function_at(&topology, bdf(2, 0, 0));
+    assert_eq!(dev.bars.len(), 2);
+    // Without hot-plug: only what the devices need, nothing for the empty upstream port.
+    assert_eq!(sizes(windows_of(&topology, &plan, bdf(0, 3, 0))), [None, Some(MIB), None]);
+    assert_eq!(windows_of(&topology, &plan, bdf(0, 5, 0)), BridgeWindows::default());
+    assert!(plan.dropped_reservations.is_empty());
+    // Registers: the empty slot's windows are open and programmed.
+    let id = sim.locate(bdf(0, 1, 0)).unwrap();
+    assert_eq!(sim.peek16(id, reg::COMMAND) & 7, 7);
+}
+
+#[test]
+fn no_reservation_for_windows_the_bridge_does_not_have() {
+    let mut sim = Sim::new();
+    let caps = BridgeCaps { io: None, prefetchable: None };
+    let (outer, bus) = sim.add_bridge(ROOT, 1, 0, caps, &[]);
+    sim.add_capability(outer, &ROOT_PORT);
+    // Behind a bridge without I/O window, an inner I/O reservation is unreachable.
+    let (inner, _) = sim.add_bridge(bus, 0, 0, BridgeCaps::FULL, &[]);
+    sim.add_capability(inner, &SimCap::Pcie { port_type: 6, slot: Some(true) });
+    let (topology, plan) = run(&mut sim, &apertures(true));
+    check_run(&mut sim, &topology, &plan, &apertures(true));
+    let r = topology.functions[0].bridge.unwrap().reservation;
+    assert_eq!((r.io, r.mem, r.prefetchable), (0, 2 * MIB, 0));
+    // The inner port's windows (2 MiB memory, 2 MiB prefetchable through the outer
+    // memory window) fill the outer memory window, which needs no more for itself.
+    assert_eq!(sizes(windows_of(&topology, &plan, bdf(0, 1, 0))), [None, Some(4 * MIB), None]);
+    assert_eq!(
+        sizes(windows_of(&topology, &plan, bdf(1, 0, 0))),
+        [None, Some(2 * MIB), Some(2 * MIB)]
+    );
+}
+
+#[test]
+fn qemu_resource_reserve_capability_overrides_the_defaults() {
+    let mut sim = Sim::new();
+    let wish = QemuReserve { bus: 3, io: 0, mem: 8 << 20, pref64: 1 << 30, ..QemuReserve::NONE };
+    root_port(&mut sim, 1, &[SimCap::QemuReserve(wish)]);
+    // The capability counts even without a hot-plug slot; pref32 keeps the window low.
+    let (plain, _) = sim.add_bridge(ROOT, 2, 0, BridgeCaps::FULL, &[]);
+    sim.poke(plain, reg::DEVICE_ID, &0x000Cu16.to_le_bytes());
+    let pref32 = QemuReserve { pref32: 4 << 20, ..QemuReserve::NONE };
+    sim.add_capability(plain, &SimCap::QemuReserve(pref32));
+    // Another vendor's vendor-specific capability with the same bytes means nothing.
+    let (other, _) = sim.add_bridge(ROOT, 3, 0, BridgeCaps::FULL, &[]);
+    sim.poke(other, reg::VENDOR_ID, &0x8086u16.to_le_bytes());
+    sim.add_capability(other, &SimCap::QemuReserve(wish));
+    // A Red Hat vendor capability of another type is not a reservation either.
+    let (typed, _) = sim.add_bridge(ROOT, 4, 0, BridgeCaps::FULL, &[]);
+    sim.add_capability(typed, &SimCap::Vendor([32, 2].into_iter().chain([0; 28]).collect()));
+    let (topology, plan) = run(&mut sim, &apertures(true));
+    check_run(&mut sim, &topology, &plan, &apertures(true));
+
+    let rp = function_at(&topology, bdf(0, 1, 0)).1.bridge.unwrap();
+    assert!(rp.reservation.qemu_hint);
+    // Bus 1 and 3 more for bridges hot-plugged behind it; the next bridge gets bus 5.
+    assert_eq!((rp.secondary_bus, rp.subordinate_bus), (1, 4));
+    assert_eq!(function_at(&topology, bdf(0, 2, 0)).1.bridge.unwrap().secondary_bus, 5);
+    assert_eq!(topology.last_bus, 7);
+    let w = windows_of(&topology, &plan, bdf(0, 1, 0));
+    assert_eq!(sizes(w), [None, Some(8 * MIB), Some(1 << 30)]);
+    // 1 GiB of 64-bit prefetchable room goes above 4 GiB, like a 1 GiB BAR would.
+    assert_eq!(w.prefetchable.unwrap().base, HIGH.start);
+    let w = windows_of(&topology, &plan, bdf(0, 2, 0));
+    assert_eq!(sizes(w), [None, None, Some(4 * MIB)]);
+    assert!(w.prefetchable.unwrap().end() <= 1 << 32);
+    assert_eq!(windows_of(&topology, &plan, bdf(0, 3, 0)), BridgeWindows::default());
+    assert_eq!(windows_of(&topology, &plan, bdf(0, 4, 0)), BridgeWindows::default());
+}
+
+#[test]
+fn bus_reservations_stop_at_bus_255() {
+    let mut sim = Sim::new();
+    let wish = QemuReserve { bus: 1000, ..QemuReserve::NONE };
+    root_port(&mut sim, 1, &[SimCap::QemuReserve(wish)]);
+    let (_, bus) = root_port(&mut sim, 2, &[]);
+    sim.add_endpoint(bus, 0, 0, &[mem32(0x1000)], 0, 1);
+    let topology = enumerate(&mut sim);
+    let rp = topology.functions[0].bridge.unwrap();
+    assert_eq!((rp.secondary_bus, rp.subordinate_bus), (1, 255));
+    // Nothing is left for the second port: reported, its device not enumerated.
+    assert_eq!(topology.problems, [PciProblem::OutOfBusNumbers { bridge: bdf(0, 2, 0) }]);
+}
+
+#[test]
+fn reservations_give_way_to_devices_and_are_reported() {
+    // 16 MiB of hole: an 8 MiB BAR on bus 0 and four hot-plug ports with a 1 MiB device
+    // each need 12 MiB; their reservations would need 16 MiB more.
+    let mut sim = Sim::new();
+    sim.add_endpoint(ROOT, 0, 0, &[mem32(8 << 20)], 0, 0);
+    for device in 1..=4 {
+        let (_, bus) = root_port(&mut sim, device, &[]);
+        sim.add_endpoint(bus, 0, 0, &[mem32(1 << 20), SimBar::Io(0x10)], 0, 1);
+    }
+    let small = Apertures {
+        low_mem: 0xFB00_0000..0xFC00_0000,
+        low_mem_reserved: &[],
+        high_mem: None,
+        ..apertures(false)
+    };
+    let (topology, plan) = run(&mut sim, &small);
+    check_run(&mut sim, &topology, &plan, &small);
+    assert!(plan.unplaced.is_empty(), "{:?}", plan.unplaced);
+    assert!(!plan.dropped_reservations.is_empty());
+    // Each bridge kept its reservations or reported them; I/O, which had room, kept them all.
+    for d in &plan.dropped_reservations {
+        assert_eq!(d.io, 0);
+    }
+    for device in 1..=4 {
+        let w = windows_of(&topology, &plan, bdf(0, device, 0));
+        assert_eq!(w.io.unwrap().size, 0x1000);
+    }
+    // What is kept is used: the hole is full but for less than one reservation.
+    let used = plan.low_mem_used.clone().unwrap();
+    assert!(used.end - used.start > 14 << 20, "{used:x?}");
+    let line = alloc::format!("{}", plan.dropped_reservations[0]);
+    assert!(line.contains("no room for the hot-plug reservation of"), "{line}");
+}
+
+#[test]
+fn io_reservations_give_way_to_io_bars() {
+    // 20 hot-plug ports: 80 KiB of I/O reservations cannot fit in the I/O space, and the
+    // I/O BARs on bus 0 must be placed all the same.
+    let mut sim = Sim::new();
+    sim.add_endpoint(ROOT, 0, 0, &[SimBar::Io(0x100); 6], 0, 0);
+    for device in 1..=20 {
+        root_port(&mut sim, device, &[]);
+    }
+    let (topology, plan) = run(&mut sim, &apertures(true));
+    check_run(&mut sim, &topology, &plan, &apertures(true));
+    assert!(plan.unplaced.is_empty(), "{:?}", plan.unplaced);
+    let kept = plan.functions.iter().filter(|f| f.windows.io.is_some()).count();
+    assert_eq!(kept + plan.dropped_reservations.len(), 20);
+    // Every free 4 KiB block of 0x1000..0x10000: 0x1000-0x9FFF and 0xC000-0xFFFF; the BARs
+    // went between the reserved ports, where no window fits.
+    assert_eq!(kept, 13);
+    assert!(plan.functions[0].bars.iter().all(|b| (0xA000..0xC000).contains(&b.unwrap())));
+    assert!(plan.dropped_reservations.iter().all(|d| d.io == 0x1000 && d.mem == 0));
+}
+
 // ---- interrupts ----
 
 #[test]
@@ -504,7 +700,8 @@ struct SimFunctionSpec {
 enum Node {
     /// A device with functions 0, 2, 4... (a gap tests that multi-function scanning goes on).
     Device(Vec<SimFunctionSpec>),
-    Bridge(BridgeCaps, Vec<Node>),
+    /// A bridge, its capabilities (hot-plug, QEMU's hints) and what is behind it.
+    Bridge(BridgeCaps, Vec<SimCap>, Vec<Node>),
 }
 
 fn bar_strategy() -> impl Strategy<Value = SimBar> {
@@ -538,10 +735,48 @@ fn caps_strategy() -> impl Strategy<Value = BridgeCaps> {
     (io, pref).prop_map(|(io, prefetchable)| BridgeCaps { io, prefetchable })
 }
 
+/// A field of QEMU's capability: mostly "no wish", sometimes 0 or a power of two.
+fn wish<T: From<u32> + Copy + core::fmt::Debug + 'static>(
+    none: T,
+    max_shift: u32,
+) -> impl Strategy<Value = T> {
+    prop_oneof![
+        3 => Just(none),
+        1 => Just(T::from(0)),
+        2 => (0..=max_shift).prop_map(|s| T::from(1u32 << s)),
+    ]
+}
+
+fn hotplug_strategy() -> impl Strategy<Value = Vec<SimCap>> {
+    let slot = prop_oneof![
+        3 => Just(Vec::new()),
+        3 => (prop_oneof![Just(4u8), Just(6), Just(5), Just(0)], any::<Option<bool>>())
+            .prop_map(|(port_type, slot)| [SimCap::Pcie { port_type, slot }].to_vec()),
+        1 => Just([SimCap::Shpc].to_vec()),
+    ];
+    let reserve = (
+        wish(u32::MAX, 2),
+        wish(u64::MAX, 16),
+        wish(u32::MAX, 26),
+        wish(u32::MAX, 24),
+        wish(u64::MAX, 31),
+    )
+        .prop_map(|(bus, io, mem, pref32, pref64)| {
+            // QEMU refuses both prefetchable wishes at once.
+            let pref64 = if pref32 == u32::MAX { pref64 } else { u64::MAX };
+            SimCap::QemuReserve(QemuReserve { bus, io, mem, pref32, pref64 })
+        });
+    (slot, prop::option::weighted(0.3, reserve)).prop_map(|(mut caps, reserve)| {
+        caps.extend(reserve);
+        caps
+    })
+}
+
 fn tree_strategy() -> impl Strategy<Value = Vec<Node>> {
     let leaf = prop::collection::vec(function_strategy(), 1..=3).prop_map(Node::Device);
     let node = leaf.prop_recursive(3, 24, 4, |inner| {
-        (caps_strategy(), prop::collection::vec(inner, 0..=4)).prop_map(|(c, n)| Node::Bridge(c, n))
+        (caps_strategy(), hotplug_strategy(), prop::collection::vec(inner, 0..=4))
+            .prop_map(|(c, h, n)| Node::Bridge(c, h, n))
     });
     prop::collection::vec(node, 1..=5)
 }
@@ -555,8 +790,11 @@ fn build(sim: &mut Sim, bus: BusId, nodes: &[Node], first_device: u8) {
                     sim.add_endpoint(bus, device, 2 * f as u8, &spec.bars, spec.rom, spec.pin);
                 }
             }
-            Node::Bridge(caps, children) => {
-                let (_, child) = sim.add_bridge(bus, device, 0, *caps, &[]);
+            Node::Bridge(caps, hotplug, children) => {
+                let (id, child) = sim.add_bridge(bus, device, 0, *caps, &[]);
+                for cap in hotplug {
+                    sim.add_capability(id, cap);
+                }
                 build(sim, child, children, 0);
             }
         }
@@ -696,10 +934,12 @@ fn demand_bound(topology: &Topology, upstream: Option<usize>) -> (u128, u128) {
             let need = 2 * u128::from(bar.size);
             if bar.kind.is_io() { io += need } else { mem += need }
         }
-        if f.bridge.is_some() {
+        if let Some(info) = &f.bridge {
+            // A reservation at most adds its size, and its alignment is at most its size.
+            let r = &info.reservation;
             let (child_io, child_mem) = demand_bound(topology, Some(i));
-            io += 2 * (child_io + 0x1000);
-            mem += 2 * (child_mem + 2 * 0x10_0000);
+            io += 2 * (child_io + 0x1000 + u128::from(r.io));
+            mem += 2 * (child_mem + 2 * 0x10_0000 + u128::from(r.mem) + u128::from(r.prefetchable));
         }
     }
     (io, mem)
@@ -732,11 +972,14 @@ fn check_run(sim: &mut Sim, topology: &Topology, plan: &Plan, apertures: &Apertu
                 .functions
                 .iter()
                 .filter(|g| (info.secondary_bus..=info.subordinate_bus).contains(&g.bdf.bus()))
-                .flat_map(|g| [Some(g.bdf.bus()), g.bridge.map(|b| b.secondary_bus)])
+                .flat_map(|g| [Some(g.bdf.bus()), g.bridge.map(|b| b.subordinate_bus)])
                 .flatten()
                 .max()
                 .unwrap_or(info.secondary_bus);
-            assert_eq!(info.subordinate_bus, below.max(info.secondary_bus));
+            // Or more, for the bus numbers it reserves.
+            let reserved =
+                (u16::from(info.secondary_bus) + u16::from(info.reservation.buses)).min(0xFF) as u8;
+            assert_eq!(info.subordinate_bus, below.max(reserved));
             assert_eq!(
                 bus_numbers(sim, ids[i]),
                 [f.bdf.bus(), info.secondary_bus, info.subordinate_bus]
@@ -786,6 +1029,8 @@ fn check_run(sim: &mut Sim, topology: &Topology, plan: &Plan, apertures: &Apertu
     reported.sort();
     unreported.sort();
     assert_eq!(reported, unreported);
+
+    check_reservations(topology, plan);
 
     // Containment and no overlap, bus by bus: siblings are disjoint, each inside the
     // matching window of the bridge above, bus 0's inside the apertures.
@@ -843,11 +1088,57 @@ fn check_run(sim: &mut Sim, topology: &Topology, plan: &Plan, apertures: &Apertu
         for u in &plan.unplaced {
             assert!(matches!(u.reason, UnplacedReason::NoIoWindow { .. }), "{u}");
         }
+        assert!(plan.dropped_reservations.is_empty(), "{:?}", plan.dropped_reservations);
     }
     for u in &plan.unplaced {
         if let UnplacedReason::NoIoWindow { bridge } = u.reason {
             let (_, b) = function_at(topology, bridge);
             assert_eq!(b.bridge.unwrap().io, IoDecode::Absent);
+        }
+    }
+}
+
+/// Every hot-plug reservation is kept (the window is at least the reserved size, rounded up
+/// to its granule) or reported given up, with the size asked for, in one entry per bridge.
+/// (That they overlap nothing and still contain the children is checked with all windows.)
+fn check_reservations(topology: &Topology, plan: &Plan) {
+    let mut bridges: Vec<Bdf> = plan.dropped_reservations.iter().map(|d| d.bridge).collect();
+    let entries = bridges.len();
+    bridges.dedup();
+    assert_eq!(bridges.len(), entries, "one entry per bridge: {:?}", plan.dropped_reservations);
+    for d in &plan.dropped_reservations {
+        assert!(d.io != 0 || d.mem != 0 || d.prefetchable != 0, "{d:?}");
+        // The line the firmware logs names the bridge.
+        assert!(alloc::format!("{d}").starts_with(&alloc::format!("{}: ", d.bridge)));
+    }
+    let functions = &topology.functions;
+    for (i, f) in functions.iter().enumerate() {
+        let Some(info) = &f.bridge else {
+            continue;
+        };
+        let r = &info.reservation;
+        // No I/O is reserved behind a bridge without an I/O window.
+        let io_reachable = core::iter::successors(Some(i), |&j| functions[j].upstream)
+            .all(|j| functions[j].bridge.unwrap().io != IoDecode::Absent);
+        let dropped = plan.dropped_reservations.iter().find(|d| d.bridge == f.bdf);
+        let w = plan.functions[i].windows;
+        for (name, reserve, window, granule, given_up) in [
+            ("io", if io_reachable { r.io } else { 0 }, w.io, 0x1000, dropped.map(|d| d.io)),
+            ("mem", r.mem, w.mem, 0x10_0000, dropped.map(|d| d.mem)),
+            ("pref", r.prefetchable, w.prefetchable, 0x10_0000, dropped.map(|d| d.prefetchable)),
+        ] {
+            match given_up {
+                Some(size) if size != 0 => assert_eq!(size, reserve, "{} {name}", f.bdf),
+                _ => {
+                    let size = window.map_or(0, |w| u128::from(w.size));
+                    let wanted = u128::from(reserve).next_multiple_of(granule);
+                    assert!(
+                        size >= wanted,
+                        "{} {name} window {window:?} below {reserve:#x}",
+                        f.bdf
+                    );
+                }
+            }
         }
     }
 }

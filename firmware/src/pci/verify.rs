@@ -2,12 +2,8 @@
 
 use core::fmt;
 
-use super::{Bdf, ConfigSpace};
+use super::{Bdf, ConfigSpace, caps};
 
-/// Capability ID of the PCI Express capability.
-const CAP_ID_PCIE: u8 = 0x10;
-const STATUS_CAP_LIST: u16 = 1 << 4;
-const CAP_POINTER: u16 = 0x34;
 /// First extended capability header, right after the legacy 256 bytes.
 const EXTENDED_CAPS: u16 = 0x100;
 
@@ -37,22 +33,7 @@ impl fmt::Display for EcamMismatch {
 
 /// Whether `bdf` has a PCI Express capability (walks the legacy capability list, bounded).
 pub fn is_pcie(cfg: &mut impl ConfigSpace, bdf: Bdf) -> bool {
-    if cfg.read16(bdf, super::reg::STATUS) & STATUS_CAP_LIST == 0 {
-        return false;
-    }
-    let mut pointer = cfg.read8(bdf, CAP_POINTER) & 0xFC;
-    // At most 48 capabilities fit in 192 bytes: a longer chain is a loop.
-    for _ in 0..48 {
-        if pointer < 0x40 {
-            return false;
-        }
-        let header = cfg.read16(bdf, u16::from(pointer));
-        if header as u8 == CAP_ID_PCIE {
-            return true;
-        }
-        pointer = (header >> 8) as u8 & 0xFC;
-    }
-    false
+    caps::find(cfg, bdf, caps::CAP_ID_PCIE).is_some()
 }
 
 /// Compares the first 256 bytes of every function in `functions` through both mechanisms,

@@ -34,6 +34,12 @@ use crate::Result;
 pub fn disassemble(dir: &Path, tables: &[Table]) -> Result<Vec<String>> {
     let mut problems = Vec::new();
     for table in tables {
+        if &table.signature == b"RSD " {
+            let path = dir.join("RSDP.dsl");
+            std::fs::write(&path, rsdp_dsl(&table.bytes))
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            continue;
+        }
         let mut cmd = Command::new("iasl");
         cmd.current_dir(dir);
         if table.is_aml() {
@@ -64,6 +70,35 @@ pub fn disassemble(dir: &Path, tables: &[Table]) -> Result<Vec<String>> {
         }
     }
     Ok(problems)
+}
+
+/// The RSDP in iasl's data-table layout: iasl 20200925 does not take an RSDP from a
+/// binary file ("does not contain a valid ACPI table").
+pub fn rsdp_dsl(b: &[u8]) -> String {
+    let mut out = String::from(
+        "/*\n * RSDP decoded by cargo xtask acpi-dump in iasl's data-table layout\n *\n \
+         * Format: [HexOffset DecimalOffset ByteLength]  FieldName : FieldValue\n */\n\n",
+    );
+    let mut field = |offset: usize, length: usize, name: &str, value: String| {
+        out.push_str(&format!("[{offset:03X}h {offset:04} {length:3}] {name:>28} : {value}\n"));
+    };
+    let text =
+        |range: std::ops::Range<usize>| format!("\"{}\"", String::from_utf8_lossy(&b[range]));
+    let hex = |range: std::ops::Range<usize>| {
+        range.rev().map(|i| format!("{:02X}", b[i])).collect::<String>()
+    };
+    field(0, 8, "Signature", text(0..8));
+    field(8, 1, "Checksum", hex(8..9));
+    field(9, 6, "Oem ID", text(9..15));
+    field(15, 1, "Revision", hex(15..16));
+    field(16, 4, "RSDT Address", hex(16..20));
+    if b.len() >= 36 {
+        field(20, 4, "Length", hex(20..24));
+        field(24, 8, "XSDT Address", hex(24..32));
+        field(32, 1, "Extended Checksum", hex(32..33));
+        field(33, 3, "Reserved", hex(33..36));
+    }
+    out
 }
 
 /// Writes the masked form of every `NAME.dsl` of `dir` into `masked_dir`.
@@ -98,7 +133,7 @@ pub fn mask(dsl: &str, names: &HashMap<u64, String>) -> String {
     let mut in_raw_dump = false;
     for line in dsl.lines() {
         let trimmed = line.trim_start();
-        if in_raw_dump && is_hex_dump_line(trimmed) {
+        if in_raw_dump && (trimmed.is_empty() || is_hex_dump_line(trimmed)) {
             continue;
         }
         in_raw_dump = false;
@@ -157,9 +192,10 @@ fn comment_field<'a>(trimmed: &str, fields: &[&'a str]) -> Option<&'a str> {
     let rest = trimmed.strip_prefix('*')?;
     // The header comment indents its fields by five spaces and pads names to 17 columns.
     let rest = rest.strip_prefix("     ")?;
-    fields.iter().copied().find(|f| {
-        rest.starts_with(f) && rest.len() > 17 && rest[f.len()..17].trim().is_empty()
-    })
+    fields
+        .iter()
+        .copied()
+        .find(|f| rest.starts_with(f) && rest.len() > 17 && rest[f.len()..17].trim().is_empty())
 }
 
 /// `[009h 0009   1]                     Checksum : C8` -> ("Checksum", offset of "C8").
@@ -253,7 +289,6 @@ Raw Table Data: Length 244 (0xF4)
 
 Raw Table Data: Length 244 (0xF4)
     <masked> raw bytes: the fields above decode them
-
 ";
         assert_eq!(masked, expected);
     }
@@ -286,12 +321,23 @@ DefinitionBlock (\"\", \"DSDT\", 2, \"Xen\", \"HVM\", <masked>)
     }
 
     #[test]
+    fn rsdp_is_decoded_like_iasl_decodes_data_tables() {
+        let mut rsdp = b"RSD PTR \x2cXen   \x02".to_vec();
+        rsdp.extend_from_slice(&[0x50, 0xbe, 0xfb, 0x1f, 0x24, 0, 0, 0]);
+        rsdp.extend_from_slice(&[0xf0, 0xbd, 0xfb, 0x1f, 0, 0, 0, 0, 0x15, 0, 0, 0]);
+        let dsl = rsdp_dsl(&rsdp);
+        assert!(dsl.contains("\n[000h 0000   8]                    Signature : \"RSD PTR \"\n"));
+        assert!(dsl.contains("\n[010h 0016   4]                 RSDT Address : 1FFBBE50\n"));
+        assert!(
+            dsl.contains("\n[018h 0024   8]                 XSDT Address : 000000001FFBBDF0\n")
+        );
+        assert!(dsl.ends_with("[021h 0033   3]                     Reserved : 000000\n"));
+    }
+
+    #[test]
     fn root_table_entries_become_names() {
         let line = "[024h 0036   8]       ACPI Table Address   0 : 000000001FFBC070";
         let names = HashMap::from([(0x1FFB_C070, "FACP".to_string())]);
-        assert_eq!(
-            mask(line, &names),
-            "[024h 0036   8]       ACPI Table Address   0 : <FACP>\n"
-        );
+        assert_eq!(mask(line, &names), "[024h 0036   8]       ACPI Table Address   0 : <FACP>\n");
     }
 }

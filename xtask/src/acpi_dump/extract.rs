@@ -262,7 +262,7 @@ pub fn write_tables(tables: &[Table], dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A short view of the header fields every table has, for messages.
+/// OEM ID and OEM table ID, padding trimmed (the RSDP has only an OEM ID).
 pub fn oem_ids(bytes: &[u8]) -> (String, String) {
     let text = |b: &[u8]| String::from_utf8_lossy(b).trim_end_matches(['\0', ' ']).to_string();
     if bytes.len() >= HEADER_LEN && &bytes[..8] != b"RSD PTR " {

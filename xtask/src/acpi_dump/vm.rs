@@ -58,13 +58,8 @@ impl Vm {
                 }
             }
         });
-        let mut vm = Vm {
-            child,
-            stdin,
-            answers,
-            serial_path,
-            scratch: work_dir.join(".pmemsave.bin"),
-        };
+        let mut vm =
+            Vm { child, stdin, answers, serial_path, scratch: work_dir.join(".pmemsave.bin") };
         vm.execute("qmp_capabilities", "{}")?;
         Ok(vm)
     }
@@ -142,7 +137,10 @@ impl GuestMemory for Vm {
             .map_err(|e| format!("pmemsave {address:#x}+{length:#x}: {e}"))?;
         let _ = std::fs::remove_file(&self.scratch);
         if bytes.len() != length {
-            return Err(format!("pmemsave {address:#x}: {} bytes instead of {length}", bytes.len()));
+            return Err(format!(
+                "pmemsave {address:#x}: {} bytes instead of {length}",
+                bytes.len()
+            ));
         }
         Ok(bytes)
     }

@@ -1,0 +1,287 @@
+//! Xen's guest ABI as this firmware uses it: hypercall and sub-operation numbers, and the
+//! argument structures with the layout of the x86-64 guest ABI (we call Xen from long mode,
+//! so `unsigned long`, `xen_pfn_t`, `xen_ulong_t` and guest handles are 8 bytes).
+//!
+//! Every number and layout is taken from Xen's public headers (xen/include/public/); the
+//! header each comes from is named next to it. The host tests in `super::tests` pin every
+//! size and field offset.
+
+#![allow(dead_code)] // a complete ABI subset: some numbers document Xen more than we use
+
+/// Hypercall numbers (xen.h).
+pub mod hypercall {
+    pub const MEMORY_OP: u32 = 12;
+    pub const XEN_VERSION: u32 = 17;
+    pub const VCPU_OP: u32 = 24;
+    pub const SCHED_OP: u32 = 29;
+    pub const EVENT_CHANNEL_OP: u32 = 32;
+    pub const HVM_OP: u32 = 34;
+}
+
+/// Each hypercall has a 32-byte stub in the hypercall page (arch-x86/xen-x86_64.h).
+pub const HYPERCALL_STUB_SIZE: u64 = 32;
+
+/// `DOMID_SELF` (xen.h).
+pub const DOMID_SELF: u16 = 0x7FF0;
+
+/// memory_op sub-operations (memory.h).
+pub mod xenmem {
+    pub const POPULATE_PHYSMAP: u64 = 6;
+    pub const ADD_TO_PHYSMAP: u64 = 7;
+    pub const MEMORY_MAP: u64 = 9;
+    pub const GET_VNUMAINFO: u64 = 26;
+    pub const RESERVED_DEVICE_MEMORY_MAP: u64 = 27;
+    /// `flags` of the RDM map request: every region, not one device's.
+    pub const RDM_ALL: u32 = 1;
+    /// `space` of add_to_physmap (enum phys_map_space).
+    pub const MAPSPACE_SHARED_INFO: u32 = 0;
+    pub const MAPSPACE_GMFN: u32 = 2;
+}
+
+/// hvm_op sub-operations (hvm/hvm_op.h) and parameters (hvm/params.h).
+pub mod hvmop {
+    pub const SET_PARAM: u64 = 0;
+    pub const GET_PARAM: u64 = 1;
+}
+pub mod param {
+    pub const CALLBACK_IRQ: u32 = 0;
+    pub const STORE_PFN: u32 = 1;
+    pub const STORE_EVTCHN: u32 = 2;
+    pub const ACPI_IOPORTS_LOCATION: u32 = 19;
+    pub const VM_GENERATION_ID_ADDR: u32 = 34;
+    /// CALLBACK_IRQ's value: delivery type in bits 63:56 ...
+    pub const CALLBACK_TYPE_SHIFT: u32 = 56;
+    /// ... type 0: bits 55:0 are a GSI (GSI 0 cannot be used: value 0 means "none").
+    pub const CALLBACK_TYPE_GSI: u64 = 0;
+}
+
+/// xen_version sub-operations (version.h).
+pub mod xenver {
+    pub const VERSION: u64 = 0;
+    pub const EXTRAVERSION: u64 = 1;
+    /// `xen_extraversion_t` is `char[16]`.
+    pub const EXTRAVERSION_LEN: usize = 16;
+}
+
+/// sched_op sub-operations and shutdown reasons (sched.h).
+pub mod schedop {
+    pub const SHUTDOWN: u64 = 2;
+}
+
+/// The reasons of `SCHEDOP_shutdown` this firmware uses (sched.h, SHUTDOWN_*).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum ShutdownReason {
+    /// Normal exit: the toolstack cleans up (or preserves, with on_poweroff="preserve").
+    Poweroff = 0,
+    Reboot = 1,
+    /// "Tell controller we've crashed": on_crash applies, `xl list` shows "c".
+    Crash = 3,
+}
+
+/// event_channel_op sub-operations (event_channel.h).
+pub mod evtchnop {
+    pub const SEND: u64 = 4;
+}
+
+/// Errno values Xen returns negated (errno.h).
+pub mod errno {
+    pub const EPERM: i64 = 1;
+    pub const ENOENT: i64 = 2;
+    pub const EFAULT: i64 = 14;
+    pub const EACCES: i64 = 13;
+    pub const EINVAL: i64 = 22;
+    pub const ERANGE: i64 = 34;
+    pub const ENOSYS: i64 = 38;
+    pub const EOPNOTSUPP: i64 = 95;
+    pub const ENOBUFS: i64 = 105;
+}
+
+/// `struct xen_hvm_param` (hvm/hvm_op.h).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct HvmParam {
+    pub domid: u16,
+    pub pad: u16,
+    pub index: u32,
+    pub value: u64,
+}
+
+/// `struct xen_memory_map` (memory.h): in, the buffer's capacity in entries; out, how many
+/// entries Xen wrote.
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub struct MemoryMap {
+    pub nr_entries: u32,
+    pub buffer: u64,
+}
+
+/// One entry of the memory map: the BIOS E820 format, packed to 20 bytes (Xen's
+/// `struct __packed e820entry`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C, packed)]
+pub struct E820Entry {
+    pub addr: u64,
+    pub size: u64,
+    pub kind: u32,
+}
+
+/// `struct xen_reserved_device_memory` (memory.h).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct ReservedDeviceMemory {
+    pub start_pfn: u64,
+    pub nr_pages: u64,
+}
+
+/// `struct xen_reserved_device_memory_map` (memory.h); `dev` is `physdev_pci_device_t`
+/// (physdev.h: seg u16, bus u8, devfn u8), unused with [`xenmem::RDM_ALL`].
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub struct ReservedDeviceMemoryMap {
+    pub flags: u32,
+    pub nr_entries: u32,
+    pub buffer: u64,
+    pub dev_seg: u16,
+    pub dev_bus: u8,
+    pub dev_devfn: u8,
+}
+
+/// `struct xen_memory_reservation` (memory.h), for populate_physmap.
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub struct MemoryReservation {
+    pub extent_start: u64,
+    pub nr_extents: u64,
+    pub extent_order: u32,
+    pub mem_flags: u32,
+    pub domid: u16,
+}
+
+/// `struct xen_add_to_physmap` (memory.h).
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub struct AddToPhysmap {
+    pub domid: u16,
+    pub size: u16,
+    pub space: u32,
+    pub idx: u64,
+    pub gpfn: u64,
+}
+
+/// `struct xen_vnuma_topology_info` (memory.h). The three handles sit in unions padded to
+/// 8 bytes, which on x86-64 are just the pointer.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+pub struct VnumaTopologyInfo {
+    pub domid: u16,
+    pub pad: u16,
+    pub nr_vnodes: u32,
+    pub nr_vcpus: u32,
+    pub nr_vmemranges: u32,
+    pub vdistance: u64,
+    pub vcpu_to_vnode: u64,
+    pub vmemrange: u64,
+}
+
+/// `struct xen_vmemrange` (memory.h).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct VmemRange {
+    pub start: u64,
+    pub end: u64,
+    pub flags: u32,
+    pub nid: u32,
+}
+
+/// `struct sched_shutdown` (sched.h).
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub struct SchedShutdown {
+    pub reason: u32,
+}
+
+/// `struct evtchn_send` (event_channel.h).
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub struct EvtchnSend {
+    pub port: u32,
+}
+
+/// The xenstore ring page (io/xs_wire.h).
+pub mod xs {
+    pub const RING_SIZE: u32 = 1024;
+    pub const PAYLOAD_MAX: u32 = 4096;
+    /// Longest relative path the daemon accepts.
+    pub const REL_PATH_MAX: usize = 2048;
+    pub const READ: u32 = 2;
+    pub const WATCH_EVENT: u32 = 15;
+    pub const ERROR: u32 = 16;
+    /// `XS_DEBUG` (= `XS_CONTROL`), which clients skip.
+    pub const DEBUG: u32 = 0;
+    pub const SERVER_FEATURE_RECONNECTION: u32 = 1;
+    pub const CONNECTED: u32 = 0;
+    pub const RECONNECT: u32 = 1;
+}
+
+/// `struct xenstore_domain_interface` (io/xs_wire.h).
+#[derive(Debug)]
+#[repr(C)]
+pub struct XenstoreDomainInterface {
+    pub req: [u8; xs::RING_SIZE as usize],
+    pub rsp: [u8; xs::RING_SIZE as usize],
+    pub req_cons: u32,
+    pub req_prod: u32,
+    pub rsp_cons: u32,
+    pub rsp_prod: u32,
+    pub server_features: u32,
+    pub connection: u32,
+    pub error: u32,
+    pub evtchn_port: u32,
+}
+
+/// `struct xsd_sockmsg` (io/xs_wire.h), the header of every message, followed by `len`
+/// payload bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct XsdSockmsg {
+    pub kind: u32,
+    pub req_id: u32,
+    pub tx_id: u32,
+    pub len: u32,
+}
+
+impl XsdSockmsg {
+    pub const SIZE: usize = 16;
+
+    pub fn to_bytes(self) -> [u8; Self::SIZE] {
+        let mut b = [0u8; Self::SIZE];
+        for (slot, v) in b.chunks_exact_mut(4).zip([self.kind, self.req_id, self.tx_id, self.len]) {
+            slot.copy_from_slice(&v.to_le_bytes());
+        }
+        b
+    }
+
+    pub fn from_bytes(b: &[u8; Self::SIZE]) -> Self {
+        let at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        XsdSockmsg { kind: at(0), req_id: at(4), tx_id: at(8), len: at(12) }
+    }
+}
+
+/// `struct hvm_info_table` (hvm/hvm_info_table.h), at [`HVM_INFO_PADDR`].
+pub mod hvm_info {
+    /// `(HVM_INFO_PFN << 12) + HVM_INFO_OFFSET` = 0x9F000 + 0x800.
+    pub const PADDR: u64 = 0x9_F800;
+    pub const SIGNATURE: &[u8; 8] = b"HVM INFO";
+    pub const MAX_VCPUS: u32 = 128;
+    pub const OFF_LENGTH: usize = 8;
+    pub const OFF_CHECKSUM: usize = 12;
+    pub const OFF_APIC_MODE: usize = 13;
+    pub const OFF_NR_VCPUS: usize = 16;
+    pub const OFF_LOW_MEM_PGEND: usize = 20;
+    pub const OFF_RESERVED_MEM_PGSTART: usize = 24;
+    pub const OFF_HIGH_MEM_PGEND: usize = 28;
+    pub const OFF_VCPU_ONLINE: usize = 32;
+    /// `sizeof(struct hvm_info_table)` with 128 vCPUs: 32 + 16 bytes of bitmap.
+    pub const SIZE: usize = OFF_VCPU_ONLINE + (MAX_VCPUS as usize).div_ceil(8);
+}

@@ -1,0 +1,316 @@
+//! The guest configuration the toolstack leaves in xenstore for the firmware, read into a
+//! typed [`XenConfig`]. Keys and defaults are hvmloader's (public/hvm/hvm_xs_strings.h for
+//! the names): a key that is missing or empty takes hvmloader's default and is no error.
+//! Values hvmloader would silently misparse (`strtoll` on garbage gives 0) are errors here
+//! when they change the machine's layout (`mmio_hole_size`, table addresses).
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use super::hypercall::{Hypercall, Xen};
+use super::xenstore::{Stopwatch, XenStore, XsError};
+use crate::bootinfo::PhysRange;
+
+/// Something keys can be read from (the store; a map in tests).
+pub trait KeyReader {
+    /// The value of `path`, `None` when it does not exist.
+    fn read_key(&mut self, path: &str) -> Result<Option<String>, XsError>;
+}
+
+/// The store with what a read needs: the client, the hypercalls, a clock.
+#[derive(Debug)]
+pub struct StoreSession<'a, H: Hypercall, C: Stopwatch> {
+    pub store: &'a mut XenStore,
+    pub xen: &'a mut Xen<H>,
+    pub clock: &'a mut C,
+}
+
+impl<H: Hypercall, C: Stopwatch> KeyReader for StoreSession<'_, H, C> {
+    fn read_key(&mut self, path: &str) -> Result<Option<String>, XsError> {
+        self.store.read(self.xen, self.clock, path)
+    }
+}
+
+/// Which BIOS `hvmloader/bios` names (default: rombios, hvmloader's).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BiosKind {
+    Seabios,
+    Ovmf,
+    /// Xen's ROMBIOS: this firmware has no hand-off for it.
+    Rombios,
+    Other(String),
+}
+
+/// `platform/tpm_version` (default "1", as hvmloader).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TpmVersion {
+    /// No TPM tables (a value other than 1 or 2, or not a number).
+    None,
+    /// TPM 1.2 over TIS: tables only if a TIS interface answers at 0xFED40000.
+    Tpm12,
+    /// TPM 2.0 over CRB.
+    Tpm20,
+}
+
+/// The SMBIOS strings of `bios-strings/*`; `None` = missing or empty (the SMBIOS builder
+/// applies its defaults: hvmloader uses "Xen", "HVM domU", the Xen version, the UUID).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BiosStrings {
+    pub bios_vendor: Option<String>,
+    pub bios_version: Option<String>,
+    pub system_manufacturer: Option<String>,
+    pub system_product_name: Option<String>,
+    pub system_version: Option<String>,
+    pub system_serial_number: Option<String>,
+    pub baseboard_manufacturer: Option<String>,
+    pub baseboard_product_name: Option<String>,
+    pub baseboard_version: Option<String>,
+    pub baseboard_serial_number: Option<String>,
+    pub baseboard_asset_tag: Option<String>,
+    pub baseboard_location_in_chassis: Option<String>,
+    pub enclosure_manufacturer: Option<String>,
+    pub enclosure_serial_number: Option<String>,
+    pub enclosure_asset_tag: Option<String>,
+    pub battery_manufacturer: Option<String>,
+    pub battery_device_name: Option<String>,
+    /// `bios-strings/oem-1`, `oem-2`, ... up to the first missing or empty one (at most
+    /// 99, hvmloader's bound).
+    pub oem: Vec<String>,
+}
+
+/// The configuration, typed. Each field names its key and its default when missing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct XenConfig {
+    /// `platform/acpi` (default on): build ACPI tables at all.
+    pub acpi: bool,
+    /// `platform/acpi_s3` (default on): advertise S3.
+    pub acpi_s3: bool,
+    /// `platform/acpi_s4` (default on): advertise S4.
+    pub acpi_s4: bool,
+    /// `platform/acpi_laptop_slate` (default off): the laptop/slate SSDT.
+    pub acpi_laptop_slate: bool,
+    /// `platform/mmio_hole_size` in bytes (default: none, the hole follows the RAM).
+    pub mmio_hole_size: Option<u64>,
+    /// `platform/generation-id` "low:high" (default "0:0" = none): the VM generation ID.
+    pub generation_id: Option<[u64; 2]>,
+    /// `platform/tpm_version` (default 1).
+    pub tpm_version: TpmVersion,
+    /// `hvmloader/bios` (default rombios).
+    pub bios: BiosKind,
+    /// `hvmloader/allow-memory-relocate` (default on): may RAM below 4 GiB be moved up to
+    /// grow the MMIO hole. (This firmware never relocates RAM; logged only.)
+    pub allow_memory_relocate: bool,
+    /// `hvmloader/acpi/{address,length}` (default none): extra ACPI tables to pass through.
+    pub acpi_passthrough: Option<PhysRange>,
+    /// `hvmloader/smbios/{address,length}` (default none): extra SMBIOS structures.
+    pub smbios_passthrough: Option<PhysRange>,
+    pub bios_strings: BiosStrings,
+}
+
+impl Default for XenConfig {
+    /// What an empty store gives: hvmloader's defaults.
+    fn default() -> Self {
+        XenConfig {
+            acpi: true,
+            acpi_s3: true,
+            acpi_s4: true,
+            acpi_laptop_slate: false,
+            mmio_hole_size: None,
+            generation_id: None,
+            tpm_version: TpmVersion::Tpm12,
+            bios: BiosKind::Rombios,
+            allow_memory_relocate: true,
+            acpi_passthrough: None,
+            smbios_passthrough: None,
+            bios_strings: BiosStrings::default(),
+        }
+    }
+}
+
+/// A value that is there but cannot be what its key needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    Store(XsError),
+    Malformed { key: &'static str, value: String, expected: &'static str },
+    LengthWithoutAddress { key: &'static str },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Store(e) => e.fmt(f),
+            ConfigError::Malformed { key, value, expected } => {
+                write!(f, "xenstore key {key} = \"{value}\": expected {expected}")
+            }
+            ConfigError::LengthWithoutAddress { key } => {
+                write!(f, "xenstore key {key}: address without a usable length, or wraps")
+            }
+        }
+    }
+}
+
+/// Parses an integer the way C's `strtoll(s, &end, 0)` reads it (optional sign, `0x` hex,
+/// leading-`0` octal, decimal) but only if the whole string is the number.
+pub fn parse_c_integer(s: &str) -> Option<i64> {
+    let t = s.trim_start();
+    let (negative, t) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let (radix, digits) = if let Some(hex) = t.strip_prefix("0x").or(t.strip_prefix("0X")) {
+        (16, hex)
+    } else if t.len() > 1 && t.starts_with('0') {
+        (8, &t[1..])
+    } else {
+        (10, t)
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| (b as char).is_digit(radix)) {
+        return None;
+    }
+    let magnitude = i128::from_str_radix(digits, radix).ok()?;
+    i64::try_from(if negative { -magnitude } else { magnitude }).ok()
+}
+
+/// One key, read: `None` when missing or empty (hvmloader's test for "use the default").
+/// Daemon errors other than ENOENT (EACCES, say) count as missing too, as in hvmloader,
+/// with a warning; a store that does not answer is an error.
+fn get(store: &mut impl KeyReader, key: &str) -> Result<Option<String>, ConfigError> {
+    match store.read_key(key) {
+        Ok(Some(v)) if !v.is_empty() => Ok(Some(v)),
+        Ok(_) => Ok(None),
+        Err(XsError::Daemon { error, .. }) => {
+            log::warn!("xenstore: {key}: {error}; using the default");
+            Ok(None)
+        }
+        Err(e) => Err(ConfigError::Store(e)),
+    }
+}
+
+/// hvmloader's boolean test: the value starts with '1'.
+fn flag(store: &mut impl KeyReader, key: &str, default: bool) -> Result<bool, ConfigError> {
+    Ok(get(store, key)?.map_or(default, |v| v.starts_with('1')))
+}
+
+fn number(store: &mut impl KeyReader, key: &'static str) -> Result<Option<u64>, ConfigError> {
+    match get(store, key)? {
+        None => Ok(None),
+        Some(v) => match parse_c_integer(&v).and_then(|n| u64::try_from(n).ok()) {
+            Some(n) => Ok(Some(n)),
+            None => Err(ConfigError::Malformed {
+                key,
+                value: v,
+                expected: "a non-negative integer (decimal, 0x hex or 0 octal)",
+            }),
+        },
+    }
+}
+
+fn range(
+    store: &mut impl KeyReader,
+    address: &'static str,
+    length: &'static str,
+) -> Result<Option<PhysRange>, ConfigError> {
+    let Some(start) = number(store, address)? else { return Ok(None) };
+    let len = number(store, length)?.unwrap_or(0);
+    PhysRange::from_len(start, len)
+        .filter(|r| !r.is_empty())
+        .map(Some)
+        .ok_or(ConfigError::LengthWithoutAddress { key: length })
+}
+
+impl XenConfig {
+    /// Reads every key hvmloader reads. Costs one round trip per key.
+    pub fn read(store: &mut impl KeyReader) -> Result<Self, ConfigError> {
+        let d = XenConfig::default();
+        let mmio_hole_size = number(store, "platform/mmio_hole_size")?.filter(|&n| n != 0);
+        let generation_id = match get(store, "platform/generation-id")? {
+            None => None,
+            Some(v) => {
+                let parsed = match v.split_once(':') {
+                    Some((lo, hi)) => parse_c_integer(lo).zip(parse_c_integer(hi)),
+                    None => parse_c_integer(&v).map(|lo| (lo, 0)),
+                };
+                let Some((lo, hi)) = parsed else {
+                    return Err(ConfigError::Malformed {
+                        key: "platform/generation-id",
+                        value: v,
+                        expected: "\"low:high\" integers",
+                    });
+                };
+                let id = [lo as u64, hi as u64];
+                (id != [0, 0]).then_some(id)
+            }
+        };
+        let tpm_version = match get(store, "platform/tpm_version")?.as_deref().map(parse_c_integer)
+        {
+            None => d.tpm_version,
+            Some(Some(1)) => TpmVersion::Tpm12,
+            Some(Some(2)) => TpmVersion::Tpm20,
+            Some(_) => TpmVersion::None,
+        };
+        let bios = match get(store, "hvmloader/bios")?.as_deref() {
+            None | Some("rombios") => BiosKind::Rombios,
+            Some("seabios") => BiosKind::Seabios,
+            Some("ovmf") => BiosKind::Ovmf,
+            Some(other) => BiosKind::Other(other.into()),
+        };
+        let allow_memory_relocate = number(store, "hvmloader/allow-memory-relocate")?
+            .map_or(d.allow_memory_relocate, |n| n != 0);
+        Ok(XenConfig {
+            acpi: flag(store, "platform/acpi", d.acpi)?,
+            acpi_s3: flag(store, "platform/acpi_s3", d.acpi_s3)?,
+            acpi_s4: flag(store, "platform/acpi_s4", d.acpi_s4)?,
+            acpi_laptop_slate: flag(store, "platform/acpi_laptop_slate", d.acpi_laptop_slate)?,
+            mmio_hole_size,
+            generation_id,
+            tpm_version,
+            bios,
+            allow_memory_relocate,
+            acpi_passthrough: range(store, "hvmloader/acpi/address", "hvmloader/acpi/length")?,
+            smbios_passthrough: range(
+                store,
+                "hvmloader/smbios/address",
+                "hvmloader/smbios/length",
+            )?,
+            bios_strings: BiosStrings::read(store)?,
+        })
+    }
+}
+
+impl BiosStrings {
+    fn read(store: &mut impl KeyReader) -> Result<Self, ConfigError> {
+        let mut s = BiosStrings::default();
+        let fields: [(&str, &mut Option<String>); 17] = [
+            ("bios-vendor", &mut s.bios_vendor),
+            ("bios-version", &mut s.bios_version),
+            ("system-manufacturer", &mut s.system_manufacturer),
+            ("system-product-name", &mut s.system_product_name),
+            ("system-version", &mut s.system_version),
+            ("system-serial-number", &mut s.system_serial_number),
+            ("baseboard-manufacturer", &mut s.baseboard_manufacturer),
+            ("baseboard-product-name", &mut s.baseboard_product_name),
+            ("baseboard-version", &mut s.baseboard_version),
+            ("baseboard-serial-number", &mut s.baseboard_serial_number),
+            ("baseboard-asset-tag", &mut s.baseboard_asset_tag),
+            ("baseboard-location-in-chassis", &mut s.baseboard_location_in_chassis),
+            ("enclosure-manufacturer", &mut s.enclosure_manufacturer),
+            ("enclosure-serial-number", &mut s.enclosure_serial_number),
+            ("enclosure-asset-tag", &mut s.enclosure_asset_tag),
+            ("battery-manufacturer", &mut s.battery_manufacturer),
+            ("battery-device-name", &mut s.battery_device_name),
+        ];
+        for (name, slot) in fields {
+            *slot = get(store, &format!("bios-strings/{name}"))?;
+        }
+        for i in 1..100 {
+            match get(store, &format!("bios-strings/oem-{i}"))? {
+                Some(v) => s.oem.push(v),
+                None => break,
+            }
+        }
+        Ok(s)
+    }
+}

@@ -1,0 +1,374 @@
+//! The Xen platform: what hvmloader gets from Xen, got the same way.
+//!
+//! | module        | what                                                               |
+//! |---------------|--------------------------------------------------------------------|
+//! | [`cpuid`]     | finding Xen (CPUID 0x40000x00) and its hypercall-page MSR          |
+//! | [`abi`]       | numbers and `#[repr(C)]` structures of Xen's public headers         |
+//! | [`hypercall`] | typed hypercalls over a raw interface ([`Hypercall`])               |
+//! | [`hvm_info`]  | the `hvm_info_table` at 0x9F800: vCPUs, online map, RAM layout      |
+//! | [`memmap`]    | XENMEM_memory_map, reserved device memory, `mmio_hole_size`         |
+//! | [`xenstore`]  | the xenstore ring client, with bounded waits                        |
+//! | [`config`]    | the xenstore keys hvmloader reads, typed, with hvmloader's defaults |
+//!
+//! [`XenSetup::gather`] runs the whole input side over any [`Hypercall`] (host tests use a
+//! fake hypervisor and a simulated xenstored); [`XenSetup::start`] is the firmware's entry,
+//! on the real hypercall page. The hooks the boot sequence calls are methods of
+//! [`XenSetup`]; [`stop`] ends the domain through SCHEDOP_shutdown.
+
+pub mod abi;
+pub mod config;
+pub mod cpuid;
+pub mod hvm_info;
+pub mod hypercall;
+pub mod memmap;
+pub mod xenstore;
+
+#[cfg(test)]
+mod tests;
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use core::ops::Range;
+
+use log::{info, warn};
+
+pub use abi::ShutdownReason;
+pub use config::{BiosKind, XenConfig};
+pub use cpuid::{HypercallLeaf, XenCpuid};
+pub use hvm_info::{HvmInfo, HvmInfoError};
+pub use hypercall::{Hypercall, Xen};
+pub use xenstore::{Stopwatch, XenStore, XsError};
+
+use crate::arch::{HwPorts, HypercallPage, IdentityMapped, PhysMemory, Pit};
+use crate::bootinfo::{BootInfo, MemoryKind, MemoryRegion, Module, PhysRange};
+use crate::chipset::pm::PmBlocks;
+use crate::pci::{Bdf, IntxPin, Topology};
+
+/// Where Xen emulates the ACPI PM registers once HVM_PARAM_ACPI_IOPORTS_LOCATION is 1
+/// (public/hvm/ioreq.h: ACPI_PM1A_EVT_BLK_ADDRESS_V1 0xb000, PM1a_CNT +4, PM_TMR +8,
+/// ACPI_GPE0_BLK_ADDRESS_V1 0xafe0, 4 bytes). SCI on IRQ 9, as on the PIIX4 it stands for.
+pub const XEN_PM_BLOCKS: PmBlocks = PmBlocks {
+    pm1a_event: 0xB000,
+    pm1a_control: 0xB004,
+    pm_timer: 0xB008,
+    gpe0: 0xAFE0,
+    gpe0_len: 4,
+    sci_irq: 9,
+};
+
+/// The Xen platform PCI device (vendor XenSource, device "platform").
+pub const PLATFORM_PCI_ID: (u16, u16) = (0x5853, 0x0001);
+
+/// Why the Xen platform layer cannot go on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum XenError {
+    HypercallLeaf { pages: u32, msr: u32 },
+    Hypercall { what: &'static str, errno: i64 },
+    TooManyEntries { what: &'static str, count: usize },
+    Populate { requested: usize, done: usize },
+    VnumaCounts { nodes: u32, vcpus: u32, ranges: u32 },
+    VnumaNode { node: u32, nodes: u32 },
+    BadMemoryEntry { index: usize, start: u64, size: u64 },
+    MemoryEntriesOverlap { first: PhysRange, second: PhysRange },
+    BadRdm { start_pfn: u64, nr_pages: u64 },
+    Layout(crate::layout::LayoutError),
+    MmioHoleSize { size: u64 },
+    MmioHoleOverRam { hole_start: u64, ram_end: u64 },
+    NoStore { pfn: u64, port: u64 },
+    StoreAbove4G { paddr: u64 },
+    Store(XsError),
+    HvmInfo(HvmInfoError),
+    Config(config::ConfigError),
+    UnsupportedBios(BiosKind),
+    NoFirmwareModule { bios: BiosKind },
+    ModuleOutsideRam { range: PhysRange },
+}
+
+impl fmt::Display for XenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use XenError::*;
+        match self {
+            HypercallLeaf { pages, msr } => write!(
+                f,
+                "Xen CPUID leaf base+2 reports {pages} hypercall page(s) at MSR {msr:#x}: \
+                 not a usable hypercall interface"
+            ),
+            Hypercall { what, errno } => write!(f, "{what} failed: Xen errno {errno}"),
+            TooManyEntries { what, count } => write!(f, "{what}: {count} entries is too many"),
+            Populate { requested, done } => {
+                write!(f, "XENMEM_populate_physmap populated {done} of {requested} pages")
+            }
+            VnumaCounts { nodes, vcpus, ranges } => write!(
+                f,
+                "XENMEM_get_vnumainfo: implausible counts ({nodes} nodes, {vcpus} vCPUs, \
+                 {ranges} ranges)"
+            ),
+            VnumaNode { node, nodes } => {
+                write!(f, "XENMEM_get_vnumainfo: vCPU on node {node} of {nodes}")
+            }
+            BadMemoryEntry { index, start, size } => write!(
+                f,
+                "XENMEM_memory_map entry {index} at {start:#x} size {size:#x} is empty or wraps"
+            ),
+            MemoryEntriesOverlap { first, second } => {
+                write!(f, "XENMEM_memory_map entries {first} and {second} overlap")
+            }
+            BadRdm { start_pfn, nr_pages } => write!(
+                f,
+                "reserved device memory at pfn {start_pfn:#x}, {nr_pages} pages, is empty or wraps"
+            ),
+            Layout(e) => e.fmt(f),
+            MmioHoleSize { size } => {
+                write!(f, "platform/mmio_hole_size {size:#x} is not between 0 and 4 GiB")
+            }
+            MmioHoleOverRam { hole_start, ram_end } => write!(
+                f,
+                "platform/mmio_hole_size puts the MMIO hole at {hole_start:#x}, but RAM below \
+                 4 GiB reaches {ram_end:#x}"
+            ),
+            NoStore { pfn, port } => {
+                write!(f, "no xenstore: HVM_PARAM_STORE_PFN {pfn:#x}, STORE_EVTCHN {port}")
+            }
+            StoreAbove4G { paddr } => {
+                write!(f, "xenstore ring at {paddr:#x} is above the 4 GiB the firmware maps")
+            }
+            Store(e) => e.fmt(f),
+            HvmInfo(e) => e.fmt(f),
+            Config(e) => e.fmt(f),
+            UnsupportedBios(b) => {
+                write!(f, "hvmloader/bios = {b:?}: this firmware hands off to SeaBIOS or OVMF only")
+            }
+            NoFirmwareModule { bios } => {
+                write!(f, "hvmloader/bios = {bios:?} but the start info has no \"firmware\" module")
+            }
+            ModuleOutsideRam { range } => {
+                write!(f, "the \"firmware\" module at {range} is not in RAM of Xen's memory map")
+            }
+        }
+    }
+}
+
+impl From<XsError> for XenError {
+    fn from(e: XsError) -> Self {
+        XenError::Store(e)
+    }
+}
+
+impl From<config::ConfigError> for XenError {
+    fn from(e: config::ConfigError) -> Self {
+        XenError::Config(e)
+    }
+}
+
+/// GSI of a bus-0 device's INTx in Xen's APIC mode, Xen's fixed wiring of PCI INTx to
+/// IOAPIC pins 16-47: `(((dev << 2) + (dev >> 3) + intx) & 31) + 16`, INTA = 0.
+pub fn intx_gsi(device: u8, pin: IntxPin) -> u32 {
+    let dev = u32::from(device);
+    (((dev << 2) + (dev >> 3) + u32::from(pin.index())) & 31) + 16
+}
+
+/// HVM_PARAM_CALLBACK_IRQ's value for delivery through `gsi` (type 0 in bits 63:56).
+pub fn callback_irq_gsi(gsi: u32) -> u64 {
+    (abi::param::CALLBACK_TYPE_GSI << abi::param::CALLBACK_TYPE_SHIFT) | u64::from(gsi)
+}
+
+/// The Xen platform PCI device on bus 0 and its interrupt pin, if there is one.
+pub fn platform_device(topology: &Topology) -> Option<(Bdf, Option<IntxPin>)> {
+    topology
+        .functions
+        .iter()
+        .find(|f| (f.vendor_id, f.device_id) == PLATFORM_PCI_ID && f.bdf.bus() == 0)
+        .map(|f| (f.bdf, f.interrupt_pin))
+}
+
+/// The BIOS image to hand off to: the start info's "firmware" module, as `hvmloader/bios`
+/// says how to start it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BiosImage<'b> {
+    Seabios(&'b Module),
+    Ovmf(&'b Module),
+}
+
+/// Everything the Xen platform gave, validated, and the hypercalls to act on it.
+#[derive(Debug)]
+pub struct XenSetup<H: Hypercall> {
+    pub xen: Xen<H>,
+    pub version: (u16, u16),
+    pub extraversion: String,
+    pub hvm_info: HvmInfo,
+    /// The memory map to use instead of the start info's: XENMEM_memory_map (or, if Xen
+    /// has none, the one `hvm_info` implies), RDM regions reserved.
+    pub memory_map: Vec<MemoryRegion>,
+    /// Reserved device memory regions (already in `memory_map`).
+    pub rdm: Vec<PhysRange>,
+    pub config: XenConfig,
+    /// The store stays connected until [`XenSetup::finish`] hands it back.
+    store: Option<XenStore>,
+}
+
+impl XenSetup<HypercallPage> {
+    /// The firmware's entry into Xen: installs the hypercall page, then
+    /// [`XenSetup::gather`] with the boot identity map and the PIT as the clock.
+    pub fn start(cpuid: XenCpuid) -> Result<Self, XenError> {
+        let leaf = cpuid.hypercall_leaf()?;
+        // SAFETY: we run on Xen (its CPUID signature was found) and `leaf.msr` is the MSR
+        // Xen's own leaf names for the hypercall page; the image is identity-mapped.
+        let page = unsafe { HypercallPage::install(leaf.msr) };
+        let mut xen = Xen::new(page);
+        let store = XenStore::connect_identity(&mut xen)?;
+        // SAFETY: the firmware owns the machine's devices while it runs (PIT channel 2 and
+        // port 0x61 are used only for timing).
+        let mut ports = unsafe { HwPorts::new() };
+        let mut clock = Pit::new(&mut ports);
+        // SAFETY: the entry code identity-maps the first 4 GiB and we are on its tables.
+        let memory = unsafe { IdentityMapped::new() };
+        Self::gather(xen, &memory, store, &mut clock)
+    }
+
+    /// Xen's clock for [`XenSetup::finish`] on the real machine.
+    pub fn finish_on_hardware(self) -> Result<(), XenError> {
+        // SAFETY: as in `start`.
+        let mut ports = unsafe { HwPorts::new() };
+        self.finish(&mut Pit::new(&mut ports))
+    }
+}
+
+impl<H: Hypercall> XenSetup<H> {
+    /// Reads and checks every input: version, `hvm_info_table`, memory map, reserved
+    /// device memory, the xenstore keys.
+    pub fn gather(
+        mut xen: Xen<H>,
+        memory: &impl PhysMemory,
+        mut store: XenStore,
+        clock: &mut impl Stopwatch,
+    ) -> Result<Self, XenError> {
+        let version = xen.version()?;
+        let extraversion = xen.extraversion().unwrap_or_default();
+        let hvm_info = HvmInfo::read(memory).map_err(XenError::HvmInfo)?;
+        info!(
+            "Xen {}.{}{extraversion}: {} vCPU(s) ({} online), APIC mode {}, low RAM to \
+             {:#x}, high RAM to {:#x}",
+            version.0,
+            version.1,
+            hvm_info.nr_vcpus,
+            hvm_info.online_count(),
+            if hvm_info.apic_mode { "on" } else { "off" },
+            u64::from(hvm_info.low_mem_pgend) << 12,
+            u64::from(hvm_info.high_mem_pgend) << 12,
+        );
+        let map = match xen.memory_map() {
+            Ok(raw) if !raw.is_empty() => memmap::from_e820(&raw)?,
+            Ok(_) | Err(XenError::Hypercall { .. }) => {
+                warn!("XENMEM_memory_map gave nothing: using the hvm_info_table's layout");
+                hvm_info.memory_map()
+            }
+            Err(e) => return Err(e),
+        };
+        let rdm = memmap::rdm_ranges(&xen.reserved_device_memory()?)?;
+        let (memory_map, lost) = memmap::reserve_rdm(&map, &rdm);
+        for r in &rdm {
+            info!("reserved device memory {r}");
+        }
+        for r in &lost {
+            warn!("RAM {r} overlaps reserved device memory: no longer RAM");
+        }
+        let config = {
+            let mut session = config::StoreSession { store: &mut store, xen: &mut xen, clock };
+            XenConfig::read(&mut session)?
+        };
+        info!(
+            "xenstore: bios {:?}, acpi {}, S3 {}, S4 {}, mmio_hole_size {}, tpm {:?}",
+            config.bios,
+            config.acpi,
+            config.acpi_s3,
+            config.acpi_s4,
+            config.mmio_hole_size.map_or("default".into(), |s| alloc::format!("{s:#x}")),
+            config.tpm_version
+        );
+        Ok(XenSetup {
+            xen,
+            version,
+            extraversion,
+            hvm_info,
+            memory_map,
+            rdm,
+            config,
+            store: Some(store),
+        })
+    }
+
+    /// The number of vCPUs to bring up: all `nr_vcpus` (hvmloader starts every one; the
+    /// ones not online at boot are described as present but disabled, see
+    /// [`XenSetup::vcpu_enabled`]).
+    pub fn expected_cpus(&self) -> u32 {
+        self.hvm_info.nr_vcpus
+    }
+
+    /// Whether vCPU `n` is marked enabled in the MADT (online at boot).
+    pub fn vcpu_enabled(&self, n: u32) -> bool {
+        self.hvm_info.is_online(n)
+    }
+
+    /// The low MMIO hole, honouring `platform/mmio_hole_size`.
+    pub fn low_hole(&self) -> Result<Range<u64>, XenError> {
+        memmap::low_hole(&self.memory_map, self.config.mmio_hole_size)
+    }
+
+    /// Switches Xen's ACPI PM emulation to the 0xb000 block (HVM_PARAM_ACPI_IOPORTS_LOCATION
+    /// = 1, as hvmloader does when ACPI is on) and returns the blocks for the FADT.
+    pub fn use_acpi_ports(&mut self) -> Result<PmBlocks, XenError> {
+        self.xen.set_param(abi::param::ACPI_IOPORTS_LOCATION, 1)?;
+        Ok(XEN_PM_BLOCKS)
+    }
+
+    /// Points HVM_PARAM_CALLBACK_IRQ at the platform device's INTx GSI. Returns the GSI,
+    /// or `None` without a platform device (or one without an interrupt pin).
+    pub fn set_callback_irq(&mut self, topology: &Topology) -> Result<Option<u32>, XenError> {
+        let Some((bdf, Some(pin))) = platform_device(topology) else { return Ok(None) };
+        let gsi = intx_gsi(bdf.device(), pin);
+        self.xen.set_param(abi::param::CALLBACK_IRQ, callback_irq_gsi(gsi))?;
+        info!("Xen platform device at {bdf} {pin}: event callback on GSI {gsi}");
+        Ok(Some(gsi))
+    }
+
+    /// The BIOS to hand off to: the "firmware" module, started as `hvmloader/bios` says.
+    /// It must lie in RAM of Xen's memory map (the start info had no map to check it
+    /// against).
+    pub fn bios_image<'b>(&self, boot: &'b BootInfo) -> Result<BiosImage<'b>, XenError> {
+        let bios = &self.config.bios;
+        if !matches!(bios, BiosKind::Seabios | BiosKind::Ovmf) {
+            return Err(XenError::UnsupportedBios(bios.clone()));
+        }
+        let module =
+            boot.module("firmware").ok_or(XenError::NoFirmwareModule { bios: bios.clone() })?;
+        let in_ram = self
+            .memory_map
+            .iter()
+            .any(|r| r.kind == MemoryKind::Ram && r.range.contains_range(&module.range));
+        if !in_ram {
+            return Err(XenError::ModuleOutsideRam { range: module.range });
+        }
+        Ok(match bios {
+            BiosKind::Seabios => BiosImage::Seabios(module),
+            _ => BiosImage::Ovmf(module),
+        })
+    }
+
+    /// Hands the xenstore ring back clean; the last Xen call before the hand-off.
+    pub fn finish(mut self, clock: &mut impl Stopwatch) -> Result<(), XenError> {
+        if let Some(store) = self.store.take() {
+            store.hand_back(&mut self.xen, clock)?;
+        }
+        Ok(())
+    }
+}
+
+/// Ends the domain with SCHEDOP_shutdown(`reason`) once the hypercall page is installed;
+/// returns (for the caller's fallback) if it is not, or if Xen refused.
+pub fn shutdown(reason: ShutdownReason) {
+    if let Some(page) = HypercallPage::installed() {
+        let err = Xen::new(page).shutdown(reason);
+        crate::console::emergency(format_args!("SCHEDOP_shutdown({reason:?}): {err}"));
+    }
+}

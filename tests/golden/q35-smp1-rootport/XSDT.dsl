@@ -1,0 +1,31 @@
+/*
+ * Intel ACPI Component Architecture
+ * AML/ASL+ Disassembler version <masked>
+ * Copyright (c) <masked>
+ * 
+ * Disassembly of XSDT.aml
+ *
+ * ACPI Data Table [XSDT]
+ *
+ * Format: [HexOffset DecimalOffset ByteLength]  FieldName : FieldValue
+ */
+
+[000h 0000   4]                    Signature : "XSDT"    [Extended System Description Table]
+[004h 0004   4]                 Table Length : 00000054
+[008h 0008   1]                     Revision : 01
+[009h 0009   1]                     Checksum : <masked>
+[00Ah 0010   6]                       Oem ID : "Xen   "
+[010h 0016   8]                 Oem Table ID : "HVM     "
+[018h 0024   4]                 Oem Revision : <masked>
+[01Ch 0028   4]              Asl Compiler ID : "HVML"
+[020h 0032   4]        Asl Compiler Revision : <masked>
+
+[024h 0036   8]       ACPI Table Address   0 : <FACP>
+[02Ch 0044   8]       ACPI Table Address   1 : <APIC>
+[034h 0052   8]       ACPI Table Address   2 : <HPET>
+[03Ch 0060   8]       ACPI Table Address   3 : <MCFG>
+[044h 0068   8]       ACPI Table Address   4 : <WAET>
+[04Ch 0076   8]       ACPI Table Address   5 : <SSDT1>
+
+Raw Table Data: Length 84 (0x54)
+    <masked> raw bytes: the fields above decode them
