@@ -17,12 +17,18 @@
  * are I/O APIC inputs 16-23 whatever the routing registers say. Devices behind bridges
  * and root ports reach bus 0 through the standard swizzle, which the OS applies itself.
  *
- * PCI hotplug is native PCIe hotplug, granted through _OSC: QEMU must not also offer its
- * ACPI hotplug for the root bus (`-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off`),
- * and nothing here handles it.
+ * PCI hotplug is native PCIe hotplug, granted through _OSC when the device model does not run
+ * its own ACPI hotplug for the root ports (QEMU: `-global
+ * ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off`). The firmware probes for that interface
+ * and tells _OSC through \_SB.PCI0.NHPG in the runtime SSDT; with QEMU's ACPI hotplug on,
+ * native PCIe hotplug is withheld (the ports then report empty slots) and, since nothing here
+ * implements QEMU's ACPI hotplug, devices cannot be hot-plugged on that configuration.
  */
 DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", 0x00000000)
 {
+    /* 1 when the OS may take native PCIe hotplug control (runtime SSDT). */
+    External (\_SB.PCI0.NHPG, IntObj)
+
     /*
      * Soft-off: SLP_TYP 0. QEMU's PM1 control emulation powers off on SLP_TYP 0 for both
      * ICH9 and PIIX4. S3 and S4 are not offered: nothing in the firmware tells whether
@@ -80,6 +86,10 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", 0x00000000)
 
                 CreateDWordField (Arg3, 0x08, CDW3)
                 Local0 = (CDW3 & 0xBF)
+                If ((\_SB.PCI0.NHPG == Zero))
+                {
+                    Local0 &= 0xFE                  // No native PCIe hotplug
+                }
                 If ((Local0 != CDW3))
                 {
                     CDW1 |= 0x10                    // Capabilities masked

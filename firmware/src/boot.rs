@@ -21,6 +21,7 @@ use crate::cmdline::Options;
 use crate::console;
 use crate::e820::{ClaimKind, E820Builder, E820Map};
 use crate::pci::Cf8;
+use crate::platform::xen::XenSetup;
 use crate::platform::{self, Platform};
 use crate::smbios::CpuTopology;
 use libacpi::tables::{MadtProcessor, ProcessorState};
@@ -51,6 +52,8 @@ pub enum Fatal {
     AcpiSelfTest(crate::acpi::selftest::SelfTestError),
     Smbios(crate::smbios::SmbiosError),
     Handoff(crate::handoff::HandoffError),
+    Xen(crate::platform::xen::XenError),
+    XenOvmfUnsupported(PhysRange),
 }
 
 impl fmt::Display for Fatal {
@@ -76,6 +79,12 @@ impl fmt::Display for Fatal {
             Fatal::AcpiSelfTest(e) => e.fmt(f),
             Fatal::Smbios(e) => write!(f, "SMBIOS: {e}"),
             Fatal::Handoff(e) => write!(f, "hand-off: {e}"),
+            Fatal::Xen(e) => write!(f, "Xen: {e}"),
+            Fatal::XenOvmfUnsupported(module) => write!(
+                f,
+                "Xen: hvmloader/bios asks for OVMF (module at {module}), whose hand-off under \
+                 Xen (flash in populated RAM below 4 GiB) is not implemented yet"
+            ),
         }
     }
 }
@@ -156,7 +165,18 @@ pub fn main(start_info_paddr: u32, layout: ImageLayout) -> ! {
 fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result<Summary, Fatal> {
     // SAFETY: the entry code identity-maps the first 4 GiB and we are still on its tables.
     let memory = unsafe { IdentityMapped::new() };
-    let boot = BootInfo::parse(&memory, u64::from(start_info_paddr), layout.image)?;
+    let mut boot = BootInfo::parse(&memory, u64::from(start_info_paddr), layout.image)?;
+    // Xen: hypercall page, hvm_info_table, XENMEM_memory_map (+ reserved device memory),
+    // xenstore configuration. Xen's start info for HVM firmware carries no memory map: the
+    // rest of the boot uses Xen's.
+    let mut xen = match platform {
+        Platform::Xen(leaves) => {
+            let setup = XenSetup::start(leaves).map_err(Fatal::Xen)?;
+            boot.memory_map = setup.memory_map.clone();
+            Some(setup)
+        }
+        Platform::Qemu => None,
+    };
     let options = Options::parse(&boot.cmdline).map_err(|e| Fatal::Cmdline(e.to_string()))?;
     log::set_max_level(options.log_level);
     log_boot_info(&boot, &options);
@@ -169,16 +189,43 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
     let mut cfg = Cf8::new(unsafe { HwPorts::new() });
     let (chipset, vendor, device) = Chipset::detect(&mut cfg)?;
     info!("host bridge {vendor:04x}:{device:04x} at 00:00.0: {chipset}");
-    let pci = pci::bring_up(chipset, &boot, options.self_checks)?;
-    let (cpus, ioapic) = cpus::bring_up(&boot, &pci)?;
+    let hole = match &xen {
+        Some(x) => x.low_hole().map_err(Fatal::Xen)?,
+        None => crate::layout::low_hole(&boot.memory_map)?,
+    };
+    let pci = pci::bring_up(chipset, &boot, hole.clone(), options.self_checks)?;
+    let expected = match &xen {
+        Some(x) => x.expected_cpus(),
+        None => cpus::expected_cpus()?,
+    };
+    let (cpus, ioapic) = cpus::bring_up(&boot, &pci, hole, expected)?;
 
     // SAFETY: the firmware owns the machine's devices while it runs.
     let mut ports = unsafe { HwPorts::new() };
-    let pm = chipset.enable_acpi(&mut cfg, &mut ports).map_err(Fatal::Pm)?;
+    let mut pm = chipset.enable_acpi(&mut cfg, &mut ports).map_err(Fatal::Pm)?;
+    if let Some(x) = &mut xen {
+        // As hvmloader: once ACPI is on, Xen emulates PM1a/TMR at 0xb000 and GPE0 at 0xafe0.
+        let xen_pm = x.use_acpi_ports().map_err(Fatal::Xen)?;
+        if xen_pm != pm {
+            log::warn!("chipset PM blocks {pm:?} differ from Xen's {xen_pm:?}: using Xen's");
+        }
+        pm = xen_pm;
+    }
     info!(
         "ACPI mode on: PM block at {:#x}, GPE0 at {:#x} ({} bytes), SCI IRQ {}",
         pm.pm1a_event, pm.gpe0, pm.gpe0_len, pm.sci_irq
     );
+    let native_hotplug_withheld = chipset.device_model_acpi_hotplug(&mut ports);
+    if chipset == Chipset::Q35 {
+        info!(
+            "PCIe hot-plug: {}",
+            if native_hotplug_withheld {
+                "the device model runs ACPI hot-plug, so native control is not offered"
+            } else {
+                "native, offered to the OS through _OSC"
+            }
+        );
+    }
     let madt_cpus: Vec<MadtProcessor> = cpus
         .cpus
         .iter()
@@ -186,7 +233,11 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
         .map(|(uid, cpu)| MadtProcessor {
             uid: uid as u32,
             apic_id: cpu.apic_id,
-            state: ProcessorState::Enabled,
+            // Xen: vCPU n has APIC ID 2n; vCPUs not online at boot are present, not enabled.
+            state: match &xen {
+                Some(x) if !x.vcpu_enabled(cpu.apic_id / 2) => ProcessorState::OnlineCapable,
+                _ => ProcessorState::Enabled,
+            },
         })
         .collect();
     let mut avoid: Vec<PhysRange> = boot.modules.iter().map(|m| m.range).collect();
@@ -204,10 +255,45 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
         topology: smbios_topology(&cpus.cpus),
         ioapic_id: ioapic.id,
         uuid: None,
+        native_pcie_hotplug: !native_hotplug_withheld,
     };
     let installed = tables::install(&described, &boot, area, options.self_checks)?;
     let e820 = memory_map(&boot, &pci, &installed)?;
-    hand_off(chipset, &boot, &e820, layout, &installed).map_err(Fatal::Handoff)?;
+    match xen {
+        Some(x) => {
+            // hvmloader always hands off to the BIOS hvmloader/bios names, the start info's
+            // "firmware" module.
+            let image = x.bios_image(&boot).map_err(Fatal::Xen)?;
+            let module = match image {
+                crate::platform::xen::BiosImage::Seabios(module) => module.range,
+                crate::platform::xen::BiosImage::Ovmf(module) => {
+                    return Err(Fatal::XenOvmfUnsupported(module.range));
+                }
+            };
+            // SAFETY: the firmware owns the chipset while it runs.
+            let mut cfg = Cf8::new(unsafe { HwPorts::new() });
+            // SAFETY: the boot page tables identity-map 4 GiB; the hand-off writes only the
+            // BIOS area and its low pages.
+            let mut memory = unsafe { crate::arch::IdentityWindow::new() };
+            let seabios = crate::handoff::seabios::SeabiosPayload::from_module(
+                module,
+                &mut cfg,
+                chipset,
+                &mut memory,
+            )
+            .map_err(Fatal::Handoff)?;
+            x.finish_on_hardware().map_err(Fatal::Xen)?;
+            let tables = crate::handoff::seabios::BiosTables {
+                rsdp: u32::try_from(installed.rsdp).ok(),
+                smbios_entry: u32::try_from(installed.smbios2).ok(),
+                ..Default::default()
+            };
+            match crate::handoff::BiosPayload::Seabios(seabios)
+                .boot(&e820, &tables, &mut memory)
+                .map_err(Fatal::Handoff)? {}
+        }
+        None => hand_off(chipset, &boot, &e820, layout, &installed).map_err(Fatal::Handoff)?,
+    }
 
     let ram_bytes = e820.ram_bytes();
     Ok(Summary {

@@ -41,3 +41,4 @@ pub mod layout;
 pub mod pci;
 pub mod platform;
 pub mod smbios;
+pub mod stats;

@@ -5,8 +5,10 @@
 //! - `rootfs.ext4`: a Debian bookworm minbase made with debootstrap (Xen hypervisor, tools,
 //!   device model, SeaBIOS, a kernel), with our `/sbin/hvmrs-init` as PID 1, packed with
 //!   `mkfs.ext4 -d` (no loop mounts);
-//! - `xen` (the gunzipped hypervisor, an ELF32 with a multiboot header that QEMU's `-kernel`
-//!   loads), `vmlinuz` and `initrd.img` (dom0's kernel and initrd, multiboot modules).
+//! - `xen`: the gunzipped hypervisor, an ELF32 with a multiboot header that QEMU's `-kernel`
+//!   loads; dom0's kernel and initrd are its multiboot modules:
+//! - `vmlinux`: the dom0 kernel, decompressed from Debian's bzImage on the host;
+//! - `initrd.img`: a small initramfs of ours that mounts the root disk.
 //!
 //! The key is the versions the mirror offers for the packages that matter plus a hash of the
 //! recipe (package list, init script), so a new Debian point release or a changed recipe
@@ -29,6 +31,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use super::linux::CpioWriter;
 use super::target_dir;
 
 /// The one suite everything comes from, so the hypervisor and its tools match.
@@ -44,6 +47,8 @@ const PACKAGES: &[&str] = &[
     "procps",
     "iproute2",
     "initramfs-tools",
+    // Its static busybox runs our small initramfs (see `initramfs`).
+    "busybox-static",
 ];
 /// The packages whose versions name a cache entry: what runs in the test.
 const KEYED_PACKAGES: &[&str] = &[
@@ -55,6 +60,24 @@ const KEYED_PACKAGES: &[&str] = &[
 ];
 /// The hypervisor inside the rootfs.
 const XEN_GZ: &str = "boot/xen-4.17-amd64.gz";
+/// The modules our initramfs loads, in dependency order, to mount the ext4 root on
+/// virtio-blk (Debian builds all of them as modules). crc32c_generic serves ext4's
+/// metadata checksums, which the kernel would otherwise ask modprobe for.
+const INITRAMFS_MODULES: &[&str] = &[
+    "virtio",
+    "virtio_ring",
+    "virtio_pci_legacy_dev",
+    "virtio_pci_modern_dev",
+    "virtio_pci",
+    "virtio_blk",
+    "crc16",
+    "mbcache",
+    "jbd2",
+    "crc32c_generic",
+    "ext4",
+];
+/// Bumped whenever the Rust side of the build changes what goes into a cache entry.
+const RECIPE_REVISION: u32 = 2;
 
 /// Markers around the dom0 script's results on the console.
 pub const REPORT_BEGIN: &str = "=== hvmrs xen report begin ===";
@@ -115,7 +138,12 @@ fn build_or_reuse() -> Result<Dom0, String> {
     let mirror = debian_mirror()?;
     let versions = keyed_versions(&mirror)?;
     let init = init_script();
-    let recipe = format!("{SUITE}\n{}\n{init}\n{}", PACKAGES.join(","), BUILD_SCRIPT);
+    let recipe = format!(
+        "{RECIPE_REVISION}\n{SUITE}\n{}\n{}\n{init}\n{BUILD_SCRIPT}\n{}",
+        PACKAGES.join(","),
+        INITRAMFS_MODULES.join(","),
+        initramfs_init()
+    );
     let xen_version = versions
         .lines()
         .find_map(|l| l.strip_prefix("xen-hypervisor-4.17-amd64="))
@@ -132,7 +160,7 @@ fn build_or_reuse() -> Result<Dom0, String> {
     }
     let dom0 = Dom0 {
         xen: entry.join("xen"),
-        kernel: entry.join("vmlinuz"),
+        kernel: entry.join("vmlinux"),
         initrd: entry.join("initrd.img"),
         rootfs: entry.join("rootfs.ext4"),
         versions,
@@ -294,19 +322,25 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// Turns the debootstrapped tree `$1` into the cache entry files in `$2`, as root: install
-/// the init script `$3`, drop what the test never reads (package caches, lists, docs), take
-/// Xen (`$5`, relative to the tree), the kernel and the initrd out of /boot, pack the tree,
-/// and hand the results to the invoking user (`$4`, uid:gid).
+/// Turns the debootstrapped tree `$1` into the cache entry's raw material in `$2`, as root:
+/// install the init script `$3`, drop what the test never reads (package caches, lists,
+/// docs), take out Xen (`$5`, relative to the tree), the kernel, busybox and the modules
+/// named in `$6`, pack the tree, and hand the results to the invoking user (`$4`, uid:gid).
 const BUILD_SCRIPT: &str = r#"set -eu
-root=$1 out=$2 init=$3 owner=$4 xen_gz=$5
+root=$1 out=$2 init=$3 owner=$4 xen_gz=$5 modules=$6
 install -m 0755 "$init" "$root/sbin/hvmrs-init"
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* \
     "$root"/usr/share/doc "$root"/usr/share/man "$root"/usr/share/locale
 set -- "$root"/boot/vmlinuz-*
 [ "$#" -eq 1 ] || { echo "expected one kernel in /boot, found: $*" >&2; exit 1; }
 cp "$1" "$out/vmlinuz"
-cp "$root/boot/initrd.img-${1##*/vmlinuz-}" "$out/initrd.img"
+mkdir "$out/modules"
+for module in $modules; do
+    found=$(find "$root/usr/lib/modules/${1##*/vmlinuz-}" -name "$module.ko")
+    [ -n "$found" ] || { echo "no $module.ko in the kernel package" >&2; exit 1; }
+    cp "$found" "$out/modules/"
+done
+cp "$root/bin/busybox" "$out/busybox"
 gzip -dc "$root/$xen_gz" > "$out/xen"
 # Room for the dom0's writes (logs, xenstore) on top of the files; the file is sparse.
 size_mib=$(( $(du -sm "$root" | cut -f1) * 5 / 4 + 256 ))
@@ -314,6 +348,91 @@ mkfs.ext4 -q -F -L hvmrs-dom0 -d "$root" "$out/rootfs.ext4" "${size_mib}M"
 chown -R "$owner" "$out"
 rm -rf "$root"
 "#;
+
+/// The uncompressed kernel inside a bzImage. Xen accepts either as dom0 kernel, but it
+/// decompresses the bzImage's XZ payload itself, which under TCG takes about 18 s of every
+/// boot; the host does it once here. `None` when the payload is not XZ (Xen then gets the
+/// bzImage).
+fn vmlinux_from_bzimage(bzimage: &[u8]) -> Option<Vec<u8>> {
+    let u32_at = |at: usize| Some(u32::from_le_bytes(bzimage.get(at..at + 4)?.try_into().ok()?));
+    // Boot protocol 2.08+: payload_offset and payload_length, relative to the protected-mode
+    // code that follows the setup sectors.
+    let setup_sectors = match *bzimage.get(0x1f1)? {
+        0 => 4,
+        n => usize::from(n),
+    };
+    let start = (setup_sectors + 1) * 512 + u32_at(0x248)? as usize;
+    let payload = bzimage.get(start..start + u32_at(0x24c)? as usize)?;
+    if !payload.starts_with(b"\xfd7zXZ\0") {
+        return None;
+    }
+    let mut xz = Command::new("xz")
+        // The kernel build appends the uncompressed size after the stream.
+        .args(["-dc", "--single-stream"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .ok()?;
+    let mut stdin = xz.stdin.take()?;
+    let payload = payload.to_vec();
+    let feeder = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &payload));
+    let out = xz.wait_with_output().ok()?;
+    feeder.join().ok()?.ok()?;
+    (out.status.success() && out.stdout.starts_with(b"\x7fELF")).then_some(out.stdout)
+}
+
+/// Our initramfs: busybox and the modules to mount the root disk, then on to the root's
+/// init. It replaces Debian's (34 MB, udev probing every device), which cost about 9 s of
+/// every boot under TCG.
+fn initramfs(busybox: &[u8], modules: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut cpio = CpioWriter::default();
+    for dir in ["bin", "dev", "proc", "sys", "root", "modules"] {
+        cpio.directory(dir);
+    }
+    // The kernel opens /dev/console for /init before anything is mounted.
+    cpio.char_device("dev/console", 5, 1);
+    cpio.file("bin/busybox", 0o755, busybox);
+    for (name, data) in modules {
+        cpio.file(&format!("modules/{name}.ko"), 0o644, data);
+    }
+    cpio.file("init", 0o755, initramfs_init().as_bytes());
+    cpio.finish()
+}
+
+/// The initramfs's /init: load the modules, mount `root=` (read-write: the disk is a QEMU
+/// snapshot), hand over to `init=`. It stops the machine on failure, as nothing could
+/// report from there.
+fn initramfs_init() -> String {
+    format!(
+        r#"#!/bin/busybox sh
+bb=/bin/busybox
+fail() {{ echo "hvmrs initramfs: $*"; $bb poweroff -f; }}
+$bb mount -t proc proc /proc
+$bb mount -t devtmpfs devtmpfs /dev
+root=/dev/vda init=/sbin/init
+for arg in $($bb cat /proc/cmdline); do
+    case "$arg" in
+        root=*) root=${{arg#root=}} ;;
+        init=*) init=${{arg#init=}} ;;
+    esac
+done
+for module in {modules}; do
+    $bb insmod /modules/$module.ko || fail "insmod $module failed"
+done
+# The disk appears once virtio-blk has probed it.
+tries=0
+while [ ! -b "$root" ]; do
+    tries=$((tries + 1))
+    [ "$tries" -le 100 ] || fail "$root did not appear"
+    $bb sleep 0.1
+done
+$bb mount -t ext4 -o rw "$root" /root || fail "cannot mount $root"
+$bb umount /dev /proc
+exec $bb switch_root /root "$init"
+"#,
+        modules = INITRAMFS_MODULES.join(" ")
+    )
+}
 
 fn build(
     cache: &Path,
@@ -370,7 +489,7 @@ fn build(
         .arg(BUILD_SCRIPT)
         .arg("hvmrs-build")
         .args([&root, &out, &init_file])
-        .args([&owner, XEN_GZ])
+        .args([&owner, XEN_GZ, &INITRAMFS_MODULES.join(" ")])
         .output()
         .map_err(|e| format!("cannot run sh: {e}"))?;
     if !output.status.success() {
@@ -378,8 +497,23 @@ fn build(
         // The packages were there; a failure here is a bug of the recipe, not a skip.
         panic!("packing the dom0 image failed: {}", String::from_utf8_lossy(&output.stderr));
     }
-    std::fs::write(out.join("versions.txt"), versions)
-        .map_err(|e| format!("write versions: {e}"))?;
+    let read = |name: &str| {
+        std::fs::read(out.join(name)).unwrap_or_else(|e| panic!("read {name} of the build: {e}"))
+    };
+    let bzimage = read("vmlinuz");
+    let kernel = vmlinux_from_bzimage(&bzimage).unwrap_or(bzimage);
+    let write = |name: &str, data: &[u8]| {
+        std::fs::write(out.join(name), data).unwrap_or_else(|e| panic!("write {name}: {e}"))
+    };
+    write("vmlinux", &kernel);
+    let modules: Vec<(&str, Vec<u8>)> =
+        INITRAMFS_MODULES.iter().map(|m| (*m, read(&format!("modules/{m}.ko")))).collect();
+    write("initrd.img", &initramfs(&read("busybox"), &modules));
+    write("versions.txt", versions.as_bytes());
+    for leftover in ["vmlinuz", "busybox"] {
+        let _ = std::fs::remove_file(out.join(leftover));
+    }
+    let _ = std::fs::remove_dir_all(out.join("modules"));
     if std::fs::rename(&out, entry).is_err() && !entry.join("rootfs.ext4").is_file() {
         panic!("cannot move {} to {}", out.display(), entry.display());
     }
@@ -398,7 +532,7 @@ fn build(
         debootstrap_time,
         size("rootfs.ext4"),
         size("xen"),
-        size("vmlinuz"),
+        size("vmlinux"),
         size("initrd.img")
     );
     Ok(())
@@ -519,6 +653,21 @@ impl XenRun {
     /// Our firmware's log lines among them.
     pub fn firmware_lines(&self) -> Vec<&str> {
         self.guest_lines().into_iter().filter(|l| l.starts_with("hvmrs ")).collect()
+    }
+
+    /// Xen's line when it stopped the guest for a fault (a triple fault, or `domain_crash`
+    /// for something Xen could not handle), if it did.
+    pub fn xen_fault(&self) -> Option<&str> {
+        let domid = self.domid()?;
+        // "d1v0 Triple fault - invoking HVM shutdown action ..." and, after "domain_crash
+        // called from ...", "Domain 1 (vcpu#0) crashed on cpu#1:". A guest that ends itself
+        // with SCHEDOP_shutdown(crash) makes Xen print neither.
+        let triple_fault = format!("(XEN) d{domid}v");
+        let crashed = format!("(XEN) Domain {domid} (vcpu");
+        self.console.lines().find(|l| {
+            (l.starts_with(&triple_fault) && l.contains("Triple fault"))
+                || (l.starts_with(&crashed) && l.contains(") crashed on cpu"))
+        })
     }
 
     pub fn assert_guest_printed(&self, needle: &str) {

@@ -49,6 +49,11 @@ pub struct SsdtInput<'a> {
     /// The ECAM area (Q35): reserved as a motherboard resource, since Linux uses an MCFG
     /// range only when the memory map or such a resource reserves it.
     pub ecam: Option<EcamArea>,
+    /// Whether the OS may take native PCIe hot-plug control through `_OSC` (Q35). Not when
+    /// the device model runs its own ACPI hot-plug for the root ports (QEMU's default on
+    /// q35): the ports then report no presence in their slot status, and pciehp would
+    /// power off every populated slot.
+    pub native_pcie_hotplug: bool,
 }
 
 /// The legacy VGA frame buffer window, which the host bridge forwards to the bus.
@@ -96,6 +101,8 @@ pub fn build_ssdt(input: &SsdtInput, out: &mut [u8]) -> Result<usize, Error> {
             ]),
         )?;
         if let Some(ecam) = input.ecam {
+            // Read by the Q35 DSDT's _OSC.
+            w.name("NHPG", &u8::from(input.native_pcie_hotplug))?;
             w.device("ECAM", |w| {
                 w.name("_HID", &EisaId("PNP0C02"))?;
                 // _UID 1 is the DSDT's motherboard resource device.

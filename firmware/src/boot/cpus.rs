@@ -10,11 +10,10 @@ use crate::arch::{
 };
 use crate::bootinfo::BootInfo;
 use crate::cpu::{self, CpuSetup, IoApicSetup, MtrrRequest};
-use crate::layout;
 use crate::platform::fw_cfg::FwCfg;
 
 /// How many vCPUs the platform says it has: QEMU's fw_cfg `FW_CFG_NB_CPUS`.
-fn expected_cpus() -> Result<u32, Fatal> {
+pub fn expected_cpus() -> Result<u32, Fatal> {
     // SAFETY: the firmware owns the machine's devices while it runs.
     let ports = unsafe { HwPorts::new() };
     let mut fw_cfg = FwCfg::detect(ports, crate::platform::fw_cfg::IdentityMapped)
@@ -22,15 +21,18 @@ fn expected_cpus() -> Result<u32, Fatal> {
     Ok(u32::from(fw_cfg.nb_cpus()))
 }
 
-pub fn bring_up(boot: &BootInfo, pci: &PciSetup) -> Result<(CpuSetup, IoApicSetup), Fatal> {
-    let hole = layout::low_hole(&boot.memory_map)?;
+pub fn bring_up(
+    boot: &BootInfo,
+    pci: &PciSetup,
+    hole: core::ops::Range<u64>,
+    expected: u32,
+) -> Result<(CpuSetup, IoApicSetup), Fatal> {
     // The whole hole up to 4 GiB (PCI windows, ECAM, chipset and APIC ranges) and the part
     // of the 64-bit window BARs occupy are uncacheable.
     let mut uncacheable = alloc::vec![hole.start..1 << 32];
     uncacheable.extend(pci.high_used.clone());
     let request = MtrrRequest { uncacheable };
     cpu::check_boot_page(boot).map_err(Fatal::Cpu)?;
-    let expected = expected_cpus()?;
     // SAFETY: firmware code on the BSP, interrupts off; nothing else touches its MTRRs/APIC.
     let mut bsp = unsafe { LocalCpu::new() };
     // SAFETY: the AP start-up page was just checked to be RAM holding nothing we still need;

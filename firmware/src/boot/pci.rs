@@ -13,7 +13,7 @@ use crate::bootinfo::BootInfo;
 use crate::chipset::Chipset;
 use crate::chipset::q35::{self, EcamArea};
 use crate::layout;
-use crate::pci::{self, Apertures, Bdf, Cf8, ConfigSpace, Ecam, PrtEntry, Topology};
+use crate::pci::{self, Apertures, Bdf, Cf8, ConfigSpace, Ecam, Topology};
 
 /// I/O ports PCI devices may use. Allocation starts at the top (0xC000 and up, where
 /// hvmloader puts them) and goes lower only when needed.
@@ -34,8 +34,6 @@ pub struct PciSetup {
     pub high_window: Option<Range<u64>>,
     /// The part of the 64-bit window BARs occupy (MTRRs cover only that).
     pub high_used: Option<Range<u64>>,
-    /// Bus-0 `_PRT` entries (device, pin -> PIRQ link) for the DSDT.
-    pub prt: Vec<PrtEntry>,
     pub unplaced: usize,
 }
 
@@ -95,13 +93,17 @@ fn hw_cf8() -> Cf8<HwPorts> {
     Cf8::new(unsafe { HwPorts::new() })
 }
 
-pub fn bring_up(chipset: Chipset, boot: &BootInfo, self_checks: bool) -> Result<PciSetup, Fatal> {
+pub fn bring_up(
+    chipset: Chipset,
+    boot: &BootInfo,
+    hole: Range<u64>,
+    self_checks: bool,
+) -> Result<PciSetup, Fatal> {
     let mut cf8 = hw_cf8();
     let topology = pci::enumerate(&mut cf8);
     let buses_in_use = u16::from(topology.last_bus) + 1;
     info!("{} functions on {buses_in_use} bus(es)", topology.functions.len());
 
-    let hole = layout::low_hole(&boot.memory_map)?;
     let mut reserved = layout::reserved_in(&boot.memory_map, &hole);
     let ecam = match chipset {
         Chipset::Q35 => {
@@ -171,7 +173,6 @@ pub fn bring_up(chipset: Chipset, boot: &BootInfo, self_checks: bool) -> Result<
         low_window,
         high_window: plan.high_mem_used.clone().and(high),
         high_used: plan.high_mem_used.clone(),
-        prt: pci::root_prt(root_link),
         unplaced: plan.unplaced.len(),
         topology,
     })

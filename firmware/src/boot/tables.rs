@@ -61,6 +61,8 @@ pub struct Platform<'a> {
     pub topology: CpuTopology,
     pub ioapic_id: u8,
     pub uuid: Option<[u8; 16]>,
+    /// `_OSC` may grant native PCIe hot-plug (Q35 without the device model's ACPI hot-plug).
+    pub native_pcie_hotplug: bool,
 }
 
 /// The HPET's capabilities register reads all ones or zero when there is no HPET.
@@ -95,6 +97,7 @@ pub fn install(
         low_windows: &pci.low_window,
         high_window: pci.high_window.clone(),
         ecam: pci.ecam,
+        native_pcie_hotplug: platform.native_pcie_hotplug,
     };
     let mut ssdt = vec![0u8; 64 * 1024];
     let ssdt_len = build_ssdt(&ssdt_input, &mut ssdt).map_err(Fatal::Acpi)?;

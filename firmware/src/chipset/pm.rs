@@ -97,6 +97,12 @@ impl fmt::Display for PamLocked {
     }
 }
 
+/// QEMU's ACPI PCI hot-plug registers on ICH9 (docs/specs/acpi_pci_hotplug.rst): when the
+/// device model runs its own ACPI hot-plug for the root ports, the register block answers
+/// here; the bus selector (offset 0x10) reads back what was written.
+const ICH9_ACPI_HOTPLUG_BASE: u16 = 0x0CC4;
+const ACPI_HOTPLUG_BUS_SELECT: u16 = 0x10;
+
 /// Access to the 0xC0000-0xFFFFF shadow RAM.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BiosArea {
@@ -149,6 +155,21 @@ impl Chipset {
         let control = ports.read16(blocks.pm1a_control);
         ports.write16(blocks.pm1a_control, control | PM1_CNT_SCI_EN);
         Ok(blocks)
+    }
+
+    /// Whether the device model runs ACPI PCI hot-plug for the root bus and its ports
+    /// (QEMU's default on q35), in which case native PCIe hot-plug must not be granted.
+    /// Always false on i440FX, whose hot-plug the DSDT itself implements.
+    pub fn device_model_acpi_hotplug(self, ports: &mut impl PortIo) -> bool {
+        match self {
+            Chipset::I440fx => false,
+            Chipset::Q35 => {
+                let select = ICH9_ACPI_HOTPLUG_BASE + ACPI_HOTPLUG_BUS_SELECT;
+                // Unclaimed ports read all ones; the selector holds bus numbers (0 here).
+                ports.write32(select, 0);
+                ports.read32(select) == 0
+            }
+        }
     }
 
     /// The PAM registers covering 0xC0000-0xFFFFF: PAM0 (F-segment in its high nibble)

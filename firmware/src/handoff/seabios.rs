@@ -144,19 +144,51 @@ impl SeabiosPayload {
         chipset: Chipset,
         memory: &mut impl PhysMemoryMut,
     ) -> Result<Self, HandoffError> {
-        let max = (BIOS_END - BIOS_AREA_START) as u32;
-        if file.size < 16 || file.size > max {
-            return Err(HandoffError::BiosSize { what: "SeaBIOS", size: file.size, max });
+        Self::place(file.size, files::FIRMWARE, cfg, chipset, memory, |dest| {
+            fw_cfg.read_file(file, dest).map_err(HandoffError::from)
+        })
+    }
+
+    /// Xen: the image is the start info's "firmware" module, already in RAM at `module`.
+    pub fn from_module(
+        module: PhysRange,
+        cfg: &mut impl ConfigSpace,
+        chipset: Chipset,
+        memory: &mut impl PhysMemoryMut,
+    ) -> Result<Self, HandoffError> {
+        let size = u32::try_from(module.len()).unwrap_or(u32::MAX);
+        if module.overlaps(&PhysRange { start: BIOS_AREA_START, end: BIOS_END }) {
+            return Err(HandoffError::BiosSize { what: "SeaBIOS module", size, max: 0 });
         }
-        let image = PhysRange { start: BIOS_END - u64::from(file.size), end: BIOS_END };
+        let bytes = window(memory, "firmware module", module)?.to_vec();
+        Self::place(size, "the firmware module", cfg, chipset, memory, |dest| {
+            dest.copy_from_slice(&bytes);
+            Ok(())
+        })
+    }
+
+    /// Copies an image of `size` bytes (written by `fill`) to end at 1 MiB.
+    fn place(
+        size: u32,
+        source: &str,
+        cfg: &mut impl ConfigSpace,
+        chipset: Chipset,
+        memory: &mut impl PhysMemoryMut,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), HandoffError>,
+    ) -> Result<Self, HandoffError> {
+        let max = (BIOS_END - BIOS_AREA_START) as u32;
+        if size < 16 || size > max {
+            return Err(HandoffError::BiosSize { what: "SeaBIOS", size, max });
+        }
+        let image = PhysRange { start: BIOS_END - u64::from(size), end: BIOS_END };
         unlock_bios_area(cfg, chipset)?;
         let bytes = window(memory, "SeaBIOS image", image)?;
         check_ram(bytes, "SeaBIOS image", image)?;
-        fw_cfg.read_file(file, bytes)?;
+        fill(bytes)?;
         if !has_reset_vector(&bytes[bytes.len() - 16..]) {
             return Err(HandoffError::NoResetVector { what: "SeaBIOS" });
         }
-        info!("SeaBIOS: {} ({} KiB) at {image}", files::FIRMWARE, file.size >> 10);
+        info!("SeaBIOS: {source} ({} KiB) at {image}", size >> 10);
         Ok(SeabiosPayload { image })
     }
 

@@ -33,26 +33,32 @@ impl<P: PortIo> Cf8<P> {
 
 impl<P: PortIo> ConfigSpace for Cf8<P> {
     fn read8(&mut self, bdf: Bdf, offset: u16) -> u8 {
+        crate::stats::CF8.read();
         let port = self.select(bdf, offset);
         self.ports.read8(port)
     }
     fn read16(&mut self, bdf: Bdf, offset: u16) -> u16 {
+        crate::stats::CF8.read();
         let port = self.select(bdf, offset);
         self.ports.read16(port)
     }
     fn read32(&mut self, bdf: Bdf, offset: u16) -> u32 {
+        crate::stats::CF8.read();
         let port = self.select(bdf, offset);
         self.ports.read32(port)
     }
     fn write8(&mut self, bdf: Bdf, offset: u16, value: u8) {
+        crate::stats::CF8.write();
         let port = self.select(bdf, offset);
         self.ports.write8(port, value);
     }
     fn write16(&mut self, bdf: Bdf, offset: u16, value: u16) {
+        crate::stats::CF8.write();
         let port = self.select(bdf, offset);
         self.ports.write16(port, value);
     }
     fn write32(&mut self, bdf: Bdf, offset: u16, value: u32) {
+        crate::stats::CF8.write();
         let port = self.select(bdf, offset);
         self.ports.write32(port, value);
     }

@@ -38,23 +38,29 @@ impl Ecam {
 
 impl ConfigSpace for Ecam {
     fn read8(&mut self, bdf: Bdf, offset: u16) -> u8 {
+        crate::stats::ECAM.read();
         self.window.read8(self.offset(bdf, offset))
     }
     fn read16(&mut self, bdf: Bdf, offset: u16) -> u16 {
+        crate::stats::ECAM.read();
         self.window.read16(self.offset(bdf, offset))
     }
     fn read32(&mut self, bdf: Bdf, offset: u16) -> u32 {
+        crate::stats::ECAM.read();
         self.window.read32(self.offset(bdf, offset))
     }
     fn write8(&mut self, bdf: Bdf, offset: u16, value: u8) {
+        crate::stats::ECAM.write();
         let at = self.offset(bdf, offset);
         self.window.write8(at, value);
     }
     fn write16(&mut self, bdf: Bdf, offset: u16, value: u16) {
+        crate::stats::ECAM.write();
         let at = self.offset(bdf, offset);
         self.window.write16(at, value);
     }
     fn write32(&mut self, bdf: Bdf, offset: u16, value: u32) {
+        crate::stats::ECAM.write();
         let at = self.offset(bdf, offset);
         self.window.write32(at, value);
     }

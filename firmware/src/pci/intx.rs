@@ -3,8 +3,8 @@
 //! Behind a bridge, a function's pin is rotated by its device number at each level up to bus 0
 //! (PCI-PCI Bridge Architecture 1.2, 9.1; the same rule for PCIe ports and PCIe-to-PCI
 //! bridges); on bus 0 the chipset decides, so the caller passes its rule as a function of
-//! (device, pin). The bus-0 rule is also what ACPI's `_PRT` for the root bus describes:
-//! [`root_prt`] lists it for every slot and pin.
+//! (device, pin). The bus-0 rule is also what the DSDTs' `_PRT` describes (their host tests
+//! check every slot and pin against `Chipset::bus0_link`).
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -61,14 +61,6 @@ pub struct IntxRoute {
     pub link: u8,
 }
 
-/// One `_PRT` entry of the root bus: pin `pin` of bus-0 device `device` goes to `link`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PrtEntry {
-    pub device: u8,
-    pub pin: IntxPin,
-    pub link: u8,
-}
-
 /// Routes every function that has an interrupt pin. `root_link` is the chipset's bus-0 rule
 /// ([`Chipset::bus0_link`](crate::chipset::Chipset::bus0_link) for the two chipsets).
 pub fn route_intx(topology: &Topology, root_link: impl Fn(u8, IntxPin) -> u8) -> Vec<IntxRoute> {
@@ -97,14 +89,6 @@ pub fn route_intx(topology: &Topology, root_link: impl Fn(u8, IntxPin) -> u8) ->
         });
     }
     routes
-}
-
-/// The root bus's routing for all 32 slots and 4 pins, for the ACPI `_PRT`.
-pub fn root_prt(root_link: impl Fn(u8, IntxPin) -> u8) -> Vec<PrtEntry> {
-    (0..32)
-        .flat_map(|device| IntxPin::ALL.map(|pin| (device, pin)))
-        .map(|(device, pin)| PrtEntry { device, pin, link: root_link(device, pin) })
-        .collect()
 }
 
 /// The interrupt line value for "unknown or not connected" on x86 (PCI 3.0, 6.2.4).
@@ -172,13 +156,5 @@ mod tests {
                 assert_eq!(got, expected);
             }
         }
-    }
-
-    #[test]
-    fn root_prt_lists_every_slot_and_pin() {
-        let prt =
-            root_prt(|d, p: IntxPin| crate::chipset::Chipset::I440fx.bus0_link(d, p.index()) as u8);
-        assert_eq!(prt.len(), 128);
-        assert_eq!(prt[4 * 3 + 1], PrtEntry { device: 3, pin: IntxPin::B, link: 0 });
     }
 }

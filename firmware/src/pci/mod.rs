@@ -43,7 +43,7 @@ pub use ecam::Ecam;
 pub use enumerate::{BridgeInfo, Function, IoDecode, PrefDecode, Topology, enumerate};
 pub use error::{PciProblem, PlanError};
 pub use hotplug::{HotplugSlot, Reservation};
-pub use intx::{IntxPin, IntxRoute, PrtEntry, program_interrupt_lines, root_prt, route_intx};
+pub use intx::{IntxPin, IntxRoute, program_interrupt_lines, route_intx};
 pub use place::{
     Apertures, BridgeWindows, DroppedReservation, FunctionPlan, Plan, Resource, Unplaced,
     UnplacedReason, plan,

@@ -53,6 +53,13 @@ pub const fn qemu_exit_status(code: u8) -> i32 {
 }
 
 fn stop(code: u8) -> ! {
+    // Under Xen (once the hypercall page is in): end the domain the way the toolstack
+    // understands; returns if there is no page yet or Xen refused.
+    xen::shutdown(if code == EXIT_SUCCESS {
+        xen::ShutdownReason::Poweroff
+    } else {
+        xen::ShutdownReason::Crash
+    });
     // SAFETY: the firmware owns the devices; the write only reaches the exit device.
     unsafe { HwPorts::new() }.write8(DEBUG_EXIT_PORT, code);
     halt_forever()

@@ -9,7 +9,7 @@
  *
  * Original Table Header:
  *     Signature        "DSDT"
- *     Length           0x00000A06 (2566)
+ *     Length           0x00000A28 (2600)
  *     Revision         0x02
  *     Checksum         <masked>
  *     OEM ID           "Xen"
@@ -20,6 +20,8 @@
  */
 DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", <masked>)
 {
+    External (_SB_.PCI0.NHPG, IntObj)
+
     Name (_S5, Package (0x04)  // _S5_: S5 System State
     {
         Zero, 
@@ -58,6 +60,11 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", <masked>)
 
                 CreateDWordField (Arg3, 0x08, CDW3)
                 Local0 = (CDW3 & 0xBF)
+                If ((NHPG == Zero))
+                {
+                    Local0 &= 0xFE
+                }
+
                 If ((Local0 != CDW3))
                 {
                     CDW1 |= 0x10

@@ -9,7 +9,7 @@
  *
  * Original Table Header:
  *     Signature        "SSDT"
- *     Length           0x00000142 (322)
+ *     Length           0x00000148 (328)
  *     Revision         0x02
  *     Checksum         <masked>
  *     OEM ID           "Xen   "
@@ -75,6 +75,7 @@ DefinitionBlock ("", "SSDT", 2, "Xen   ", "PLATFORM", <masked>)
                 0x08000000,         // Length
                 ,, , AddressRangeMemory, TypeStatic)
         })
+        Name (NHPG, Zero)
         Device (ECAM)
         {
             Name (_HID, EisaId ("PNP0C02") /* PNP Motherboard Resources */)  // _HID: Hardware ID

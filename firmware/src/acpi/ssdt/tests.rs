@@ -47,6 +47,7 @@ impl Machine {
             low_windows: &self.low_windows,
             high_window: self.high_window.clone(),
             ecam: self.ecam,
+            native_pcie_hotplug: true,
         }
     }
 

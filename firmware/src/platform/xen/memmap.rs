@@ -39,6 +39,29 @@ pub fn from_e820(entries: &[E820Entry]) -> Result<Vec<MemoryRegion>, XenError> {
     Ok(map)
 }
 
+/// The conventional memory below 640 KiB, which XENMEM_memory_map leaves out for HVM guests
+/// (libxl's map starts at 1 MiB): the domain builder populates it, and hvmloader's own E820
+/// shows it as RAM up to the hvm_info_table's page at 0x9F000, which stays reserved. Added
+/// when `map` has nothing below 1 MiB; a map that describes low memory is kept as it is.
+pub fn with_low_memory(mut map: Vec<MemoryRegion>) -> Vec<MemoryRegion> {
+    const HVM_INFO_PAGE: u64 = 0x9_F000;
+    if map.iter().any(|r| r.range.start < 0x10_0000) {
+        return map;
+    }
+    map.insert(
+        0,
+        MemoryRegion { range: PhysRange { start: 0, end: HVM_INFO_PAGE }, kind: MemoryKind::Ram },
+    );
+    map.insert(
+        1,
+        MemoryRegion {
+            range: PhysRange { start: HVM_INFO_PAGE, end: 0xA_0000 },
+            kind: MemoryKind::Reserved,
+        },
+    );
+    map
+}
+
 /// RDM regions as physical ranges; a region that wraps is an error.
 pub fn rdm_ranges(rdm: &[ReservedDeviceMemory]) -> Result<Vec<PhysRange>, XenError> {
     rdm.iter()

@@ -258,7 +258,7 @@ impl<H: Hypercall> XenSetup<H> {
             u64::from(hvm_info.high_mem_pgend) << 12,
         );
         let map = match xen.memory_map() {
-            Ok(raw) if !raw.is_empty() => memmap::from_e820(&raw)?,
+            Ok(raw) if !raw.is_empty() => memmap::with_low_memory(memmap::from_e820(&raw)?),
             Ok(_) | Err(XenError::Hypercall { .. }) => {
                 warn!("XENMEM_memory_map gave nothing: using the hvm_info_table's layout");
                 hvm_info.memory_map()

@@ -834,3 +834,16 @@ fn a_map_reader_serves_config_tests_too() {
     assert_eq!(c.tpm_version, TpmVersion::Tpm12, "EACCES counts as missing, as in hvmloader");
     let _ = format!("{c:?}");
 }
+
+#[test]
+fn conventional_memory_is_added_below_a_map_that_starts_at_1mib() {
+    let ram = |start, end| MemoryRegion { range: PhysRange { start, end }, kind: MemoryKind::Ram };
+    let map = memmap::with_low_memory(alloc::vec![ram(0x10_0000, 0x800_0000)]);
+    assert_eq!(map[0], ram(0, 0x9_F000));
+    assert_eq!(map[1].range, PhysRange { start: 0x9_F000, end: 0xA_0000 });
+    assert_eq!(map[1].kind, MemoryKind::Reserved);
+    assert_eq!(map[2], ram(0x10_0000, 0x800_0000));
+    // A map that already describes low memory stays as it is.
+    let full = alloc::vec![ram(0, 0x9_F000), ram(0x10_0000, 0x800_0000)];
+    assert_eq!(memmap::with_low_memory(full.clone()), full);
+}
