@@ -36,7 +36,7 @@ const REPORT_BODY: &str = r#"echo "=== hvmloader-rs linux report begin ==="
 echo "cpu-online: $(cat /sys/devices/system/cpu/online)"
 grep MemTotal /proc/meminfo
 echo "acpi-tables: $(ls /sys/firmware/acpi/tables | tr '\n' ' ')"
-for f in sys_vendor product_name bios_vendor bios_version bios_date; do
+for f in sys_vendor product_name product_uuid bios_vendor bios_version bios_date; do
     echo "dmi: $f $(cat /sys/class/dmi/id/$f)"
 done
 for dev in /sys/bus/pci/devices/*; do
@@ -364,7 +364,7 @@ fn run(config: &Config) {
     check_mmconfig(config, &firmware, &linux, &mut problems);
     check_pci(&firmware, &linux, &mut problems);
     check_cpus_and_memory(config, &firmware, &linux, &mut problems);
-    check_smbios(&firmware, &linux, &mut problems);
+    check_smbios(config, &firmware, &linux, &mut problems);
     // poweroff -f: Linux prints "reboot: Power down", then writes SLP_TYP/SLP_EN as \_S5
     // says and QEMU exits by itself with 0. (-no-reboot would turn a reset into status 0
     // too, hence the message as well.)
@@ -667,15 +667,40 @@ fn check_cpus_and_memory(
     });
 }
 
-fn check_smbios(firmware: &FirmwareLog, linux: &LinuxReport, problems: &mut Problems) {
+/// SMBIOS settings a configuration passes to the firmware: the UUID (`-uuid`) and a
+/// manufacturer string (fw_cfg `opt/hvmloader/bios-strings/system-manufacturer`).
+fn smbios_settings(config: &Config) -> (Option<&str>, Option<&str>) {
+    let after = |flag: &str| {
+        config.devices.iter().position(|d| *d == flag).and_then(|i| config.devices.get(i + 1))
+    };
+    let uuid = after("-uuid").copied();
+    let manufacturer = config.devices.iter().find_map(|d| {
+        d.strip_prefix("name=opt/hvmloader/bios-strings/system-manufacturer,string=")
+    });
+    (uuid, manufacturer)
+}
+
+fn check_smbios(
+    config: &Config,
+    firmware: &FirmwareLog,
+    linux: &LinuxReport,
+    problems: &mut Problems,
+) {
+    let (uuid, manufacturer) = smbios_settings(config);
     // The firmware's defaults (firmware/src/smbios.rs): the BIOS is this package.
     let release_date = include_str!("../firmware/src/smbios.rs")
         .lines()
         .find_map(|l| l.strip_prefix("pub const FIRMWARE_RELEASE_DATE: &str = \""))
         .and_then(|rest| rest.strip_suffix("\";"))
         .expect("FIRMWARE_RELEASE_DATE in smbios.rs");
+    if let Some(uuid) = uuid {
+        let found = linux.dmi.get("product_uuid").map(String::as_str);
+        problems.check(found == Some(uuid), || {
+            format!("/sys/class/dmi/id/product_uuid is {found:?}, expected {uuid:?} (-uuid)")
+        });
+    }
     for (name, expected) in [
-        ("sys_vendor", "Xen"),
+        ("sys_vendor", manufacturer.unwrap_or("Xen")),
         ("product_name", "HVM domU"),
         ("bios_vendor", env!("CARGO_PKG_NAME")),
         ("bios_version", env!("CARGO_PKG_VERSION")),
@@ -759,10 +784,23 @@ fn pc_1cpu_4608m_ram_above_4g() {
     });
 }
 
-/// q35, 1 vCPU, 512 MiB, QEMU's default devices only (e1000e on the root bus).
+/// q35, 1 vCPU, 512 MiB, QEMU's default devices only (e1000e on the root bus), and SMBIOS
+/// settings.
 #[test]
 fn q35_1cpu_512m_plain() {
-    run(&Config { name: "q35_1cpu_512m_plain", machine: "q35", smp: 1, mem: "512M", devices: &[] });
+    run(&Config {
+        name: "q35_1cpu_512m_plain",
+        machine: "q35",
+        smp: 1,
+        mem: "512M",
+        // SMBIOS settings from QEMU: the UUID and a string, which the firmware must use.
+        devices: &[
+            "-uuid",
+            "12345678-9abc-def0-1122-334455667788",
+            "-fw_cfg",
+            "name=opt/hvmloader/bios-strings/system-manufacturer,string=ACME Virtual",
+        ],
+    });
 }
 
 /// q35, 4 vCPUs: VGA, root ports with virtio-net / NVMe / e1000e, a PCIe-to-PCI bridge

@@ -4,7 +4,7 @@
 //! a summary line and the success code, or one line naming the fatal error and the failure
 //! code. Every fatal condition is a [`Fatal`] value; nothing below stops the machine itself.
 
-use alloc::string::ToString;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -23,7 +23,7 @@ use crate::e820::{ClaimKind, E820Builder, E820Map};
 use crate::pci::Cf8;
 use crate::platform::xen::XenSetup;
 use crate::platform::{self, Platform};
-use crate::smbios::CpuTopology;
+use crate::smbios::{BiosStrings, CpuTopology};
 use libacpi::tables::{MadtProcessor, ProcessorState};
 
 /// Where the firmware image lies, from the linker script.
@@ -247,6 +247,10 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
         &avoid,
         tables::ACPI_AREA_SIZE + tables::SMBIOS_AREA_SIZE,
     )?;
+    let (strings, uuid) = match &xen {
+        Some(x) => (x.config.bios_strings.clone(), None),
+        None => qemu_smbios_settings(),
+    };
     let described = tables::Platform {
         chipset,
         pm,
@@ -254,7 +258,8 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
         cpus: &madt_cpus,
         topology: smbios_topology(&cpus.cpus),
         ioapic_id: ioapic.id,
-        uuid: None,
+        uuid,
+        strings: &strings,
         native_pcie_hotplug: !native_hotplug_withheld,
     };
     let installed = tables::install(&described, &boot, area, options.self_checks)?;
@@ -305,6 +310,36 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
         pci_functions: pci.topology.functions.len(),
         unplaced_bars: pci.unplaced,
     })
+}
+
+/// SMBIOS settings under QEMU: the machine's UUID (`-uuid`, fw_cfg item 0x02; all zeroes
+/// when unset) and strings from fw_cfg files `opt/hvmloader/bios-strings/<name>` named like
+/// Xen's `bios-strings/*` keys (`-fw_cfg name=opt/hvmloader/bios-strings/system-product-name,
+/// string=...`).
+fn qemu_smbios_settings() -> (BiosStrings, Option<[u8; 16]>) {
+    use crate::platform::fw_cfg::{self, FwCfg};
+    /// FW_CFG_UUID.
+    const UUID_ITEM: u16 = 0x02;
+    // SAFETY: the firmware owns the machine's devices while it runs.
+    let Some(mut fw_cfg) = FwCfg::detect(unsafe { HwPorts::new() }, fw_cfg::IdentityMapped) else {
+        return (BiosStrings::default(), None);
+    };
+    let mut uuid = [0u8; 16];
+    fw_cfg.read_item(UUID_ITEM, &mut uuid);
+    let strings = BiosStrings::read(|name| {
+        let path = alloc::format!("opt/hvmloader/bios-strings/{name}");
+        let Some(file) = fw_cfg.find_file(&path)? else { return Ok(None) };
+        let mut bytes = alloc::vec![0u8; file.size.min(1024) as usize];
+        fw_cfg.read_file(&file, &mut bytes)?;
+        // `-fw_cfg string=` values carry no NUL; a file may end in one or a newline.
+        let text = String::from_utf8_lossy(&bytes);
+        Ok(Some(text.trim_end_matches(['\0', '\n']).into()))
+    })
+    .unwrap_or_else(|e: crate::platform::fw_cfg::FwCfgError| {
+        log::warn!("SMBIOS strings from fw_cfg: {e}; using the defaults");
+        BiosStrings::default()
+    });
+    (strings, (uuid != [0; 16]).then_some(uuid))
 }
 
 /// SMBIOS's view of the topology: sockets of equal size, as QEMU's `-smp` builds them.

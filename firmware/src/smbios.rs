@@ -1034,5 +1034,9 @@ fn write_boot_information(table: &mut TableWriter) -> Result<(), SmbiosError> {
     s.finish().map(drop)
 }
 
+mod strings;
+
+pub use strings::BiosStrings;
+
 #[cfg(test)]
 mod tests;

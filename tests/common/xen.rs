@@ -7,11 +7,13 @@
 //!   `mkfs.ext4 -d` (no loop mounts);
 //! - `xen`: the gunzipped hypervisor, an ELF32 with a multiboot header that QEMU's `-kernel`
 //!   loads; dom0's kernel and initrd are its multiboot modules:
-//! - `vmlinux`: the dom0 kernel, decompressed from Debian's bzImage on the host;
-//! - `initrd.img`: a small initramfs of ours that mounts the root disk.
+//! - `vmlinux`: the dom0 kernel, decompressed from Debian's bzImage on the host (saves Xen
+//!   about 18 s of XZ under TCG on every boot);
+//! - `initrd.img`: a small busybox initramfs of ours that mounts the root disk (Debian's,
+//!   with udev, cost about 9 s more).
 //!
 //! The key is the versions the mirror offers for the packages that matter plus a hash of the
-//! recipe (package list, init script), so a new Debian point release or a changed recipe
+//! recipe (package list, scripts, `RECIPE_REVISION`), so a new Debian point release or a changed recipe
 //! builds a new entry and an unchanged one fetches nothing. The entry is built in a private
 //! directory and renamed into place: concurrent test binaries find either a complete entry
 //! or none.

@@ -9,7 +9,9 @@
 //!   the QEMU integration tests under tests/).
 //! - `cargo xtask acpi-dump ...`: the installed ACPI tables, disassembled and compared with
 //!   a reference (see `acpi_dump.rs`).
+//! - `cargo xtask bench ...`: the performance figures (see `bench.rs`).
 
+mod bench;
 mod elf;
 mod qemu;
 
@@ -24,6 +26,7 @@ fn main() -> ExitCode {
         Some("build") => build(&args[1..]).map(|_| ExitCode::SUCCESS),
         Some("run") => run(&args[1..]),
         Some("test") => test(&args[1..]),
+        Some("bench") => bench::main(&args[1..], &root(), || build(&[])),
         Some("acpi-dump") => {
             xtask::acpi_dump::main(&args[1..], &root(), || build(&[]).map(|images| images.qemu))
         }
@@ -45,7 +48,10 @@ const USAGE: &str = "usage: cargo xtask <command>
   test [-- CARGO TEST ARGS]  build, then run every test
   acpi-dump [--machine i440|q35] [--smp N] [--mem SIZE] [--out DIR]
             [--reference qemu|FILE_OR_DIR] [--diff] [--bless] [-- QEMU ARGS]
-                             dump the installed ACPI tables, compare with a reference";
+                             dump the installed ACPI tables, compare with a reference
+  bench [--runs N] [--only size,acpi,devices,linux]
+                             size, ACPI bytes, firmware time, device accesses, Linux boot
+                             ratio; a table on stdout, JSON in target/bench/";
 
 /// The workspace root (xtask lives one level below it).
 fn root() -> PathBuf {

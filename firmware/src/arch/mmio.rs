@@ -36,26 +36,47 @@ impl MmioRegion {
 
     pub fn read8(&self, offset: u64) -> u8 {
         // SAFETY: in bounds (checked) of a region the constructor's caller vouched for.
-        unsafe { read_volatile(self.address::<u8>(offset, crate::stats::Counter::read) as *const u8) }
+        unsafe {
+            read_volatile(self.address::<u8>(offset, crate::stats::Counter::read) as *const u8)
+        }
     }
     pub fn read16(&self, offset: u64) -> u16 {
         // SAFETY: as in `read8`; the address is naturally aligned (checked).
-        unsafe { read_volatile(self.address::<u16>(offset, crate::stats::Counter::read) as *const u16) }
+        unsafe {
+            read_volatile(self.address::<u16>(offset, crate::stats::Counter::read) as *const u16)
+        }
     }
     pub fn read32(&self, offset: u64) -> u32 {
         // SAFETY: as in `read16`.
-        unsafe { read_volatile(self.address::<u32>(offset, crate::stats::Counter::read) as *const u32) }
+        unsafe {
+            read_volatile(self.address::<u32>(offset, crate::stats::Counter::read) as *const u32)
+        }
     }
     pub fn write8(&mut self, offset: u64, value: u8) {
         // SAFETY: as in `read8`.
-        unsafe { write_volatile(self.address::<u8>(offset, crate::stats::Counter::write) as *mut u8, value) }
+        unsafe {
+            write_volatile(
+                self.address::<u8>(offset, crate::stats::Counter::write) as *mut u8,
+                value,
+            )
+        }
     }
     pub fn write16(&mut self, offset: u64, value: u16) {
         // SAFETY: as in `read16`.
-        unsafe { write_volatile(self.address::<u16>(offset, crate::stats::Counter::write) as *mut u16, value) }
+        unsafe {
+            write_volatile(
+                self.address::<u16>(offset, crate::stats::Counter::write) as *mut u16,
+                value,
+            )
+        }
     }
     pub fn write32(&mut self, offset: u64, value: u32) {
         // SAFETY: as in `read16`.
-        unsafe { write_volatile(self.address::<u32>(offset, crate::stats::Counter::write) as *mut u32, value) }
+        unsafe {
+            write_volatile(
+                self.address::<u32>(offset, crate::stats::Counter::write) as *mut u32,
+                value,
+            )
+        }
     }
 }

@@ -20,7 +20,7 @@ use crate::bootinfo::{BootInfo, MemoryKind, PhysRange};
 use crate::chipset::Chipset;
 use crate::chipset::pm::{BiosArea, PmBlocks};
 use crate::pci::Cf8;
-use crate::smbios::{CpuTopology, SmbiosInfo, SmbiosTable};
+use crate::smbios::{BiosStrings, CpuTopology, SmbiosInfo, SmbiosTable};
 
 /// Bytes carved for the ACPI tables (DSDTs are 10-40 KiB; the rest is small).
 pub const ACPI_AREA_SIZE: u64 = 128 * 1024;
@@ -61,6 +61,8 @@ pub struct Platform<'a> {
     pub topology: CpuTopology,
     pub ioapic_id: u8,
     pub uuid: Option<[u8; 16]>,
+    /// SMBIOS strings set by the platform's owner (over the builder's defaults).
+    pub strings: &'a BiosStrings,
     /// `_OSC` may grant native PCIe hot-plug (Q35 without the device model's ACPI hot-plug).
     pub native_pcie_hotplug: bool,
 }
@@ -117,6 +119,7 @@ pub fn install(
         boot.memory_map.iter().filter(|r| r.kind == MemoryKind::Ram).map(|r| r.range).collect();
     let mut info = SmbiosInfo::new(platform.topology, &ram);
     info.system.uuid = platform.uuid;
+    platform.strings.apply(&mut info);
     let smbios = SmbiosTable::build(&info).map_err(Fatal::Smbios)?;
 
     // SAFETY: both areas were carved out of RAM for these tables; nothing else uses them.

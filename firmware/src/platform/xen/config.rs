@@ -4,9 +4,9 @@
 //! Values hvmloader would silently misparse (`strtoll` on garbage gives 0) are errors here
 //! when they change the machine's layout (`mmio_hole_size`, table addresses).
 
+use crate::smbios::BiosStrings;
 use alloc::format;
 use alloc::string::String;
-use alloc::vec::Vec;
 use core::fmt;
 
 use super::hypercall::{Hypercall, Xen};
@@ -52,32 +52,6 @@ pub enum TpmVersion {
     Tpm12,
     /// TPM 2.0 over CRB.
     Tpm20,
-}
-
-/// The SMBIOS strings of `bios-strings/*`; `None` = missing or empty (the SMBIOS builder
-/// applies its defaults: hvmloader uses "Xen", "HVM domU", the Xen version, the UUID).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct BiosStrings {
-    pub bios_vendor: Option<String>,
-    pub bios_version: Option<String>,
-    pub system_manufacturer: Option<String>,
-    pub system_product_name: Option<String>,
-    pub system_version: Option<String>,
-    pub system_serial_number: Option<String>,
-    pub baseboard_manufacturer: Option<String>,
-    pub baseboard_product_name: Option<String>,
-    pub baseboard_version: Option<String>,
-    pub baseboard_serial_number: Option<String>,
-    pub baseboard_asset_tag: Option<String>,
-    pub baseboard_location_in_chassis: Option<String>,
-    pub enclosure_manufacturer: Option<String>,
-    pub enclosure_serial_number: Option<String>,
-    pub enclosure_asset_tag: Option<String>,
-    pub battery_manufacturer: Option<String>,
-    pub battery_device_name: Option<String>,
-    /// `bios-strings/oem-1`, `oem-2`, ... up to the first missing or empty one (at most
-    /// 99, hvmloader's bound).
-    pub oem: Vec<String>,
 }
 
 /// The configuration, typed. Each field names its key and its default when missing.
@@ -275,42 +249,7 @@ impl XenConfig {
                 "hvmloader/smbios/address",
                 "hvmloader/smbios/length",
             )?,
-            bios_strings: BiosStrings::read(store)?,
+            bios_strings: BiosStrings::read(|name| get(store, &format!("bios-strings/{name}")))?,
         })
-    }
-}
-
-impl BiosStrings {
-    fn read(store: &mut impl KeyReader) -> Result<Self, ConfigError> {
-        let mut s = BiosStrings::default();
-        let fields: [(&str, &mut Option<String>); 17] = [
-            ("bios-vendor", &mut s.bios_vendor),
-            ("bios-version", &mut s.bios_version),
-            ("system-manufacturer", &mut s.system_manufacturer),
-            ("system-product-name", &mut s.system_product_name),
-            ("system-version", &mut s.system_version),
-            ("system-serial-number", &mut s.system_serial_number),
-            ("baseboard-manufacturer", &mut s.baseboard_manufacturer),
-            ("baseboard-product-name", &mut s.baseboard_product_name),
-            ("baseboard-version", &mut s.baseboard_version),
-            ("baseboard-serial-number", &mut s.baseboard_serial_number),
-            ("baseboard-asset-tag", &mut s.baseboard_asset_tag),
-            ("baseboard-location-in-chassis", &mut s.baseboard_location_in_chassis),
-            ("enclosure-manufacturer", &mut s.enclosure_manufacturer),
-            ("enclosure-serial-number", &mut s.enclosure_serial_number),
-            ("enclosure-asset-tag", &mut s.enclosure_asset_tag),
-            ("battery-manufacturer", &mut s.battery_manufacturer),
-            ("battery-device-name", &mut s.battery_device_name),
-        ];
-        for (name, slot) in fields {
-            *slot = get(store, &format!("bios-strings/{name}"))?;
-        }
-        for i in 1..100 {
-            match get(store, &format!("bios-strings/oem-{i}"))? {
-                Some(v) => s.oem.push(v),
-                None => break,
-            }
-        }
-        Ok(s)
     }
 }
