@@ -24,6 +24,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use common::linux::{guest, report, tail};
+use xtask::mixes::{IVSHMEM_1G, PC_PCI_MIX, Q35_PCI_MIX};
 
 /// One Linux boot takes 4-10 s under TCG (more with 4 vCPUs on a 2-core host while other
 /// tests boot too); the margin is for loaded CI machines.
@@ -58,22 +59,13 @@ const LINUX_CMDLINE: &str =
     "name=opt/hvmloader/cmdline,string=console=ttyS0 panic=-1 no_timer_check";
 
 /// One machine to boot Linux on.
-struct Config {
+struct Config<'a> {
     name: &'static str,
     machine: &'static str,
     smp: u32,
     mem: &'static str,
-    devices: &'static [&'static str],
+    devices: &'a [&'a str],
 }
-
-/// ivshmem-plain with a 1 GiB memory backend: a 1 GiB 64-bit prefetchable BAR2, which the
-/// firmware puts above 4 GiB.
-const IVSHMEM_1G: [&str; 4] = [
-    "-object",
-    "memory-backend-ram,id=shm,size=1G,share=on",
-    "-device",
-    "ivshmem-plain,memdev=shm",
-];
 
 /// What the firmware logged about one boot (`loglevel=debug`).
 #[derive(Debug, Default)]
@@ -669,7 +661,7 @@ fn check_cpus_and_memory(
 
 /// SMBIOS settings a configuration passes to the firmware: the UUID (`-uuid`) and a
 /// manufacturer string (fw_cfg `opt/hvmloader/bios-strings/system-manufacturer`).
-fn smbios_settings(config: &Config) -> (Option<&str>, Option<&str>) {
+fn smbios_settings<'a>(config: &Config<'a>) -> (Option<&'a str>, Option<&'a str>) {
     let after = |flag: &str| {
         config.devices.iter().position(|d| *d == flag).and_then(|i| config.devices.get(i + 1))
     };
@@ -729,36 +721,13 @@ fn pc_1cpu_512m_plain() {
 /// 1 GiB BAR that goes above 4 GiB.
 #[test]
 fn pc_4cpu_512m_bridges() {
-    const DEVICES: &[&str] = &[
-        "-device",
-        "VGA",
-        "-device",
-        "pci-bridge,id=br1,chassis_nr=1",
-        "-device",
-        "e1000,bus=br1,addr=1",
-        "-device",
-        "virtio-blk-pci,drive=d0,bus=br1,addr=2",
-        "-drive",
-        "if=none,id=d0,format=raw,file=null-co://,readonly=on",
-        "-device",
-        "pci-bridge,id=br2,chassis_nr=2,bus=br1,addr=3",
-        "-device",
-        "virtio-net-pci,bus=br2,addr=1",
-        "-device",
-        "virtio-net-pci,multifunction=on,addr=0x9.0",
-        "-device",
-        "virtio-rng-pci,addr=0x9.1",
-        IVSHMEM_1G[0],
-        IVSHMEM_1G[1],
-        IVSHMEM_1G[2],
-        IVSHMEM_1G[3],
-    ];
+    let devices = [&PC_PCI_MIX[..], &IVSHMEM_1G[..]].concat();
     run(&Config {
         name: "pc_4cpu_512m_bridges",
         machine: "pc",
         smp: 4,
         mem: "512M",
-        devices: DEVICES,
+        devices: &devices,
     });
 }
 
@@ -807,40 +776,13 @@ fn q35_1cpu_512m_plain() {
 /// (with its SHPC) and a conventional device behind it, a multi-function slot, a 1 GiB BAR.
 #[test]
 fn q35_4cpu_512m_root_ports() {
-    const DEVICES: &[&str] = &[
-        "-device",
-        "VGA",
-        "-device",
-        "pcie-root-port,id=rp1,chassis=1,slot=1",
-        "-device",
-        "virtio-net-pci,bus=rp1",
-        "-device",
-        "pcie-root-port,id=rp2,chassis=2,slot=2",
-        "-device",
-        "nvme,serial=deadbeef,bus=rp2",
-        "-device",
-        "pcie-root-port,id=rp3,chassis=3,slot=3",
-        "-device",
-        "e1000e,bus=rp3",
-        "-device",
-        "pcie-pci-bridge,id=pb1,bus=pcie.0",
-        "-device",
-        "e1000,bus=pb1,addr=2",
-        "-device",
-        "virtio-net-pci,multifunction=on,addr=0x9.0",
-        "-device",
-        "virtio-rng-pci,addr=0x9.1",
-        IVSHMEM_1G[0],
-        IVSHMEM_1G[1],
-        IVSHMEM_1G[2],
-        IVSHMEM_1G[3],
-    ];
+    let devices = [&Q35_PCI_MIX[..], &IVSHMEM_1G[..]].concat();
     run(&Config {
         name: "q35_4cpu_512m_root_ports",
         machine: "q35",
         smp: 4,
         mem: "512M",
-        devices: DEVICES,
+        devices: &devices,
     });
 }
 

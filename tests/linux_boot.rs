@@ -6,8 +6,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::linux::{REPORT_BEGIN, boot_until, guest, report};
-use common::{EXIT_FAILURE, boot, image};
+use common::linux::{REPORT_BEGIN, guest, report};
+use common::{EXIT_FAILURE, boot, boot_until, image};
 
 /// One Linux boot takes about 3-5 s under TCG; the margin is for loaded CI machines.
 const LINUX_TIMEOUT: Duration = Duration::from_secs(60);

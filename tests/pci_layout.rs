@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use common::qmp::Inspected;
 use serde_json::{Value, json};
+use xtask::mixes::{IVSHMEM_1G, PC_PCI_MIX, Q35_PCI_MIX};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -187,45 +188,11 @@ fn region_of(devices: &[Value], vendor: u64, device: u64, bar: u64) -> (i64, u64
     (region["address"].as_i64().unwrap(), region["size"].as_u64().unwrap())
 }
 
-/// ivshmem-plain with a 1 GiB memory backend: a 1 GiB 64-bit prefetchable BAR2.
-const IVSHMEM_1G: [&str; 4] = [
-    "-object",
-    "memory-backend-ram,id=shm,size=1G,share=on",
-    "-device",
-    "ivshmem-plain,memdev=shm",
-];
-
 #[test]
 fn q35_mix_matches_qemu_view() {
     let dir = common::scratch("pci-q35");
-    let mut args = vec![
-        "-m",
-        "512M",
-        "-append",
-        "selfcheck",
-        "-device",
-        "VGA",
-        "-device",
-        "pcie-root-port,id=rp1,chassis=1,slot=1",
-        "-device",
-        "virtio-net-pci,bus=rp1",
-        "-device",
-        "pcie-root-port,id=rp2,chassis=2,slot=2",
-        "-device",
-        "nvme,serial=deadbeef,bus=rp2",
-        "-device",
-        "pcie-root-port,id=rp3,chassis=3,slot=3",
-        "-device",
-        "e1000e,bus=rp3",
-        "-device",
-        "pcie-pci-bridge,id=pb1,bus=pcie.0",
-        "-device",
-        "e1000,bus=pb1,addr=2",
-        "-device",
-        "virtio-net-pci,multifunction=on,addr=0x9.0",
-        "-device",
-        "virtio-rng-pci,addr=0x9.1",
-    ];
+    let mut args = vec!["-m", "512M", "-append", "selfcheck"];
+    args.extend(Q35_PCI_MIX);
     args.extend(IVSHMEM_1G);
     let mut vm = Inspected::boot(&common::image("hvmloader-qemu"), "q35", &args, &dir, TIMEOUT);
     let devices = check_against_qemu(&mut vm);
@@ -263,30 +230,8 @@ fn q35_mix_matches_qemu_view() {
 #[test]
 fn pc_mix_matches_qemu_view() {
     let dir = common::scratch("pci-pc");
-    let mut args = vec![
-        "-m",
-        "1G",
-        "-append",
-        "selfcheck",
-        "-device",
-        "VGA",
-        "-device",
-        "pci-bridge,id=br1,chassis_nr=1",
-        "-device",
-        "e1000,bus=br1,addr=1",
-        "-device",
-        "virtio-blk-pci,drive=d0,bus=br1,addr=2",
-        "-drive",
-        "if=none,id=d0,format=raw,file=null-co://,readonly=on",
-        "-device",
-        "pci-bridge,id=br2,chassis_nr=2,bus=br1,addr=3",
-        "-device",
-        "virtio-net-pci,bus=br2,addr=1",
-        "-device",
-        "virtio-net-pci,multifunction=on,addr=0x9.0",
-        "-device",
-        "virtio-rng-pci,addr=0x9.1",
-    ];
+    let mut args = vec!["-m", "1G", "-append", "selfcheck"];
+    args.extend(PC_PCI_MIX);
     args.extend(IVSHMEM_1G);
     let mut vm = Inspected::boot(&common::image("hvmloader-qemu"), "pc", &args, &dir, TIMEOUT);
     let devices = check_against_qemu(&mut vm);

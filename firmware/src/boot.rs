@@ -264,6 +264,8 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
     };
     let installed = tables::install(&described, &boot, area, options.self_checks)?;
     let e820 = memory_map(&boot, &pci, &installed)?;
+    // What the firmware's own work cost, before a payload is loaded (`cargo xtask bench`).
+    info!("accesses: {}", crate::stats::Summary::take());
     match xen {
         Some(x) => {
             // hvmloader always hands off to the BIOS hvmloader/bios names, the start info's

@@ -15,6 +15,7 @@
 //! | [`pci`]     | configuration-space access (CF8/CFC, ECAM)                          |
 //! | [`smbios`]  | SMBIOS 3.x/2.x tables                                               |
 //! | [`e820`]    | the memory map handed to whoever runs after us                      |
+//! | [`stats`]   | counts of device accesses and the run's time, for the benchmark      |
 //! | [`arch`]    | the CPU: port I/O, physical memory, CPUID (with `unsafe`)           |
 //!
 //! Hardware is reached through small traits ([`arch::PortIo`], [`pci::ConfigSpace`],

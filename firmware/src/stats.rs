@@ -155,7 +155,7 @@ impl Summary {
 const CALIBRATION_US: u64 = 1000;
 
 /// What a PIT delay of `us` really lasts, in ns: [`crate::arch::Pit`] rounds up to whole PIT
-/// ticks of 1/1193182 s (1 ms is 1194 ticks, 1000.686 us).
+/// ticks of 1/1193182 s (1 ms is 1194 ticks, 1000.685 us).
 fn pit_gate_ns(us: u64) -> u64 {
     const PIT_HZ: u64 = 1_193_182;
     let ticks = (us * PIT_HZ).div_ceil(1_000_000);
@@ -217,6 +217,6 @@ mod tests {
 
     #[test]
     fn the_pit_gate_is_rounded_to_whole_ticks() {
-        assert_eq!(pit_gate_ns(1000), 1_000_686);
+        assert_eq!(pit_gate_ns(1000), 1_000_685);
     }
 }

@@ -12,13 +12,13 @@ use std::hash::{Hash, Hasher};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::OnceLock;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{Run, image, target_dir};
+use super::{image, target_dir};
 
 /// Markers around the report /init prints on the serial console.
 pub const REPORT_BEGIN: &str = "=== hvmloader-rs linux report begin ===";
@@ -286,61 +286,6 @@ pub fn report(serial: &str) -> Option<&str> {
     let start = serial.find(REPORT_BEGIN)? + REPORT_BEGIN.len();
     let len = serial[start..].find(REPORT_END)?;
     Some(serial[start..start + len].trim())
-}
-
-/// Boots like [`super::boot`], but stops QEMU as soon as `done` says so (given the serial
-/// output so far), for guests that never exit by themselves (a BIOS looping through its
-/// boot devices). Returns the run with `status` `None` if `done` stopped it.
-pub fn boot_until(
-    kernel: &Path,
-    machine: &str,
-    extra: &[&str],
-    timeout: Duration,
-    done: impl Fn(&str) -> bool,
-) -> Run {
-    let mut child: Child = Command::new("qemu-system-x86_64")
-        .args(["-accel", "tcg", "-machine", machine, "-m", "512M"])
-        .args(["-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot"])
-        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
-        .arg("-kernel")
-        .arg(kernel)
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("qemu-system-x86_64 must be installed (.ci/run installs it)");
-    let serial = Arc::new(Mutex::new(Vec::new()));
-    let mut stdout = child.stdout.take().expect("piped");
-    let reader = {
-        let serial = Arc::clone(&serial);
-        std::thread::spawn(move || {
-            let mut chunk = [0u8; 4096];
-            while let Ok(n @ 1..) = std::io::Read::read(&mut stdout, &mut chunk) {
-                serial.lock().unwrap().extend_from_slice(&chunk[..n]);
-            }
-        })
-    };
-    let text = || String::from_utf8_lossy(&serial.lock().unwrap()).replace('\r', "");
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for QEMU") {
-            break status.code();
-        }
-        if done(&text()) {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        if started.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("QEMU did not finish within {timeout:?}; serial log:\n{}", text());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let _ = reader.join();
-    Run { status, serial: text() }
 }
 
 /// A QEMU running the firmware and a Linux guest, watched while it runs: the serial console

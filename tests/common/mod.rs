@@ -7,7 +7,8 @@ pub mod xen;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// QEMU exit statuses for the firmware's success (0x10) and failure (0x11) codes.
@@ -63,7 +64,20 @@ impl Run {
 /// Boots `kernel` in QEMU (TCG) on `machine` ("pc" or "q35") with extra arguments and waits
 /// for it to exit, at most `timeout`.
 pub fn boot(kernel: &Path, machine: &str, extra: &[&str], timeout: Duration) -> Run {
-    let mut child = Command::new("qemu-system-x86_64")
+    boot_until(kernel, machine, extra, timeout, |_| false)
+}
+
+/// Boots like [`boot`], but stops QEMU as soon as `done` says so (given the serial output so
+/// far), for guests that never exit by themselves (a BIOS looping through its boot devices).
+/// Returns the run with `status` `None` if `done` stopped it.
+pub fn boot_until(
+    kernel: &Path,
+    machine: &str,
+    extra: &[&str],
+    timeout: Duration,
+    done: impl Fn(&str) -> bool,
+) -> Run {
+    let mut child: Child = Command::new("qemu-system-x86_64")
         .args(["-accel", "tcg", "-machine", machine, "-m", "512M"])
         .args(["-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot"])
         .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
@@ -72,41 +86,40 @@ pub fn boot(kernel: &Path, machine: &str, extra: &[&str], timeout: Duration) -> 
         .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::inherit())
         .spawn()
         .expect("qemu-system-x86_64 must be installed (.ci/run installs it)");
+    let serial = Arc::new(Mutex::new(Vec::new()));
     let mut stdout = child.stdout.take().expect("piped");
-    let reader = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let _ = stdout.read_to_end(&mut out);
-        out
-    });
+    let reader = {
+        let serial = Arc::clone(&serial);
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n @ 1..) = stdout.read(&mut chunk) {
+                serial.lock().unwrap().extend_from_slice(&chunk[..n]);
+            }
+        })
+    };
+    let text = || String::from_utf8_lossy(&serial.lock().unwrap()).replace('\r', "");
     let started = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait for QEMU") {
-            break status;
+            break status.code();
+        }
+        if done(&text()) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
         }
         if started.elapsed() > timeout {
             let _ = child.kill();
             let _ = child.wait();
-            let out = reader.join().unwrap_or_default();
-            panic!(
-                "QEMU did not exit within {timeout:?}; serial log:\n{}",
-                String::from_utf8_lossy(&out)
-            );
+            panic!("QEMU did not finish within {timeout:?}; serial log:\n{}", text());
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let mut stderr = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut stderr);
-    }
-    let out = reader.join().unwrap_or_default();
-    let serial = String::from_utf8_lossy(&out).replace('\r', "");
-    if !stderr.trim().is_empty() {
-        eprintln!("QEMU stderr: {stderr}");
-    }
-    Run { status: status.code(), serial }
+    let _ = reader.join();
+    Run { status, serial: text() }
 }
 
 /// A scratch directory for one test.

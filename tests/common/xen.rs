@@ -672,6 +672,24 @@ impl XenRun {
         })
     }
 
+    /// The guest's state in the `xl list` taken before the dom0 destroyed it ("--ps--",
+    /// "---s--", ...), `None` when the list did not show it.
+    pub fn listed_state(&self) -> Option<&str> {
+        self.section("xl-list")?.lines().find_map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            (words.first() == Some(&GUEST_NAME)).then(|| words.get(4).copied()).flatten()
+        })
+    }
+
+    /// The shutdown reason code xl's daemon logged for the guest (0 poweroff, 1 reboot,
+    /// 2 suspend, 3 crash, 4 watchdog), if it logged one.
+    pub fn shutdown_reason(&self) -> Option<u32> {
+        self.section("xl-log")?.lines().find_map(|l| {
+            let rest = l.split_once("has shut down, reason code ")?.1;
+            rest.split_whitespace().next()?.parse().ok()
+        })
+    }
+
     pub fn assert_guest_printed(&self, needle: &str) {
         assert!(
             self.guest_lines().iter().any(|l| l.contains(needle)),
@@ -749,6 +767,10 @@ section wait
 echo "$outcome"
 section xl-list
 xl list
+section xl-log
+# xl's daemon for the guest: "Domain N has shut down, reason code R ..." (0 poweroff,
+# 1 reboot, 2 suspend, 3 crash, 4 watchdog, 5 soft reset).
+tail -n 20 /var/log/xen/xl-{GUEST_NAME}.log 2>/dev/null
 xl destroy {GUEST_NAME} > /dev/null 2>&1
 section guest-serial
 cat /tmp/guest-serial.log 2>/dev/null
@@ -761,13 +783,37 @@ tail -n 30 /var/log/xen/qemu-dm-{GUEST_NAME}.log 2>/dev/null
 /// Boots Xen with the dom0 and runs `scenario`; panics only when the machine itself fails
 /// (QEMU missing, no power-off within the bounds).
 pub fn run(dom0: &Dom0, scenario: &Scenario) -> XenRun {
+    run_with(dom0, scenario, &GuestExtras::default())
+}
+
+/// What a guest needs beyond a [`Scenario`]: more files on the test disk and more lines in
+/// its xl.cfg (a boot disk, a boot order).
+#[derive(Debug, Default)]
+pub struct GuestExtras {
+    /// Files copied onto the test disk, by the name they get there (the dom0 sees them as
+    /// `{TEST_MOUNT}/<name>`).
+    pub files: Vec<(String, PathBuf)>,
+    /// Lines appended to the guest's xl.cfg.
+    pub config: Vec<String>,
+}
+
+/// [`run`] with more files on the test disk and more lines in the guest config.
+pub fn run_with(dom0: &Dom0, scenario: &Scenario, extras: &GuestExtras) -> XenRun {
     let dir = super::scratch(&format!("xen-{}", scenario.name));
     let files = dir.join("files");
     std::fs::create_dir_all(&files).expect("create test files dir");
-    std::fs::write(files.join("guest.cfg"), guest_config(scenario)).expect("write guest.cfg");
+    let mut config = guest_config(scenario);
+    for line in &extras.config {
+        writeln!(config, "{line}").unwrap();
+    }
+    std::fs::write(files.join("guest.cfg"), config).expect("write guest.cfg");
     std::fs::write(files.join("run.sh"), run_script(scenario)).expect("write run.sh");
     if let Some(image) = &scenario.firmware_override {
         std::fs::write(files.join("hvmloader"), image).expect("write firmware");
+    }
+    for (name, source) in &extras.files {
+        std::fs::copy(source, files.join(name))
+            .unwrap_or_else(|e| panic!("copy {} to the test disk: {e}", source.display()));
     }
     let disk = dir.join("test.ext4");
     let payload: u64 = std::fs::read_dir(&files)
@@ -887,4 +933,124 @@ fn between<'a>(text: &'a str, begin: &str, end: &str) -> Option<&'a str> {
     let start = text.find(begin)? + begin.len();
     let len = text[start..].find(end)?;
     Some(text[start..start + len].trim_matches('\n'))
+}
+
+/// The packages a BIOS-bootable ISO is made with: genisoimage and ISOLINUX. genisoimage links
+/// libmagic, which a minimal Debian may lack, so it comes along too.
+const ISO_PACKAGES: &[&str] = &["genisoimage", "libmagic1", "isolinux", "syslinux-common"];
+
+/// genisoimage and ISOLINUX from Debian, fetched with `apt-get download` and unpacked with
+/// `dpkg-deb -x` under `target/xen-cache/iso-tools-<key>/` (nothing installed system-wide;
+/// the key is the candidate versions, so an unchanged archive fetches nothing).
+#[derive(Debug)]
+pub struct IsoTools {
+    dir: PathBuf,
+}
+
+/// The ISO tools, fetched on first use.
+pub fn iso_tools() -> &'static IsoTools {
+    static TOOLS: OnceLock<IsoTools> = OnceLock::new();
+    TOOLS.get_or_init(|| {
+        let versions: Vec<String> =
+            ISO_PACKAGES.iter().map(|p| format!("{p}={}", candidate_version(p))).collect();
+        let cache = target_dir().join("xen-cache");
+        std::fs::create_dir_all(&cache).expect("create target/xen-cache");
+        let entry = cache.join(format!("iso-tools-{:016x}", fnv1a(versions.join("\n").as_bytes())));
+        if !entry.join("genisoimage").is_file() {
+            fetch_iso_tools(&cache, &entry, &versions);
+        }
+        IsoTools { dir: entry }
+    })
+}
+
+/// APT's candidate version of `package` (what `apt-get download` fetches).
+fn candidate_version(package: &str) -> String {
+    let out = Command::new("apt-cache")
+        .args(["policy", package])
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run apt-cache: {e}"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("Candidate: "))
+        .find(|v| *v != "(none)")
+        .unwrap_or_else(|| panic!("no candidate of {package} (has `apt-get update` run?):\n{text}"))
+        .to_string()
+}
+
+fn checked(cmd: &mut Command) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}): {}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn fetch_iso_tools(cache: &Path, entry: &Path, versions: &[String]) {
+    let started = Instant::now();
+    let work = cache.join(format!(".iso-tools.{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    let (debs, tree, out) = (work.join("debs"), work.join("tree"), work.join("out"));
+    for dir in [&debs, &tree, &out.join("lib")] {
+        std::fs::create_dir_all(dir).expect("create iso-tools work dir");
+    }
+    checked(Command::new("apt-get").args(["download", "-q"]).args(versions).current_dir(&debs));
+    for deb in std::fs::read_dir(&debs).expect("read debs") {
+        checked(Command::new("dpkg-deb").arg("-x").arg(deb.expect("entry").path()).arg(&tree));
+    }
+    let copy = |from: &str, to: &str| {
+        std::fs::copy(tree.join(from), out.join(to))
+            .unwrap_or_else(|e| panic!("{from} from the ISO packages: {e}"));
+    };
+    copy("usr/bin/genisoimage", "genisoimage");
+    // A symbolic link to the versioned library; the copy is the library under the soname.
+    copy("usr/lib/x86_64-linux-gnu/libmagic.so.1", "lib/libmagic.so.1");
+    copy("usr/lib/ISOLINUX/isolinux.bin", "isolinux.bin");
+    copy("usr/lib/syslinux/modules/bios/ldlinux.c32", "ldlinux.c32");
+    if std::fs::rename(&out, entry).is_err() && !entry.join("genisoimage").is_file() {
+        panic!("cannot move {} to {}", out.display(), entry.display());
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    eprintln!("xen-cache: fetched {} in {:?}", versions.join(" "), started.elapsed());
+}
+
+impl IsoTools {
+    /// Writes `iso`: a BIOS-bootable ISO 9660 image (El Torito, no emulation, ISOLINUX) that
+    /// boots `kernel` with `initrd` and the command line `append`. ISOLINUX also talks on
+    /// COM1, so the guest's serial file shows the boot loader's progress. `work` is a
+    /// scratch directory for the image's tree.
+    pub fn boot_iso(&self, kernel: &Path, initrd: &Path, append: &str, work: &Path, iso: &Path) {
+        let tree = work.join("iso-tree");
+        let _ = std::fs::remove_dir_all(&tree);
+        for dir in ["isolinux", "boot"] {
+            std::fs::create_dir_all(tree.join(dir)).expect("create ISO tree");
+        }
+        let copy = |from: &Path, to: &str| {
+            std::fs::copy(from, tree.join(to))
+                .unwrap_or_else(|e| panic!("copy {} into the ISO: {e}", from.display()));
+        };
+        // genisoimage writes the boot info table into its copy of isolinux.bin.
+        copy(&self.dir.join("isolinux.bin"), "isolinux/isolinux.bin");
+        copy(&self.dir.join("ldlinux.c32"), "isolinux/ldlinux.c32");
+        copy(kernel, "boot/vmlinuz");
+        copy(initrd, "boot/initrd.img");
+        let config = format!(
+            "SERIAL 0 115200\nDEFAULT linux\nPROMPT 0\nTIMEOUT 0\nLABEL linux\n  KERNEL \
+             /boot/vmlinuz\n  INITRD /boot/initrd.img\n  APPEND {append}\n"
+        );
+        std::fs::write(tree.join("isolinux/isolinux.cfg"), config).expect("write isolinux.cfg");
+        checked(
+            Command::new(self.dir.join("genisoimage"))
+                .env("LD_LIBRARY_PATH", self.dir.join("lib"))
+                .args(["-quiet", "-R", "-V", "HVMRS_LINUX", "-o"])
+                .arg(iso)
+                .args(["-b", "isolinux/isolinux.bin", "-c", "isolinux/boot.cat"])
+                .args(["-no-emul-boot", "-boot-load-size", "4", "-boot-info-table"])
+                .arg(&tree),
+        );
+        let _ = std::fs::remove_dir_all(&tree);
+    }
 }

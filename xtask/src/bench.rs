@@ -40,58 +40,9 @@ const SECTIONS: [&str; 4] = ["size", "acpi", "devices", "linux"];
 
 /// The PCI mixes of tests/pci_layout.rs (without `selfcheck`, which adds accesses).
 fn pci_mix(q35: bool) -> Vec<String> {
-    let ivshmem = [
-        "-object",
-        "memory-backend-ram,id=shm,size=1G,share=on",
-        "-device",
-        "ivshmem-plain,memdev=shm",
-    ];
-    let q35_mix = [
-        "-device",
-        "VGA",
-        "-device",
-        "pcie-root-port,id=rp1,chassis=1,slot=1",
-        "-device",
-        "virtio-net-pci,bus=rp1",
-        "-device",
-        "pcie-root-port,id=rp2,chassis=2,slot=2",
-        "-device",
-        "nvme,serial=deadbeef,bus=rp2",
-        "-device",
-        "pcie-root-port,id=rp3,chassis=3,slot=3",
-        "-device",
-        "e1000e,bus=rp3",
-        "-device",
-        "pcie-pci-bridge,id=pb1,bus=pcie.0",
-        "-device",
-        "e1000,bus=pb1,addr=2",
-        "-device",
-        "virtio-net-pci,multifunction=on,addr=0x9.0",
-        "-device",
-        "virtio-rng-pci,addr=0x9.1",
-    ];
-    let pc_mix = [
-        "-device",
-        "VGA",
-        "-device",
-        "pci-bridge,id=br1,chassis_nr=1",
-        "-device",
-        "e1000,bus=br1,addr=1",
-        "-device",
-        "virtio-blk-pci,drive=d0,bus=br1,addr=2",
-        "-drive",
-        "if=none,id=d0,format=raw,file=null-co://,readonly=on",
-        "-device",
-        "pci-bridge,id=br2,chassis_nr=2,bus=br1,addr=3",
-        "-device",
-        "virtio-net-pci,bus=br2,addr=1",
-        "-device",
-        "virtio-net-pci,multifunction=on,addr=0x9.0",
-        "-device",
-        "virtio-rng-pci,addr=0x9.1",
-    ];
-    let mix: &[&str] = if q35 { &q35_mix } else { &pc_mix };
-    mix.iter().chain(ivshmem.iter()).map(|s| s.to_string()).collect()
+    use xtask::mixes::{IVSHMEM_1G, PC_PCI_MIX, Q35_PCI_MIX};
+    let mix: &[&str] = if q35 { &Q35_PCI_MIX } else { &PC_PCI_MIX };
+    mix.iter().chain(IVSHMEM_1G.iter()).map(|s| s.to_string()).collect()
 }
 
 /// A firmware configuration of the time/accesses section.
