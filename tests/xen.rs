@@ -21,8 +21,10 @@ use common::xen::{Scenario, XenRun, dom0_or_skip, run};
 /// them on a small CI machine slow each other down for no gain.
 static ONE_XEN_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-/// Xen's hvmloader and SeaBIOS reach "No bootable device" about 5 s after `xl create`.
-const GUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Xen's hvmloader and SeaBIOS reach "No bootable device" about 5 s after `xl create`; our
+/// firmware takes 8-16 s more (every COM1 byte and config access is a round trip to the
+/// device model in a nested dom0), and several times that on a loaded 2-core machine.
+const GUEST_TIMEOUT: Duration = Duration::from_secs(240);
 
 /// Boots Xen and runs `scenario`, or returns `None` when this machine cannot run Xen.
 fn run_under_xen(test: &str, scenario: Scenario) -> Option<XenRun> {

@@ -49,7 +49,7 @@ echo "=== hvmrs xen-linux report end ==="
 /// reboots at once (the domain then shows reason "reboot", which the test reports).
 /// `quiet` keeps the boot messages off the slow console; dmesg has them all.
 /// no_timer_check: see tests/linux_accept.rs (TCG runs the IO-APIC timer probe too slowly).
-const LINUX_APPEND: &str = "console=ttyS0 panic=-1 no_timer_check quiet";
+const LINUX_APPEND: &str = "console=ttyS0 panic=-1 no_timer_check";
 
 const VCPUS: u32 = 2;
 const MEMORY_MIB: u32 = 512;
