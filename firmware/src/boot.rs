@@ -16,6 +16,7 @@ mod tables;
 
 use crate::arch::{HwPorts, IdentityMapped};
 use crate::bootinfo::{BootInfo, BootInfoError, PhysRange};
+use crate::chipset::pm::PmBlocks;
 use crate::chipset::{Chipset, ChipsetError};
 use crate::cmdline::Options;
 use crate::console;
@@ -200,46 +201,8 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
     };
     let (cpus, ioapic) = cpus::bring_up(&boot, &pci, hole, expected)?;
 
-    // SAFETY: the firmware owns the machine's devices while it runs.
-    let mut ports = unsafe { HwPorts::new() };
-    let mut pm = chipset.enable_acpi(&mut cfg, &mut ports).map_err(Fatal::Pm)?;
-    if let Some(x) = &mut xen {
-        // As hvmloader: once ACPI is on, Xen emulates PM1a/TMR at 0xb000 and GPE0 at 0xafe0.
-        let xen_pm = x.use_acpi_ports().map_err(Fatal::Xen)?;
-        if xen_pm != pm {
-            log::warn!("chipset PM blocks {pm:?} differ from Xen's {xen_pm:?}: using Xen's");
-        }
-        pm = xen_pm;
-    }
-    info!(
-        "ACPI mode on: PM block at {:#x}, GPE0 at {:#x} ({} bytes), SCI IRQ {}",
-        pm.pm1a_event, pm.gpe0, pm.gpe0_len, pm.sci_irq
-    );
-    let native_hotplug_withheld = chipset.device_model_acpi_hotplug(&mut ports);
-    if chipset == Chipset::Q35 {
-        info!(
-            "PCIe hot-plug: {}",
-            if native_hotplug_withheld {
-                "the device model runs ACPI hot-plug, so native control is not offered"
-            } else {
-                "native, offered to the OS through _OSC"
-            }
-        );
-    }
-    let madt_cpus: Vec<MadtProcessor> = cpus
-        .cpus
-        .iter()
-        .enumerate()
-        .map(|(uid, cpu)| MadtProcessor {
-            uid: uid as u32,
-            apic_id: cpu.apic_id,
-            // Xen: vCPU n has APIC ID 2n; vCPUs not online at boot are present, not enabled.
-            state: match &xen {
-                Some(x) if !x.vcpu_enabled(cpu.apic_id / 2) => ProcessorState::OnlineCapable,
-                _ => ProcessorState::Enabled,
-            },
-        })
-        .collect();
+    let (pm, native_pcie_hotplug) = acpi_mode(chipset, &mut cfg, xen.as_mut())?;
+    let madt_cpus = madt_processors(&cpus.cpus, xen.as_ref());
     let mut avoid: Vec<PhysRange> = boot.modules.iter().map(|m| m.range).collect();
     avoid.extend([boot.start_info, layout.image]);
     let area = crate::layout::carve_persistent(
@@ -260,45 +223,14 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
         ioapic_id: ioapic.id,
         uuid,
         strings: &strings,
-        native_pcie_hotplug: !native_hotplug_withheld,
+        native_pcie_hotplug,
     };
     let installed = tables::install(&described, &boot, area, options.self_checks)?;
     let e820 = memory_map(&boot, &pci, &installed)?;
     // What the firmware's own work cost, before a payload is loaded (`cargo xtask bench`).
     info!("accesses: {}", crate::stats::Summary::take());
     match xen {
-        Some(x) => {
-            // hvmloader always hands off to the BIOS hvmloader/bios names, the start info's
-            // "firmware" module.
-            let image = x.bios_image(&boot).map_err(Fatal::Xen)?;
-            let module = match image {
-                crate::platform::xen::BiosImage::Seabios(module) => module.range,
-                crate::platform::xen::BiosImage::Ovmf(module) => {
-                    return Err(Fatal::XenOvmfUnsupported(module.range));
-                }
-            };
-            // SAFETY: the firmware owns the chipset while it runs.
-            let mut cfg = Cf8::new(unsafe { HwPorts::new() });
-            // SAFETY: the boot page tables identity-map 4 GiB; the hand-off writes only the
-            // BIOS area and its low pages.
-            let mut memory = unsafe { crate::arch::IdentityWindow::new() };
-            let seabios = crate::handoff::seabios::SeabiosPayload::from_module(
-                module,
-                &mut cfg,
-                chipset,
-                &mut memory,
-            )
-            .map_err(Fatal::Handoff)?;
-            x.finish_on_hardware().map_err(Fatal::Xen)?;
-            let tables = crate::handoff::seabios::BiosTables {
-                rsdp: u32::try_from(installed.rsdp).ok(),
-                smbios_entry: u32::try_from(installed.smbios2).ok(),
-                ..Default::default()
-            };
-            match crate::handoff::BiosPayload::Seabios(seabios)
-                .boot(&e820, &tables, &mut memory)
-                .map_err(Fatal::Handoff)? {}
-        }
+        Some(x) => match xen_hand_off(x, chipset, &boot, &e820, &installed)? {},
         None => hand_off(chipset, &boot, &e820, layout, &installed).map_err(Fatal::Handoff)?,
     }
 
@@ -312,6 +244,97 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
         pci_functions: pci.topology.functions.len(),
         unplaced_bars: pci.unplaced,
     })
+}
+
+/// The Xen platform as the firmware drives it: through the real hypercall page.
+type HwXen = XenSetup<crate::arch::HypercallPage>;
+
+/// Puts the chipset in ACPI mode (under Xen, where Xen emulates the PM block), and finds
+/// out whether the OS may take native PCIe hot-plug control. Returns the PM blocks for the
+/// FADT and that answer.
+fn acpi_mode(
+    chipset: Chipset,
+    cfg: &mut Cf8<HwPorts>,
+    xen: Option<&mut HwXen>,
+) -> Result<(PmBlocks, bool), Fatal> {
+    // SAFETY: the firmware owns the machine's devices while it runs.
+    let mut ports = unsafe { HwPorts::new() };
+    let mut pm = chipset.enable_acpi(cfg, &mut ports).map_err(Fatal::Pm)?;
+    if let Some(x) = xen {
+        // As hvmloader: once ACPI is on, Xen emulates PM1a/TMR at 0xb000 and GPE0 at 0xafe0.
+        let xen_pm = x.use_acpi_ports().map_err(Fatal::Xen)?;
+        if xen_pm != pm {
+            log::warn!("chipset PM blocks {pm:?} differ from Xen's {xen_pm:?}: using Xen's");
+        }
+        pm = xen_pm;
+    }
+    info!(
+        "ACPI mode on: PM block at {:#x}, GPE0 at {:#x} ({} bytes), SCI IRQ {}",
+        pm.pm1a_event, pm.gpe0, pm.gpe0_len, pm.sci_irq
+    );
+    let withheld = chipset.device_model_acpi_hotplug(&mut ports);
+    if chipset == Chipset::Q35 {
+        info!(
+            "PCIe hot-plug: {}",
+            if withheld {
+                "the device model runs ACPI hot-plug, so native control is not offered"
+            } else {
+                "native, offered to the OS through _OSC"
+            }
+        );
+    }
+    Ok((pm, !withheld))
+}
+
+/// The MADT's view of the CPUs: UIDs in bring-up order (boot CPU first). Under Xen, vCPU n
+/// has APIC ID 2n, and vCPUs not online at boot are present but not enabled.
+fn madt_processors(cpus: &crate::cpu::CpuList, xen: Option<&HwXen>) -> Vec<MadtProcessor> {
+    cpus.iter()
+        .enumerate()
+        .map(|(uid, cpu)| MadtProcessor {
+            uid: uid as u32,
+            apic_id: cpu.apic_id,
+            state: match xen {
+                Some(x) if !x.vcpu_enabled(cpu.apic_id / 2) => ProcessorState::OnlineCapable,
+                _ => ProcessorState::Enabled,
+            },
+        })
+        .collect()
+}
+
+/// Under Xen: hand off as hvmloader does, to the BIOS `hvmloader/bios` names, which libxl
+/// passes as the start info's "firmware" module.
+fn xen_hand_off(
+    xen: HwXen,
+    chipset: Chipset,
+    boot: &BootInfo,
+    e820: &E820Map,
+    installed: &tables::Installed,
+) -> Result<core::convert::Infallible, Fatal> {
+    use crate::handoff::seabios::{BiosTables, SeabiosPayload};
+    use crate::handoff::{BiosPayload, HandoffError};
+    use crate::platform::xen::BiosImage;
+
+    let module = match xen.bios_image(boot).map_err(Fatal::Xen)? {
+        BiosImage::Seabios(module) => module.range,
+        BiosImage::Ovmf(module) => return Err(Fatal::XenOvmfUnsupported(module.range)),
+    };
+    // SAFETY: the firmware owns the chipset while it runs.
+    let mut cfg = Cf8::new(unsafe { HwPorts::new() });
+    // SAFETY: the boot page tables identity-map 4 GiB; the hand-off writes only the BIOS
+    // area and its low pages.
+    let mut memory = unsafe { crate::arch::IdentityWindow::new() };
+    let seabios = SeabiosPayload::from_module(module, &mut cfg, chipset, &mut memory)
+        .map_err(Fatal::Handoff)?;
+    xen.finish_on_hardware().map_err(Fatal::Xen)?;
+    let tables = BiosTables {
+        rsdp: u32::try_from(installed.rsdp).ok(),
+        smbios_entry: u32::try_from(installed.smbios2).ok(),
+        ..Default::default()
+    };
+    BiosPayload::Seabios(seabios)
+        .boot(e820, &tables, &mut memory)
+        .map_err(|e: HandoffError| Fatal::Handoff(e))
 }
 
 /// SMBIOS settings under QEMU: the machine's UUID (`-uuid`, fw_cfg item 0x02; all zeroes
