@@ -129,6 +129,68 @@ fn test(args: &[String]) -> Result<ExitCode> {
         Some((other, _)) => return Err(format!("unexpected `{other}`\n{USAGE}")),
     };
     build(&[])?;
-    check_status(cargo().args(["test", "--workspace"]).args(extra))?;
-    Ok(ExitCode::SUCCESS)
+    let mut child = cargo()
+        .args(["test", "--workspace"])
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run cargo test: {e}"))?;
+    // Pass the output through, adding up every test binary's result line, so the run ends
+    // with one total instead of the last binary's (often a doc-test run with nothing in it).
+    let mut totals = TestTotals::default();
+    let stdout = child.stdout.take().expect("piped");
+    for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+        let line = line.map_err(|e| format!("reading cargo test's output: {e}"))?;
+        println!("{line}");
+        totals.add(&line);
+    }
+    let status = child.wait().map_err(|e| format!("waiting for cargo test: {e}"))?;
+    println!(
+        "tests: {} passed, {} failed, {} skipped",
+        totals.passed, totals.failed, totals.ignored
+    );
+    if status.success() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(format!("cargo test failed: {status}"))
+    }
+}
+
+/// Sums of libtest's `test result: ok. N passed; N failed; N ignored; ...` lines.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct TestTotals {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl TestTotals {
+    fn add(&mut self, line: &str) {
+        let Some(rest) = line.strip_prefix("test result: ") else { return };
+        for part in rest.split(['.', ';']) {
+            let mut words = part.split_whitespace();
+            let (Some(count), Some(what)) = (words.next(), words.next()) else { continue };
+            let Ok(count) = count.parse::<u64>() else { continue };
+            match what {
+                "passed" => self.passed += count,
+                "failed" => self.failed += count,
+                "ignored" => self.ignored += count,
+                _ => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TestTotals;
+
+    #[test]
+    fn totals_add_up_result_lines() {
+        let mut t = TestTotals::default();
+        t.add("test result: ok. 198 passed; 0 failed; 2 ignored; 0 measured; 0 filtered out; finished in 6.87s");
+        t.add("test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out");
+        t.add("running 5 tests");
+        assert_eq!(t, TestTotals { passed: 201, failed: 2, ignored: 2 });
+    }
 }
