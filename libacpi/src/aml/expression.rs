@@ -89,37 +89,28 @@ binary_arithmetic! {
     Index = INDEX;
 }
 
-/// `LNot (a)`.
-#[derive(Clone, Copy)]
-pub struct LNot<'a>(pub &'a dyn Aml);
+macro_rules! unary {
+    ($($(#[$doc:meta])* $name:ident = $op:ident;)*) => {$(
+        $(#[$doc])*
+        #[derive(Clone, Copy)]
+        pub struct $name<'a>(pub &'a dyn Aml);
 
-impl Aml for LNot<'_> {
-    fn to_aml(&self, w: &mut AmlWriter<'_>) -> Result<(), Error> {
-        w.byte(opcode::LNOT)?;
-        self.0.to_aml(w)
-    }
+        impl Aml for $name<'_> {
+            fn to_aml(&self, w: &mut AmlWriter<'_>) -> Result<(), Error> {
+                w.byte(opcode::$op)?;
+                self.0.to_aml(w)
+            }
+        }
+    )*};
 }
 
-/// `DerefOf (reference)`.
-#[derive(Clone, Copy)]
-pub struct DerefOf<'a>(pub &'a dyn Aml);
-
-impl Aml for DerefOf<'_> {
-    fn to_aml(&self, w: &mut AmlWriter<'_>) -> Result<(), Error> {
-        w.byte(opcode::DEREF_OF)?;
-        self.0.to_aml(w)
-    }
-}
-
-/// `SizeOf (object)`.
-#[derive(Clone, Copy)]
-pub struct SizeOf<'a>(pub &'a dyn Aml);
-
-impl Aml for SizeOf<'_> {
-    fn to_aml(&self, w: &mut AmlWriter<'_>) -> Result<(), Error> {
-        w.byte(opcode::SIZE_OF)?;
-        self.0.to_aml(w)
-    }
+unary! {
+    /// `LNot (a)`.
+    LNot = LNOT;
+    /// `DerefOf (reference)`.
+    DerefOf = DEREF_OF;
+    /// `SizeOf (object)`.
+    SizeOf = SIZE_OF;
 }
 
 /// A method invocation: the method's name followed by its arguments
