@@ -277,6 +277,11 @@ impl ApTrampoline {
         (AP_BOOT_PAGE >> 12) as u8
     }
 
+    /// An AP is on the AP stack (or has faulted while on it).
+    pub fn stack_busy(&self) -> bool {
+        self.read_u64(PARAM_LOCK) != 0
+    }
+
     /// An exception an AP took, if any did (with several, the last one recorded).
     pub fn fault(&self) -> Option<ApFault> {
         let vector = self.read_u64(PARAM_FAULT_VECTOR);

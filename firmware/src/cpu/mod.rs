@@ -4,13 +4,19 @@
 //! [`bring_up`] runs on the BSP:
 //!
 //! 1. plan the MTRR layout from the MMIO ranges ([`MtrrLayout::plan`]) and program it;
-//! 2. INIT, STARTUP, STARTUP to all CPUs but itself (so APIC IDs need not be known, and gaps
-//!    in them do not matter), with the start-up code in [`crate::arch::AP_BOOT_PAGE`];
+//! 2. INIT and STARTUP to all CPUs but itself (so APIC IDs need not be known, and gaps in
+//!    them do not matter), with the start-up code in [`crate::arch::AP_BOOT_PAGE`]; a second
+//!    STARTUP only if CPUs are still missing after [`SECOND_STARTUP_AFTER_US`];
 //! 3. each AP, one at a time, reports its initial APIC ID, programs the same MTRRs, reads
 //!    them back and checks in ([`ap_main`]);
 //! 4. wait (bounded, by the PIT) until the expected number checked in, then INIT every AP
 //!    again: they sit in wait-for-SIPI, where the OS's own INIT-SIPI-SIPI finds them, and
 //!    touch no memory (the MTRRs survive INIT);
+//!
+//! A CPU may start twice: QEMU keeps a STARTUP that reaches a running CPU pending, and an
+//! INIT that finds one pending is followed by a fresh start. So check-ins are counted per
+//! APIC ID, and after the final INIT the BSP waits for late restarts and sends INIT again
+//! until none comes.
 //! 5. put the BSP's local APIC in virtual-wire mode.
 //!
 //! [`init_ioapic`] then gives the I/O APIC an ID no CPU has and masks every input.
@@ -34,7 +40,7 @@ pub use topology::{Topology, TopologySource, initial_apic_id};
 
 use crate::arch::{
     AP_BOOT_PAGE, ApFault, ApTrampoline, Destination, IOAPIC_ID_MASK, IcrStuck, IoApic, Ipi,
-    LocalCpu, MtrrRegisters, Pit, PortIo, cpuid,
+    LocalApic, LocalCpu, MtrrRegisters, Pit, PortIo, cpuid,
 };
 use crate::bootinfo::{BootInfo, MemoryKind, PhysRange};
 
@@ -45,9 +51,14 @@ pub const SPURIOUS_VECTOR: u8 = 0xFF;
 /// millisecond; the bound only has to be far above that and short enough to report a lost
 /// CPU before a test gives up.
 pub const AP_CHECKIN_TIMEOUT_US: u64 = 5_000_000;
-/// INIT-to-STARTUP and STARTUP-to-STARTUP delays of the SDM's start-up algorithm.
+/// INIT-to-STARTUP delay of the SDM's start-up algorithm.
 const INIT_DELAY_US: u64 = 10_000;
-const STARTUP_DELAY_US: u64 = 200;
+/// When CPUs still missing get a second STARTUP. The SDM sends it unconditionally after
+/// 200 us, for APICs that could miss the first; every APIC this firmware meets takes the
+/// first, and an unneeded second one is what makes QEMU start a CPU twice (see above).
+pub const SECOND_STARTUP_AFTER_US: u64 = 100_000;
+/// How often the BSP re-sends the final INIT to catch CPUs restarted by a stale STARTUP.
+const FINAL_INIT_ROUNDS: u32 = 4;
 /// CPUs whose reports are kept (QEMU's q35 allows 1024 vCPUs with x2APIC, Xen 128).
 pub const MAX_CPUS: usize = 1024;
 
@@ -94,6 +105,10 @@ pub enum CpuError {
         checked_in: u32,
         expected: u32,
     },
+    /// CPUs kept restarting after the final INIT.
+    NotParked {
+        restarts: u32,
+    },
     List(CpuListError),
 }
 
@@ -123,6 +138,11 @@ impl fmt::Display for CpuError {
             CpuError::Unexpected { checked_in, expected } => {
                 write!(f, "{checked_in} CPUs checked in, {expected} expected")
             }
+            CpuError::NotParked { restarts } => write!(
+                f,
+                "APs restarted {restarts} times after {FINAL_INIT_ROUNDS} final INITs; \
+                 they cannot be left in wait-for-SIPI"
+            ),
             CpuError::List(e) => e.fmt(f),
         }
     }
@@ -183,10 +203,14 @@ static AP_PLAN: spin::Mutex<ApPlan> = spin::Mutex::new(ApPlan { mtrrs: None, x2a
 const NO_REPORT: ApReport =
     ApReport { apic_id: AtomicU32::new(u32::MAX), mtrrs_ok: AtomicBool::new(false) };
 static AP_REPORTS: [ApReport; MAX_CPUS] = [NO_REPORT; MAX_CPUS];
-/// APs that took a report slot (they run one at a time, so slot order is check-in order).
+/// Distinct APs that took a report slot (they run one at a time, so slot order is check-in
+/// order).
 static AP_ARRIVED: AtomicU32 = AtomicU32::new(0);
-/// APs whose report is complete; published with Release after the report is written.
+/// Distinct APs whose report is complete; published with Release after the report is
+/// written.
 static AP_CHECKED_IN: AtomicU32 = AtomicU32::new(0);
+/// Starts of APs that had already checked in (see the module documentation).
+static AP_RESTARTS: AtomicU32 = AtomicU32::new(0);
 
 /// What an AP runs once in long mode (see `arch::ap_boot`): its APIC mode and MTRRs as
 /// the BSP's, then its report. No logging: the console belongs to the BSP.
@@ -203,8 +227,18 @@ fn ap_main(mut cpu: LocalCpu) {
         }
         None => true,
     };
-    let index = AP_ARRIVED.fetch_add(1, Ordering::Relaxed) as usize;
-    if let Some(report) = AP_REPORTS.get(index) {
+    // APs run one at a time (the start-up code's lock), so nothing changes the reports
+    // between this scan and the store below.
+    let arrived = AP_ARRIVED.load(Ordering::Relaxed) as usize;
+    let seen = AP_REPORTS[..arrived.min(MAX_CPUS)]
+        .iter()
+        .any(|report| report.apic_id.load(Ordering::Relaxed) == apic_id);
+    if seen {
+        AP_RESTARTS.fetch_add(1, Ordering::Release);
+        return;
+    }
+    AP_ARRIVED.store(arrived as u32 + 1, Ordering::Relaxed);
+    if let Some(report) = AP_REPORTS.get(arrived) {
         report.apic_id.store(apic_id, Ordering::Relaxed);
         report.mtrrs_ok.store(mtrrs_ok, Ordering::Relaxed);
     }
@@ -300,6 +334,7 @@ fn start_aps(
         report.apic_id.store(u32::MAX, Ordering::Relaxed);
     }
     AP_ARRIVED.store(0, Ordering::Relaxed);
+    AP_RESTARTS.store(0, Ordering::Relaxed);
     AP_CHECKED_IN.store(0, Ordering::Release);
     boot_page.install(ap_main);
     let vector = boot_page.startup_vector();
@@ -307,17 +342,21 @@ fn start_aps(
     let mut apic = bsp.local_apic();
     let mut pit = Pit::new(ports);
     let expected_aps = expected_cpus - 1;
+    let all_in = || AP_CHECKED_IN.load(Ordering::Acquire) >= expected_aps;
     apic.send(Ipi::Init, Destination::AllButSelf)?;
     pit.delay_us(INIT_DELAY_US);
     apic.send(Ipi::Startup(vector), Destination::AllButSelf)?;
-    pit.delay_us(STARTUP_DELAY_US);
-    // The second STARTUP is for CPUs that missed the first; a started CPU ignores it.
-    apic.send(Ipi::Startup(vector), Destination::AllButSelf)?;
-    let waited = pit.wait_until(AP_CHECKIN_TIMEOUT_US, || {
-        AP_CHECKED_IN.load(Ordering::Acquire) >= expected_aps
-    });
+    let waited = match pit.wait_until(SECOND_STARTUP_AFTER_US, all_in) {
+        Some(waited) => Some(waited),
+        None => {
+            debug!("CPUs missing after the first STARTUP; sending a second one");
+            apic.send(Ipi::Startup(vector), Destination::AllButSelf)?;
+            pit.wait_until(AP_CHECKIN_TIMEOUT_US - SECOND_STARTUP_AFTER_US, all_in)
+                .map(|more| SECOND_STARTUP_AFTER_US + more)
+        }
+    };
     // Whatever happened, every AP goes back to wait-for-SIPI before anything else runs.
-    apic.send(Ipi::Init, Destination::AllButSelf)?;
+    park_aps(&mut apic, &mut pit, boot_page)?;
 
     let checked_in = AP_CHECKED_IN.load(Ordering::Acquire);
     let arrived = AP_ARRIVED.load(Ordering::Relaxed);
@@ -331,7 +370,6 @@ fn start_aps(
     if arrived > expected_aps || checked_in as usize > MAX_CPUS {
         return Err(CpuError::Unexpected { checked_in: arrived + 1, expected: expected_cpus });
     }
-    let init_to_startup = INIT_DELAY_US + STARTUP_DELAY_US;
     let mut aps = Vec::with_capacity(checked_in as usize);
     for report in &AP_REPORTS[..checked_in as usize] {
         let apic_id = report.apic_id.load(Ordering::Relaxed);
@@ -340,7 +378,40 @@ fn start_aps(
         }
         aps.push(apic_id);
     }
-    Ok((aps, init_to_startup + waited))
+    Ok((aps, INIT_DELAY_US + waited))
+}
+
+/// Sends the final INIT, then waits for CPUs that a STARTUP still pending in the emulator
+/// restarts right after it (they run the start-up code once more and are counted in
+/// `AP_RESTARTS`); each such round ends with another INIT, which finds no STARTUP pending.
+fn park_aps<P: PortIo>(
+    apic: &mut LocalApic<'_>,
+    pit: &mut Pit<'_, P>,
+    boot_page: &ApTrampoline,
+) -> Result<(), CpuError> {
+    let mut restarts = AP_RESTARTS.load(Ordering::Acquire);
+    for _ in 0..FINAL_INIT_ROUNDS {
+        apic.send(Ipi::Init, Destination::AllButSelf)?;
+        // A restart happens as soon as the CPU takes the INIT; the INIT delay is ample for
+        // it to reach its check-in.
+        let before = restarts;
+        let late = pit.wait_until(INIT_DELAY_US, || AP_RESTARTS.load(Ordering::Acquire) != before);
+        if late.is_none() {
+            return Ok(());
+        }
+        // Let the restarted CPUs finish (they take turns on one stack) until a whole INIT
+        // delay passes with the stack free and no new start; then INIT again.
+        for _ in 0..AP_CHECKIN_TIMEOUT_US / INIT_DELAY_US {
+            let seen = AP_RESTARTS.load(Ordering::Acquire);
+            pit.delay_us(INIT_DELAY_US);
+            if !boot_page.stack_busy() && AP_RESTARTS.load(Ordering::Acquire) == seen {
+                break;
+            }
+        }
+        restarts = AP_RESTARTS.load(Ordering::Acquire);
+        debug!("{} AP start(s) after the final INIT; sending it again", restarts - before);
+    }
+    Err(CpuError::NotParked { restarts })
 }
 
 /// The I/O APIC ID: the lowest 4-bit value no CPU uses as APIC ID, so that even an OS that
