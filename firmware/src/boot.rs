@@ -211,10 +211,11 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
         tables::ACPI_AREA_SIZE + tables::SMBIOS_AREA_SIZE,
     )?;
     let (strings, uuid) = match &xen {
-        Some(x) => (x.config.bios_strings.clone(), None),
+        Some(x) => (x.config.bios_strings.clone(), x.uuid),
         None => qemu_smbios_settings(),
     };
     let described = tables::Platform {
+        acpi: xen.as_ref().is_none_or(|x| x.config.acpi),
         chipset,
         pm,
         pci: &pci,
@@ -328,7 +329,7 @@ fn xen_hand_off(
         .map_err(Fatal::Handoff)?;
     xen.finish_on_hardware().map_err(Fatal::Xen)?;
     let tables = BiosTables {
-        rsdp: u32::try_from(installed.rsdp).ok(),
+        rsdp: installed.rsdp().and_then(|a| u32::try_from(a).ok()),
         smbios_entry: u32::try_from(installed.smbios2).ok(),
         ..Default::default()
     };
@@ -402,13 +403,13 @@ fn hand_off(
     let mut in_use = alloc::vec![layout.image, boot.start_info];
     in_use.extend(boot.modules.iter().map(|m| m.range));
     if let Some(linux) = LinuxPayload::load(&mut fw_cfg, e820, &in_use, &mut memory)? {
-        match linux.boot(e820, Some(tables.rsdp), &mut memory)? {}
+        match linux.boot(e820, tables.rsdp(), &mut memory)? {}
     }
     // SAFETY: the firmware owns the chipset while it runs.
     let mut cfg = Cf8::new(unsafe { HwPorts::new() });
     if let Some(bios) = BiosPayload::load(&mut fw_cfg, &mut cfg, chipset, &mut memory)? {
         let tables = BiosTables {
-            rsdp: u32::try_from(tables.rsdp).ok(),
+            rsdp: tables.rsdp().and_then(|a| u32::try_from(a).ok()),
             smbios_entry: u32::try_from(tables.smbios2).ok(),
             ..Default::default()
         };
@@ -435,9 +436,10 @@ fn memory_map(
     }
     reserve(IOAPIC.start, IOAPIC.end, "IOAPIC")?;
     reserve(tables.smbios_table.start, tables.smbios_table.end, "SMBIOS tables")?;
-    e820.claim(ClaimKind::AcpiNvs, tables.facs, "ACPI FACS").map_err(Fatal::MemoryMap)?;
-    e820.claim(ClaimKind::AcpiTables, tables.acpi_tables, "ACPI tables")
-        .map_err(Fatal::MemoryMap)?;
+    if let Some(acpi) = &tables.acpi {
+        e820.claim(ClaimKind::AcpiNvs, acpi.facs, "ACPI FACS").map_err(Fatal::MemoryMap)?;
+        e820.claim(ClaimKind::AcpiTables, acpi.tables, "ACPI tables").map_err(Fatal::MemoryMap)?;
+    }
     let map = e820.build().map_err(Fatal::MemoryMap)?;
     for entry in map.entries() {
         debug!("e820: {} {}", entry.range, entry.kind);

@@ -41,19 +41,36 @@ const EBDA_SEGMENT_POINTER: u64 = 0x40E;
 /// Where the tables went, for the memory map and the hand-off.
 #[derive(Debug)]
 pub struct Installed {
-    /// The RSDP next to the tables (its copy in the BIOS area is for legacy scans).
-    pub rsdp: u64,
+    /// The ACPI tables; `None` when the platform wants none (Xen's `platform/acpi=0`).
+    pub acpi: Option<InstalledAcpi>,
     /// The SMBIOS 2.x entry point next to the table (copies in the BIOS area as well).
     pub smbios2: u64,
-    /// The FACS (ACPI NVS), the other ACPI tables (ACPI), the SMBIOS table (reserved).
-    pub facs: PhysRange,
-    pub acpi_tables: PhysRange,
+    /// The SMBIOS table (reserved in the memory map).
     pub smbios_table: PhysRange,
+}
+
+/// Where the ACPI tables went.
+#[derive(Debug)]
+pub struct InstalledAcpi {
+    /// The RSDP next to the tables (its copy in the BIOS area is for legacy scans).
+    pub rsdp: u64,
+    /// The FACS (ACPI NVS) and the other ACPI tables (ACPI reclaimable).
+    pub facs: PhysRange,
+    pub tables: PhysRange,
+}
+
+impl Installed {
+    pub fn rsdp(&self) -> Option<u64> {
+        self.acpi.as_ref().map(|acpi| acpi.rsdp)
+    }
 }
 
 /// Everything the tables describe.
 #[derive(Debug)]
 pub struct Platform<'a> {
+    /// Build ACPI tables at all (Xen: `platform/acpi`). Without them an OS finds the CPUs
+    /// and interrupt routing in the MP table and $PIR.
+    pub acpi: bool,
     pub chipset: Chipset,
     pub pm: PmBlocks,
     pub pci: &'a PciSetup,
@@ -86,34 +103,6 @@ pub fn install(
 ) -> Result<Installed, Fatal> {
     let acpi_area = PhysRange { start: area.start, end: area.start + ACPI_AREA_SIZE };
     let smbios_area = PhysRange { start: acpi_area.end, end: area.end };
-
-    let pci = platform.pci;
-    let last_bus = match (platform.chipset, pci.ecam) {
-        // Hot-added bridges may number buses up to the end of what ECAM reaches.
-        (_, Some(ecam)) => (ecam.buses - 1) as u8,
-        (_, None) => u8::MAX,
-    };
-    let ssdt_input = SsdtInput {
-        cpus: platform.cpus,
-        bus_range: 0..=last_bus,
-        low_windows: &pci.low_window,
-        high_window: pci.high_window.clone(),
-        ecam: pci.ecam,
-        native_pcie_hotplug: platform.native_pcie_hotplug,
-    };
-    let mut ssdt = vec![0u8; 64 * 1024];
-    let ssdt_len = build_ssdt(&ssdt_input, &mut ssdt).map_err(Fatal::Acpi)?;
-    let set = TableSet {
-        chipset: platform.chipset,
-        pm: platform.pm,
-        cpus: platform.cpus,
-        ioapic_id: platform.ioapic_id,
-        pci_irqs: platform.chipset.link_irqs(),
-        hpet_block_id: hpet_block_id(),
-        ecam: platform.pci.ecam,
-        dsdt: acpi::dsdt::dsdt(platform.chipset),
-        ssdt_body: &ssdt[..ssdt_len],
-    };
 
     let ram: Vec<PhysRange> =
         boot.memory_map.iter().filter(|r| r.kind == MemoryKind::Ram).map(|r| r.range).collect();
@@ -148,16 +137,36 @@ pub fn install(
         .copy_from_slice(&entry_points.smbios2);
     // The RSDP lives with the tables (what hand-offs get) and, for legacy scans, in the
     // BIOS area.
-    let installed = acpi::install(&set, acpi_region, acpi_area.start, RsdpPlacement::InRegion);
-    if let Ok(summary) = &installed {
+    let installed = if platform.acpi {
+        Some(install_acpi(platform, acpi_region, acpi_area.start))
+    } else {
+        None
+    };
+    if let Some(Ok(summary)) = &installed {
         bios[at(RSDP_ADDRESS)..][..summary.rsdp.len()].copy_from_slice(&summary.rsdp);
     }
     platform.chipset.set_bios_area(&mut cfg, BiosArea::ReadOnly).map_err(Fatal::Pam)?;
-    let summary = installed.map_err(Fatal::Acpi)?;
 
     if stale > 0 {
         info!("erased {stale} entry point(s) an earlier firmware left in the BIOS area");
     }
+    info!(
+        "SMBIOS 3.0: {} structures, {} bytes at {:#x}; entry points at {SMBIOS3_ADDRESS:#x} \
+         (_SM3_) and {SMBIOS2_ADDRESS:#x} (_SM_)",
+        smbios.structure_count(),
+        smbios.len(),
+        smbios_area.start
+    );
+    let smbios_table = PhysRange {
+        start: smbios_area.start,
+        end: (smbios_area.start + smbios2_ram_offset + 0x20).next_multiple_of(0x1000),
+    };
+    let smbios2 = smbios_area.start + smbios2_ram_offset;
+    let Some(summary) = installed else {
+        info!("ACPI: none, as the platform asks (platform/acpi=0)");
+        return Ok(Installed { acpi: None, smbios2, smbios_table });
+    };
+    let summary = summary.map_err(Fatal::Acpi)?;
     info!("ACPI: RSDP at {:#x}, copy at {RSDP_ADDRESS:#x}", summary.rsdp_address);
     for table in summary.tables() {
         info!(
@@ -167,13 +176,6 @@ pub fn install(
             table.length
         );
     }
-    info!(
-        "SMBIOS 3.0: {} structures, {} bytes at {:#x}; entry points at {SMBIOS3_ADDRESS:#x} \
-         (_SM3_) and {SMBIOS2_ADDRESS:#x} (_SM_)",
-        smbios.structure_count(),
-        smbios.len(),
-        smbios_area.start
-    );
 
     if self_checks {
         // SAFETY: the tables lie in identity-mapped RAM below 4 GiB.
@@ -188,16 +190,49 @@ pub fn install(
     let facs = summary.find(libacpi::Signature(*b"FACS")).expect("the FACS is always installed");
     let facs = PhysRange { start: facs.address, end: facs.address + u64::from(facs.length) };
     let acpi_end = (acpi_area.start + summary.bytes_used as u64).next_multiple_of(0x1000);
-    Ok(Installed {
+    let acpi = InstalledAcpi {
         rsdp: summary.rsdp_address,
-        smbios2: smbios_area.start + smbios2_ram_offset,
         facs,
-        acpi_tables: PhysRange { start: facs.end, end: acpi_end },
-        smbios_table: PhysRange {
-            start: smbios_area.start,
-            end: (smbios_area.start + smbios2_ram_offset + 0x20).next_multiple_of(0x1000),
-        },
-    })
+        tables: PhysRange { start: facs.end, end: acpi_end },
+    };
+    Ok(Installed { acpi: Some(acpi), smbios2, smbios_table })
+}
+
+/// Builds the runtime SSDT and installs every ACPI table in `region` (at `address`).
+fn install_acpi(
+    platform: &Platform<'_>,
+    region: &mut [u8],
+    address: u64,
+) -> Result<libacpi::InstallSummary, libacpi::Error> {
+    let pci = platform.pci;
+    let last_bus = match (platform.chipset, pci.ecam) {
+        // Hot-added bridges may number buses up to the end of what ECAM reaches.
+        (_, Some(ecam)) => (ecam.buses - 1) as u8,
+        (_, None) => u8::MAX,
+    };
+    let ssdt_input = SsdtInput {
+        cpus: platform.cpus,
+        bus_range: 0..=last_bus,
+        low_windows: &pci.low_window,
+        high_window: pci.high_window.clone(),
+        ecam: pci.ecam,
+        native_pcie_hotplug: platform.native_pcie_hotplug,
+    };
+    let mut ssdt = vec![0u8; 64 * 1024];
+    let ssdt_len = build_ssdt(&ssdt_input, &mut ssdt)?;
+    let set = TableSet {
+        chipset: platform.chipset,
+        pm: platform.pm,
+        cpus: platform.cpus,
+        ioapic_id: platform.ioapic_id,
+        pci_irqs: platform.chipset.link_irqs(),
+        hpet_block_id: hpet_block_id(),
+        ecam: platform.pci.ecam,
+        dsdt: acpi::dsdt::dsdt(platform.chipset),
+        ssdt_body: &ssdt[..ssdt_len],
+    };
+
+    acpi::install(&set, region, address, RsdpPlacement::InRegion)
 }
 
 /// Clears every entry-point anchor (16-byte aligned) in `area`; returns how many.

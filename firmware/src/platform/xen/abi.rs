@@ -61,6 +61,9 @@ pub mod xenver {
     pub const EXTRAVERSION: u64 = 1;
     /// `xen_extraversion_t` is `char[16]`.
     pub const EXTRAVERSION_LEN: usize = 16;
+    /// The domain's handle, `xen_domain_handle_t` (`uint8_t[16]`): the UUID the toolstack
+    /// gave the domain, in RFC 4122 byte order.
+    pub const GUEST_HANDLE: u64 = 8;
 }
 
 /// sched_op sub-operations and shutdown reasons (sched.h).

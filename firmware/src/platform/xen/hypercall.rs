@@ -96,6 +96,14 @@ impl<H: Hypercall> Xen<H> {
         Ok(String::from_utf8_lossy(&buf[..len]).into_owned())
     }
 
+    /// XENVER_guest_handle: the domain's UUID (RFC 4122 byte order).
+    pub fn guest_handle(&mut self) -> Result<[u8; 16], XenError> {
+        let mut handle = [0u8; 16];
+        let rc = self.call_with(nr::XEN_VERSION, abi::xenver::GUEST_HANDLE, &mut handle);
+        self.check("xen_version(XENVER_guest_handle)", rc)?;
+        Ok(handle)
+    }
+
     /// HVMOP_get_param for this domain.
     pub fn get_param(&mut self, index: u32) -> Result<u64, XenError> {
         let mut p = abi::HvmParam { domid: abi::DOMID_SELF, pad: 0, index, value: 0 };

@@ -203,6 +203,9 @@ pub struct XenSetup<H: Hypercall> {
     /// Reserved device memory regions (already in `memory_map`).
     pub rdm: Vec<PhysRange>,
     pub config: XenConfig,
+    /// The domain's UUID (XENVER_guest_handle), for SMBIOS; `None` when Xen gives none or
+    /// all zeroes.
+    pub uuid: Option<[u8; 16]>,
     /// The store stays connected until [`XenSetup::finish`] hands it back.
     store: Option<XenStore>,
 }
@@ -245,6 +248,13 @@ impl<H: Hypercall> XenSetup<H> {
     ) -> Result<Self, XenError> {
         let version = xen.version()?;
         let extraversion = xen.extraversion().unwrap_or_default();
+        let uuid = match xen.guest_handle() {
+            Ok(handle) => (handle != [0; 16]).then_some(handle),
+            Err(e) => {
+                warn!("no domain UUID for SMBIOS: {e}");
+                None
+            }
+        };
         let hvm_info = HvmInfo::read(memory).map_err(XenError::HvmInfo)?;
         info!(
             "Xen {}.{}{extraversion}: {} vCPU(s) ({} online), APIC mode {}, low RAM to \
@@ -294,6 +304,7 @@ impl<H: Hypercall> XenSetup<H> {
             memory_map,
             rdm,
             config,
+            uuid,
             store: Some(store),
         })
     }

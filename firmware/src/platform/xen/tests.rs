@@ -82,6 +82,8 @@ fn abi_layouts_match_the_public_headers() {
 struct FakeXen {
     version: u32,
     extraversion: &'static str,
+    /// XENVER_guest_handle; `None`: the call fails.
+    handle: Option<[u8; 16]>,
     params: HashMap<u32, u64>,
     set_params: Vec<(u32, u64)>,
     e820: Vec<E820Entry>,
@@ -105,6 +107,13 @@ impl Hypercall for FakeXen {
                     buf[..self.extraversion.len()].copy_from_slice(self.extraversion.as_bytes());
                     0
                 }
+                (abi::hypercall::XEN_VERSION, xenver::GUEST_HANDLE) => match self.handle {
+                    Some(handle) => {
+                        *(args[1] as *mut [u8; 16]) = handle;
+                        0
+                    }
+                    None => -errno::EPERM,
+                },
                 (abi::hypercall::HVM_OP, hvmop::GET_PARAM) => {
                     let p = &mut *(args[1] as *mut HvmParam);
                     assert_eq!(p.domid, DOMID_SELF);
@@ -351,6 +360,7 @@ fn machine(keys: &[(&str, &str)], hvm_info: Vec<u8>) -> Machine {
     let fake = FakeXen {
         version: 4 << 16 | 17,
         extraversion: ".3",
+        handle: Some(*b"\x8c\x2f\x41\x9e\x0b\x6d\x4c\x1a\x9f\x03\x52\x77\xe4\x10\xaa\x5b"),
         params: HashMap::from([(param::STORE_PFN, ring_paddr >> 12), (param::STORE_EVTCHN, 3)]),
         e820: guest_e820(),
         store: Some(store.clone()),
@@ -671,6 +681,7 @@ fn gather_with_128_vcpus_rdm_and_hole_size() {
     let mut setup = gather(&mut m).unwrap();
     assert_eq!(setup.version, (4, 17));
     assert_eq!(setup.extraversion, ".3");
+    assert_eq!(setup.uuid.unwrap()[..3], [0x8c, 0x2f, 0x41], "the handle as Xen gives it");
     assert_eq!(setup.expected_cpus(), 128);
     assert!(setup.vcpu_enabled(63) && !setup.vcpu_enabled(64));
     assert_eq!(setup.rdm.len(), 20);
@@ -846,4 +857,13 @@ fn conventional_memory_is_added_below_a_map_that_starts_at_1mib() {
     // A map that already describes low memory stays as it is.
     let full = alloc::vec![ram(0, 0x9_F000), ram(0x10_0000, 0x800_0000)];
     assert_eq!(memmap::with_low_memory(full.clone()), full);
+}
+
+#[test]
+fn no_or_zero_domain_handle_means_no_uuid() {
+    for handle in [None, Some([0u8; 16])] {
+        let mut m = machine(&[], hvm_info_bytes(1, 1, 0x8_0000, 0));
+        m.xen.raw().handle = handle;
+        assert_eq!(gather(&mut m).unwrap().uuid, None, "{handle:?}");
+    }
 }
