@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use common::image;
-use common::xen::{Scenario, XenRun, dom0_or_skip, run};
+use common::xen::{GuestExtras, Scenario, TEST_MOUNT, XenRun, dom0_or_skip, run_with};
 
 /// One Xen at a time: each is a 2-vCPU TCG QEMU running a nested hypervisor, and two of
 /// them on a small CI machine slow each other down for no gain.
@@ -28,9 +28,14 @@ const GUEST_TIMEOUT: Duration = Duration::from_secs(240);
 
 /// Boots Xen and runs `scenario`, or returns `None` when this machine cannot run Xen.
 fn run_under_xen(test: &str, scenario: Scenario) -> Option<XenRun> {
+    run_under_xen_with(test, scenario, GuestExtras::default())
+}
+
+/// [`run_under_xen`] with more files and xl.cfg lines for the guest.
+fn run_under_xen_with(test: &str, scenario: Scenario, extras: GuestExtras) -> Option<XenRun> {
     let dom0 = dom0_or_skip(test)?;
     let _only_one = ONE_XEN_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let run = run(dom0, &scenario);
+    let run = run_with(dom0, &scenario, &extras);
     eprintln!(
         "{test}: Xen boot, guest and power-off took {:?}; the guest's (dN) lines:",
         run.elapsed
@@ -179,6 +184,169 @@ fn xen_boots_through_our_firmware_into_seabios() {
         .position(|l| l.contains("SeaBIOS (version"))
         .unwrap_or_else(|| panic!("no SeaBIOS banner\n{run}"));
     assert!(handoff < banner, "SeaBIOS's banner came before our hand-off\n{run}");
+}
+
+/// Our firmware ran to its hand-off: no fatal error, no error logged, no fault Xen caught,
+/// and SeaBIOS's banner after our hand-off line.
+fn assert_handed_off_to_seabios(run: &XenRun) {
+    assert_eq!(run.create_status(), 0, "xl create refused our image\n{run}");
+    let ours = run.firmware_lines();
+    assert!(!ours.iter().any(|l| l.contains("fatal: ")), "the firmware stopped\n{run}");
+    assert!(!ours.iter().any(|l| l.starts_with("hvmrs ERROR")), "errors logged\n{run}");
+    assert_eq!(run.xen_fault(), None, "Xen stopped the guest for a fault\n{run}");
+    let guest = run.guest_lines();
+    let handoff = guest.iter().position(|l| l.contains("handoff: SeaBIOS: "));
+    let banner = guest.iter().position(|l| l.contains("SeaBIOS (version"));
+    assert!(
+        matches!((handoff, banner), (Some(h), Some(b)) if h < b),
+        "no hand-off to SeaBIOS followed by its banner\n{run}"
+    );
+}
+
+fn hex(s: &str) -> u64 {
+    u64::from_str_radix(s.trim_start_matches("0x"), 16)
+        .unwrap_or_else(|_| panic!("{s:?} is not a hex number"))
+}
+
+/// `[start-end]` ranges (inclusive ends) of the firmware lines holding `marker`, as
+/// half-open ranges.
+fn ranges_after(lines: &[&str], marker: &str) -> Vec<(u64, u64)> {
+    lines
+        .iter()
+        .filter_map(|l| l.split_once(marker)?.1.strip_prefix('['))
+        .filter_map(|rest| {
+            let (range, _) = rest.split_once(']')?;
+            let (start, end) = range.split_once('-')?;
+            Some((hex(start), hex(end) + 1))
+        })
+        .collect()
+}
+
+/// xl.cfg `mmio_hole=`: hvmloader's rule makes the MMIO hole the top `mmio_hole` MiB below
+/// 4 GiB, and Xen puts the RAM that no longer fits below it above 4 GiB. The firmware must
+/// take both from Xen: RAM above 4 GiB in its memory map, the PCI window where the hole
+/// starts, every BAR inside the hole.
+#[test]
+fn mmio_hole_size_moves_ram_above_4_gib() {
+    const MEMORY_MIB: u64 = 1024;
+    const HOLE_MIB: u64 = 3584;
+    let hole_start = (4096 - HOLE_MIB) << 20;
+    let Some(run) = run_under_xen_with(
+        "mmio_hole_size_moves_ram_above_4_gib",
+        Scenario {
+            name: "ours-mmio-hole",
+            firmware_override: Some(our_image()),
+            memory_mib: MEMORY_MIB as u32,
+            vcpus: 1,
+            wait_for: r"No bootable device|hvmrs .*fatal: ",
+            guest_timeout: GUEST_TIMEOUT,
+        },
+        GuestExtras { config: vec![format!("mmio_hole = {HOLE_MIB}")], ..Default::default() },
+    ) else {
+        return;
+    };
+    assert_handed_off_to_seabios(&run);
+    let ours = run.firmware_lines();
+    run.assert_guest_printed(&format!("mmio_hole_size {:#x}", HOLE_MIB << 20));
+
+    let ram: Vec<(u64, u64)> = ours
+        .iter()
+        .filter(|l| l.ends_with("] RAM"))
+        .flat_map(|l| ranges_after(&[l], "memory map: "))
+        .collect();
+    let below: u64 = ram.iter().filter(|r| r.1 <= 1 << 32).map(|r| r.1 - r.0).sum();
+    let above: u64 = ram.iter().filter(|r| r.0 >= 1 << 32).map(|r| r.1 - r.0).sum();
+    assert!(
+        ram.iter().all(|r| r.1 <= hole_start || r.0 >= 1 << 32),
+        "RAM inside the {HOLE_MIB} MiB hole: {ram:x?}\n{run}"
+    );
+    assert!(above > 0, "no RAM above 4 GiB in the memory map: {ram:x?}\n{run}");
+    let total = below + above;
+    assert!(
+        ((MEMORY_MIB - 16) << 20..=MEMORY_MIB << 20).contains(&total),
+        "{total:#x} bytes of RAM for a {MEMORY_MIB} MiB guest: {ram:x?}\n{run}"
+    );
+
+    let window = ranges_after(&ours, "low window ");
+    assert!(
+        window.first().is_some_and(|w| w.0 >= hole_start),
+        "the low PCI window {window:x?} does not start in the hole at {hole_start:#x}\n{run}"
+    );
+    let bars: Vec<u64> = ours
+        .iter()
+        .filter(|l| l.contains(" BAR") && l.contains(" mem"))
+        .filter_map(|l| l.split_once(" base ")?.1.split_whitespace().next().map(hex))
+        .collect();
+    assert!(!bars.is_empty(), "no memory BAR placed\n{run}");
+    assert!(
+        bars.iter().all(|&b| (hole_start..1 << 32).contains(&b) || b >= 1 << 32),
+        "a BAR outside the hole: {bars:x?}\n{run}"
+    );
+}
+
+/// xl.cfg `acpi = 0` (xenstore platform/acpi = 0): no ACPI tables at all, the hand-off
+/// still happens, and SeaBIOS gets no RSDP.
+#[test]
+fn acpi_off_builds_no_acpi_tables() {
+    let Some(run) = run_under_xen_with(
+        "acpi_off_builds_no_acpi_tables",
+        Scenario {
+            name: "ours-acpi-off",
+            firmware_override: Some(our_image()),
+            memory_mib: 128,
+            vcpus: 1,
+            wait_for: r"No bootable device|hvmrs .*fatal: ",
+            guest_timeout: GUEST_TIMEOUT,
+        },
+        GuestExtras { config: vec!["acpi = 0".into()], ..Default::default() },
+    ) else {
+        return;
+    };
+    assert_handed_off_to_seabios(&run);
+    run.assert_guest_printed("acpi false");
+    run.assert_guest_printed("ACPI: none, as the platform asks");
+    let ours = run.firmware_lines();
+    assert!(!ours.iter().any(|l| l.contains("ACPI: RSDP")), "ACPI tables were built\n{run}");
+    assert!(ours.iter().any(|l| l.contains("SMBIOS 3.0: ")), "no SMBIOS tables\n{run}");
+}
+
+/// A deliberately bad input: `bios_path_override` pointing at 64 KiB of zeroes, which has
+/// no reset vector. The firmware must say so in one line and end the domain as crashed
+/// (SCHEDOP_shutdown), not jump into it.
+#[test]
+fn a_bios_without_reset_vector_crashes_the_domain_with_our_error() {
+    let dir = common::scratch("xen-bad-bios-file");
+    let bad_bios = dir.join("zeroes.bin");
+    std::fs::write(&bad_bios, vec![0u8; 64 * 1024]).expect("write the bad BIOS");
+    let Some(run) = run_under_xen_with(
+        "a_bios_without_reset_vector_crashes_the_domain_with_our_error",
+        Scenario {
+            name: "ours-bad-bios",
+            firmware_override: Some(our_image()),
+            memory_mib: 128,
+            vcpus: 1,
+            // Nothing to match: the wait ends when the domain shuts down.
+            wait_for: "^never printed$",
+            guest_timeout: GUEST_TIMEOUT,
+        },
+        GuestExtras {
+            files: vec![("zeroes.bin".into(), bad_bios)],
+            config: vec![format!(r#"bios_path_override = "{TEST_MOUNT}/zeroes.bin""#)],
+        },
+    ) else {
+        return;
+    };
+    assert_eq!(run.create_status(), 0, "xl create failed\n{run}");
+    let ours = run.firmware_lines();
+    let fatal: Vec<&&str> = ours.iter().filter(|l| l.contains("fatal: ")).collect();
+    assert_eq!(fatal.len(), 1, "not exactly one fatal line: {fatal:?}\n{run}");
+    assert!(fatal[0].contains("reset vector"), "the fatal line names another cause\n{run}");
+    assert_eq!(run.shutdown_reason(), Some(3), "the domain did not end crashed\n{run}");
+    assert_eq!(run.xen_fault(), None, "Xen caught a fault instead\n{run}");
+    assert!(
+        !run.guest_lines().iter().any(|l| l.contains("SeaBIOS (version")),
+        "something ran the bad BIOS\n{run}"
+    );
 }
 
 /// A user pointing `firmware_override` at a broken file gets an error from `xl create`, and

@@ -32,7 +32,8 @@ const REPORT_BEGIN: &str = "=== hvmrs xen-linux report begin ===";
 const REPORT_END: &str = "=== hvmrs xen-linux report end ===";
 
 /// The guest's report. The serial port of a Xen guest costs an exit to the device model per
-/// access, so dmesg is filtered to what the checks and a reader of a failure need.
+/// access, so dmesg is filtered to what the checks and a reader of a failure need, and
+/// unused resource slots (flags 0) are left out.
 const REPORT_BODY: &str = r#"echo "=== hvmrs xen-linux report begin ==="
 echo "cpu-online: $(cat /sys/devices/system/cpu/online)"
 grep MemTotal /proc/meminfo
@@ -41,7 +42,7 @@ echo "acpi-tables: $(ls /sys/firmware/acpi/tables | tr '\n' ' ')"
 for dev in /sys/bus/pci/devices/*; do
     bdf=$(basename $dev)
     echo "pci: $bdf $(cat $dev/vendor):$(cat $dev/device) driver $(basename "$(readlink $dev/driver)")"
-    awk -v bdf=$bdf '{ print "pci-resource: " bdf " " NR-1 " " $0 }' $dev/resource
+    awk -v bdf=$bdf '$3 != "0x0000000000000000" { print "pci-resource: " bdf " " NR-1 " " $0 }' $dev/resource
 done
 dmesg | grep -E 'ACPI|Firmware|BIOS|e820|smp|CPU|[Xx]en|0000:00:|Memory:|Power|reboot|Kernel command line|DMI|HVM|Hypervisor|error|Error|warn|Warn' | sed 's/^/dmesg: /'
 echo "=== hvmrs xen-linux report end ==="
@@ -56,7 +57,6 @@ echo "=== hvmrs xen-linux report end ==="
 /// no_timer_check: see tests/linux_accept.rs (TCG runs the IO-APIC timer probe too slowly).
 const LINUX_APPEND: &str = "console=ttyS0 panic=-1 no_timer_check nokaslr quiet";
 
-const VCPUS: u32 = 2;
 const MEMORY_MIB: u32 = 512;
 /// From `xl create` to the power-off took 100-400 s here (TCG inside TCG): ISOLINUX reading
 /// the 14 MB kernel through SeaBIOS's ATAPI PIO alone took 120-265 s, depending on what
@@ -227,7 +227,12 @@ fn between<'a>(text: &'a str, begin: &str, end: &str) -> Option<&'a str> {
 
 /// Boots the report ISO in a Xen HVM guest whose firmware is `firmware` (`None`: Xen's own
 /// hvmloader) and prints how the domain ended.
-fn boot_linux(test: &str, name: &'static str, firmware: Option<Vec<u8>>) -> Option<XenRun> {
+fn boot_linux(
+    test: &str,
+    name: &'static str,
+    vcpus: u32,
+    firmware: Option<Vec<u8>>,
+) -> Option<XenRun> {
     let dom0 = dom0_or_skip(test)?;
 
     // The boot ISO: ISOLINUX, the cloud kernel, an initramfs whose /init reports.
@@ -248,7 +253,7 @@ fn boot_linux(test: &str, name: &'static str, firmware: Option<Vec<u8>>) -> Opti
         name,
         firmware_override: firmware,
         memory_mib: MEMORY_MIB,
-        vcpus: VCPUS,
+        vcpus,
         // Only our fatal error ends the wait early; otherwise it lasts until the domain
         // shuts down (Linux powered off, rebooted after a panic, or crashed).
         wait_for: r"hvmrs .*fatal: ",
@@ -276,29 +281,41 @@ fn boot_linux(test: &str, name: &'static str, firmware: Option<Vec<u8>>) -> Opti
     Some(run)
 }
 
-/// The control for the test below: the same ISO and guest config with Xen's own hvmloader.
-/// It tells a problem of Linux in a nested 2-vCPU guest from one of our firmware.
+/// The control for the tests below: the same ISO and a 2-vCPU guest with Xen's own
+/// hvmloader. Here it triple-faults as often as ours does (see the 2-vCPU test).
 #[test]
 #[ignore = "a diagnostic: 3-8 minutes of TCG; run with --ignored"]
 fn linux_in_a_xen_guest_with_xens_own_hvmloader() {
     const TEST: &str = "linux_in_a_xen_guest_with_xens_own_hvmloader";
-    let Some(run) = boot_linux(TEST, "linux-stock", None) else { return };
+    let Some(run) = boot_linux(TEST, "linux-stock", 2, None) else { return };
     let serial = run.section("guest-serial").unwrap_or("");
     assert!(between(serial, REPORT_BEGIN, REPORT_END).is_some(), "no report\n{run}");
     assert_eq!(run.shutdown_reason(), Some(0), "not powered off\n{run}");
 }
 
+/// The proof under Xen: one vCPU, every check.
 #[test]
-#[ignore = "intermittent: Linux's vCPU 1 triple-faults in 2 of 4 runs on a loaded machine \
-            (under investigation, see the README); 2-8 minutes of nested TCG; run with --ignored"]
 fn linux_in_a_xen_guest_uses_our_firmware_and_powers_off() {
-    const TEST: &str = "linux_in_a_xen_guest_uses_our_firmware_and_powers_off";
+    linux_through_our_firmware("linux_in_a_xen_guest_uses_our_firmware_and_powers_off", 1);
+}
+
+/// Two vCPUs. Ignored: Linux in a 2-vCPU guest of this nested setup (Xen on QEMU TCG with
+/// emulated SVM) triple-faults now and then at the same kernel address with our firmware
+/// and with Xen's own hvmloader (the control above), so it is the setup's, not ours.
+#[test]
+#[ignore = "intermittent triple fault of Linux in 2-vCPU guests of nested TCG, with Xen's \
+            hvmloader too (see the README); 3-8 minutes; run with --ignored"]
+fn linux_in_a_two_vcpu_xen_guest_uses_our_firmware_and_powers_off() {
+    linux_through_our_firmware("linux_in_a_two_vcpu_xen_guest_uses_our_firmware_and_powers_off", 2);
+}
+
+fn linux_through_our_firmware(test: &str, vcpus: u32) {
     let firmware = std::fs::read(common::image("hvmloader")).expect("read target/hvmloader");
-    let Some(run) = boot_linux(TEST, "linux", Some(firmware)) else { return };
+    let Some(run) = boot_linux(test, "linux", vcpus, Some(firmware)) else { return };
     let serial = run.section("guest-serial").unwrap_or("");
     let Some(report) = between(serial, REPORT_BEGIN, REPORT_END) else {
         panic!(
-            "{TEST}: Linux printed no complete report (shutdown reason {:?}, Xen fault {:?})\n{run}",
+            "{test}: Linux printed no complete report (shutdown reason {:?}, Xen fault {:?})\n{run}",
             run.shutdown_reason(),
             run.xen_fault()
         );
@@ -307,7 +324,7 @@ fn linux_in_a_xen_guest_uses_our_firmware_and_powers_off() {
     let guest_lines = run.guest_lines();
     let fw = parse_firmware(&ours);
     let linux = parse_report(report);
-    eprintln!("{TEST}: Linux reported:\n{report}");
+    eprintln!("{test}: Linux reported:\n{report}");
     assert!(
         fw.rsdp.is_some() && !fw.tables.is_empty(),
         "our firmware logged no ACPI tables\n{run}"
@@ -316,12 +333,12 @@ fn linux_in_a_xen_guest_uses_our_firmware_and_powers_off() {
     let mut problems = Problems::default();
     check_boot(&run, &ours, &mut problems);
     check_acpi(&fw, &guest_lines, &linux, &mut problems);
-    check_cpus_and_platform_device(&fw, &linux, &mut problems);
+    check_cpus_and_platform_device(&fw, &linux, vcpus, &mut problems);
     check_memory(&fw, &guest_lines, &linux, &mut problems);
     check_poweroff(&run, serial, &mut problems);
 
     if !problems.0.is_empty() {
-        let mut message = format!("{TEST}: {} problem(s):\n", problems.0.len());
+        let mut message = format!("{test}: {} problem(s):\n", problems.0.len());
         for problem in &problems.0 {
             let _ = writeln!(message, "  - {problem}");
         }
@@ -411,8 +428,13 @@ fn check_acpi(fw: &FirmwareLog, guest: &[&str], linux: &LinuxReport, problems: &
     });
 }
 
-fn check_cpus_and_platform_device(fw: &FirmwareLog, linux: &LinuxReport, problems: &mut Problems) {
-    let expected = if VCPUS == 1 { "0".to_string() } else { format!("0-{}", VCPUS - 1) };
+fn check_cpus_and_platform_device(
+    fw: &FirmwareLog,
+    linux: &LinuxReport,
+    vcpus: u32,
+    problems: &mut Problems,
+) {
+    let expected = if vcpus == 1 { "0".to_string() } else { format!("0-{}", vcpus - 1) };
     problems.check(linux.cpu_online == expected, || {
         format!(
             "CPUs online: {:?}, expected {expected:?}:{}",

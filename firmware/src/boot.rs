@@ -14,6 +14,7 @@ mod cpus;
 mod pci;
 mod tables;
 
+use crate::acpi::ssdt::SleepStates;
 use crate::arch::{HwPorts, IdentityMapped};
 use crate::bootinfo::{BootInfo, BootInfoError, PhysRange};
 use crate::chipset::pm::PmBlocks;
@@ -52,6 +53,8 @@ pub enum Fatal {
     Acpi(libacpi::Error),
     AcpiSelfTest(crate::acpi::selftest::SelfTestError),
     Smbios(crate::smbios::SmbiosError),
+    MpTable(crate::legacy::MpError),
+    Pir(crate::legacy::PirError),
     Handoff(crate::handoff::HandoffError),
     Xen(crate::platform::xen::XenError),
     XenOvmfUnsupported(PhysRange),
@@ -79,6 +82,8 @@ impl fmt::Display for Fatal {
             Fatal::Acpi(e) => write!(f, "ACPI tables: {e}"),
             Fatal::AcpiSelfTest(e) => e.fmt(f),
             Fatal::Smbios(e) => write!(f, "SMBIOS: {e}"),
+            Fatal::MpTable(e) => e.fmt(f),
+            Fatal::Pir(e) => e.fmt(f),
             Fatal::Handoff(e) => write!(f, "hand-off: {e}"),
             Fatal::Xen(e) => write!(f, "Xen: {e}"),
             Fatal::XenOvmfUnsupported(module) => write!(
@@ -205,14 +210,14 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
     let madt_cpus = madt_processors(&cpus.cpus, xen.as_ref());
     let mut avoid: Vec<PhysRange> = boot.modules.iter().map(|m| m.range).collect();
     avoid.extend([boot.start_info, layout.image]);
-    let area = crate::layout::carve_persistent(
-        &boot.memory_map,
-        &avoid,
-        tables::ACPI_AREA_SIZE + tables::SMBIOS_AREA_SIZE,
-    )?;
+    let area = crate::layout::carve_persistent(&boot.memory_map, &avoid, tables::AREA_SIZE)?;
     let (strings, uuid) = match &xen {
         Some(x) => (x.config.bios_strings.clone(), x.uuid),
         None => qemu_smbios_settings(),
+    };
+    let sleep_states = match &xen {
+        Some(x) => x.sleep_states(),
+        None => qemu_sleep_states(),
     };
     let described = tables::Platform {
         acpi: xen.as_ref().is_none_or(|x| x.config.acpi),
@@ -222,7 +227,11 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
         cpus: &madt_cpus,
         topology: smbios_topology(&cpus.cpus),
         ioapic_id: ioapic.id,
+        ioapic_inputs: ioapic.inputs,
+        intx_gsi: xen.as_ref().map(|_| crate::platform::xen::intx_gsi as fn(_, _) -> u32),
         uuid,
+        sleep_states,
+        generation_id: xen.as_ref().and_then(|x| x.config.generation_id),
         strings: &strings,
         native_pcie_hotplug,
     };
@@ -306,7 +315,7 @@ fn madt_processors(cpus: &crate::cpu::CpuList, xen: Option<&HwXen>) -> Vec<MadtP
 /// Under Xen: hand off as hvmloader does, to the BIOS `hvmloader/bios` names, which libxl
 /// passes as the start info's "firmware" module.
 fn xen_hand_off(
-    xen: HwXen,
+    mut xen: HwXen,
     chipset: Chipset,
     boot: &BootInfo,
     e820: &E820Map,
@@ -327,11 +336,19 @@ fn xen_hand_off(
     let mut memory = unsafe { crate::arch::IdentityWindow::new() };
     let seabios = SeabiosPayload::from_module(module, &mut cfg, chipset, &mut memory)
         .map_err(Fatal::Handoff)?;
+    if let Some(page) = installed.generation_id {
+        xen.publish_generation_id(page.start).map_err(Fatal::Xen)?;
+    }
     xen.finish_on_hardware().map_err(Fatal::Xen)?;
     let tables = BiosTables {
         rsdp: installed.rsdp().and_then(|a| u32::try_from(a).ok()),
         smbios_entry: u32::try_from(installed.smbios2).ok(),
-        ..Default::default()
+        mp_floating: installed.legacy.as_ref().and_then(|l| u32::try_from(l.mp_floating).ok()),
+        pir: installed
+            .legacy
+            .as_ref()
+            .and_then(|l| l.pir)
+            .and_then(|r| u32::try_from(r.start).ok()),
     };
     BiosPayload::Seabios(seabios)
         .boot(e820, &tables, &mut memory)
@@ -366,6 +383,25 @@ fn qemu_smbios_settings() -> (BiosStrings, Option<[u8; 16]>) {
         BiosStrings::default()
     });
     (strings, (uuid != [0; 16]).then_some(uuid))
+}
+
+/// The sleep states to advertise under QEMU besides S5: S4 as fw_cfg `etc/system-states`
+/// enables it. Never S3: QEMU wakes through the SeaBIOS that started us, which looks for
+/// the waking vector in its own FACS, not in ours.
+fn qemu_sleep_states() -> SleepStates {
+    use crate::platform::fw_cfg::{self, FwCfg};
+    // SAFETY: the firmware owns the machine's devices while it runs.
+    let Some(mut fw_cfg) = FwCfg::detect(unsafe { HwPorts::new() }, fw_cfg::IdentityMapped) else {
+        return SleepStates::NONE;
+    };
+    match fw_cfg.sleep_states() {
+        Ok(Some(states)) => SleepStates { s3: None, s4: states.s4 },
+        Ok(None) => SleepStates::NONE,
+        Err(e) => {
+            log::warn!("fw_cfg {}: {e}; advertising no S4", fw_cfg::SYSTEM_STATES_FILE);
+            SleepStates::NONE
+        }
+    }
 }
 
 /// SMBIOS's view of the topology: sockets of equal size, as QEMU's `-smp` builds them.
@@ -411,7 +447,12 @@ fn hand_off(
         let tables = BiosTables {
             rsdp: tables.rsdp().and_then(|a| u32::try_from(a).ok()),
             smbios_entry: u32::try_from(tables.smbios2).ok(),
-            ..Default::default()
+            mp_floating: tables.legacy.as_ref().and_then(|l| u32::try_from(l.mp_floating).ok()),
+            pir: tables
+                .legacy
+                .as_ref()
+                .and_then(|l| l.pir)
+                .and_then(|r| u32::try_from(r.start).ok()),
         };
         match bios.boot(e820, &tables, &mut memory)? {}
     }
@@ -436,6 +477,12 @@ fn memory_map(
     }
     reserve(IOAPIC.start, IOAPIC.end, "IOAPIC")?;
     reserve(tables.smbios_table.start, tables.smbios_table.end, "SMBIOS tables")?;
+    if let Some(page) = tables.generation_id {
+        reserve(page.start, page.end, "VM generation ID")?;
+    }
+    if let Some(legacy) = &tables.legacy {
+        reserve(legacy.area.start, legacy.area.end, "MP table and $PIR")?;
+    }
     if let Some(acpi) = &tables.acpi {
         e820.claim(ClaimKind::AcpiNvs, acpi.facs, "ACPI FACS").map_err(Fatal::MemoryMap)?;
         e820.claim(ClaimKind::AcpiTables, acpi.tables, "ACPI tables").map_err(Fatal::MemoryMap)?;

@@ -14,6 +14,7 @@
 //! | [`layout`]  | the MMIO hole, the ECAM area and the 64-bit window                   |
 //! | [`pci`]     | configuration-space access (CF8/CFC, ECAM)                          |
 //! | [`smbios`]  | SMBIOS 3.x/2.x tables                                               |
+//! | [`legacy`]  | the MP table and `$PIR`, for guests that predate ACPI               |
 //! | [`e820`]    | the memory map handed to whoever runs after us                      |
 //! | [`stats`]   | counts of device accesses and the run's time, for the benchmark      |
 //! | [`arch`]    | the CPU: port I/O, physical memory, CPUID (with `unsafe`)           |
@@ -39,6 +40,7 @@ pub mod cpu;
 pub mod e820;
 pub mod handoff;
 pub mod layout;
+pub mod legacy;
 pub mod pci;
 pub mod platform;
 pub mod smbios;

@@ -16,6 +16,11 @@
 //! Scope (\_SB) {
 //!     Device (C000) { ACPI0007: _HID, _UID, _STA, _MAT } ...one per processor
 //! }
+//! Name (\_S3, Package (4) { SLP_TYP, SLP_TYP, 0, 0 })   when S3 is advertised
+//! Name (\_S4, Package (4) { SLP_TYP, SLP_TYP, 0, 0 })   when S4 is advertised
+//! Scope (\_SB) {
+//!     Device (VGEN) { the VM generation ID: _HID, _CID, _DDN, ADDR }   when there is one
+//! }
 //! ```
 //!
 //! [`build_ssdt`] is pure and heap-free: it writes the AML body into the caller's buffer
@@ -25,8 +30,8 @@ use core::ops::{Range, RangeInclusive};
 
 use libacpi::Error;
 use libacpi::aml::{
-    AddressSpace, AmlWriter, Cacheability, EisaId, Io, ProcessorDevice, Resource, ResourceTemplate,
-    ResourceUsage,
+    AddressSpace, AmlWriter, Cacheability, EisaId, Io, Package, ProcessorDevice, Resource,
+    ResourceTemplate, ResourceUsage, Str,
 };
 use libacpi::tables::{MadtProcessor, ProcessorState};
 
@@ -54,7 +59,71 @@ pub struct SsdtInput<'a> {
     /// q35): the ports then report no presence in their slot status, and pciehp would
     /// power off every populated slot.
     pub native_pcie_hotplug: bool,
+    /// The sleep states to advertise besides S5 (which the DSDT has), with the SLP_TYP
+    /// values the device model's PM1a_CNT implements.
+    pub sleep_states: SleepStates,
+    /// Guest-physical address of the 16-byte VM generation ID ([`generation_id_bytes`]):
+    /// describes it with the `VGEN` device. It must be [`GENERATION_ID_ALIGN`]-aligned (so
+    /// it stays within one page) in memory the memory map reserves (not RAM, not ACPI
+    /// reclaimable).
+    pub generation_id: Option<u64>,
 }
+
+/// SLP_TYP values for `\_S3` and `\_S4` (ACPI 6.5, 7.4.2): the value the OS writes to
+/// PM1a_CNT.SLP_TYP (and PM1b, which these chipsets lack) to enter the state. `None`: the
+/// state is not advertised and the OS will not use it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SleepStates {
+    /// Suspend to RAM.
+    pub s3: Option<u8>,
+    /// Suspend to disk (hibernation): for the device model, a soft off the OS chose.
+    pub s4: Option<u8>,
+}
+
+/// SLP_TYP for S3 on QEMU's PIIX4 and ICH9 PM (hw/acpi/core.c: 1 requests a suspend),
+/// which qemu-xen runs for Xen guests too; hvmloader advertises the same value.
+pub const S3_SLP_TYP: u8 = 1;
+/// SLP_TYP for S4 on Xen as hvmloader advertises it: 0, the value of S5 (soft off), which
+/// every Xen device model powers off on.
+pub const XEN_S4_SLP_TYP: u8 = 0;
+/// SLP_TYP for S4 on QEMU: its PM devices' `s4_val` property, 2 unless changed (QEMU
+/// reports the configured value in fw_cfg `etc/system-states`).
+pub const QEMU_DEFAULT_S4_SLP_TYP: u8 = 2;
+/// PM1_CNT.SLP_TYP is a 3-bit field.
+const MAX_SLP_TYP: u8 = 7;
+
+impl SleepStates {
+    /// Neither S3 nor S4.
+    pub const NONE: SleepStates = SleepStates { s3: None, s4: None };
+
+    /// What hvmloader advertises under Xen for `platform/acpi_s3` and `platform/acpi_s4`:
+    /// S3 with SLP_TYP 1, S4 with SLP_TYP 0.
+    pub fn xen(acpi_s3: bool, acpi_s4: bool) -> Self {
+        SleepStates { s3: acpi_s3.then_some(S3_SLP_TYP), s4: acpi_s4.then_some(XEN_S4_SLP_TYP) }
+    }
+}
+
+/// Size of the VM generation ID in guest memory.
+pub const GENERATION_ID_SIZE: usize = 16;
+/// Alignment of the VM generation ID's address: the specification asks for 8 bytes; 16 also
+/// keeps the 16 bytes within one 4 KiB page, which Xen's toolstack relies on (libxl maps
+/// only the page of HVM_PARAM_VM_GENERATION_ID_ADDR to write a new ID on restore).
+pub const GENERATION_ID_ALIGN: u64 = 16;
+
+/// The VM generation ID as it lies in memory: the low 64 bits, then the high 64 bits, each
+/// little-endian (the layout Xen's toolstack writes on restore, and Windows' VM_GENCOUNTER).
+pub fn generation_id_bytes(id: [u64; 2]) -> [u8; GENERATION_ID_SIZE] {
+    let mut bytes = [0u8; GENERATION_ID_SIZE];
+    bytes[..8].copy_from_slice(&id[0].to_le_bytes());
+    bytes[8..].copy_from_slice(&id[1].to_le_bytes());
+    bytes
+}
+
+/// `_HID` of the generation ID device: the ID Xen's hvmloader gives it, so a Windows guest
+/// moved between the two firmwares keeps the same device. OSes bind to the `_CID`.
+const GENERATION_ID_HID: &str = "XEN0000";
+/// `_CID` and `_DDN` the Microsoft specification requires.
+const GENERATION_ID_CID: &str = "VM_Gen_Counter";
 
 /// The legacy VGA frame buffer window, which the host bridge forwards to the bus.
 const VGA_WINDOW: RangeInclusive<u32> = 0xA_0000..=0xB_FFFF;
@@ -126,6 +195,24 @@ pub fn build_ssdt(input: &SsdtInput, out: &mut [u8]) -> Result<usize, Error> {
         }
         Ok(())
     })?;
+    for (name, slp_typ) in [("\\_S3", input.sleep_states.s3), ("\\_S4", input.sleep_states.s4)] {
+        if let Some(t) = slp_typ {
+            // PM1a_CNT.SLP_TYP, PM1b_CNT.SLP_TYP, reserved, reserved.
+            w.name(name, &Package(&[&t, &t, &0u8, &0u8]))?;
+        }
+    }
+    if let Some(address) = input.generation_id {
+        w.scope("\\_SB", |w| {
+            w.device("VGEN", |w| {
+                w.name("_HID", &EisaId(GENERATION_ID_HID))?;
+                w.name("_CID", &Str(GENERATION_ID_CID))?;
+                w.name("_DDN", &Str(GENERATION_ID_CID))?;
+                // The ID's physical address as two DWORDs, low first.
+                let (low, high) = (address as u32, (address >> 32) as u32);
+                w.method("ADDR", 0, false, |w| w.return_value(&Package(&[&low, &high])))
+            })
+        })?;
+    }
     Ok(w.len())
 }
 
@@ -155,6 +242,15 @@ fn validate(input: &SsdtInput) -> Result<(), Error> {
     }
     if input.cpus.len() > MAX_CPUS {
         return Err(Error::InvalidAmlOperand("more processors than C000-CFFF can name"));
+    }
+    let SleepStates { s3, s4 } = input.sleep_states;
+    if s3.into_iter().chain(s4).any(|t| t > MAX_SLP_TYP) {
+        return Err(Error::InvalidAmlOperand("SLP_TYP is a 3-bit field"));
+    }
+    if input.generation_id.is_some_and(|a| a == 0 || a % GENERATION_ID_ALIGN != 0) {
+        return Err(Error::InvalidAmlOperand(
+            "VM generation ID address is 0 or not 16-byte aligned",
+        ));
     }
     Ok(())
 }

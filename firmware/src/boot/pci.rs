@@ -35,6 +35,8 @@ pub struct PciSetup {
     /// The part of the 64-bit window BARs occupy (MTRRs cover only that).
     pub high_used: Option<Range<u64>>,
     pub unplaced: usize,
+    /// Every function's INTx route (for the MP table and `$PIR`).
+    pub routes: Vec<pci::IntxRoute>,
 }
 
 /// Configuration access by whichever mechanism is current.
@@ -175,6 +177,7 @@ pub fn bring_up(
         high_used: plan.high_mem_used.clone(),
         unplaced: plan.unplaced.len(),
         topology,
+        routes,
     })
 }
 

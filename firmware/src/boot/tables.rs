@@ -6,12 +6,14 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use libacpi::RsdpPlacement;
-use libacpi::tables::MadtProcessor;
+use libacpi::tables::{MadtProcessor, ProcessorState};
 use log::info;
 
 use super::Fatal;
 use super::pci::PciSetup;
-use crate::acpi::ssdt::{SsdtInput, build_ssdt};
+use crate::acpi::ssdt::{
+    GENERATION_ID_SIZE, SleepStates, SsdtInput, build_ssdt, generation_id_bytes,
+};
 use crate::acpi::{self, TableSet, selftest};
 use crate::arch::{
     HwPorts, IdentityAcpiHandler, IdentityMapped, MmioRegion, PhysMemory, ram_slice,
@@ -19,13 +21,24 @@ use crate::arch::{
 use crate::bootinfo::{BootInfo, MemoryKind, PhysRange};
 use crate::chipset::Chipset;
 use crate::chipset::pm::{BiosArea, PmBlocks};
+use crate::legacy::mptable::FLOATING_POINTER_LEN;
+use crate::legacy::{self, Bus0Pins, MpCpu, MpInput, PciIntx, PirInput, write_mp_table, write_pir};
 use crate::pci::Cf8;
+use crate::pci::IntxPin;
 use crate::smbios::{BiosStrings, CpuTopology, SmbiosInfo, SmbiosTable};
 
 /// Bytes carved for the ACPI tables (DSDTs are 10-40 KiB; the rest is small).
 pub const ACPI_AREA_SIZE: u64 = 128 * 1024;
 /// Bytes carved for the SMBIOS structure table.
 pub const SMBIOS_AREA_SIZE: u64 = 16 * 1024;
+/// Bytes carved for the MP table and `$PIR` (255 CPUs and 128 PCI pins take 6.3 KiB).
+pub const LEGACY_AREA_SIZE: u64 = 8 * 1024;
+/// One page for the VM generation ID (16 bytes, reserved: the spec forbids RAM and ACPI
+/// reclaimable memory, and libxl maps just that page to update it).
+pub const GENERATION_ID_AREA_SIZE: u64 = 0x1000;
+/// Everything [`install`] needs carved.
+pub const AREA_SIZE: u64 =
+    ACPI_AREA_SIZE + SMBIOS_AREA_SIZE + LEGACY_AREA_SIZE + GENERATION_ID_AREA_SIZE;
 
 /// The BIOS area legacy scans search: the RSDP anywhere in 0xE0000-0xFFFFF (ACPI 6.5,
 /// 5.2.5.1), SMBIOS entry points in 0xF0000-0xFFFFF (SMBIOS 3.x, 5.2), 16-byte aligned.
@@ -33,8 +46,11 @@ const BIOS_AREA: PhysRange = PhysRange { start: 0xE_0000, end: 0x10_0000 };
 const RSDP_ADDRESS: u64 = 0xF_0000;
 const SMBIOS3_ADDRESS: u64 = 0xF_0030;
 const SMBIOS2_ADDRESS: u64 = 0xF_0050;
+/// The MP floating pointer (16 bytes) and the `$PIR` (at most 544 bytes), for OS scans.
+const MP_FLOATING_ADDRESS: u64 = 0xF_0070;
+const PIR_ADDRESS: u64 = 0xF_0080;
 /// Anchors of entry points an earlier firmware may have left; ours must be the only ones.
-const ANCHORS: [&[u8]; 4] = [b"RSD PTR ", b"_SM3_", b"_SM_", b"_DMI_"];
+const ANCHORS: [&[u8]; 6] = [b"RSD PTR ", b"_SM3_", b"_SM_", b"_DMI_", b"_MP_", b"$PIR"];
 /// The BDA word holding the EBDA's segment, which OSes scan for the RSDP first.
 const EBDA_SEGMENT_POINTER: u64 = 0x40E;
 
@@ -47,6 +63,18 @@ pub struct Installed {
     pub smbios2: u64,
     /// The SMBIOS table (reserved in the memory map).
     pub smbios_table: PhysRange,
+    /// The MP table and `$PIR` (reserved), when there are several CPUs.
+    pub legacy: Option<InstalledLegacy>,
+    /// The page holding the VM generation ID (reserved), when there is one.
+    pub generation_id: Option<PhysRange>,
+}
+
+/// Where the MP table and `$PIR` went (the copies SeaBIOS takes; the BIOS area has more).
+#[derive(Debug)]
+pub struct InstalledLegacy {
+    pub mp_floating: u64,
+    pub pir: Option<PhysRange>,
+    pub area: PhysRange,
 }
 
 /// Where the ACPI tables went.
@@ -77,7 +105,15 @@ pub struct Platform<'a> {
     pub cpus: &'a [MadtProcessor],
     pub topology: CpuTopology,
     pub ioapic_id: u8,
+    pub ioapic_inputs: u16,
+    /// The GSI a bus-0 device's INTx pin drives in APIC mode when the platform wires them
+    /// apart from the PIRQ links (Xen); `None`: the link's IRQ (QEMU).
+    pub intx_gsi: Option<fn(u8, IntxPin) -> u32>,
     pub uuid: Option<[u8; 16]>,
+    /// The sleep states the SSDT advertises besides S5.
+    pub sleep_states: SleepStates,
+    /// The VM generation ID (Xen's `platform/generation-id`).
+    pub generation_id: Option<[u64; 2]>,
     /// SMBIOS strings set by the platform's owner (over the builder's defaults).
     pub strings: &'a BiosStrings,
     /// `_OSC` may grant native PCIe hot-plug (Q35 without the device model's ACPI hot-plug).
@@ -102,7 +138,9 @@ pub fn install(
     self_checks: bool,
 ) -> Result<Installed, Fatal> {
     let acpi_area = PhysRange { start: area.start, end: area.start + ACPI_AREA_SIZE };
-    let smbios_area = PhysRange { start: acpi_area.end, end: area.end };
+    let smbios_area = PhysRange { start: acpi_area.end, end: acpi_area.end + SMBIOS_AREA_SIZE };
+    let legacy_area = PhysRange { start: smbios_area.end, end: smbios_area.end + LEGACY_AREA_SIZE };
+    let generation_id_area = PhysRange { start: legacy_area.end, end: area.end };
 
     let ram: Vec<PhysRange> =
         boot.memory_map.iter().filter(|r| r.kind == MemoryKind::Ram).map(|r| r.range).collect();
@@ -111,10 +149,29 @@ pub fn install(
     platform.strings.apply(&mut info);
     let smbios = SmbiosTable::build(&info).map_err(Fatal::Smbios)?;
 
-    // SAFETY: both areas were carved out of RAM for these tables; nothing else uses them.
-    let (acpi_region, smbios_region) = unsafe { (ram_slice(acpi_area), ram_slice(smbios_area)) };
+    // SAFETY: the areas were carved out of RAM for these tables; nothing else uses them.
+    let (acpi_region, smbios_region, legacy_region) =
+        unsafe { (ram_slice(acpi_area), ram_slice(smbios_area), ram_slice(legacy_area)) };
     acpi_region.fill(0);
     smbios_region.fill(0);
+    legacy_region.fill(0);
+    let legacy = install_legacy(platform, legacy_region, legacy_area)?;
+    let generation_id = match platform.generation_id {
+        Some(id) if platform.acpi => {
+            // SAFETY: carved out of RAM for the ID; nothing else uses it.
+            let page = unsafe { ram_slice(generation_id_area) };
+            page.fill(0);
+            page[..GENERATION_ID_SIZE].copy_from_slice(&generation_id_bytes(id));
+            info!(
+                "VM generation ID {:#018x}:{:#018x} at {:#x}",
+                id[0],
+                id[1],
+                page.as_ptr() as u64
+            );
+            Some(generation_id_area)
+        }
+        _ => None,
+    };
     let entry_points = smbios.write_to(smbios_region, smbios_area.start).map_err(Fatal::Smbios)?;
     // A copy of the 2.x entry point in RAM next to the table, for hand-offs: a BIOS image
     // copied into 0xC0000-0xFFFFF overwrites the BIOS-area copies.
@@ -138,12 +195,23 @@ pub fn install(
     // The RSDP lives with the tables (what hand-offs get) and, for legacy scans, in the
     // BIOS area.
     let installed = if platform.acpi {
-        Some(install_acpi(platform, acpi_region, acpi_area.start))
+        Some(install_acpi(platform, acpi_region, acpi_area.start, generation_id))
     } else {
         None
     };
     if let Some(Ok(summary)) = &installed {
         bios[at(RSDP_ADDRESS)..][..summary.rsdp.len()].copy_from_slice(&summary.rsdp);
+    }
+    if let Some(legacy) = &legacy {
+        // The floating pointer keeps pointing at the configuration table in reserved RAM.
+        let floating = (legacy.mp_floating - legacy_area.start) as usize;
+        bios[at(MP_FLOATING_ADDRESS)..][..FLOATING_POINTER_LEN]
+            .copy_from_slice(&legacy_region[floating..][..FLOATING_POINTER_LEN]);
+        if let Some(pir) = legacy.pir {
+            let table = &legacy_region[(pir.start - legacy_area.start) as usize..];
+            let len = pir.len() as usize;
+            bios[at(PIR_ADDRESS)..][..len].copy_from_slice(&table[..len]);
+        }
     }
     platform.chipset.set_bios_area(&mut cfg, BiosArea::ReadOnly).map_err(Fatal::Pam)?;
 
@@ -164,7 +232,7 @@ pub fn install(
     let smbios2 = smbios_area.start + smbios2_ram_offset;
     let Some(summary) = installed else {
         info!("ACPI: none, as the platform asks (platform/acpi=0)");
-        return Ok(Installed { acpi: None, smbios2, smbios_table });
+        return Ok(Installed { acpi: None, smbios2, smbios_table, legacy, generation_id });
     };
     let summary = summary.map_err(Fatal::Acpi)?;
     info!("ACPI: RSDP at {:#x}, copy at {RSDP_ADDRESS:#x}", summary.rsdp_address);
@@ -195,7 +263,91 @@ pub fn install(
         facs,
         tables: PhysRange { start: facs.end, end: acpi_end },
     };
-    Ok(Installed { acpi: Some(acpi), smbios2, smbios_table })
+    Ok(Installed { acpi: Some(acpi), smbios2, smbios_table, legacy, generation_id })
+}
+
+/// The MP table and, on i440FX, the `$PIR`, for OSes that use no ACPI, written at the start
+/// of `region` (RAM at `area`), when there is more than one CPU (hvmloader's rule) and
+/// every APIC ID fits the MP table's 8 bits.
+fn install_legacy(
+    platform: &Platform<'_>,
+    region: &mut [u8],
+    area: PhysRange,
+) -> Result<Option<InstalledLegacy>, Fatal> {
+    let cpus = platform.cpus;
+    if cpus.len() < 2 {
+        return Ok(None);
+    }
+    if let Some(cpu) = cpus.iter().find(|c| c.apic_id > legacy::mptable::MAX_APIC_ID) {
+        info!("MP table: none, APIC ID {} does not fit its 8 bits (x2APIC)", cpu.apic_id);
+        return Ok(None);
+    }
+    let chipset = platform.chipset;
+    let links = chipset.link_irqs();
+    let link_bitmap = links.iter().fold(0u16, |bits, &irq| bits | 1 << irq);
+    let pins = Bus0Pins::from_routes(&platform.pci.routes);
+    let link_of = |device: u8, pin: IntxPin| chipset.bus0_link(device, pin.index());
+    let pci_intx: Vec<PciIntx> = pins
+        .iter()
+        .map(|(device, pin)| PciIntx {
+            device,
+            pin,
+            gsi: match platform.intx_gsi {
+                Some(gsi) => gsi(device, pin) as u8,
+                None => links[link_of(device, pin)],
+            },
+        })
+        .collect();
+    let mp_cpus: Vec<MpCpu> = cpus
+        .iter()
+        .map(|c| MpCpu { apic_id: c.apic_id, enabled: c.state == ProcessorState::Enabled })
+        .collect();
+    let signature = crate::arch::cpuid(1, 0);
+    let last_bus = platform.pci.topology.functions.iter().map(|f| f.bdf.bus()).max().unwrap_or(0);
+    let input = MpInput {
+        cpus: &mp_cpus,
+        cpu_signature: signature.eax,
+        cpu_features: signature.edx,
+        isa_bus_id: last_bus.saturating_add(1),
+        ioapic_id: platform.ioapic_id,
+        ioapic_inputs: platform.ioapic_inputs,
+        pci_link_irqs: link_bitmap,
+        pci_intx: &pci_intx,
+    };
+    let mp = write_mp_table(&input, region, area.start).map_err(Fatal::MpTable)?;
+    info!(
+        "MP table: floating pointer at {:#x} (copy at {MP_FLOATING_ADDRESS:#x}), {} entries, \
+         {} bytes",
+        mp.floating_pointer, mp.entry_count, mp.config_len
+    );
+    let pir = match chipset {
+        Chipset::I440fx => {
+            let offset = mp.len.next_multiple_of(legacy::pir::PIR_ALIGN as usize);
+            let input = PirInput {
+                router: chipset.interrupt_router(),
+                compatible_router: legacy::pir::PIIX_COMPATIBLE_ROUTER,
+                exclusive_irqs: 0,
+                devices: pins.devices(),
+                irq_bitmap: link_bitmap,
+            };
+            let link_value = |device, pin| Chipset::pirq_register(link_of(device, pin)) as u8;
+            let len = write_pir(&input, link_value, &mut region[offset..]).map_err(Fatal::Pir)?;
+            let address = area.start + offset as u64;
+            info!(
+                "$PIR: at {address:#x} (copy at {PIR_ADDRESS:#x}), {} slots, {len} bytes",
+                pins.devices().count_ones()
+            );
+            Some(PhysRange { start: address, end: address + len as u64 })
+        }
+        // ICH9's router has no $PIR-compatible PIIX identity; ACPI's _PRT describes it.
+        Chipset::Q35 => None,
+    };
+    let end = pir.map_or(area.start + mp.len as u64, |pir| pir.end);
+    Ok(Some(InstalledLegacy {
+        mp_floating: mp.floating_pointer,
+        pir,
+        area: PhysRange { start: area.start, end: end.next_multiple_of(0x1000) },
+    }))
 }
 
 /// Builds the runtime SSDT and installs every ACPI table in `region` (at `address`).
@@ -203,6 +355,7 @@ fn install_acpi(
     platform: &Platform<'_>,
     region: &mut [u8],
     address: u64,
+    generation_id: Option<PhysRange>,
 ) -> Result<libacpi::InstallSummary, libacpi::Error> {
     let pci = platform.pci;
     let last_bus = match (platform.chipset, pci.ecam) {
@@ -217,6 +370,8 @@ fn install_acpi(
         high_window: pci.high_window.clone(),
         ecam: pci.ecam,
         native_pcie_hotplug: platform.native_pcie_hotplug,
+        sleep_states: platform.sleep_states,
+        generation_id: generation_id.map(|page| page.start),
     };
     let mut ssdt = vec![0u8; 64 * 1024];
     let ssdt_len = build_ssdt(&ssdt_input, &mut ssdt)?;

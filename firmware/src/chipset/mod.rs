@@ -86,8 +86,9 @@ impl Chipset {
         }
     }
 
-    /// Config offset of link `link`'s routing register (PIRQA-D at 0x60, ICH9's E-H at 0x68).
-    const fn pirq_register(link: usize) -> u16 {
+    /// Config offset of link `link`'s routing register (PIRQA-D at 0x60, ICH9's E-H at 0x68):
+    /// also the link's name in `$PIR` slot entries.
+    pub const fn pirq_register(link: usize) -> u16 {
         if link < 4 { 0x60 + link as u16 } else { 0x68 + (link as u16 - 4) }
     }
 

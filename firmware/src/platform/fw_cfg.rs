@@ -21,6 +21,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::sync::atomic::{Ordering, compiler_fence};
 
+use crate::acpi::ssdt::SleepStates;
 use crate::arch::PortIo;
 
 /// Selector register (16-bit write).
@@ -64,6 +65,26 @@ const DIR_ENTRY_SIZE: usize = 64;
 /// Most directory entries accepted. QEMU's default is 0x20 slots, up to 0x1000 with
 /// `-global fw_cfg.file_slots`; anything beyond is a broken device, not a configuration.
 pub const MAX_FILES: u32 = 0x1000;
+
+/// The sleep states QEMU's PM device (PIIX4 or ICH9) implements: one byte per state S0-S5,
+/// bit 7 set when the state is enabled, bits 6:0 its SLP_TYP. QEMU writes S3 as SLP_TYP 1,
+/// S4 as the device's `s4_val` property (default 2), each enabled unless the `disable_s3` /
+/// `disable_s4` property is set; S0 and S5 (SLP_TYP 0) always enabled, S1 and S2 never.
+pub const SYSTEM_STATES_FILE: &str = "etc/system-states";
+/// Size of [`SYSTEM_STATES_FILE`]: S0 to S5.
+pub const SYSTEM_STATES_LEN: usize = 6;
+
+/// The S3 and S4 entries of [`SYSTEM_STATES_FILE`]: each state's SLP_TYP when enabled. An
+/// enabled state whose value does not fit PM1_CNT.SLP_TYP (3 bits) cannot be entered and
+/// is left out.
+pub fn parse_system_states(raw: &[u8; SYSTEM_STATES_LEN]) -> SleepStates {
+    const ENABLED: u8 = 1 << 7;
+    let state = |byte: u8| {
+        let slp_typ = byte & !ENABLED;
+        (byte & ENABLED != 0 && slp_typ <= 7).then_some(slp_typ)
+    };
+    SleepStates { s3: state(raw[3]), s4: state(raw[4]) }
+}
 
 /// A named file of the fw_cfg directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -200,6 +221,15 @@ impl<P: PortIo, A: DmaAddressing> FwCfg<P, A> {
     /// The file called exactly `name`, if QEMU has one.
     pub fn find_file(&mut self, name: &str) -> Result<Option<File>, FwCfgError> {
         Ok(self.files()?.into_iter().find(|file| file.name == name))
+    }
+
+    /// The sleep states the PM device implements, from [`SYSTEM_STATES_FILE`]; `None` when
+    /// QEMU has no such file. A file of another size is an error.
+    pub fn sleep_states(&mut self) -> Result<Option<SleepStates>, FwCfgError> {
+        let Some(file) = self.find_file(SYSTEM_STATES_FILE)? else { return Ok(None) };
+        let mut raw = [0u8; SYSTEM_STATES_LEN];
+        self.read_file(&file, &mut raw)?;
+        Ok(Some(parse_system_states(&raw)))
     }
 
     /// Starts reading `file` from its first byte.

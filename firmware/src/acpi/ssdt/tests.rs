@@ -37,6 +37,8 @@ struct Machine {
     low_windows: Vec<Range<u64>>,
     high_window: Option<Range<u64>>,
     ecam: Option<EcamArea>,
+    sleep_states: SleepStates,
+    generation_id: Option<u64>,
 }
 
 impl Machine {
@@ -48,6 +50,8 @@ impl Machine {
             high_window: self.high_window.clone(),
             ecam: self.ecam,
             native_pcie_hotplug: true,
+            sleep_states: self.sleep_states,
+            generation_id: self.generation_id,
         }
     }
 
@@ -72,6 +76,8 @@ impl Machine {
                 low_windows: vec![0xE000_0000..0xFC00_0000],
                 high_window: None,
                 ecam: None,
+                sleep_states: SleepStates::NONE,
+                generation_id: None,
             },
             Chipset::Q35 => {
                 let ecam = EcamArea { base: 0xF000_0000, buses: 64 };
@@ -83,6 +89,8 @@ impl Machine {
                     low_windows: vec![0xE000_0000..ecam.base, ecam.end()..0xFC00_0000],
                     high_window: None,
                     ecam: Some(ecam),
+                    sleep_states: SleepStates::NONE,
+                    generation_id: None,
                 }
             }
         }
@@ -572,6 +580,23 @@ fn check(machine: &Machine) {
             "evaluate \\_SB.PCI0._OSC {other} 1 3 (00 00 00 00 1f 00 00 00 1f 00 00 00)"
         ));
     }
+    let sleep = machine.sleep_states;
+    for (state, slp_typ) in [("_S3", sleep.s3), ("_S4", sleep.s4)] {
+        assert_eq!(
+            ssdt_asl.contains(&format!("Name (\\{state},")),
+            slp_typ.is_some(),
+            "{ssdt_asl}"
+        );
+        if slp_typ.is_some() {
+            commands.push(format!("evaluate \\{state}"));
+        }
+    }
+    assert_eq!(ssdt_asl.contains("Device (VGEN)"), machine.generation_id.is_some(), "{ssdt_asl}");
+    if machine.generation_id.is_some() {
+        for object in ["_HID", "_CID", "_DDN", "ADDR"] {
+            commands.push(format!("evaluate \\_SB.VGEN.{object}"));
+        }
+    }
 
     let results = acpiexec(dir, &commands);
     let mut results = results.iter();
@@ -711,6 +736,22 @@ fn check(machine: &Machine) {
         assert_eq!(next().buffer(), osc([0x08, 0x1F, 0x1F]), "_OSC unknown revision");
         assert_eq!(next().buffer(), osc([0x04, 0x1F, 0x1F]), "_OSC unknown UUID");
     }
+    for (state, slp_typ) in [("_S3", sleep.s3), ("_S4", sleep.s4)] {
+        if let Some(t) = slp_typ {
+            let t = Element::Integer(t.into());
+            let zero = Element::Integer(0);
+            assert_eq!(next().elements(), [t.clone(), t, zero.clone(), zero], "\\{state}");
+        }
+    }
+    if let Some(address) = machine.generation_id {
+        assert_eq!(next().integer(), 0x0000_AE60, "VGEN _HID XEN0000");
+        // ACPICA upper-cases _CID strings when it returns them (its predefined-name repair),
+        // which is how Linux's driver matches "VM_GEN_COUNTER".
+        assert_eq!(next().string(), "VM_GEN_COUNTER", "VGEN _CID");
+        assert_eq!(next().string(), "VM_Gen_Counter", "VGEN _DDN");
+        let expected = [Element::Integer(address & 0xFFFF_FFFF), Element::Integer(address >> 32)];
+        assert_eq!(next().elements(), expected, "VGEN ADDR: low and high DWORD of the address");
+    }
     assert!(results.next().is_none());
 }
 
@@ -778,9 +819,110 @@ fn ecam_above_4_gib_is_a_qword_reservation() {
     check(&machine);
 }
 
+#[test]
+fn xen_sleep_states_and_generation_id_on_i440() {
+    let mut machine = Machine::new("i440-xen-s3s4-genid", Chipset::I440fx, &[0, 1]);
+    machine.sleep_states = SleepStates::xen(true, true);
+    machine.generation_id = Some(0xFC00_2010);
+    check(&machine);
+}
+
+#[test]
+fn qemu_sleep_states_and_a_generation_id_above_4_gib_on_q35() {
+    let mut machine = Machine::new("q35-qemu-s3s4-genid", Chipset::Q35, &[0]);
+    machine.sleep_states = SleepStates { s3: Some(S3_SLP_TYP), s4: Some(QEMU_DEFAULT_S4_SLP_TYP) };
+    machine.generation_id = Some(0x1_2345_6780);
+    check(&machine);
+}
+
+#[test]
+fn s4_alone() {
+    let mut machine = Machine::new("i440-s4", Chipset::I440fx, &[0]);
+    machine.sleep_states = SleepStates { s3: None, s4: Some(5) };
+    check(&machine);
+}
+
+/// The AML of the sleep states and the generation ID device is what iasl makes of the ASL
+/// the module documentation shows: they end the SSDT body, in this order.
+#[test]
+fn sleep_states_and_generation_id_are_byte_exact_with_iasl() {
+    let cases = [
+        (SleepStates::xen(true, true), Some(0xFC00_2010)),
+        (SleepStates::xen(true, false), None),
+        (SleepStates::xen(false, true), Some(0x1_2345_6780)),
+        (SleepStates { s3: Some(1), s4: Some(2) }, Some(0xFFFF_FFFF_FFFF_FFF0)),
+        (SleepStates::NONE, Some(0x10)),
+    ];
+    let scratch = Scratch::new("sleep-genid-iasl");
+    for (n, (sleep_states, generation_id)) in cases.into_iter().enumerate() {
+        let mut asl =
+            String::from("DefinitionBlock (\"\", \"SSDT\", 2, \"TEST\", \"SLEEP\", 0)\n{\n");
+        for (state, slp_typ) in [("_S3", sleep_states.s3), ("_S4", sleep_states.s4)] {
+            if let Some(t) = slp_typ {
+                asl +=
+                    &format!("    Name (\\{state}, Package (0x04) {{ {t}, {t}, Zero, Zero }})\n");
+            }
+        }
+        if let Some(address) = generation_id {
+            asl += &format!(
+                r#"    Scope (\_SB)
+    {{
+        Device (VGEN)
+        {{
+            Name (_HID, EisaId ("XEN0000"))
+            Name (_CID, "VM_Gen_Counter")
+            Name (_DDN, "VM_Gen_Counter")
+            Method (ADDR, 0, NotSerialized)
+            {{
+                Return (Package (0x02) {{ 0x{:08X}, 0x{:08X} }})
+            }}
+        }}
+    }}
+"#,
+                address & 0xFFFF_FFFF,
+                address >> 32
+            );
+        }
+        asl += "}\n";
+        let iasl = compile(&scratch.0, &format!("EXPECTED{n}"), &asl);
+
+        let mut machine = Machine::new("unused", Chipset::I440fx, &[0]);
+        machine.sleep_states = sleep_states;
+        machine.generation_id = generation_id;
+        let mut body = vec![0u8; 4096];
+        let length = build_ssdt(&machine.input(), &mut body).unwrap();
+        machine.sleep_states = SleepStates::NONE;
+        machine.generation_id = None;
+        let without = build_ssdt(&machine.input(), &mut vec![0u8; 4096]).unwrap();
+        assert_eq!(&body[without..length], &iasl[36..], "case {n}:\n{asl}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Host-only checks (no tools)
 // ---------------------------------------------------------------------------------------
+
+#[test]
+fn generation_id_bytes_are_low_then_high_little_endian() {
+    let bytes = generation_id_bytes([0x1122_3344_5566_7788, 0x99AA_BBCC_DDEE_FF00]);
+    assert_eq!(
+        bytes,
+        [
+            0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0x00, 0xFF, 0xEE, 0xDD, 0xCC, 0xBB,
+            0xAA, 0x99
+        ]
+    );
+    // Xen's xenstore value "4660:5678" (low:high) as libxl writes it on restore.
+    assert_eq!(generation_id_bytes([4660, 5678])[..2], [0x34, 0x12]);
+    assert_eq!(generation_id_bytes([4660, 5678])[8..10], [0x2E, 0x16]);
+}
+
+#[test]
+fn xen_sleep_states_follow_the_xenstore_flags() {
+    assert_eq!(SleepStates::xen(true, true), SleepStates { s3: Some(1), s4: Some(0) });
+    assert_eq!(SleepStates::xen(false, true), SleepStates { s3: None, s4: Some(0) });
+    assert_eq!(SleepStates::xen(false, false), SleepStates::NONE);
+}
 
 #[test]
 fn processor_names() {
@@ -812,6 +954,10 @@ fn impossible_machines_are_rejected() {
     let many =
         vec![MadtProcessor { uid: 0, apic_id: 0, state: ProcessorState::Enabled }; MAX_CPUS + 1];
     reject(SsdtInput { cpus: &many, ..base.clone() }, "4097 processors");
+    let eight = SleepStates { s3: None, s4: Some(8) };
+    reject(SsdtInput { sleep_states: eight, ..base.clone() }, "SLP_TYP 8");
+    reject(SsdtInput { generation_id: Some(0), ..base.clone() }, "generation ID at 0");
+    reject(SsdtInput { generation_id: Some(0xFC00_0008), ..base.clone() }, "8-byte alignment");
     assert!(build_ssdt(&base, &mut out).is_ok());
 }
 

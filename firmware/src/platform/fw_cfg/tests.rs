@@ -3,6 +3,7 @@ use alloc::vec::Vec;
 
 use super::sim::{HostAddressing, SimFwCfg};
 use super::*;
+use crate::acpi::ssdt::SleepStates;
 
 /// Pretends every buffer is out of the device's reach.
 struct NothingReachable;
@@ -168,4 +169,36 @@ fn identity_addressing_reaches_only_the_first_4_gib() {
     let high = core::ptr::without_provenance::<u8>(0x1_0000_0000);
     assert_eq!(IdentityMapped.device_address(low), Some(0xFFFF_F000));
     assert_eq!(IdentityMapped.device_address(high), None);
+}
+
+#[test]
+fn system_states_give_the_enabled_slp_typ_values() {
+    // QEMU's defaults: S3 (1) and S4 (s4_val 2) enabled.
+    let states = parse_system_states(&[0x80, 0, 0, 0x81, 0x82, 0x80]);
+    assert_eq!(states, SleepStates { s3: Some(1), s4: Some(2) });
+    // disable_s3=1, disable_s4=1: the values are there, the enable bits are not.
+    assert_eq!(parse_system_states(&[0x80, 0, 0, 0x01, 0x02, 0x80]), SleepStates::NONE);
+    // Only S4, with another s4_val.
+    let states = parse_system_states(&[0x80, 0, 0, 0x01, 0x85, 0x80]);
+    assert_eq!(states, SleepStates { s3: None, s4: Some(5) });
+    // An enabled value PM1_CNT.SLP_TYP cannot hold.
+    let states = parse_system_states(&[0x80, 0, 0, 0x81, 0xC0, 0x80]);
+    assert_eq!(states, SleepStates { s3: Some(1), s4: None });
+}
+
+#[test]
+fn sleep_states_are_read_from_fw_cfg() {
+    for dma in [false, true] {
+        let mut sim = SimFwCfg::new(dma);
+        sim.add_file("etc/system-states", &[0x80, 0, 0, 0x01, 0x82, 0x80]);
+        let mut fw_cfg = FwCfg::detect(sim, HostAddressing).unwrap();
+        assert_eq!(fw_cfg.sleep_states(), Ok(Some(SleepStates { s3: None, s4: Some(2) })));
+    }
+    // No file (not QEMU's PM device): nothing known.
+    assert_eq!(device(true).sleep_states(), Ok(None));
+    // A file of another size is not the format this parser knows.
+    let mut sim = SimFwCfg::new(true);
+    sim.add_file("etc/system-states", &[0x80, 0, 0, 0x81, 0x82]);
+    let mut fw_cfg = FwCfg::detect(sim, HostAddressing).unwrap();
+    assert!(matches!(fw_cfg.sleep_states(), Err(FwCfgError::SizeMismatch { size: 5, .. })));
 }

@@ -218,6 +218,7 @@ pub mod xs {
     /// Longest relative path the daemon accepts.
     pub const REL_PATH_MAX: usize = 2048;
     pub const READ: u32 = 2;
+    pub const WRITE: u32 = 11;
     pub const WATCH_EVENT: u32 = 15;
     pub const ERROR: u32 = 16;
     /// `XS_DEBUG` (= `XS_CONTROL`), which clients skip.

@@ -38,8 +38,9 @@ pub use config::{BiosKind, XenConfig};
 pub use cpuid::{HypercallLeaf, XenCpuid};
 pub use hvm_info::{HvmInfo, HvmInfoError};
 pub use hypercall::{Hypercall, Xen};
-pub use xenstore::{Stopwatch, XenStore, XsError};
+pub use xenstore::{Stopwatch, XenStore, XsError, XsOp};
 
+use crate::acpi::ssdt::SleepStates;
 use crate::arch::{HwPorts, HypercallPage, IdentityMapped, PhysMemory, Pit};
 use crate::bootinfo::{BootInfo, MemoryKind, MemoryRegion, Module, PhysRange};
 use crate::chipset::pm::PmBlocks;
@@ -331,6 +332,38 @@ impl<H: Hypercall> XenSetup<H> {
     pub fn use_acpi_ports(&mut self) -> Result<PmBlocks, XenError> {
         self.xen.set_param(abi::param::ACPI_IOPORTS_LOCATION, 1)?;
         Ok(XEN_PM_BLOCKS)
+    }
+
+    /// The sleep states to advertise, as hvmloader does: S3 (SLP_TYP 1) unless
+    /// `platform/acpi_s3` says no, S4 (SLP_TYP 0, S5's soft off) unless `platform/acpi_s4`
+    /// says no.
+    pub fn sleep_states(&self) -> SleepStates {
+        SleepStates::xen(self.config.acpi_s3, self.config.acpi_s4)
+    }
+
+    /// Tells the toolstack where the VM generation ID lies: HVM_PARAM_VM_GENERATION_ID_ADDR,
+    /// which libxl reads to write a new ID into that page when it restores the domain
+    /// (hvmloader has set this parameter since Xen 4.5; the older xenstore key
+    /// `hvmloader/generation-id-address` is read by no toolstack since). `address` is where
+    /// the boot code wrote [`crate::acpi::ssdt::generation_id_bytes`] of
+    /// `config.generation_id`, the address the SSDT's `VGEN` device gives.
+    pub fn publish_generation_id(&mut self, address: u64) -> Result<(), XenError> {
+        self.xen.set_param(abi::param::VM_GENERATION_ID_ADDR, address)?;
+        info!("VM generation ID at {address:#x}");
+        Ok(())
+    }
+
+    /// Writes `value` to the xenstore key `path` (relative paths are under the domain's
+    /// home, /local/domain/<domid>/), waiting at most the store's timeout for each step.
+    pub fn write_key(
+        &mut self,
+        clock: &mut impl Stopwatch,
+        path: &str,
+        value: &str,
+    ) -> Result<(), XenError> {
+        let store = self.store.as_mut().ok_or(XenError::NoStore { pfn: 0, port: 0 })?;
+        store.write(&mut self.xen, clock, path, value)?;
+        Ok(())
     }
 
     /// Points HVM_PARAM_CALLBACK_IRQ at the platform device's INTx GSI. Returns the GSI,

@@ -13,7 +13,7 @@ use std::{format, vec};
 use super::abi::{self, *};
 use super::config::{BiosKind, ConfigError, KeyReader, TpmVersion, XenConfig, parse_c_integer};
 use super::hvm_info::{HvmInfo, HvmInfoError};
-use super::xenstore::{Stopwatch, XenStore, XsError};
+use super::xenstore::{Stopwatch, XenStore, XsError, XsOp};
 use super::*;
 use crate::arch::{CpuidResult, PhysMemory, PhysReadError};
 use crate::bootinfo::{MemoryKind, MemoryRegion, PhysRange};
@@ -190,9 +190,15 @@ struct FakeStore {
     keys: HashMap<String, String>,
     /// false: the daemon never consumes or answers anything.
     answers: bool,
+    /// Request bytes taken off the ring, not yet a whole request.
+    received: Vec<u8>,
     /// Reply bytes not yet on the ring (waiting for room).
     pending: Vec<u8>,
     requests: Vec<String>,
+    /// Every XS_WRITE, as (path, value).
+    writes: Vec<(String, String)>,
+    /// The daemon's answer to writes when it refuses them (an errno name).
+    write_error: Option<&'static str>,
 }
 
 impl FakeStore {
@@ -213,8 +219,11 @@ impl FakeStore {
             page,
             keys: keys.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             answers: true,
+            received: Vec::new(),
             pending: Vec::new(),
             requests: Vec::new(),
+            writes: Vec::new(),
+            write_error: None,
         }))
     }
 
@@ -233,29 +242,48 @@ impl FakeStore {
         if !self.answers {
             return;
         }
-        // Consume every complete request.
+        // Take everything on the request ring (as xenstored does, a request larger than the
+        // ring arrives in parts), then answer every complete request.
+        let (cons, prod) = self.with(|r| (r.req_cons, r.req_prod));
+        let bytes: Vec<u8> =
+            self.with(|r| (cons..prod).map(|i| r.req[i as usize & 1023]).collect());
+        self.with(|r| r.req_cons = prod);
+        self.received.extend_from_slice(&bytes);
         loop {
-            let (cons, prod) = self.with(|r| (r.req_cons, r.req_prod));
-            let avail = prod.wrapping_sub(cons) as usize;
-            let peek = |n: usize| -> Vec<u8> {
-                self.with(|r| (0..n).map(|i| r.req[(cons as usize + i) & 1023]).collect())
-            };
-            if avail < 16 {
+            if self.received.len() < 16 {
                 break;
             }
-            let header = XsdSockmsg::from_bytes(&peek(16).try_into().unwrap());
-            if avail < 16 + header.len as usize {
+            let header = XsdSockmsg::from_bytes(&self.received[..16].try_into().unwrap());
+            if self.received.len() < 16 + header.len as usize {
                 break;
             }
-            let body = peek(16 + header.len as usize)[16..].to_vec();
-            self.with(|r| r.req_cons = cons.wrapping_add(16 + header.len));
-            assert_eq!(header.kind, xs::READ);
-            assert_eq!(body.last(), Some(&0), "paths are NUL-terminated");
-            let path = String::from_utf8(body[..body.len() - 1].to_vec()).unwrap();
-            self.requests.push(path.clone());
-            let (kind, payload) = match self.keys.get(&path) {
-                Some(v) => (xs::READ, v.as_bytes().to_vec()),
-                None => (xs::ERROR, b"ENOENT\0".to_vec()),
+            let message: Vec<u8> = self.received.drain(..16 + header.len as usize).collect();
+            let body = message[16..].to_vec();
+            let (kind, payload) = match header.kind {
+                xs::READ => {
+                    assert_eq!(body.last(), Some(&0), "paths are NUL-terminated");
+                    let path = String::from_utf8(body[..body.len() - 1].to_vec()).unwrap();
+                    self.requests.push(path.clone());
+                    match self.keys.get(&path) {
+                        Some(v) => (xs::READ, v.as_bytes().to_vec()),
+                        None => (xs::ERROR, b"ENOENT\0".to_vec()),
+                    }
+                }
+                xs::WRITE => {
+                    // path NUL value, the value without a NUL of its own.
+                    let nul = body.iter().position(|&b| b == 0).expect("path NUL value");
+                    let path = String::from_utf8(body[..nul].to_vec()).unwrap();
+                    let value = String::from_utf8(body[nul + 1..].to_vec()).unwrap();
+                    self.writes.push((path.clone(), value.clone()));
+                    match self.write_error {
+                        Some(errno) => (xs::ERROR, format!("{errno}\0").into_bytes()),
+                        None => {
+                            self.keys.insert(path, value);
+                            (xs::WRITE, b"OK\0".to_vec())
+                        }
+                    }
+                }
+                other => panic!("unexpected request type {other}"),
             };
             let reply =
                 XsdSockmsg { kind, req_id: header.req_id, tx_id: 0, len: payload.len() as u32 };
@@ -620,6 +648,7 @@ fn a_store_that_never_answers_times_out() {
     assert_eq!(
         err,
         XsError::Timeout {
+            op: XsOp::Read,
             path: "hvmloader/bios".into(),
             waiting_for: "answer",
             timeout_us: 250_000
@@ -835,7 +864,11 @@ fn a_map_reader_serves_config_tests_too() {
     impl KeyReader for Map {
         fn read_key(&mut self, path: &str) -> Result<Option<String>, XsError> {
             if path == "platform/tpm_version" {
-                return Err(XsError::Daemon { path: path.into(), error: "EACCES".into() });
+                return Err(XsError::Daemon {
+                    op: XsOp::Read,
+                    path: path.into(),
+                    error: "EACCES".into(),
+                });
             }
             Ok(self.0.get(path).map(|v| v.to_string()))
         }
@@ -866,4 +899,98 @@ fn no_or_zero_domain_handle_means_no_uuid() {
         m.xen.raw().handle = handle;
         assert_eq!(gather(&mut m).unwrap().uuid, None, "{handle:?}");
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// xenstore writes, the generation ID and the sleep states
+
+#[test]
+fn writes_reach_the_store_as_path_nul_value() {
+    let mut m = machine(&[], hvm_info_bytes(1, 1, 0x8_0000, 0));
+    let mut store = client(&mut m);
+    let mut clock = Polls { per_wait: 1, timeouts: 0 };
+    store.write(&mut m.xen, &mut clock, "data/test", "0xfc001000").unwrap();
+    assert_eq!(
+        store.read(&mut m.xen, &mut clock, "data/test").unwrap().as_deref(),
+        Some("0xfc001000")
+    );
+    // An empty value is a value, and a long one crosses the 1 KiB ring several times.
+    store.write(&mut m.xen, &mut clock, "data/empty", "").unwrap();
+    let long = "v".repeat(3000);
+    store.write(&mut m.xen, &mut clock, "data/long", &long).unwrap();
+    assert_eq!(store.read(&mut m.xen, &mut clock, "data/long").unwrap(), Some(long.clone()));
+    let writes = &m.store.borrow().writes;
+    assert_eq!(writes[0], ("data/test".to_string(), "0xfc001000".to_string()));
+    assert_eq!(writes[1], ("data/empty".to_string(), String::new()));
+    assert_eq!(writes[2].1, long);
+    assert_eq!(clock.timeouts, 0);
+}
+
+#[test]
+fn refused_oversized_and_unanswered_writes_are_errors() {
+    let mut m = machine(&[], hvm_info_bytes(1, 1, 0x8_0000, 0));
+    let mut store = client(&mut m);
+    let mut clock = Polls { per_wait: 2, timeouts: 0 };
+
+    m.store.borrow_mut().write_error = Some("EACCES");
+    let err = store.write(&mut m.xen, &mut clock, "/local/domain/0/x", "1").unwrap_err();
+    assert_eq!(
+        err,
+        XsError::Daemon {
+            op: XsOp::Write,
+            path: "/local/domain/0/x".into(),
+            error: "EACCES".into()
+        }
+    );
+    assert_eq!(err.to_string(), "xenstore: writing \"/local/domain/0/x\": daemon answered EACCES");
+    // The client is still in step with the daemon.
+    m.store.borrow_mut().write_error = None;
+    store.write(&mut m.xen, &mut clock, "data/ok", "1").unwrap();
+
+    // Path, NUL and value must fit XENSTORE_PAYLOAD_MAX (4096): 4095 bytes of value do not.
+    let sends = m.xen.raw().sends.len();
+    let err = store.write(&mut m.xen, &mut clock, "data/big", &"x".repeat(4095)).unwrap_err();
+    assert_eq!(err, XsError::ValueTooLong { path: "data/big".into(), len: 8 + 1 + 4095 });
+    assert_eq!(m.xen.raw().sends.len(), sends, "nothing was sent");
+    store.write(&mut m.xen, &mut clock, "data/big", &"x".repeat(4096 - 9)).unwrap();
+    assert!(store.write(&mut m.xen, &mut clock, "a\0b", "1").is_err(), "NUL in the path");
+
+    m.store.borrow_mut().answers = false;
+    store.timeout_us = 100_000;
+    let err = store.write(&mut m.xen, &mut clock, "data/late", "1").unwrap_err();
+    assert_eq!(
+        err,
+        XsError::Timeout {
+            op: XsOp::Write,
+            path: "data/late".into(),
+            waiting_for: "answer",
+            timeout_us: 100_000
+        }
+    );
+    assert!(err.to_string().starts_with("xenstore: no progress on writing \"data/late\""), "{err}");
+}
+
+#[test]
+fn setup_writes_keys_and_publishes_the_generation_id() {
+    let keys = [("platform/generation-id", "0x1234:5678"), ("platform/acpi_s4", "0")];
+    let mut m = machine(&keys, hvm_info_bytes(1, 1, 0x8_0000, 0));
+    let mut setup = gather(&mut m).unwrap();
+    assert_eq!(setup.config.generation_id, Some([0x1234, 5678]));
+    assert_eq!(setup.sleep_states(), crate::acpi::ssdt::SleepStates { s3: Some(1), s4: None });
+
+    setup.publish_generation_id(0xFC00_2000).unwrap();
+    assert_eq!(setup.xen.raw().set_params, [(param::VM_GENERATION_ID_ADDR, 0xFC00_2000)]);
+
+    let mut clock = Polls::default();
+    setup.write_key(&mut clock, "data/firmware", "hvmloader-rs").unwrap();
+    assert_eq!(
+        m.store.borrow().keys.get("data/firmware").map(String::as_str),
+        Some("hvmloader-rs")
+    );
+    m.store.borrow_mut().write_error = Some("EROFS");
+    assert!(matches!(
+        setup.write_key(&mut clock, "data/firmware", "x"),
+        Err(XenError::Store(XsError::Daemon { op: XsOp::Write, .. }))
+    ));
+    setup.finish(&mut clock).unwrap();
 }

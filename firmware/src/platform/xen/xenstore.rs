@@ -1,6 +1,6 @@
 //! A minimal xenstore client over the domain's shared ring page (io/xs_wire.h): one
-//! `XS_READ` at a time, every wait for the daemon bounded, notifications through
-//! EVTCHNOP_send.
+//! request (`XS_READ` or `XS_WRITE`) at a time, every wait for the daemon bounded,
+//! notifications through EVTCHNOP_send.
 //!
 //! The ring page is shared with xenstored in dom0, which runs concurrently: every index
 //! and byte is accessed volatile, with barriers ordering data against indices the way the
@@ -41,23 +41,45 @@ impl<P: PortIo> Stopwatch for Pit<'_, P> {
     }
 }
 
-/// What went wrong reading the store.
+/// What the client was doing when something went wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XsOp {
+    Read,
+    Write,
+    /// Handing the ring back ([`XenStore::hand_back`]).
+    HandBack,
+}
+
+impl fmt::Display for XsOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            XsOp::Read => "reading",
+            XsOp::Write => "writing",
+            XsOp::HandBack => "handing back",
+        })
+    }
+}
+
+/// What went wrong talking to the store.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum XsError {
     /// The daemon did not consume our request or did not answer in time.
     Timeout {
+        op: XsOp,
         path: String,
         waiting_for: &'static str,
         timeout_us: u64,
     },
     /// The ring or the reply broke the protocol.
     Protocol {
+        op: XsOp,
         path: String,
         what: &'static str,
         value: u64,
     },
-    /// The daemon answered with an error other than ENOENT.
+    /// The daemon answered with an error (other than ENOENT for a read).
     Daemon {
+        op: XsOp,
         path: String,
         error: String,
     },
@@ -67,6 +89,12 @@ pub enum XsError {
     PathTooLong {
         path: String,
     },
+    /// A write whose path, NUL and value (`len` bytes) do not fit one message
+    /// (XENSTORE_PAYLOAD_MAX).
+    ValueTooLong {
+        path: String,
+        len: usize,
+    },
     /// The event-channel notification failed.
     Notify(alloc::boxed::Box<XenError>),
 }
@@ -74,22 +102,45 @@ pub enum XsError {
 impl fmt::Display for XsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            XsError::Timeout { path, waiting_for, timeout_us } => write!(
+            XsError::Timeout { op, path, waiting_for, timeout_us } => write!(
                 f,
-                "xenstore: no progress on reading \"{path}\" for {} ms (waiting for the \
+                "xenstore: no progress on {op} \"{path}\" for {} ms (waiting for the \
                  daemon to {waiting_for}): is xenstored running?",
                 timeout_us / 1000
             ),
-            XsError::Protocol { path, what, value } => {
-                write!(f, "xenstore: reading \"{path}\": {what} ({value:#x})")
+            XsError::Protocol { op, path, what, value } => {
+                write!(f, "xenstore: {op} \"{path}\": {what} ({value:#x})")
             }
-            XsError::Daemon { path, error } => {
-                write!(f, "xenstore: reading \"{path}\": daemon answered {error}")
+            XsError::Daemon { op, path, error } => {
+                write!(f, "xenstore: {op} \"{path}\": daemon answered {error}")
             }
             XsError::NotUtf8 { path } => write!(f, "xenstore: value of \"{path}\" is not UTF-8"),
             XsError::PathTooLong { path } => write!(f, "xenstore: path \"{path}\" too long"),
+            XsError::ValueTooLong { path, len } => write!(
+                f,
+                "xenstore: writing \"{path}\": path and value take {len} bytes, more than \
+                 one message holds ({})",
+                xs::PAYLOAD_MAX
+            ),
             XsError::Notify(e) => write!(f, "xenstore: notifying the daemon: {e}"),
         }
+    }
+}
+
+/// The request an error belongs to.
+#[derive(Clone, Copy, Debug)]
+struct Req<'a> {
+    op: XsOp,
+    path: &'a str,
+}
+
+impl Req<'_> {
+    fn protocol(self, what: &'static str, value: u64) -> XsError {
+        XsError::Protocol { op: self.op, path: self.path.into(), what, value }
+    }
+
+    fn timeout(self, waiting_for: &'static str, timeout_us: u64) -> XsError {
+        XsError::Timeout { op: self.op, path: self.path.into(), waiting_for, timeout_us }
     }
 }
 
@@ -257,7 +308,7 @@ impl XenStore {
         &mut self,
         xen: &mut Xen<H>,
         clock: &mut impl Stopwatch,
-        path: &str,
+        req: Req<'_>,
         mut data: &[u8],
     ) -> Result<(), XsError> {
         while !data.is_empty() {
@@ -265,18 +316,16 @@ impl XenStore {
             let prod = self.ring.index(Index::ReqProd);
             let used = prod.wrapping_sub(cons);
             if used > xs::RING_SIZE {
-                return Err(protocol(
-                    path,
-                    "request ring: producer ahead by more than a ring",
-                    used.into(),
-                ));
+                return Err(
+                    req.protocol("request ring: producer ahead by more than a ring", used.into())
+                );
             }
             if used == xs::RING_SIZE {
                 // Full: let the daemon know there is work, then wait for it to consume.
                 self.notify(xen)?;
                 let ring = &self.ring;
                 if !clock.poll_until(self.timeout_us, &mut || ring.index(Index::ReqCons) != cons) {
-                    return Err(timeout(path, "consume our request", self.timeout_us));
+                    return Err(req.timeout("consume our request", self.timeout_us));
                 }
                 continue;
             }
@@ -296,7 +345,7 @@ impl XenStore {
         &mut self,
         xen: &mut Xen<H>,
         clock: &mut impl Stopwatch,
-        path: &str,
+        req: Req<'_>,
         buf: &mut [u8],
     ) -> Result<(), XsError> {
         let mut done = 0;
@@ -305,16 +354,14 @@ impl XenStore {
             let prod = self.ring.index(Index::RspProd);
             let avail = prod.wrapping_sub(cons);
             if avail > xs::RING_SIZE {
-                return Err(protocol(
-                    path,
-                    "response ring: producer ahead by more than a ring",
-                    avail.into(),
-                ));
+                return Err(
+                    req.protocol("response ring: producer ahead by more than a ring", avail.into())
+                );
             }
             if avail == 0 {
                 let ring = &self.ring;
                 if !clock.poll_until(self.timeout_us, &mut || ring.index(Index::RspProd) != prod) {
-                    return Err(timeout(path, "answer", self.timeout_us));
+                    return Err(req.timeout("answer", self.timeout_us));
                 }
                 continue;
             }
@@ -333,6 +380,56 @@ impl XenStore {
         Ok(())
     }
 
+    /// Sends one request of type `kind` whose payload is `body` (its parts in order) and
+    /// returns the reply's type and payload: `XS_ERROR` or the request's own type, for our
+    /// request id. Watch events and debug messages in between are skipped (a bounded
+    /// number of them).
+    fn request<H: Hypercall>(
+        &mut self,
+        xen: &mut Xen<H>,
+        clock: &mut impl Stopwatch,
+        req: Req<'_>,
+        kind: u32,
+        body: &[&[u8]],
+    ) -> Result<(u32, Vec<u8>), XsError> {
+        let len: usize = body.iter().map(|part| part.len()).sum();
+        let len = u32::try_from(len)
+            .ok()
+            .filter(|&len| len <= xs::PAYLOAD_MAX)
+            .ok_or(XsError::ValueTooLong { path: req.path.into(), len })?;
+        let req_id = self.next_req;
+        self.next_req = self.next_req.wrapping_add(1);
+        let header = XsdSockmsg { kind, req_id, tx_id: 0, len };
+        self.write_all(xen, clock, req, &header.to_bytes())?;
+        for part in body {
+            self.write_all(xen, clock, req, part)?;
+        }
+        self.notify(xen)?;
+
+        for _ in 0..MAX_SKIPPED {
+            let mut raw = [0u8; XsdSockmsg::SIZE];
+            self.read_exact(xen, clock, req, &mut raw)?;
+            let reply = XsdSockmsg::from_bytes(&raw);
+            if reply.len > xs::PAYLOAD_MAX {
+                return Err(
+                    req.protocol("reply longer than XENSTORE_PAYLOAD_MAX", reply.len.into())
+                );
+            }
+            let mut payload = vec![0u8; reply.len as usize];
+            self.read_exact(xen, clock, req, &mut payload)?;
+            match reply.kind {
+                xs::DEBUG | xs::WATCH_EVENT => continue,
+                _ if reply.req_id != req_id => {
+                    return Err(req.protocol("reply to another request id", reply.req_id.into()));
+                }
+                xs::ERROR => return Ok((xs::ERROR, payload)),
+                k if k == kind => return Ok((k, payload)),
+                other => return Err(req.protocol("reply of an unexpected type", other.into())),
+            }
+        }
+        Err(req.protocol("unsolicited messages instead of a reply", MAX_SKIPPED as u64))
+    }
+
     /// `XS_READ` of `path` (relative paths are under /local/domain/<our domid>/).
     /// `Ok(None)` when the key does not exist (ENOENT).
     pub fn read<H: Hypercall>(
@@ -341,51 +438,45 @@ impl XenStore {
         clock: &mut impl Stopwatch,
         path: &str,
     ) -> Result<Option<String>, XsError> {
-        if path.len() + 1 > xs::REL_PATH_MAX || path.bytes().any(|b| b == 0) {
-            return Err(XsError::PathTooLong { path: path.into() });
+        check_path(path)?;
+        let req = Req { op: XsOp::Read, path };
+        let (kind, payload) = self.request(xen, clock, req, xs::READ, &[path.as_bytes(), &[0]])?;
+        if kind == xs::ERROR {
+            let error = nul_terminated(payload);
+            if error == "ENOENT" {
+                return Ok(None);
+            }
+            return Err(XsError::Daemon { op: req.op, path: path.into(), error });
         }
-        let req_id = self.next_req;
-        self.next_req = self.next_req.wrapping_add(1);
-        let header = XsdSockmsg { kind: xs::READ, req_id, tx_id: 0, len: path.len() as u32 + 1 };
-        self.write_all(xen, clock, path, &header.to_bytes())?;
-        self.write_all(xen, clock, path, path.as_bytes())?;
-        self.write_all(xen, clock, path, &[0])?;
-        self.notify(xen)?;
+        String::from_utf8(payload).map(Some).map_err(|_| XsError::NotUtf8 { path: path.into() })
+    }
 
-        for _ in 0..MAX_SKIPPED {
-            let mut raw = [0u8; XsdSockmsg::SIZE];
-            self.read_exact(xen, clock, path, &mut raw)?;
-            let reply = XsdSockmsg::from_bytes(&raw);
-            if reply.len > xs::PAYLOAD_MAX {
-                return Err(protocol(
-                    path,
-                    "reply longer than XENSTORE_PAYLOAD_MAX",
-                    reply.len.into(),
-                ));
-            }
-            let mut payload = vec![0u8; reply.len as usize];
-            self.read_exact(xen, clock, path, &mut payload)?;
-            match reply.kind {
-                xs::DEBUG | xs::WATCH_EVENT => continue,
-                _ if reply.req_id != req_id => {
-                    return Err(protocol(path, "reply to another request id", reply.req_id.into()));
-                }
-                xs::ERROR => {
-                    let error = nul_terminated(payload);
-                    if error == "ENOENT" {
-                        return Ok(None);
-                    }
-                    return Err(XsError::Daemon { path: path.into(), error });
-                }
-                xs::READ => {
-                    return String::from_utf8(payload)
-                        .map(Some)
-                        .map_err(|_| XsError::NotUtf8 { path: path.into() });
-                }
-                other => return Err(protocol(path, "reply of an unexpected type", other.into())),
-            }
+    /// `XS_WRITE` of `value` to `path` (relative paths are under /local/domain/<our
+    /// domid>/; missing parent nodes are created by the daemon). The payload is the path,
+    /// a NUL, and the value without one; the daemon answers "OK".
+    pub fn write<H: Hypercall>(
+        &mut self,
+        xen: &mut Xen<H>,
+        clock: &mut impl Stopwatch,
+        path: &str,
+        value: &str,
+    ) -> Result<(), XsError> {
+        check_path(path)?;
+        let req = Req { op: XsOp::Write, path };
+        let body: [&[u8]; 3] = [path.as_bytes(), &[0], value.as_bytes()];
+        let (kind, payload) = self.request(xen, clock, req, xs::WRITE, &body)?;
+        if kind == xs::ERROR {
+            return Err(XsError::Daemon {
+                op: req.op,
+                path: path.into(),
+                error: nul_terminated(payload),
+            });
         }
-        Err(protocol(path, "unsolicited messages instead of a reply", MAX_SKIPPED as u64))
+        match payload.as_slice() {
+            b"OK\0" | b"OK" => Ok(()),
+            _ => Err(req
+                .protocol("write acknowledged with something other than OK", payload.len() as u64)),
+        }
     }
 
     /// Hands the ring back clean for whatever runs next (its xenbus driver starts from the
@@ -405,7 +496,8 @@ impl XenStore {
             if !clock
                 .poll_until(self.timeout_us, &mut || ring.word(connection_field) != xs::RECONNECT)
             {
-                return Err(timeout("(reconnect)", "reset the ring", self.timeout_us));
+                let req = Req { op: XsOp::HandBack, path: "(reconnect)" };
+                return Err(req.timeout("reset the ring", self.timeout_us));
             }
         } else {
             self.ring.fill_rings(0xFF);
@@ -425,10 +517,10 @@ fn nul_terminated(mut bytes: Vec<u8>) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-fn protocol(path: &str, what: &'static str, value: u64) -> XsError {
-    XsError::Protocol { path: path.into(), what, value }
-}
-
-fn timeout(path: &str, waiting_for: &'static str, timeout_us: u64) -> XsError {
-    XsError::Timeout { path: path.into(), waiting_for, timeout_us }
+/// A path the daemon accepts: below XENSTORE_REL_PATH_MAX with its NUL, and no NUL inside.
+fn check_path(path: &str) -> Result<(), XsError> {
+    if path.len() + 1 > xs::REL_PATH_MAX || path.bytes().any(|b| b == 0) {
+        return Err(XsError::PathTooLong { path: path.into() });
+    }
+    Ok(())
 }
