@@ -9,7 +9,7 @@
  *
  * Original Table Header:
  *     Signature        "SSDT"
- *     Length           0x0000019B (411)
+ *     Length           0x000001AA (426)
  *     Revision         0x02
  *     Checksum         <masked>
  *     OEM ID           "Xen   "
@@ -144,5 +144,13 @@ DefinitionBlock ("", "SSDT", 2, "Xen   ", "PLATFORM", <masked>)
             }
         }
     }
+
+    Name (\_S4, Package (0x04)  // _S4_: S4 System State
+    {
+        0x02, 
+        0x02, 
+        Zero, 
+        Zero
+    })
 }
 

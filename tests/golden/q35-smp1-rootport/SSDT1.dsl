@@ -9,7 +9,7 @@
  *
  * Original Table Header:
  *     Signature        "SSDT"
- *     Length           0x00000148 (328)
+ *     Length           0x00000157 (343)
  *     Revision         0x02
  *     Checksum         <masked>
  *     OEM ID           "Xen   "
@@ -113,5 +113,13 @@ DefinitionBlock ("", "SSDT", 2, "Xen   ", "PLATFORM", <masked>)
             }
         }
     }
+
+    Name (\_S4, Package (0x04)  // _S4_: S4 System State
+    {
+        0x02, 
+        0x02, 
+        Zero, 
+        Zero
+    })
 }
 
