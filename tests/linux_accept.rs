@@ -421,6 +421,11 @@ fn check_acpi(firmware: &FirmwareLog, linux: &LinuxReport, problems: &mut Proble
     problems.check(complaints.is_empty(), || {
         format!("Linux complains about the firmware:{}", lines(&complaints))
     });
+    // QEMU's etc/system-states enables S4 (and S3, which we leave out: QEMU wakes through
+    // the SeaBIOS that started us, which would not find Linux's waking vector in our FACS).
+    problems.check(linux.dmesg.iter().any(|l| l.contains("(supports S0 S4 S5)")), || {
+        "Linux does not see exactly S0, S4 and S5".to_string()
+    });
     problems.check(linux.dmesg.iter().any(|l| l.contains("ACPI: Interpreter enabled")), || {
         "the ACPI interpreter was not enabled".to_string()
     });

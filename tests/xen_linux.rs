@@ -426,6 +426,14 @@ fn check_acpi(fw: &FirmwareLog, guest: &[&str], linux: &LinuxReport, problems: &
     problems.check(linux.dmesg.iter().any(|l| l.contains("ACPI: Interpreter enabled")), || {
         "the ACPI interpreter was not enabled".to_string()
     });
+    // xl's defaults (acpi_s3 = acpi_s4 = 1) ask for both sleep states, as hvmloader's
+    // optional SSDTs give them.
+    problems.check(linux.dmesg.iter().any(|l| l.contains("(supports S0 S3 S4 S5)")), || {
+        format!(
+            "Linux does not see S3 and S4:{}",
+            indented(&matching(&linux.dmesg, &["supports S0"]))
+        )
+    });
 }
 
 fn check_cpus_and_platform_device(
