@@ -304,7 +304,8 @@ fn acpi_off_builds_no_acpi_tables() {
     };
     assert_handed_off_to_seabios(&run);
     run.assert_guest_printed("acpi false");
-    run.assert_guest_printed("ACPI: none, as the platform asks");
+    run.assert_guest_printed("ACPI: off, as the platform asks");
+    run.assert_guest_printed("ACPI: no tables, as the platform asks");
     let ours = run.firmware_lines();
     assert!(!ours.iter().any(|l| l.contains("ACPI: RSDP")), "ACPI tables were built\n{run}");
     assert!(ours.iter().any(|l| l.contains("SMBIOS 3.0: ")), "no SMBIOS tables\n{run}");

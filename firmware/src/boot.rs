@@ -17,7 +17,6 @@ mod tables;
 use crate::acpi::ssdt::SleepStates;
 use crate::arch::{HwPorts, IdentityMapped};
 use crate::bootinfo::{BootInfo, BootInfoError, PhysRange};
-use crate::chipset::pm::PmBlocks;
 use crate::chipset::{Chipset, ChipsetError};
 use crate::cmdline::Options;
 use crate::console;
@@ -206,7 +205,13 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
     };
     let (cpus, ioapic) = cpus::bring_up(&boot, &pci, hole, expected)?;
 
-    let (pm, native_pcie_hotplug) = acpi_mode(chipset, &mut cfg, xen.as_mut())?;
+    let acpi = if xen.as_ref().is_none_or(|x| x.config.acpi) {
+        Some(acpi_mode(chipset, &mut cfg, xen.as_mut())?)
+    } else {
+        // The device model then has no ACPI PM function either.
+        info!("ACPI: off, as the platform asks (platform/acpi=0)");
+        None
+    };
     let madt_cpus = madt_processors(&cpus.cpus, xen.as_ref());
     let mut avoid: Vec<PhysRange> = boot.modules.iter().map(|m| m.range).collect();
     avoid.extend([boot.start_info, layout.image]);
@@ -220,9 +225,8 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
         None => qemu_sleep_states(),
     };
     let described = tables::Platform {
-        acpi: xen.as_ref().is_none_or(|x| x.config.acpi),
+        acpi,
         chipset,
-        pm,
         pci: &pci,
         cpus: &madt_cpus,
         topology: smbios_topology(&cpus.cpus),
@@ -233,7 +237,6 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
         sleep_states,
         generation_id: xen.as_ref().and_then(|x| x.config.generation_id),
         strings: &strings,
-        native_pcie_hotplug,
     };
     let installed = tables::install(&described, &boot, area, options.self_checks)?;
     let e820 = memory_map(&boot, &pci, &installed)?;
@@ -266,7 +269,7 @@ fn acpi_mode(
     chipset: Chipset,
     cfg: &mut Cf8<HwPorts>,
     xen: Option<&mut HwXen>,
-) -> Result<(PmBlocks, bool), Fatal> {
+) -> Result<tables::AcpiMode, Fatal> {
     // SAFETY: the firmware owns the machine's devices while it runs.
     let mut ports = unsafe { HwPorts::new() };
     let mut pm = chipset.enable_acpi(cfg, &mut ports).map_err(Fatal::Pm)?;
@@ -293,7 +296,7 @@ fn acpi_mode(
             }
         );
     }
-    Ok((pm, !withheld))
+    Ok(tables::AcpiMode { pm, native_pcie_hotplug: !withheld })
 }
 
 /// The MADT's view of the CPUs: UIDs in bring-up order (boot CPU first). Under Xen, vCPU n

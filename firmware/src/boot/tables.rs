@@ -96,11 +96,10 @@ impl Installed {
 /// Everything the tables describe.
 #[derive(Debug)]
 pub struct Platform<'a> {
-    /// Build ACPI tables at all (Xen: `platform/acpi`). Without them an OS finds the CPUs
-    /// and interrupt routing in the MP table and $PIR.
-    pub acpi: bool,
+    /// The chipset in ACPI mode, when the platform has ACPI at all (Xen: `platform/acpi`).
+    /// Without it an OS finds the CPUs and interrupt routing in the MP table and $PIR.
+    pub acpi: Option<AcpiMode>,
     pub chipset: Chipset,
-    pub pm: PmBlocks,
     pub pci: &'a PciSetup,
     pub cpus: &'a [MadtProcessor],
     pub topology: CpuTopology,
@@ -116,6 +115,12 @@ pub struct Platform<'a> {
     pub generation_id: Option<[u64; 2]>,
     /// SMBIOS strings set by the platform's owner (over the builder's defaults).
     pub strings: &'a BiosStrings,
+}
+
+/// What ACPI mode on the chipset gave the tables.
+#[derive(Clone, Copy, Debug)]
+pub struct AcpiMode {
+    pub pm: PmBlocks,
     /// `_OSC` may grant native PCIe hot-plug (Q35 without the device model's ACPI hot-plug).
     pub native_pcie_hotplug: bool,
 }
@@ -157,7 +162,7 @@ pub fn install(
     legacy_region.fill(0);
     let legacy = install_legacy(platform, legacy_region, legacy_area)?;
     let generation_id = match platform.generation_id {
-        Some(id) if platform.acpi => {
+        Some(id) if platform.acpi.is_some() => {
             // SAFETY: carved out of RAM for the ID; nothing else uses it.
             let page = unsafe { ram_slice(generation_id_area) };
             page.fill(0);
@@ -194,11 +199,9 @@ pub fn install(
         .copy_from_slice(&entry_points.smbios2);
     // The RSDP lives with the tables (what hand-offs get) and, for legacy scans, in the
     // BIOS area.
-    let installed = if platform.acpi {
-        Some(install_acpi(platform, acpi_region, acpi_area.start, generation_id))
-    } else {
-        None
-    };
+    let installed = platform
+        .acpi
+        .map(|mode| install_acpi(platform, mode, acpi_region, acpi_area.start, generation_id));
     if let Some(Ok(summary)) = &installed {
         bios[at(RSDP_ADDRESS)..][..summary.rsdp.len()].copy_from_slice(&summary.rsdp);
     }
@@ -230,8 +233,8 @@ pub fn install(
         end: (smbios_area.start + smbios2_ram_offset + 0x20).next_multiple_of(0x1000),
     };
     let smbios2 = smbios_area.start + smbios2_ram_offset;
-    let Some(summary) = installed else {
-        info!("ACPI: none, as the platform asks (platform/acpi=0)");
+    let Some((summary, mode)) = installed.zip(platform.acpi) else {
+        info!("ACPI: no tables, as the platform asks (platform/acpi=0)");
         return Ok(Installed { acpi: None, smbios2, smbios_table, legacy, generation_id });
     };
     let summary = summary.map_err(Fatal::Acpi)?;
@@ -247,7 +250,7 @@ pub fn install(
 
     if self_checks {
         // SAFETY: the tables lie in identity-mapped RAM below 4 GiB.
-        let handler = unsafe { IdentityAcpiHandler::new(platform.pm.pm_timer) };
+        let handler = unsafe { IdentityAcpiHandler::new(mode.pm.pm_timer) };
         // SAFETY: the handler maps the physical memory holding the tables.
         let checked =
             unsafe { selftest::verify(handler, &summary, platform.cpus, platform.pci.ecam) }
@@ -353,6 +356,7 @@ fn install_legacy(
 /// Builds the runtime SSDT and installs every ACPI table in `region` (at `address`).
 fn install_acpi(
     platform: &Platform<'_>,
+    mode: AcpiMode,
     region: &mut [u8],
     address: u64,
     generation_id: Option<PhysRange>,
@@ -369,7 +373,7 @@ fn install_acpi(
         low_windows: &pci.low_window,
         high_window: pci.high_window.clone(),
         ecam: pci.ecam,
-        native_pcie_hotplug: platform.native_pcie_hotplug,
+        native_pcie_hotplug: mode.native_pcie_hotplug,
         sleep_states: platform.sleep_states,
         generation_id: generation_id.map(|page| page.start),
     };
@@ -377,7 +381,7 @@ fn install_acpi(
     let ssdt_len = build_ssdt(&ssdt_input, &mut ssdt)?;
     let set = TableSet {
         chipset: platform.chipset,
-        pm: platform.pm,
+        pm: mode.pm,
         cpus: platform.cpus,
         ioapic_id: platform.ioapic_id,
         pci_irqs: platform.chipset.link_irqs(),
