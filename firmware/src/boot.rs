@@ -14,6 +14,7 @@ mod cpus;
 mod pci;
 mod tables;
 
+use crate::acpi::numa::NumaTables;
 use crate::acpi::ssdt::SleepStates;
 use crate::arch::{HwPorts, IdentityMapped};
 use crate::bootinfo::{BootInfo, BootInfoError, PhysRange};
@@ -52,6 +53,7 @@ pub enum Fatal {
     Acpi(libacpi::Error),
     AcpiSelfTest(crate::acpi::selftest::SelfTestError),
     Smbios(crate::smbios::SmbiosError),
+    Numa(crate::acpi::numa::NumaError),
     MpTable(crate::legacy::MpError),
     Pir(crate::legacy::PirError),
     Handoff(crate::handoff::HandoffError),
@@ -81,6 +83,7 @@ impl fmt::Display for Fatal {
             Fatal::Acpi(e) => write!(f, "ACPI tables: {e}"),
             Fatal::AcpiSelfTest(e) => e.fmt(f),
             Fatal::Smbios(e) => write!(f, "SMBIOS: {e}"),
+            Fatal::Numa(e) => e.fmt(f),
             Fatal::MpTable(e) => e.fmt(f),
             Fatal::Pir(e) => e.fmt(f),
             Fatal::Handoff(e) => write!(f, "hand-off: {e}"),
@@ -224,6 +227,21 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
         Some(x) => x.sleep_states(),
         None => qemu_sleep_states(),
     };
+    let numa = match xen.as_ref().and_then(|x| x.vnuma.as_ref()) {
+        Some(v) => {
+            let topology = crate::acpi::numa::NumaTopology {
+                nodes: v.nr_vnodes,
+                distances: v.distance.clone(),
+                vcpu_node: v.vcpu_to_vnode.clone(),
+                memory: v.memory.iter().map(|r| (r.start, r.end, r.nid)).collect(),
+            };
+            // Xen numbers vCPU n with APIC ID 2n.
+            let tables = NumaTables::from_topology(&topology, &madt_cpus, |c| c.apic_id / 2)
+                .map_err(Fatal::Numa)?;
+            Some(tables)
+        }
+        None => None,
+    };
     let described = tables::Platform {
         acpi,
         chipset,
@@ -235,6 +253,7 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
         intx_gsi: xen.as_ref().map(|_| crate::platform::xen::intx_gsi as fn(_, _) -> u32),
         uuid,
         sleep_states,
+        numa: numa.as_ref(),
         generation_id: xen.as_ref().and_then(|x| x.config.generation_id),
         strings: &strings,
     };

@@ -7,12 +7,13 @@
 //! reservation, processor objects) is in the runtime SSDT ([`ssdt`]).
 
 pub mod dsdt;
+pub mod numa;
 pub mod selftest;
 pub mod ssdt;
 
 use libacpi::tables::{
     AmlTable, Facs, Fadt, Hpet, IapcBootArch, InterruptSourceOverride, IoApic, LocalApicNmi, Madt,
-    MadtProcessor, Mcfg, McfgAllocation, PmRegisterBlocks, RawTable, Waet,
+    MadtProcessor, Mcfg, McfgAllocation, PmRegisterBlocks, RawTable, Slit, Srat, Waet,
 };
 use libacpi::{Error, InstallSummary, Installer, OemIds, RsdpPlacement};
 
@@ -42,11 +43,13 @@ pub struct TableSet<'a> {
     pub dsdt: &'a [u8],
     /// The runtime SSDT's AML body (without header).
     pub ssdt_body: &'a [u8],
+    /// The SRAT and SLIT contents, for a guest with a virtual NUMA topology.
+    pub numa: Option<&'a numa::NumaTables>,
 }
 
 /// Installs the whole set into `region` (at physical `base`): FACS first (so it sits at
 /// the start of the region, 64-byte aligned, where the caller marks it NVS), then DSDT,
-/// FADT, MADT, HPET, MCFG, WAET and the SSDT, linked by XSDT and RSDT.
+/// FADT, MADT, HPET, MCFG, SRAT and SLIT, WAET and the SSDT, linked by XSDT and RSDT.
 pub fn install(
     set: &TableSet,
     region: &mut [u8],
@@ -98,6 +101,10 @@ pub fn install(
             end_bus: (ecam.buses - 1) as u8,
         };
         installer.install(&Mcfg { allocations: &[allocation] })?;
+    }
+    if let Some(numa) = set.numa {
+        installer.install(&Srat { processors: &numa.processors, memory: &numa.memory })?;
+        installer.install(&Slit { localities: numa.localities, distances: &numa.distances })?;
     }
     installer.install(&Waet { rtc_good: true, pm_timer_good: true })?;
     installer.install(&AmlTable::ssdt(set.ssdt_body).with_oem_table_id("PLATFORM")?)?;

@@ -148,6 +148,15 @@ impl Installed {
 }
 
 fn install_for(chipset: Chipset, ecam: Option<EcamArea>, cpus: &[MadtProcessor]) -> Installed {
+    install_with_numa(chipset, ecam, cpus, None)
+}
+
+fn install_with_numa(
+    chipset: Chipset,
+    ecam: Option<EcamArea>,
+    cpus: &[MadtProcessor],
+    numa: Option<&super::numa::NumaTables>,
+) -> Installed {
     let dsdt = tiny_dsdt();
     let pm = PmBlocks {
         pm1a_event: 0xB000,
@@ -167,6 +176,7 @@ fn install_for(chipset: Chipset, ecam: Option<EcamArea>, cpus: &[MadtProcessor])
         ecam,
         dsdt: &dsdt,
         ssdt_body: &[],
+        numa,
     };
     let mut region = vec![0u8; 0x1_0000];
     let mut bios = vec![0u8; 0x100];
@@ -236,4 +246,40 @@ fn self_test_catches_mismatches() {
         matches!(err, SelfTestError::Checksum { signature: [b'A', b'P', b'I', b'C'], .. }),
         "{err}"
     );
+}
+
+#[test]
+fn a_vnuma_topology_adds_srat_and_slit() {
+    use super::numa::{NumaTables, NumaTopology};
+    let cpus = cpus();
+    let topology = NumaTopology {
+        nodes: 2,
+        distances: vec![10, 21, 21, 10],
+        vcpu_node: (0..cpus.len() as u32).map(|v| v % 2).collect(),
+        memory: vec![(0, 0x4000_0000, 0), (0x4000_0000, 0x8000_0000, 1)],
+    };
+    let numa = NumaTables::from_topology(&topology, &cpus, |c| c.uid).unwrap();
+    let mut set = install_with_numa(Chipset::I440fx, None, &cpus, Some(&numa));
+    let bytes = |set: &Installed, sig: &[u8; 4]| {
+        let t = set.summary.find(libacpi::Signature(*sig)).expect("table installed");
+        let at = (t.address - REGION_BASE) as usize;
+        set.region[at..at + t.length as usize].to_vec()
+    };
+    let slit = bytes(&set, b"SLIT");
+    assert_eq!(u64::from_le_bytes(slit[36..44].try_into().unwrap()), 2);
+    assert_eq!(&slit[44..], &[10, 21, 21, 10]);
+    let srat = bytes(&set, b"SRAT");
+    // After the header and its 12 reserved bytes: one 16-byte APIC affinity per CPU, then
+    // the 40-byte memory affinities.
+    let first = 48;
+    assert_eq!((srat[first], srat[first + 1], srat[first + 3]), (0, 16, cpus[0].apic_id as u8));
+    let memory = first + 16 * cpus.len();
+    assert_eq!((srat[memory], srat[memory + 1], srat[memory + 2]), (1, 40, 0));
+    assert_eq!(srat[memory + 40 + 2], 1, "second range in node 1");
+    let checksum = |t: &[u8]| t.iter().fold(0u8, |s, b| s.wrapping_add(*b));
+    assert_eq!((checksum(&srat), checksum(&slit)), (0, 0));
+    // The independent parser still accepts the whole set.
+    let handler = set.handler();
+    // SAFETY: the handler maps the buffers the tables were installed in.
+    unsafe { verify(handler, &set.summary, &cpus, None) }.unwrap();
 }

@@ -109,6 +109,8 @@ pub struct Platform<'a> {
     /// apart from the PIRQ links (Xen); `None`: the link's IRQ (QEMU).
     pub intx_gsi: Option<fn(u8, IntxPin) -> u32>,
     pub uuid: Option<[u8; 16]>,
+    /// SRAT and SLIT contents (Xen's vNUMA).
+    pub numa: Option<&'a crate::acpi::numa::NumaTables>,
     /// The sleep states the SSDT advertises besides S5.
     pub sleep_states: SleepStates,
     /// The VM generation ID (Xen's `platform/generation-id`).
@@ -389,6 +391,7 @@ fn install_acpi(
         ecam: platform.pci.ecam,
         dsdt: acpi::dsdt::dsdt(platform.chipset),
         ssdt_body: &ssdt[..ssdt_len],
+        numa: platform.numa,
     };
 
     acpi::install(&set, region, address, RsdpPlacement::InRegion)

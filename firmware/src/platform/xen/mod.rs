@@ -204,6 +204,8 @@ pub struct XenSetup<H: Hypercall> {
     /// Reserved device memory regions (already in `memory_map`).
     pub rdm: Vec<PhysRange>,
     pub config: XenConfig,
+    /// The virtual NUMA topology, when the guest has one (XENMEM_get_vnumainfo).
+    pub vnuma: Option<hypercall::Vnuma>,
     /// The domain's UUID (XENVER_guest_handle), for SMBIOS; `None` when Xen gives none or
     /// all zeroes.
     pub uuid: Option<[u8; 16]>,
@@ -277,6 +279,10 @@ impl<H: Hypercall> XenSetup<H> {
             Err(e) => return Err(e),
         };
         let rdm = memmap::rdm_ranges(&xen.reserved_device_memory()?)?;
+        let vnuma = xen.vnuma()?;
+        if let Some(v) = &vnuma {
+            info!("vNUMA: {} nodes, {} memory ranges", v.nr_vnodes, v.memory.len());
+        }
         let (memory_map, lost) = memmap::reserve_rdm(&map, &rdm);
         for r in &rdm {
             info!("reserved device memory {r}");
@@ -306,6 +312,7 @@ impl<H: Hypercall> XenSetup<H> {
             rdm,
             config,
             uuid,
+            vnuma,
             store: Some(store),
         })
     }

@@ -84,6 +84,8 @@ struct FakeXen {
     extraversion: &'static str,
     /// XENVER_guest_handle; `None`: the call fails.
     handle: Option<[u8; 16]>,
+    /// XENMEM_get_vnumainfo: (distances, vcpu_to_vnode, ranges); `None`: no vNUMA.
+    vnuma: Option<(Vec<u32>, Vec<u32>, Vec<VmemRange>)>,
     params: HashMap<u32, u64>,
     set_params: Vec<(u32, u64)>,
     e820: Vec<E820Entry>,
@@ -160,7 +162,31 @@ impl Hypercall for FakeXen {
                     m.nr_entries = need;
                     0
                 }
-                (abi::hypercall::MEMORY_OP, xenmem::GET_VNUMAINFO) => -errno::EOPNOTSUPP,
+                (abi::hypercall::MEMORY_OP, xenmem::GET_VNUMAINFO) => {
+                    let Some((distance, vcpus, ranges)) = &self.vnuma else {
+                        return -errno::EOPNOTSUPP;
+                    };
+                    let info = &mut *(args[1] as *mut VnumaTopologyInfo);
+                    let nodes = (distance.len() as f64).sqrt() as u32;
+                    let fits = info.nr_vnodes >= nodes
+                        && info.nr_vcpus >= vcpus.len() as u32
+                        && info.nr_vmemranges >= ranges.len() as u32;
+                    info.nr_vnodes = nodes;
+                    info.nr_vcpus = vcpus.len() as u32;
+                    info.nr_vmemranges = ranges.len() as u32;
+                    if !fits {
+                        return -errno::ENOBUFS;
+                    }
+                    let copy = |to: u64, from: &[u32]| {
+                        std::slice::from_raw_parts_mut(to as *mut u32, from.len())
+                            .copy_from_slice(from)
+                    };
+                    copy(info.vdistance, distance);
+                    copy(info.vcpu_to_vnode, vcpus);
+                    std::slice::from_raw_parts_mut(info.vmemrange as *mut VmemRange, ranges.len())
+                        .copy_from_slice(ranges);
+                    0
+                }
                 (abi::hypercall::SCHED_OP, schedop::SHUTDOWN) => {
                     self.shutdowns.push((*(args[1] as *const SchedShutdown)).reason);
                     0
@@ -993,4 +1019,26 @@ fn setup_writes_keys_and_publishes_the_generation_id() {
         Err(XenError::Store(XsError::Daemon { op: XsOp::Write, .. }))
     ));
     setup.finish(&mut clock).unwrap();
+}
+
+#[test]
+fn vnuma_is_read_in_two_calls_and_checked() {
+    let range = |start, end, nid| VmemRange { start, end, flags: 0, nid };
+    let mut m = machine(&[], hvm_info_bytes(2, 2, 0x8_0000, 0));
+    m.xen.raw().vnuma = Some((
+        vec![10, 20, 20, 10],
+        vec![0, 1],
+        vec![range(0, 0x4000_0000, 0), range(0x4000_0000, 0x8000_0000, 1)],
+    ));
+    let setup = gather(&mut m).unwrap();
+    let vnuma = setup.vnuma.expect("the topology Xen gave");
+    assert_eq!((vnuma.nr_vnodes, vnuma.distance.len()), (2, 4));
+    assert_eq!(vnuma.vcpu_to_vnode, [0, 1]);
+    assert_eq!(vnuma.memory[1].nid, 1);
+
+    // A vCPU on a node that does not exist stops the boot with the cause.
+    let mut m = machine(&[], hvm_info_bytes(2, 2, 0x8_0000, 0));
+    m.xen.raw().vnuma = Some((vec![10, 20, 20, 10], vec![0, 7], vec![range(0, 0x1000, 0)]));
+    let Err(err) = gather(&mut m) else { panic!("a vCPU on node 7 of 2 was accepted") };
+    assert!(matches!(err, XenError::VnumaNode { node: 7, nodes: 2 }), "{err}");
 }
