@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+use common::hex;
 use common::linux::{guest, report, tail};
 use xtask::mixes::{IVSHMEM_1G, PC_PCI_MIX, Q35_PCI_MIX};
 
@@ -104,11 +105,6 @@ impl std::fmt::Display for Placed {
         let pref = if self.prefetchable { " pref" } else { "" };
         write!(f, "{kind}{pref} [{:#x}-{:#x}]", self.base, self.base + self.size - 1)
     }
-}
-
-fn hex(s: &str) -> u64 {
-    u64::from_str_radix(s.trim_start_matches("0x"), 16)
-        .unwrap_or_else(|e| panic!("not a hex number: {s:?}: {e}"))
 }
 
 /// `[0x1000-0x1fff]` -> (0x1000, 0x1fff)

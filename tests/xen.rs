@@ -14,8 +14,8 @@ mod common;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use common::image;
 use common::xen::{GuestExtras, Scenario, TEST_MOUNT, XenRun, dom0_or_skip, run_with};
+use common::{hex, image};
 
 /// One Xen at a time: each is a 2-vCPU TCG QEMU running a nested hypervisor, and two of
 /// them on a small CI machine slow each other down for no gain.
@@ -201,11 +201,6 @@ fn assert_handed_off_to_seabios(run: &XenRun) {
         matches!((handoff, banner), (Some(h), Some(b)) if h < b),
         "no hand-off to SeaBIOS followed by its banner\n{run}"
     );
-}
-
-fn hex(s: &str) -> u64 {
-    u64::from_str_radix(s.trim_start_matches("0x"), 16)
-        .unwrap_or_else(|_| panic!("{s:?} is not a hex number"))
 }
 
 /// `[start-end]` ranges (inclusive ends) of the firmware lines holding `marker`, as

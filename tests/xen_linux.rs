@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+use common::hex;
 use common::linux::guest;
 use common::xen::{GuestExtras, Scenario, TEST_MOUNT, XenRun, dom0_or_skip, iso_tools, run_with};
 
@@ -74,11 +75,6 @@ struct FirmwareLog {
     placed: BTreeMap<(String, String), (u64, u64, bool, bool)>,
     /// RAM in the memory map Xen gave, in bytes.
     xen_ram: u64,
-}
-
-fn hex(s: &str) -> u64 {
-    u64::from_str_radix(s.trim_start_matches("0x"), 16)
-        .unwrap_or_else(|e| panic!("not a hex number: {s:?}: {e}"))
 }
 
 fn parse_firmware(lines: &[&str]) -> FirmwareLog {
