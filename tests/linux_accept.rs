@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+use common::checks::{Problems, check_tables_found, dmesg_matching, indented};
 use common::hex;
 use common::linux::{guest, report, tail};
 use xtask::mixes::{IVSHMEM_1G, PC_PCI_MIX, Q35_PCI_MIX};
@@ -280,23 +281,6 @@ const IORESOURCE_PCI_FIXED: u64 = 0x10;
 /// The ROM is the legacy VGA shadow at 0xC0000, not the ROM BAR (arch/x86/pci/fixup.c).
 const IORESOURCE_ROM_SHADOW: u64 = 0x2;
 
-/// Collects what failed, with the evidence, so one run reports every broken rule at once.
-#[derive(Default)]
-struct Problems(Vec<String>);
-
-impl Problems {
-    fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
-        if !ok {
-            self.0.push(what());
-        }
-    }
-}
-
-/// dmesg lines containing any of `needles`, for evidence.
-fn dmesg_matching<'a>(dmesg: &'a [String], needles: &[&str]) -> Vec<&'a str> {
-    dmesg.iter().filter(|l| needles.iter().any(|n| l.contains(n))).map(String::as_str).collect()
-}
-
 /// Linux's messages about one function's BARs, ROM and windows.
 fn resource_messages<'a>(dmesg: &'a [String], bdf: &str) -> Vec<&'a str> {
     let prefix = format!("{bdf}: ");
@@ -306,14 +290,6 @@ fn resource_messages<'a>(dmesg: &'a [String], bdf: &str) -> Vec<&'a str> {
         .filter(|l| ["BAR", "ROM", "bridge window"].iter().any(|n| l.contains(n)))
         .map(String::as_str)
         .collect()
-}
-
-/// Evidence lines, indented under their problem.
-fn lines(lines: &[&str]) -> String {
-    lines.iter().fold(String::new(), |mut out, l| {
-        let _ = write!(out, "\n      {l}");
-        out
-    })
 }
 
 /// Boots Linux on `config`, checks every rule and fails once, listing every broken rule
@@ -382,30 +358,9 @@ fn check_acpi(firmware: &FirmwareLog, linux: &LinuxReport, problems: &mut Proble
         rsdp_line.len() == 1
             && rsdp_line[0].contains(&format!("ACPI: RSDP 0x{rsdp:016X} "))
             && rsdp_line[0].contains("(v02 Xen   )"),
-        || format!("Linux's RSDP is not ours (v02 Xen at {rsdp:#x}):{}", lines(&rsdp_line)),
+        || format!("Linux's RSDP is not ours (v02 Xen at {rsdp:#x}):{}", indented(&rsdp_line)),
     );
-    // Every table the firmware installed is the one Linux found, at the same address.
-    for (signature, address) in &firmware.tables {
-        if signature == "RSDT" {
-            continue; // Linux follows the XSDT of a v2 RSDP and never prints the RSDT.
-        }
-        let expected = format!("ACPI: {signature} 0x{address:016X} ");
-        problems.check(linux.dmesg.iter().any(|l| l.contains(&expected)), || {
-            format!(
-                "Linux did not list {signature} at {address:#x}:{}",
-                lines(&dmesg_matching(&linux.dmesg, &[&format!("ACPI: {signature} ")]))
-            )
-        });
-        // sysfs lists the tables the XSDT and FADT lead to, not the XSDT itself.
-        if signature != "XSDT" {
-            problems.check(linux.acpi_tables.contains(signature), || {
-                format!(
-                    "{signature} missing from /sys/firmware/acpi/tables: {:?}",
-                    linux.acpi_tables
-                )
-            });
-        }
-    }
+    check_tables_found(problems, &firmware.tables, &linux.dmesg, &linux.acpi_tables);
     problems.check(
         linux.dmesg.iter().any(|l| l.contains("ACPI: SSDT ") && l.contains("Xen    PLATFORM")),
         || "no SSDT \"PLATFORM\" from Xen in Linux's table list".to_string(),
@@ -415,7 +370,7 @@ fn check_acpi(firmware: &FirmwareLog, linux: &LinuxReport, problems: &mut Proble
         &["ACPI Error", "ACPI BIOS Error", "ACPI Warning", "[Firmware Bug]", "[Firmware Warn]"],
     );
     problems.check(complaints.is_empty(), || {
-        format!("Linux complains about the firmware:{}", lines(&complaints))
+        format!("Linux complains about the firmware:{}", indented(&complaints))
     });
     // QEMU's etc/system-states enables S4 (and S3, which we leave out: QEMU wakes through
     // the SeaBIOS that started us, which would not find Linux's waking vector in our FACS).
@@ -438,7 +393,7 @@ fn check_mmconfig(
         // No MCFG on i440FX: Linux finds no MMCONFIG (and says so for the root bridge).
         let found = dmesg_matching(&linux.dmesg, &["PCI: MMCONFIG for"]);
         problems.check(firmware.ecam.is_none() && found.is_empty(), || {
-            format!("MMCONFIG on a machine without ECAM:{}", lines(&found))
+            format!("MMCONFIG on a machine without ECAM:{}", indented(&found))
         });
         return;
     }
@@ -446,7 +401,7 @@ fn check_mmconfig(
     let window = format!("[mem {base:#010x}-{end:#010x}]");
     let found = format!("PCI: MMCONFIG for domain 0000 [bus {buses}] at {window} (base {base:#x})");
     problems.check(mmconfig.iter().any(|l| l.contains(&found)), || {
-        format!("Linux did not find our ECAM (`{found}`):{}", lines(&mmconfig))
+        format!("Linux did not find our ECAM (`{found}`):{}", indented(&mmconfig))
     });
     let accepted = [
         format!("PCI: MMCONFIG at {window} reserved in E820"),
@@ -454,12 +409,12 @@ fn check_mmconfig(
     ];
     problems
         .check(mmconfig.iter().any(|l| accepted.iter().any(|a| l.contains(a.as_str()))), || {
-            format!("Linux did not accept our ECAM as reserved:{}", lines(&mmconfig))
+            format!("Linux did not accept our ECAM as reserved:{}", indented(&mmconfig))
         });
     // Linux says so when it falls back to CF8 (e.g. "not reserved in ACPI motherboard
     // resources", "MMCONFIG has no entries").
     let refused = dmesg_matching(&linux.dmesg, &["not using MMCONFIG", "MMCONFIG has no"]);
-    problems.check(refused.is_empty(), || format!("Linux refused MMCONFIG:{}", lines(&refused)));
+    problems.check(refused.is_empty(), || format!("Linux refused MMCONFIG:{}", indented(&refused)));
 
     let mut pcie = 0;
     for (bdf, function) in &linux.pci {
@@ -504,7 +459,7 @@ fn check_pci(firmware: &FirmwareLog, linux: &LinuxReport, problems: &mut Problem
     problems.check(gone.is_empty(), || {
         format!(
             "functions Linux enumerated no longer answer config reads (all ones): {gone:?}{}",
-            lines(&dmesg_matching(&linux.dmesg, &["pciehp", "Card not present"]))
+            indented(&dmesg_matching(&linux.dmesg, &["pciehp", "Card not present"]))
         )
     });
 
@@ -535,7 +490,7 @@ fn check_pci(firmware: &FirmwareLog, linux: &LinuxReport, problems: &mut Problem
                 (true, None) => problems.0.push(format!(
                     "{bdf} {what}: Linux holds [{start:#x}-{end:#x}] (flags {flags:#x}), \
                      the firmware placed nothing there{}",
-                    lines(&resource_messages(&linux.dmesg, bdf))
+                    indented(&resource_messages(&linux.dmesg, bdf))
                 )),
                 (false, Some(placed)) => problems.0.push(format!(
                     "{bdf} {what}: the firmware placed {:#x} size {:#x}, Linux holds nothing",
@@ -609,7 +564,7 @@ fn check_pci(firmware: &FirmwareLog, linux: &LinuxReport, problems: &mut Problem
     .filter(|l| l.contains("pci"))
     .collect();
     problems.check(reassigned.is_empty(), || {
-        format!("Linux changed the firmware's PCI resources:{}", lines(&reassigned))
+        format!("Linux changed the firmware's PCI resources:{}", indented(&reassigned))
     });
 }
 
@@ -624,7 +579,7 @@ fn check_cpus_and_memory(
         format!(
             "CPUs online: {:?}, expected {expected:?}:{}",
             linux.cpu_online,
-            lines(&dmesg_matching(&linux.dmesg, &["smpboot", "smp: "]))
+            indented(&dmesg_matching(&linux.dmesg, &["smpboot", "smp: "]))
         )
     });
 
@@ -707,7 +662,10 @@ fn check_smbios(
     if let Some(version) = &firmware.smbios_version {
         let present = format!("SMBIOS {version}.0 present.");
         problems.check(linux.dmesg.iter().any(|l| l.contains(&present)), || {
-            format!("no `{present}`:{}", lines(&dmesg_matching(&linux.dmesg, &["SMBIOS", "DMI"])))
+            format!(
+                "no `{present}`:{}",
+                indented(&dmesg_matching(&linux.dmesg, &["SMBIOS", "DMI"]))
+            )
         });
     }
 }

@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+use common::checks::{Problems, check_tables_found, dmesg_matching, indented};
 use common::hex;
 use common::linux::guest;
 use common::xen::{GuestExtras, Scenario, TEST_MOUNT, XenRun, dom0_or_skip, iso_tools, run_with};
@@ -191,29 +192,6 @@ fn seabios_e820(guest_lines: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// Collects what failed, with the evidence, so one run reports every broken rule at once.
-#[derive(Default)]
-struct Problems(Vec<String>);
-
-impl Problems {
-    fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
-        if !ok {
-            self.0.push(what());
-        }
-    }
-}
-
-fn matching<'a>(dmesg: &'a [String], needles: &[&str]) -> Vec<&'a str> {
-    dmesg.iter().filter(|l| needles.iter().any(|n| l.contains(n))).map(String::as_str).collect()
-}
-
-fn indented(lines: &[&str]) -> String {
-    lines.iter().fold(String::new(), |mut out, l| {
-        let _ = write!(out, "\n      {l}");
-        out
-    })
-}
-
 /// The text between two markers, if both came.
 fn between<'a>(text: &'a str, begin: &str, end: &str) -> Option<&'a str> {
     let start = text.find(begin)? + begin.len();
@@ -376,7 +354,7 @@ fn check_acpi(fw: &FirmwareLog, guest: &[&str], linux: &LinuxReport, problems: &
     });
     let expected: Vec<u64> =
         [Some(rsdp), fw.rsdp_copy, seabios_copy].into_iter().flatten().collect();
-    let rsdp_lines = matching(&linux.dmesg, &["ACPI: RSDP "]);
+    let rsdp_lines = dmesg_matching(&linux.dmesg, &["ACPI: RSDP "]);
     let found = rsdp_lines.first().and_then(|l| {
         let at = l.split("ACPI: RSDP ").nth(1)?.split_whitespace().next()?;
         Some(hex(at))
@@ -392,27 +370,8 @@ fn check_acpi(fw: &FirmwareLog, guest: &[&str], linux: &LinuxReport, problems: &
             )
         },
     );
-    for (signature, address) in &fw.tables {
-        if signature == "RSDT" {
-            continue; // Linux follows the XSDT of a v2 RSDP and never prints the RSDT.
-        }
-        let line = format!("ACPI: {signature} 0x{address:016X} ");
-        problems.check(linux.dmesg.iter().any(|l| l.contains(&line)), || {
-            format!(
-                "Linux did not list {signature} at {address:#x}:{}",
-                indented(&matching(&linux.dmesg, &[&format!("ACPI: {signature} ")]))
-            )
-        });
-        if signature != "XSDT" {
-            problems.check(linux.acpi_tables.contains(signature), || {
-                format!(
-                    "{signature} missing from /sys/firmware/acpi/tables: {:?}",
-                    linux.acpi_tables
-                )
-            });
-        }
-    }
-    let complaints = matching(
+    check_tables_found(problems, &fw.tables, &linux.dmesg, &linux.acpi_tables);
+    let complaints = dmesg_matching(
         &linux.dmesg,
         &["ACPI Error", "ACPI BIOS Error", "ACPI Warning", "[Firmware Bug]", "[Firmware Warn]"],
     );
@@ -427,7 +386,7 @@ fn check_acpi(fw: &FirmwareLog, guest: &[&str], linux: &LinuxReport, problems: &
     problems.check(linux.dmesg.iter().any(|l| l.contains("(supports S0 S3 S4 S5)")), || {
         format!(
             "Linux does not see S3 and S4:{}",
-            indented(&matching(&linux.dmesg, &["supports S0"]))
+            indented(&dmesg_matching(&linux.dmesg, &["supports S0"]))
         )
     });
 }
@@ -443,7 +402,7 @@ fn check_cpus_and_platform_device(
         format!(
             "CPUs online: {:?}, expected {expected:?}:{}",
             linux.cpu_online,
-            indented(&matching(&linux.dmesg, &["smpboot", "smp: ", "CPU"]))
+            indented(&dmesg_matching(&linux.dmesg, &["smpboot", "smp: ", "CPU"]))
         )
     });
     problems.check(linux.hypervisor == "xen", || {
@@ -500,22 +459,25 @@ fn check_cpus_and_platform_device(
                 base + size - 1,
                 if io { " io" } else { " mem" },
                 if pref { " pref" } else { "" },
-                indented(&matching(&linux.dmesg, &[&format!("{bdf}: ")]))
+                indented(&dmesg_matching(&linux.dmesg, &[&format!("{bdf}: ")]))
             )
         });
     }
-    let reassigned: Vec<&str> =
-        matching(&linux.dmesg, &[": assigned", "no space for", "can't claim", "failed to assign"])
-            .into_iter()
-            .filter(|l| l.contains("pci"))
-            .filter(|l| {
-                !(0..6).any(|i| {
-                    linux.pci.keys().any(|bdf| {
-                        reset_by_unplug(bdf, i) && l.contains(&format!("{bdf}: BAR {i} "))
-                    })
-                })
-            })
-            .collect();
+    let reassigned: Vec<&str> = dmesg_matching(
+        &linux.dmesg,
+        &[": assigned", "no space for", "can't claim", "failed to assign"],
+    )
+    .into_iter()
+    .filter(|l| l.contains("pci"))
+    .filter(|l| {
+        !(0..6).any(|i| {
+            linux
+                .pci
+                .keys()
+                .any(|bdf| reset_by_unplug(bdf, i) && l.contains(&format!("{bdf}: BAR {i} ")))
+        })
+    })
+    .collect();
     problems.check(reassigned.is_empty(), || {
         format!("Linux changed the firmware's PCI resources:{}", indented(&reassigned))
     });

@@ -1,6 +1,7 @@
 //! Shared helpers of the integration tests: where the images are, and booting one in QEMU.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod checks;
 pub mod linux;
 pub mod qmp;
 pub mod xen;
