@@ -21,6 +21,7 @@ use crate::bootinfo::{BootInfo, BootInfoError, PhysRange};
 use crate::chipset::{Chipset, ChipsetError};
 use crate::cmdline::Options;
 use crate::console;
+use crate::cpu::ApStartup;
 use crate::e820::{ClaimKind, E820Builder, E820Map};
 use crate::pci::Cf8;
 use crate::platform::xen::XenSetup;
@@ -51,6 +52,7 @@ pub enum Fatal {
     Pm(crate::chipset::pm::MissingPmFunction),
     Pam(crate::chipset::pm::PamLocked),
     Acpi(libacpi::Error),
+    Passthrough(tables::PassthroughError),
     AcpiSelfTest(crate::acpi::selftest::SelfTestError),
     Smbios(crate::smbios::SmbiosError),
     Numa(crate::acpi::numa::NumaError),
@@ -58,7 +60,6 @@ pub enum Fatal {
     Pir(crate::legacy::PirError),
     Handoff(crate::handoff::HandoffError),
     Xen(crate::platform::xen::XenError),
-    XenOvmfUnsupported(PhysRange),
 }
 
 impl fmt::Display for Fatal {
@@ -81,6 +82,7 @@ impl fmt::Display for Fatal {
             Fatal::Pm(e) => e.fmt(f),
             Fatal::Pam(e) => e.fmt(f),
             Fatal::Acpi(e) => write!(f, "ACPI tables: {e}"),
+            Fatal::Passthrough(e) => e.fmt(f),
             Fatal::AcpiSelfTest(e) => e.fmt(f),
             Fatal::Smbios(e) => write!(f, "SMBIOS: {e}"),
             Fatal::Numa(e) => e.fmt(f),
@@ -88,11 +90,6 @@ impl fmt::Display for Fatal {
             Fatal::Pir(e) => e.fmt(f),
             Fatal::Handoff(e) => write!(f, "hand-off: {e}"),
             Fatal::Xen(e) => write!(f, "Xen: {e}"),
-            Fatal::XenOvmfUnsupported(module) => write!(
-                f,
-                "Xen: hvmloader/bios asks for OVMF (module at {module}), whose hand-off under \
-                 Xen (flash in populated RAM below 4 GiB) is not implemented yet"
-            ),
         }
     }
 }
@@ -201,12 +198,19 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
         Some(x) => x.low_hole().map_err(Fatal::Xen)?,
         None => crate::layout::low_hole(&boot.memory_map)?,
     };
-    let pci = pci::bring_up(chipset, &boot, hole.clone(), options.self_checks)?;
+    // Under Xen the hole may grow over RAM moved above 4 GiB, as hvmloader grows it.
+    let pci = pci::bring_up(chipset, &mut boot, hole, xen.as_mut(), options.self_checks)?;
+    let hole = pci.hole.clone();
     let expected = match &xen {
         Some(x) => x.expected_cpus(),
         None => cpus::expected_cpus()?,
     };
-    let (cpus, ioapic) = cpus::bring_up(&boot, &pci, hole, expected)?;
+    // Under Xen the vCPUs are started as hvmloader starts them, through VCPUOP.
+    let startup = match xen.as_mut() {
+        Some(x) => ApStartup::Hypervisor(x),
+        None => ApStartup::InitSipi,
+    };
+    let (cpus, ioapic) = cpus::bring_up(&boot, &pci, hole, startup, expected)?;
 
     let acpi = if xen.as_ref().is_none_or(|x| x.config.acpi) {
         Some(acpi_mode(chipset, &mut cfg, xen.as_mut())?)
@@ -256,13 +260,17 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
         numa: numa.as_ref(),
         generation_id: xen.as_ref().and_then(|x| x.config.generation_id),
         strings: &strings,
+        requests: xen
+            .as_ref()
+            .map(|x| tables::TableRequests::from_xen(&x.config))
+            .unwrap_or_default(),
     };
     let installed = tables::install(&described, &boot, area, options.self_checks)?;
     let e820 = memory_map(&boot, &pci, &installed)?;
     // What the firmware's own work cost, before a payload is loaded (`cargo xtask bench`).
     info!("accesses: {}", crate::stats::Summary::take());
     match xen {
-        Some(x) => match xen_hand_off(x, chipset, &boot, &e820, &installed)? {},
+        Some(x) => match xen_hand_off(x, chipset, &boot, &e820, layout, &installed)? {},
         None => hand_off(chipset, &boot, &e820, layout, &installed).map_err(Fatal::Handoff)?,
     }
 
@@ -341,23 +349,41 @@ fn xen_hand_off(
     chipset: Chipset,
     boot: &BootInfo,
     e820: &E820Map,
+    layout: ImageLayout,
     installed: &tables::Installed,
 ) -> Result<core::convert::Infallible, Fatal> {
+    use crate::handoff::BiosPayload;
+    use crate::handoff::ovmf::OvmfPayload;
     use crate::handoff::seabios::{BiosTables, SeabiosPayload};
-    use crate::handoff::{BiosPayload, HandoffError};
     use crate::platform::xen::BiosImage;
 
-    let module = match xen.bios_image(boot).map_err(Fatal::Xen)? {
-        BiosImage::Seabios(module) => module.range,
-        BiosImage::Ovmf(module) => return Err(Fatal::XenOvmfUnsupported(module.range)),
-    };
     // SAFETY: the firmware owns the chipset while it runs.
     let mut cfg = Cf8::new(unsafe { HwPorts::new() });
     // SAFETY: the boot page tables identity-map 4 GiB; the hand-off writes only the BIOS
-    // area and its low pages.
+    // area and its low pages, and for OVMF the flash range below 4 GiB it first backs with
+    // RAM.
     let mut memory = unsafe { crate::arch::IdentityWindow::new() };
-    let seabios = SeabiosPayload::from_module(module, &mut cfg, chipset, &mut memory)
-        .map_err(Fatal::Handoff)?;
+    let bios = match xen.bios_image(boot).map_err(Fatal::Xen)? {
+        BiosImage::Seabios(module) => BiosPayload::Seabios(
+            SeabiosPayload::from_module(module.range, &mut cfg, chipset, &mut memory)
+                .map_err(Fatal::Handoff)?,
+        ),
+        BiosImage::Ovmf(module) => {
+            // Pages behind the flash may be taken from free RAM, never from these.
+            let mut in_use: Vec<PhysRange> = boot.modules.iter().map(|m| m.range).collect();
+            in_use.extend([boot.start_info, layout.image]);
+            let ovmf = OvmfPayload::from_xen_module(
+                module.range,
+                &mut xen.xen,
+                e820,
+                &in_use,
+                &mut cfg,
+                chipset,
+                &mut memory,
+            );
+            BiosPayload::Ovmf(ovmf.map_err(Fatal::Handoff)?)
+        }
+    };
     if let Some(page) = installed.generation_id {
         xen.publish_generation_id(page.start).map_err(Fatal::Xen)?;
     }
@@ -372,9 +398,7 @@ fn xen_hand_off(
             .and_then(|l| l.pir)
             .and_then(|r| u32::try_from(r.start).ok()),
     };
-    BiosPayload::Seabios(seabios)
-        .boot(e820, &tables, &mut memory)
-        .map_err(|e: HandoffError| Fatal::Handoff(e))
+    bios.boot(e820, &tables, &mut memory).map_err(Fatal::Handoff)
 }
 
 /// SMBIOS settings under QEMU: the machine's UUID (`-uuid`, fw_cfg item 0x02; all zeroes

@@ -11,6 +11,9 @@
 //! because they live elsewhere: on a 16-byte boundary in the F-segment for guests that scan for
 //! them, or wherever the next firmware's info table points.
 //!
+//! Structures the platform's owner passes in (Xen's `hvmloader/smbios` blob, [`passthrough`])
+//! stand in for types 0-3 and add types 11, 22, 39 and vendor types, as hvmloader does.
+//!
 //! Nothing here panics on input: bad strings, impossible topologies, overlapping RAM, a table
 //! that does not fit its buffer or the 32-bit entry point's limits are all [`SmbiosError`]s.
 //!
@@ -292,6 +295,9 @@ pub struct SmbiosInfo<'a> {
     /// Pass the RAM as the platform gave it, not the E820 after the firmware's claims: memory
     /// the firmware reserved is still installed memory.
     pub ram: &'a [PhysRange],
+    /// Structures the platform's owner passes in (Xen's `hvmloader/smbios` blob), which
+    /// replace or add to the firmware's ([`passthrough`] says which).
+    pub passthrough: Option<&'a SmbiosPassthrough<'a>>,
 }
 
 impl<'a> SmbiosInfo<'a> {
@@ -304,6 +310,7 @@ impl<'a> SmbiosInfo<'a> {
             processor: ProcessorInfo::default(),
             topology,
             ram,
+            passthrough: None,
         }
     }
 }
@@ -427,13 +434,38 @@ impl SmbiosTable {
         }
         let memory_devices = memory_device_sizes_mib(&ram)?;
 
-        let mut table = TableWriter::default();
-        write_bios(&mut table, &info.bios, rom_size_field)?;
-        write_system(&mut table, &info.system)?;
-        write_baseboard_and_chassis(&mut table, &info.baseboard, &info.chassis)?;
+        let passed = info.passthrough;
+        let single = |kind| passed.and_then(|p| p.single(kind));
+        let mut table = TableWriter {
+            kept_handles: passed.map(SmbiosPassthrough::kept_handles).unwrap_or_default(),
+            ..TableWriter::default()
+        };
+        match single(TYPE_BIOS) {
+            Some(bios) => table.passed_through(bios, HandleFrom::Table).map(drop)?,
+            None => write_bios(&mut table, &info.bios, rom_size_field)?,
+        }
+        match single(TYPE_SYSTEM) {
+            Some(system) => table.passed_through(system, HandleFrom::Table).map(drop)?,
+            None => write_system(&mut table, &info.system)?,
+        }
+        let passed_board_and_chassis = (single(TYPE_BASEBOARD), single(TYPE_CHASSIS));
+        write_baseboard_and_chassis(&mut table, info, passed_board_and_chassis)?;
         write_processors(&mut table, &info.processor, info.topology)?;
+        // Where hvmloader puts the types it only passes through.
+        if let Some(oem_strings) = single(TYPE_OEM_STRINGS) {
+            table.passed_through(oem_strings, HandleFrom::Table)?;
+        }
         write_memory(&mut table, &info.system, &ram, &memory_devices)?;
+        if let Some(battery) = single(TYPE_PORTABLE_BATTERY) {
+            table.passed_through(battery, HandleFrom::Table)?;
+        }
         write_boot_information(&mut table)?;
+        if let Some(power_supply) = single(TYPE_POWER_SUPPLY) {
+            table.passed_through(power_supply, HandleFrom::Table)?;
+        }
+        for vendor in passed.into_iter().flat_map(SmbiosPassthrough::vendor) {
+            table.passed_through(vendor, HandleFrom::Structure)?;
+        }
         table.structure(TYPE_END_OF_TABLE).finish()?;
 
         let len = table.bytes.len();
@@ -659,23 +691,73 @@ const TYPE_MEMORY_DEVICE: u8 = 17;
 const TYPE_MEMORY_ARRAY_MAPPED_ADDRESS: u8 = 19;
 const TYPE_SYSTEM_BOOT: u8 = 32;
 const TYPE_END_OF_TABLE: u8 = 127;
+/// Types only a passed-through structure provides (section 7.12, 7.23, 7.40).
+const TYPE_OEM_STRINGS: u8 = 11;
+const TYPE_PORTABLE_BATTERY: u8 = 22;
+const TYPE_POWER_SUPPLY: u8 = 39;
+/// Offset of the baseboard's Chassis Handle (section 7.3).
+const BASEBOARD_CHASSIS_HANDLE: usize = 0x0B;
 
 /// Handle fields: "no structure" for optional references (sections 7.5 and 7.17/7.18 use 0xFFFF
 /// for "no cache information" and 0xFFFE for "error information not provided").
 const HANDLE_NONE: u16 = 0xFFFF;
 const HANDLE_NOT_PROVIDED: u16 = 0xFFFE;
+/// Handles from 0xFF00 on are reserved (section 6.1.2): no structure may have one.
+const FIRST_RESERVED_HANDLE: u16 = 0xFF00;
 
-/// The table under construction. Handles are given out in table order from 0.
+/// The table under construction. Handles are given out in table order from 0, past those
+/// passed-through vendor structures keep.
 #[derive(Default)]
 struct TableWriter {
     bytes: Vec<u8>,
     count: u16,
     max_structure_size: usize,
+    /// The lowest handle not given out yet (it may be a kept one).
+    unused_handle: u16,
+    /// Handles passed-through vendor structures bring along.
+    kept_handles: Vec<u16>,
+}
+
+/// Where a passed-through structure's handle comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HandleFrom {
+    /// The table's sequence, as for a structure the firmware writes itself.
+    Table,
+    /// The structure's own (vendor structures, which may refer to one another).
+    Structure,
 }
 
 impl TableWriter {
+    /// The handle the next structure the firmware writes gets.
     fn next_handle(&self) -> u16 {
-        self.count
+        self.free_handle_from(self.unused_handle)
+    }
+
+    /// The lowest handle from `handle` on that no passed-through structure keeps. Stops at
+    /// 0xFFFF, which [`StructureWriter::finish`] then refuses.
+    fn free_handle_from(&self, mut handle: u16) -> u16 {
+        while handle != u16::MAX && self.kept_handles.contains(&handle) {
+            handle += 1;
+        }
+        handle
+    }
+
+    /// Marks `handle` given out and counts the structure; the table is too large when the
+    /// handles run into the reserved range.
+    fn commit(&mut self, handle: Option<u16>, size: usize) -> Result<(), SmbiosError> {
+        let too_large = SmbiosError::TableTooLarge { len: self.bytes.len() };
+        if let Some(handle) = handle {
+            if handle >= FIRST_RESERVED_HANDLE {
+                return Err(too_large);
+            }
+            self.unused_handle = handle + 1;
+        }
+        self.max_structure_size = self.max_structure_size.max(size);
+        // Every structure takes at least 6 bytes and the whole table is checked against 64 KiB
+        // at the end, so the count stops far short of the reserved handles 0xFF00..; stop
+        // counting rather than wrap if a caller ever got past that check.
+        self.count = self.count.checked_add(1).ok_or(too_large)?;
+        Ok(())
     }
 
     /// Starts a structure (section 6.1.2 header: type, length patched by `finish`, handle).
@@ -685,7 +767,30 @@ impl TableWriter {
         self.bytes.push(kind);
         self.bytes.push(0);
         self.bytes.extend_from_slice(&handle.to_le_bytes());
-        StructureWriter { table: self, start, strings: Vec::new() }
+        StructureWriter { table: self, start, handle, strings: Vec::new() }
+    }
+
+    /// Appends a passed-through structure as it is, but for its handle; returns the handle.
+    fn passed_through(
+        &mut self,
+        structure: &PassedStructure<'_>,
+        handle_from: HandleFrom,
+    ) -> Result<u16, SmbiosError> {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(structure.bytes);
+        let handle = match handle_from {
+            HandleFrom::Table => {
+                let handle = self.next_handle();
+                self.bytes[start + 2..start + 4].copy_from_slice(&handle.to_le_bytes());
+                self.commit(Some(handle), structure.bytes.len())?;
+                handle
+            }
+            HandleFrom::Structure => {
+                self.commit(None, structure.bytes.len())?;
+                structure.handle()
+            }
+        };
+        Ok(handle)
     }
 }
 
@@ -694,6 +799,7 @@ impl TableWriter {
 struct StructureWriter<'t> {
     table: &'t mut TableWriter,
     start: usize,
+    handle: u16,
     strings: Vec<String>,
 }
 
@@ -758,17 +864,8 @@ impl StructureWriter<'_> {
             self.table.bytes.push(0);
         }
         let size = self.table.bytes.len() - self.start;
-        self.table.max_structure_size = self.table.max_structure_size.max(size);
-        let handle = self.table.count;
-        // Every structure takes at least 6 bytes and the whole table is checked against 64 KiB
-        // at the end, so the count stops far short of the reserved handles 0xFF00..; stop
-        // counting rather than wrap if a caller ever got past that check.
-        self.table.count = self
-            .table
-            .count
-            .checked_add(1)
-            .ok_or(SmbiosError::TableTooLarge { len: self.table.bytes.len() })?;
-        Ok(handle)
+        self.table.commit(Some(self.handle), size)?;
+        Ok(self.handle)
     }
 }
 
@@ -837,14 +934,42 @@ fn write_system(table: &mut TableWriter, system: &SystemInfo<'_>) -> Result<(), 
 }
 
 /// Types 2 (section 7.3, 0x0F bytes without contained objects) and 3 (section 7.4, 0x16 bytes
-/// with no contained elements, SKU number since 2.7). Type 2 names type 3 as its chassis, and
-/// handles go in table order, so the chassis is the board's handle + 1.
+/// with no contained elements, SKU number since 2.7), each the firmware's own or the one
+/// passed through in its place. Type 2 names type 3 as its chassis, and handles go in table
+/// order, so the chassis gets the next free handle after the board's.
 fn write_baseboard_and_chassis(
     table: &mut TableWriter,
-    board: &BaseboardInfo<'_>,
-    chassis: &ChassisInfo<'_>,
+    info: &SmbiosInfo<'_>,
+    (passed_board, passed_chassis): (Option<&PassedStructure<'_>>, Option<&PassedStructure<'_>>),
 ) -> Result<(), SmbiosError> {
-    let chassis_handle = table.next_handle() + 1;
+    let chassis_handle = table.free_handle_from(table.next_handle().saturating_add(1));
+    match passed_board {
+        Some(board) => {
+            let start = table.bytes.len();
+            table.passed_through(board, HandleFrom::Table)?;
+            // A board that names a chassis names this table's (hvmloader's rule); 0 stays
+            // "no chassis".
+            let field = start + BASEBOARD_CHASSIS_HANDLE;
+            if board.formatted_len() >= BASEBOARD_CHASSIS_HANDLE + 2
+                && table.bytes[field..field + 2] != [0, 0]
+            {
+                table.bytes[field..field + 2].copy_from_slice(&chassis_handle.to_le_bytes());
+            }
+        }
+        None => write_baseboard(table, &info.baseboard, chassis_handle)?,
+    }
+    match passed_chassis {
+        Some(chassis) => table.passed_through(chassis, HandleFrom::Table).map(drop),
+        None => write_chassis(table, &info.chassis),
+    }
+}
+
+/// Type 2 (section 7.3), 0x0F bytes without contained objects.
+fn write_baseboard(
+    table: &mut TableWriter,
+    board: &BaseboardInfo<'_>,
+    chassis_handle: u16,
+) -> Result<(), SmbiosError> {
     let mut s = table.structure(TYPE_BASEBOARD);
     s.string("baseboard.manufacturer", board.manufacturer)? // 04h
         .string("baseboard.product", board.product)? // 05h
@@ -856,8 +981,11 @@ fn write_baseboard_and_chassis(
     s.word(chassis_handle) // 0Bh
         .byte(0x0A) // 0Dh board type: motherboard
         .byte(0); // 0Eh no contained object handles
-    s.finish()?;
+    s.finish().map(drop)
+}
 
+/// Type 3 (section 7.4), 0x16 bytes with no contained elements, SKU number since 2.7.
+fn write_chassis(table: &mut TableWriter, chassis: &ChassisInfo<'_>) -> Result<(), SmbiosError> {
     let mut s = table.structure(TYPE_CHASSIS);
     s.string("chassis.manufacturer", chassis.manufacturer)?; // 04h
     s.byte(chassis.chassis_type & 0x7F); // 05h, bit 7 (lock present) clear
@@ -1034,8 +1162,11 @@ fn write_boot_information(table: &mut TableWriter) -> Result<(), SmbiosError> {
     s.finish().map(drop)
 }
 
+pub mod passthrough;
 mod strings;
 
+use passthrough::PassedStructure;
+pub use passthrough::{SmbiosBlobError, SmbiosPassthrough};
 pub use strings::BiosStrings;
 
 #[cfg(test)]

@@ -56,6 +56,19 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A table of a buffer of concatenated tables (see
+    /// [`crate::tables::ConcatenatedTables`]) is malformed, or cannot join the tables
+    /// being installed.
+    BlobTable {
+        /// Its position among the buffer's tables, from 0.
+        index: usize,
+        /// Its byte offset in the buffer.
+        offset: usize,
+        /// The signature found there (may be garbage).
+        signature: Signature,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// An OEM ID, OEM table ID or creator ID is not printable ASCII or too long.
     InvalidIdentifier,
     /// A table field value is outside the range the specification allows.
@@ -100,6 +113,11 @@ impl fmt::Display for Error {
             Error::InvalidTable { signature, reason } => {
                 write!(f, "invalid {signature} table: {reason}")
             }
+            Error::BlobTable { index, offset, signature, reason } => write!(
+                f,
+                "table {index} of the passed-through blob ({signature} at byte {offset:#x}): \
+                 {reason}"
+            ),
             Error::InvalidIdentifier => write!(f, "invalid OEM or creator identifier"),
             Error::InvalidField { signature, reason } => write!(f, "{signature}: {reason}"),
             Error::InvalidName => write!(f, "invalid AML name string"),

@@ -4,9 +4,11 @@
 //!
 //! * [`tables`]: typed builders for the fixed-layout tables of the ACPI 6.x
 //!   specification (RSDP, RSDT, XSDT, FADT, FACS, MADT, SRAT, SLIT) and of the
-//!   companion specifications (HPET, MCFG, WAET), plus [`tables::AmlTable`] and
-//!   [`tables::RawTable`] for definition blocks. Every builder implements
-//!   [`Table`] and serialises into a caller-provided `&mut [u8]`.
+//!   companion specifications (HPET, MCFG, WAET, TCPA, TPM2), plus
+//!   [`tables::AmlTable`] and [`tables::RawTable`] for definition blocks. Every
+//!   builder implements [`Table`] and serialises into a caller-provided
+//!   `&mut [u8]`. [`tables::ConcatenatedTables`] checks and splits a buffer of
+//!   complete tables passed in from outside.
 //! * [`Installer`]: lays tables out in a memory region, links them (XSDT and
 //!   RSDT entries, FADT to FACS and DSDT), fixes every checksum, enforces the
 //!   FACS alignment and writes the RSDP, in the region or at a separate

@@ -31,6 +31,10 @@ impl Signature {
     pub const SRAT: Self = Self(*b"SRAT");
     /// System Locality Information Table.
     pub const SLIT: Self = Self(*b"SLIT");
+    /// Trusted Computing Platform Alliance table (TPM 1.2 event log).
+    pub const TCPA: Self = Self(*b"TCPA");
+    /// TPM 2.0 table.
+    pub const TPM2: Self = Self(*b"TPM2");
     /// The first four bytes of the RSDP signature `"RSD PTR "`; used in
     /// installer reports and errors.
     pub const RSDP: Self = Self(*b"RSD ");

@@ -45,6 +45,9 @@ const PACKAGES: &[&str] = &[
     "xen-utils-4.17",
     "qemu-system-xen",
     "seabios",
+    // libxl's OVMF for `bios = "ovmf"`: Debian's libxenlight has /usr/share/ovmf/OVMF.fd
+    // built in (xen's `--with-system-ovmf`).
+    "ovmf",
     "kmod",
     "procps",
     "iproute2",
@@ -58,6 +61,7 @@ const KEYED_PACKAGES: &[&str] = &[
     "xen-utils-4.17",
     "qemu-system-xen",
     "seabios",
+    "ovmf",
     "linux-image-amd64",
 ];
 /// The hypervisor inside the rootfs.
@@ -97,6 +101,10 @@ const DOM0_BOOT_ALLOWANCE: Duration = Duration::from_secs(120);
 pub const GUEST_NAME: &str = "hvmrs-guest";
 /// Where the test disk is mounted in dom0.
 pub const TEST_MOUNT: &str = "/test";
+/// A shell script a test may put on the test disk (through [`GuestExtras::files`]): the dom0
+/// runs it with the guest's name once the wait is over and before it destroys the guest,
+/// and its output is the report's `probe` section ([`XenRun::section`]).
+pub const PROBE_SCRIPT: &str = "probe.sh";
 
 /// A built dom0 image.
 #[derive(Debug)]
@@ -765,6 +773,12 @@ else
 fi
 section wait
 echo "$outcome"
+# A test that needs more than the console (the guest's registers, a later state) puts a
+# probe on the test disk: it runs while the guest still exists, with the guest's name.
+if [ -f {TEST_MOUNT}/{PROBE_SCRIPT} ]; then
+    section probe
+    sh {TEST_MOUNT}/{PROBE_SCRIPT} {GUEST_NAME} 2>&1
+fi
 section xl-list
 xl list
 section xl-log

@@ -4,18 +4,23 @@
 //! [`TableSet`] is everything the tables say; [`install`] lays them out with libacpi's
 //! installer. Both are pure, so the host tests install a set into a buffer and parse it back.
 //! The DSDTs come from `asl/` ([`dsdt`]); what depends on the run (PCI windows, the ECAM
-//! reservation, processor objects) is in the runtime SSDT ([`ssdt`]).
+//! reservation, processor objects) is in the runtime SSDT ([`ssdt`]). Tables a platform's
+//! owner asks for besides ([`ExtraTables`]: the TPM's, the laptop/slate device, tables
+//! passed through) come last.
 
 pub mod dsdt;
+pub mod laptop_slate;
 pub mod numa;
 pub mod selftest;
 pub mod ssdt;
+pub mod tpm;
 
 use libacpi::tables::{
     AmlTable, Facs, Fadt, Hpet, IapcBootArch, InterruptSourceOverride, IoApic, LocalApicNmi, Madt,
-    MadtProcessor, Mcfg, McfgAllocation, PmRegisterBlocks, RawTable, Slit, Srat, Waet,
+    MadtProcessor, Mcfg, McfgAllocation, PmRegisterBlocks, RawTable, Slit, Srat, TableInBuffer,
+    Waet,
 };
-use libacpi::{Error, InstallSummary, Installer, OemIds, RsdpPlacement};
+use libacpi::{Error, InstallSummary, Installer, OemIds, RsdpPlacement, Table};
 
 use crate::chipset::Chipset;
 use crate::chipset::pm::PmBlocks;
@@ -45,11 +50,34 @@ pub struct TableSet<'a> {
     pub ssdt_body: &'a [u8],
     /// The SRAT and SLIT contents, for a guest with a virtual NUMA topology.
     pub numa: Option<&'a numa::NumaTables>,
+    /// Tables the platform's owner asks for besides.
+    pub extra: ExtraTables<'a>,
+}
+
+/// Tables beyond the platform's own, each only when asked for (Xen's keys; none under QEMU).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ExtraTables<'a> {
+    /// The TPM that answered (`platform/tpm_version`): its TCPA or TPM2, and an SSDT with
+    /// its device.
+    pub tpm: Option<tpm::TpmTables>,
+    /// Windows' laptop/slate mode device (`platform/acpi_laptop_slate`), in an SSDT.
+    pub laptop_slate: bool,
+    /// Tables passed through from the platform's owner (`hvmloader/acpi`), checked, added
+    /// after every table of the firmware's. None may repeat one of those (SSDTs aside).
+    pub passthrough: &'a [TableInBuffer<'a>],
+}
+
+impl ExtraTables<'_> {
+    /// No extra tables (QEMU, and the tests of the platform's own tables).
+    pub const NONE: ExtraTables<'static> =
+        ExtraTables { tpm: None, laptop_slate: false, passthrough: &[] };
 }
 
 /// Installs the whole set into `region` (at physical `base`): FACS first (so it sits at
 /// the start of the region, 64-byte aligned, where the caller marks it NVS), then DSDT,
-/// FADT, MADT, HPET, MCFG, SRAT and SLIT, WAET and the SSDT, linked by XSDT and RSDT.
+/// FADT, MADT, HPET, MCFG, SRAT and SLIT, WAET and the SSDT, then the extra tables (the
+/// laptop/slate SSDT, the TPM's SSDT and TCPA or TPM2, the passed-through tables: the order
+/// hvmloader adds them in), linked by XSDT and RSDT.
 pub fn install(
     set: &TableSet,
     region: &mut [u8],
@@ -108,7 +136,40 @@ pub fn install(
     }
     installer.install(&Waet { rtc_good: true, pm_timer_good: true })?;
     installer.install(&AmlTable::ssdt(set.ssdt_body).with_oem_table_id("PLATFORM")?)?;
+    if set.extra.laptop_slate {
+        installer.install(&laptop_slate::ssdt()?)?;
+    }
+    if let Some(tpm) = set.extra.tpm {
+        installer.install(&tpm.device_ssdt()?)?;
+        installer.install(&tpm.interface_table())?;
+    }
+    for passed in set.extra.passthrough {
+        install_passed_through(&mut installer, passed)?;
+    }
     installer.finish(rsdp)
+}
+
+/// Adds a passed-through table; a refusal names the table's place in its blob.
+fn install_passed_through(
+    installer: &mut Installer<'_>,
+    passed: &TableInBuffer<'_>,
+) -> Result<(), Error> {
+    let refuse = |reason| Error::BlobTable {
+        index: passed.index,
+        offset: passed.offset,
+        signature: passed.table.signature(),
+        reason,
+    };
+    match installer.install(&passed.table) {
+        Ok(_) => Ok(()),
+        Err(Error::DuplicateTable(_)) => Err(refuse("the firmware builds this table itself")),
+        Err(Error::ReservedSignature(_)) => Err(refuse("the firmware writes this table itself")),
+        Err(Error::RegionFull { .. }) => {
+            Err(refuse("it does not fit in what is left of the ACPI area"))
+        }
+        Err(Error::TooManyTables) => Err(refuse("it is one table more than the firmware can list")),
+        Err(other) => Err(other),
+    }
 }
 
 #[cfg(test)]

@@ -157,6 +157,16 @@ fn install_with_numa(
     cpus: &[MadtProcessor],
     numa: Option<&super::numa::NumaTables>,
 ) -> Installed {
+    try_install(chipset, ecam, cpus, numa, ExtraTables::NONE).unwrap()
+}
+
+fn try_install(
+    chipset: Chipset,
+    ecam: Option<EcamArea>,
+    cpus: &[MadtProcessor],
+    numa: Option<&super::numa::NumaTables>,
+    extra: ExtraTables<'_>,
+) -> Result<Installed, libacpi::Error> {
     let dsdt = tiny_dsdt();
     let pm = PmBlocks {
         pm1a_event: 0xB000,
@@ -177,6 +187,7 @@ fn install_with_numa(
         dsdt: &dsdt,
         ssdt_body: &[],
         numa,
+        extra,
     };
     let mut region = vec![0u8; 0x1_0000];
     let mut bios = vec![0u8; 0x100];
@@ -185,9 +196,8 @@ fn install_with_numa(
         &mut region,
         REGION_BASE,
         RsdpPlacement::At { buffer: &mut bios[..36], address: RSDP_BASE },
-    )
-    .unwrap();
-    Installed { region, bios, summary }
+    )?;
+    Ok(Installed { region, bios, summary })
 }
 
 const Q35_ECAM: EcamArea = EcamArea { base: 0xF000_0000, buses: 64 };
@@ -282,4 +292,182 @@ fn a_vnuma_topology_adds_srat_and_slit() {
     let handler = set.handler();
     // SAFETY: the handler maps the buffers the tables were installed in.
     unsafe { verify(handler, &set.summary, &cpus, None) }.unwrap();
+}
+
+// ---- tables a platform's owner asks for (Xen's keys) ----------------------------------------
+
+impl Installed {
+    fn table(&self, signature: &[u8; 4]) -> &[u8] {
+        let t = self.summary.find(libacpi::Signature(*signature)).expect("table installed");
+        let at = (t.address - REGION_BASE) as usize;
+        &self.region[at..at + t.length as usize]
+    }
+
+    /// The signatures the XSDT lists, in order.
+    fn listed(&self) -> Vec<[u8; 4]> {
+        let xsdt = self.table(b"XSDT");
+        xsdt[36..]
+            .chunks(8)
+            .map(|entry| {
+                let address = u64::from_le_bytes(entry.try_into().unwrap());
+                let t = self.summary.tables().iter().find(|t| t.address == address).unwrap();
+                t.signature.0
+            })
+            .collect()
+    }
+
+    /// The OEM table IDs of the SSDTs, in memory order.
+    fn ssdt_ids(&self) -> Vec<[u8; 8]> {
+        self.summary
+            .tables()
+            .iter()
+            .filter(|t| t.signature.0 == *b"SSDT")
+            .map(|t| {
+                let at = (t.address - REGION_BASE) as usize;
+                self.region[at + 16..at + 24].try_into().unwrap()
+            })
+            .collect()
+    }
+}
+
+fn installed_with(extra: ExtraTables<'_>) -> Result<Installed, libacpi::Error> {
+    try_install(Chipset::I440fx, None, &cpus(), None, extra)
+}
+
+#[test]
+fn a_tpm12_adds_its_ssdt_and_a_tcpa_over_the_log() {
+    let tpm = tpm::TpmTables { interface: tpm::TpmInterface::Tis, log_area: 0x1FEF_0000 };
+    let mut set = installed_with(ExtraTables { tpm: Some(tpm), ..ExtraTables::NONE }).unwrap();
+    let cpus = cpus();
+    // SAFETY: the handler maps the buffers the tables were installed in.
+    let checked = unsafe { verify(set.handler(), &set.summary, &cpus, None) }.unwrap();
+    assert_eq!(checked, 6 + 2, "FADT, MADT, HPET, WAET, SSDT, DSDT; the TPM's SSDT and TCPA");
+    assert_eq!(set.listed()[4..], [*b"SSDT", *b"SSDT", *b"TCPA"]);
+    assert_eq!(set.ssdt_ids(), [*b"PLATFORM", *b"TPM12\0\0\0"]);
+    let tcpa = set.table(b"TCPA");
+    assert_eq!(tcpa[38..42], tpm::LOG_AREA_SIZE.to_le_bytes());
+    assert_eq!(tcpa[42..50], 0x1FEF_0000u64.to_le_bytes());
+    assert!(set.summary.find(libacpi::Signature(*b"TPM2")).is_none());
+}
+
+#[test]
+fn a_tpm20_adds_its_ssdt_and_a_tpm2_over_the_log() {
+    let tpm = tpm::TpmTables { interface: tpm::TpmInterface::Crb, log_area: 0x1FEF_0000 };
+    let mut set = installed_with(ExtraTables { tpm: Some(tpm), ..ExtraTables::NONE }).unwrap();
+    let cpus = cpus();
+    // SAFETY: the handler maps the buffers the tables were installed in.
+    unsafe { verify(set.handler(), &set.summary, &cpus, None) }.unwrap();
+    assert_eq!(set.listed()[4..], [*b"SSDT", *b"SSDT", *b"TPM2"]);
+    assert_eq!(set.ssdt_ids()[1], *b"TPM20\0\0\0");
+    let tpm2 = set.table(b"TPM2");
+    assert_eq!(tpm2[40..48], tpm::CRB_CONTROL_AREA.to_le_bytes());
+    assert_eq!(tpm2[68..76], 0x1FEF_0000u64.to_le_bytes());
+    assert!(set.summary.find(libacpi::Signature(*b"TCPA")).is_none());
+}
+
+#[test]
+fn no_extra_tables_without_a_request() {
+    let set = installed_with(ExtraTables::NONE).unwrap();
+    assert_eq!(set.ssdt_ids(), [*b"PLATFORM"]);
+    let sigs: Vec<[u8; 4]> = set.summary.tables().iter().map(|t| t.signature.0).collect();
+    assert!(!sigs.contains(b"TCPA") && !sigs.contains(b"TPM2"));
+}
+
+#[test]
+fn laptop_slate_adds_the_conv_ssdt() {
+    let extra = ExtraTables { laptop_slate: true, ..ExtraTables::NONE };
+    let mut set = installed_with(extra).unwrap();
+    let cpus = cpus();
+    // SAFETY: the handler maps the buffers the tables were installed in.
+    unsafe { verify(set.handler(), &set.summary, &cpus, None) }.unwrap();
+    assert_eq!(set.ssdt_ids(), [*b"PLATFORM", *b"CONV\0\0\0\0"]);
+}
+
+/// A complete table with a zero checksum.
+fn table(signature: &[u8; 4], body: &[u8]) -> Vec<u8> {
+    let mut bytes = vec![0u8; 36];
+    bytes[..4].copy_from_slice(signature);
+    bytes[4..8].copy_from_slice(&((36 + body.len()) as u32).to_le_bytes());
+    bytes[8] = 1;
+    bytes[10..16].copy_from_slice(b"OEMOEM");
+    bytes.extend_from_slice(body);
+    libacpi::checksum::fix(&mut bytes, 9);
+    bytes
+}
+
+fn blob_tables(blob: &[u8]) -> Result<Vec<libacpi::tables::TableInBuffer<'_>>, libacpi::Error> {
+    libacpi::tables::ConcatenatedTables::new(blob).collect()
+}
+
+#[test]
+fn passed_through_tables_come_last_as_given() {
+    let slic = table(b"SLIC", &[0xA5; 40]);
+    let ssdt = table(b"SSDT", &[0x08, b'X', b'X', b'X', b'X', 0x01]);
+    let blob = [slic.clone(), ssdt.clone()].concat();
+    let passed = blob_tables(&blob).unwrap();
+    let extra = ExtraTables { laptop_slate: true, passthrough: &passed, ..ExtraTables::NONE };
+    let mut set = installed_with(extra).unwrap();
+    let cpus = cpus();
+    // SAFETY: the handler maps the buffers the tables were installed in.
+    let checked = unsafe { verify(set.handler(), &set.summary, &cpus, None) }.unwrap();
+    assert_eq!(checked, 6 + 1 + 2);
+    assert_eq!(set.listed()[4..], [*b"SSDT", *b"SSDT", *b"SLIC", *b"SSDT"]);
+    assert_eq!(set.table(b"SLIC"), slic.as_slice(), "byte for byte");
+    let last = set.summary.tables().iter().rfind(|t| t.signature.0 == *b"SSDT").unwrap();
+    let at = (last.address - REGION_BASE) as usize;
+    assert_eq!(&set.region[at..at + ssdt.len()], ssdt.as_slice());
+}
+
+#[test]
+fn a_passed_through_table_may_not_repeat_the_firmwares() {
+    let refused = |signature: &[u8; 4]| {
+        let blob = [table(b"SLIC", &[1; 4]), table(signature, &[0; 8])].concat();
+        let passed = blob_tables(&blob).unwrap();
+        let extra = ExtraTables { passthrough: &passed, ..ExtraTables::NONE };
+        match installed_with(extra) {
+            Err(e @ libacpi::Error::BlobTable { index: 1, offset: 40, .. }) => e.to_string(),
+            Err(other) => panic!("{signature:?}: {other}"),
+            Ok(_) => panic!("{signature:?} was accepted"),
+        }
+    };
+    for signature in [b"FACP", b"APIC", b"HPET", b"WAET", b"DSDT", b"FACS"] {
+        assert!(refused(signature).ends_with("the firmware builds this table itself"));
+    }
+    for signature in [b"XSDT", b"RSDT"] {
+        assert!(refused(signature).ends_with("the firmware writes this table itself"));
+    }
+    assert_eq!(
+        refused(b"APIC"),
+        "table 1 of the passed-through blob (APIC at byte 0x28): the firmware builds this table \
+         itself"
+    );
+    // A TPM table repeats the firmware's only when the firmware built one.
+    let blob = table(b"TCPA", &[0; 14]);
+    let passed = blob_tables(&blob).unwrap();
+    assert!(installed_with(ExtraTables { passthrough: &passed, ..ExtraTables::NONE }).is_ok());
+    let tpm = tpm::TpmTables { interface: tpm::TpmInterface::Tis, log_area: 0x1FEF_0000 };
+    let extra = ExtraTables { tpm: Some(tpm), passthrough: &passed, ..ExtraTables::NONE };
+    assert!(matches!(installed_with(extra), Err(libacpi::Error::BlobTable { index: 0, .. })));
+}
+
+#[test]
+fn passed_through_tables_that_do_not_fit_are_named() {
+    let big = table(b"SSDT", &vec![0xA3; 0x1_0000]);
+    let passed = blob_tables(&big).unwrap();
+    let extra = ExtraTables { passthrough: &passed, ..ExtraTables::NONE };
+    let error = installed_with(extra).err().expect("a 64 KiB table in a 64 KiB region");
+    assert_eq!(
+        error.to_string(),
+        "table 0 of the passed-through blob (SSDT at byte 0x0): it does not fit in what is \
+         left of the ACPI area"
+    );
+    let many: Vec<u8> =
+        (0..32).flat_map(|_| table(b"SSDT", &[0x08, b'Y', b'Y', b'Y', b'Y', 0])).collect();
+    let passed = blob_tables(&many).unwrap();
+    let extra = ExtraTables { passthrough: &passed, ..ExtraTables::NONE };
+    let error = installed_with(extra).err().expect("more tables than the XSDT holds");
+    assert!(
+        error.to_string().ends_with("it is one table more than the firmware can list"),
+        "{error}"
+    );
 }

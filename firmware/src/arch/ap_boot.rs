@@ -3,7 +3,7 @@
 //! it is `{base} + offset`, so it carries no relocations and links into host tests too),
 //! kept in .rodata and copied to the page by [`ApTrampoline::install`].
 //!
-//! An AP goes:
+//! An AP started by a STARTUP IPI goes:
 //!
 //! 1. real mode: load the page's GDT, set CR0.PE, far jump to 32-bit code;
 //! 2. 32-bit: flat segments; CR4 = PAE | OSFXSR | OSXMMEXCPT (SSE, as the BSP entry: the
@@ -14,6 +14,10 @@
 //!    the AP, so a firmware bug on an AP is reported by the BSP instead of resetting the
 //!    machine with a triple fault); take the single AP stack under a spinlock; call the
 //!    registered handler; release the stack; `cli; hlt` forever.
+//!
+//! A hypervisor can also start a vCPU directly in flat 32-bit protected mode (Xen's
+//! VCPUOP_initialise): [`ApTrampoline::flat32_entry`] loads the page's GDT, far jumps into
+//! step 2 and goes on from there, so both ways end in the same code.
 //!
 //! APs run one at a time on one stack: their work is a few MSR writes, so parallelism would
 //! buy nothing and per-AP stacks would cost memory proportional to the vCPU count. After they
@@ -41,6 +45,7 @@ const PARAM_ENTRY: u64 = 0x18;
 const PARAM_LOCK: u64 = 0x20;
 const PARAM_FAULT_VECTOR: u64 = 0x28;
 const PARAM_FAULT_RIP: u64 = 0x30;
+const FLAT32_ENTRY: u64 = 0x40;
 const FAULT_STUBS: u64 = 0x200;
 const FAULT_STUB_SIZE: u64 = 16;
 const IDT: u64 = 0x400;
@@ -69,6 +74,15 @@ hvmrs_ap_boot_start:
     .quad 0                     /* 0x28 fault vector */
     .quad 0                     /* 0x30 fault RIP */
 
+    .org hvmrs_ap_boot_start + {flat32_entry}
+    .code32
+    /* Entered in flat 32-bit protected mode: segment bases 0 and limits 4 GiB, but no
+       GDT this code knows; take ours before any selector is loaded. */
+    cli
+    cld
+    lgdtl {base} + ap_gdtr - hvmrs_ap_boot_start
+    ljmpl $0x08, ${base} + ap_protected - hvmrs_ap_boot_start
+
     .balign 8
 ap_gdt:
     .quad 0
@@ -85,6 +99,7 @@ ap_idtr:
     .word {idt_entries} * 16 - 1
     .quad {base} + {idt}
 
+    .code16
 ap_real_mode:
     cli
     cld
@@ -171,6 +186,7 @@ hvmrs_ap_boot_end:
     lock = const PARAM_LOCK,
     fault_vector = const PARAM_FAULT_VECTOR,
     fault_rip = const PARAM_FAULT_RIP,
+    flat32_entry = const FLAT32_ENTRY,
     fault_stubs = const FAULT_STUBS,
     fault_stub_size = const FAULT_STUB_SIZE,
     idt = const IDT,
@@ -275,6 +291,12 @@ impl ApTrampoline {
     /// The STARTUP IPI vector: the page number.
     pub fn startup_vector(&self) -> u8 {
         (AP_BOOT_PAGE >> 12) as u8
+    }
+
+    /// Where a vCPU started in flat 32-bit protected mode (CS/DS/ES/SS base 0, limit
+    /// 4 GiB, paging and interrupts off) enters the start-up code.
+    pub fn flat32_entry(&self) -> u32 {
+        (AP_BOOT_PAGE + FLAT32_ENTRY) as u32
     }
 
     /// An AP is on the AP stack (or has faulted while on it).

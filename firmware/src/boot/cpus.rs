@@ -9,7 +9,7 @@ use crate::arch::{
     ApTrampoline, HwPorts, IOAPIC_BASE, IOAPIC_WINDOW, IoApic, LocalCpu, MmioRegion,
 };
 use crate::bootinfo::BootInfo;
-use crate::cpu::{self, CpuSetup, IoApicSetup, MtrrRequest};
+use crate::cpu::{self, ApStartup, CpuSetup, IoApicSetup, MtrrRequest};
 use crate::platform::fw_cfg::FwCfg;
 
 /// How many vCPUs the platform says it has: QEMU's fw_cfg `FW_CFG_NB_CPUS`.
@@ -25,6 +25,7 @@ pub fn bring_up(
     boot: &BootInfo,
     pci: &PciSetup,
     hole: core::ops::Range<u64>,
+    startup: ApStartup<'_>,
     expected: u32,
 ) -> Result<(CpuSetup, IoApicSetup), Fatal> {
     // The whole hole up to 4 GiB (PCI windows, ECAM, chipset and APIC ranges) and the part
@@ -40,7 +41,7 @@ pub fn bring_up(
     let mut boot_page = unsafe { ApTrampoline::new() };
     // SAFETY: the firmware owns the machine's devices while it runs.
     let mut ports = unsafe { HwPorts::new() };
-    let setup = cpu::bring_up(&mut bsp, &mut boot_page, &mut ports, expected, &request)
+    let setup = cpu::bring_up(&mut bsp, &mut boot_page, &mut ports, startup, expected, &request)
         .map_err(Fatal::Cpu)?;
     // SAFETY: the IOAPIC's register window, identity-mapped, used only here.
     let registers = unsafe { MmioRegion::new(IOAPIC_BASE, IOAPIC_WINDOW) };

@@ -1,6 +1,7 @@
 //! PCI bring-up, in the order the hardware needs it: enumerate over CF8 (numbering buses),
-//! decide the layout (hole, ECAM area, 64-bit window), plan every BAR and window, move the
-//! Q35 ECAM window to its place and switch to it, program, route INTx.
+//! under Xen grow the MMIO hole over RAM moved above 4 GiB when the BARs need it and
+//! hvmloader would, decide the layout (hole, ECAM area, 64-bit window), plan every BAR and
+//! window, move the Q35 ECAM window to its place and switch to it, program, route INTx.
 
 use alloc::vec::Vec;
 use core::ops::Range;
@@ -9,11 +10,13 @@ use log::info;
 
 use super::Fatal;
 use crate::arch::{HwPorts, MmioRegion, cpuid};
-use crate::bootinfo::BootInfo;
+use crate::bootinfo::{BootInfo, MemoryRegion, PhysRange};
 use crate::chipset::Chipset;
 use crate::chipset::q35::{self, EcamArea};
-use crate::layout;
-use crate::pci::{self, Apertures, Bdf, Cf8, ConfigSpace, Ecam, Topology};
+use crate::layout::{self, LayoutError};
+use crate::pci::{self, Apertures, Bdf, Cf8, ConfigSpace, Ecam, Topology, UnplacedReason};
+use crate::platform::xen::memmap::{HoleError, HoleLimit};
+use crate::platform::xen::{Hypercall, XenError, XenSetup};
 
 /// I/O ports PCI devices may use. Allocation starts at the top (0xC000 and up, where
 /// hvmloader puts them) and goes lower only when needed.
@@ -37,6 +40,9 @@ pub struct PciSetup {
     pub unplaced: usize,
     /// Every function's INTx route (for the MP table and `$PIR`).
     pub routes: Vec<pci::IntxRoute>,
+    /// The low MMIO hole the BARs were placed in: the one passed in, or under Xen the one
+    /// it grew to (the RAM it covered moved above 4 GiB, and the memory map says so).
+    pub hole: Range<u64>,
 }
 
 /// Configuration access by whichever mechanism is current.
@@ -95,10 +101,75 @@ fn hw_cf8() -> Cf8<HwPorts> {
     Cf8::new(unsafe { HwPorts::new() })
 }
 
-pub fn bring_up(
-    chipset: Chipset,
-    boot: &BootInfo,
+/// Where the PCI resources may go for one hole and memory map.
+struct Ranges {
+    /// Parts of the hole nothing may use: memory-map entries, the ECAM area.
+    reserved: Vec<Range<u64>>,
+    ecam: Option<EcamArea>,
+    high: Option<Range<u64>>,
+}
+
+impl Ranges {
+    fn new(
+        chipset: Chipset,
+        map: &[MemoryRegion],
+        hole: &Range<u64>,
+        buses_in_use: u16,
+        phys_bits: u8,
+    ) -> Result<Self, LayoutError> {
+        let mut reserved = layout::reserved_in(map, hole);
+        let ecam = match chipset {
+            Chipset::Q35 => {
+                let area = layout::ecam_area(hole, &reserved, buses_in_use)?;
+                reserved.push(area.base..area.end());
+                Some(area)
+            }
+            Chipset::I440fx => None,
+        };
+        let high = layout::high_window(map, phys_bits);
+        Ok(Ranges { reserved, ecam, high })
+    }
+
+    fn apertures(&self, hole: &Range<u64>) -> Apertures<'_> {
+        Apertures {
+            io: IO_PORTS,
+            io_reserved: &IO_RESERVED,
+            low_mem: hole.clone(),
+            low_mem_reserved: &self.reserved,
+            high_mem: self.high.clone(),
+        }
+    }
+}
+
+/// Under Xen, the hole hvmloader would make for these BARs ([`XenSetup::fit_low_hole`]),
+/// with `boot`'s memory map following any RAM it moves; elsewhere `hole` as it is.
+fn fit_hole<H: Hypercall>(
+    xen: Option<&mut XenSetup<H>>,
+    boot: &mut BootInfo,
+    topology: &Topology,
     hole: Range<u64>,
+    ranges_for: impl Fn(&[MemoryRegion], &Range<u64>) -> Result<Ranges, LayoutError>,
+) -> Result<(Range<u64>, HoleLimit), XenError> {
+    let Some(xen) = xen else { return Ok((hole, HoleLimit::MemoryMap)) };
+    let mut keep: Vec<PhysRange> = boot.modules.iter().map(|m| m.range).collect();
+    keep.push(boot.start_info);
+    // A hole that cannot even hold the ECAM area holds nothing.
+    let fits = |candidate: &Range<u64>, map: &[MemoryRegion]| {
+        ranges_for(map, candidate)
+            .ok()
+            .and_then(|r| pci::plan(topology, &r.apertures(candidate)).ok())
+            .is_some_and(|plan| !plan.low_mem_short)
+    };
+    let fitted = xen.fit_low_hole(hole, &keep, fits)?;
+    boot.memory_map = xen.memory_map.clone();
+    Ok((fitted.hole, fitted.limit))
+}
+
+pub fn bring_up<H: Hypercall>(
+    chipset: Chipset,
+    boot: &mut BootInfo,
+    hole: Range<u64>,
+    xen: Option<&mut XenSetup<H>>,
     self_checks: bool,
 ) -> Result<PciSetup, Fatal> {
     let mut cf8 = hw_cf8();
@@ -106,24 +177,15 @@ pub fn bring_up(
     let buses_in_use = u16::from(topology.last_bus) + 1;
     info!("{} functions on {buses_in_use} bus(es)", topology.functions.len());
 
-    let mut reserved = layout::reserved_in(&boot.memory_map, &hole);
-    let ecam = match chipset {
-        Chipset::Q35 => {
-            let area = layout::ecam_area(&hole, &reserved, buses_in_use)?;
-            reserved.push(area.base..area.end());
-            Some(area)
-        }
-        Chipset::I440fx => None,
+    let phys_bits = phys_bits();
+    let ranges_for = |map: &[MemoryRegion], hole: &Range<u64>| {
+        Ranges::new(chipset, map, hole, buses_in_use, phys_bits)
     };
-    let high = layout::high_window(&boot.memory_map, phys_bits());
-    let apertures = Apertures {
-        io: IO_PORTS,
-        io_reserved: &IO_RESERVED,
-        low_mem: hole.clone(),
-        low_mem_reserved: &reserved,
-        high_mem: high.clone(),
-    };
-    let plan = pci::plan(&topology, &apertures).map_err(Fatal::Pci)?;
+    let (hole, limit) = fit_hole(xen, boot, &topology, hole, ranges_for).map_err(Fatal::Xen)?;
+    let ranges = ranges_for(&boot.memory_map, &hole)?;
+    let (ecam, high) = (ranges.ecam, ranges.high.clone());
+    let plan = pci::plan(&topology, &ranges.apertures(&hole)).map_err(Fatal::Pci)?;
+    report_shortfall(&plan, &hole, limit);
 
     let mut cfg = match ecam {
         Some(area) => {
@@ -178,7 +240,30 @@ pub fn bring_up(
         unplaced: plan.unplaced.len(),
         topology,
         routes,
+        hole,
     })
+}
+
+/// Says so when the hole held less than the BARs below 4 GiB needed: 64-bit BARs moved
+/// above 4 GiB (what hvmloader does too, and logs), and as an error naming the limit when
+/// memory BARs still got no address.
+fn report_shortfall(plan: &pci::Plan, hole: &Range<u64>, limit: HoleLimit) {
+    if !plan.low_mem_short {
+        return;
+    }
+    let lost =
+        plan.unplaced.iter().filter(|u| u.reason == UnplacedReason::NoSpace && !u.kind.is_io());
+    let (unplaced, bytes) = lost.fold((0, 0u64), |(n, b), u| (n + 1, b.saturating_add(u.size)));
+    if unplaced == 0 {
+        info!(
+            "low MMIO hole [{:#x}-{:#x}] too small for every BAR below 4 GiB ({limit}): \
+             64-bit BARs placed above 4 GiB",
+            hole.start,
+            hole.end - 1
+        );
+    } else {
+        log::error!("{}", HoleError::BarsDoNotFit { hole: hole.clone(), limit, unplaced, bytes });
+    }
 }
 
 fn span(range: &Option<Range<u64>>) -> alloc::string::String {

@@ -1,20 +1,28 @@
 //! The tables the firmware leaves for the OS: ACPI and SMBIOS, in RAM carved out of the
 //! memory map, with their entry points (RSDP, `_SM3_`, `_SM_`) in the BIOS area where
-//! legacy scans look.
+//! legacy scans look. Under Xen, what the toolstack asks for besides ([`TableRequests`]):
+//! the TPM's tables, the laptop/slate SSDT, ACPI tables and SMBIOS structures passed
+//! through ([`passthrough`]).
 
 use alloc::vec;
 use alloc::vec::Vec;
 
 use libacpi::RsdpPlacement;
-use libacpi::tables::{MadtProcessor, ProcessorState};
+use libacpi::tables::{ConcatenatedTables, MadtProcessor, ProcessorState, TableInBuffer};
 use log::info;
+
+pub mod passthrough;
+
+use passthrough::Blob;
+pub use passthrough::PassthroughError;
 
 use super::Fatal;
 use super::pci::PciSetup;
 use crate::acpi::ssdt::{
     GENERATION_ID_SIZE, SleepStates, SsdtInput, build_ssdt, generation_id_bytes,
 };
-use crate::acpi::{self, TableSet, selftest};
+use crate::acpi::tpm::{self, TpmInterface, TpmTables};
+use crate::acpi::{self, ExtraTables, TableSet, selftest};
 use crate::arch::{
     HwPorts, IdentityAcpiHandler, IdentityMapped, MmioRegion, PhysMemory, ram_slice,
 };
@@ -25,12 +33,20 @@ use crate::legacy::mptable::FLOATING_POINTER_LEN;
 use crate::legacy::{self, Bus0Pins, MpCpu, MpInput, PciIntx, PirInput, write_mp_table, write_pir};
 use crate::pci::Cf8;
 use crate::pci::IntxPin;
-use crate::smbios::{BiosStrings, CpuTopology, SmbiosInfo, SmbiosTable};
+use crate::platform::xen::config::{TpmVersion, XenConfig};
+use crate::smbios::{BiosStrings, CpuTopology, SmbiosInfo, SmbiosPassthrough, SmbiosTable};
 
-/// Bytes carved for the ACPI tables (DSDTs are 10-40 KiB; the rest is small).
-pub const ACPI_AREA_SIZE: u64 = 128 * 1024;
-/// Bytes carved for the SMBIOS structure table.
-pub const SMBIOS_AREA_SIZE: u64 = 16 * 1024;
+/// Bytes carved for the ACPI tables (DSDTs are 10-40 KiB; the rest is small), room for
+/// tables passed through, and the TPM's event log when there is a TPM. What stays unused
+/// remains RAM.
+pub const ACPI_AREA_SIZE: u64 = 256 * 1024;
+/// Bytes carved for the SMBIOS structure table: the 64 KiB the 32-bit entry point can
+/// describe (structures passed through can make it that large), and the entry point's copy.
+pub const SMBIOS_AREA_SIZE: u64 = 68 * 1024;
+/// Most bytes of ACPI tables passed through: what the ACPI area has besides the TPM log.
+const ACPI_PASSTHROUGH_LIMIT: u64 = ACPI_AREA_SIZE - tpm::LOG_AREA_SIZE as u64;
+/// Most bytes of SMBIOS structures passed through: the table's limit.
+const SMBIOS_PASSTHROUGH_LIMIT: u64 = u16::MAX as u64;
 /// Bytes carved for the MP table and `$PIR` (255 CPUs and 128 PCI pins take 6.3 KiB).
 pub const LEGACY_AREA_SIZE: u64 = 8 * 1024;
 /// One page for the VM generation ID (16 bytes, reserved: the spec forbids RAM and ACPI
@@ -82,8 +98,10 @@ pub struct InstalledLegacy {
 pub struct InstalledAcpi {
     /// The RSDP next to the tables (its copy in the BIOS area is for legacy scans).
     pub rsdp: u64,
-    /// The FACS (ACPI NVS) and the other ACPI tables (ACPI reclaimable).
+    /// What the memory map marks ACPI NVS: the FACS, after the TPM's event log when there
+    /// is a TPM (an OS must keep both, across S3 and S4 as well).
     pub facs: PhysRange,
+    /// The other ACPI tables (ACPI reclaimable).
     pub tables: PhysRange,
 }
 
@@ -117,6 +135,37 @@ pub struct Platform<'a> {
     pub generation_id: Option<[u64; 2]>,
     /// SMBIOS strings set by the platform's owner (over the builder's defaults).
     pub strings: &'a BiosStrings,
+    /// What the platform's owner asks for besides (Xen's keys; nothing under QEMU).
+    pub requests: TableRequests,
+}
+
+/// Tables Xen's toolstack asks for beyond the platform's own, with hvmloader's keys.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TableRequests {
+    /// `platform/tpm_version`: the interface a TPM is looked for on.
+    pub tpm: Option<TpmInterface>,
+    /// `platform/acpi_laptop_slate`: Windows' laptop/slate device.
+    pub laptop_slate: bool,
+    /// `hvmloader/acpi/{address,length}`: ACPI tables to pass through.
+    pub acpi_passthrough: Option<PhysRange>,
+    /// `hvmloader/smbios/{address,length}`: SMBIOS structures to pass through.
+    pub smbios_passthrough: Option<PhysRange>,
+}
+
+impl TableRequests {
+    /// What `config`'s keys ask for.
+    pub fn from_xen(config: &XenConfig) -> Self {
+        TableRequests {
+            tpm: match config.tpm_version {
+                TpmVersion::Tpm12 => Some(TpmInterface::Tis),
+                TpmVersion::Tpm20 => Some(TpmInterface::Crb),
+                TpmVersion::None => None,
+            },
+            laptop_slate: config.acpi_laptop_slate,
+            acpi_passthrough: config.acpi_passthrough,
+            smbios_passthrough: config.smbios_passthrough,
+        }
+    }
 }
 
 /// What ACPI mode on the chipset gave the tables.
@@ -125,6 +174,15 @@ pub struct AcpiMode {
     pub pm: PmBlocks,
     /// `_OSC` may grant native PCIe hot-plug (Q35 without the device model's ACPI hot-plug).
     pub native_pcie_hotplug: bool,
+}
+
+/// Whether a TPM answers on `interface` at the TCG's fixed address.
+fn tpm_answers(interface: TpmInterface) -> bool {
+    // SAFETY: the TPM's locality-0 register page (or nothing there: reads return all ones)
+    // in the identity-mapped chipset range, which nothing else in the firmware uses; the
+    // probe only reads its ID registers, which have no side effects.
+    let registers = unsafe { MmioRegion::new(tpm::REGISTERS, tpm::LOCALITY_SIZE) };
+    interface.answers(&registers)
 }
 
 /// The HPET's capabilities register reads all ones or zero when there is no HPET.
@@ -151,9 +209,14 @@ pub fn install(
 
     let ram: Vec<PhysRange> =
         boot.memory_map.iter().filter(|r| r.kind == MemoryKind::Ram).map(|r| r.range).collect();
+    // Copied out before anything is written: the carved areas could lie over a blob.
+    let requests = platform.requests;
+    let (acpi_blob, smbios_blob) = read_blobs(&requests, platform.acpi.is_some(), &ram)?;
+    let smbios_passthrough = smbios_blob.as_ref().map(smbios_passthrough).transpose()?;
     let mut info = SmbiosInfo::new(platform.topology, &ram);
     info.system.uuid = platform.uuid;
     platform.strings.apply(&mut info);
+    info.passthrough = smbios_passthrough.as_ref();
     let smbios = SmbiosTable::build(&info).map_err(Fatal::Smbios)?;
 
     // SAFETY: the areas were carved out of RAM for these tables; nothing else uses them.
@@ -201,10 +264,17 @@ pub fn install(
         .copy_from_slice(&entry_points.smbios2);
     // The RSDP lives with the tables (what hand-offs get) and, for legacy scans, in the
     // BIOS area.
-    let installed = platform
-        .acpi
-        .map(|mode| install_acpi(platform, mode, acpi_region, acpi_area.start, generation_id));
-    if let Some(Ok(summary)) = &installed {
+    let installed = platform.acpi.map(|mode| {
+        install_acpi(
+            platform,
+            mode,
+            acpi_region,
+            acpi_area.start,
+            generation_id,
+            acpi_blob.as_ref(),
+        )
+    });
+    if let Some(Ok((summary, _))) = &installed {
         bios[at(RSDP_ADDRESS)..][..summary.rsdp.len()].copy_from_slice(&summary.rsdp);
     }
     if let Some(legacy) = &legacy {
@@ -235,11 +305,19 @@ pub fn install(
         end: (smbios_area.start + smbios2_ram_offset + 0x20).next_multiple_of(0x1000),
     };
     let smbios2 = smbios_area.start + smbios2_ram_offset;
-    let Some((summary, mode)) = installed.zip(platform.acpi) else {
+    let Some((installed, mode)) = installed.zip(platform.acpi) else {
         info!("ACPI: no tables, as the platform asks (platform/acpi=0)");
+        if requests.tpm.is_some() || requests.laptop_slate || requests.acpi_passthrough.is_some() {
+            info!("ACPI: so no TPM, laptop/slate or passed-through tables either");
+        }
         return Ok(Installed { acpi: None, smbios2, smbios_table, legacy, generation_id });
     };
-    let summary = summary.map_err(Fatal::Acpi)?;
+    let (summary, tpm_log) = installed.map_err(|error| match (error, &acpi_blob) {
+        (libacpi::Error::BlobTable { .. }, Some(blob)) => {
+            Fatal::Passthrough(PassthroughError::Acpi { blob: blob.range, error })
+        }
+        (error, _) => Fatal::Acpi(error),
+    })?;
     info!("ACPI: RSDP at {:#x}, copy at {RSDP_ADDRESS:#x}", summary.rsdp_address);
     for table in summary.tables() {
         info!(
@@ -261,8 +339,13 @@ pub fn install(
     }
 
     let facs = summary.find(libacpi::Signature(*b"FACS")).expect("the FACS is always installed");
-    let facs = PhysRange { start: facs.address, end: facs.address + u64::from(facs.length) };
-    let acpi_end = (acpi_area.start + summary.bytes_used as u64).next_multiple_of(0x1000);
+    let facs = PhysRange {
+        start: tpm_log.map_or(facs.address, |log| log.start),
+        end: facs.address + u64::from(facs.length),
+    };
+    // The installer's region follows the TPM log, when there is one.
+    let tables_base = tpm_log.map_or(acpi_area.start, |log| log.end);
+    let acpi_end = (tables_base + summary.bytes_used as u64).next_multiple_of(0x1000);
     let acpi = InstalledAcpi {
         rsdp: summary.rsdp_address,
         facs,
@@ -355,14 +438,59 @@ fn install_legacy(
     }))
 }
 
-/// Builds the runtime SSDT and installs every ACPI table in `region` (at `address`).
+/// Builds the runtime SSDT and installs every ACPI table in `region` (at `address`, zeroed),
+/// after the TPM's event log when a TPM answers. Returns where the log went.
 fn install_acpi(
     platform: &Platform<'_>,
     mode: AcpiMode,
     region: &mut [u8],
     address: u64,
     generation_id: Option<PhysRange>,
-) -> Result<libacpi::InstallSummary, libacpi::Error> {
+    acpi_blob: Option<&Blob>,
+) -> Result<(libacpi::InstallSummary, Option<PhysRange>), libacpi::Error> {
+    let passthrough: Vec<TableInBuffer<'_>> = match acpi_blob {
+        Some(blob) => ConcatenatedTables::new(&blob.bytes).collect::<Result<_, _>>()?,
+        None => Vec::new(),
+    };
+    let tpm = platform.requests.tpm.and_then(|interface| {
+        let answers = tpm_answers(interface);
+        if !answers {
+            info!(
+                "TPM: no {} answers at {:#x}, the interface platform/tpm_version selects: no \
+                 TPM tables",
+                interface.name(),
+                tpm::REGISTERS
+            );
+        }
+        answers.then_some(interface)
+    });
+    // The log first: the caller marks it ACPI NVS with the FACS that follows it.
+    let log_len = if tpm.is_some() { u64::from(tpm::LOG_AREA_SIZE) } else { 0 };
+    let tpm_log = tpm.map(|_| PhysRange { start: address, end: address + log_len });
+    let tpm = tpm.map(|interface| {
+        info!(
+            "TPM: a {} answers at {:#x}: {} table and \\_SB.TPM, event log of {} KiB at {:#x}",
+            interface.name(),
+            tpm::REGISTERS,
+            if interface == TpmInterface::Tis { "TCPA" } else { "TPM2" },
+            tpm::LOG_AREA_SIZE >> 10,
+            address
+        );
+        TpmTables { interface, log_area: address }
+    });
+    let (region, address) = (&mut region[log_len as usize..], address + log_len);
+    if platform.requests.laptop_slate {
+        info!("ACPI: laptop/slate device \\_SB.CONV, as platform/acpi_laptop_slate asks");
+    }
+    if let Some(blob) = acpi_blob {
+        info!(
+            "ACPI: {} table(s) passed through from {} ({} bytes at {:#x})",
+            passthrough.len(),
+            passthrough::ACPI_KEY,
+            blob.bytes.len(),
+            blob.range.start
+        );
+    }
     let pci = platform.pci;
     let last_bus = match (platform.chipset, pci.ecam) {
         // Hot-added bridges may number buses up to the end of what ECAM reaches.
@@ -392,9 +520,58 @@ fn install_acpi(
         dsdt: acpi::dsdt::dsdt(platform.chipset),
         ssdt_body: &ssdt[..ssdt_len],
         numa: platform.numa,
+        extra: ExtraTables {
+            tpm,
+            laptop_slate: platform.requests.laptop_slate,
+            passthrough: &passthrough,
+        },
     };
 
-    acpi::install(&set, region, address, RsdpPlacement::InRegion)
+    let summary = acpi::install(&set, region, address, RsdpPlacement::InRegion)?;
+    Ok((summary, tpm_log))
+}
+
+/// Copies the blobs `requests` names out of guest memory (`ram`: the RAM ranges); the ACPI
+/// one only when there are ACPI tables to add it to.
+fn read_blobs(
+    requests: &TableRequests,
+    acpi: bool,
+    ram: &[PhysRange],
+) -> Result<(Option<Blob>, Option<Blob>), Fatal> {
+    // SAFETY: the entry code identity-maps the first 4 GiB and we are still on its tables.
+    let memory = unsafe { IdentityMapped::new() };
+    let read = |key, range: Option<PhysRange>, limit| {
+        range.map(|range| passthrough::read(&memory, ram, key, range, limit)).transpose()
+    };
+    let acpi_range = requests.acpi_passthrough.filter(|_| acpi);
+    let acpi = read(passthrough::ACPI_KEY, acpi_range, ACPI_PASSTHROUGH_LIMIT);
+    let smbios =
+        read(passthrough::SMBIOS_KEY, requests.smbios_passthrough, SMBIOS_PASSTHROUGH_LIMIT);
+    Ok((acpi.map_err(Fatal::Passthrough)?, smbios.map_err(Fatal::Passthrough)?))
+}
+
+/// The SMBIOS blob's structures, checked, each logged with what the table does with it.
+fn smbios_passthrough(blob: &Blob) -> Result<SmbiosPassthrough<'_>, Fatal> {
+    let passed = SmbiosPassthrough::parse(&blob.bytes).map_err(|error| {
+        Fatal::Passthrough(PassthroughError::Smbios { blob: blob.range, error })
+    })?;
+    info!(
+        "SMBIOS: {} structure(s) passed through from {} ({} bytes at {:#x})",
+        passed.structures().len(),
+        passthrough::SMBIOS_KEY,
+        blob.bytes.len(),
+        blob.range.start
+    );
+    for structure in passed.structures() {
+        info!(
+            "SMBIOS: passed-through structure {} (type {}, {} bytes): {}",
+            structure.index,
+            structure.kind(),
+            structure.bytes.len(),
+            passed.use_of(structure)
+        );
+    }
+    Ok(passed)
 }
 
 /// Clears every entry-point anchor (16-byte aligned) in `area`; returns how many.
@@ -429,4 +606,37 @@ fn erase_stale_ebda_rsdp() -> usize {
     // SAFETY: the EBDA is RAM below the VGA window, identity-mapped; the firmware does not
     // use it otherwise.
     erase_anchors(unsafe { ram_slice(range) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xen_keys_become_requests() {
+        let defaults = TableRequests::from_xen(&XenConfig::default());
+        assert_eq!(
+            defaults,
+            TableRequests { tpm: Some(TpmInterface::Tis), ..TableRequests::default() },
+            "hvmloader looks for a TPM 1.2 unless told otherwise"
+        );
+        let blob = PhysRange { start: 0x20_0000, end: 0x20_1000 };
+        let config = XenConfig {
+            tpm_version: TpmVersion::Tpm20,
+            acpi_laptop_slate: true,
+            acpi_passthrough: Some(blob),
+            smbios_passthrough: Some(blob),
+            ..XenConfig::default()
+        };
+        let requests = TableRequests::from_xen(&config);
+        assert_eq!(requests.tpm, Some(TpmInterface::Crb));
+        assert!(requests.laptop_slate);
+        assert_eq!(
+            (requests.acpi_passthrough, requests.smbios_passthrough),
+            (Some(blob), Some(blob))
+        );
+        let none = XenConfig { tpm_version: TpmVersion::None, ..XenConfig::default() };
+        assert_eq!(TableRequests::from_xen(&none).tpm, None);
+        assert!(ACPI_PASSTHROUGH_LIMIT + u64::from(tpm::LOG_AREA_SIZE) <= ACPI_AREA_SIZE);
+    }
 }

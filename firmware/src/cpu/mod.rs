@@ -19,6 +19,11 @@
 //! until none comes.
 //! 5. put the BSP's local APIC in virtual-wire mode.
 //!
+//! Under a hypervisor that can start vCPUs itself ([`ApStartup::Hypervisor`], Xen's
+//! VCPUOP_initialise/up), steps 2-4 become: start each vCPU in turn at the start-up code's
+//! 32-bit entry, wait for its check-in, and take it offline again (VCPUOP_down), which is
+//! how hvmloader does it; an OS's INIT-SIPI-SIPI later restarts the vCPU as on hardware.
+//!
 //! [`init_ioapic`] then gives the I/O APIC an ID no CPU has and masks every input.
 
 mod list;
@@ -110,6 +115,11 @@ pub enum CpuError {
         restarts: u32,
     },
     List(CpuListError),
+    /// The hypervisor refused to start or stop a vCPU.
+    Hypervisor {
+        vcpu: u32,
+        why: String,
+    },
 }
 
 impl fmt::Display for CpuError {
@@ -144,6 +154,7 @@ impl fmt::Display for CpuError {
                  they cannot be left in wait-for-SIPI"
             ),
             CpuError::List(e) => e.fmt(f),
+            CpuError::Hypervisor { vcpu, why } => write!(f, "vCPU {vcpu}: {why}"),
         }
     }
 }
@@ -183,6 +194,33 @@ pub fn check_boot_page(boot: &BootInfo) -> Result<(), CpuError> {
         return Err(busy("module", &module.range));
     }
     Ok(())
+}
+
+/// How the BSP gets the other CPUs to run the start-up code.
+pub enum ApStartup<'a> {
+    /// INIT and STARTUP IPIs from the BSP's local APIC, to all CPUs but itself.
+    InitSipi,
+    /// The hypervisor starts vCPUs 1..n one by one and takes each offline after it
+    /// checked in.
+    Hypervisor(&'a mut dyn VcpuControl),
+}
+
+impl fmt::Debug for ApStartup<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ApStartup::InitSipi => "InitSipi",
+            ApStartup::Hypervisor(_) => "Hypervisor",
+        })
+    }
+}
+
+/// A hypervisor's control over its vCPUs, numbered from 0 (the BSP).
+pub trait VcpuControl {
+    /// Starts vCPU `vcpu` in flat 32-bit protected mode (segment bases 0, limits 4 GiB,
+    /// paging and interrupts off) at `eip`.
+    fn start_at(&mut self, vcpu: u32, eip: u32) -> Result<(), String>;
+    /// Takes vCPU `vcpu` offline, so that an INIT-SIPI-SIPI starts it afresh.
+    fn stop(&mut self, vcpu: u32) -> Result<(), String>;
 }
 
 /// What every AP is told to do, published before the first STARTUP IPI.
@@ -256,6 +294,7 @@ pub fn bring_up(
     bsp: &mut LocalCpu,
     boot_page: &mut ApTrampoline,
     ports: &mut impl PortIo,
+    startup: ApStartup<'_>,
     expected_cpus: u32,
     mmio: &MtrrRequest,
 ) -> Result<CpuSetup, CpuError> {
@@ -285,16 +324,15 @@ pub fn bring_up(
     }
 
     let x2apic_mode = bsp.x2apic_mode();
-    let (aps, ap_startup_us) = if expected_cpus > 1 {
-        start_aps(
-            bsp,
-            boot_page,
-            ports,
-            expected_cpus,
-            ApPlan { mtrrs: regs, x2apic: x2apic_mode },
-        )?
-    } else {
-        (Vec::new(), 0)
+    let plan = ApPlan { mtrrs: regs, x2apic: x2apic_mode };
+    let started_by = match startup {
+        ApStartup::InitSipi => "INIT-SIPI",
+        ApStartup::Hypervisor(_) => "the hypervisor",
+    };
+    let (aps, ap_startup_us) = match startup {
+        _ if expected_cpus == 1 => (Vec::new(), 0),
+        ApStartup::InitSipi => start_aps(bsp, boot_page, ports, expected_cpus, plan)?,
+        ApStartup::Hypervisor(vcpus) => start_vcpus(vcpus, boot_page, ports, expected_cpus, plan)?,
     };
     bsp.local_apic().set_virtual_wire(SPURIOUS_VECTOR);
 
@@ -310,7 +348,8 @@ pub fn bring_up(
         );
     }
     info!(
-        "{} CPU(s) as expected, {} socket(s), {} mode, APs started in {} ms, MTRRs {}",
+        "{} CPU(s) as expected, {} socket(s), {} mode, APs started by {started_by} in {} ms, \
+         MTRRs {}",
         cpus.len(),
         cpus.sockets().len(),
         if x2apic_mode { "x2APIC" } else { "xAPIC" },
@@ -318,6 +357,69 @@ pub fn bring_up(
         if mtrr.is_some() { "identical on every CPU" } else { "not supported" }
     );
     Ok(CpuSetup { cpus, mtrr, x2apic_mode, ap_startup_us })
+}
+
+/// Clears the check-in records and installs [`ap_main`] in the start-up page.
+fn prepare_check_ins(boot_page: &mut ApTrampoline, plan: ApPlan) {
+    *AP_PLAN.lock() = plan;
+    for report in &AP_REPORTS {
+        report.apic_id.store(u32::MAX, Ordering::Relaxed);
+    }
+    AP_ARRIVED.store(0, Ordering::Relaxed);
+    AP_RESTARTS.store(0, Ordering::Relaxed);
+    AP_CHECKED_IN.store(0, Ordering::Release);
+    boot_page.install(ap_main);
+}
+
+/// The APIC IDs the APs reported, in check-in order, once each checked its MTRRs.
+fn checked_in_apic_ids(count: u32) -> Result<Vec<u32>, CpuError> {
+    let mut aps = Vec::with_capacity(count as usize);
+    for report in &AP_REPORTS[..count as usize] {
+        let apic_id = report.apic_id.load(Ordering::Relaxed);
+        if !report.mtrrs_ok.load(Ordering::Relaxed) {
+            return Err(CpuError::MtrrReadBack { apic_id });
+        }
+        aps.push(apic_id);
+    }
+    Ok(aps)
+}
+
+/// Starts vCPUs 1..`expected_cpus` one at a time through the hypervisor: each checks in,
+/// leaves the AP stack, and is taken offline before the next starts.
+fn start_vcpus(
+    vcpus: &mut dyn VcpuControl,
+    boot_page: &mut ApTrampoline,
+    ports: &mut impl PortIo,
+    expected_cpus: u32,
+    plan: ApPlan,
+) -> Result<(Vec<u32>, u64), CpuError> {
+    if expected_cpus as usize > MAX_CPUS {
+        return Err(CpuError::Unexpected { checked_in: 0, expected: expected_cpus });
+    }
+    prepare_check_ins(boot_page, plan);
+    let entry = boot_page.flat32_entry();
+    let mut pit = Pit::new(ports);
+    let mut total_us = 0;
+    for vcpu in 1..expected_cpus {
+        vcpus.start_at(vcpu, entry).map_err(|why| CpuError::Hypervisor { vcpu, why })?;
+        let done = || AP_CHECKED_IN.load(Ordering::Acquire) >= vcpu && !boot_page.stack_busy();
+        let waited = pit.wait_until(AP_CHECKIN_TIMEOUT_US, done);
+        // Offline again whatever happened: a vCPU that never checked in must not run on.
+        vcpus.stop(vcpu).map_err(|why| CpuError::Hypervisor { vcpu, why })?;
+        let Some(waited) = waited else {
+            return Err(CpuError::Missing {
+                checked_in: AP_CHECKED_IN.load(Ordering::Acquire) + 1,
+                expected: expected_cpus,
+                fault: boot_page.fault(),
+            });
+        };
+        total_us += waited;
+        // A vCPU that reported an APIC ID already seen was counted as a restart instead.
+        if AP_RESTARTS.load(Ordering::Acquire) != 0 {
+            return Err(CpuError::Unexpected { checked_in: vcpu, expected: expected_cpus });
+        }
+    }
+    Ok((checked_in_apic_ids(expected_cpus - 1)?, total_us))
 }
 
 /// INIT-SIPI-SIPI to all but the BSP, wait for the check-ins, INIT again. Returns the APs'
@@ -329,14 +431,7 @@ fn start_aps(
     expected_cpus: u32,
     plan: ApPlan,
 ) -> Result<(Vec<u32>, u64), CpuError> {
-    *AP_PLAN.lock() = plan;
-    for report in &AP_REPORTS {
-        report.apic_id.store(u32::MAX, Ordering::Relaxed);
-    }
-    AP_ARRIVED.store(0, Ordering::Relaxed);
-    AP_RESTARTS.store(0, Ordering::Relaxed);
-    AP_CHECKED_IN.store(0, Ordering::Release);
-    boot_page.install(ap_main);
+    prepare_check_ins(boot_page, plan);
     let vector = boot_page.startup_vector();
 
     let mut apic = bsp.local_apic();
@@ -370,15 +465,7 @@ fn start_aps(
     if arrived > expected_aps || checked_in as usize > MAX_CPUS {
         return Err(CpuError::Unexpected { checked_in: arrived + 1, expected: expected_cpus });
     }
-    let mut aps = Vec::with_capacity(checked_in as usize);
-    for report in &AP_REPORTS[..checked_in as usize] {
-        let apic_id = report.apic_id.load(Ordering::Relaxed);
-        if !report.mtrrs_ok.load(Ordering::Relaxed) {
-            return Err(CpuError::MtrrReadBack { apic_id });
-        }
-        aps.push(apic_id);
-    }
-    Ok((aps, INIT_DELAY_US + waited))
+    Ok((checked_in_apic_ids(checked_in)?, INIT_DELAY_US + waited))
 }
 
 /// Sends the final INIT, then waits for CPUs that a STARTUP still pending in the emulator

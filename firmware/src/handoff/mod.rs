@@ -1,7 +1,8 @@
 //! Hand-off: starting whatever runs after the firmware.
 //!
 //! Payloads come from QEMU's fw_cfg as named files (under Xen the BIOS arrives as the
-//! "firmware" start-info module instead; that path is the Xen platform layer's):
+//! "firmware" start-info module instead, started as `hvmloader/bios` says: see
+//! [`seabios::SeabiosPayload::from_module`] and [`ovmf::OvmfPayload::from_xen_module`]):
 //!
 //! | file                      | what                                                 |
 //! |---------------------------|------------------------------------------------------|
@@ -72,6 +73,13 @@ pub enum HandoffError {
     },
     /// A PAM register did not take the value that makes the BIOS area RAM.
     Pam(crate::chipset::pm::PamLocked),
+    /// An OVMF image (from `source`) that cannot be placed.
+    OvmfImage {
+        source: &'static str,
+        error: ovmf::OvmfError,
+    },
+    /// OVMF's hand-off failed.
+    Ovmf(ovmf::OvmfError),
 }
 
 impl fmt::Display for HandoffError {
@@ -104,6 +112,8 @@ impl fmt::Display for HandoffError {
                 files::FIRMWARE
             ),
             HandoffError::Pam(e) => e.fmt(f),
+            HandoffError::OvmfImage { source, error } => write!(f, "{source}: {error}"),
+            HandoffError::Ovmf(e) => e.fmt(f),
         }
     }
 }
@@ -158,8 +168,15 @@ fn drain_console(ports: &mut impl crate::arch::PortIo) {
 
 /// [`drain_console`] on the machine's ports, just before a jump.
 fn drain_console_hw() {
-    // SAFETY: reading the line status register has no side effect on the UART.
-    drain_console(&mut unsafe { crate::arch::HwPorts::new() });
+    drain_console(&mut hw_ports());
+}
+
+/// The machine's I/O ports, for the last writes before a jump (the console's line status,
+/// OVMF's CMOS bytes).
+fn hw_ports() -> crate::arch::HwPorts {
+    // SAFETY: the firmware owns the machine's devices while it runs; the hand-off touches
+    // only COM1's line status register and the CMOS NVRAM, which nothing else uses then.
+    unsafe { crate::arch::HwPorts::new() }
 }
 
 /// Sum of `bytes` modulo 256, for the checksums that make a table's bytes sum to zero.

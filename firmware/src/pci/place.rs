@@ -176,6 +176,10 @@ pub struct Plan {
     pub low_mem_used: Option<Range<u64>>,
     /// The span of the 64-bit window used; `None` when nothing had to go above 4 GiB.
     pub high_mem_used: Option<Range<u64>>,
+    /// The low hole could not hold everything that belongs below 4 GiB: 64-bit BARs were
+    /// moved above 4 GiB for it, or a reservation or BAR was left out. A caller that may
+    /// make the hole larger (Xen's RAM relocation) plans again with a larger one.
+    pub low_mem_short: bool,
 }
 
 const IO_GRANULE: u128 = 0x1000;
@@ -232,10 +236,12 @@ pub fn plan(topology: &Topology, apertures: &Apertures) -> Result<Plan, PlanErro
     // Windows whose reservation was given up.
     let mut dropped = BTreeSet::new();
     let mut relocate = false;
+    let mut low_short = false;
     loop {
         let attempt = Attempt::new(topology, apertures, &left_out, &dropped, relocate);
         let (placed, failed) = attempt.allocate_root();
         let low_failed = failed.iter().any(|&(space, _)| space == RootSpace::Low);
+        low_short |= low_failed;
         if low_failed && apertures.high_mem.is_some() && !relocate {
             log::debug!("low hole too small, moving 64-bit BARs above 4 GiB");
             relocate = true;
@@ -273,7 +279,8 @@ pub fn plan(topology: &Topology, apertures: &Apertures) -> Result<Plan, PlanErro
         }
         // Without progress, whatever failed holds no BAR and losing it loses nothing.
         if !progress {
-            return Ok(attempt.finish(placed, left_out, &dropped));
+            let plan = attempt.finish(placed, left_out, &dropped);
+            return Ok(Plan { low_mem_short: low_short, ..plan });
         }
     }
 }

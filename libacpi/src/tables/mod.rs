@@ -2,8 +2,10 @@
 //!
 //! Each builder is a plain description of the table's contents; it implements
 //! [`Table`] and serialises into a caller-provided buffer with the common
-//! header, length and checksum filled in.
+//! header, length and checksum filled in. [`ConcatenatedTables`] reads complete
+//! tables back out of a buffer someone else filled.
 
+mod concatenated;
 mod definition_block;
 mod facs;
 pub(crate) mod fadt;
@@ -14,8 +16,11 @@ mod rsdp;
 mod rsdt;
 mod slit;
 mod srat;
+mod tcpa;
+mod tpm2;
 mod waet;
 
+pub use concatenated::{ConcatenatedTables, TableInBuffer};
 pub use definition_block::{AmlTable, RawTable};
 pub use facs::{Facs, FacsFlags};
 pub use fadt::{
@@ -31,6 +36,8 @@ pub use rsdp::Rsdp;
 pub use rsdt::{Rsdt, Xsdt};
 pub use slit::Slit;
 pub use srat::{MemoryAffinity, ProcessorAffinity, Srat};
+pub use tcpa::Tcpa;
+pub use tpm2::{Tpm2, Tpm2StartMethod};
 pub use waet::Waet;
 
 use crate::{Error, OemIds, Signature};

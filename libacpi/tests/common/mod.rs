@@ -48,6 +48,25 @@ pub fn iasl_compile_body(tag: &str, asl_body: &str) -> Vec<u8> {
     aml[36..].to_vec()
 }
 
+/// Compiles a complete source file, an ASL `DefinitionBlock` or a data table in iasl's
+/// template syntax (`[0004] Signature : "TPM2"` lines, as `iasl -T <SIG>` writes them), and
+/// returns the whole table. iasl writes its own compiler ID and revision and pads
+/// identifiers with NULs: compare bodies, not headers.
+pub fn iasl_compile_table(tag: &str, source: &str) -> Vec<u8> {
+    let dir = scratch_dir(tag);
+    std::fs::write(dir.join("t.asl"), source).unwrap();
+    let out = run_iasl(&dir, &["-we", "-p", "t", "t.asl"]);
+    assert!(
+        out.status.success(),
+        "iasl failed to compile {tag}:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let aml = std::fs::read(dir.join("t.aml")).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    aml
+}
+
 /// Disassembles `table` with `iasl -d` and fails on any error; returns the
 /// disassembly text.
 pub fn iasl_disassemble(tag: &str, table: &[u8]) -> String {

@@ -5,7 +5,7 @@ use super::*;
 use crate::bootinfo::{MemoryKind, MemoryRegion};
 use crate::chipset::HOST_BRIDGE;
 use crate::e820::E820Builder;
-use crate::handoff::{BiosPayload, ovmf};
+use crate::handoff::BiosPayload;
 use crate::pci::Bdf;
 use crate::platform::fw_cfg::sim::{HostAddressing, SimFwCfg};
 
@@ -31,26 +31,6 @@ fn info_table_is_xen_layout_and_sums_to_zero() {
     map.encode_into(&mut encoded).unwrap();
     assert_eq!(&page[0x40..], &encoded);
     assert!(page.len() <= INFO_PAGE_LEN);
-}
-
-#[test]
-fn ovmf_info_table_uses_64_bit_pointers() {
-    let map = e820();
-    let page =
-        ovmf::info_page(&BiosTables { rsdp: Some(0xF_59E0), ..Default::default() }, &map).unwrap();
-    assert_eq!(&page[..14], b"XenHVMOVMF\0\0\0\0");
-    assert_eq!(page[14], 40);
-    assert_eq!(byte_sum(&page[..40]), 0);
-    let u64_at = |at: usize| u64::from_le_bytes(page[at..at + 8].try_into().unwrap());
-    assert_eq!(u64_at(16), 0x1040);
-    assert_eq!(u64_at(28), 0x1080);
-    assert_eq!(u64_at(0x40), 0xF_59E0);
-}
-
-#[test]
-fn ovmf_flash_ends_at_4_gib_from_a_mib_boundary() {
-    assert_eq!(ovmf::flash_range(0x20_0000), PhysRange { start: 0xFFE0_0000, end: 1 << 32 });
-    assert_eq!(ovmf::flash_range(0x1F_0000), PhysRange { start: 0xFFE0_0000, end: 0xFFFF_0000 });
 }
 
 #[test]

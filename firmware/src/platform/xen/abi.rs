@@ -211,6 +211,67 @@ pub struct EvtchnSend {
     pub port: u32,
 }
 
+/// VCPUOP sub-operations (vcpu.h); the second argument is the vCPU number.
+pub mod vcpuop {
+    pub const INITIALISE: u64 = 0;
+    pub const UP: u64 = 1;
+    pub const DOWN: u64 = 2;
+}
+
+/// `struct vcpu_hvm_context` (hvm/hvm_vcpu.h) with its 32-bit register set, which is what a
+/// vCPU started in protected mode takes (`mode` [`VcpuHvmContext::MODE_32B`]). The union
+/// member for 64-bit mode is 112 bytes, shorter than this one, so the 32-bit layout fixes
+/// the structure's size.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct VcpuHvmContext {
+    pub mode: u32,
+    pub pad: u32,
+    pub regs: VcpuHvmX86_32,
+}
+
+impl VcpuHvmContext {
+    pub const MODE_32B: u32 = 0;
+}
+
+/// `struct vcpu_hvm_x86_32` (hvm/hvm_vcpu.h). The `*_ar` fields are descriptor attribute
+/// bits 40-55 compressed to 12 bits (type, S, DPL, P, AVL, L, D/B, G).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct VcpuHvmX86_32 {
+    pub eax: u32,
+    pub ecx: u32,
+    pub edx: u32,
+    pub ebx: u32,
+    pub esp: u32,
+    pub ebp: u32,
+    pub esi: u32,
+    pub edi: u32,
+    pub eip: u32,
+    pub eflags: u32,
+    pub cr0: u32,
+    pub cr3: u32,
+    pub cr4: u32,
+    pub pad1: u32,
+    pub efer: u64,
+    pub cs_base: u32,
+    pub ds_base: u32,
+    pub ss_base: u32,
+    pub es_base: u32,
+    pub tr_base: u32,
+    pub cs_limit: u32,
+    pub ds_limit: u32,
+    pub ss_limit: u32,
+    pub es_limit: u32,
+    pub tr_limit: u32,
+    pub cs_ar: u16,
+    pub ds_ar: u16,
+    pub ss_ar: u16,
+    pub es_ar: u16,
+    pub tr_ar: u16,
+    pub pad2: [u16; 3],
+}
+
 /// The xenstore ring page (io/xs_wire.h).
 pub mod xs {
     pub const RING_SIZE: u32 = 1024;
@@ -289,3 +350,9 @@ pub mod hvm_info {
     /// `sizeof(struct hvm_info_table)` with 128 vCPUs: 32 + 16 bytes of bitmap.
     pub const SIZE: usize = OFF_VCPU_ONLINE + (MAX_VCPUS as usize).div_ceil(8);
 }
+
+/// `space` of XENMEM_add_to_physmap for a run of pages (memory.h, `XENMAPSPACE_gmfn_range`):
+/// `size` pages from guest frame `idx` move to guest frame `gpfn` on. Valid with
+/// [`AddToPhysmap`] only (not the batch call); `size` is its `uint16_t`, so one call moves
+/// at most 65535 pages.
+pub const MAPSPACE_GMFN_RANGE: u32 = 3;

@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::abi::hvm_info::*;
-use crate::arch::{PhysMemory, PhysReadError};
+use crate::arch::{PhysMemory, PhysMemoryMut, PhysReadError};
 use crate::bootinfo::{MemoryKind, MemoryRegion, PhysRange};
 
 /// The fields up to and including `high_mem_pgend`: any table shorter is not one.
@@ -162,6 +162,33 @@ impl HvmInfo {
             high_mem_pgend,
             vcpu_online,
         })
+    }
+
+    /// Writes this table's RAM layout (`low_mem_pgend`, `high_mem_pgend`) into `table`, the
+    /// bytes of the table in guest memory (at least `length` of them), and makes the
+    /// checksum right again. hvmloader changes the two fields in place when it moves RAM for
+    /// the MMIO hole but leaves the checksum as it was; a table whose bytes do not sum to 0
+    /// is one no reader can trust, so this one fixes it.
+    pub fn write_layout(&self, table: &mut [u8]) -> Result<(), HvmInfoError> {
+        let len = self.length as usize;
+        let Some(table) = table.get_mut(..len).filter(|_| len >= MIN_LENGTH) else {
+            return Err(HvmInfoError::BadLength(self.length));
+        };
+        table[OFF_LOW_MEM_PGEND..OFF_LOW_MEM_PGEND + 4]
+            .copy_from_slice(&self.low_mem_pgend.to_le_bytes());
+        table[OFF_HIGH_MEM_PGEND..OFF_HIGH_MEM_PGEND + 4]
+            .copy_from_slice(&self.high_mem_pgend.to_le_bytes());
+        table[OFF_CHECKSUM] = 0;
+        let sum = table.iter().fold(0u8, |s, &b| s.wrapping_add(b));
+        table[OFF_CHECKSUM] = 0u8.wrapping_sub(sum);
+        Ok(())
+    }
+
+    /// [`HvmInfo::write_layout`] on the table at [`PADDR`] in `mem`.
+    pub fn write_back(&self, mem: &mut impl PhysMemoryMut) -> Result<(), HvmInfoError> {
+        let range = PhysRange { start: PADDR, end: PADDR + u64::from(self.length) };
+        let table = mem.window(range).map_err(HvmInfoError::Unreadable)?;
+        self.write_layout(table)
     }
 
     /// Whether vCPU `n` is online at boot.

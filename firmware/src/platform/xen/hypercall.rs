@@ -265,10 +265,68 @@ impl<H: Hypercall> Xen<H> {
         XenError::Hypercall { what: "sched_op(SCHEDOP_shutdown)", errno: -rc }
     }
 
+    /// VCPUOP_initialise: sets the registers vCPU `vcpu` starts with (it must be down).
+    pub fn vcpu_initialise(
+        &mut self,
+        vcpu: u32,
+        context: &abi::VcpuHvmContext,
+    ) -> Result<(), XenError> {
+        // SAFETY: VCPUOP_initialise reads a `vcpu_hvm_context` for an HVM domain; `context`
+        // is borrowed for the whole call.
+        let rc = unsafe {
+            self.raw
+                .call(nr::VCPU_OP, [abi::vcpuop::INITIALISE, u64::from(vcpu), ptr(context), 0, 0])
+        };
+        self.check("vcpu_op(VCPUOP_initialise)", rc).map(drop)
+    }
+
+    /// VCPUOP_up: let an initialised vCPU run.
+    pub fn vcpu_up(&mut self, vcpu: u32) -> Result<(), XenError> {
+        // SAFETY: VCPUOP_up takes no buffer.
+        let rc = unsafe { self.raw.call(nr::VCPU_OP, [abi::vcpuop::UP, u64::from(vcpu), 0, 0, 0]) };
+        self.check("vcpu_op(VCPUOP_up)", rc).map(drop)
+    }
+
+    /// VCPUOP_down: take a vCPU offline; INIT-SIPI through its local APIC restarts it.
+    pub fn vcpu_down(&mut self, vcpu: u32) -> Result<(), XenError> {
+        // SAFETY: VCPUOP_down takes no buffer.
+        let rc =
+            unsafe { self.raw.call(nr::VCPU_OP, [abi::vcpuop::DOWN, u64::from(vcpu), 0, 0, 0]) };
+        self.check("vcpu_op(VCPUOP_down)", rc).map(drop)
+    }
+
     /// EVTCHNOP_send: notify the other end of `port`.
     pub fn evtchn_send(&mut self, port: u32) -> Result<(), XenError> {
         let mut s = abi::EvtchnSend { port };
         let rc = self.call_with(nr::EVENT_CHANNEL_OP, abi::evtchnop::SEND, &mut s);
         self.check("event_channel_op(EVTCHNOP_send)", rc).map(drop)
+    }
+}
+
+impl<H: Hypercall> Xen<H> {
+    /// XENMEM_add_to_physmap with XENMAPSPACE_gmfn_range: the `pages` guest frames from
+    /// `from_pfn` reappear at `to_pfn` on, and their old frames are left empty. Xen splits a
+    /// long range into continuations of the same hypercall, so the guest sees one call that
+    /// succeeds (0) or fails; anything else is treated as a failure, as hvmloader does.
+    pub fn add_to_physmap_range(
+        &mut self,
+        from_pfn: u64,
+        to_pfn: u64,
+        pages: u16,
+    ) -> Result<(), XenError> {
+        const WHAT: &str = "memory_op(XENMEM_add_to_physmap, XENMAPSPACE_gmfn_range)";
+        let mut a = abi::AddToPhysmap {
+            domid: abi::DOMID_SELF,
+            size: pages,
+            space: abi::MAPSPACE_GMFN_RANGE,
+            idx: from_pfn,
+            gpfn: to_pfn,
+        };
+        let rc = self.call_with(nr::MEMORY_OP, abi::xenmem::ADD_TO_PHYSMAP, &mut a);
+        match rc {
+            0 => Ok(()),
+            // A positive count would be an unfinished continuation leaking out: not done.
+            rc => Err(XenError::Hypercall { what: WHAT, errno: if rc < 0 { -rc } else { rc } }),
+        }
     }
 }

@@ -26,7 +26,7 @@ pub mod xenstore;
 #[cfg(test)]
 mod tests;
 
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 use core::ops::Range;
@@ -84,6 +84,7 @@ pub enum XenError {
     UnsupportedBios(BiosKind),
     NoFirmwareModule { bios: BiosKind },
     ModuleOutsideRam { range: PhysRange },
+    Hole(memmap::HoleError),
 }
 
 impl fmt::Display for XenError {
@@ -146,6 +147,7 @@ impl fmt::Display for XenError {
             ModuleOutsideRam { range } => {
                 write!(f, "the \"firmware\" module at {range} is not in RAM of Xen's memory map")
             }
+            Hole(e) => e.fmt(f),
         }
     }
 }
@@ -421,5 +423,52 @@ pub fn shutdown(reason: ShutdownReason) {
     if let Some(page) = HypercallPage::installed() {
         let err = Xen::new(page).shutdown(reason);
         crate::console::emergency(format_args!("SCHEDOP_shutdown({reason:?}): {err}"));
+    }
+}
+
+/// The registers of a vCPU started in flat 32-bit protected mode at `eip`: CR0.PE only,
+/// code/data segments with base 0, limit 4 GiB, and a busy 32-bit TSS (VMX refuses a
+/// vCPU without a usable TR); no stack, since the start-up code sets its own.
+pub fn flat32_vcpu_context(eip: u32) -> abi::VcpuHvmContext {
+    // Attribute bits: type 0xB (execute/read, accessed) or 0x3 (read/write, accessed), S, P,
+    // D/B and G; the TSS is type 0xB (32-bit busy), P.
+    const CODE: u16 = 0xC9B;
+    const DATA: u16 = 0xC93;
+    const TSS: u16 = 0x08B;
+    abi::VcpuHvmContext {
+        mode: abi::VcpuHvmContext::MODE_32B,
+        pad: 0,
+        regs: abi::VcpuHvmX86_32 {
+            eip,
+            eflags: 1 << 1, // the always-one bit; IF clear
+            cr0: 1,
+            cs_limit: u32::MAX,
+            ds_limit: u32::MAX,
+            ss_limit: u32::MAX,
+            es_limit: u32::MAX,
+            tr_limit: 0x67,
+            cs_ar: CODE,
+            ds_ar: DATA,
+            ss_ar: DATA,
+            es_ar: DATA,
+            tr_ar: TSS,
+            ..Default::default()
+        },
+    }
+}
+
+/// vCPUs started and stopped as hvmloader does: VCPUOP_initialise with
+/// [`flat32_vcpu_context`], VCPUOP_up, and VCPUOP_down once the vCPU checked in.
+impl<H: Hypercall> crate::cpu::VcpuControl for XenSetup<H> {
+    fn start_at(&mut self, vcpu: u32, eip: u32) -> Result<(), String> {
+        let context = flat32_vcpu_context(eip);
+        self.xen
+            .vcpu_initialise(vcpu, &context)
+            .and_then(|()| self.xen.vcpu_up(vcpu))
+            .map_err(|e| e.to_string())
+    }
+
+    fn stop(&mut self, vcpu: u32) -> Result<(), String> {
+        self.xen.vcpu_down(vcpu).map_err(|e| e.to_string())
     }
 }

@@ -95,6 +95,10 @@ struct FakeXen {
     store: Option<Rc<RefCell<FakeStore>>>,
     sends: Vec<u32>,
     shutdowns: Vec<u32>,
+    /// VCPUOP calls: (sub-operation, vCPU, the context VCPUOP_initialise got).
+    vcpu_ops: Vec<(u64, u32, Option<VcpuHvmContext>)>,
+    /// VCPUOP_up fails with this errno.
+    vcpu_up_errno: Option<i64>,
 }
 
 impl Hypercall for FakeXen {
@@ -198,6 +202,16 @@ impl Hypercall for FakeXen {
                         store.borrow_mut().on_notify();
                     }
                     0
+                }
+                (abi::hypercall::VCPU_OP, op) => {
+                    let vcpu = args[1] as u32;
+                    let context =
+                        (op == vcpuop::INITIALISE).then(|| *(args[2] as *const VcpuHvmContext));
+                    self.vcpu_ops.push((op, vcpu, context));
+                    match (op, self.vcpu_up_errno) {
+                        (vcpuop::UP, Some(errno)) => -errno,
+                        _ => 0,
+                    }
                 }
                 _ => -errno::ENOSYS,
             }
@@ -916,6 +930,16 @@ fn conventional_memory_is_added_below_a_map_that_starts_at_1mib() {
     // A map that already describes low memory stays as it is.
     let full = alloc::vec![ram(0, 0x9_F000), ram(0x10_0000, 0x800_0000)];
     assert_eq!(memmap::with_low_memory(full.clone()), full);
+    // libxl 4.17 with `acpi_firmware=`: an ACPI entry at 0 the length of the file. It must
+    // neither stop the conventional memory from being added nor claim the IVT.
+    let acpi_module = MemoryRegion {
+        range: PhysRange { start: 0, end: 0x54 },
+        kind: MemoryKind::AcpiReclaimable,
+    };
+    let map = memmap::with_low_memory(alloc::vec![acpi_module, ram(0x10_0000, 0x800_0000)]);
+    assert_eq!(map[0], ram(0, 0x9_F000));
+    assert_eq!(map.len(), 3, "{map:?}");
+    assert!(!map.iter().any(|r| r.kind == MemoryKind::AcpiReclaimable), "{map:?}");
 }
 
 #[test]
@@ -1041,4 +1065,531 @@ fn vnuma_is_read_in_two_calls_and_checked() {
     m.xen.raw().vnuma = Some((vec![10, 20, 20, 10], vec![0, 7], vec![range(0, 0x1000, 0)]));
     let Err(err) = gather(&mut m) else { panic!("a vCPU on node 7 of 2 was accepted") };
     assert!(matches!(err, XenError::VnumaNode { node: 7, nodes: 2 }), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------
+// vCPUs started through VCPUOP.
+
+#[test]
+fn vcpu_context_layout_matches_hvm_vcpu_h() {
+    assert_eq!(size_of::<VcpuHvmX86_32>(), 120);
+    assert_eq!(offset_of!(VcpuHvmX86_32, eip), 32);
+    assert_eq!(offset_of!(VcpuHvmX86_32, cr0), 40);
+    assert_eq!(offset_of!(VcpuHvmX86_32, efer), 56);
+    assert_eq!(offset_of!(VcpuHvmX86_32, cs_base), 64);
+    assert_eq!(offset_of!(VcpuHvmX86_32, cs_limit), 84);
+    assert_eq!(offset_of!(VcpuHvmX86_32, tr_limit), 100);
+    assert_eq!(offset_of!(VcpuHvmX86_32, cs_ar), 104);
+    assert_eq!(offset_of!(VcpuHvmX86_32, tr_ar), 112);
+    assert_eq!(size_of::<VcpuHvmContext>(), 128);
+    assert_eq!(offset_of!(VcpuHvmContext, regs), 8);
+}
+
+#[test]
+fn vcpus_start_flat_at_the_entry_and_go_down_again() {
+    use crate::cpu::VcpuControl;
+    let mut m = machine(&[], hvm_info_bytes(2, 2, 0x8_0000, 0));
+    let mut setup = gather(&mut m).unwrap();
+    setup.start_at(1, 0x8040).unwrap();
+    setup.stop(1).unwrap();
+    let ops = &setup.xen.raw().vcpu_ops;
+    assert_eq!(ops.len(), 3, "{ops:?}");
+    assert_eq!((ops[0].0, ops[0].1), (vcpuop::INITIALISE, 1));
+    assert_eq!((ops[1].0, ops[1].1, ops[1].2), (vcpuop::UP, 1, None));
+    assert_eq!((ops[2].0, ops[2].1, ops[2].2), (vcpuop::DOWN, 1, None));
+    let context = ops[0].2.unwrap();
+    assert_eq!(context.mode, VcpuHvmContext::MODE_32B);
+    let r = context.regs;
+    assert_eq!(r.eip, 0x8040);
+    assert_eq!(r.cr0 & 0x8000_0001, 1, "protected mode, no paging");
+    assert_eq!(r.eflags & (1 << 9), 0, "interrupts off");
+    for (base, limit, ar) in [
+        (r.cs_base, r.cs_limit, r.cs_ar),
+        (r.ds_base, r.ds_limit, r.ds_ar),
+        (r.ss_base, r.ss_limit, r.ss_ar),
+        (r.es_base, r.es_limit, r.es_ar),
+    ] {
+        assert_eq!((base, limit), (0, u32::MAX), "flat segments");
+        assert_eq!(ar & 0xC90, 0xC90, "present, S, 32-bit, 4 KiB granular: {ar:#x}");
+    }
+    assert_eq!(r.cs_ar & 0xF, 0xB, "code: execute/read");
+    assert_eq!(r.ds_ar & 0xF, 0x3, "data: read/write");
+    assert_eq!((r.tr_limit, r.tr_ar), (0x67, 0x8B), "a busy 32-bit TSS");
+}
+
+#[test]
+fn a_vcpu_xen_refuses_to_start_names_the_call() {
+    use crate::cpu::VcpuControl;
+    let mut m = machine(&[], hvm_info_bytes(2, 2, 0x8_0000, 0));
+    let mut setup = gather(&mut m).unwrap();
+    setup.xen.raw().vcpu_up_errno = Some(errno::EINVAL);
+    let why = setup.start_at(1, 0x8040).unwrap_err();
+    assert_eq!(why, "vcpu_op(VCPUOP_up) failed: Xen errno 22");
+    let error = crate::cpu::CpuError::Hypervisor { vcpu: 1, why };
+    assert_eq!(format!("{error}"), "vCPU 1: vcpu_op(VCPUOP_up) failed: Xen errno 22");
+}
+
+// ---------------------------------------------------------------------------------------
+// The MMIO hole grown over RAM moved above 4 GiB (hvmloader/allow-memory-relocate).
+
+mod mmio_hole_relocation {
+    use core::ops::Range;
+
+    use super::*;
+    use crate::layout::{self, HOLE_END};
+    use crate::pci::{self, Apertures, Bar, BarKind, BarRegister, Plan, UnplacedReason};
+    use memmap::{
+        FittedHole, HoleError, HoleLimit, PageMove, Relocation, growth_starts, hole_bounds,
+        relocated_map, relocation,
+    };
+
+    /// The fake hypervisor plus XENMEM_add_to_physmap: every call's argument is recorded,
+    /// the `fail_call`-th (from 0) fails with -EINVAL.
+    #[derive(Default)]
+    struct Relocating {
+        inner: FakeXen,
+        added: Vec<AddToPhysmap>,
+        fail_call: Option<usize>,
+    }
+
+    impl Hypercall for Relocating {
+        unsafe fn call(&mut self, op: u32, args: [u64; 5]) -> i64 {
+            if (op, args[0]) == (abi::hypercall::MEMORY_OP, xenmem::ADD_TO_PHYSMAP) {
+                // SAFETY: the wrapper passes a live `xen_add_to_physmap`.
+                let a = unsafe { *(args[1] as *const AddToPhysmap) };
+                let n = self.added.len();
+                self.added.push(a);
+                return if self.fail_call == Some(n) { -errno::EINVAL } else { 0 };
+            }
+            // SAFETY: forwarded contract.
+            unsafe { self.inner.call(op, args) }
+        }
+    }
+
+    /// (idx, gpfn, size) of each add_to_physmap call, after checking the fixed fields.
+    fn calls(setup: &mut XenSetup<Relocating>) -> Vec<(u64, u64, u16)> {
+        setup
+            .xen
+            .raw()
+            .added
+            .iter()
+            .map(|a| {
+                assert_eq!((a.domid, a.space), (DOMID_SELF, MAPSPACE_GMFN_RANGE));
+                (a.idx, a.gpfn, a.size)
+            })
+            .collect()
+    }
+
+    const GIB: u64 = 1 << 30;
+    const MIB: u64 = 1 << 20;
+
+    /// A guest with 5 GiB the way libxl lays it out: RAM to 0xF0000000, 1 GiB above 4 GiB.
+    fn e820_5g() -> Vec<E820Entry> {
+        vec![
+            e820(0, 0x9_F000, 1),
+            e820(0x10_0000, 0xF000_0000 - 0x10_0000, 1),
+            e820(0xFC00_0000, 0x400_0000, 2),
+            e820(1 << 32, GIB, 1),
+        ]
+    }
+
+    /// The same RAM below 4 GiB and none above (3.75 GiB).
+    fn e820_low_only() -> Vec<E820Entry> {
+        e820_5g()[..3].to_vec()
+    }
+
+    /// The machine stays alive with the setup: the store's ring lives in it.
+    fn setup(
+        keys: &[(&str, &str)],
+        e820: Vec<E820Entry>,
+        high_pgend: u32,
+    ) -> (Machine, XenSetup<Relocating>) {
+        let mut m = machine(keys, hvm_info_bytes(1, 1, 0xF_0000, high_pgend));
+        m.xen.raw().e820 = e820;
+        let store = client(&mut m);
+        let inner = std::mem::take(m.xen.raw());
+        let xen = Xen::new(Relocating { inner, ..Default::default() });
+        let setup =
+            XenSetup::gather(xen, &m.memory, store, &mut Polls { per_wait: 3, timeouts: 0 })
+                .unwrap();
+        (m, setup)
+    }
+
+    fn device(device: u8, bars: &[(BarKind, u64)]) -> Function {
+        let mut f = function(0, device, (0x1234, 0x1111), None);
+        f.bars = bars
+            .iter()
+            .enumerate()
+            .map(|(i, &(kind, size))| Bar {
+                register: BarRegister(0x10 + 8 * i as u16),
+                kind,
+                size,
+            })
+            .collect();
+        f
+    }
+
+    fn topology(functions: Vec<Function>) -> Topology {
+        Topology { functions, problems: Vec::new(), last_bus: 0 }
+    }
+
+    const MEM32: BarKind = BarKind::Mem32 { prefetchable: false };
+    const MEM64: BarKind = BarKind::Mem64 { prefetchable: true };
+
+    /// The PCI planner as the boot code runs it, on a hole and the map that goes with it.
+    fn plan_for(topology: &Topology, hole: &Range<u64>, map: &[MemoryRegion]) -> Plan {
+        let reserved = layout::reserved_in(map, hole);
+        let apertures = Apertures {
+            io: 0x1000..0x1_0000,
+            io_reserved: &[],
+            low_mem: hole.clone(),
+            low_mem_reserved: &reserved,
+            high_mem: layout::high_window(map, 40),
+        };
+        pci::plan(topology, &apertures).unwrap()
+    }
+
+    fn planner(topology: &Topology) -> impl FnMut(&Range<u64>, &[MemoryRegion]) -> bool {
+        move |hole, map| !plan_for(topology, hole, map).low_mem_short
+    }
+
+    fn fit(setup: &mut XenSetup<Relocating>, topology: &Topology) -> Result<FittedHole, XenError> {
+        let hole = setup.low_hole().unwrap();
+        setup.fit_low_hole(hole, &[], planner(topology))
+    }
+
+    /// Where the planner put the BAR of the function at `index`.
+    fn base(plan: &Plan, index: usize) -> Option<u64> {
+        plan.functions[index].bars[0]
+    }
+
+    // --- the pure parts -----------------------------------------------------------------
+
+    #[test]
+    fn the_hole_grows_in_hvmloaders_steps_within_its_bounds() {
+        let natural = 0xF000_0000..HOLE_END;
+        let allowed = hole_bounds(natural.clone(), false, true);
+        assert_eq!((allowed.lowest_start, allowed.limit), (0x8000_0000, HoleLimit::LowestStart));
+        let forbidden = hole_bounds(natural.clone(), false, false);
+        assert_eq!(forbidden.lowest_start, 0xF000_0000, "no growth over RAM");
+        assert_eq!(forbidden.limit, HoleLimit::RelocationNotAllowed);
+        let fixed = hole_bounds(natural.clone(), true, true);
+        assert_eq!((fixed.lowest_start, fixed.limit), (0xF000_0000, HoleLimit::FixedSize));
+        // RAM below 2 GiB never moves: a hole already starting lower stays where it is.
+        let small_guest = hole_bounds(0x4000_0000..HOLE_END, false, true);
+        assert_eq!(small_guest.lowest_start, 0x4000_0000);
+
+        assert_eq!(growth_starts(&allowed), [0xE000_0000, 0xC000_0000, 0x8000_0000]);
+        assert!(growth_starts(&forbidden).is_empty());
+        assert!(growth_starts(&fixed).is_empty());
+        assert!(growth_starts(&small_guest).is_empty(), "2 GiB at most");
+        // A natural hole between hvmloader's starts grows to the next one down.
+        let odd = hole_bounds(0xF400_0000..HOLE_END, false, true);
+        assert_eq!(growth_starts(&odd), [0xF000_0000, 0xE000_0000, 0xC000_0000, 0x8000_0000]);
+    }
+
+    #[test]
+    fn relocation_moves_the_top_of_low_ram_first_in_0xffff_page_chunks() {
+        // 0xF0000000 -> 0xE0000000 with 1 GiB above 4 GiB: after high_mem_pgend.
+        let r = relocation(0xE000_0000, 0xF_0000, 0x14_0000).unwrap();
+        assert_eq!(
+            r.moves,
+            [
+                PageMove { from_pfn: 0xE_0001, to_pfn: 0x14_0000, pages: 0xFFFF },
+                PageMove { from_pfn: 0xE_0000, to_pfn: 0x14_FFFF, pages: 1 },
+            ]
+        );
+        assert_eq!((r.low_mem_pgend, r.high_mem_pgend), (0xE_0000, 0x15_0000));
+        assert_eq!(r.source(), Some(PhysRange { start: 0xE000_0000, end: 0xF000_0000 }));
+        assert_eq!(r.destination(), Some(PhysRange { start: 0x1_4000_0000, end: 0x1_5000_0000 }));
+
+        // No RAM above 4 GiB: the pages go to 4 GiB.
+        let r = relocation(0xE000_0000, 0xF_0000, 0).unwrap();
+        assert_eq!(r.moves[0], PageMove { from_pfn: 0xE_0001, to_pfn: 0x10_0000, pages: 0xFFFF });
+        assert_eq!(r.high_mem_pgend, 0x11_0000);
+
+        // Down to 2 GiB: 0x70000 pages in 7 full calls and a last one of 7.
+        let r = relocation(0x8000_0000, 0xF_0000, 0).unwrap();
+        assert_eq!(r.moves.len(), 8);
+        assert!(r.moves[..7].iter().all(|m| m.pages == 0xFFFF));
+        assert_eq!(r.moves[7], PageMove { from_pfn: 0x8_0000, to_pfn: 0x16_FFF9, pages: 7 });
+        assert!(r.moves.windows(2).all(|w| w[1].to_pfn == w[0].to_pfn + u64::from(w[0].pages)));
+        assert!(r.moves.windows(2).all(|w| w[1].from_pfn + u64::from(w[1].pages) == w[0].from_pfn));
+        assert_eq!((r.low_mem_pgend, r.high_mem_pgend), (0x8_0000, 0x17_0000));
+
+        // Nothing under the hole: nothing moves, high_mem_pgend stays 0.
+        let r = relocation(0xF000_0000, 0xF_0000, 0).unwrap();
+        let nothing = Relocation {
+            hole_start_pfn: 0xF_0000,
+            moves: vec![],
+            low_mem_pgend: 0xF_0000,
+            high_mem_pgend: 0,
+        };
+        assert_eq!(r, nothing);
+        // A high_mem_pgend that would pass 32 bits of frames is refused.
+        assert_eq!(
+            relocation(0xE000_0000, 0xF_0000, 0xFFFF_F000),
+            Err(HoleError::HighMemPgendOverflow { pfn: 0x1_0000_F000 })
+        );
+    }
+
+    #[test]
+    fn the_map_shows_the_moved_ram_above_4g() {
+        let map = memmap::with_low_memory(memmap::from_e820(&e820_5g()).unwrap());
+        let r = relocation(0xE000_0000, 0xF_0000, 0x14_0000).unwrap();
+        let moved = relocated_map(&map, &r, &[]).unwrap();
+        assert!(moved.contains(&region(0x10_0000, 0xE000_0000, MemoryKind::Ram)));
+        assert!(moved.contains(&region(1 << 32, 0x1_5000_0000, MemoryKind::Ram)), "{moved:?}");
+        assert!(moved.contains(&region(0xFC00_0000, 1 << 32, MemoryKind::Reserved)));
+        assert_eq!(moved.len(), map.len());
+        assert_eq!(layout::low_hole(&moved).unwrap(), 0xE000_0000..HOLE_END);
+
+        // Without high RAM a new entry at 4 GiB.
+        let map = memmap::from_e820(&e820_low_only()).unwrap();
+        let r = relocation(0xC000_0000, 0xF_0000, 0).unwrap();
+        let moved = relocated_map(&map, &r, &[]).unwrap();
+        assert_eq!(moved.last(), Some(&region(1 << 32, 0x1_3000_0000, MemoryKind::Ram)));
+        assert!(moved.windows(2).all(|w| w[0].range.end <= w[1].range.start));
+    }
+
+    #[test]
+    fn a_map_that_disagrees_with_hvm_info_stops_the_move() {
+        let map = memmap::from_e820(&e820_5g()).unwrap();
+        let r = relocation(0xE000_0000, 0xF_0000, 0x14_0000).unwrap();
+        // Reserved device memory inside the RAM to move.
+        let rdm = [PhysRange { start: 0xE800_0000, end: 0xE800_1000 }];
+        let (with_rdm, _) = memmap::reserve_rdm(&map, &rdm);
+        let err = relocated_map(&with_rdm, &r, &[]).unwrap_err();
+        assert!(matches!(err, HoleError::MapDisagrees { ref map_ram, .. } if map_ram.len() == 2));
+        assert_eq!(
+            format!("{err}"),
+            "MMIO hole: RAM under it is [0xe0000000-0xefffffff] by the hvm_info_table but \
+             [0xe0000000-0xe7ffffff] [0xe8001000-0xefffffff] by Xen's memory map"
+        );
+        // hvm_info says nothing is under the hole, the map has RAM there.
+        let none = relocation(0xE000_0000, 0xE_0000, 0x14_0000).unwrap();
+        assert!(matches!(
+            relocated_map(&map, &none, &[]),
+            Err(HoleError::MapDisagrees { hvm_info_ram: None, .. })
+        ));
+        // Something where the RAM would land.
+        let mut busy = map.clone();
+        busy.push(region(0x1_4000_0000, 0x1_4000_1000, MemoryKind::Reserved));
+        assert_eq!(
+            relocated_map(&busy, &r, &[]),
+            Err(HoleError::DestinationInUse {
+                destination: PhysRange { start: 0x1_4000_0000, end: 0x1_5000_0000 },
+                entry: PhysRange { start: 0x1_4000_0000, end: 0x1_4000_1000 },
+            })
+        );
+        // A boot module in the way.
+        let module = PhysRange { start: 0xEF00_0000, end: 0xEF04_0000 };
+        let err = relocated_map(&map, &r, &[module]).unwrap_err();
+        assert!(matches!(err, HoleError::BootDataInHole { data, .. } if data == module));
+    }
+
+    #[test]
+    fn hvm_info_layout_is_written_back_with_a_good_checksum() {
+        struct Page(Vec<u8>);
+        impl crate::arch::PhysMemoryMut for Page {
+            fn window(&mut self, range: PhysRange) -> Result<&mut [u8], PhysReadError> {
+                let at = (range.start - 0x9_F800) as usize;
+                Ok(&mut self.0[at..at + range.len() as usize])
+            }
+        }
+        let mut page = Page(hvm_info_bytes(2, 2, 0xF_0000, 0x14_0000));
+        let mut info = HvmInfo::parse(&page.0).unwrap();
+        info.low_mem_pgend = 0xE_0000;
+        info.high_mem_pgend = 0x15_0000;
+        info.write_back(&mut page).unwrap();
+        assert_eq!(HvmInfo::parse(&page.0).unwrap(), info, "valid again, with the new layout");
+    }
+
+    // --- with the fake hypervisor ---------------------------------------------------------
+
+    #[test]
+    fn relocation_allowed_and_needed_moves_the_ram_in_hvmloaders_chunks() {
+        // 256 + 64 + 16 MiB of BARs, 192 MiB of hole: hvmloader takes 0xE0000000.
+        let bars = topology(vec![
+            device(2, &[(MEM32, 256 * MIB)]),
+            device(3, &[(MEM64, 64 * MIB)]),
+            device(4, &[(MEM32, 16 * MIB)]),
+        ]);
+        let (_m, mut s) = setup(&[], e820_5g(), 0x14_0000);
+        assert!(s.config.allow_memory_relocate, "hvmloader's default");
+        assert_eq!(s.low_hole().unwrap(), 0xF000_0000..HOLE_END);
+        let fitted = fit(&mut s, &bars).unwrap();
+        assert_eq!(fitted.hole, 0xE000_0000..HOLE_END);
+        assert_eq!(calls(&mut s), [(0xE_0001, 0x14_0000, 0xFFFF), (0xE_0000, 0x14_FFFF, 1)]);
+        assert_eq!((s.hvm_info.low_mem_pgend, s.hvm_info.high_mem_pgend), (0xE_0000, 0x15_0000));
+        assert!(s.memory_map.contains(&region(0x10_0000, 0xE000_0000, MemoryKind::Ram)));
+        assert!(s.memory_map.contains(&region(1 << 32, 0x1_5000_0000, MemoryKind::Ram)));
+        // Everything below 4 GiB now, the 64-bit BAR too (as hvmloader: it fits).
+        let plan = plan_for(&bars, &fitted.hole, &s.memory_map);
+        assert!(!plan.low_mem_short && plan.unplaced.is_empty() && plan.high_mem_used.is_none());
+        assert!(plan.low_mem_used.unwrap().start >= 0xE000_0000);
+    }
+
+    #[test]
+    fn relocation_without_high_ram_starts_at_4g_and_may_take_several_steps() {
+        // 528 MiB of BARs: 0xE0000000 holds 448 MiB, so 0xC0000000, 0x30000 pages.
+        let bars = topology(vec![
+            device(2, &[(MEM32, 256 * MIB)]),
+            device(3, &[(MEM64, 128 * MIB)]),
+            device(4, &[(MEM32, 128 * MIB)]),
+            device(5, &[(MEM32, 16 * MIB)]),
+        ]);
+        let (_m, mut s) = setup(&[], e820_low_only(), 0);
+        let fitted = fit(&mut s, &bars).unwrap();
+        assert_eq!(fitted.hole, 0xC000_0000..HOLE_END);
+        assert_eq!(
+            calls(&mut s),
+            [
+                (0xE_0001, 0x10_0000, 0xFFFF),
+                (0xD_0002, 0x10_FFFF, 0xFFFF),
+                (0xC_0003, 0x11_FFFE, 0xFFFF),
+                (0xC_0000, 0x12_FFFD, 3),
+            ]
+        );
+        assert_eq!((s.hvm_info.low_mem_pgend, s.hvm_info.high_mem_pgend), (0xC_0000, 0x13_0000));
+        assert_eq!(s.memory_map.last(), Some(&region(1 << 32, 0x1_3000_0000, MemoryKind::Ram)));
+        let plan = plan_for(&bars, &fitted.hole, &s.memory_map);
+        assert!(!plan.low_mem_short && plan.unplaced.is_empty());
+    }
+
+    #[test]
+    fn relocation_not_allowed_keeps_the_hole_and_ends_as_hvmloader_does() {
+        // hvmloader: no growth over RAM; 64-bit BARs high while the rest does not fit; the
+        // 256 MiB 32-bit BAR has no room and is left unassigned; the others fit low.
+        let bars = topology(vec![
+            device(2, &[(MEM32, 256 * MIB)]),
+            device(3, &[(MEM64, 128 * MIB)]),
+            device(4, &[(MEM32, 128 * MIB)]),
+            device(5, &[(MEM32, 16 * MIB)]),
+        ]);
+        let keys = [("hvmloader/allow-memory-relocate", "0")];
+        let (_m, mut s) = setup(&keys, e820_5g(), 0x14_0000);
+        let map_before = s.memory_map.clone();
+        let fitted = fit(&mut s, &bars).unwrap();
+        assert_eq!(
+            fitted,
+            FittedHole { hole: 0xF000_0000..HOLE_END, limit: HoleLimit::RelocationNotAllowed }
+        );
+        assert!(calls(&mut s).is_empty(), "no hypercall");
+        assert_eq!((s.hvm_info.low_mem_pgend, s.hvm_info.high_mem_pgend), (0xF_0000, 0x14_0000));
+        assert_eq!(s.memory_map, map_before);
+
+        let plan = plan_for(&bars, &fitted.hole, &s.memory_map);
+        assert!(plan.low_mem_short);
+        assert_eq!(base(&plan, 0), None);
+        assert_eq!(plan.unplaced.len(), 1);
+        assert_eq!(
+            (plan.unplaced[0].size, plan.unplaced[0].reason),
+            (256 * MIB, UnplacedReason::NoSpace)
+        );
+        assert!(base(&plan, 1).unwrap() >= 0x1_4000_0000, "64-bit BAR above RAM above 4 GiB");
+        for index in [2, 3] {
+            assert!((0xF000_0000..HOLE_END).contains(&base(&plan, index).unwrap()));
+        }
+        let err = HoleError::BarsDoNotFit {
+            hole: fitted.hole,
+            limit: fitted.limit,
+            unplaced: 1,
+            bytes: 256 * MIB,
+        };
+        assert_eq!(
+            format!("{}", XenError::Hole(err)),
+            "MMIO hole [0xf0000000-0xfbffffff] is the largest allowed \
+             (hvmloader/allow-memory-relocate is 0, so no RAM moves for it) and 1 memory BAR(s), \
+             0x10000000 bytes, fit neither there nor above 4 GiB: left unassigned, as hvmloader \
+             leaves them"
+        );
+    }
+
+    #[test]
+    fn bars_that_fit_move_nothing() {
+        let bars = topology(vec![device(2, &[(MEM32, 64 * MIB)]), device(3, &[(MEM64, 64 * MIB)])]);
+        let (_m, mut s) = setup(&[], e820_5g(), 0x14_0000);
+        let map_before = s.memory_map.clone();
+        let fitted = fit(&mut s, &bars).unwrap();
+        assert_eq!(fitted.hole, 0xF000_0000..HOLE_END);
+        assert!(calls(&mut s).is_empty(), "no hypercall");
+        assert_eq!(s.memory_map, map_before);
+        assert_eq!(s.hvm_info.low_mem_pgend, 0xF_0000);
+    }
+
+    #[test]
+    fn a_fixed_mmio_hole_size_does_not_grow() {
+        let bars = topology(vec![device(2, &[(MEM32, 256 * MIB)])]);
+        let keys = [("platform/mmio_hole_size", "0x10000000")];
+        let (_m, mut s) = setup(&keys, e820_5g(), 0x14_0000);
+        let fitted = fit(&mut s, &bars).unwrap();
+        assert_eq!(fitted, FittedHole { hole: 0xF000_0000..HOLE_END, limit: HoleLimit::FixedSize });
+        assert!(calls(&mut s).is_empty());
+    }
+
+    #[test]
+    fn when_even_2_gib_is_short_the_hole_goes_to_2_gib_as_hvmloaders() {
+        // Two 1 GiB 32-bit BARs cannot both fit below 0xFC000000.
+        let bars = topology(vec![device(2, &[(MEM32, GIB)]), device(3, &[(MEM32, GIB)])]);
+        let (_m, mut s) = setup(&[], e820_5g(), 0x14_0000);
+        let fitted = fit(&mut s, &bars).unwrap();
+        assert_eq!(
+            fitted,
+            FittedHole { hole: 0x8000_0000..HOLE_END, limit: HoleLimit::LowestStart }
+        );
+        let moves = calls(&mut s);
+        assert_eq!(moves.len(), 8);
+        assert_eq!(moves.iter().map(|m| u64::from(m.2)).sum::<u64>(), 0x7_0000);
+        assert_eq!((s.hvm_info.low_mem_pgend, s.hvm_info.high_mem_pgend), (0x8_0000, 0x1B_0000));
+        assert!(s.memory_map.contains(&region(1 << 32, 0x1_B000_0000, MemoryKind::Ram)));
+        let plan = plan_for(&bars, &fitted.hole, &s.memory_map);
+        assert_eq!(plan.unplaced.len(), 1, "one BAR left out, as hvmloader leaves it");
+        assert_eq!(base(&plan, 0), Some(0x8000_0000));
+    }
+
+    #[test]
+    fn a_refused_move_is_an_error_and_hvm_info_says_what_moved() {
+        let bars = topology(vec![device(2, &[(MEM32, 256 * MIB)])]);
+        let (_m, mut s) = setup(&[], e820_5g(), 0x14_0000);
+        s.xen.raw().fail_call = Some(1);
+        let map_before = s.memory_map.clone();
+        let err = fit(&mut s, &bars).unwrap_err();
+        assert_eq!(
+            format!("{err}"),
+            "memory_op(XENMEM_add_to_physmap, XENMAPSPACE_gmfn_range) failed: Xen errno 22"
+        );
+        assert_eq!(calls(&mut s).len(), 2);
+        assert_eq!((s.hvm_info.low_mem_pgend, s.hvm_info.high_mem_pgend), (0xE_0001, 0x14_FFFF));
+        assert_eq!(s.memory_map, map_before, "the map changes only once all moved");
+    }
+
+    #[test]
+    fn ram_that_cannot_move_stops_the_growth_a_step_before() {
+        // 528 MiB of BARs want 0xC0000000, but a boot module lies at 0xD1000000.
+        let bars = topology(vec![
+            device(2, &[(MEM32, 256 * MIB)]),
+            device(3, &[(MEM64, 128 * MIB)]),
+            device(4, &[(MEM32, 128 * MIB)]),
+            device(5, &[(MEM32, 16 * MIB)]),
+        ]);
+        let (_m, mut s) = setup(&[], e820_5g(), 0x14_0000);
+        let module = PhysRange { start: 0xD100_0000, end: 0xD104_0000 };
+        let hole = s.low_hole().unwrap();
+        let fitted = s.fit_low_hole(hole.clone(), &[module], planner(&bars)).unwrap();
+        assert_eq!(
+            fitted,
+            FittedHole { hole: 0xE000_0000..HOLE_END, limit: HoleLimit::RamCannotMove }
+        );
+        assert_eq!(calls(&mut s).len(), 2);
+        let plan = plan_for(&bars, &fitted.hole, &s.memory_map);
+        assert!(plan.low_mem_short && base(&plan, 1).unwrap() > 1 << 32, "64-bit BAR high");
+
+        // In the first step already: no growth, no call.
+        let (_m, mut s) = setup(&[], e820_5g(), 0x14_0000);
+        let module = PhysRange { start: 0xE100_0000, end: 0xE104_0000 };
+        let fitted = s.fit_low_hole(hole.clone(), &[module], planner(&bars)).unwrap();
+        assert_eq!(fitted, FittedHole { hole, limit: HoleLimit::RamCannotMove });
+        assert!(calls(&mut s).is_empty());
+    }
 }
