@@ -16,8 +16,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::linux::{LiveVm, REPORT_END, guest, report, tail};
+use common::linux::{LiveVm, REPORT_END, guest, report, start_live};
 use serde_json::json;
+use xtask::qmp::tail;
 
 const READY: &str = "HOTPLUG-READY";
 const ADDED: &str = "HOTPLUG-ADDED ";
@@ -91,22 +92,26 @@ fn start(machine: &str, extra: &[&str], scratch: &str) -> (LiveVm, Instant) {
     ]);
     args.extend(extra);
     let started = Instant::now();
-    let mut vm = LiveVm::start(machine, &args, &common::scratch(scratch));
-    vm.wait_for_serial("READY from the guest", BOOT_TIMEOUT, |s| s.contains(READY));
+    let mut vm = start_live(machine, &args, &common::scratch(scratch));
+    wait(&mut vm, "READY from the guest", BOOT_TIMEOUT, |s| s.contains(READY));
     eprintln!("{machine}: guest ready after {:.1?}", started.elapsed());
     (vm, started)
+}
+
+/// The serial log once `ready` holds for it; panics naming `what` on timeout.
+fn wait(vm: &mut LiveVm, what: &str, timeout: Duration, ready: impl Fn(&str) -> bool) -> String {
+    vm.wait_until(what, timeout, ready).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Waits for the guest's verdict on one step: the line starting with `good`, or panics with
 /// the guest's hotplug messages if it printed `bad` or nothing.
 fn expect_line(vm: &mut LiveVm, what: &str, good: &str, bad: &str) -> String {
-    let serial = vm.wait_for_serial(what, STEP_TIMEOUT, |s| s.contains(good) || s.contains(bad));
+    let serial = wait(vm, what, STEP_TIMEOUT, |s| s.contains(good) || s.contains(bad));
     if let Some(line) = serial.lines().find(|l| l.starts_with(good)) {
         return line[good.len()..].trim().to_string();
     }
     // The guest gave up; its dmesg follows within a second or two.
-    let serial = vm
-        .wait_for_serial("the guest's dmesg", Duration::from_secs(20), |s| s.contains(REPORT_END));
+    let serial = wait(vm, "the guest's dmesg", Duration::from_secs(20), |s| s.contains(REPORT_END));
     panic!(
         "{what}: the guest says `{}`; hotplug-related kernel messages:\n{}",
         bad.trim(),

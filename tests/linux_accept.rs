@@ -25,8 +25,9 @@ use std::time::{Duration, Instant};
 
 use common::checks::{Problems, check_tables_found, dmesg_matching, indented};
 use common::hex;
-use common::linux::{guest, report, tail};
+use common::linux::{guest, report};
 use xtask::mixes::{IVSHMEM_1G, PC_PCI_MIX, Q35_PCI_MIX};
+use xtask::qmp::tail;
 
 /// One Linux boot takes 4-10 s under TCG (more with 4 vCPUs on a 2-core host while other
 /// tests boot too); the margin is for loaded CI machines.

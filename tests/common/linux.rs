@@ -9,14 +9,10 @@
 //! the guest once.
 
 use std::hash::{Hash, Hasher};
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
-use std::time::{Duration, Instant};
-
-use serde_json::{Value, json};
+use std::time::Instant;
 
 use super::{image, target_dir};
 
@@ -288,165 +284,17 @@ pub fn report(serial: &str) -> Option<&str> {
     Some(serial[start..start + len].trim())
 }
 
-/// A QEMU running the firmware and a Linux guest, watched while it runs: the serial console
-/// goes to a file the test polls for markers, QMP (on QEMU's stdio) acts on the machine.
-/// Dropping it kills QEMU if it is still running.
-pub struct LiveVm {
-    child: Child,
-    qmp: ChildStdin,
-    qmp_lines: Receiver<String>,
-    serial_path: PathBuf,
-    /// QMP events seen so far, oldest first.
-    pub events: Vec<Value>,
-}
+/// A QEMU running the firmware and a Linux guest, watched while it runs (xtask's QMP
+/// client): the serial console goes to `scratch/serial.log`, QMP acts on the machine.
+pub type LiveVm = xtask::qmp::Vm;
 
-impl LiveVm {
-    /// Starts `hvmloader-qemu` on `machine` (TCG, 512 MiB unless `extra` says otherwise) with
-    /// `extra` arguments; the serial log goes to `scratch/serial.log`.
-    pub fn start(machine: &str, extra: &[&str], scratch: &Path) -> Self {
-        let serial_path = scratch.join("serial.log");
-        let _ = std::fs::remove_file(&serial_path);
-        let mut child = Command::new("qemu-system-x86_64")
-            .args(["-accel", "tcg", "-machine", machine, "-m", "512M"])
-            .args(["-display", "none", "-monitor", "none", "-no-reboot"])
-            .arg("-serial")
-            .arg(format!("file:{}", serial_path.display()))
-            .args(["-qmp", "stdio", "-kernel"])
-            .arg(image("hvmloader-qemu"))
-            .args(extra)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("qemu-system-x86_64 must be installed (.ci/run installs it)");
-        let qmp = child.stdin.take().expect("piped");
-        let stdout = child.stdout.take().expect("piped");
-        let (tx, qmp_lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut vm = LiveVm { child, qmp, qmp_lines, serial_path, events: Vec::new() };
-        vm.execute("qmp_capabilities", json!({})).expect("QMP handshake");
-        vm
-    }
-
-    /// Everything the guest wrote to COM1 so far, CRs removed.
-    pub fn serial(&self) -> String {
-        std::fs::read_to_string(&self.serial_path).unwrap_or_default().replace('\r', "")
-    }
-
-    /// Waits until `ready` holds for the serial log, at most `timeout`, and returns the log.
-    /// Panics, naming `what` and showing the log's tail, on timeout or if QEMU exits first.
-    pub fn wait_for_serial(
-        &mut self,
-        what: &str,
-        timeout: Duration,
-        ready: impl Fn(&str) -> bool,
-    ) -> String {
-        let started = Instant::now();
-        loop {
-            let serial = self.serial();
-            if ready(&serial) {
-                return serial;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("QEMU exited ({status}) while waiting for {what}; serial log:\n{serial}");
-            }
-            if started.elapsed() > timeout {
-                panic!(
-                    "no {what} within {timeout:?}; serial log (last 80 lines):\n{}",
-                    tail(&serial, 80)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Runs one QMP command: its `return` value, or its `error` object.
-    pub fn execute(&mut self, command: &str, arguments: Value) -> Result<Value, Value> {
-        let request = json!({ "execute": command, "arguments": arguments });
-        writeln!(self.qmp, "{request}").expect("write to QMP");
-        loop {
-            let line = self
-                .qmp_lines
-                .recv_timeout(Duration::from_secs(30))
-                .unwrap_or_else(|e| panic!("no QMP answer to {command}: {e}"));
-            let value: Value = serde_json::from_str(&line).expect("QMP speaks JSON");
-            if let Some(ret) = value.get("return") {
-                return Ok(ret.clone());
-            }
-            if let Some(err) = value.get("error") {
-                return Err(err.clone());
-            }
-            if value.get("event").is_some() {
-                self.events.push(value);
-            }
-            // Otherwise the greeting: not an answer.
-        }
-    }
-
-    /// Waits for a QMP event `wanted` accepts (or returns it if it already came), at most
-    /// `timeout`.
-    pub fn wait_for_event(
-        &mut self,
-        timeout: Duration,
-        wanted: impl Fn(&Value) -> bool,
-    ) -> Option<Value> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(event) = self.events.iter().find(|e| wanted(e)) {
-                return Some(event.clone());
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.qmp_lines.recv_timeout(left) {
-                Ok(line) => {
-                    let value: Value = serde_json::from_str(&line).expect("QMP speaks JSON");
-                    if value.get("event").is_some() {
-                        self.events.push(value);
-                    }
-                }
-                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return None,
-            }
-        }
-    }
-
-    /// Waits for QEMU to exit by itself, at most `timeout`: its exit status, or `None` if it
-    /// was still running (it is then killed).
-    pub fn wait_for_exit(&mut self, timeout: Duration) -> Option<i32> {
-        let started = Instant::now();
-        while started.elapsed() < timeout {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status.code();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        None
-    }
-}
-
-impl Drop for LiveVm {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// The last `lines` lines of `text`, for failure messages.
-pub fn tail(text: &str, lines: usize) -> &str {
-    let mut start = text.len();
-    for _ in 0..=lines {
-        match text[..start].rfind('\n') {
-            Some(at) => start = at,
-            None => return text,
-        }
-    }
-    &text[start + 1..]
+/// Starts `hvmloader-qemu` on `machine` (TCG, 512 MiB unless `extra` says otherwise) with
+/// `extra` arguments.
+pub fn start_live(machine: &str, extra: &[&str], scratch: &Path) -> LiveVm {
+    let image = image("hvmloader-qemu");
+    let mut args: Vec<&str> = xtask::qmp::HEADLESS_TCG.to_vec();
+    args.extend(["-machine", machine, "-m", "512M", "-monitor", "none", "-kernel"]);
+    args.push(image.to_str().expect("a UTF-8 image path"));
+    args.extend(extra);
+    LiveVm::start(&args, scratch).unwrap_or_else(|e| panic!("{e}"))
 }

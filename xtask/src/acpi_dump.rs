@@ -19,14 +19,13 @@ pub mod extract;
 pub mod fields;
 pub mod golden;
 pub mod namespace;
-pub mod vm;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use crate::qmp::{GuestMemory, HEADLESS_TCG, Vm};
 use extract::{Namer, Table};
-use vm::{GuestMemory, Vm};
 
 use crate::Result;
 
@@ -79,10 +78,8 @@ pub struct Guest {
 
 impl Guest {
     fn args(&self) -> Vec<String> {
-        let mut args: Vec<String> = ["-machine", self.machine.qemu_name(), "-smp", &self.smp]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let mut args: Vec<String> = HEADLESS_TCG.iter().map(|s| s.to_string()).collect();
+        args.extend(["-machine", self.machine.qemu_name(), "-smp", &self.smp].map(String::from));
         args.extend(["-m".to_string(), self.mem.clone()]);
         args.extend(self.qemu_args.iter().cloned());
         args

@@ -4,6 +4,7 @@
 
 pub mod acpi_dump;
 pub mod mixes;
+pub mod qmp;
 
 /// Errors are messages for a human at a terminal.
 pub type Result<T> = std::result::Result<T, String>;

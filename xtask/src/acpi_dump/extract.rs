@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use super::vm::GuestMemory;
 use crate::Result;
+use crate::qmp::GuestMemory;
 
 /// Where legacy (BIOS) OSes look for the RSDP: on 16-byte boundaries of the read-only BIOS
 /// area (ACPI 6.5, 5.2.5.1). The first KiB of the EBDA is the other place the spec names;

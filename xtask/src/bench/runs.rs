@@ -2,15 +2,15 @@
 //! log, QEMU's trace of config accesses, QEMU's `query-pci`), and Linux boots timed on the
 //! wall clock.
 
-use std::io::{BufRead, BufReader, Write};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::Result;
+use xtask::qmp::Vm;
 
 /// `-icount shift=0`: one instruction is one nanosecond of virtual time and the guest's TSC
 /// and PIT run on that clock, so the firmware's time and its polling loops (hence every
@@ -65,36 +65,23 @@ pub fn firmware(
     trace: bool,
     work: &Path,
 ) -> Result<FirmwareRun> {
-    std::fs::create_dir_all(work).map_err(|e| format!("{}: {e}", work.display()))?;
-    let serial_path = work.join("serial.log");
     let trace_path = work.join("trace.log");
-    let _ = std::fs::remove_file(&serial_path);
     let _ = std::fs::remove_file(&trace_path);
-    let mut cmd = Command::new("qemu-system-x86_64");
-    cmd.args(machine.args()).args(ICOUNT).args(["-qmp", "stdio", "-serial"]);
-    cmd.arg(format!("file:{}", serial_path.display()));
-    cmd.arg("-kernel").arg(image).args(["-append", append]);
+    let mut args: Vec<OsString> = machine.args().into_iter().map(OsString::from).collect();
+    args.extend(ICOUNT.map(OsString::from));
+    args.extend(["-kernel".into(), image.into(), "-append".into(), append.into()]);
     if trace {
-        cmd.args(["-trace", "memory_region_ops_read", "-trace", "memory_region_ops_write"]);
-        cmd.arg("-D").arg(&trace_path);
+        args.extend(
+            ["-trace", "memory_region_ops_read", "-trace", "memory_region_ops_write", "-D"]
+                .map(OsString::from),
+        );
+        args.push(trace_path.clone().into());
     }
-    let mut qmp = Qmp::spawn(cmd)?;
-    let started = Instant::now();
-    let serial = loop {
-        let serial = read_serial(&serial_path);
-        if FIRMWARE_END.iter().any(|m| serial.contains(m)) {
-            break serial;
-        }
-        if let Ok(Some(status)) = qmp.child.try_wait() {
-            return Err(format!("QEMU exited ({status}) before the firmware finished:\n{serial}"));
-        }
-        if started.elapsed() > FIRMWARE_TIMEOUT {
-            return Err(format!("the firmware did not finish within {FIRMWARE_TIMEOUT:?}"));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let query_pci = qmp.execute("query-pci")?;
-    qmp.quit();
+    let mut vm = Vm::start(&args, work)?;
+    let serial = vm.wait_for_serial(FIRMWARE_END, FIRMWARE_TIMEOUT)?;
+    let query_pci = vm.execute("query-pci", json!({}))?;
+    // Only once QEMU has exited is its trace file complete.
+    vm.quit(Duration::from_secs(30));
     let trace = if trace {
         std::fs::read_to_string(&trace_path)
             .map_err(|e| format!("{}: {e}", trace_path.display()))?
@@ -104,82 +91,6 @@ pub fn firmware(
     // The traces are large (a PIT poll is a line); the counts are what is kept.
     let _ = std::fs::remove_file(&trace_path);
     Ok(FirmwareRun { serial, trace, query_pci })
-}
-
-fn read_serial(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_default().replace('\r', "")
-}
-
-/// QEMU with QMP on stdio; killed when dropped.
-struct Qmp {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Receiver<String>,
-}
-
-impl Qmp {
-    fn spawn(mut cmd: Command) -> Result<Self> {
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| format!("cannot start qemu-system-x86_64: {e}"))?;
-        let stdin = child.stdin.take().expect("piped");
-        let stdout = child.stdout.take().expect("piped");
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(std::result::Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut qmp = Qmp { child, stdin, lines };
-        qmp.execute("qmp_capabilities")?;
-        Ok(qmp)
-    }
-
-    /// Runs a command without arguments; its `return` value.
-    fn execute(&mut self, command: &str) -> Result<Value> {
-        writeln!(self.stdin, r#"{{"execute": "{command}"}}"#)
-            .map_err(|e| format!("QMP {command}: {e}"))?;
-        loop {
-            let line = self
-                .lines
-                .recv_timeout(Duration::from_secs(30))
-                .map_err(|e| format!("QMP {command}: no answer ({e})"))?;
-            let value: Value =
-                serde_json::from_str(&line).map_err(|e| format!("QMP {command}: {e}: {line}"))?;
-            if let Some(ret) = value.get("return") {
-                return Ok(ret.clone());
-            }
-            if let Some(error) = value.get("error") {
-                return Err(format!("QMP {command} failed: {error}"));
-            }
-        }
-    }
-
-    /// Asks QEMU to quit and waits for it, so its trace file is complete.
-    fn quit(mut self) {
-        let _ = writeln!(self.stdin, r#"{{"execute": "quit"}}"#);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Qmp {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 /// A Linux boot to power-off: how long QEMU ran, on the wall clock.
@@ -220,6 +131,10 @@ pub fn linux(
         return Err(format!("Linux powered off without its report ({})", serial_path.display()));
     }
     Ok(elapsed)
+}
+
+fn read_serial(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default().replace('\r', "")
 }
 
 /// The cached Linux guest of the tests (tests/common/linux.rs): a kernel and an initramfs
