@@ -354,7 +354,7 @@ fn xen_hand_off(
 ) -> Result<core::convert::Infallible, Fatal> {
     use crate::handoff::BiosPayload;
     use crate::handoff::ovmf::OvmfPayload;
-    use crate::handoff::seabios::{BiosTables, SeabiosPayload};
+    use crate::handoff::seabios::SeabiosPayload;
     use crate::platform::xen::BiosImage;
 
     // SAFETY: the firmware owns the chipset while it runs.
@@ -388,17 +388,7 @@ fn xen_hand_off(
         xen.publish_generation_id(page.start).map_err(Fatal::Xen)?;
     }
     xen.finish_on_hardware().map_err(Fatal::Xen)?;
-    let tables = BiosTables {
-        rsdp: installed.rsdp().and_then(|a| u32::try_from(a).ok()),
-        smbios_entry: u32::try_from(installed.smbios2).ok(),
-        mp_floating: installed.legacy.as_ref().and_then(|l| u32::try_from(l.mp_floating).ok()),
-        pir: installed
-            .legacy
-            .as_ref()
-            .and_then(|l| l.pir)
-            .and_then(|r| u32::try_from(r.start).ok()),
-    };
-    bios.boot(e820, &tables, &mut memory).map_err(Fatal::Handoff)
+    bios.boot(e820, &installed.bios_tables(), &mut memory).map_err(Fatal::Handoff)
 }
 
 /// SMBIOS settings under QEMU: the machine's UUID (`-uuid`, fw_cfg item 0x02; all zeroes
@@ -471,7 +461,6 @@ fn hand_off(
     layout: ImageLayout,
     tables: &tables::Installed,
 ) -> Result<(), crate::handoff::HandoffError> {
-    use crate::handoff::seabios::BiosTables;
     use crate::handoff::{BiosPayload, linux::LinuxPayload};
     use crate::platform::fw_cfg::{self, FwCfg};
 
@@ -490,17 +479,7 @@ fn hand_off(
     // SAFETY: the firmware owns the chipset while it runs.
     let mut cfg = Cf8::new(unsafe { HwPorts::new() });
     if let Some(bios) = BiosPayload::load(&mut fw_cfg, &mut cfg, chipset, &mut memory)? {
-        let tables = BiosTables {
-            rsdp: tables.rsdp().and_then(|a| u32::try_from(a).ok()),
-            smbios_entry: u32::try_from(tables.smbios2).ok(),
-            mp_floating: tables.legacy.as_ref().and_then(|l| u32::try_from(l.mp_floating).ok()),
-            pir: tables
-                .legacy
-                .as_ref()
-                .and_then(|l| l.pir)
-                .and_then(|r| u32::try_from(r.start).ok()),
-        };
-        match bios.boot(e820, &tables, &mut memory)? {}
+        match bios.boot(e820, &tables.bios_tables(), &mut memory)? {}
     }
     Ok(())
 }

@@ -29,6 +29,7 @@ use crate::arch::{
 use crate::bootinfo::{BootInfo, MemoryKind, PhysRange};
 use crate::chipset::Chipset;
 use crate::chipset::pm::{BiosArea, PmBlocks};
+use crate::handoff::seabios::BiosTables;
 use crate::legacy::mptable::FLOATING_POINTER_LEN;
 use crate::legacy::{self, Bus0Pins, MpCpu, MpInput, PciIntx, PirInput, write_mp_table, write_pir};
 use crate::pci::Cf8;
@@ -108,6 +109,18 @@ pub struct InstalledAcpi {
 impl Installed {
     pub fn rsdp(&self) -> Option<u64> {
         self.acpi.as_ref().map(|acpi| acpi.rsdp)
+    }
+
+    /// What a BIOS payload is told of the tables (SeaBIOS's info table, OVMF's table list):
+    /// the 32-bit addresses of the entry points that have one.
+    pub fn bios_tables(&self) -> BiosTables {
+        let legacy = self.legacy.as_ref();
+        BiosTables {
+            rsdp: self.rsdp().and_then(|a| u32::try_from(a).ok()),
+            smbios_entry: u32::try_from(self.smbios2).ok(),
+            mp_floating: legacy.and_then(|l| u32::try_from(l.mp_floating).ok()),
+            pir: legacy.and_then(|l| l.pir).and_then(|r| u32::try_from(r.start).ok()),
+        }
     }
 }
 
