@@ -9,11 +9,12 @@
  * (firmware/src/acpi/ssdt.rs): \_SB.PCI0._CRS (bus range and address windows) and the
  * processor objects. Nothing here declares those names.
  *
- * Interrupt routing follows what the firmware programs (firmware/src/chipset/mod.rs,
- * Chipset::bus0_link and Chipset::link_irqs): INTx pin P (0 = INTA) of bus-0 slot S drives
- * PIRQ link (S + P) mod 4, and the links start routed to ISA IRQs 10, 11, 5, 10. Devices
- * behind bridges reach bus 0 through the standard swizzle, which the OS applies itself
- * (no _PRT below the root).
+ * Interrupt routing follows what the firmware programs (firmware/src/chipset/wiring.rs)
+ * and is shared with the Q35 DSDT (pci_interrupts.asi): under Xen, Xen's rules; under
+ * QEMU, the PIIX3's: pin P (0 = INTA) of bus-0 slot S drives PIRQ link (S + P - 1) mod 4
+ * in both interrupt models (QEMU connects the PIC and the I/O APIC to the same ISA IRQ),
+ * and the links start routed to ISA IRQs 10, 11, 5, 10. Devices behind bridges reach bus
+ * 0 through the standard swizzle, which the OS applies itself (no _PRT below the root).
  */
 DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", 0x00000000)
 {
@@ -24,6 +25,8 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", 0x00000000)
      */
     Name (_S5, Package (0x04) { Zero, Zero, Zero, Zero })
 
+    Include ("pci_interrupts.asi")
+
     Scope (\_SB)
     {
         Device (PCI0)
@@ -32,30 +35,9 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", 0x00000000)
             Name (_UID, Zero)
             Name (_BBN, Zero)                   // Root bus number (also for PCI_Config regions)
 
-            /*
-             * Bus-0 routing for all 32 slots and 4 pins, built at run time instead of
-             * spelled out as 128 packages. The same table serves PIC and APIC mode: on
-             * PIIX the PIRQ register routes a link to one ISA IRQ, and that IRQ is also
-             * the I/O APIC input the link drives (QEMU wires the PIC and the I/O APIC to
-             * the same pin; Xen asserts the link's ISA IRQ on both), so the OS takes the
-             * GSI from the link device in either mode.
-             */
             Method (_PRT, 0, NotSerialized)
             {
-                Local0 = Package (0x80) {}
-                Local1 = Zero                   // Entry index: slot * 4 + pin
-                While (Local1 < 0x80)
-                {
-                    Local2 = (Local1 >> 0x02)   // Slot
-                    Local3 = (Local1 & 0x03)    // Pin, 0 = INTA
-                    Local4 = \_SB.LNKR (((Local2 + Local3) & 0x03))
-                    Local4 [Zero] = ((Local2 << 0x10) | 0xFFFF)
-                    Local4 [One] = Local3
-                    Local0 [Local1] = Local4
-                    Local1++
-                }
-
-                Return (Local0)
+                Return (\_SB.PRTB ())
             }
 
             /*
@@ -432,76 +414,12 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", 0x00000000)
         }
 
         /*
-         * PIRQ link devices. A routing register holds the ISA IRQ in bits 3:0 and
-         * disables the link with bit 7; IRQs 0-2 are reserved encodings. The OS may pick
-         * among the IRQs the firmware routes links to and makes level-triggered in the
-         * ELCR: 5, 10 and 11.
+         * QEMU's PIIX3 rule for pin Arg1 (0 = INTA) of bus-0 slot Arg0: slot 1 INTA drives
+         * PIRQA, and the link's ISA IRQ serves both interrupt models.
          */
-        Name (LPRS, ResourceTemplate ()
+        Method (QPRT, 2, NotSerialized)
         {
-            IRQ (Level, ActiveLow, Shared, ) {5,10,11}
-        })
-
-        /* The ISA IRQ routing register value Arg0 selects, or zero when not routed. */
-        Method (LIRQ, 1, NotSerialized)
-        {
-            Local0 = (Arg0 & 0x0F)
-            If (((Arg0 & 0x80) || (Local0 < 0x03)))
-            {
-                Return (Zero)
-            }
-
-            Return (Local0)
-        }
-
-        /* _STA of a link whose register holds Arg0: present, enabled when routed. */
-        Method (LSTA, 1, NotSerialized)
-        {
-            If (LIRQ (Arg0))
-            {
-                Return (0x0B)
-            }
-
-            Return (0x09)
-        }
-
-        /*
-         * _CRS of a link whose register holds Arg0: an IRQ descriptor with its IRQ, or
-         * with none when the link is not routed. The mask is written byte by byte
-         * (bytes 1-2 of the descriptor) rather than through a buffer field, so that no
-         * named object is created at run time.
-         */
-        Method (LCRS, 1, NotSerialized)
-        {
-            Local0 = ResourceTemplate ()
-                {
-                    IRQ (Level, ActiveLow, Shared, ) {}
-                }
-            Local1 = LIRQ (Arg0)
-            If (Local1)
-            {
-                Local2 = (One << Local1)
-                Local0 [One] = Local2
-                Local0 [0x02] = (Local2 >> 0x08)
-            }
-
-            Return (Local0)
-        }
-
-        /*
-         * The register value for the resource Arg0 passed to _SRS: the lowest IRQ of its
-         * (single) IRQ descriptor, or "not routed" when it names none.
-         */
-        Method (LSRS, 1, NotSerialized)
-        {
-            Local0 = (DerefOf (Arg0 [One]) | (DerefOf (Arg0 [0x02]) << 0x08))
-            FindSetRightBit (Local0, Local1)
-            If (Local1)
-            {
-                Return ((Local1 - One))
-            }
-
-            Return (0x80)
+            Return (LNKR (((Arg0 + Arg1 + 0x03) & 0x03)))
         }
 
         /* A _PRT entry naming link Arg0 (0 = LNKA); the caller fills address and pin. */
@@ -530,7 +448,7 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", 0x00000000)
             Name (_HID, EisaId ("PNP0C0F"))
             Name (_UID, Zero)
             Method (_STA, 0, NotSerialized) { Return (LSTA (\_SB.PCI0.ISA.PRQA)) }
-            Method (_PRS, 0, NotSerialized) { Return (LPRS) }
+            Method (_PRS, 0, NotSerialized) { Return (LPRS ()) }
             Method (_CRS, 0, NotSerialized) { Return (LCRS (\_SB.PCI0.ISA.PRQA)) }
             Method (_SRS, 1, NotSerialized) { \_SB.PCI0.ISA.PRQA = LSRS (Arg0) }
             Method (_DIS, 0, NotSerialized) { \_SB.PCI0.ISA.PRQA |= 0x80 }
@@ -541,7 +459,7 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", 0x00000000)
             Name (_HID, EisaId ("PNP0C0F"))
             Name (_UID, One)
             Method (_STA, 0, NotSerialized) { Return (LSTA (\_SB.PCI0.ISA.PRQB)) }
-            Method (_PRS, 0, NotSerialized) { Return (LPRS) }
+            Method (_PRS, 0, NotSerialized) { Return (LPRS ()) }
             Method (_CRS, 0, NotSerialized) { Return (LCRS (\_SB.PCI0.ISA.PRQB)) }
             Method (_SRS, 1, NotSerialized) { \_SB.PCI0.ISA.PRQB = LSRS (Arg0) }
             Method (_DIS, 0, NotSerialized) { \_SB.PCI0.ISA.PRQB |= 0x80 }
@@ -552,7 +470,7 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", 0x00000000)
             Name (_HID, EisaId ("PNP0C0F"))
             Name (_UID, 0x02)
             Method (_STA, 0, NotSerialized) { Return (LSTA (\_SB.PCI0.ISA.PRQC)) }
-            Method (_PRS, 0, NotSerialized) { Return (LPRS) }
+            Method (_PRS, 0, NotSerialized) { Return (LPRS ()) }
             Method (_CRS, 0, NotSerialized) { Return (LCRS (\_SB.PCI0.ISA.PRQC)) }
             Method (_SRS, 1, NotSerialized) { \_SB.PCI0.ISA.PRQC = LSRS (Arg0) }
             Method (_DIS, 0, NotSerialized) { \_SB.PCI0.ISA.PRQC |= 0x80 }
@@ -563,7 +481,7 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", 0x00000000)
             Name (_HID, EisaId ("PNP0C0F"))
             Name (_UID, 0x03)
             Method (_STA, 0, NotSerialized) { Return (LSTA (\_SB.PCI0.ISA.PRQD)) }
-            Method (_PRS, 0, NotSerialized) { Return (LPRS) }
+            Method (_PRS, 0, NotSerialized) { Return (LPRS ()) }
             Method (_CRS, 0, NotSerialized) { Return (LCRS (\_SB.PCI0.ISA.PRQD)) }
             Method (_SRS, 1, NotSerialized) { \_SB.PCI0.ISA.PRQD = LSRS (Arg0) }
             Method (_DIS, 0, NotSerialized) { \_SB.PCI0.ISA.PRQD |= 0x80 }

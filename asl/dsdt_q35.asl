@@ -9,13 +9,15 @@
  * motherboard resource reserving the ECAM area (which the MCFG describes) and the
  * processor objects. Nothing here declares those names.
  *
- * Interrupt routing follows what the firmware programs (firmware/src/chipset/mod.rs,
- * Chipset::bus0_link and Chipset::link_irqs): the chipset's own slots 25-29 and 31 take
- * PIRQA-D for INTA-D (the reset value of ICH9's DxxIR registers, which QEMU implements);
- * every other slot, 30 included, drives PIRQE-H as 4 + (slot + pin) mod 4. The links
- * start routed to ISA IRQs 10, 11, 5, 10, 11, 5, 10, 11 for PIC mode; in APIC mode PIRQA-H
- * are I/O APIC inputs 16-23 whatever the routing registers say. Devices behind bridges
- * and root ports reach bus 0 through the standard swizzle, which the OS applies itself.
+ * Interrupt routing follows what the firmware programs (firmware/src/chipset/wiring.rs)
+ * and is shared with the i440FX DSDT (pci_interrupts.asi): under Xen, Xen's rules (PIRQ
+ * A-D only; E-H are disabled); under QEMU, the ICH9's: the chipset's own slots 25-29 and
+ * 31 take PIRQA-D for INTA-D (the reset value of ICH9's DxxIR registers, which QEMU
+ * implements); every other slot, 30 included, drives PIRQE-H as 4 + (slot + pin) mod 4.
+ * The links start routed to ISA IRQs 10, 11, 5, 10, 11, 5, 10, 11 for PIC mode; in APIC
+ * mode PIRQA-H are I/O APIC inputs 16-23 whatever the routing registers say. Devices
+ * behind bridges and root ports reach bus 0 through the standard swizzle, which the OS
+ * applies itself.
  *
  * PCI hotplug is native PCIe hotplug, granted through _OSC when the device model does not run
  * its own ACPI hotplug for the root ports (QEMU: `-global
@@ -36,12 +38,7 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", 0x00000000)
      */
     Name (_S5, Package (0x04) { Zero, Zero, Zero, Zero })
 
-    /* Interrupt model the OS reported through \_PIC: 0 = 8259 PIC, 1 = I/O APIC. */
-    Name (PICM, Zero)
-    Method (_PIC, 1, NotSerialized)
-    {
-        PICM = Arg0
-    }
+    Include ("pci_interrupts.asi")
 
     Scope (\_SB)
     {
@@ -99,45 +96,9 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", 0x00000000)
                 Return (Arg3)
             }
 
-            /*
-             * Bus-0 routing for all 32 slots and 4 pins, built at run time instead of
-             * spelled out as 2 x 128 packages. PIC mode names the PIRQ link devices; APIC
-             * mode gives the link's I/O APIC input (GSI 16 + link) directly.
-             */
             Method (_PRT, 0, NotSerialized)
             {
-                Local0 = Package (0x80) {}
-                Local1 = Zero                   // Entry index: slot * 4 + pin
-                While (Local1 < 0x80)
-                {
-                    Local2 = (Local1 >> 0x02)   // Slot
-                    Local3 = (Local1 & 0x03)    // Pin, 0 = INTA
-                    If (((Local2 >= 0x19) && (Local2 != 0x1E)))
-                    {
-                        Local4 = Local3         // Chipset slot: INTx -> PIRQA-D
-                    }
-                    Else
-                    {
-                        Local4 = (0x04 + ((Local2 + Local3) & 0x03))  // PIRQE-H
-                    }
-
-                    If (PICM)
-                    {
-                        Local5 = Package (0x04) { Zero, Zero, Zero, Zero }
-                        Local5 [0x03] = (0x10 + Local4)
-                    }
-                    Else
-                    {
-                        Local5 = \_SB.LNKR (Local4)
-                    }
-
-                    Local5 [Zero] = ((Local2 << 0x10) | 0xFFFF)
-                    Local5 [One] = Local3
-                    Local0 [Local1] = Local5
-                    Local1++
-                }
-
-                Return (Local0)
+                Return (\_SB.PRTB ())
             }
 
             /* ICH9 LPC bridge: the PIRQ router and the parent of the ISA devices. */
@@ -303,77 +264,29 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", 0x00000000)
         }
 
         /*
-         * PIRQ link devices. A routing register holds the ISA IRQ in bits 3:0 and
-         * disables the link with bit 7; IRQs 0-2 are reserved encodings. The OS may pick
-         * among the IRQs the firmware routes links to and makes level-triggered in the
-         * ELCR: 5, 10 and 11. The links serve PIC mode only: in APIC mode the _PRT
-         * names I/O APIC inputs instead.
+         * QEMU's ICH9 rule for pin Arg1 (0 = INTA) of bus-0 slot Arg0: the chipset's own
+         * slots use PIRQA-D, the others PIRQE-H; PIC mode names the link, APIC mode its
+         * I/O APIC input, 16 + link.
          */
-        Name (LPRS, ResourceTemplate ()
+        Method (QPRT, 2, NotSerialized)
         {
-            IRQ (Level, ActiveLow, Shared, ) {5,10,11}
-        })
-
-        /* The ISA IRQ routing register value Arg0 selects, or zero when not routed. */
-        Method (LIRQ, 1, NotSerialized)
-        {
-            Local0 = (Arg0 & 0x0F)
-            If (((Arg0 & 0x80) || (Local0 < 0x03)))
+            If (((Arg0 >= 0x19) && (Arg0 != 0x1E)))
             {
-                Return (Zero)
+                Local0 = Arg1                       // Chipset slot: INTx -> PIRQA-D
+            }
+            Else
+            {
+                Local0 = (0x04 + ((Arg0 + Arg1) & 0x03))  // PIRQE-H
             }
 
-            Return (Local0)
-        }
-
-        /* _STA of a link whose register holds Arg0: present, enabled when routed. */
-        Method (LSTA, 1, NotSerialized)
-        {
-            If (LIRQ (Arg0))
+            If (PICM)
             {
-                Return (0x0B)
+                Local1 = Package (0x04) { Zero, Zero, Zero, Zero }
+                Local1 [0x03] = (0x10 + Local0)
+                Return (Local1)
             }
 
-            Return (0x09)
-        }
-
-        /*
-         * _CRS of a link whose register holds Arg0: an IRQ descriptor with its IRQ, or
-         * with none when the link is not routed. The mask is written byte by byte
-         * (bytes 1-2 of the descriptor) rather than through a buffer field, so that no
-         * named object is created at run time.
-         */
-        Method (LCRS, 1, NotSerialized)
-        {
-            Local0 = ResourceTemplate ()
-                {
-                    IRQ (Level, ActiveLow, Shared, ) {}
-                }
-            Local1 = LIRQ (Arg0)
-            If (Local1)
-            {
-                Local2 = (One << Local1)
-                Local0 [One] = Local2
-                Local0 [0x02] = (Local2 >> 0x08)
-            }
-
-            Return (Local0)
-        }
-
-        /*
-         * The register value for the resource Arg0 passed to _SRS: the lowest IRQ of its
-         * (single) IRQ descriptor, or "not routed" when it names none.
-         */
-        Method (LSRS, 1, NotSerialized)
-        {
-            Local0 = (DerefOf (Arg0 [One]) | (DerefOf (Arg0 [0x02]) << 0x08))
-            FindSetRightBit (Local0, Local1)
-            If (Local1)
-            {
-                Return ((Local1 - One))
-            }
-
-            Return (0x80)
+            Return (LNKR (Local0))
         }
 
         /* A _PRT entry naming link Arg0 (0 = LNKA); the caller fills address and pin. */
@@ -422,7 +335,7 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", 0x00000000)
             Name (_HID, EisaId ("PNP0C0F"))
             Name (_UID, Zero)
             Method (_STA, 0, NotSerialized) { Return (LSTA (\_SB.PCI0.LPC.PRQA)) }
-            Method (_PRS, 0, NotSerialized) { Return (LPRS) }
+            Method (_PRS, 0, NotSerialized) { Return (LPRS ()) }
             Method (_CRS, 0, NotSerialized) { Return (LCRS (\_SB.PCI0.LPC.PRQA)) }
             Method (_SRS, 1, NotSerialized) { \_SB.PCI0.LPC.PRQA = LSRS (Arg0) }
             Method (_DIS, 0, NotSerialized) { \_SB.PCI0.LPC.PRQA |= 0x80 }
@@ -433,7 +346,7 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", 0x00000000)
             Name (_HID, EisaId ("PNP0C0F"))
             Name (_UID, One)
             Method (_STA, 0, NotSerialized) { Return (LSTA (\_SB.PCI0.LPC.PRQB)) }
-            Method (_PRS, 0, NotSerialized) { Return (LPRS) }
+            Method (_PRS, 0, NotSerialized) { Return (LPRS ()) }
             Method (_CRS, 0, NotSerialized) { Return (LCRS (\_SB.PCI0.LPC.PRQB)) }
             Method (_SRS, 1, NotSerialized) { \_SB.PCI0.LPC.PRQB = LSRS (Arg0) }
             Method (_DIS, 0, NotSerialized) { \_SB.PCI0.LPC.PRQB |= 0x80 }
@@ -444,7 +357,7 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", 0x00000000)
             Name (_HID, EisaId ("PNP0C0F"))
             Name (_UID, 0x02)
             Method (_STA, 0, NotSerialized) { Return (LSTA (\_SB.PCI0.LPC.PRQC)) }
-            Method (_PRS, 0, NotSerialized) { Return (LPRS) }
+            Method (_PRS, 0, NotSerialized) { Return (LPRS ()) }
             Method (_CRS, 0, NotSerialized) { Return (LCRS (\_SB.PCI0.LPC.PRQC)) }
             Method (_SRS, 1, NotSerialized) { \_SB.PCI0.LPC.PRQC = LSRS (Arg0) }
             Method (_DIS, 0, NotSerialized) { \_SB.PCI0.LPC.PRQC |= 0x80 }
@@ -455,7 +368,7 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", 0x00000000)
             Name (_HID, EisaId ("PNP0C0F"))
             Name (_UID, 0x03)
             Method (_STA, 0, NotSerialized) { Return (LSTA (\_SB.PCI0.LPC.PRQD)) }
-            Method (_PRS, 0, NotSerialized) { Return (LPRS) }
+            Method (_PRS, 0, NotSerialized) { Return (LPRS ()) }
             Method (_CRS, 0, NotSerialized) { Return (LCRS (\_SB.PCI0.LPC.PRQD)) }
             Method (_SRS, 1, NotSerialized) { \_SB.PCI0.LPC.PRQD = LSRS (Arg0) }
             Method (_DIS, 0, NotSerialized) { \_SB.PCI0.LPC.PRQD |= 0x80 }
@@ -466,7 +379,7 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", 0x00000000)
             Name (_HID, EisaId ("PNP0C0F"))
             Name (_UID, 0x04)
             Method (_STA, 0, NotSerialized) { Return (LSTA (\_SB.PCI0.LPC.PRQE)) }
-            Method (_PRS, 0, NotSerialized) { Return (LPRS) }
+            Method (_PRS, 0, NotSerialized) { Return (LPRS ()) }
             Method (_CRS, 0, NotSerialized) { Return (LCRS (\_SB.PCI0.LPC.PRQE)) }
             Method (_SRS, 1, NotSerialized) { \_SB.PCI0.LPC.PRQE = LSRS (Arg0) }
             Method (_DIS, 0, NotSerialized) { \_SB.PCI0.LPC.PRQE |= 0x80 }
@@ -477,7 +390,7 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", 0x00000000)
             Name (_HID, EisaId ("PNP0C0F"))
             Name (_UID, 0x05)
             Method (_STA, 0, NotSerialized) { Return (LSTA (\_SB.PCI0.LPC.PRQF)) }
-            Method (_PRS, 0, NotSerialized) { Return (LPRS) }
+            Method (_PRS, 0, NotSerialized) { Return (LPRS ()) }
             Method (_CRS, 0, NotSerialized) { Return (LCRS (\_SB.PCI0.LPC.PRQF)) }
             Method (_SRS, 1, NotSerialized) { \_SB.PCI0.LPC.PRQF = LSRS (Arg0) }
             Method (_DIS, 0, NotSerialized) { \_SB.PCI0.LPC.PRQF |= 0x80 }
@@ -488,7 +401,7 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", 0x00000000)
             Name (_HID, EisaId ("PNP0C0F"))
             Name (_UID, 0x06)
             Method (_STA, 0, NotSerialized) { Return (LSTA (\_SB.PCI0.LPC.PRQG)) }
-            Method (_PRS, 0, NotSerialized) { Return (LPRS) }
+            Method (_PRS, 0, NotSerialized) { Return (LPRS ()) }
             Method (_CRS, 0, NotSerialized) { Return (LCRS (\_SB.PCI0.LPC.PRQG)) }
             Method (_SRS, 1, NotSerialized) { \_SB.PCI0.LPC.PRQG = LSRS (Arg0) }
             Method (_DIS, 0, NotSerialized) { \_SB.PCI0.LPC.PRQG |= 0x80 }
@@ -499,7 +412,7 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", 0x00000000)
             Name (_HID, EisaId ("PNP0C0F"))
             Name (_UID, 0x07)
             Method (_STA, 0, NotSerialized) { Return (LSTA (\_SB.PCI0.LPC.PRQH)) }
-            Method (_PRS, 0, NotSerialized) { Return (LPRS) }
+            Method (_PRS, 0, NotSerialized) { Return (LPRS ()) }
             Method (_CRS, 0, NotSerialized) { Return (LCRS (\_SB.PCI0.LPC.PRQH)) }
             Method (_SRS, 1, NotSerialized) { \_SB.PCI0.LPC.PRQH = LSRS (Arg0) }
             Method (_DIS, 0, NotSerialized) { \_SB.PCI0.LPC.PRQH |= 0x80 }

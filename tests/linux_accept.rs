@@ -86,6 +86,8 @@ struct FirmwareLog {
     /// -> placement.
     placed: BTreeMap<(String, String), Placed>,
     smbios_version: Option<String>,
+    /// The release date the banner gives (mm/dd/yyyy).
+    release_date: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -138,7 +140,13 @@ fn parse_firmware_log(serial: &str) -> FirmwareLog {
             let (first, last) = range(span);
             log.e820.push((first, last, kind.to_string()));
         } else if let Some(rest) = message.strip_prefix("boot: SMBIOS ") {
-            log.smbios_version = rest.split(':').next().map(str::to_string);
+            // "SMBIOS 3.0: ..." (not "SMBIOS: ... from QEMU").
+            if rest.starts_with(|c: char| c.is_ascii_digit()) {
+                log.smbios_version = rest.split(':').next().map(str::to_string);
+            }
+        } else if let Some(rest) = message.strip_prefix("boot: hvmloader-rs ") {
+            // "0.1.0 of 12/07/2026 (no_std Rust), ..."
+            log.release_date = rest.split(' ').nth(2).map(str::to_string);
         } else if let Some(rest) = message.strip_prefix("pci: ") {
             parse_pci_line(rest, &mut log);
         }
@@ -616,16 +624,14 @@ fn check_cpus_and_memory(
     });
 }
 
-/// SMBIOS settings a configuration passes to the firmware: the UUID (`-uuid`) and a
-/// manufacturer string (fw_cfg `opt/hvmloader/bios-strings/system-manufacturer`).
+/// SMBIOS settings a configuration passes to QEMU: the UUID (`-uuid`) and a manufacturer
+/// (`-smbios type=1,manufacturer=...`).
 fn smbios_settings<'a>(config: &Config<'a>) -> (Option<&'a str>, Option<&'a str>) {
     let after = |flag: &str| {
         config.devices.iter().position(|d| *d == flag).and_then(|i| config.devices.get(i + 1))
     };
     let uuid = after("-uuid").copied();
-    let manufacturer = config.devices.iter().find_map(|d| {
-        d.strip_prefix("name=opt/hvmloader/bios-strings/system-manufacturer,string=")
-    });
+    let manufacturer = after("-smbios").and_then(|d| d.strip_prefix("type=1,manufacturer="));
     (uuid, manufacturer)
 }
 
@@ -636,12 +642,16 @@ fn check_smbios(
     problems: &mut Problems,
 ) {
     let (uuid, manufacturer) = smbios_settings(config);
-    // The firmware's defaults (firmware/src/smbios.rs): the BIOS is this package.
-    let release_date = include_str!("../firmware/src/smbios.rs")
-        .lines()
-        .find_map(|l| l.strip_prefix("pub const FIRMWARE_RELEASE_DATE: &str = \""))
-        .and_then(|rest| rest.strip_suffix("\";"))
-        .expect("FIRMWARE_RELEASE_DATE in smbios.rs");
+    // QEMU's identity (its SMBIOS tables), and the firmware's BIOS information: this
+    // package, released as its banner says.
+    let product = match config.machine {
+        "pc" => "Standard PC (i440FX + PIIX, 1996)",
+        _ => "Standard PC (Q35 + ICH9, 2009)",
+    };
+    let Some(release_date) = firmware.release_date.as_deref() else {
+        problems.check(false, || "the firmware's banner names no release date".to_string());
+        return;
+    };
     if let Some(uuid) = uuid {
         let found = linux.dmi.get("product_uuid").map(String::as_str);
         problems.check(found == Some(uuid), || {
@@ -649,8 +659,8 @@ fn check_smbios(
         });
     }
     for (name, expected) in [
-        ("sys_vendor", manufacturer.unwrap_or("Xen")),
-        ("product_name", "HVM domU"),
+        ("sys_vendor", manufacturer.unwrap_or("QEMU")),
+        ("product_name", product),
         ("bios_vendor", env!("CARGO_PKG_NAME")),
         ("bios_version", env!("CARGO_PKG_VERSION")),
         ("bios_date", release_date),
@@ -726,8 +736,8 @@ fn q35_1cpu_512m_plain() {
         devices: &[
             "-uuid",
             "12345678-9abc-def0-1122-334455667788",
-            "-fw_cfg",
-            "name=opt/hvmloader/bios-strings/system-manufacturer,string=ACME Virtual",
+            "-smbios",
+            "type=1,manufacturer=ACME Virtual",
         ],
     });
 }

@@ -4,7 +4,7 @@
 //! a summary line and the success code, or one line naming the fatal error and the failure
 //! code. Every fatal condition is a [`Fatal`] value; nothing below stops the machine itself.
 
-use alloc::string::{String, ToString};
+use alloc::string::ToString;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -55,6 +55,8 @@ pub enum Fatal {
     Passthrough(tables::PassthroughError),
     AcpiSelfTest(crate::acpi::selftest::SelfTestError),
     Smbios(crate::smbios::SmbiosError),
+    /// QEMU's SMBIOS structures (fw_cfg `etc/smbios/smbios-tables`) are malformed.
+    QemuSmbios(crate::smbios::SmbiosBlobError),
     Numa(crate::acpi::numa::NumaError),
     MpTable(crate::legacy::MpError),
     Pir(crate::legacy::PirError),
@@ -85,6 +87,9 @@ impl fmt::Display for Fatal {
             Fatal::Passthrough(e) => e.fmt(f),
             Fatal::AcpiSelfTest(e) => e.fmt(f),
             Fatal::Smbios(e) => write!(f, "SMBIOS: {e}"),
+            Fatal::QemuSmbios(e) => {
+                write!(f, "SMBIOS: QEMU's table (fw_cfg {}): {e}", crate::smbios::qemu::TABLES_FILE)
+            }
             Fatal::Numa(e) => e.fmt(f),
             Fatal::MpTable(e) => e.fmt(f),
             Fatal::Pir(e) => e.fmt(f),
@@ -145,8 +150,9 @@ pub fn main(start_info_paddr: u32, layout: ImageLayout) -> ! {
     let platform = Platform::detect();
     let console = console::init(matches!(platform, Platform::Xen(_)));
     info!(
-        "hvmloader-rs {} (no_std Rust), image {}, heap {} KiB",
+        "hvmloader-rs {} of {} (no_std Rust), image {}, heap {} KiB",
         env!("CARGO_PKG_VERSION"),
+        crate::smbios::FIRMWARE_RELEASE_DATE,
         layout.image,
         layout.heap_size >> 10
     );
@@ -199,7 +205,8 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
         None => crate::layout::low_hole(&boot.memory_map)?,
     };
     // Under Xen the hole may grow over RAM moved above 4 GiB, as hvmloader grows it.
-    let pci = pci::bring_up(chipset, &mut boot, hole, xen.as_mut(), options.self_checks)?;
+    let wiring = crate::chipset::IntxWiring::new(chipset, xen.is_some());
+    let pci = pci::bring_up(chipset, wiring, &mut boot, hole, xen.as_mut(), options.self_checks)?;
     let hole = pci.hole.clone();
     let expected = match &xen {
         Some(x) => x.expected_cpus(),
@@ -223,9 +230,11 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
     let mut avoid: Vec<PhysRange> = boot.modules.iter().map(|m| m.range).collect();
     avoid.extend([boot.start_info, layout.image]);
     let area = crate::layout::carve_persistent(&boot.memory_map, &avoid, tables::AREA_SIZE)?;
-    let (strings, uuid) = match &xen {
-        Some(x) => (x.config.bios_strings.clone(), x.uuid),
-        None => qemu_smbios_settings(),
+    let smbios = match &xen {
+        Some(x) => {
+            SmbiosSource { strings: x.config.bios_strings.clone(), uuid: x.uuid, qemu_table: None }
+        }
+        None => qemu_smbios(chipset),
     };
     let sleep_states = match &xen {
         Some(x) => x.sleep_states(),
@@ -254,12 +263,12 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
         topology: smbios_topology(&cpus.cpus),
         ioapic_id: ioapic.id,
         ioapic_inputs: ioapic.inputs,
-        intx_gsi: xen.as_ref().map(|_| crate::platform::xen::intx_gsi as fn(_, _) -> u32),
-        uuid,
+        uuid: smbios.uuid,
         sleep_states,
         numa: numa.as_ref(),
         generation_id: xen.as_ref().and_then(|x| x.config.generation_id),
-        strings: &strings,
+        strings: &smbios.strings,
+        qemu_smbios: smbios.qemu_table.as_deref(),
         requests: xen
             .as_ref()
             .map(|x| tables::TableRequests::from_xen(&x.config))
@@ -391,34 +400,53 @@ fn xen_hand_off(
     bios.boot(e820, &installed.bios_tables(), &mut memory).map_err(Fatal::Handoff)
 }
 
-/// SMBIOS settings under QEMU: the machine's UUID (`-uuid`, fw_cfg item 0x02; all zeroes
-/// when unset) and strings from fw_cfg files `opt/hvmloader/bios-strings/<name>` named like
-/// Xen's `bios-strings/*` keys (`-fw_cfg name=opt/hvmloader/bios-strings/system-product-name,
-/// string=...`).
-fn qemu_smbios_settings() -> (BiosStrings, Option<[u8; 16]>) {
+/// Where the SMBIOS identity comes from.
+struct SmbiosSource {
+    /// Strings over the builder's defaults (Xen's `bios-strings/*`).
+    strings: BiosStrings,
+    uuid: Option<[u8; 16]>,
+    /// QEMU's own structure table, which the tables take as it is.
+    qemu_table: Option<Vec<u8>>,
+}
+
+/// SMBIOS under QEMU: the structures QEMU builds for the machine (fw_cfg
+/// `etc/smbios/smbios-tables`, with whatever `-smbios type=N,...` set), as QEMU's own
+/// firmware takes them. Without them (QEMU's legacy SMBIOS interface), QEMU's identity for
+/// the firmware's own structures: manufacturer QEMU, the machine's description, `-uuid`.
+fn qemu_smbios(chipset: Chipset) -> SmbiosSource {
     use crate::platform::fw_cfg::{self, FwCfg};
+    use crate::smbios::qemu::TABLES_FILE;
     /// FW_CFG_UUID.
     const UUID_ITEM: u16 = 0x02;
+    let identity = BiosStrings {
+        system_manufacturer: Some("QEMU".into()),
+        system_product_name: Some(chipset.qemu_description().into()),
+        enclosure_manufacturer: Some("QEMU".into()),
+        ..BiosStrings::default()
+    };
     // SAFETY: the firmware owns the machine's devices while it runs.
     let Some(mut fw_cfg) = FwCfg::detect(unsafe { HwPorts::new() }, fw_cfg::IdentityMapped) else {
-        return (BiosStrings::default(), None);
+        return SmbiosSource { strings: identity, uuid: None, qemu_table: None };
     };
     let mut uuid = [0u8; 16];
     fw_cfg.read_item(UUID_ITEM, &mut uuid);
-    let strings = BiosStrings::read(|name| {
-        let path = alloc::format!("opt/hvmloader/bios-strings/{name}");
-        let Some(file) = fw_cfg.find_file(&path)? else { return Ok(None) };
-        let mut bytes = alloc::vec![0u8; file.size.min(1024) as usize];
+    let uuid = (uuid != [0; 16]).then_some(uuid);
+    let table = fw_cfg.find_file(TABLES_FILE).and_then(|file| {
+        let Some(file) = file else { return Ok(None) };
+        let mut bytes = alloc::vec![0u8; file.size as usize];
         fw_cfg.read_file(&file, &mut bytes)?;
-        // `-fw_cfg string=` values carry no NUL; a file may end in one or a newline.
-        let text = String::from_utf8_lossy(&bytes);
-        Ok(Some(text.trim_end_matches(['\0', '\n']).into()))
-    })
-    .unwrap_or_else(|e: crate::platform::fw_cfg::FwCfgError| {
-        log::warn!("SMBIOS strings from fw_cfg: {e}; using the defaults");
-        BiosStrings::default()
+        Ok(Some(bytes))
     });
-    (strings, (uuid != [0; 16]).then_some(uuid))
+    let qemu_table = table.unwrap_or_else(|e: crate::platform::fw_cfg::FwCfgError| {
+        log::warn!("SMBIOS: fw_cfg {TABLES_FILE}: {e}; the firmware's own structures instead");
+        None
+    });
+    if qemu_table.is_none() {
+        info!(
+            "SMBIOS: QEMU gives no {TABLES_FILE}; the firmware's own structures, QEMU's identity"
+        );
+    }
+    SmbiosSource { strings: identity, uuid, qemu_table }
 }
 
 /// The sleep states to advertise under QEMU besides S5: S4 as fw_cfg `etc/system-states`
@@ -473,11 +501,13 @@ fn hand_off(
     let mut memory = unsafe { crate::arch::IdentityWindow::new() };
     let mut in_use = alloc::vec![layout.image, boot.start_info];
     in_use.extend(boot.modules.iter().map(|m| m.range));
-    if let Some(linux) = LinuxPayload::load(&mut fw_cfg, e820, &in_use, &mut memory)? {
-        match linux.boot(e820, tables.rsdp(), &mut memory)? {}
-    }
     // SAFETY: the firmware owns the chipset while it runs.
     let mut cfg = Cf8::new(unsafe { HwPorts::new() });
+    if let Some(linux) = LinuxPayload::load(&mut fw_cfg, e820, &in_use, &mut memory)? {
+        // A BIOS payload owns the BIOS area and its own reboot; a kernel does neither.
+        crate::handoff::reset::install(chipset, &mut cfg, &mut memory)?;
+        match linux.boot(e820, tables.rsdp(), &mut memory)? {}
+    }
     if let Some(bios) = BiosPayload::load(&mut fw_cfg, &mut cfg, chipset, &mut memory)? {
         match bios.boot(e820, &tables.bios_tables(), &mut memory)? {}
     }

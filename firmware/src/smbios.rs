@@ -57,9 +57,9 @@ pub const MAX_MEMORY_DEVICES: u64 = 512;
 /// The firmware's own name and version, the defaults of the BIOS vendor and version strings.
 pub const FIRMWARE_VENDOR: &str = env!("CARGO_PKG_NAME");
 pub const FIRMWARE_VERSION: &str = env!("CARGO_PKG_VERSION");
-/// Release date of [`FIRMWARE_VERSION`], in the mm/dd/yyyy form type 0 requires (section 7.1).
-/// Bump it with the version in Cargo.toml.
-pub const FIRMWARE_RELEASE_DATE: &str = "11/25/2026";
+/// Release date of this build, in the mm/dd/yyyy form type 0 requires (section 7.1): the
+/// date of the commit built, or `SOURCE_DATE_EPOCH` (build.rs).
+pub const FIRMWARE_RELEASE_DATE: &str = env!("HVMRS_RELEASE_DATE");
 /// [`FIRMWARE_VERSION`]'s first two numbers, for type 0's release bytes.
 pub const FIRMWARE_MAJOR_RELEASE: u8 = parse_version_part(env!("CARGO_PKG_VERSION_MAJOR"));
 pub const FIRMWARE_MINOR_RELEASE: u8 = parse_version_part(env!("CARGO_PKG_VERSION_MINOR"));
@@ -298,6 +298,9 @@ pub struct SmbiosInfo<'a> {
     /// Structures the platform's owner passes in (Xen's `hvmloader/smbios` blob), which
     /// replace or add to the firmware's ([`passthrough`] says which).
     pub passthrough: Option<&'a SmbiosPassthrough<'a>>,
+    /// Structures the device model describes the machine with (QEMU's), taken as they are;
+    /// the firmware's own fill in only the types they lack ([`qemu`]).
+    pub qemu: Option<&'a QemuStructures<'a>>,
 }
 
 impl<'a> SmbiosInfo<'a> {
@@ -311,6 +314,7 @@ impl<'a> SmbiosInfo<'a> {
             topology,
             ram,
             passthrough: None,
+            qemu: None,
         }
     }
 }
@@ -433,7 +437,29 @@ impl SmbiosTable {
             return Err(SmbiosError::BadReleaseDate);
         }
         let memory_devices = memory_device_sizes_mib(&ram)?;
+        let table = match info.qemu {
+            Some(qemu) => Self::merge_with_qemu(info, qemu, rom_size_field, &ram, &memory_devices)?,
+            None => Self::with_passthrough(info, rom_size_field, &ram, &memory_devices)?,
+        };
+        let len = table.bytes.len();
+        if len > usize::from(u16::MAX) {
+            return Err(SmbiosError::TableTooLarge { len });
+        }
+        Ok(SmbiosTable {
+            bytes: table.bytes,
+            structure_count: table.count,
+            // A structure is never longer than the table, which fits 16 bits.
+            max_structure_size: table.max_structure_size as u16,
+        })
+    }
 
+    /// The firmware's structures, with Xen's blob passed through by hvmloader's rule.
+    fn with_passthrough(
+        info: &SmbiosInfo<'_>,
+        rom_size_field: u8,
+        ram: &[PhysRange],
+        memory_devices: &[u32],
+    ) -> Result<TableWriter, SmbiosError> {
         let passed = info.passthrough;
         let single = |kind| passed.and_then(|p| p.single(kind));
         let mut table = TableWriter {
@@ -455,7 +481,7 @@ impl SmbiosTable {
         if let Some(oem_strings) = single(TYPE_OEM_STRINGS) {
             table.passed_through(oem_strings, HandleFrom::Table)?;
         }
-        write_memory(&mut table, &info.system, &ram, &memory_devices)?;
+        write_memory(&mut table, &info.system, ram, memory_devices)?;
         if let Some(battery) = single(TYPE_PORTABLE_BATTERY) {
             table.passed_through(battery, HandleFrom::Table)?;
         }
@@ -467,17 +493,58 @@ impl SmbiosTable {
             table.passed_through(vendor, HandleFrom::Structure)?;
         }
         table.structure(TYPE_END_OF_TABLE).finish()?;
+        Ok(table)
+    }
 
-        let len = table.bytes.len();
-        if len > usize::from(u16::MAX) {
-            return Err(SmbiosError::TableTooLarge { len });
+    /// QEMU's structures as QEMU built them, in type order, with the firmware's own for the
+    /// types of [`FIRMWARE_DEFAULT_TYPES`] QEMU gives none of. The memory structures go as
+    /// a group (types 17 and 19 name their type 16 array): all QEMU's or all the firmware's.
+    fn merge_with_qemu(
+        info: &SmbiosInfo<'_>,
+        qemu: &QemuStructures<'_>,
+        rom_size_field: u8,
+        ram: &[PhysRange],
+        memory_devices: &[u32],
+    ) -> Result<TableWriter, SmbiosError> {
+        let mut table = TableWriter { kept_handles: qemu.handles(), ..TableWriter::default() };
+        let qemu_memory = MEMORY_TYPES.iter().any(|&kind| qemu.has(kind));
+        let mut types = qemu.types();
+        types.extend_from_slice(&FIRMWARE_DEFAULT_TYPES);
+        types.sort_unstable();
+        types.dedup();
+        for kind in types {
+            if MEMORY_TYPES.contains(&kind) {
+                if kind != TYPE_PHYSICAL_MEMORY_ARRAY && qemu_memory {
+                    continue; // with its array
+                }
+                if qemu_memory {
+                    for kind in MEMORY_TYPES {
+                        for structure in qemu.of_type(kind) {
+                            table.passed_through(structure, HandleFrom::Structure)?;
+                        }
+                    }
+                } else {
+                    write_memory(&mut table, &info.system, ram, memory_devices)?;
+                }
+                continue;
+            }
+            if qemu.has(kind) {
+                for structure in qemu.of_type(kind) {
+                    table.passed_through(structure, HandleFrom::Structure)?;
+                }
+                continue;
+            }
+            match kind {
+                TYPE_BIOS => write_bios(&mut table, &info.bios, rom_size_field)?,
+                TYPE_SYSTEM => write_system(&mut table, &info.system)?,
+                TYPE_CHASSIS => write_chassis(&mut table, &info.chassis)?,
+                TYPE_PROCESSOR => write_processors(&mut table, &info.processor, info.topology)?,
+                TYPE_SYSTEM_BOOT => write_boot_information(&mut table)?,
+                _ => {}
+            }
         }
-        Ok(SmbiosTable {
-            bytes: table.bytes,
-            structure_count: table.count,
-            // A structure is never longer than the table, which fits 16 bits.
-            max_structure_size: table.max_structure_size as u16,
-        })
+        table.structure(TYPE_END_OF_TABLE).finish()?;
+        Ok(table)
     }
 
     pub fn as_bytes(&self) -> &[u8] {
@@ -695,6 +762,20 @@ const TYPE_END_OF_TABLE: u8 = 127;
 const TYPE_OEM_STRINGS: u8 = 11;
 const TYPE_PORTABLE_BATTERY: u8 = 22;
 const TYPE_POWER_SUPPLY: u8 = 39;
+/// The memory structures: array, devices, mapped ranges.
+const MEMORY_TYPES: [u8; 3] =
+    [TYPE_PHYSICAL_MEMORY_ARRAY, TYPE_MEMORY_DEVICE, TYPE_MEMORY_ARRAY_MAPPED_ADDRESS];
+/// The firmware's own structures next to QEMU's, for the types QEMU gives none of. No
+/// baseboard: QEMU builds one only when told (`-smbios type=2`), and SeaBIOS adds none
+/// either, so a guest sees the same machine through either firmware.
+const FIRMWARE_DEFAULT_TYPES: [u8; 6] = [
+    TYPE_BIOS,
+    TYPE_SYSTEM,
+    TYPE_CHASSIS,
+    TYPE_PROCESSOR,
+    TYPE_PHYSICAL_MEMORY_ARRAY,
+    TYPE_SYSTEM_BOOT,
+];
 /// Offset of the baseboard's Chassis Handle (section 7.3).
 const BASEBOARD_CHASSIS_HANDLE: usize = 0x0B;
 
@@ -1163,10 +1244,12 @@ fn write_boot_information(table: &mut TableWriter) -> Result<(), SmbiosError> {
 }
 
 pub mod passthrough;
+pub mod qemu;
 mod strings;
 
 use passthrough::PassedStructure;
 pub use passthrough::{SmbiosBlobError, SmbiosPassthrough};
+pub use qemu::QemuStructures;
 pub use strings::BiosStrings;
 
 #[cfg(test)]

@@ -28,8 +28,8 @@ const IO_APICS: [IoApic; 1] = [IoApic { id: 1, address: 0xfec0_0000, gsi_base: 0
 const OVERRIDES: [InterruptSourceOverride; 4] = [
     InterruptSourceOverride::timer_irq0_to_gsi2(),
     InterruptSourceOverride::sci(9),
-    InterruptSourceOverride::pci_irq(10),
-    InterruptSourceOverride::pci_irq(11),
+    InterruptSourceOverride::pci_irq(10, Polarity::ActiveLow),
+    InterruptSourceOverride::pci_irq(11, Polarity::ActiveLow),
 ];
 const MCFG: [McfgAllocation; 1] =
     [McfgAllocation { base_address: 0xe000_0000, segment: 0, start_bus: 0, end_bus: 63 }];

@@ -22,9 +22,9 @@ use libacpi::tables::{
 };
 use libacpi::{Error, InstallSummary, Installer, OemIds, RsdpPlacement, Table};
 
-use crate::chipset::Chipset;
 use crate::chipset::pm::PmBlocks;
 use crate::chipset::q35::EcamArea;
+use crate::chipset::{Chipset, IntxWiring};
 
 /// Where the IOAPIC lives on both chipsets, and its GSI base.
 pub const IOAPIC_ADDRESS: u32 = 0xFEC0_0000;
@@ -39,8 +39,9 @@ pub struct TableSet<'a> {
     /// Boot processor first; UIDs match the SSDT's processor objects.
     pub cpus: &'a [MadtProcessor],
     pub ioapic_id: u8,
-    /// The ISA IRQs PCI interrupts are routed to (level, active low in the MADT).
-    pub pci_irqs: &'a [u8],
+    /// How PCI INTx is wired: the ISA IRQs its links are routed to get level-triggered
+    /// overrides in the MADT with the wiring's polarity.
+    pub intx_wiring: IntxWiring,
     /// The HPET's event timer block ID (its capabilities register), when one exists.
     pub hpet_block_id: Option<u32>,
     pub ecam: Option<EcamArea>,
@@ -104,9 +105,10 @@ pub fn install(
     let mut overrides = [InterruptSourceOverride::timer_irq0_to_gsi2(); 8];
     overrides[1] = InterruptSourceOverride::sci(set.pm.sci_irq);
     let mut count = 2;
-    for &irq in set.pci_irqs {
+    let polarity = set.intx_wiring.polarity();
+    for &irq in set.intx_wiring.link_irqs() {
         if count < overrides.len() && !overrides[..count].iter().any(|o| o.irq == irq) {
-            overrides[count] = InterruptSourceOverride::pci_irq(irq);
+            overrides[count] = InterruptSourceOverride::pci_irq(irq, polarity);
             count += 1;
         }
     }

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! Scope (\_SB.PCI0) {
+//!     Name (XENI, 0 or 1)  1: Xen wires PCI INTx, 0: the chipset as QEMU emulates it
 //!     Name (_CRS, ResourceTemplate () {
 //!         WordBusNumber   the root bus range
 //!         IO              0xCF8-0xCFF, the configuration ports the host bridge consumes
@@ -62,6 +63,10 @@ pub struct SsdtInput<'a> {
     /// The sleep states to advertise besides S5 (which the DSDT has), with the SLP_TYP
     /// values the device model's PM1a_CNT implements.
     pub sleep_states: SleepStates,
+    /// Whether Xen's INTx emulation wires PCI interrupts (rather than the chipset as QEMU
+    /// emulates it): the DSDT's `_PRT` and PIRQ link devices follow `XENI`
+    /// ([`IntxWiring`](crate::chipset::IntxWiring) has the rules).
+    pub xen_intx: bool,
     /// Guest-physical address of the 16-byte VM generation ID ([`generation_id_bytes`]):
     /// describes it with the `VGEN` device. It must be [`GENERATION_ID_ALIGN`]-aligned (so
     /// it stays within one page) in memory the memory map reserves (not RAM, not ACPI
@@ -148,6 +153,7 @@ pub fn build_ssdt(input: &SsdtInput, out: &mut [u8]) -> Result<usize, Error> {
     validate(input)?;
     let mut w = AmlWriter::new(out);
     w.scope("\\_SB.PCI0", |w| {
+        w.name("XENI", &u8::from(input.xen_intx))?;
         let windows = PciWindows { low: input.low_windows, high: input.high_window.as_ref() };
         let bus_numbers = AddressSpace::word_bus_number(
             u16::from(*input.bus_range.start()),

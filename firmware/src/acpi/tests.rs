@@ -181,7 +181,7 @@ fn try_install(
         pm,
         cpus,
         ioapic_id: 0,
-        pci_irqs: chipset.link_irqs(),
+        intx_wiring: crate::chipset::IntxWiring::new(chipset, false),
         hpet_block_id: Some(0x8086_A201),
         ecam,
         dsdt: &dsdt,

@@ -11,8 +11,8 @@ use log::info;
 use super::Fatal;
 use crate::arch::{HwPorts, MmioRegion, cpuid};
 use crate::bootinfo::{BootInfo, MemoryRegion, PhysRange};
-use crate::chipset::Chipset;
 use crate::chipset::q35::{self, EcamArea};
+use crate::chipset::{Chipset, IntxWiring};
 use crate::layout::{self, LayoutError};
 use crate::pci::{self, Apertures, Bdf, Cf8, ConfigSpace, Ecam, Topology, UnplacedReason};
 use crate::platform::xen::memmap::{HoleError, HoleLimit};
@@ -38,7 +38,9 @@ pub struct PciSetup {
     /// The part of the 64-bit window BARs occupy (MTRRs cover only that).
     pub high_used: Option<Range<u64>>,
     pub unplaced: usize,
-    /// Every function's INTx route (for the MP table and `$PIR`).
+    /// How INTx is wired on this machine, and every function's route over it (for the
+    /// tables: `_PRT` rules, MADT overrides, MP table and `$PIR`).
+    pub wiring: IntxWiring,
     pub routes: Vec<pci::IntxRoute>,
     /// The low MMIO hole the BARs were placed in: the one passed in, or under Xen the one
     /// it grew to (the RAM it covered moved above 4 GiB, and the memory map says so).
@@ -167,13 +169,14 @@ fn fit_hole<H: Hypercall>(
 
 pub fn bring_up<H: Hypercall>(
     chipset: Chipset,
+    wiring: IntxWiring,
     boot: &mut BootInfo,
     hole: Range<u64>,
     xen: Option<&mut XenSetup<H>>,
     self_checks: bool,
 ) -> Result<PciSetup, Fatal> {
     let mut cf8 = hw_cf8();
-    let topology = pci::enumerate(&mut cf8);
+    let mut topology = pci::enumerate(&mut cf8);
     let buses_in_use = u16::from(topology.last_bus) + 1;
     info!("{} functions on {buses_in_use} bus(es)", topology.functions.len());
 
@@ -181,45 +184,43 @@ pub fn bring_up<H: Hypercall>(
     let ranges_for = |map: &[MemoryRegion], hole: &Range<u64>| {
         Ranges::new(chipset, map, hole, buses_in_use, phys_bits)
     };
+    // Q35: ECAM before anything is planned, since SR-IOV VF BARs are sized in extended
+    // configuration space; where the hole as it stands puts it (a hole grown under Xen keeps
+    // its top, and the area with it, or the area moves below).
+    let mut ecam = ranges_for(&boot.memory_map, &hole)?.ecam;
+    let mut cfg = match ecam {
+        Some(area) => Mechanism::Ecam(switch_to_ecam(cf8, area, &topology, self_checks)?),
+        None => Mechanism::Cf8(cf8),
+    };
+    if let Mechanism::Ecam(ecam) = &mut cfg {
+        let with_vfs = pci::add_vf_bars(ecam, &mut topology);
+        if with_vfs > 0 {
+            info!("SR-IOV: VF BARs of {with_vfs} function(s) placed with their other BARs");
+        }
+    }
+
     let (hole, limit) = fit_hole(xen, boot, &topology, hole, ranges_for).map_err(Fatal::Xen)?;
     let ranges = ranges_for(&boot.memory_map, &hole)?;
-    let (ecam, high) = (ranges.ecam, ranges.high.clone());
+    let high = ranges.high.clone();
+    if let Some(area) = ranges.ecam.filter(|&area| Some(area) != ecam) {
+        cfg = Mechanism::Ecam(switch_to_ecam(hw_cf8(), area, &topology, self_checks)?);
+        ecam = Some(area);
+    }
     let plan = pci::plan(&topology, &ranges.apertures(&hole)).map_err(Fatal::Pci)?;
     report_shortfall(&plan, &hole, limit);
 
-    let mut cfg = match ecam {
-        Some(area) => {
-            q35::set_pciexbar(&mut cf8, area);
-            if q35::pciexbar(&mut cf8) != Some(area) {
-                return Err(Fatal::EcamNotDecoded(area));
-            }
-            info!("ECAM (MMCONFIG) at {area}, config accesses switch to it");
-            // SAFETY: the MCH decodes exactly this range as ECAM now (read back above); it
-            // lies in the identity-mapped low 4 GiB and nothing else uses it.
-            let window = unsafe { MmioRegion::new(area.base, area.size()) };
-            let mut ecam = Ecam::new(window, area.buses);
-            if self_checks {
-                let checked = pci::compare_ecam_with_cf8(
-                    &mut cf8,
-                    &mut ecam,
-                    topology.functions.iter().map(|f| f.bdf),
-                )
-                .map_err(Fatal::EcamSelfCheck)?;
-                info!("self-check: ECAM and CF8 agree on {checked} functions");
-            }
-            Mechanism::Ecam(ecam)
-        }
-        None => Mechanism::Cf8(cf8),
-    };
     pci::program(&mut cfg, &topology, &plan).map_err(Fatal::Pci)?;
 
     // SAFETY: the firmware owns the machine's devices while it runs.
     let mut ports = unsafe { HwPorts::new() };
-    chipset.route_pirqs(&mut cfg, &mut ports);
-    let root_link = |device, pin: pci::IntxPin| chipset.bus0_link(device, pin.index()) as u8;
-    let routes = pci::route_intx(&topology, root_link);
-    pci::program_interrupt_lines(&mut cfg, &routes, chipset.link_irqs());
-    info!("INTx: {} functions routed; PIRQ links to IRQs {:?}", routes.len(), chipset.link_irqs());
+    chipset.route_pirqs(wiring, &mut cfg, &mut ports);
+    let routes = pci::route_intx(&topology, |device, pin| wiring.bus0_link(device, pin) as u8);
+    pci::program_interrupt_lines(&mut cfg, &routes, wiring.link_irqs());
+    info!(
+        "INTx: {} functions routed ({wiring:?} wiring); PIRQ links to IRQs {:?}",
+        routes.len(),
+        wiring.link_irqs()
+    );
 
     let ecam_range = ecam.map(|a| a.base..a.end());
     let low_window =
@@ -239,9 +240,36 @@ pub fn bring_up<H: Hypercall>(
         high_used: plan.high_mem_used.clone(),
         unplaced: plan.unplaced.len(),
         topology,
+        wiring,
         routes,
         hole,
     })
+}
+
+/// Moves the Q35 MCH's ECAM window to `area` (PCIEXBAR, read back) and returns access through
+/// it; with `self_checks`, ECAM and CF8 must agree on every function found.
+fn switch_to_ecam(
+    mut cf8: Cf8<HwPorts>,
+    area: EcamArea,
+    topology: &Topology,
+    self_checks: bool,
+) -> Result<Ecam, Fatal> {
+    q35::set_pciexbar(&mut cf8, area);
+    if q35::pciexbar(&mut cf8) != Some(area) {
+        return Err(Fatal::EcamNotDecoded(area));
+    }
+    info!("ECAM (MMCONFIG) at {area}, config accesses switch to it");
+    // SAFETY: the MCH decodes exactly this range as ECAM now (read back above); it lies in
+    // the identity-mapped low 4 GiB and nothing else uses it.
+    let window = unsafe { MmioRegion::new(area.base, area.size()) };
+    let mut ecam = Ecam::new(window, area.buses);
+    if self_checks {
+        let functions = topology.functions.iter().map(|f| f.bdf);
+        let checked = pci::compare_ecam_with_cf8(&mut cf8, &mut ecam, functions)
+            .map_err(Fatal::EcamSelfCheck)?;
+        info!("self-check: ECAM and CF8 agree on {checked} functions");
+    }
+    Ok(ecam)
 }
 
 /// Says so when the hole held less than the BARs below 4 GiB needed: 64-bit BARs moved

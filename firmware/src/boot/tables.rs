@@ -35,7 +35,9 @@ use crate::legacy::{self, Bus0Pins, MpCpu, MpInput, PciIntx, PirInput, write_mp_
 use crate::pci::Cf8;
 use crate::pci::IntxPin;
 use crate::platform::xen::config::{TpmVersion, XenConfig};
-use crate::smbios::{BiosStrings, CpuTopology, SmbiosInfo, SmbiosPassthrough, SmbiosTable};
+use crate::smbios::{
+    BiosStrings, CpuTopology, QemuStructures, SmbiosInfo, SmbiosPassthrough, SmbiosTable,
+};
 
 /// Bytes carved for the ACPI tables (DSDTs are 10-40 KiB; the rest is small), room for
 /// tables passed through, and the TPM's event log when there is a TPM. What stays unused
@@ -136,9 +138,6 @@ pub struct Platform<'a> {
     pub topology: CpuTopology,
     pub ioapic_id: u8,
     pub ioapic_inputs: u16,
-    /// The GSI a bus-0 device's INTx pin drives in APIC mode when the platform wires them
-    /// apart from the PIRQ links (Xen); `None`: the link's IRQ (QEMU).
-    pub intx_gsi: Option<fn(u8, IntxPin) -> u32>,
     pub uuid: Option<[u8; 16]>,
     /// SRAT and SLIT contents (Xen's vNUMA).
     pub numa: Option<&'a crate::acpi::numa::NumaTables>,
@@ -148,6 +147,9 @@ pub struct Platform<'a> {
     pub generation_id: Option<[u64; 2]>,
     /// SMBIOS strings set by the platform's owner (over the builder's defaults).
     pub strings: &'a BiosStrings,
+    /// QEMU's SMBIOS structure table, taken as it is (the firmware's own structures fill in
+    /// the types it lacks).
+    pub qemu_smbios: Option<&'a [u8]>,
     /// What the platform's owner asks for besides (Xen's keys; nothing under QEMU).
     pub requests: TableRequests,
 }
@@ -226,10 +228,12 @@ pub fn install(
     let requests = platform.requests;
     let (acpi_blob, smbios_blob) = read_blobs(&requests, platform.acpi.is_some(), &ram)?;
     let smbios_passthrough = smbios_blob.as_ref().map(smbios_passthrough).transpose()?;
+    let qemu_smbios = platform.qemu_smbios.map(qemu_smbios).transpose()?;
     let mut info = SmbiosInfo::new(platform.topology, &ram);
     info.system.uuid = platform.uuid;
     platform.strings.apply(&mut info);
     info.passthrough = smbios_passthrough.as_ref();
+    info.qemu = qemu_smbios.as_ref();
     let smbios = SmbiosTable::build(&info).map_err(Fatal::Smbios)?;
 
     // SAFETY: the areas were carved out of RAM for these tables; nothing else uses them.
@@ -384,20 +388,13 @@ fn install_legacy(
         return Ok(None);
     }
     let chipset = platform.chipset;
-    let links = chipset.link_irqs();
-    let link_bitmap = links.iter().fold(0u16, |bits, &irq| bits | 1 << irq);
+    let wiring = platform.pci.wiring;
+    let link_bitmap = wiring.link_irqs().iter().fold(0u16, |bits, &irq| bits | 1 << irq);
     let pins = Bus0Pins::from_routes(&platform.pci.routes);
-    let link_of = |device: u8, pin: IntxPin| chipset.bus0_link(device, pin.index());
+    let link_of = |device: u8, pin: IntxPin| wiring.bus0_link(device, pin);
     let pci_intx: Vec<PciIntx> = pins
         .iter()
-        .map(|(device, pin)| PciIntx {
-            device,
-            pin,
-            gsi: match platform.intx_gsi {
-                Some(gsi) => gsi(device, pin) as u8,
-                None => links[link_of(device, pin)],
-            },
-        })
+        .map(|(device, pin)| PciIntx { device, pin, gsi: wiring.apic_gsi(device, pin) as u8 })
         .collect();
     let mp_cpus: Vec<MpCpu> = cpus
         .iter()
@@ -517,6 +514,7 @@ fn install_acpi(
         high_window: pci.high_window.clone(),
         ecam: pci.ecam,
         native_pcie_hotplug: mode.native_pcie_hotplug,
+        xen_intx: pci.wiring.is_xen(),
         sleep_states: platform.sleep_states,
         generation_id: generation_id.map(|page| page.start),
     };
@@ -527,7 +525,7 @@ fn install_acpi(
         pm: mode.pm,
         cpus: platform.cpus,
         ioapic_id: platform.ioapic_id,
-        pci_irqs: platform.chipset.link_irqs(),
+        intx_wiring: platform.pci.wiring,
         hpet_block_id: hpet_block_id(),
         ecam: platform.pci.ecam,
         dsdt: acpi::dsdt::dsdt(platform.chipset),
@@ -564,6 +562,18 @@ fn read_blobs(
 }
 
 /// The SMBIOS blob's structures, checked, each logged with what the table does with it.
+/// QEMU's structures, checked; the log says which types came from QEMU.
+fn qemu_smbios(table: &[u8]) -> Result<QemuStructures<'_>, Fatal> {
+    let structures = QemuStructures::parse(table).map_err(Fatal::QemuSmbios)?;
+    info!(
+        "SMBIOS: {} structure(s) of type(s) {:?} from QEMU ({} bytes)",
+        structures.structures().len(),
+        structures.types(),
+        table.len()
+    );
+    Ok(structures)
+}
+
 fn smbios_passthrough(blob: &Blob) -> Result<SmbiosPassthrough<'_>, Fatal> {
     let passed = SmbiosPassthrough::parse(&blob.bytes).map_err(|error| {
         Fatal::Passthrough(PassthroughError::Smbios { blob: blob.range, error })

@@ -1,9 +1,12 @@
 //! The two chipsets the firmware supports, told apart by the host bridge at 00:00.0, and
 //! everything that differs between them: where PCI interrupts are routed, how bus-0 slots
-//! reach the PIRQ links, the Q35 MCH's ECAM window ([`q35`]).
+//! reach the PIRQ links on each platform ([`wiring`]), the Q35 MCH's ECAM window ([`q35`]).
 
 pub mod pm;
 pub mod q35;
+pub mod wiring;
+
+pub use wiring::IntxWiring;
 
 use core::fmt;
 
@@ -92,42 +95,39 @@ impl Chipset {
         if link < 4 { 0x60 + link as u16 } else { 0x68 + (link as u16 - 4) }
     }
 
-    /// The PIRQ link that INTx pin `pin` (0 = INTA) of device `device` on bus 0 drives.
-    ///
-    /// - PIIX: the classic rotation, link = (device + pin) mod 4.
-    /// - ICH9 as QEMU wires it: the chipset's own devices 25-31 use their DxxIR registers,
-    ///   whose reset value maps INTA-D to PIRQA-D; every other slot rotates over PIRQE-H,
-    ///   leaving A-D to the chipset functions.
-    pub fn bus0_link(self, device: u8, pin: u8) -> usize {
-        let pin = usize::from(pin & 3);
-        let device = usize::from(device);
-        match self {
-            Chipset::I440fx => (device + pin) % 4,
-            Chipset::Q35 if (25..=31).contains(&device) && device != 30 => pin,
-            Chipset::Q35 => 4 + (device + pin) % 4,
-        }
-    }
-
-    /// The ISA IRQ each PIRQ link is routed to. 5, 10 and 11 are the IRQs no legacy device
-    /// of these machines claims; spreading the links over them limits sharing.
-    pub fn link_irqs(self) -> &'static [u8] {
-        match self {
-            Chipset::I440fx => &[10, 11, 5, 10],
-            Chipset::Q35 => &[10, 11, 5, 10, 11, 5, 10, 11],
-        }
-    }
-
-    /// Programs every PIRQ link to its IRQ from [`Self::link_irqs`] and makes exactly those
-    /// IRQs (and the SCI) level-triggered in the ELCR: PCI INTx is level, active low.
-    pub fn route_pirqs(self, cfg: &mut impl ConfigSpace, ports: &mut impl PortIo) {
+    /// Routes the links `wiring` uses to its IRQs, disables the router's other links
+    /// (ICH9's PIRQ E-H under Xen), and makes exactly those IRQs (and the SCI)
+    /// level-triggered in the ELCR: PCI INTx is level-triggered.
+    pub fn route_pirqs(
+        self,
+        wiring: IntxWiring,
+        cfg: &mut impl ConfigSpace,
+        ports: &mut impl PortIo,
+    ) {
         let router = self.interrupt_router();
         let mut level = 1u16 << SCI_IRQ;
-        for (link, &irq) in self.link_irqs().iter().enumerate() {
-            cfg.write8(router, Self::pirq_register(link), irq & !PIRQ_DISABLED);
-            level |= 1 << irq;
+        for link in 0..self.pirq_links() {
+            let value = match wiring.link_irqs().get(link) {
+                Some(&irq) => {
+                    level |= 1 << irq;
+                    irq & !PIRQ_DISABLED
+                }
+                None => PIRQ_DISABLED,
+            };
+            cfg.write8(router, Self::pirq_register(link), value);
         }
         ports.write8(ELCR[0], level as u8);
         ports.write8(ELCR[1], (level >> 8) as u8);
+    }
+}
+
+impl Chipset {
+    /// How QEMU describes the machine (its SMBIOS product name).
+    pub const fn qemu_description(self) -> &'static str {
+        match self {
+            Chipset::I440fx => "Standard PC (i440FX + PIIX, 1996)",
+            Chipset::Q35 => "Standard PC (Q35 + ICH9, 2009)",
+        }
     }
 }
 
@@ -210,35 +210,22 @@ mod tests {
     }
 
     #[test]
-    fn bus0_rules() {
-        // PIIX: rotation over four links.
-        assert_eq!(Chipset::I440fx.bus0_link(1, 0), 1);
-        assert_eq!(Chipset::I440fx.bus0_link(3, 2), 1);
-        assert_eq!(Chipset::I440fx.bus0_link(4, 0), 0);
-        // ICH9: chipset slots 25-29 and 31 use INTx -> PIRQA-D, 30 and the rest E-H.
-        assert_eq!(Chipset::Q35.bus0_link(31, 0), 0);
-        assert_eq!(Chipset::Q35.bus0_link(31, 3), 3);
-        assert_eq!(Chipset::Q35.bus0_link(30, 0), 6);
-        assert_eq!(Chipset::Q35.bus0_link(2, 0), 6);
-        assert_eq!(Chipset::Q35.bus0_link(3, 1), 4);
-        for device in 0..32 {
-            for pin in 0..4 {
-                assert!(Chipset::Q35.bus0_link(device, pin) < Chipset::Q35.pirq_links());
-                assert!(Chipset::I440fx.bus0_link(device, pin) < Chipset::I440fx.pirq_links());
-            }
-        }
-    }
-
-    #[test]
-    fn routes_every_link_and_sets_level_triggering() {
-        for chipset in [Chipset::I440fx, Chipset::Q35] {
+    fn routes_every_link_the_wiring_uses_and_sets_level_triggering() {
+        const REGISTERS: [u16; 8] = [0x60, 0x61, 0x62, 0x63, 0x68, 0x69, 0x6A, 0x6B];
+        for (chipset, under_xen) in [
+            (Chipset::I440fx, false),
+            (Chipset::Q35, false),
+            (Chipset::I440fx, true),
+            (Chipset::Q35, true),
+        ] {
+            let wiring = IntxWiring::new(chipset, under_xen);
             let mut cfg = Recorder::default();
             let mut ports = Recorder::default();
-            chipset.route_pirqs(&mut cfg, &mut ports);
+            chipset.route_pirqs(wiring, &mut cfg, &mut ports);
             let router = chipset.interrupt_router();
-            let registers: [u16; 8] = [0x60, 0x61, 0x62, 0x63, 0x68, 0x69, 0x6A, 0x6B];
-            for (link, &irq) in chipset.link_irqs().iter().enumerate() {
-                assert_eq!(cfg.config[&(router, registers[link])], u32::from(irq));
+            for (link, register) in REGISTERS.iter().enumerate().take(chipset.pirq_links()) {
+                let expected = wiring.link_irqs().get(link).map_or(0x80, |&irq| u32::from(irq));
+                assert_eq!(cfg.config[&(router, *register)], expected, "{wiring:?} link {link}");
             }
             assert_eq!(cfg.config.len(), chipset.pirq_links());
             // IRQ 5, 9 (SCI), 10 and 11 level; everything else (timer, cascade...) edge.

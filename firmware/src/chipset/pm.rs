@@ -174,7 +174,7 @@ impl Chipset {
 
     /// The PAM registers covering 0xC0000-0xFFFFF: PAM0 (F-segment in its high nibble)
     /// then PAM1-6 (two 16 KiB halves each).
-    fn pam_registers(self) -> core::ops::Range<u16> {
+    pub fn pam_registers(self) -> core::ops::Range<u16> {
         match self {
             Chipset::I440fx => 0x59..0x60,
             Chipset::Q35 => 0x90..0x97,

@@ -17,6 +17,7 @@
 pub mod linux;
 pub mod ovmf;
 pub mod place;
+pub mod reset;
 pub mod seabios;
 
 use core::fmt;

@@ -158,7 +158,7 @@ fn xen_intx(devices: &[u8]) -> Vec<PciIntx> {
     let mut v = vec![];
     for &device in devices {
         for pin in [IntxPin::A, IntxPin::B, IntxPin::C, IntxPin::D] {
-            let gsi = crate::platform::xen::intx_gsi(device, pin) as u8;
+            let gsi = crate::chipset::wiring::xen_intx_gsi(device, pin) as u8;
             v.push(PciIntx { device, pin, gsi });
         }
     }
@@ -504,9 +504,10 @@ fn parse_pir(mem: &[u8]) -> (Vec<u8>, Vec<Slot>) {
     (table[..32].to_vec(), slots)
 }
 
+/// The `$PIR` link value of a bus-0 pin, with Xen's wiring (under QEMU only the rotation
+/// differs).
 fn i440fx_link(device: u8, pin: IntxPin) -> u8 {
-    let chipset = Chipset::I440fx;
-    Chipset::pirq_register(chipset.bus0_link(device, pin.index())) as u8
+    Chipset::pirq_register(crate::chipset::IntxWiring::Xen.bus0_link(device, pin)) as u8
 }
 
 fn pir_input(devices: u32) -> PirInput {

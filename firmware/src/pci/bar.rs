@@ -62,6 +62,8 @@ impl fmt::Display for BarRegister {
         match self.0 {
             reg::ROM_TYPE0 | reg::ROM_TYPE1 => f.write_str("ROM"),
             offset @ reg::BAR0..=0x24 => write!(f, "BAR{}", (offset - reg::BAR0) / 4),
+            // Only an SR-IOV capability has BARs in extended configuration space.
+            offset @ 0x100.. => write!(f, "VF BAR at {offset:#05x}"),
             offset => write!(f, "BAR at {offset:#04x}"),
         }
     }
@@ -72,8 +74,30 @@ impl fmt::Display for BarRegister {
 pub struct Bar {
     pub register: BarRegister,
     pub kind: BarKind,
-    /// A power of two; also the BAR's required alignment.
+    /// Bytes the BAR decodes: a power of two, or for a VF BAR its per-VF size (a power of
+    /// two) times [`Bar::vfs`].
     pub size: u64,
+    /// For a VF BAR of an SR-IOV capability, the VFs it holds room for (TotalVFs): VF n's
+    /// BAR lies at the base plus n times the per-VF size. 0 for the function's own BARs.
+    pub vfs: u16,
+}
+
+impl Bar {
+    /// A BAR of the function's own header.
+    pub const fn own(register: BarRegister, kind: BarKind, size: u64) -> Self {
+        Bar { register, kind, size, vfs: 0 }
+    }
+
+    /// The alignment its base needs: its size, or for a VF BAR one VF's size.
+    pub fn align(&self) -> u64 {
+        if self.vfs == 0 { self.size } else { self.size / u64::from(self.vfs) }
+    }
+
+    /// Whether it is a VF BAR, which the OS enables with the VFs, not with the function's
+    /// own decoding.
+    pub fn is_vf(&self) -> bool {
+        self.vfs != 0
+    }
 }
 
 const IO_SPACE_BIT: u32 = 1 << 0;
@@ -97,9 +121,30 @@ pub(super) fn size_bars(
     rom_offset: u16,
     problems: &mut Vec<PciProblem>,
 ) -> Vec<Bar> {
+    let mut bars = size_bar_block(cfg, bdf, reg::BAR0, bar_count, problems);
+    match size_rom(cfg, bdf, rom_offset) {
+        Ok(Some(bar)) => bars.push(bar),
+        Ok(None) => {}
+        Err(problem) => {
+            log::warn!("{problem}");
+            problems.push(problem);
+        }
+    }
+    bars
+}
+
+/// Sizes `count` consecutive BAR registers from `first` (a header's, or the VF BARs of an
+/// SR-IOV capability), leaving each at 0; problems are logged and pushed to `problems`.
+pub(super) fn size_bar_block(
+    cfg: &mut impl ConfigSpace,
+    bdf: Bdf,
+    first: u16,
+    count: u16,
+    problems: &mut Vec<PciProblem>,
+) -> Vec<Bar> {
     let mut bars = Vec::new();
-    let last = reg::BAR0 + 4 * (bar_count - 1);
-    let mut offset = reg::BAR0;
+    let last = first + 4 * (count - 1);
+    let mut offset = first;
     while offset <= last {
         let (slots, sized) = size_bar(cfg, bdf, offset, last);
         match sized {
@@ -111,14 +156,6 @@ pub(super) fn size_bars(
             }
         }
         offset += 4 * slots;
-    }
-    match size_rom(cfg, bdf, rom_offset) {
-        Ok(Some(bar)) => bars.push(bar),
-        Ok(None) => {}
-        Err(problem) => {
-            log::warn!("{problem}");
-            problems.push(problem);
-        }
     }
     bars
 }
@@ -181,7 +218,7 @@ fn decode_bar(
         }
         let mask = 0xFFFF_FFFF_0000_0000 | u64::from(address_mask);
         let size = size_of_mask(mask).ok_or(PciProblem::BarMaskMalformed { bdf, bar, mask })?;
-        return Ok(Some(Bar { register: bar, kind: BarKind::Io, size }));
+        return Ok(Some(Bar::own(bar, BarKind::Io, size)));
     }
     let prefetchable = value & MEM_PREFETCHABLE != 0;
     let address_low = value & MEM_ADDRESS_MASK;
@@ -211,7 +248,7 @@ fn decode_bar(
         return Err(PciProblem::BarNotWritable { bdf, bar, value: cleared });
     }
     let size = size_of_mask(mask).ok_or(PciProblem::BarMaskMalformed { bdf, bar, mask })?;
-    Ok(Some(Bar { register: bar, kind, size }))
+    Ok(Some(Bar::own(bar, kind, size)))
 }
 
 /// Sizes the expansion ROM BAR (its enable bit stays clear).
@@ -227,5 +264,5 @@ fn size_rom(cfg: &mut impl ConfigSpace, bdf: Bdf, offset: u16) -> Result<Option<
     }
     let mask = 0xFFFF_FFFF_0000_0000 | u64::from(address_mask);
     let size = size_of_mask(mask).ok_or(PciProblem::BarMaskMalformed { bdf, bar, mask })?;
-    Ok(Some(Bar { register: bar, kind: BarKind::Rom, size }))
+    Ok(Some(Bar::own(bar, BarKind::Rom, size)))
 }

@@ -1,5 +1,7 @@
-//! The capability list in the first 256 bytes of configuration space (PCI Local Bus 3.0,
-//! 6.7): a chain of (ID, next pointer) headers starting at the capabilities pointer.
+//! The capability lists: the one in the first 256 bytes of configuration space (PCI Local
+//! Bus 3.0, 6.7), a chain of (ID, next pointer) headers starting at the capabilities
+//! pointer, and PCI Express's extended one from offset 0x100 (PCIe Base 5.0, 7.6), reachable
+//! through ECAM only.
 
 use alloc::vec::Vec;
 
@@ -37,4 +39,32 @@ pub(super) fn capabilities(cfg: &mut impl ConfigSpace, bdf: Bdf) -> Vec<(u8, u16
 /// The offset of the first capability with ID `id`.
 pub(super) fn find(cfg: &mut impl ConfigSpace, bdf: Bdf, id: u8) -> Option<u16> {
     capabilities(cfg, bdf).into_iter().find(|&(cap, _)| cap == id).map(|(_, offset)| offset)
+}
+
+/// Where the extended capability list starts.
+const EXTENDED_START: u16 = 0x100;
+/// At most this many 4-byte extended capabilities fit in 0x100-0xFFF: a longer chain loops.
+const MAX_EXTENDED_CAPS: usize = (0x1000 - 0x100) / 4;
+
+/// The offset of the first extended capability with ID `id`. A function without extended
+/// configuration space (conventional PCI, or not reachable: all ones) or an empty list (a
+/// zero header) has none; a malformed chain ends the walk.
+pub(super) fn find_extended(cfg: &mut impl ConfigSpace, bdf: Bdf, id: u16) -> Option<u16> {
+    let mut offset = EXTENDED_START;
+    for _ in 0..MAX_EXTENDED_CAPS {
+        let header = cfg.read32(bdf, offset);
+        if header == 0 || header == u32::MAX {
+            return None;
+        }
+        if header as u16 == id {
+            return Some(offset);
+        }
+        // Bits 31:20: the next capability's offset, dword aligned (low two bits reserved).
+        let next = (header >> 20) as u16 & 0xFFC;
+        if next < EXTENDED_START {
+            return None;
+        }
+        offset = next;
+    }
+    None
 }

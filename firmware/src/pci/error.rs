@@ -38,6 +38,10 @@ pub enum PciProblem {
     /// A bridge's I/O or prefetchable window reports an addressing capability other than
     /// 16/32 (I/O) or 32/64 bits (prefetchable); that window is treated as absent.
     WindowDecodeUnknown { bridge: Bdf, register: u16, value: u8 },
+    /// An SR-IOV VF BAR that is not a memory BAR (VFs have none other); not placed.
+    VfBarNotMemory { bdf: Bdf, bar: BarRegister },
+    /// An SR-IOV VF BAR whose room for every VF does not fit its address width.
+    VfBarsTooLarge { bdf: Bdf, bar: BarRegister, size: u64, total: u16 },
 }
 
 impl fmt::Display for PciProblem {
@@ -86,6 +90,14 @@ impl fmt::Display for PciProblem {
                 f,
                 "{bridge}: window register {register:#04x} reads {value:#04x}: unknown addressing \
                  capability, window not used"
+            ),
+            VfBarNotMemory { bdf, bar } => {
+                write!(f, "{bdf}: SR-IOV {bar} is not a memory BAR (VFs have only those), ignored")
+            }
+            VfBarsTooLarge { bdf, bar, size, total } => write!(
+                f,
+                "{bdf}: SR-IOV {bar} of {size:#x} bytes for {total} VFs exceeds its address \
+                 width, ignored"
             ),
         }
     }

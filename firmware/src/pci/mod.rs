@@ -14,7 +14,7 @@
 //! let topology = pci::enumerate(&mut cfg);
 //! let plan = pci::plan(&topology, &apertures)?;
 //! pci::program(&mut cfg, &topology, &plan)?;
-//! let routes = pci::route_intx(&topology, |dev, pin| chipset.bus0_link(dev, pin.index()) as u8);
+//! let routes = pci::route_intx(&topology, |dev, pin| wiring.bus0_link(dev, pin) as u8);
 //! pci::program_interrupt_lines(&mut cfg, &routes, &link_irqs);
 //! ```
 
@@ -31,6 +31,7 @@ mod place;
 mod program;
 #[cfg(test)]
 mod sim;
+mod sriov;
 #[cfg(test)]
 mod tests;
 mod verify;
@@ -49,6 +50,7 @@ pub use place::{
     UnplacedReason, plan,
 };
 pub use program::program;
+pub use sriov::{EXT_CAP_SRIOV, add_vf_bars};
 pub use verify::{EcamMismatch, compare_ecam_with_cf8, is_pcie};
 
 /// Bus, device, function: one PCI function's address (segment 0).

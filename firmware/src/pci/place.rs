@@ -431,8 +431,8 @@ impl<'a> Attempt<'a> {
     fn extent(&self, item: Item) -> (u128, u128) {
         match item {
             Item::Bar(function, bar) => {
-                let size = u128::from(self.topology.functions[function].bars[bar].size);
-                (size, size)
+                let bar = &self.topology.functions[function].bars[bar];
+                (u128::from(bar.size), u128::from(bar.align()))
             }
             Item::Window(bridge, space) => {
                 let packed = &self.windows[bridge][space as usize];

@@ -53,14 +53,17 @@ fn program_function(cfg: &mut impl ConfigSpace, function: &Function, placement: 
     let mut mem = Decode::default();
     for (bar, &base) in function.bars.iter().zip(&placement.bars) {
         write_bar(cfg, bdf, bar, base);
+        // The OS enables VF BARs with the VFs (SR-IOV control), not the function's decoding.
         match (bar.kind, base) {
             (BarKind::Rom, None) => {}
+            _ if bar.is_vf() => {}
             (BarKind::Io, base) => io.add(base.is_some()),
             (_, base) => mem.add(base.is_some()),
         }
         if let Some(base) = base {
+            let vfs = if bar.is_vf() { alloc::format!(" ({} VFs)", bar.vfs) } else { "".into() };
             log::info!(
-                "{bdf} {:04x}:{:04x} {} {} {}",
+                "{bdf} {:04x}:{:04x} {} {} {}{vfs}",
                 function.vendor_id,
                 function.device_id,
                 bar.register,

@@ -4,7 +4,10 @@
 //! cycles by their secondary and subordinate bus registers, so numbering mistakes show up as
 //! devices not found. Two bridges claiming the same bus is counted as a routing conflict.
 //! Capabilities ([`SimCap`]: PCI Express with slot registers, SHPC, QEMU's resource-reserve
-//! hint) are chained into the capability list as the hardware presents them.
+//! hint) are chained into the capability list as the hardware presents them. Functions may
+//! have PCI Express's 4 KiB of configuration space, with an SR-IOV extended capability
+//! ([`Sim::add_sriov`]); reads beyond 256 bytes of the others give all ones, as through
+//! ECAM.
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -108,10 +111,17 @@ impl SimCap {
     }
 }
 
+/// Bytes of configuration space: PCI Express's extended size; conventional functions use the
+/// first 256.
+const CONFIG_SIZE: usize = 0x1000;
+const CONVENTIONAL_SIZE: u16 = 0x100;
+
 #[derive(Clone, Debug)]
 pub struct SimFunction {
-    pub config: [u8; 256],
-    pub wmask: [u8; 256],
+    pub config: Vec<u8>,
+    pub wmask: Vec<u8>,
+    /// Whether the function has extended configuration space (offsets 0x100-0xFFF).
+    pub extended: bool,
     /// For a bridge: the bus on its secondary side.
     pub child: Option<BusId>,
     /// Where the next capability goes, and the last one's offset (to chain it).
@@ -142,8 +152,9 @@ impl Default for Sim {
 impl SimFunction {
     fn new(vendor: u16, device: u16, class: u32, header_type: u8) -> Self {
         let mut f = SimFunction {
-            config: [0; 256],
-            wmask: [0; 256],
+            config: alloc::vec![0; CONFIG_SIZE],
+            wmask: alloc::vec![0; CONFIG_SIZE],
+            extended: false,
             child: None,
             next_cap: 0x40,
             last_cap: None,
@@ -165,23 +176,29 @@ impl SimFunction {
         self.wmask[o..o + bytes.len()].copy_from_slice(bytes);
     }
     pub fn read(&self, offset: u16, len: usize) -> u32 {
+        if offset >= CONVENTIONAL_SIZE && !self.extended {
+            return u32::MAX;
+        }
         let o = usize::from(offset);
         let mut bytes = [0; 4];
         bytes[..len].copy_from_slice(&self.config[o..o + len]);
         u32::from_le_bytes(bytes)
     }
     fn write(&mut self, offset: u16, len: usize, value: u32) {
+        if offset >= CONVENTIONAL_SIZE && !self.extended {
+            return;
+        }
         let o = usize::from(offset);
         for (i, byte) in value.to_le_bytes()[..len].iter().enumerate() {
             let mask = self.wmask[o + i];
             self.config[o + i] = self.config[o + i] & !mask | byte & mask;
         }
     }
-    /// Installs BARs from `BAR0` on, 64-bit ones taking two slots.
-    fn install_bars(&mut self, bars: &[SimBar], slots: u16) {
-        let mut offset = reg::BAR0;
+    /// Installs BARs from `first` on (`slots` registers), 64-bit ones taking two slots.
+    fn install_bars(&mut self, first: u16, bars: &[SimBar], slots: u16) {
+        let mut offset = first;
         for bar in bars {
-            assert!(offset < reg::BAR0 + 4 * slots, "too many BARs for the header");
+            assert!(offset < first + 4 * slots, "too many BARs for the registers");
             let (low, wmask) = match *bar {
                 SimBar::Io(size) => (1, !(size - 1) & !3),
                 SimBar::Mem32 { size, prefetchable } => {
@@ -239,7 +256,7 @@ impl Sim {
         pin: u8,
     ) -> FnId {
         let mut f = SimFunction::new(0x1AF4, 0x1000 + u16::from(device), 0x02_00_00, 0);
-        f.install_bars(bars, 6);
+        f.install_bars(reg::BAR0, bars, 6);
         f.install_rom(reg::ROM_TYPE0, rom);
         f.config[usize::from(reg::INTERRUPT_PIN)] = pin;
         self.plug(bus, device, function, f)
@@ -255,7 +272,7 @@ impl Sim {
         bars: &[SimBar],
     ) -> (FnId, BusId) {
         let mut f = SimFunction::new(0x1B36, 0x0001, 0x06_04_00, 1);
-        f.install_bars(bars, 2);
+        f.install_bars(reg::BAR0, bars, 2);
         f.config[usize::from(reg::INTERRUPT_PIN)] = 1;
         f.set_wmask(reg::PRIMARY_BUS, &[0xFF; 3]);
         if let Some(wide) = caps.io {
@@ -283,8 +300,8 @@ impl Sim {
     /// A function with arbitrary contents: every byte `fill`, read-only, but for the IDs.
     pub fn add_raw(&mut self, bus: BusId, device: u8, function: u8, fill: u8) -> FnId {
         let mut f = SimFunction::new(0x8086, 0xBEEF, 0, 0);
-        f.config[4..].fill(fill);
-        f.wmask = [0; 256];
+        f.config[4..usize::from(CONVENTIONAL_SIZE)].fill(fill);
+        f.wmask.fill(0);
         self.plug(bus, device, function, f)
     }
 
@@ -306,6 +323,27 @@ impl Sim {
         f.last_cap = Some(offset);
         f.next_cap = (offset + bytes.len() as u16).next_multiple_of(4);
         offset
+    }
+
+    /// Gives `function` PCI Express's extended configuration space with an SR-IOV capability
+    /// at 0x100 (the only extended capability): `total_vfs` VFs, each with `vf_bars`.
+    /// Returns the capability's offset.
+    pub fn add_sriov(&mut self, function: FnId, total_vfs: u16, vf_bars: &[SimBar]) -> u16 {
+        const CAP: u16 = 0x100;
+        let f = &mut self.functions[function];
+        f.extended = true;
+        // Header: ID 0x0010, version 1, no next capability.
+        f.set(CAP, &0x0001_0010u32.to_le_bytes());
+        // Control: VF Enable, VF Migration Enable, VF MSE.
+        f.set_wmask(CAP + 0x08, &0x000Bu16.to_le_bytes());
+        f.set(CAP + 0x0C, &total_vfs.to_le_bytes()); // InitialVFs
+        f.set(CAP + 0x0E, &total_vfs.to_le_bytes()); // TotalVFs
+        f.set_wmask(CAP + 0x10, &0xFFFFu16.to_le_bytes()); // NumVFs
+        f.set(CAP + 0x14, &[1, 0, 1, 0]); // First VF offset 1, VF stride 1
+        f.set(CAP + 0x1C, &0x553u32.to_le_bytes()); // Supported page sizes
+        f.set(CAP + 0x20, &1u32.to_le_bytes()); // System page size: 4 KiB
+        f.install_bars(CAP + 0x24, vf_bars, 6);
+        CAP
     }
 
     /// Sets a register, bypassing the write mask (a device's own state, or a test's setup).

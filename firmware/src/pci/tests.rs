@@ -8,7 +8,7 @@ use proptest::prelude::*;
 
 use super::sim::{BridgeCaps, BusId, FnId, QemuReserve, ROOT, Sim, SimBar, SimCap};
 use super::*;
-use crate::chipset::Chipset;
+use crate::chipset::IntxWiring;
 
 const IO_RESERVED: [Range<u64>; 2] = [0xAE00..0xAF20, 0xB000..0xB040];
 /// A pretend ECAM area inside the hole, and a range reaching outside it (allowed).
@@ -29,11 +29,11 @@ fn apertures(high: bool) -> Apertures<'static> {
 
 /// Enumerates, places, programs and routes, as the firmware does.
 fn run(sim: &mut Sim, apertures: &Apertures) -> (Topology, Plan) {
-    let topology = enumerate(sim);
+    let mut topology = enumerate(sim);
+    add_vf_bars(sim, &mut topology);
     let plan = plan(&topology, apertures).expect("valid apertures");
     program(sim, &topology, &plan).expect("plan made for this topology");
-    let routes =
-        route_intx(&topology, |d, p: IntxPin| Chipset::I440fx.bus0_link(d, p.index()) as u8);
+    let routes = route_intx(&topology, |d, p: IntxPin| IntxWiring::Xen.bus0_link(d, p) as u8);
     program_interrupt_lines(sim, &routes, &LINK_IRQS);
     (topology, plan)
 }
@@ -221,7 +221,7 @@ fn previous_firmware_state_does_not_change_the_result() {
     let dirty_result = run(&mut dirty, &apertures(true));
     assert_eq!(dirty.routing_conflicts, 0);
     assert_eq!(clean_result, dirty_result);
-    let registers = |sim: &Sim| sim.functions.iter().map(|f| f.config).collect::<Vec<_>>();
+    let registers = |sim: &Sim| sim.functions.iter().map(|f| f.config.clone()).collect::<Vec<_>>();
     assert_eq!(registers(&clean), registers(&dirty));
 }
 
@@ -662,8 +662,7 @@ fn io_reservations_give_way_to_io_bars() {
 fn intx_is_swizzled_through_each_bridge() {
     let (mut sim, _) = two_level_tree();
     let (topology, _) = run(&mut sim, &apertures(false));
-    let routes =
-        route_intx(&topology, |d, p: IntxPin| Chipset::I440fx.bus0_link(d, p.index()) as u8);
+    let routes = route_intx(&topology, |d, p: IntxPin| IntxWiring::Xen.bus0_link(d, p) as u8);
     let route = |b: Bdf| *routes.iter().find(|r| r.bdf == b).unwrap();
     // 02:05.0 INTA -> (B at 01:00) INTB -> (A at 00:01) INTB, device 1: link (1 + 1) & 3.
     let deep = route(bdf(2, 5, 0));
@@ -687,6 +686,74 @@ fn intx_is_swizzled_through_each_bridge() {
     assert_eq!(line(&mut sim, bdf(2, 5, 0)), 0xFF);
 }
 
+// ---- SR-IOV ----
+
+#[test]
+fn vf_bars_are_sized_for_every_vf_and_placed_in_the_bridge_windows() {
+    let mut sim = Sim::new();
+    sim.add_endpoint(ROOT, 0, 0, &[], 0, 0);
+    let (_, bus) = root_port(&mut sim, 1, &[]);
+    let pf = sim.add_endpoint(bus, 0, 0, &[mem64(0x4000, false)], 0, 1);
+    let cap = sim.add_sriov(pf, 3, &[mem64(0x4000, false), mem64(0x10_0000, true)]);
+    // What an earlier run (or firmware) left: VFs enabled.
+    sim.write_masked(pf, cap + 0x08, &0x0009u16.to_le_bytes());
+    sim.write_masked(pf, cap + 0x10, &3u16.to_le_bytes());
+
+    let (topology, plan) = run(&mut sim, &apertures(false));
+    check_run(&mut sim, &topology, &plan, &apertures(false));
+    let (index, function) = function_at(&topology, bdf(1, 0, 0));
+    let vf: Vec<&Bar> = function.bars.iter().filter(|b| b.is_vf()).collect();
+    assert_eq!(vf.len(), 2);
+    // Room for all three VFs, aligned to one VF's BAR.
+    assert_eq!(
+        (vf[0].register.0, vf[0].size, vf[0].align(), vf[0].vfs),
+        (0x124, 0xC000, 0x4000, 3)
+    );
+    assert_eq!((vf[1].register.0, vf[1].size, vf[1].align()), (0x12C, 0x30_0000, 0x10_0000));
+    assert_eq!(vf[1].kind, BarKind::Mem64 { prefetchable: true });
+    let windows = windows_of(&topology, &plan, bdf(0, 1, 0));
+    for (bar, placed) in function.bars.iter().zip(&plan.functions[index].bars) {
+        let r = Resource { base: placed.expect("placed"), size: bar.size };
+        assert!(inside(windows.mem, r) || inside(windows.prefetchable, r), "{r} {windows:?}");
+    }
+    // VFs left disabled, NumVFs 0; the PF decodes its own BAR.
+    assert_eq!(sim.peek16(pf, cap + 0x08) & 0x000B, 0);
+    assert_eq!(sim.peek16(pf, cap + 0x10), 0);
+    assert_ne!(sim.peek16(pf, reg::COMMAND) & command::MEMORY, 0);
+}
+
+#[test]
+fn vf_bars_that_are_not_memory_or_too_large_are_reported() {
+    let mut sim = Sim::new();
+    sim.add_endpoint(ROOT, 0, 0, &[], 0, 0);
+    let pf = sim.add_endpoint(ROOT, 2, 0, &[mem32(0x1000)], 0, 0);
+    sim.add_sriov(
+        pf,
+        0x8000,
+        &[SimBar::Io(0x100), SimBar::Mem32 { size: 1 << 20, prefetchable: false }],
+    );
+    let (topology, _) = run(&mut sim, &apertures(false));
+    let b = bdf(0, 2, 0);
+    assert_eq!(
+        topology.problems,
+        [
+            PciProblem::VfBarNotMemory { bdf: b, bar: BarRegister(0x124) },
+            PciProblem::VfBarsTooLarge {
+                bdf: b,
+                bar: BarRegister(0x128),
+                size: 1 << 20,
+                total: 0x8000
+            },
+        ]
+    );
+    assert!(topology.functions[1].bars.iter().all(|bar| !bar.is_vf()));
+    // A conventional function's extended space reads all ones: no capability, no VF BARs.
+    let mut plain = Sim::new();
+    plain.add_endpoint(ROOT, 0, 0, &[mem32(0x1000)], 0, 0);
+    let (topology, _) = run(&mut plain, &apertures(false));
+    assert_eq!(topology.functions[0].bars.len(), 1);
+}
+
 // ---- properties over random topologies ----
 
 #[derive(Clone, Debug)]
@@ -694,6 +761,8 @@ struct SimFunctionSpec {
     bars: Vec<SimBar>,
     rom: u32,
     pin: u8,
+    /// An SR-IOV capability: TotalVFs and the VF BARs.
+    sriov: Option<(u16, Vec<SimBar>)>,
 }
 
 #[derive(Clone, Debug)]
@@ -720,13 +789,27 @@ fn bar_strategy() -> impl Strategy<Value = SimBar> {
     ]
 }
 
+/// VF BARs: memory only, the sizes SR-IOV devices have (a page up to a few MiB, 64-bit
+/// prefetchable ones larger).
+fn vf_bar_strategy() -> impl Strategy<Value = SimBar> {
+    prop_oneof![
+        1 => (12u32..=20, any::<bool>()).prop_map(|(s, prefetchable)| SimBar::Mem32 {
+            size: 1 << s,
+            prefetchable
+        }),
+        2 => (12u32..=28, any::<bool>()).prop_map(|(s, p)| mem64(1 << s, p)),
+    ]
+}
+
 fn function_strategy() -> impl Strategy<Value = SimFunctionSpec> {
+    let sriov = (1u16..=7, prop::collection::vec(vf_bar_strategy(), 1..=2));
     (
         prop::collection::vec(bar_strategy(), 0..=3),
         prop_oneof![3 => Just(0), 1 => (11u32..=17).prop_map(|s| 1 << s)],
         0u8..=4,
+        prop::option::weighted(0.15, sriov),
     )
-        .prop_map(|(bars, rom, pin)| SimFunctionSpec { bars, rom, pin })
+        .prop_map(|(bars, rom, pin, sriov)| SimFunctionSpec { bars, rom, pin, sriov })
 }
 
 fn caps_strategy() -> impl Strategy<Value = BridgeCaps> {
@@ -787,7 +870,11 @@ fn build(sim: &mut Sim, bus: BusId, nodes: &[Node], first_device: u8) {
         match node {
             Node::Device(functions) => {
                 for (f, spec) in functions.iter().enumerate() {
-                    sim.add_endpoint(bus, device, 2 * f as u8, &spec.bars, spec.rom, spec.pin);
+                    let id =
+                        sim.add_endpoint(bus, device, 2 * f as u8, &spec.bars, spec.rom, spec.pin);
+                    if let Some((total, vf_bars)) = &spec.sriov {
+                        sim.add_sriov(id, *total, vf_bars);
+                    }
                 }
             }
             Node::Bridge(caps, hotplug, children) => {
@@ -1001,10 +1088,11 @@ fn check_run(sim: &mut Sim, topology: &Topology, plan: &Plan, apertures: &Apertu
             let address = bar_from_registers(sim, ids[i], bar);
             assert_eq!(address, placed.unwrap_or(0), "{} {}", f.bdf, bar.register);
             if let Some(base) = placed {
-                assert_eq!(base % bar.size, 0, "{} {} misaligned", f.bdf, bar.register);
+                assert_eq!(base % bar.align(), 0, "{} {} misaligned", f.bdf, bar.register);
             } else {
                 unreported.push((f.bdf, bar.register));
                 match bar.kind {
+                    _ if bar.is_vf() => {}
                     BarKind::Io => io_missing = true,
                     BarKind::Rom => {}
                     _ => mem_missing = true,
@@ -1148,7 +1236,8 @@ fn check_reservations(topology: &Topology, plan: &Plan) {
 fn scribble(sim: &mut Sim, garbage: &[u8]) {
     for (k, f) in sim.functions.iter_mut().enumerate() {
         let pinless = f.config[usize::from(reg::INTERRUPT_PIN)] == 0;
-        for o in 0..256 {
+        let size = if f.extended { f.config.len() } else { 256 };
+        for o in 0..size {
             if pinless && o == usize::from(reg::INTERRUPT_LINE) {
                 continue;
             }
@@ -1158,8 +1247,8 @@ fn scribble(sim: &mut Sim, garbage: &[u8]) {
     }
 }
 
-fn registers(sim: &Sim) -> Vec<[u8; 256]> {
-    sim.functions.iter().map(|f| f.config).collect()
+fn registers(sim: &Sim) -> Vec<Vec<u8>> {
+    sim.functions.iter().map(|f| f.config.clone()).collect()
 }
 
 proptest! {

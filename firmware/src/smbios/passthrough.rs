@@ -148,8 +148,8 @@ impl fmt::Display for SmbiosBlobError {
             }
             BlobFault::HandleRepeated { handle, first_index } => write!(
                 f,
-                "its handle {handle:#06x} is also structure {first_index}'s (vendor structures \
-                 keep their handles)"
+                "its handle {handle:#06x} is also structure {first_index}'s (structures passed \
+                 through with their handles need their own)"
             ),
             BlobFault::HandleReserved(handle) => {
                 write!(f, "its handle {handle:#06x} lies in the reserved range 0xff00-0xffff")
@@ -259,7 +259,7 @@ impl<'a> SmbiosPassthrough<'a> {
 
 /// Where the string set that starts at `start` ends, just past its final NUL: an empty set
 /// is two NULs; otherwise non-empty strings, each ended by a NUL, and one more NUL.
-fn string_set_end(bytes: &[u8], start: usize) -> Option<usize> {
+pub(super) fn string_set_end(bytes: &[u8], start: usize) -> Option<usize> {
     if *bytes.get(start)? == 0 {
         return (*bytes.get(start + 1)? == 0).then_some(start + 2);
     }

@@ -1,6 +1,6 @@
-//! SMBIOS strings the platform's owner sets: Xen's `bios-strings/*` xenstore keys, and the
-//! same names as QEMU fw_cfg files `opt/hvmloader/bios-strings/<name>`. A missing or empty
-//! value keeps the builder's default.
+//! SMBIOS strings the platform's owner sets: Xen's `bios-strings/*` xenstore keys (under
+//! QEMU, `-smbios` reaches the table through QEMU's own structures instead). A missing or
+//! empty value keeps the builder's default.
 
 use alloc::string::String;
 use alloc::vec::Vec;

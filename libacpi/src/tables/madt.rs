@@ -161,9 +161,11 @@ impl InterruptSourceOverride {
         Self { irq, gsi: irq as u32, polarity: Polarity::ActiveHigh, trigger: TriggerMode::Level }
     }
 
-    /// An ISA IRQ shared with PCI INTx: level triggered, active low, identity mapped.
-    pub const fn pci_irq(irq: u8) -> Self {
-        Self { irq, gsi: irq as u32, polarity: Polarity::ActiveLow, trigger: TriggerMode::Level }
+    /// An ISA IRQ shared with PCI INTx: level triggered, identity mapped, with the polarity
+    /// the platform wires PCI interrupts with (active low on real hardware and Xen, active
+    /// high on QEMU's PIIX and ICH9).
+    pub const fn pci_irq(irq: u8, polarity: Polarity) -> Self {
+        Self { irq, gsi: irq as u32, polarity, trigger: TriggerMode::Level }
     }
 }
 

@@ -86,8 +86,8 @@
 [06Eh 0110   1]                          Bus : 00
 [06Fh 0111   1]                       Source : 0A
 [070h 0112   4]                    Interrupt : 0000000A
-[074h 0116   2]        Flags (decoded below) : 000F
-                                    Polarity : 3
+[074h 0116   2]        Flags (decoded below) : 000D
+                                    Polarity : 1
                                 Trigger Mode : 3
 
 [076h 0118   1]                Subtable Type : 02 [Interrupt Source Override]
@@ -95,8 +95,8 @@
 [078h 0120   1]                          Bus : 00
 [079h 0121   1]                       Source : 0B
 [07Ah 0122   4]                    Interrupt : 0000000B
-[07Eh 0126   2]        Flags (decoded below) : 000F
-                                    Polarity : 3
+[07Eh 0126   2]        Flags (decoded below) : 000D
+                                    Polarity : 1
                                 Trigger Mode : 3
 
 [080h 0128   1]                Subtable Type : 02 [Interrupt Source Override]
@@ -104,8 +104,8 @@
 [082h 0130   1]                          Bus : 00
 [083h 0131   1]                       Source : 05
 [084h 0132   4]                    Interrupt : 00000005
-[088h 0136   2]        Flags (decoded below) : 000F
-                                    Polarity : 3
+[088h 0136   2]        Flags (decoded below) : 000D
+                                    Polarity : 1
                                 Trigger Mode : 3
 
 [08Ah 0138   1]                Subtable Type : 04 [Local APIC NMI]

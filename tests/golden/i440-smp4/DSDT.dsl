@@ -9,7 +9,7 @@
  *
  * Original Table Header:
  *     Signature        "DSDT"
- *     Length           0x00001171 (4465)
+ *     Length           0x0000123B (4667)
  *     Revision         0x02
  *     Checksum         <masked>
  *     OEM ID           "Xen"
@@ -20,6 +20,8 @@
  */
 DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", <masked>)
 {
+    External (_SB_.PCI0.XENI, IntObj)
+
     Name (_S5, Package (0x04)  // _S5_: S5 System State
     {
         Zero, 
@@ -27,6 +29,130 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", <masked>)
         Zero, 
         Zero
     })
+    Name (PICM, Zero)
+    Method (_PIC, 1, NotSerialized)  // _PIC: Interrupt Model
+    {
+        PICM = Arg0
+    }
+
+    Scope (_SB)
+    {
+        Method (PRTB, 0, NotSerialized)
+        {
+            Local0 = Package (0x80) {}
+            Local1 = Zero
+            While ((Local1 < 0x80))
+            {
+                Local2 = (Local1 >> 0x02)
+                Local3 = (Local1 & 0x03)
+                If (^PCI0.XENI)
+                {
+                    If (PICM)
+                    {
+                        Local4 = Package (0x04)
+                            {
+                                Zero, 
+                                Zero, 
+                                Zero, 
+                                Zero
+                            }
+                        Local4 [0x03] = (((((Local2 << 0x02) + 
+                            (Local2 >> 0x03)) + Local3) & 0x1F) + 0x10)
+                    }
+                    Else
+                    {
+                        Local4 = LNKR (((Local2 + Local3) & 0x03))
+                    }
+                }
+                Else
+                {
+                    Local4 = QPRT (Local2, Local3)
+                }
+
+                Local4 [Zero] = ((Local2 << 0x10) | 0xFFFF)
+                Local4 [One] = Local3
+                Local0 [Local1] = Local4
+                Local1++
+            }
+
+            Return (Local0)
+        }
+
+        Method (LFLG, 0, NotSerialized)
+        {
+            If (^PCI0.XENI)
+            {
+                Return (0x18)
+            }
+
+            Return (0x10)
+        }
+
+        Method (LPRS, 0, NotSerialized)
+        {
+            Local0 = ResourceTemplate ()
+                {
+                    IRQ (Level, ActiveLow, Shared, )
+                        {5,10,11}
+                }
+            Local0 [0x03] = LFLG ()
+            Return (Local0)
+        }
+
+        Method (LIRQ, 1, NotSerialized)
+        {
+            Local0 = (Arg0 & 0x0F)
+            If (((Arg0 & 0x80) || (Local0 < 0x03)))
+            {
+                Return (Zero)
+            }
+
+            Return (Local0)
+        }
+
+        Method (LSTA, 1, NotSerialized)
+        {
+            If (LIRQ (Arg0))
+            {
+                Return (0x0B)
+            }
+
+            Return (0x09)
+        }
+
+        Method (LCRS, 1, NotSerialized)
+        {
+            Local0 = ResourceTemplate ()
+                {
+                    IRQ (Level, ActiveLow, Shared, )
+                        {}
+                }
+            Local0 [0x03] = LFLG ()
+            Local1 = LIRQ (Arg0)
+            If (Local1)
+            {
+                Local2 = (One << Local1)
+                Local0 [One] = Local2
+                Local0 [0x02] = (Local2 >> 0x08)
+            }
+
+            Return (Local0)
+        }
+
+        Method (LSRS, 1, NotSerialized)
+        {
+            Local0 = (DerefOf (Arg0 [One]) | (DerefOf (Arg0 [0x02]
+                ) << 0x08))
+            FindSetRightBit (Local0, Local1)
+            If (Local1)
+            {
+                Return ((Local1 - One))
+            }
+
+            Return (0x80)
+        }
+    }
+
     Scope (_SB)
     {
         Device (PCI0)
@@ -36,20 +162,7 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", <masked>)
             Name (_BBN, Zero)  // _BBN: BIOS Bus Number
             Method (_PRT, 0, NotSerialized)  // _PRT: PCI Routing Table
             {
-                Local0 = Package (0x80) {}
-                Local1 = Zero
-                While ((Local1 < 0x80))
-                {
-                    Local2 = (Local1 >> 0x02)
-                    Local3 = (Local1 & 0x03)
-                    Local4 = LNKR (((Local2 + Local3) & 0x03))
-                    Local4 [Zero] = ((Local2 << 0x10) | 0xFFFF)
-                    Local4 [One] = Local3
-                    Local0 [Local1] = Local4
-                    Local1++
-                }
-
-                Return (Local0)
+                Return (PRTB ())
             }
 
             Device (ISA)
@@ -617,61 +730,9 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", <masked>)
             })
         }
 
-        Name (LPRS, ResourceTemplate ()
+        Method (QPRT, 2, NotSerialized)
         {
-            IRQ (Level, ActiveLow, Shared, )
-                {5,10,11}
-        })
-        Method (LIRQ, 1, NotSerialized)
-        {
-            Local0 = (Arg0 & 0x0F)
-            If (((Arg0 & 0x80) || (Local0 < 0x03)))
-            {
-                Return (Zero)
-            }
-
-            Return (Local0)
-        }
-
-        Method (LSTA, 1, NotSerialized)
-        {
-            If (LIRQ (Arg0))
-            {
-                Return (0x0B)
-            }
-
-            Return (0x09)
-        }
-
-        Method (LCRS, 1, NotSerialized)
-        {
-            Local0 = ResourceTemplate ()
-                {
-                    IRQ (Level, ActiveLow, Shared, )
-                        {}
-                }
-            Local1 = LIRQ (Arg0)
-            If (Local1)
-            {
-                Local2 = (One << Local1)
-                Local0 [One] = Local2
-                Local0 [0x02] = (Local2 >> 0x08)
-            }
-
-            Return (Local0)
-        }
-
-        Method (LSRS, 1, NotSerialized)
-        {
-            Local0 = (DerefOf (Arg0 [One]) | (DerefOf (Arg0 [0x02]
-                ) << 0x08))
-            FindSetRightBit (Local0, Local1)
-            If (Local1)
-            {
-                Return ((Local1 - One))
-            }
-
-            Return (0x80)
+            Return (LNKR ((((Arg0 + Arg1) + 0x03) & 0x03)))
         }
 
         Method (LNKR, 1, NotSerialized)
@@ -729,7 +790,7 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", <masked>)
 
             Method (_PRS, 0, NotSerialized)  // _PRS: Possible Resource Settings
             {
-                Return (LPRS) /* \_SB_.LPRS */
+                Return (LPRS ())
             }
 
             Method (_CRS, 0, NotSerialized)  // _CRS: Current Resource Settings
@@ -759,7 +820,7 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", <masked>)
 
             Method (_PRS, 0, NotSerialized)  // _PRS: Possible Resource Settings
             {
-                Return (LPRS) /* \_SB_.LPRS */
+                Return (LPRS ())
             }
 
             Method (_CRS, 0, NotSerialized)  // _CRS: Current Resource Settings
@@ -789,7 +850,7 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", <masked>)
 
             Method (_PRS, 0, NotSerialized)  // _PRS: Possible Resource Settings
             {
-                Return (LPRS) /* \_SB_.LPRS */
+                Return (LPRS ())
             }
 
             Method (_CRS, 0, NotSerialized)  // _CRS: Current Resource Settings
@@ -819,7 +880,7 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", <masked>)
 
             Method (_PRS, 0, NotSerialized)  // _PRS: Possible Resource Settings
             {
-                Return (LPRS) /* \_SB_.LPRS */
+                Return (LPRS ())
             }
 
             Method (_CRS, 0, NotSerialized)  // _CRS: Current Resource Settings

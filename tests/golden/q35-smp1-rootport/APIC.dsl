@@ -62,8 +62,8 @@
 [056h 0086   1]                          Bus : 00
 [057h 0087   1]                       Source : 0A
 [058h 0088   4]                    Interrupt : 0000000A
-[05Ch 0092   2]        Flags (decoded below) : 000F
-                                    Polarity : 3
+[05Ch 0092   2]        Flags (decoded below) : 000D
+                                    Polarity : 1
                                 Trigger Mode : 3
 
 [05Eh 0094   1]                Subtable Type : 02 [Interrupt Source Override]
@@ -71,8 +71,8 @@
 [060h 0096   1]                          Bus : 00
 [061h 0097   1]                       Source : 0B
 [062h 0098   4]                    Interrupt : 0000000B
-[066h 0102   2]        Flags (decoded below) : 000F
-                                    Polarity : 3
+[066h 0102   2]        Flags (decoded below) : 000D
+                                    Polarity : 1
                                 Trigger Mode : 3
 
 [068h 0104   1]                Subtable Type : 02 [Interrupt Source Override]
@@ -80,8 +80,8 @@
 [06Ah 0106   1]                          Bus : 00
 [06Bh 0107   1]                       Source : 05
 [06Ch 0108   4]                    Interrupt : 00000005
-[070h 0112   2]        Flags (decoded below) : 000F
-                                    Polarity : 3
+[070h 0112   2]        Flags (decoded below) : 000D
+                                    Polarity : 1
                                 Trigger Mode : 3
 
 [072h 0114   1]                Subtable Type : 04 [Local APIC NMI]

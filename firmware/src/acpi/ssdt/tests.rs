@@ -22,7 +22,8 @@ use libacpi::{OemIds, Table};
 
 use super::*;
 use crate::acpi::dsdt::dsdt;
-use crate::chipset::Chipset;
+use crate::chipset::{Chipset, IntxWiring};
+use crate::pci::IntxPin;
 
 // ---------------------------------------------------------------------------------------
 // Inputs
@@ -32,6 +33,8 @@ use crate::chipset::Chipset;
 struct Machine {
     tag: &'static str,
     chipset: Chipset,
+    /// Who wires PCI INTx: QEMU's chipset or Xen (the SSDT's `XENI`).
+    wiring: IntxWiring,
     cpus: Vec<MadtProcessor>,
     bus_range: RangeInclusive<u8>,
     low_windows: Vec<Range<u64>>,
@@ -50,6 +53,7 @@ impl Machine {
             high_window: self.high_window.clone(),
             ecam: self.ecam,
             native_pcie_hotplug: true,
+            xen_intx: self.wiring.is_xen(),
             sleep_states: self.sleep_states,
             generation_id: self.generation_id,
         }
@@ -71,6 +75,7 @@ impl Machine {
             Chipset::I440fx => Self {
                 tag,
                 chipset,
+                wiring: IntxWiring::new(chipset, false),
                 cpus,
                 bus_range: 0..=0xFF,
                 low_windows: vec![0xE000_0000..0xFC00_0000],
@@ -84,6 +89,7 @@ impl Machine {
                 Self {
                     tag,
                     chipset,
+                    wiring: IntxWiring::new(chipset, false),
                     cpus,
                     bus_range: 0..=63,
                     low_windows: vec![0xE000_0000..ecam.base, ecam.end()..0xFC00_0000],
@@ -468,9 +474,15 @@ fn link_names(chipset: Chipset) -> Vec<String> {
     (0..chipset.pirq_links()).map(|i| format!("LNK{}", char::from(b'A' + i as u8))).collect()
 }
 
-/// An IRQ resource as `_CRS`/`_SRS` of a link carry it: level, active low, shared.
-fn link_irq(irq: u8) -> Res {
-    Res::Irq { mask: if irq == 0 { 0 } else { 1 << irq }, flags: Some(0x18) }
+/// The flags byte of the links' IRQ descriptors: level, shared, and active low under Xen
+/// (as hvmloader's tables), active high under QEMU (as QEMU's).
+fn link_flags(wiring: IntxWiring) -> u8 {
+    if wiring.is_xen() { 0x18 } else { 0x10 }
+}
+
+/// An IRQ resource as `_CRS`/`_SRS` of a link carry it.
+fn link_irq(wiring: IntxWiring, irq: u8) -> Res {
+    Res::Irq { mask: if irq == 0 { 0 } else { 1 << irq }, flags: Some(link_flags(wiring)) }
 }
 
 /// acpiexec's notation for a buffer argument holding an IRQ descriptor for `irq`.
@@ -539,7 +551,8 @@ fn check(machine: &Machine) {
     for link in &links {
         commands.push(format!("evaluate \\_SB.{link}._PRS"));
     }
-    for (link, &irq) in links.iter().zip(chipset.link_irqs()) {
+    let wiring = machine.wiring;
+    for (link, &irq) in links.iter().zip(wiring.link_irqs()) {
         commands.push(format!("evaluate \\_SB.{link}._SRS {}", irq_argument(irq)));
     }
     for link in &links {
@@ -549,12 +562,9 @@ fn check(machine: &Machine) {
     commands.push("evaluate \\_SB.LNKA._DIS".into());
     commands.push("evaluate \\_SB.LNKA._CRS".into());
     commands.push("evaluate \\_SB.LNKA._STA".into());
-    // _PRT slot by slot in PIC mode, then (Q35, which has _PIC) in APIC mode.
-    let modes: &[bool] = match chipset {
-        Chipset::I440fx => &[false],
-        Chipset::Q35 => &[false, true],
-    };
-    for &apic in modes {
+    // _PRT slot by slot in PIC mode, then in APIC mode.
+    let modes = [false, true];
+    for apic in modes {
         if apic {
             commands.push("evaluate \\_PIC 1".into());
         }
@@ -681,26 +691,30 @@ fn check(machine: &Machine) {
         let possible = next().resources();
         assert_eq!(
             possible,
-            [Res::Irq { mask: (1 << 5) | (1 << 10) | (1 << 11), flags: Some(0x18) }],
+            [Res::Irq { mask: (1 << 5) | (1 << 10) | (1 << 11), flags: Some(link_flags(wiring)) }],
             "{link} _PRS"
         );
         let Res::Irq { mask, .. } = possible[0] else { unreachable!() };
-        for &irq in chipset.link_irqs() {
+        for &irq in wiring.link_irqs() {
             assert_ne!(mask & (1 << irq), 0, "{link} _PRS lacks IRQ {irq} the firmware uses");
         }
     }
-    for link in &links {
+    for link in links.iter().take(wiring.links()) {
         assert!(!next().text.contains("returned object"), "{link} _SRS returns nothing");
     }
-    for (link, &irq) in links.iter().zip(chipset.link_irqs()) {
-        assert_eq!(next().resources(), [link_irq(irq)], "{link} _CRS after _SRS");
-        assert_eq!(next().integer(), 0x0B, "{link} _STA while routed");
+    for (index, link) in links.iter().enumerate() {
+        // Links the wiring does not use (ICH9's E-H under Xen) keep acpiexec's register
+        // value, zero: not routed.
+        let irq = wiring.link_irqs().get(index).copied().unwrap_or(0);
+        assert_eq!(next().resources(), [link_irq(wiring, irq)], "{link} _CRS after _SRS");
+        let status = if irq == 0 { 0x09 } else { 0x0B };
+        assert_eq!(next().integer(), status, "{link} _STA");
     }
     next(); // _DIS
-    assert_eq!(next().resources(), [link_irq(0)], "LNKA _CRS after _DIS: no IRQ");
+    assert_eq!(next().resources(), [link_irq(wiring, 0)], "LNKA _CRS after _DIS: no IRQ");
     assert_eq!(next().integer(), 0x09, "LNKA _STA after _DIS");
 
-    for &apic in modes {
+    for apic in modes {
         if apic {
             next(); // _PIC 1
         }
@@ -709,9 +723,12 @@ fn check(machine: &Machine) {
             let entries = next().elements();
             assert_eq!(entries.len(), 16, "slot {slot}: 4 entries of 4 elements");
             for (pin, entry) in entries.chunks(4).enumerate() {
-                let link = chipset.bus0_link(slot, pin as u8);
-                let (source, index) = if apic {
-                    (Element::Integer(0), Element::Integer(16 + link as u64))
+                let pin_id = IntxPin::from_register(pin as u8 + 1).unwrap();
+                let link = wiring.bus0_link(slot, pin_id);
+                // QEMU's PIIX3 connects each link's ISA IRQ to the PIC and the I/O APIC
+                // alike: its links serve both interrupt models.
+                let (source, index) = if apic && wiring != IntxWiring::QemuPiix {
+                    (Element::Integer(0), Element::Integer(wiring.apic_gsi(slot, pin_id).into()))
                 } else {
                     (Element::Name(links[link].clone()), Element::Integer(0))
                 };
@@ -722,7 +739,7 @@ fn check(machine: &Machine) {
                     index,
                 ];
                 let mode = if apic { "APIC" } else { "PIC" };
-                assert_eq!(entry, expected, "{chipset} _PRT ({mode} mode), slot {slot} pin {pin}");
+                assert_eq!(entry, expected, "{wiring:?} _PRT ({mode} mode), slot {slot} pin {pin}");
             }
         }
     }
@@ -820,8 +837,18 @@ fn ecam_above_4_gib_is_a_qword_reservation() {
 }
 
 #[test]
+fn xen_wiring_on_both_chipsets() {
+    for chipset in [Chipset::I440fx, Chipset::Q35] {
+        let mut machine = Machine::new("xen-wiring", chipset, &[0, 2]);
+        machine.wiring = IntxWiring::new(chipset, true);
+        check(&machine);
+    }
+}
+
+#[test]
 fn xen_sleep_states_and_generation_id_on_i440() {
     let mut machine = Machine::new("i440-xen-s3s4-genid", Chipset::I440fx, &[0, 1]);
+    machine.wiring = IntxWiring::Xen;
     machine.sleep_states = SleepStates::xen(true, true);
     machine.generation_id = Some(0xFC00_2010);
     check(&machine);

@@ -44,6 +44,7 @@ use crate::acpi::ssdt::SleepStates;
 use crate::arch::{HwPorts, HypercallPage, IdentityMapped, PhysMemory, Pit};
 use crate::bootinfo::{BootInfo, MemoryKind, MemoryRegion, Module, PhysRange};
 use crate::chipset::pm::PmBlocks;
+use crate::chipset::wiring::xen_intx_gsi;
 use crate::pci::{Bdf, IntxPin, Topology};
 
 /// Where Xen emulates the ACPI PM registers once HVM_PARAM_ACPI_IOPORTS_LOCATION is 1
@@ -162,13 +163,6 @@ impl From<config::ConfigError> for XenError {
     fn from(e: config::ConfigError) -> Self {
         XenError::Config(e)
     }
-}
-
-/// GSI of a bus-0 device's INTx in Xen's APIC mode, Xen's fixed wiring of PCI INTx to
-/// IOAPIC pins 16-47: `(((dev << 2) + (dev >> 3) + intx) & 31) + 16`, INTA = 0.
-pub fn intx_gsi(device: u8, pin: IntxPin) -> u32 {
-    let dev = u32::from(device);
-    (((dev << 2) + (dev >> 3) + u32::from(pin.index())) & 31) + 16
 }
 
 /// HVM_PARAM_CALLBACK_IRQ's value for delivery through `gsi` (type 0 in bits 63:56).
@@ -379,7 +373,7 @@ impl<H: Hypercall> XenSetup<H> {
     /// or `None` without a platform device (or one without an interrupt pin).
     pub fn set_callback_irq(&mut self, topology: &Topology) -> Result<Option<u32>, XenError> {
         let Some((bdf, Some(pin))) = platform_device(topology) else { return Ok(None) };
-        let gsi = intx_gsi(bdf.device(), pin);
+        let gsi = xen_intx_gsi(bdf.device(), pin);
         self.xen.set_param(abi::param::CALLBACK_IRQ, callback_irq_gsi(gsi))?;
         info!("Xen platform device at {bdf} {pin}: event callback on GSI {gsi}");
         Ok(Some(gsi))
