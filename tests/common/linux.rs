@@ -298,3 +298,52 @@ pub fn start_live(machine: &str, extra: &[&str], scratch: &Path) -> LiveVm {
     args.extend(extra);
     LiveVm::start(&args, scratch).unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// Which firmware starts the guest's kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Firmware {
+    /// Ours (`hvmloader-qemu`), with the kernel, initramfs and command line as fw_cfg files.
+    Ours,
+    /// QEMU's own path, the control: SeaBIOS and QEMU's tables, `-kernel`/`-initrd`.
+    Stock,
+}
+
+impl std::fmt::Display for Firmware {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(match self {
+            Firmware::Ours => "our firmware",
+            Firmware::Stock => "QEMU's SeaBIOS path",
+        })
+    }
+}
+
+impl Firmware {
+    /// What QEMU's `-kernel` loads, and the arguments that give the guest `initrd` and
+    /// `cmdline`.
+    pub fn kernel_args(self, initrd: &Path, cmdline: &str) -> (PathBuf, Vec<String>) {
+        let guest = guest();
+        match self {
+            Firmware::Ours => (
+                image("hvmloader-qemu"),
+                vec![
+                    "-fw_cfg".into(),
+                    format!("name=opt/hvmloader/kernel,file={}", guest.kernel.display()),
+                    "-fw_cfg".into(),
+                    format!("name=opt/hvmloader/initrd,file={}", initrd.display()),
+                    "-fw_cfg".into(),
+                    // fw_cfg's option parser splits at commas; QEMU's doubled comma escapes.
+                    format!("name=opt/hvmloader/cmdline,string={}", cmdline.replace(',', ",,")),
+                ],
+            ),
+            Firmware::Stock => (
+                guest.kernel.clone(),
+                vec![
+                    "-initrd".into(),
+                    initrd.display().to_string(),
+                    "-append".into(),
+                    cmdline.to_string(),
+                ],
+            ),
+        }
+    }
+}

@@ -4,6 +4,7 @@
 pub mod checks;
 pub mod linux;
 pub mod qmp;
+pub mod workloads;
 pub mod xen;
 
 use std::io::Read;
@@ -78,9 +79,31 @@ pub fn boot_until(
     timeout: Duration,
     done: impl Fn(&str) -> bool,
 ) -> Run {
+    boot_with(kernel, machine, extra, timeout, OnReset::Exit, done)
+}
+
+/// What QEMU does when the guest resets the machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnReset {
+    /// Exit (`-no-reboot`): a reset ends the run like a power-off.
+    Exit,
+    /// Reset the machine and run on, as a real one does.
+    Reboot,
+}
+
+/// [`boot_until`] with a choice of what a guest reset does.
+pub fn boot_with(
+    kernel: &Path,
+    machine: &str,
+    extra: &[&str],
+    timeout: Duration,
+    on_reset: OnReset,
+    done: impl Fn(&str) -> bool,
+) -> Run {
     let mut child: Child = Command::new("qemu-system-x86_64")
         .args(["-accel", "tcg", "-machine", machine, "-m", "512M"])
-        .args(["-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot"])
+        .args(["-display", "none", "-serial", "stdio", "-monitor", "none"])
+        .args(if on_reset == OnReset::Exit { &["-no-reboot"][..] } else { &[] })
         .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
         .arg("-kernel")
         .arg(kernel)
