@@ -7,7 +7,8 @@
 //! (`HVMRS_REQUIRE_XEN=1` makes that a failure).
 //!
 //! Only i440FX is tested here: Debian's device model (upstream QEMU 7.2) runs HVM guests on
-//! the i440FX-based `xenfv` machine only. Q35 is covered by the QEMU tests.
+//! the i440FX-based `xenfv` machine only. Q35 guests run on the project's own device model,
+//! in tests/xen_q35.rs.
 
 mod common;
 

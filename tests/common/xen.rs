@@ -23,6 +23,11 @@
 //! script's results between markers after it destroyed the guest, so nothing of the guest
 //! interleaves with them, and powers the machine off.
 //!
+//! A guest may run on the project's Q35 device model instead of the dom0's QEMU
+//! ([`q35_device_model`], [`GuestExtras::use_q35_device_model`]): it is built once per
+//! machine by xtask (`cargo xtask xen-dm`) and copied onto the test disk with the wrapper
+//! that xl.cfg's `device_model_override` names.
+//!
 //! When the machine cannot run this (no debootstrap, no root, no mirror), [`dom0`] says why
 //! and the tests skip; `HVMRS_REQUIRE_XEN=1` turns a skip into a failure.
 
@@ -809,6 +814,59 @@ pub struct GuestExtras {
     pub files: Vec<(String, PathBuf)>,
     /// Lines appended to the guest's xl.cfg.
     pub config: Vec<String>,
+}
+
+impl GuestExtras {
+    /// Runs the guest on the project's Q35 device model: the files of `entry` (a
+    /// [`q35_device_model`] directory) go on the test disk, xl.cfg's
+    /// `device_model_override` names its wrapper, and `args` (PCIe root ports and the
+    /// devices behind them, say) are appended to the device model's command line through
+    /// `device_model_args_hvm`.
+    pub fn use_q35_device_model(&mut self, entry: &Path, args: &[&str]) {
+        for name in [xtask::xen_dm::WRAPPER, xtask::xen_dm::QEMU] {
+            self.files.push((name.to_string(), entry.join(name)));
+        }
+        self.config
+            .push(format!(r#"device_model_override = "{TEST_MOUNT}/{}""#, xtask::xen_dm::WRAPPER));
+        if !args.is_empty() {
+            let quoted: Vec<String> = args.iter().map(|a| format!(r#""{a}""#)).collect();
+            self.config.push(format!("device_model_args_hvm = [ {} ]", quoted.join(", ")));
+        }
+    }
+}
+
+/// The project's Q35-capable device model (`cargo xtask xen-dm`, tools/xen-dm/): the cache
+/// entry holding the patched QEMU and its wrapper, built on first use (about 2 minutes on
+/// 2 cores), or why this machine cannot build it (Debian packages or the deb-src entry
+/// missing). A failing build on a machine that has everything panics.
+pub fn q35_device_model() -> Result<&'static Path, String> {
+    static ENTRY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    ENTRY
+        .get_or_init(|| {
+            xtask::xen_dm::prerequisites()?;
+            let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+            let entry = xtask::xen_dm::build_or_reuse(root, &|line| eprintln!("{line}"));
+            Ok(entry.unwrap_or_else(|e| panic!("building the Xen device model: {e}")))
+        })
+        .as_ref()
+        .map(PathBuf::as_path)
+        .map_err(Clone::clone)
+}
+
+/// The dom0 image and the Q35 device model, or `None` after printing why the calling test
+/// skips (`HVMRS_REQUIRE_XEN=1` turns that into a failure, as for [`dom0_or_skip`]).
+pub fn dom0_and_q35_device_model_or_skip(test: &str) -> Option<(&'static Dom0, &'static Path)> {
+    let dom0 = dom0_or_skip(test)?;
+    match q35_device_model() {
+        Ok(entry) => Some((dom0, entry)),
+        Err(reason) if std::env::var_os("HVMRS_REQUIRE_XEN").is_some_and(|v| v == "1") => {
+            panic!("{test}: no Q35 device model here, and HVMRS_REQUIRE_XEN=1: {reason}")
+        }
+        Err(reason) => {
+            eprintln!("SKIPPED {test}: cannot build the Q35 device model: {reason}");
+            None
+        }
+    }
 }
 
 /// [`run`] with more files on the test disk and more lines in the guest config.

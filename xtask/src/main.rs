@@ -10,6 +10,8 @@
 //! - `cargo xtask acpi-dump ...`: the installed ACPI tables, disassembled and compared with
 //!   a reference (see `acpi_dump.rs`).
 //! - `cargo xtask bench ...`: the performance figures (see `bench.rs`).
+//! - `cargo xtask xen-dm`: builds (once per machine) the Q35-capable Xen device model of
+//!   tools/xen-dm and prints, last, the path of its `device_model_override` wrapper.
 
 mod bench;
 mod elf;
@@ -27,6 +29,7 @@ fn main() -> ExitCode {
         Some("run") => run(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("bench") => bench::main(&args[1..], &root(), || build(&[])),
+        Some("xen-dm") => xen_dm(&args[1..]),
         Some("acpi-dump") => {
             xtask::acpi_dump::main(&args[1..], &root(), || build(&[]).map(|images| images.qemu))
         }
@@ -51,7 +54,11 @@ const USAGE: &str = "usage: cargo xtask <command>
                              dump the installed ACPI tables, compare with a reference
   bench [--runs N] [--only size,acpi,devices,linux]
                              size, ACPI bytes, firmware time, device accesses, Linux boot
-                             ratio; a table on stdout, JSON in target/bench/";
+                             ratio; a table on stdout, JSON in target/bench/
+  xen-dm [--missing-packages]
+                             build the Q35-capable Xen device model of tools/xen-dm (cached
+                             per machine); the last line is its xl.cfg wrapper's path. With
+                             --missing-packages: the Debian packages the build lacks";
 
 /// The workspace root (xtask lives one level below it).
 fn root() -> PathBuf {
@@ -120,6 +127,20 @@ fn run(args: &[String]) -> Result<ExitCode> {
     eprintln!("xtask: {cmd:?}");
     let status = cmd.status().map_err(|e| format!("cannot start QEMU: {e}"))?;
     Ok(qemu::report_exit(status))
+}
+
+fn xen_dm(args: &[String]) -> Result<ExitCode> {
+    match args.first().map(String::as_str) {
+        None => {}
+        Some("--missing-packages") if args.len() == 1 => {
+            println!("{}", xtask::xen_dm::missing_packages().join(" "));
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(extra) => return Err(format!("xen-dm: unexpected `{extra}`\n{USAGE}")),
+    }
+    let entry = xtask::xen_dm::build_or_reuse(&root(), &|line| eprintln!("{line}"))?;
+    println!("{}", entry.join(xtask::xen_dm::WRAPPER).display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn test(args: &[String]) -> Result<ExitCode> {
