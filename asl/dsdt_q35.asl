@@ -22,15 +22,13 @@
  * PCI hotplug is native PCIe hotplug, granted through _OSC when the device model does not run
  * its own ACPI hotplug for the root ports (QEMU: `-global
  * ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off`). The firmware probes for that interface
- * and tells _OSC through \_SB.PCI0.NHPG in the runtime SSDT; with QEMU's ACPI hotplug on,
- * native PCIe hotplug is withheld (the ports then report empty slots) and, since nothing here
- * implements QEMU's ACPI hotplug, devices cannot be hot-plugged on that configuration.
+ * and tells _OSC through \_SB.PCI0.NHPG, which it sets in the installed copy; with QEMU's
+ * ACPI hotplug on, native PCIe hotplug is withheld (the ports then report empty slots) and,
+ * since nothing here implements QEMU's ACPI hotplug, devices cannot be hot-plugged on that
+ * configuration.
  */
 DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", 0x00000000)
 {
-    /* 1 when the OS may take native PCIe hotplug control (runtime SSDT). */
-    External (\_SB.PCI0.NHPG, IntObj)
-
     /*
      * Soft-off: SLP_TYP 0. QEMU's PM1 control emulation powers off on SLP_TYP 0 for both
      * ICH9 and PIIX4. S3 and S4 are not offered: nothing in the firmware tells whether
@@ -48,6 +46,9 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", 0x00000000)
             Name (_CID, EisaId ("PNP0A03"))     // ... compatible with a PCI host bridge
             Name (_UID, Zero)
             Name (_BBN, Zero)                   // Root bus number (also for PCI_Config regions)
+
+            /* 1 when the OS may take native PCIe hotplug control (set by the firmware). */
+            Name (NHPG, Zero)
 
             /*
              * PCI Firmware Specification 3.3, 4.5: the OS asks for control of PCIe

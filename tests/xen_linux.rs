@@ -35,7 +35,8 @@ use common::workloads::{
     UnderTest, check_irq_workload, interrupt_model_ok, irq_workload, nvme, uart,
 };
 use common::xen::{
-    GuestExtras, PROBE_SCRIPT, Scenario, TEST_MOUNT, XenRun, dom0_or_skip, iso_tools, run_with,
+    GuestExtras, PROBE_SCRIPT, Scenario, TEST_MOUNT, XenRun, dom0_and_q35_device_model_or_skip,
+    dom0_or_skip, iso_tools, run_with,
 };
 
 /// Markers around the report /init prints on the guest's ttyS0.
@@ -55,7 +56,7 @@ for dev in /sys/bus/pci/devices/*; do
     echo "pci: $bdf $(cat $dev/vendor):$(cat $dev/device) driver $(basename "$(readlink $dev/driver)")"
     awk -v bdf=$bdf '$3 != "0x0000000000000000" { print "pci-resource: " bdf " " NR-1 " " $0 }' $dev/resource
 done
-dmesg | grep -E 'ACPI|Firmware|BIOS|e820|smp|CPU|[Xx]en|0000:00:|Memory:|Power|reboot|Kernel command line|DMI|HVM|Hypervisor|error|Error|warn|Warn' | sed 's/^/dmesg: /'
+dmesg | grep -E 'ACPI|Firmware|BIOS|e820|smp|CPU|[Xx]en|0000:00:|Memory:|Power|reboot|Kernel command line|DMI|HVM|Hypervisor|MMCONFIG|error|Error|warn|Warn' | sed 's/^/dmesg: /'
 echo "=== hvmrs xen-linux report end ==="
 "#;
 
@@ -76,12 +77,15 @@ struct Guest {
     /// The devices of [`irq_devices`], driven without MSI, in APIC mode (`Some(true)`) or
     /// PIC mode (`noapic`, `Some(false)`).
     intx: Option<bool>,
+    /// Q35 on the project's device model (tools/xen-dm) with [`q35_devices`], instead of
+    /// Debian's device model's `xenfv` (i440FX).
+    q35: bool,
 }
 
 impl Guest {
     /// xl's defaults with `vcpus` vCPUs and 512 MiB.
     fn default_config(vcpus: u32) -> Self {
-        Guest { vcpus, memory_mib: 512, config: Vec::new(), intx: None }
+        Guest { vcpus, memory_mib: 512, config: Vec::new(), intx: None, q35: false }
     }
 
     /// The kernel's command line.
@@ -92,6 +96,48 @@ impl Guest {
             Some(false) => format!("{LINUX_APPEND} pci=nomsi noapic"),
         }
     }
+}
+
+/// The Q35 guest's PCIe devices, each behind a root port of its own: an NVMe controller
+/// (driven with MSI-X), an e1000e (extended capabilities from 0x100: AER, DSN) and a 16550
+/// (no MSI: its INTx arrives swizzled to its root port's slot). The device model's
+/// arguments and the devices' addresses.
+const Q35_DEVICES: &[&str] = &[
+    "-device",
+    "pcie-root-port,id=rp1,chassis=1,addr=2",
+    "-blockdev",
+    "driver=null-co,node-name=nvme0,size=16777216,read-zeroes=on",
+    "-device",
+    "nvme,drive=nvme0,serial=xen-q35,bus=rp1",
+    "-device",
+    "pcie-root-port,id=rp2,chassis=2,addr=3",
+    "-device",
+    "e1000e,bus=rp2",
+    "-device",
+    "pcie-root-port,id=rp3,chassis=3,addr=4",
+    "-chardev",
+    "file,id=uart1,path=/tmp/hvmrs-uart1.log",
+    "-device",
+    "pci-serial,chardev=uart1,bus=rp3",
+];
+const Q35_NVME: &str = "01:00.0";
+const Q35_E1000E: &str = "02:00.0";
+const Q35_UART: &str = "03:00.0";
+
+/// The Q35 guest's report beyond the common one: every PCIe function's configuration space
+/// size and the first extended capability header (offset 0x100), the NVMe controller's
+/// I/O and its MSI-X interrupts, and the 16550's INTx workload.
+fn q35_report() -> String {
+    format!(
+        r#"for bdf in {Q35_NVME} {Q35_E1000E} {Q35_UART}; do
+    dev=/sys/bus/pci/devices/0000:$bdf
+    echo "pcie-config: $bdf $(stat -c %s $dev/config) $(od -An -tx4 -j256 -N4 $dev/config | tr -d ' ')"
+done
+timeout 60 dd if=/dev/nvme0n1 of=/dev/null bs=64k count=32 iflag=direct 2>/dev/null && echo "nvme-io: ok"
+grep nvme0q /proc/interrupts | awk '{{ n = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) n += $i; print "nvme-irq: " n " " $0 }}'
+{}"#,
+        irq_workload(&[Q35_UART])
+    )
 }
 
 /// Where the device model writes the 16550's output in dom0 (the probe script reads it).
@@ -136,6 +182,8 @@ struct FirmwareLog {
     placed: BTreeMap<(String, String), (u64, u64, bool, bool)>,
     /// RAM in the memory map Xen gave, in bytes.
     xen_ram: u64,
+    /// The ECAM window (Q35): base and last byte.
+    ecam: Option<(u64, u64)>,
 }
 
 fn parse_firmware(lines: &[&str]) -> FirmwareLog {
@@ -152,6 +200,10 @@ fn parse_firmware(lines: &[&str]) -> FirmwareLog {
             if let Some((signature, rest)) = rest.split_once(" at ") {
                 log.tables.push((signature.to_string(), hex(rest.split(',').next().unwrap())));
             }
+        } else if let Some(rest) = message.strip_prefix("boot: ECAM (MMCONFIG) at [") {
+            // "0xf0000000-0xf3ffffff] for buses 00-3f, ..."
+            let (first, last) = rest.split_once(']').unwrap().0.split_once('-').unwrap();
+            log.ecam = Some((hex(first), hex(last)));
         } else if let Some(rest) = message.strip_prefix("boot: memory map: [") {
             if let Some(range) = rest.strip_suffix("] RAM") {
                 let (first, last) = range.split_once('-').unwrap();
@@ -267,7 +319,12 @@ fn boot_linux(
     shape: &Guest,
     firmware: Option<Vec<u8>>,
 ) -> Option<XenRun> {
-    let dom0 = dom0_or_skip(test)?;
+    let (dom0, device_model) = if shape.q35 {
+        let (dom0, entry) = dom0_and_q35_device_model_or_skip(test)?;
+        (dom0, Some(entry))
+    } else {
+        (dom0_or_skip(test)?, None)
+    };
     // One Xen at a time: each is a TCG QEMU running a nested hypervisor.
     static ONE_XEN_AT_A_TIME: Mutex<()> = Mutex::new(());
     let _only_one = ONE_XEN_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -276,15 +333,14 @@ fn boot_linux(
     let started = Instant::now();
     let linux = guest();
     let (devices, under_test) = irq_devices();
-    let body = match shape.intx {
-        // The workload goes in the report, before its end marker.
-        Some(_) => {
-            let bdfs: Vec<&str> = under_test.iter().map(|d| d.bdf).collect();
-            let end = format!("echo \"{REPORT_END}\"");
-            REPORT_BODY.replace(&end, &format!("{}{end}", irq_workload(&bdfs)))
-        }
-        None => REPORT_BODY.to_string(),
+    // Workloads go in the report, before its end marker.
+    let workload = match (shape.q35, shape.intx) {
+        (true, _) => q35_report(),
+        (false, Some(_)) => irq_workload(&under_test.iter().map(|d| d.bdf).collect::<Vec<_>>()),
+        (false, None) => String::new(),
     };
+    let end = format!("echo \"{REPORT_END}\"");
+    let body = REPORT_BODY.replace(&end, &format!("{workload}{end}"));
     let initrd = linux.initrd_with_init(&body);
     let iso_dir = common::scratch(&format!("xen-{name}-iso"));
     let iso = iso_dir.join("linux.iso");
@@ -318,16 +374,22 @@ fn boot_linux(
         .chain(shape.config.iter().cloned())
         .collect(),
     };
-    if shape.intx.is_some() {
-        extras.config.push(devices);
+    match device_model {
+        Some(entry) => extras.use_q35_device_model(entry, Q35_DEVICES),
+        None if shape.intx.is_some() => extras.config.push(devices),
+        None => {}
+    }
+    if shape.q35 || shape.intx.is_some() {
         // What the 16550 sent, read in dom0 once the guest is done.
         let probe = iso_dir.join(PROBE_SCRIPT);
         std::fs::write(&probe, format!("cat {UART_LOG}\n")).expect("write the probe script");
         extras.files.push((PROBE_SCRIPT.to_string(), probe));
     }
     let run = run_with(dom0, &scenario, &extras);
+    let (seabios, ended) = run.timing();
     eprintln!(
-        "{test}: Xen boot, guest and power-off took {:?}; wait {:?}, xl list state {:?}, \
+        "{test}: from xl create: SeaBIOS after {seabios:?} s, power-off after {ended:?} s; \
+         Xen boot, guest and power-off took {:?}; wait {:?}, xl list state {:?}, \
          shutdown reason {:?}, Xen fault {:?}",
         run.elapsed,
         run.section("wait"),
@@ -373,6 +435,7 @@ fn linux_in_a_xen_guest_with_ram_above_4_gib_and_a_large_mmio_hole() {
         config: vec!["mmio_hole = 3584".into()],
         // And INTx in PIC mode.
         intx: Some(false),
+        q35: false,
     };
     let linux = linux_through_our_firmware(
         "linux_in_a_xen_guest_with_ram_above_4_gib_and_a_large_mmio_hole",
@@ -387,6 +450,22 @@ fn linux_in_a_xen_guest_with_ram_above_4_gib_and_a_large_mmio_hole() {
         .filter_map(|(range, _)| range.split_once('-'))
         .any(|(first, _)| hex(first) >= 1 << 32);
     assert!(high_ram, "Linux has no usable RAM above 4 GiB:\n{}", linux.dmesg.join("\n"));
+}
+
+/// Q35 on the project's device model (tools/xen-dm): 1 GiB, three PCIe root ports with an
+/// NVMe controller, an e1000e and a 16550 behind them, the CD on AHCI. Beyond every check of
+/// the i440FX guests: Linux uses MMCONFIG at our ECAM window (reserved), reads 4 KiB of
+/// configuration space and the extended capabilities of the PCIe functions, drives the
+/// NVMe with MSI-X and the 16550 with its INTx (Xen's wiring, swizzled to the root port),
+/// and binds xen-platform-pci.
+#[test]
+fn linux_in_a_q35_xen_guest_uses_our_firmware_and_powers_off() {
+    let shape = Guest { memory_mib: 1024, q35: true, ..Guest::default_config(1) };
+    linux_through_our_firmware(
+        "linux_in_a_q35_xen_guest_uses_our_firmware_and_powers_off",
+        "linux-q35",
+        &shape,
+    );
 }
 
 /// Two vCPUs: the AP our firmware started with VCPUOP and took down again is started by
@@ -438,7 +517,10 @@ fn linux_through_our_firmware(
     check_cpus_and_platform_device(&fw, &linux, shape.vcpus, &mut problems);
     check_memory(&fw, &guest_lines, &linux, shape.memory_mib, &mut problems);
     check_poweroff(&run, serial, &mut problems);
-    if let Some(apic) = shape.intx {
+    if shape.q35 {
+        check_q35(&fw, &run, report, &linux, &mut problems);
+    }
+    if let Some(apic) = shape.intx.filter(|_| !shape.q35) {
         let (_, under_test) = irq_devices();
         let sent = run.section("probe").unwrap_or("").to_string();
         check_irq_workload(&mut problems, &under_test, report, |_| sent.clone());
@@ -459,6 +541,62 @@ fn linux_through_our_firmware(
         panic!("{message}the whole Xen console: target/test-scratch/xen-{name}/console.log\n{run}");
     }
     Some(linux)
+}
+
+/// What the Q35 guest adds: MMCONFIG, extended configuration space, MSI-X and INTx.
+fn check_q35(
+    fw: &FirmwareLog,
+    run: &XenRun,
+    report: &str,
+    linux: &LinuxReport,
+    problems: &mut Problems,
+) {
+    let Some((base, end)) = fw.ecam else {
+        problems.check(false, || "our firmware logged no ECAM window".to_string());
+        return;
+    };
+    let mmconfig = dmesg_matching(&linux.dmesg, &["MMCONFIG"]);
+    let window = format!("[mem {base:#010x}-{end:#010x}]");
+    let found = format!("PCI: MMCONFIG for domain 0000 [bus 00-3f] at {window} (base {base:#x})");
+    problems.check(mmconfig.iter().any(|l| l.contains(&found)), || {
+        format!("Linux did not take our ECAM (`{found}`):{}", indented(&mmconfig))
+    });
+    let reserved = [
+        format!("PCI: MMCONFIG at {window} reserved in E820"),
+        format!("PCI: MMCONFIG at {window} reserved as ACPI motherboard resource"),
+    ];
+    problems
+        .check(mmconfig.iter().any(|l| reserved.iter().any(|r| l.contains(r.as_str()))), || {
+            format!("Linux did not accept our ECAM as reserved:{}", indented(&mmconfig))
+        });
+    // The 16550 is a conventional PCI function: 256 bytes.
+    for (bdf, expected) in [(Q35_NVME, "4096"), (Q35_E1000E, "4096"), (Q35_UART, "256")] {
+        let line = report.lines().find_map(|l| l.strip_prefix(&format!("pcie-config: {bdf} ")));
+        let (size, header) = line.and_then(|l| l.split_once(' ')).unwrap_or(("", ""));
+        problems.check(size == expected, || {
+            format!("{bdf}: Linux reads {size:?} bytes of configuration space, not {expected}")
+        });
+        if bdf == Q35_E1000E {
+            // e1000e's first extended capability: AER (ID 0x0001).
+            problems.check(header.len() == 8 && header.ends_with("0001"), || {
+                format!("{bdf}: the extended capability at 0x100 reads {header:?}, not AER")
+            });
+        }
+    }
+    problems.check(report.contains("nvme-io: ok"), || "the NVMe controller did no I/O".into());
+    let msi: Vec<&str> = report.lines().filter_map(|l| l.strip_prefix("nvme-irq: ")).collect();
+    // Under Xen, MSI-X vectors are Xen pirqs: "xen-pirq -msi-x nvme0q1".
+    let counted = msi.iter().any(|l| {
+        l.to_ascii_lowercase().contains("msi")
+            && l.split_whitespace().next().is_some_and(|n| n != "0")
+    });
+    problems.check(counted, || format!("no NVMe interrupt counted on MSI-X: {msi:?}"));
+    let sent = run.section("probe").unwrap_or("").to_string();
+    let uart = [uart(Q35_UART, "16550 behind a PCIe root port", 1)];
+    check_irq_workload(problems, &uart, report, |_| sent.clone());
+    problems.check(linux.pci.get("00:01.0").is_some_and(|(_, d)| d == "xen-platform-pci"), || {
+        format!("xen-platform-pci is not bound to the platform device: {:?}", linux.pci)
+    });
 }
 
 fn check_boot(run: &XenRun, ours: &[&str], problems: &mut Problems) {

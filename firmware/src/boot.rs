@@ -18,6 +18,7 @@ use crate::acpi::numa::NumaTables;
 use crate::acpi::ssdt::SleepStates;
 use crate::arch::{HwPorts, IdentityMapped};
 use crate::bootinfo::{BootInfo, BootInfoError, PhysRange};
+use crate::chipset::pm::PmBlocks;
 use crate::chipset::{Chipset, ChipsetError};
 use crate::cmdline::Options;
 use crate::console;
@@ -310,12 +311,22 @@ fn acpi_mode(
     let mut ports = unsafe { HwPorts::new() };
     let mut pm = chipset.enable_acpi(cfg, &mut ports).map_err(Fatal::Pm)?;
     if let Some(x) = xen {
-        // As hvmloader: once ACPI is on, Xen emulates PM1a/TMR at 0xb000 and GPE0 at 0xafe0.
+        // As hvmloader: once ACPI is on, Xen emulates PM1a status/enable at 0xb000 and the
+        // PM timer at 0xb008 itself. PM1a control and GPE0 stay the device model's chipset:
+        // PIIX4's GPE0 is at 0xafe0 (Xen's convention), ICH9's at PMBASE + 0x20, where
+        // nothing of Xen's is.
         let xen_pm = x.use_acpi_ports().map_err(Fatal::Xen)?;
-        if xen_pm != pm {
-            log::warn!("chipset PM blocks {pm:?} differ from Xen's {xen_pm:?}: using Xen's");
+        if (pm.pm1a_event, pm.pm_timer) != (xen_pm.pm1a_event, xen_pm.pm_timer) {
+            log::warn!(
+                "chipset PM1a at {:#x}, timer at {:#x}: Xen emulates them at {:#x} and {:#x}, \
+                 which the FADT names",
+                pm.pm1a_event,
+                pm.pm_timer,
+                xen_pm.pm1a_event,
+                xen_pm.pm_timer
+            );
         }
-        pm = xen_pm;
+        pm = PmBlocks { pm1a_event: xen_pm.pm1a_event, pm_timer: xen_pm.pm_timer, ..pm };
     }
     info!(
         "ACPI mode on: PM block at {:#x}, GPE0 at {:#x} ({} bytes), SCI IRQ {}",

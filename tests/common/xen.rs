@@ -653,6 +653,16 @@ impl XenRun {
         self.required_section("wait").trim()
     }
 
+    /// Seconds from `xl create` to SeaBIOS's banner on Xen's console and to the end of the
+    /// wait (a shutdown, for a guest that shuts down), as the dom0 measured them (polling
+    /// every half second).
+    pub fn timing(&self) -> (Option<f64>, Option<f64>) {
+        let Some(text) = self.section("timing") else { return (None, None) };
+        let value =
+            |key: &str| text.lines().find_map(|l| l.strip_prefix(key)?.trim().parse::<f64>().ok());
+        (value("seabios "), value("ended "))
+    }
+
     /// The guest's domain ID, if it was created.
     pub fn domid(&self) -> Option<u32> {
         self.section("domid")?.trim().parse().ok()
@@ -754,6 +764,8 @@ fn run_script(scenario: &Scenario) -> String {
     format!(
         r#"# The test's script (written by tests/common/xen.rs), run by /sbin/hvmrs-init.
 section() {{ echo "--- $1 ---"; }}
+now() {{ cut -d' ' -f1 /proc/uptime; }}
+created=$(now)
 timeout 60 xl create {TEST_MOUNT}/guest.cfg > /tmp/create.out 2>&1
 status=$?
 section xl-create
@@ -765,7 +777,12 @@ outcome=timeout
 if [ "$status" -eq 0 ]; then
     deadline=$(( $(date +%s) + {timeout} ))
     while [ "$(date +%s)" -lt "$deadline" ]; do
-        if xl dmesg | grep -Eq '{pattern}'; then outcome=matched; break; fi
+        xl dmesg > /tmp/xl-dmesg
+        # When SeaBIOS took over, for the timing section (within the 0.5 s of a poll).
+        if [ -z "${{seabios:-}}" ] && grep -q 'SeaBIOS (version' /tmp/xl-dmesg; then
+            seabios=$(now)
+        fi
+        if grep -Eq '{pattern}' /tmp/xl-dmesg; then outcome=matched; break; fi
         state=$(xl list {GUEST_NAME} 2>/dev/null | awk 'NR == 2 {{ print $5 }}')
         case "$state" in
             "") outcome=gone; break ;;
@@ -776,8 +793,12 @@ if [ "$status" -eq 0 ]; then
 else
     outcome="not created"
 fi
+ended=$(now)
 section wait
 echo "$outcome"
+section timing
+echo "seabios $(awk -v a=$created -v b=${{seabios:-}} 'BEGIN {{ if (b != "") print b - a; else print "none" }}')"
+echo "ended $(awk -v a=$created -v b=$ended 'BEGIN {{ print b - a }}')"
 # A test that needs more than the console (the guest's registers, a later state) puts a
 # probe on the test disk: it runs while the guest still exists, with the guest's name.
 if [ -f {TEST_MOUNT}/{PROBE_SCRIPT} ]; then

@@ -3,7 +3,6 @@
 //!
 //! ```text
 //! Scope (\_SB.PCI0) {
-//!     Name (XENI, 0 or 1)  1: Xen wires PCI INTx, 0: the chipset as QEMU emulates it
 //!     Name (_CRS, ResourceTemplate () {
 //!         WordBusNumber   the root bus range
 //!         IO              0xCF8-0xCFF, the configuration ports the host bridge consumes
@@ -55,18 +54,9 @@ pub struct SsdtInput<'a> {
     /// The ECAM area (Q35): reserved as a motherboard resource, since Linux uses an MCFG
     /// range only when the memory map or such a resource reserves it.
     pub ecam: Option<EcamArea>,
-    /// Whether the OS may take native PCIe hot-plug control through `_OSC` (Q35). Not when
-    /// the device model runs its own ACPI hot-plug for the root ports (QEMU's default on
-    /// q35): the ports then report no presence in their slot status, and pciehp would
-    /// power off every populated slot.
-    pub native_pcie_hotplug: bool,
     /// The sleep states to advertise besides S5 (which the DSDT has), with the SLP_TYP
     /// values the device model's PM1a_CNT implements.
     pub sleep_states: SleepStates,
-    /// Whether Xen's INTx emulation wires PCI interrupts (rather than the chipset as QEMU
-    /// emulates it): the DSDT's `_PRT` and PIRQ link devices follow `XENI`
-    /// ([`IntxWiring`](crate::chipset::IntxWiring) has the rules).
-    pub xen_intx: bool,
     /// Guest-physical address of the 16-byte VM generation ID ([`generation_id_bytes`]):
     /// describes it with the `VGEN` device. It must be [`GENERATION_ID_ALIGN`]-aligned (so
     /// it stays within one page) in memory the memory map reserves (not RAM, not ACPI
@@ -153,7 +143,6 @@ pub fn build_ssdt(input: &SsdtInput, out: &mut [u8]) -> Result<usize, Error> {
     validate(input)?;
     let mut w = AmlWriter::new(out);
     w.scope("\\_SB.PCI0", |w| {
-        w.name("XENI", &u8::from(input.xen_intx))?;
         let windows = PciWindows { low: input.low_windows, high: input.high_window.as_ref() };
         let bus_numbers = AddressSpace::word_bus_number(
             u16::from(*input.bus_range.start()),
@@ -176,8 +165,6 @@ pub fn build_ssdt(input: &SsdtInput, out: &mut [u8]) -> Result<usize, Error> {
             ]),
         )?;
         if let Some(ecam) = input.ecam {
-            // Read by the Q35 DSDT's _OSC.
-            w.name("NHPG", &u8::from(input.native_pcie_hotplug))?;
             w.device("ECAM", |w| {
                 w.name("_HID", &EisaId("PNP0C02"))?;
                 // _UID 1 is the DSDT's motherboard resource device.

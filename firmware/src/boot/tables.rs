@@ -513,11 +513,14 @@ fn install_acpi(
         low_windows: &pci.low_window,
         high_window: pci.high_window.clone(),
         ecam: pci.ecam,
-        native_pcie_hotplug: mode.native_pcie_hotplug,
-        xen_intx: pci.wiring.is_xen(),
         sleep_states: platform.sleep_states,
         generation_id: generation_id.map(|page| page.start),
     };
+    let settings = acpi::dsdt::DsdtSettings {
+        xen_intx: pci.wiring.is_xen(),
+        native_pcie_hotplug: mode.native_pcie_hotplug,
+    };
+    let dsdt = acpi::dsdt::installed_dsdt(platform.chipset, settings)?;
     let mut ssdt = vec![0u8; 64 * 1024];
     let ssdt_len = build_ssdt(&ssdt_input, &mut ssdt)?;
     let set = TableSet {
@@ -528,7 +531,7 @@ fn install_acpi(
         intx_wiring: platform.pci.wiring,
         hpet_block_id: hpet_block_id(),
         ecam: platform.pci.ecam,
-        dsdt: acpi::dsdt::dsdt(platform.chipset),
+        dsdt: &dsdt,
         ssdt_body: &ssdt[..ssdt_len],
         numa: platform.numa,
         extra: ExtraTables {

@@ -9,7 +9,7 @@
  *
  * Original Table Header:
  *     Signature        "SSDT"
- *     Length           0x00000100 (256)
+ *     Length           0x000000FA (250)
  *     Revision         0x02
  *     Checksum         <masked>
  *     OEM ID           "Xen   "
@@ -24,7 +24,6 @@ DefinitionBlock ("", "SSDT", 2, "Xen   ", "PLATFORM", <masked>)
 
     Scope (\_SB.PCI0)
     {
-        Name (XENI, Zero)
         Name (_CRS, ResourceTemplate ()  // _CRS: Current Resource Settings
         {
             WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode,

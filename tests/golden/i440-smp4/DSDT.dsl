@@ -9,7 +9,7 @@
  *
  * Original Table Header:
  *     Signature        "DSDT"
- *     Length           0x0000123B (4667)
+ *     Length           0x0000121F (4639)
  *     Revision         0x02
  *     Checksum         <masked>
  *     OEM ID           "Xen"
@@ -20,8 +20,6 @@
  */
 DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", <masked>)
 {
-    External (_SB_.PCI0.XENI, IntObj)
-
     Name (_S5, Package (0x04)  // _S5_: S5 System State
     {
         Zero, 
@@ -29,6 +27,7 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", <masked>)
         Zero, 
         Zero
     })
+    Name (XENI, Zero)
     Name (PICM, Zero)
     Method (_PIC, 1, NotSerialized)  // _PIC: Interrupt Model
     {
@@ -45,7 +44,7 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", <masked>)
             {
                 Local2 = (Local1 >> 0x02)
                 Local3 = (Local1 & 0x03)
-                If (^PCI0.XENI)
+                If (XENI)
                 {
                     If (PICM)
                     {
@@ -80,7 +79,7 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", <masked>)
 
         Method (LFLG, 0, NotSerialized)
         {
-            If (^PCI0.XENI)
+            If (XENI)
             {
                 Return (0x18)
             }

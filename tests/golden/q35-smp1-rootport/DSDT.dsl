@@ -9,7 +9,7 @@
  *
  * Original Table Header:
  *     Signature        "DSDT"
- *     Length           0x00000AD8 (2776)
+ *     Length           0x00000AB0 (2736)
  *     Revision         0x02
  *     Checksum         <masked>
  *     OEM ID           "Xen"
@@ -20,9 +20,6 @@
  */
 DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", <masked>)
 {
-    External (_SB_.PCI0.NHPG, IntObj)
-    External (_SB_.PCI0.XENI, IntObj)
-
     Name (_S5, Package (0x04)  // _S5_: S5 System State
     {
         Zero, 
@@ -30,6 +27,7 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", <masked>)
         Zero, 
         Zero
     })
+    Name (XENI, Zero)
     Name (PICM, Zero)
     Method (_PIC, 1, NotSerialized)  // _PIC: Interrupt Model
     {
@@ -46,7 +44,7 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", <masked>)
             {
                 Local2 = (Local1 >> 0x02)
                 Local3 = (Local1 & 0x03)
-                If (^PCI0.XENI)
+                If (XENI)
                 {
                     If (PICM)
                     {
@@ -81,7 +79,7 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", <masked>)
 
         Method (LFLG, 0, NotSerialized)
         {
-            If (^PCI0.XENI)
+            If (XENI)
             {
                 Return (0x18)
             }
@@ -162,6 +160,7 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", <masked>)
             Name (_CID, EisaId ("PNP0A03") /* PCI Bus */)  // _CID: Compatible ID
             Name (_UID, Zero)  // _UID: Unique ID
             Name (_BBN, Zero)  // _BBN: BIOS Bus Number
+            Name (NHPG, Zero)
             Method (_OSC, 4, Serialized)  // _OSC: Operating System Capabilities
             {
                 CreateDWordField (Arg3, Zero, CDW1)

@@ -9,7 +9,7 @@
  *
  * Original Table Header:
  *     Signature        "SSDT"
- *     Length           0x0000015D (349)
+ *     Length           0x00000151 (337)
  *     Revision         0x02
  *     Checksum         <masked>
  *     OEM ID           "Xen   "
@@ -24,7 +24,6 @@ DefinitionBlock ("", "SSDT", 2, "Xen   ", "PLATFORM", <masked>)
 
     Scope (\_SB.PCI0)
     {
-        Name (XENI, Zero)
         Name (_CRS, ResourceTemplate ()  // _CRS: Current Resource Settings
         {
             WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode,
@@ -76,7 +75,6 @@ DefinitionBlock ("", "SSDT", 2, "Xen   ", "PLATFORM", <masked>)
                 0x08000000,         // Length
                 ,, , AddressRangeMemory, TypeStatic)
         })
-        Name (NHPG, Zero)
         Device (ECAM)
         {
             Name (_HID, EisaId ("PNP0C02") /* PNP Motherboard Resources */)  // _HID: Hardware ID

@@ -21,7 +21,7 @@ use libacpi::tables::{AmlTable, MadtProcessor, ProcessorState};
 use libacpi::{OemIds, Table};
 
 use super::*;
-use crate::acpi::dsdt::dsdt;
+use crate::acpi::dsdt::{DsdtSettings, installed_dsdt};
 use crate::chipset::{Chipset, IntxWiring};
 use crate::pci::IntxPin;
 
@@ -52,8 +52,6 @@ impl Machine {
             low_windows: &self.low_windows,
             high_window: self.high_window.clone(),
             ecam: self.ecam,
-            native_pcie_hotplug: true,
-            xen_intx: self.wiring.is_xen(),
             sleep_states: self.sleep_states,
             generation_id: self.generation_id,
         }
@@ -502,7 +500,9 @@ fn check(machine: &Machine) {
 
     let scratch = Scratch::new(machine.tag);
     let dir = scratch.0.as_path();
-    fs::write(dir.join("DSDT.aml"), dsdt(machine.chipset)).unwrap();
+    let settings = DsdtSettings { xen_intx: machine.wiring.is_xen(), native_pcie_hotplug: true };
+    let dsdt = installed_dsdt(machine.chipset, settings).expect("the DSDT has its switches");
+    fs::write(dir.join("DSDT.aml"), dsdt).unwrap();
     fs::write(dir.join("SSDT.aml"), &ssdt).unwrap();
 
     // Both disassemble cleanly, each with the other as external; the SSDT's ASL compiles
