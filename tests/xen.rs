@@ -470,18 +470,6 @@ fn a_truncated_image_makes_xl_create_fail() {
     eprintln!("a_truncated_image_makes_xl_create_fail: xl create said:\n{}", run.create_output());
 }
 
-/// Q35 needs the device-model half of the Xen Q35 series, which upstream QEMU (Debian's
-/// qemu-system-xen) lacks: say so in the test output instead of silently testing less.
-#[test]
-fn q35_under_xen_is_not_available_here() {
-    eprintln!(
-        "SKIPPED q35_under_xen_is_not_available_here: Debian's Xen device model (upstream \
-         QEMU 7.2) runs HVM guests only on the i440FX-based xenfv machine; Q35 under Xen \
-         needs the unmerged device-model patches. Q35 is tested under QEMU (qemu_boot, \
-         pci_layout, cpus, acpi_tables, linux_boot)."
-    );
-}
-
 // ---------------------------------------------------------------------------------------
 // OVMF (`bios = "ovmf"`).
 //
