@@ -16,7 +16,7 @@ mod tables;
 
 use crate::acpi::numa::NumaTables;
 use crate::acpi::ssdt::SleepStates;
-use crate::arch::{HwPorts, IdentityMapped};
+use crate::arch::{HwPorts, IdentityMapped, Pit, rdtsc};
 use crate::bootinfo::{BootInfo, BootInfoError, PhysRange};
 use crate::chipset::pm::PmBlocks;
 use crate::chipset::{Chipset, ChipsetError};
@@ -28,6 +28,7 @@ use crate::pci::Cf8;
 use crate::platform::xen::XenSetup;
 use crate::platform::{self, Platform};
 use crate::smbios::{BiosStrings, CpuTopology};
+use crate::time::{self, RateSource, TscClock, TscRate};
 use libacpi::tables::{MadtProcessor, ProcessorState};
 
 /// Where the firmware image lies, from the linker script.
@@ -50,6 +51,8 @@ pub enum Fatal {
     MemoryMap(crate::e820::E820Error),
     Cpu(crate::cpu::CpuError),
     CpuCountUnknown,
+    /// Neither Xen's CPUID nor the PIT gave the TSC's rate, which every wait runs on.
+    TscRate,
     Pm(crate::chipset::pm::MissingPmFunction),
     Pam(crate::chipset::pm::PamLocked),
     Acpi(libacpi::Error),
@@ -82,6 +85,9 @@ impl fmt::Display for Fatal {
             Fatal::CpuCountUnknown => {
                 f.write_str("CPUs: no fw_cfg interface, so the number of vCPUs is unknown")
             }
+            Fatal::TscRate => f.write_str(
+                "time: no TSC rate (no Xen CPUID time leaf, and PIT channel 2 does not count)",
+            ),
             Fatal::Pm(e) => e.fmt(f),
             Fatal::Pam(e) => e.fmt(f),
             Fatal::Acpi(e) => write!(f, "ACPI tables: {e}"),
@@ -178,12 +184,18 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
     // SAFETY: the entry code identity-maps the first 4 GiB and we are still on its tables.
     let memory = unsafe { IdentityMapped::new() };
     let mut boot = BootInfo::parse(&memory, u64::from(start_info_paddr), layout.image)?;
+    if let Platform::Xen(leaves) = platform
+        && let Some(khz) = leaves.tsc_khz()
+    {
+        time::set_tsc_rate(TscRate { khz: khz.into(), source: RateSource::XenCpuid });
+    }
     // Xen: hypercall page, hvm_info_table, XENMEM_memory_map (+ reserved device memory),
     // xenstore configuration. Xen's start info for HVM firmware carries no memory map: the
     // rest of the boot uses Xen's.
     let mut xen = match platform {
         Platform::Xen(leaves) => {
-            let setup = XenSetup::start(leaves).map_err(Fatal::Xen)?;
+            let mut clock = TscClock::new(tsc_rate()?);
+            let setup = XenSetup::start(leaves, &mut clock).map_err(Fatal::Xen)?;
             boot.memory_map = setup.memory_map.clone();
             Some(setup)
         }
@@ -278,7 +290,11 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
     let installed = tables::install(&described, &boot, area, options.self_checks)?;
     let e820 = memory_map(&boot, &pci, &installed)?;
     // What the firmware's own work cost, before a payload is loaded (`cargo xtask bench`).
-    info!("accesses: {}", crate::stats::Summary::take());
+    let mut summary = crate::stats::Summary::take();
+    // Measured now if no wait needed it: after the snapshot, so the measurement's own time
+    // and port accesses are not in it.
+    summary.tsc_rate = tsc_rate().ok();
+    info!("accesses: {summary}");
     match xen {
         Some(x) => match xen_hand_off(x, chipset, &boot, &e820, layout, &installed)? {},
         None => hand_off(chipset, &boot, &e820, layout, &installed).map_err(Fatal::Handoff)?,
@@ -298,6 +314,22 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
 
 /// The Xen platform as the firmware drives it: through the real hypercall page.
 type HwXen = XenSetup<crate::arch::HypercallPage>;
+
+/// The TSC's rate, which every wait runs on ([`crate::time`]): Xen's CPUID time leaf, read
+/// at the start, or else measured against the PIT the first time it is needed (about 1 ms,
+/// which a boot with one vCPU never spends before its closing summary).
+pub(crate) fn tsc_rate() -> Result<TscRate, Fatal> {
+    let measure = || {
+        // SAFETY: the firmware owns the machine's devices while it runs; PIT channel 2 and
+        // port 0x61 serve only this measurement.
+        let mut ports = unsafe { HwPorts::new() };
+        let khz = Pit::new(&mut ports).measure_tsc_khz(&mut rdtsc)?;
+        Some(TscRate { khz, source: RateSource::Pit })
+    };
+    let rate = time::tsc_rate_or(measure).ok_or(Fatal::TscRate)?;
+    debug!("time: {rate}");
+    Ok(rate)
+}
 
 /// Puts the chipset in ACPI mode (under Xen, where Xen emulates the PM block), and finds
 /// out whether the OS may take native PCIe hot-plug control. Returns the PM blocks for the
@@ -407,7 +439,7 @@ fn xen_hand_off(
     if let Some(page) = installed.generation_id {
         xen.publish_generation_id(page.start).map_err(Fatal::Xen)?;
     }
-    xen.finish_on_hardware().map_err(Fatal::Xen)?;
+    xen.finish(&mut TscClock::new(tsc_rate()?)).map_err(Fatal::Xen)?;
     bios.boot(e820, &installed.bios_tables(), &mut memory).map_err(Fatal::Handoff)
 }
 

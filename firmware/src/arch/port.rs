@@ -8,6 +8,15 @@ pub trait PortIo {
     fn write8(&mut self, port: u16, value: u8);
     fn write16(&mut self, port: u16, value: u16);
     fn write32(&mut self, port: u16, value: u32);
+
+    /// Writes `bytes` to `port` one after the other, as one string instruction where the
+    /// hardware has one (`rep outsb`): a hypervisor that emulates the port takes the whole
+    /// string in one exit instead of one per byte.
+    fn write_bytes(&mut self, port: u16, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write8(port, byte);
+        }
+    }
 }
 
 /// The machine's real I/O ports.
@@ -58,5 +67,23 @@ impl PortIo for HwPorts {
         crate::stats::port_counter(port).write();
         // SAFETY: see the impl note.
         unsafe { Port::<u32>::new(port).write(value) }
+    }
+    fn write_bytes(&mut self, port: u16, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        crate::stats::port_counter(port).write_string(bytes.len());
+        // SAFETY: see the impl note. `rep outsb` reads `bytes.len()` bytes from `bytes`
+        // (a live slice) upwards: the direction flag is clear, as the ABI requires between
+        // calls. RSI and RCX are consumed.
+        unsafe {
+            core::arch::asm!(
+                "rep outsb",
+                in("dx") port,
+                inout("rsi") bytes.as_ptr() => _,
+                inout("rcx") bytes.len() => _,
+                options(nostack, preserves_flags, readonly)
+            )
+        }
     }
 }

@@ -10,8 +10,9 @@ use alloc::string::String;
 use core::fmt;
 
 use super::hypercall::{Hypercall, Xen};
-use super::xenstore::{Stopwatch, XenStore, XsError};
+use super::xenstore::{XenStore, XsError};
 use crate::bootinfo::PhysRange;
+use crate::time::Clock;
 
 /// Something keys can be read from (the store; a map in tests).
 pub trait KeyReader {
@@ -21,13 +22,13 @@ pub trait KeyReader {
 
 /// The store with what a read needs: the client, the hypercalls, a clock.
 #[derive(Debug)]
-pub struct StoreSession<'a, H: Hypercall, C: Stopwatch> {
+pub struct StoreSession<'a, H: Hypercall, C: Clock> {
     pub store: &'a mut XenStore,
     pub xen: &'a mut Xen<H>,
     pub clock: &'a mut C,
 }
 
-impl<H: Hypercall, C: Stopwatch> KeyReader for StoreSession<'_, H, C> {
+impl<H: Hypercall, C: Clock> KeyReader for StoreSession<'_, H, C> {
     fn read_key(&mut self, path: &str) -> Result<Option<String>, XsError> {
         self.store.read(self.xen, self.clock, path)
     }

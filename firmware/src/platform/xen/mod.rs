@@ -38,14 +38,15 @@ pub use config::{BiosKind, XenConfig};
 pub use cpuid::{HypercallLeaf, XenCpuid};
 pub use hvm_info::{HvmInfo, HvmInfoError};
 pub use hypercall::{Hypercall, Xen};
-pub use xenstore::{Stopwatch, XenStore, XsError, XsOp};
+pub use xenstore::{XenStore, XsError, XsOp};
 
 use crate::acpi::ssdt::SleepStates;
-use crate::arch::{HwPorts, HypercallPage, IdentityMapped, PhysMemory, Pit};
+use crate::arch::{HypercallPage, IdentityMapped, PhysMemory};
 use crate::bootinfo::{BootInfo, MemoryKind, MemoryRegion, Module, PhysRange};
 use crate::chipset::pm::PmBlocks;
 use crate::chipset::wiring::xen_intx_gsi;
 use crate::pci::{Bdf, IntxPin, Topology};
+use crate::time::Clock;
 
 /// Where Xen emulates the ACPI PM registers once HVM_PARAM_ACPI_IOPORTS_LOCATION is 1
 /// (public/hvm/ioreq.h: ACPI_PM1A_EVT_BLK_ADDRESS_V1 0xb000, PM1a_CNT +4, PM_TMR +8,
@@ -211,28 +212,18 @@ pub struct XenSetup<H: Hypercall> {
 
 impl XenSetup<HypercallPage> {
     /// The firmware's entry into Xen: installs the hypercall page, then
-    /// [`XenSetup::gather`] with the boot identity map and the PIT as the clock.
-    pub fn start(cpuid: XenCpuid) -> Result<Self, XenError> {
+    /// [`XenSetup::gather`] with the boot identity map; `clock` bounds every wait for
+    /// xenstored.
+    pub fn start(cpuid: XenCpuid, clock: &mut impl Clock) -> Result<Self, XenError> {
         let leaf = cpuid.hypercall_leaf()?;
         // SAFETY: we run on Xen (its CPUID signature was found) and `leaf.msr` is the MSR
         // Xen's own leaf names for the hypercall page; the image is identity-mapped.
         let page = unsafe { HypercallPage::install(leaf.msr) };
         let mut xen = Xen::new(page);
         let store = XenStore::connect_identity(&mut xen)?;
-        // SAFETY: the firmware owns the machine's devices while it runs (PIT channel 2 and
-        // port 0x61 are used only for timing).
-        let mut ports = unsafe { HwPorts::new() };
-        let mut clock = Pit::new(&mut ports);
         // SAFETY: the entry code identity-maps the first 4 GiB and we are on its tables.
         let memory = unsafe { IdentityMapped::new() };
-        Self::gather(xen, &memory, store, &mut clock)
-    }
-
-    /// Xen's clock for [`XenSetup::finish`] on the real machine.
-    pub fn finish_on_hardware(self) -> Result<(), XenError> {
-        // SAFETY: as in `start`.
-        let mut ports = unsafe { HwPorts::new() };
-        self.finish(&mut Pit::new(&mut ports))
+        Self::gather(xen, &memory, store, clock)
     }
 }
 
@@ -243,7 +234,7 @@ impl<H: Hypercall> XenSetup<H> {
         mut xen: Xen<H>,
         memory: &impl PhysMemory,
         mut store: XenStore,
-        clock: &mut impl Stopwatch,
+        clock: &mut impl Clock,
     ) -> Result<Self, XenError> {
         let version = xen.version()?;
         let extraversion = xen.extraversion().unwrap_or_default();
@@ -360,7 +351,7 @@ impl<H: Hypercall> XenSetup<H> {
     /// home, /local/domain/<domid>/), waiting at most the store's timeout for each step.
     pub fn write_key(
         &mut self,
-        clock: &mut impl Stopwatch,
+        clock: &mut impl Clock,
         path: &str,
         value: &str,
     ) -> Result<(), XenError> {
@@ -403,7 +394,7 @@ impl<H: Hypercall> XenSetup<H> {
     }
 
     /// Hands the xenstore ring back clean; the last Xen call before the hand-off.
-    pub fn finish(mut self, clock: &mut impl Stopwatch) -> Result<(), XenError> {
+    pub fn finish(mut self, clock: &mut impl Clock) -> Result<(), XenError> {
         if let Some(store) = self.store.take() {
             store.hand_back(&mut self.xen, clock)?;
         }

@@ -13,11 +13,12 @@ use std::{format, vec};
 use super::abi::{self, *};
 use super::config::{BiosKind, ConfigError, KeyReader, TpmVersion, XenConfig, parse_c_integer};
 use super::hvm_info::{HvmInfo, HvmInfoError};
-use super::xenstore::{Stopwatch, XenStore, XsError, XsOp};
+use super::xenstore::{XenStore, XsError, XsOp};
 use super::*;
 use crate::arch::{CpuidResult, PhysMemory, PhysReadError};
 use crate::bootinfo::{MemoryKind, MemoryRegion, PhysRange};
 use crate::pci::{Bdf, Function, IntxPin, Topology};
+use crate::time::Clock;
 
 // ---------------------------------------------------------------------------------------
 // ABI layouts, against the x86-64 values of Xen's public headers.
@@ -358,7 +359,11 @@ struct Polls {
     timeouts: u32,
 }
 
-impl Stopwatch for Polls {
+impl Clock for Polls {
+    fn now_us(&mut self) -> u64 {
+        0
+    }
+
     fn poll_until(&mut self, _timeout_us: u64, done: &mut dyn FnMut() -> bool) -> bool {
         if (0..self.per_wait.max(1)).any(|_| done()) {
             return true;

@@ -18,7 +18,7 @@ use core::sync::atomic::{Ordering, fence};
 use super::XenError;
 use super::abi::{XenstoreDomainInterface, XsdSockmsg, param, xs};
 use super::hypercall::{Hypercall, Xen};
-use crate::arch::{Pit, PortIo};
+use crate::time::Clock;
 
 /// How long one wait for xenstored may take before the store counts as not answering.
 /// Replies normally take well under a millisecond; a dom0 under emulation, a few. hvmloader
@@ -28,18 +28,6 @@ pub const DEFAULT_TIMEOUT_US: u64 = 5_000_000;
 /// before the stream counts as broken.
 const MAX_SKIPPED: usize = 16;
 const MASK: u32 = xs::RING_SIZE - 1;
-
-/// Waiting with a bound: polls `done` until it is true (returns true) or `timeout_us` have
-/// passed (returns false).
-pub trait Stopwatch {
-    fn poll_until(&mut self, timeout_us: u64, done: &mut dyn FnMut() -> bool) -> bool;
-}
-
-impl<P: PortIo> Stopwatch for Pit<'_, P> {
-    fn poll_until(&mut self, timeout_us: u64, done: &mut dyn FnMut() -> bool) -> bool {
-        self.wait_until(timeout_us, done).is_some()
-    }
-}
 
 /// What the client was doing when something went wrong.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -307,7 +295,7 @@ impl XenStore {
     fn write_all<H: Hypercall>(
         &mut self,
         xen: &mut Xen<H>,
-        clock: &mut impl Stopwatch,
+        clock: &mut impl Clock,
         req: Req<'_>,
         mut data: &[u8],
     ) -> Result<(), XsError> {
@@ -344,7 +332,7 @@ impl XenStore {
     fn read_exact<H: Hypercall>(
         &mut self,
         xen: &mut Xen<H>,
-        clock: &mut impl Stopwatch,
+        clock: &mut impl Clock,
         req: Req<'_>,
         buf: &mut [u8],
     ) -> Result<(), XsError> {
@@ -387,7 +375,7 @@ impl XenStore {
     fn request<H: Hypercall>(
         &mut self,
         xen: &mut Xen<H>,
-        clock: &mut impl Stopwatch,
+        clock: &mut impl Clock,
         req: Req<'_>,
         kind: u32,
         body: &[&[u8]],
@@ -435,7 +423,7 @@ impl XenStore {
     pub fn read<H: Hypercall>(
         &mut self,
         xen: &mut Xen<H>,
-        clock: &mut impl Stopwatch,
+        clock: &mut impl Clock,
         path: &str,
     ) -> Result<Option<String>, XsError> {
         check_path(path)?;
@@ -457,7 +445,7 @@ impl XenStore {
     pub fn write<H: Hypercall>(
         &mut self,
         xen: &mut Xen<H>,
-        clock: &mut impl Stopwatch,
+        clock: &mut impl Clock,
         path: &str,
         value: &str,
     ) -> Result<(), XsError> {
@@ -487,7 +475,7 @@ impl XenStore {
     pub fn hand_back<H: Hypercall>(
         mut self,
         xen: &mut Xen<H>,
-        clock: &mut impl Stopwatch,
+        clock: &mut impl Clock,
     ) -> Result<(), XsError> {
         if self.ring.word(features_field) & xs::SERVER_FEATURE_RECONNECTION != 0 {
             self.ring.set_word(connection_field, xs::RECONNECT);
