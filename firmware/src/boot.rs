@@ -28,7 +28,7 @@ use crate::pci::Cf8;
 use crate::platform::xen::XenSetup;
 use crate::platform::{self, Platform};
 use crate::smbios::{BiosStrings, CpuTopology};
-use crate::time::{self, RateSource, TscClock, TscRate};
+use crate::time::{self, RateSource, TscRate};
 use libacpi::tables::{MadtProcessor, ProcessorState};
 
 /// Where the firmware image lies, from the linker script.
@@ -194,8 +194,7 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
     // rest of the boot uses Xen's.
     let mut xen = match platform {
         Platform::Xen(leaves) => {
-            let mut clock = TscClock::new(tsc_rate()?);
-            let setup = XenSetup::start(leaves, &mut clock).map_err(Fatal::Xen)?;
+            let setup = XenSetup::start(leaves).map_err(Fatal::Xen)?;
             boot.memory_map = setup.memory_map.clone();
             Some(setup)
         }
@@ -439,7 +438,7 @@ fn xen_hand_off(
     if let Some(page) = installed.generation_id {
         xen.publish_generation_id(page.start).map_err(Fatal::Xen)?;
     }
-    xen.finish(&mut TscClock::new(tsc_rate()?)).map_err(Fatal::Xen)?;
+    xen.finish_on_hardware().map_err(Fatal::Xen)?;
     bios.boot(e820, &installed.bios_tables(), &mut memory).map_err(Fatal::Handoff)
 }
 

@@ -287,6 +287,11 @@ impl XenStore {
             .ok_or(XenError::NoStore { pfn: 0, port: u64::from(loc.port) })
     }
 
+    /// The event channel the daemon signals.
+    pub fn port(&self) -> u32 {
+        self.port
+    }
+
     fn notify<H: Hypercall>(&self, xen: &mut Xen<H>) -> Result<(), XsError> {
         xen.evtchn_send(self.port).map_err(|e| XsError::Notify(alloc::boxed::Box::new(e)))
     }
