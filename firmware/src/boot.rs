@@ -21,15 +21,16 @@ use crate::bootinfo::{BootInfo, BootInfoError, PhysRange};
 use crate::chipset::pm::PmBlocks;
 use crate::chipset::{Chipset, ChipsetError};
 use crate::cmdline::Options;
-use crate::console;
+use crate::console::{self, ConsoleChoice};
 use crate::cpu::ApStartup;
 use crate::e820::{ClaimKind, E820Builder, E820Map};
 use crate::pci::Cf8;
-use crate::platform::xen::XenSetup;
+use crate::platform::xen::{XenSetup, cmdline_key};
 use crate::platform::{self, Platform};
 use crate::smbios::{BiosStrings, CpuTopology};
 use crate::time::{self, RateSource, TscRate};
 use libacpi::tables::{MadtProcessor, ProcessorState};
+use log::LevelFilter;
 
 /// Where the firmware image lies, from the linker script.
 #[derive(Clone, Copy, Debug)]
@@ -163,11 +164,7 @@ pub fn main(start_info_paddr: u32, layout: ImageLayout) -> ! {
         layout.image,
         layout.heap_size >> 10
     );
-    info!(
-        "platform {platform}; console: COM1 {}, debug port 0xe9 {}",
-        if console.com1 { "yes" } else { "no" },
-        if console.debug_port { "yes" } else { "no" }
-    );
+    info!("platform {platform}; console: {console}");
     match run(platform, start_info_paddr, layout) {
         Ok(summary) => {
             info!("done: {summary}; nothing to hand off to, stopping");
@@ -184,25 +181,40 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
     // SAFETY: the entry code identity-maps the first 4 GiB and we are still on its tables.
     let memory = unsafe { IdentityMapped::new() };
     let mut boot = BootInfo::parse(&memory, u64::from(start_info_paddr), layout.image)?;
+    // The command line is the start info's and, under Xen, the xenstore key's. It is parsed
+    // as soon as it is known, so that the console follows it from there on; a bad option is
+    // reported once the platform can end the domain cleanly (under Xen, through the
+    // hypercall page).
+    let mut cmdline = boot.cmdline.clone();
+    let settle = |cmdline: &str| {
+        let given = Options::parse(cmdline).unwrap_or_default();
+        settle_console(given.console, given.log_level);
+    };
     if let Platform::Xen(leaves) = platform
         && let Some(khz) = leaves.tsc_khz()
     {
         time::set_tsc_rate(TscRate { khz: khz.into(), source: RateSource::XenCpuid });
     }
-    // Xen: hypercall page, hvm_info_table, XENMEM_memory_map (+ reserved device memory),
-    // xenstore configuration. Xen's start info for HVM firmware carries no memory map: the
-    // rest of the boot uses Xen's.
+    // Xen: hypercall page, the console keys, hvm_info_table, XENMEM_memory_map (+ reserved
+    // device memory), xenstore configuration. Xen's start info for HVM firmware carries no
+    // memory map: the rest of the boot uses Xen's.
     let mut xen = match platform {
         Platform::Xen(leaves) => {
-            let setup = XenSetup::start(leaves).map_err(Fatal::Xen)?;
+            let from_key = |key: Option<alloc::string::String>| {
+                cmdline = cmdline_key::combine(&boot.cmdline, key.as_deref());
+                settle(&cmdline);
+            };
+            let setup = XenSetup::start(leaves, from_key).map_err(Fatal::Xen)?;
             boot.memory_map = setup.memory_map.clone();
             Some(setup)
         }
-        Platform::Qemu => None,
+        Platform::Qemu => {
+            settle(&cmdline);
+            None
+        }
     };
-    let options = Options::parse(&boot.cmdline).map_err(|e| Fatal::Cmdline(e.to_string()))?;
-    log::set_max_level(options.log_level);
-    log_boot_info(&boot, &options);
+    let options = Options::parse(&cmdline).map_err(|e| Fatal::Cmdline(e.to_string()))?;
+    log_boot_info(&boot, &cmdline, &options);
     if let Some(fault) = options.fault {
         log::warn!("failing on purpose: fault={fault:?}");
         crate::arch::provoke(fault);
@@ -313,6 +325,14 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
 
 /// The Xen platform as the firmware drives it: through the real hypercall page.
 type HwXen = XenSetup<crate::arch::HypercallPage>;
+
+/// Applies the console choice and log level of the command line (or the platform's
+/// defaults) and says where the log goes now.
+fn settle_console(choice: Option<ConsoleChoice>, level: Option<LevelFilter>) {
+    let status = console::configure(choice);
+    log::set_max_level(level.unwrap_or(LevelFilter::Info));
+    info!("console: {status}, log level {}", log::max_level());
+}
 
 /// The TSC's rate, which every wait runs on ([`crate::time`]): Xen's CPUID time leaf, read
 /// at the start, or else measured against the PIT the first time it is needed (about 1 ms,
@@ -594,7 +614,7 @@ fn memory_map(
 /// The IOAPIC's register page, which no RAM or BAR may cover.
 const IOAPIC: core::ops::Range<u64> = 0xFEC0_0000..0xFEC0_1000;
 
-fn log_boot_info(boot: &BootInfo, options: &Options) {
+fn log_boot_info(boot: &BootInfo, cmdline: &str, options: &Options) {
     info!(
         "start info at {}: version {}, flags {:#x}, {} module(s), {} memory map entries, rsdp {}",
         boot.start_info,
@@ -607,7 +627,7 @@ fn log_boot_info(boot: &BootInfo, options: &Options) {
             None => alloc::string::String::from("none"),
         }
     );
-    info!("command line: \"{}\"", boot.cmdline);
+    info!("command line: \"{cmdline}\"");
     debug!("options: {options:?}");
     for region in &boot.memory_map {
         info!("memory map: {} {}", region.range, region.kind);

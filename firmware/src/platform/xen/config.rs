@@ -152,7 +152,7 @@ pub fn parse_c_integer(s: &str) -> Option<i64> {
 /// One key, read: `None` when missing or empty (hvmloader's test for "use the default").
 /// Daemon errors other than ENOENT (EACCES, say) count as missing too, as in hvmloader,
 /// with a warning; a store that does not answer is an error.
-fn get(store: &mut impl KeyReader, key: &str) -> Result<Option<String>, ConfigError> {
+pub(super) fn get(store: &mut impl KeyReader, key: &str) -> Result<Option<String>, ConfigError> {
     match store.read_key(key) {
         Ok(Some(v)) if !v.is_empty() => Ok(Some(v)),
         Ok(_) => Ok(None),

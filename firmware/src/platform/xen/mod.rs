@@ -11,6 +11,7 @@
 //! | [`events`]    | waiting for xenstored on its event channel (SCHEDOP_poll)           |
 //! | [`xenstore`]  | the xenstore ring client, with bounded waits                        |
 //! | [`config`]    | the xenstore keys hvmloader reads, typed, with hvmloader's defaults |
+//! | [`cmdline_key`] | the firmware's command line: `hvmloader/cmdline`                  |
 //!
 //! [`XenSetup::gather`] runs the whole input side over any [`Hypercall`] (host tests use a
 //! fake hypervisor and a simulated xenstored); [`XenSetup::start`] is the firmware's entry,
@@ -18,6 +19,7 @@
 //! [`XenSetup`]; [`stop`] ends the domain through SCHEDOP_shutdown.
 
 pub mod abi;
+pub mod cmdline_key;
 pub mod config;
 pub mod cpuid;
 pub mod events;
@@ -221,9 +223,10 @@ pub struct XenSetup<H: Hypercall> {
 
 impl XenSetup<HypercallPage> {
     /// The firmware's entry into Xen: installs the hypercall page, maps the shared info
-    /// page, connects to xenstore, then [`XenSetup::gather`], every wait for xenstored
-    /// blocking on the store's event channel.
-    pub fn start(cpuid: XenCpuid) -> Result<Self, XenError> {
+    /// page, connects to xenstore and reads the firmware's command line key first
+    /// (`cmdline` takes it, so that every later line follows it), then
+    /// [`XenSetup::gather`], every wait for xenstored blocking on the store's event channel.
+    pub fn start(cpuid: XenCpuid, cmdline: impl FnOnce(Option<String>)) -> Result<Self, XenError> {
         let leaf = cpuid.hypercall_leaf()?;
         // SAFETY: we run on Xen (its CPUID signature was found) and `leaf.msr` is the MSR
         // Xen's own leaf names for the hypercall page; the image is identity-mapped.
@@ -232,8 +235,14 @@ impl XenSetup<HypercallPage> {
         // SAFETY: SHARED_INFO_GPFN is a frame that holds nothing (see its documentation),
         // below 4 GiB, so identity-mapped; only this mapping uses it.
         let shared = unsafe { SharedInfo::map(&mut xen, SHARED_INFO_GPFN) }?;
-        let store = XenStore::connect_identity(&mut xen)?;
+        let mut store = XenStore::connect_identity(&mut xen)?;
         let mut clock = EventChannelClock::new(Xen::new(page), &shared, store.port(), rdtsc);
+        let key = {
+            let mut session =
+                config::StoreSession { store: &mut store, xen: &mut xen, clock: &mut clock };
+            cmdline_key::read(&mut session)?
+        };
+        cmdline(key);
         // SAFETY: the entry code identity-maps the first 4 GiB and we are on its tables.
         let memory = unsafe { IdentityMapped::new() };
         let mut setup = Self::gather(xen, &memory, store, &mut clock)?;
