@@ -323,6 +323,7 @@ pub mod xs {
     pub const PAYLOAD_MAX: u32 = 4096;
     /// Longest relative path the daemon accepts.
     pub const REL_PATH_MAX: usize = 2048;
+    pub const DIRECTORY: u32 = 1;
     pub const READ: u32 = 2;
     pub const WRITE: u32 = 11;
     pub const WATCH_EVENT: u32 = 15;

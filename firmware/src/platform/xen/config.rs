@@ -30,7 +30,7 @@ pub struct StoreSession<'a, H: Hypercall, C: Clock> {
 
 impl<H: Hypercall, C: Clock> KeyReader for StoreSession<'_, H, C> {
     fn read_key(&mut self, path: &str) -> Result<Option<String>, XsError> {
-        self.store.read(self.xen, self.clock, path)
+        self.store.read_listed(self.xen, self.clock, path)
     }
 }
 
