@@ -244,7 +244,7 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
     let (cpus, ioapic) = cpus::bring_up(&boot, &pci, hole, startup, expected)?;
 
     let acpi = if xen.as_ref().is_none_or(|x| x.config.acpi) {
-        Some(acpi_mode(chipset, &mut cfg, xen.as_mut())?)
+        Some(acpi_mode(chipset, &mut cfg, &pci.topology, xen.as_mut())?)
     } else {
         // The device model then has no ACPI PM function either.
         info!("ACPI: off, as the platform asks (platform/acpi=0)");
@@ -356,11 +356,14 @@ pub(crate) fn tsc_rate() -> Result<TscRate, Fatal> {
 fn acpi_mode(
     chipset: Chipset,
     cfg: &mut Cf8<HwPorts>,
+    topology: &crate::pci::Topology,
     xen: Option<&mut HwXen>,
 ) -> Result<tables::AcpiMode, Fatal> {
     // SAFETY: the firmware owns the machine's devices while it runs.
     let mut ports = unsafe { HwPorts::new() };
-    let mut pm = chipset.enable_acpi(cfg, &mut ports).map_err(Fatal::Pm)?;
+    let ids_at =
+        |bdf| topology.functions.iter().find(|f| f.bdf == bdf).map(|f| (f.vendor_id, f.device_id));
+    let mut pm = chipset.enable_acpi(cfg, &mut ports, ids_at).map_err(Fatal::Pm)?;
     if let Some(x) = xen {
         // As hvmloader: once ACPI is on, Xen emulates PM1a status/enable at 0xb000 and the
         // PM timer at 0xb008 itself. PM1a control and GPE0 stay the device model's chipset:

@@ -68,11 +68,11 @@ impl fmt::Display for MissingPmFunction {
 }
 
 fn expect_function(
-    cfg: &mut impl ConfigSpace,
+    ids_at: impl Fn(Bdf) -> Option<(u16, u16)>,
     bdf: Bdf,
     expected: (u16, u16),
 ) -> Result<(), MissingPmFunction> {
-    match cfg.ids(bdf) {
+    match ids_at(bdf) {
         Some(ids) if ids == expected => Ok(()),
         found => Err(MissingPmFunction { bdf, expected, found }),
     }
@@ -115,24 +115,26 @@ pub enum BiosArea {
 impl Chipset {
     /// Moves the PM block to [`PM_BASE`], turns on its decoding and the SCI (IRQ 9), and
     /// puts the machine in ACPI mode. Idempotent: whatever a BIOS chose (SeaBIOS: 0x600)
-    /// is overwritten.
+    /// is overwritten. `ids_at` gives the vendor and device ID enumeration found at a
+    /// function (they are not read again).
     pub fn enable_acpi(
         self,
         cfg: &mut impl ConfigSpace,
         ports: &mut impl PortIo,
+        ids_at: impl Fn(Bdf) -> Option<(u16, u16)>,
     ) -> Result<PmBlocks, MissingPmFunction> {
         let (gpe0, gpe0_len) = match self {
             Chipset::I440fx => {
-                expect_function(cfg, PIIX4_PM, PIIX4_PM_ID)?;
+                expect_function(ids_at, PIIX4_PM, PIIX4_PM_ID)?;
                 // Decoding off while the base moves, so the block never appears twice.
-                let misc = cfg.read8(PIIX4_PM, PIIX4_PMREGMISC);
-                cfg.write8(PIIX4_PM, PIIX4_PMREGMISC, misc & !PIIX4_PMIOSE);
+                // PMIOSE is the register's only bit (the others are reserved, 0).
+                cfg.write8(PIIX4_PM, PIIX4_PMREGMISC, 0);
                 cfg.write32(PIIX4_PM, PIIX4_PMBA, u32::from(PM_BASE) | 1);
-                cfg.write8(PIIX4_PM, PIIX4_PMREGMISC, misc | PIIX4_PMIOSE);
+                cfg.write8(PIIX4_PM, PIIX4_PMREGMISC, PIIX4_PMIOSE);
                 (PIIX4_GPE0, PIIX4_GPE0_LEN)
             }
             Chipset::Q35 => {
-                expect_function(cfg, ICH9_LPC, ICH9_LPC_ID)?;
+                expect_function(ids_at, ICH9_LPC, ICH9_LPC_ID)?;
                 cfg.write8(ICH9_LPC, ICH9_ACPI_CNTL, 0);
                 cfg.write32(ICH9_LPC, ICH9_PMBASE, u32::from(PM_BASE) | 1);
                 cfg.write8(ICH9_LPC, ICH9_ACPI_CNTL, ICH9_ACPI_CNTL_VALUE);
