@@ -18,7 +18,7 @@ use crate::acpi::numa::NumaTables;
 use crate::acpi::ssdt::SleepStates;
 use crate::arch::{HwPorts, IdentityMapped, Pit, rdtsc};
 use crate::bootinfo::{BootInfo, BootInfoError, PhysRange};
-use crate::chipset::pm::PmBlocks;
+use crate::chipset::pm::{BiosAreaGate, PmBlocks};
 use crate::chipset::{Chipset, ChipsetError};
 use crate::cmdline::Options;
 use crate::console::{self, ConsoleChoice};
@@ -282,6 +282,10 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
     let described = tables::Platform {
         acpi,
         chipset,
+        bios_area: match xen {
+            Some(_) => BiosAreaGate::AlwaysRam,
+            None => BiosAreaGate::Pam(chipset),
+        },
         pci: &pci,
         cpus: &madt_cpus,
         topology: smbios_topology(&cpus.cpus),
@@ -307,7 +311,7 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
     summary.tsc_rate = tsc_rate().ok();
     info!("accesses: {summary}");
     match xen {
-        Some(x) => match xen_hand_off(x, chipset, &boot, &e820, layout, &installed)? {},
+        Some(x) => match xen_hand_off(x, &boot, &e820, layout, &installed)? {},
         None => hand_off(chipset, &boot, &e820, layout, &installed).map_err(Fatal::Handoff)?,
     }
 
@@ -420,7 +424,6 @@ fn madt_processors(cpus: &crate::cpu::CpuList, xen: Option<&HwXen>) -> Vec<MadtP
 /// passes as the start info's "firmware" module.
 fn xen_hand_off(
     mut xen: HwXen,
-    chipset: Chipset,
     boot: &BootInfo,
     e820: &E820Map,
     layout: ImageLayout,
@@ -439,8 +442,13 @@ fn xen_hand_off(
     let mut memory = unsafe { crate::arch::IdentityWindow::new() };
     let bios = match xen.bios_image(boot).map_err(Fatal::Xen)? {
         BiosImage::Seabios(module) => BiosPayload::Seabios(
-            SeabiosPayload::from_module(module.range, &mut cfg, chipset, &mut memory)
-                .map_err(Fatal::Handoff)?,
+            SeabiosPayload::from_module(
+                module.range,
+                &mut cfg,
+                BiosAreaGate::AlwaysRam,
+                &mut memory,
+            )
+            .map_err(Fatal::Handoff)?,
         ),
         BiosImage::Ovmf(module) => {
             // Pages behind the flash may be taken from free RAM, never from these.
@@ -452,7 +460,7 @@ fn xen_hand_off(
                 e820,
                 &in_use,
                 &mut cfg,
-                chipset,
+                BiosAreaGate::AlwaysRam,
                 &mut memory,
             );
             BiosPayload::Ovmf(ovmf.map_err(Fatal::Handoff)?)
@@ -573,7 +581,9 @@ fn hand_off(
         crate::handoff::reset::install(chipset, &mut cfg, &mut memory)?;
         match linux.boot(e820, tables.rsdp(), &mut memory)? {}
     }
-    if let Some(bios) = BiosPayload::load(&mut fw_cfg, &mut cfg, chipset, &mut memory)? {
+    if let Some(bios) =
+        BiosPayload::load(&mut fw_cfg, &mut cfg, BiosAreaGate::Pam(chipset), &mut memory)?
+    {
         match bios.boot(e820, &tables.bios_tables(), &mut memory)? {}
     }
     Ok(())
