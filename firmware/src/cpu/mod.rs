@@ -520,8 +520,8 @@ pub fn ioapic_id_for(cpus: &CpuList) -> u8 {
     (0..=IOAPIC_ID_MASK).find(|&id| cpus.iter().all(|c| c.apic_id != u32::from(id))).unwrap_or(0)
 }
 
-/// Sets the I/O APIC's ID (see [`ioapic_id_for`]) and masks every redirection entry: the OS
-/// routes interrupts itself, and until then none may reach a CPU.
+/// Sets the I/O APIC's ID (see [`ioapic_id_for`]) and masks every redirection entry not
+/// masked already: the OS routes interrupts itself, and until then none may reach a CPU.
 pub fn init_ioapic(ioapic: &mut IoApic, cpus: &CpuList) -> IoApicSetup {
     let wanted = ioapic_id_for(cpus);
     ioapic.set_id(wanted);
@@ -530,10 +530,15 @@ pub fn init_ioapic(ioapic: &mut IoApic, cpus: &CpuList) -> IoApicSetup {
         warn!("IOAPIC keeps ID {id}, {wanted} was written");
     }
     let inputs = ioapic.inputs();
+    // Only entries found unmasked are rewritten (and read back): every register access is
+    // an exit, and Xen's 48 inputs start out masked.
+    let mut unmasked = 0;
     for input in 0..inputs {
-        ioapic.mask(input);
+        if !ioapic.is_masked(input) {
+            ioapic.mask(input);
+            unmasked += usize::from(!ioapic.is_masked(input));
+        }
     }
-    let unmasked = (0..inputs).filter(|&i| ioapic.entry(i) & (1 << 16) == 0).count();
     if unmasked != 0 {
         warn!("IOAPIC: {unmasked} entries do not read back masked");
     }
