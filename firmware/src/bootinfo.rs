@@ -363,7 +363,7 @@ impl BootInfo {
                 .ok_or(BootInfoError::MemoryEntryWraps { index, start, size })?;
             map.push(MemoryRegion { range, kind: MemoryKind::from_e820(u32_at(entry, 16)) });
         }
-        map.sort_by_key(|r| r.range);
+        crate::sort::sort_by_key(&mut map, |r| r.range);
         for pair in map.windows(2) {
             if pair[0].range.overlaps(&pair[1].range) {
                 return Err(BootInfoError::MemoryEntriesOverlap {

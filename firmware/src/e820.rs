@@ -207,7 +207,7 @@ impl E820Builder {
             .chain(self.claims.iter().map(|claim| &claim.range))
             .flat_map(|range| [range.start, range.end])
             .collect();
-        cuts.sort_unstable();
+        crate::sort::sort_unstable(&mut cuts);
         cuts.dedup();
 
         let mut entries: Vec<MemoryRegion> = Vec::new();

@@ -156,7 +156,7 @@ pub fn carve_persistent(
     const PAGE: u64 = 0x1000;
     let mut ram: Vec<&MemoryRegion> =
         map.iter().filter(|r| r.kind == MemoryKind::Ram && r.range.end <= HOLE_END).collect();
-    ram.sort_by_key(|r| core::cmp::Reverse(r.range.end));
+    crate::sort::sort_by_key(&mut ram, |r| core::cmp::Reverse(r.range.end));
     for region in ram {
         let mut end = region.range.end & !(PAGE - 1);
         while let Some(start) = end.checked_sub(size).filter(|&s| s >= region.range.start) {

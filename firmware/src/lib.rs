@@ -16,6 +16,7 @@
 //! | [`smbios`]  | SMBIOS 3.x/2.x tables                                               |
 //! | [`legacy`]  | the MP table and `$PIR`, for guests that predate ACPI               |
 //! | [`e820`]    | the memory map handed to whoever runs after us                      |
+//! | [`sort`]    | small sorts for short lists, instead of core's large ones          |
 //! | [`stats`]   | counts of device accesses and the run's time, for the benchmark      |
 //! | [`time`]    | waiting without polling devices: the TSC and its rate               |
 //! | [`arch`]    | the CPU: port I/O, physical memory, CPUID (with `unsafe`)           |
@@ -45,5 +46,6 @@ pub mod legacy;
 pub mod pci;
 pub mod platform;
 pub mod smbios;
+pub mod sort;
 pub mod stats;
 pub mod time;

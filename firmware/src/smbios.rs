@@ -510,7 +510,7 @@ impl SmbiosTable {
         let qemu_memory = MEMORY_TYPES.iter().any(|&kind| qemu.has(kind));
         let mut types = qemu.types();
         types.extend_from_slice(&FIRMWARE_DEFAULT_TYPES);
-        types.sort_unstable();
+        crate::sort::sort_unstable(&mut types);
         types.dedup();
         for kind in types {
             if MEMORY_TYPES.contains(&kind) {
@@ -707,7 +707,7 @@ fn normalise_ram(ram: &[PhysRange]) -> Result<Vec<PhysRange>, SmbiosError> {
         return Err(SmbiosError::EmptyRamRange(empty));
     }
     let mut sorted = ram.to_vec();
-    sorted.sort_unstable();
+    crate::sort::sort_unstable(&mut sorted);
     let mut joined: Vec<PhysRange> = Vec::with_capacity(sorted.len());
     for range in sorted {
         match joined.last_mut() {

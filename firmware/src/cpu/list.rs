@@ -61,7 +61,7 @@ impl CpuList {
     /// The BSP and the APs (in any order), split by `topology`.
     pub fn new(bsp: u32, aps: &[u32], topology: Topology) -> Result<Self, CpuListError> {
         let mut ids: Vec<u32> = aps.to_vec();
-        ids.sort_unstable();
+        crate::sort::sort_unstable(&mut ids);
         for pair in ids.windows(2) {
             if pair[0] == pair[1] {
                 return Err(CpuListError::DuplicateApicId(pair[0]));
@@ -109,7 +109,7 @@ impl CpuList {
     /// The sockets with CPUs present, by package number, with their core and thread counts.
     pub fn sockets(&self) -> Vec<Socket> {
         let mut packages: Vec<u32> = self.cpus.iter().map(|c| c.package).collect();
-        packages.sort_unstable();
+        crate::sort::sort_unstable(&mut packages);
         packages.dedup();
         packages
             .into_iter()
@@ -117,7 +117,7 @@ impl CpuList {
                 let mut cores: Vec<u32> =
                     self.cpus.iter().filter(|c| c.package == package).map(|c| c.core).collect();
                 let threads = cores.len() as u32;
-                cores.sort_unstable();
+                crate::sort::sort_unstable(&mut cores);
                 cores.dedup();
                 Socket { package, cores: cores.len() as u32, threads }
             })

@@ -183,7 +183,7 @@ const FIXED_SPANS: [(u64, u64); 11] = [
 /// Sorted, merged copy of `ranges` (overlapping or touching ranges become one).
 fn merged(ranges: &[Range<u64>]) -> Vec<Range<u64>> {
     let mut sorted: Vec<_> = ranges.iter().filter(|r| r.start < r.end).cloned().collect();
-    sorted.sort_by_key(|r| r.start);
+    crate::sort::sort_by_key(&mut sorted, |r| r.start);
     let mut out: Vec<Range<u64>> = Vec::new();
     for r in sorted {
         match out.last_mut() {

@@ -183,7 +183,7 @@ pub fn check_room(flash: PhysRange, map: &[MemoryRegion]) -> Result<(), OvmfErro
 pub fn spare_pages(map: &E820Map, in_use: &[PhysRange], count: usize) -> Vec<u64> {
     let mut pages = Vec::new();
     let mut ram: Vec<PhysRange> = map.ram().collect();
-    ram.sort_by_key(|r| core::cmp::Reverse(r.end));
+    crate::sort::sort_by_key(&mut ram, |r| core::cmp::Reverse(r.end));
     for range in ram {
         let start = range.start.max(super::place::LOW_LIMIT).next_multiple_of(PAGE);
         let mut page = range.end & !(PAGE - 1);
@@ -242,7 +242,7 @@ pub fn back_flash<H: Hypercall>(
 
 /// Page frame numbers as sorted ranges, neighbours merged.
 fn page_ranges(mut frames: Vec<u64>) -> Vec<PhysRange> {
-    frames.sort_unstable();
+    crate::sort::sort_unstable(&mut frames);
     let mut ranges: Vec<PhysRange> = Vec::new();
     for frame in frames {
         let page = PhysRange { start: frame * PAGE, end: (frame + 1) * PAGE };

@@ -452,7 +452,7 @@ impl<'a> Attempt<'a> {
             })
             .filter(|&(_, size, _)| size != 0)
             .collect();
-        sized.sort_by_key(|&(_, size, align)| core::cmp::Reverse((align, size)));
+        crate::sort::sort_by_key(&mut sized, |&(_, size, align)| core::cmp::Reverse((align, size)));
         sized
     }
 

@@ -86,7 +86,7 @@ impl<'a> QemuStructures<'a> {
     /// The types present, ascending, each once.
     pub fn types(&self) -> Vec<u8> {
         let mut types: Vec<u8> = self.structures.iter().map(PassedStructure::kind).collect();
-        types.sort_unstable();
+        crate::sort::sort_unstable(&mut types);
         types.dedup();
         types
     }

@@ -31,7 +31,7 @@ pub fn from_e820(entries: &[E820Entry]) -> Result<Vec<MemoryRegion>, XenError> {
             .ok_or(XenError::BadMemoryEntry { index, start, size })?;
         map.push(MemoryRegion { range, kind: MemoryKind::from_e820(kind) });
     }
-    map.sort_by_key(|r| r.range);
+    crate::sort::sort_by_key(&mut map, |r| r.range);
     for pair in map.windows(2) {
         if pair[0].range.overlaps(&pair[1].range) {
             return Err(XenError::MemoryEntriesOverlap {
@@ -120,7 +120,7 @@ pub fn reserve_rdm(map: &[MemoryRegion], rdm: &[PhysRange]) -> (Vec<MemoryRegion
             }
         }
         // The parts of `r` no (non-RAM) entry covers become reserved.
-        next.sort_by_key(|e| e.range);
+        crate::sort::sort_by_key(&mut next, |e| e.range);
         let mut at = r.start;
         let mut gaps = Vec::new();
         for e in next.iter().filter(|e| e.range.overlaps(r)) {
@@ -135,7 +135,7 @@ pub fn reserve_rdm(map: &[MemoryRegion], rdm: &[PhysRange]) -> (Vec<MemoryRegion
         next.extend(
             gaps.into_iter().map(|range| MemoryRegion { range, kind: MemoryKind::Reserved }),
         );
-        next.sort_by_key(|e| e.range);
+        crate::sort::sort_by_key(&mut next, |e| e.range);
         out = next;
     }
     (out, lost)
@@ -352,7 +352,7 @@ pub fn relocated_map(
             end: r.range.end.min(above.end),
         })
         .collect();
-    ram.sort();
+    crate::sort::sort_unstable(&mut ram);
     let merged = ram.iter().try_fold(None::<PhysRange>, |acc, r| match acc {
         None => Some(Some(*r)),
         Some(a) if a.end == r.start => Some(Some(PhysRange { start: a.start, end: r.end })),
@@ -391,7 +391,7 @@ pub fn relocated_map(
     if !out.iter().any(|r| r.range.end == destination.end && r.kind == MemoryKind::Ram) {
         out.push(MemoryRegion { range: destination, kind: MemoryKind::Ram });
     }
-    out.sort_by_key(|r| r.range);
+    crate::sort::sort_by_key(&mut out, |r| r.range);
     Ok(out)
 }
 
