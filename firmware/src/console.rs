@@ -83,12 +83,14 @@ struct EarlyLog {
     len: usize,
     /// Bytes that did not fit.
     lost: usize,
-    recording: bool,
+    /// Set once the console is configured. (Negative, so that [`SINKS`] is all zeroes and
+    /// takes no bytes in the image: it lives in .bss.)
+    stopped: bool,
 }
 
 impl EarlyLog {
     fn record(&mut self, bytes: &[u8]) {
-        if !self.recording {
+        if self.stopped {
             return;
         }
         let n = bytes.len().min(EARLY_LOG_BYTES - self.len);
@@ -175,7 +177,7 @@ impl Write for LineWriter<'_> {
 static SINKS: Mutex<Sinks> = Mutex::new(Sinks {
     debug_port: false,
     com1: None,
-    early: EarlyLog { bytes: [0; EARLY_LOG_BYTES], len: 0, lost: 0, recording: true },
+    early: EarlyLog { bytes: [0; EARLY_LOG_BYTES], len: 0, lost: 0, stopped: false },
 });
 
 struct Logger;
@@ -261,10 +263,10 @@ pub fn init(under_xen: bool) -> ConsoleStatus {
 /// is asked for and no UART answers, 0xE9 stays on so the log still goes somewhere.
 pub fn configure(choice: Option<ConsoleChoice>) -> ConsoleStatus {
     let mut sinks = SINKS.lock();
-    if !sinks.early.recording {
+    if sinks.early.stopped {
         return status(&sinks);
     }
-    sinks.early.recording = false;
+    sinks.early.stopped = true;
     let Some(choice) = choice else { return status(&sinks) };
     let had_debug_port = sinks.debug_port;
     let had_com1 = sinks.com1.is_some();
@@ -330,12 +332,12 @@ mod tests {
 
     #[test]
     fn the_early_log_keeps_what_fits_and_counts_the_rest() {
-        let mut early = EarlyLog { bytes: [0; EARLY_LOG_BYTES], len: 0, lost: 0, recording: true };
+        let mut early = EarlyLog { bytes: [0; EARLY_LOG_BYTES], len: 0, lost: 0, stopped: false };
         early.record(&[b'a'; EARLY_LOG_BYTES - 2]);
         early.record(b"bcde");
         assert_eq!((early.len, early.lost), (EARLY_LOG_BYTES, 2));
         assert_eq!(&early.bytes[EARLY_LOG_BYTES - 2..], b"bc");
-        early.recording = false;
+        early.stopped = true;
         early.record(b"f");
         assert_eq!(early.lost, 2);
     }

@@ -248,7 +248,9 @@ struct ApReport {
 static AP_PLAN: spin::Mutex<ApPlan> = spin::Mutex::new(ApPlan { mtrrs: None, x2apic: false });
 #[allow(clippy::declare_interior_mutable_const)] // only used to initialise the array
 const NO_REPORT: ApReport =
-    ApReport { apic_id: AtomicU32::new(u32::MAX), mtrrs_ok: AtomicBool::new(false) };
+    ApReport { apic_id: AtomicU32::new(0), mtrrs_ok: AtomicBool::new(false) };
+/// Only the first [`AP_ARRIVED`] records are ever read, each written by its AP first, so the
+/// others may hold anything: zeroes keep the array in .bss, out of the image.
 static AP_REPORTS: [ApReport; MAX_CPUS] = [NO_REPORT; MAX_CPUS];
 /// Distinct APs that took a report slot (they run one at a time, so slot order is check-in
 /// order).
@@ -377,9 +379,6 @@ pub fn bring_up(
 /// Clears the check-in records and installs [`ap_main`] in the start-up page.
 fn prepare_check_ins(boot_page: &mut ApTrampoline, plan: ApPlan) {
     *AP_PLAN.lock() = plan;
-    for report in &AP_REPORTS {
-        report.apic_id.store(u32::MAX, Ordering::Relaxed);
-    }
     AP_ARRIVED.store(0, Ordering::Relaxed);
     AP_RESTARTS.store(0, Ordering::Relaxed);
     AP_CHECKED_IN.store(0, Ordering::Release);
