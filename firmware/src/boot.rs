@@ -167,6 +167,7 @@ pub fn main(start_info_paddr: u32, layout: ImageLayout) -> ! {
     info!("platform {platform}; console: {console}");
     match run(platform, start_info_paddr, layout) {
         Ok(summary) => {
+            info!("heap: {}", crate::stats::HEAP);
             info!("done: {summary}; nothing to hand off to, stopping");
             platform::success_stop()
         }
@@ -444,6 +445,8 @@ fn xen_hand_off(
         BiosImage::Seabios(module) => BiosPayload::Seabios(
             SeabiosPayload::from_module(
                 module.range,
+                // SAFETY: as `memory`; the module lies outside the BIOS area it is copied to.
+                &unsafe { IdentityMapped::new() },
                 &mut cfg,
                 BiosAreaGate::AlwaysRam,
                 &mut memory,

@@ -21,7 +21,7 @@
 //! in TSC ticks at the rate [`crate::time`] learnt at boot.
 
 use core::fmt;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use crate::arch::rdtsc;
 use crate::time::{TscRate, ticks_to_us, tsc_rate};
@@ -212,10 +212,61 @@ impl fmt::Display for Summary {
     }
 }
 
+/// Heap use, kept by the allocator (`rt::heap`): bytes in use now and the most ever in use,
+/// which sized the heap and which the firmware logs (its `heap:` line) so a change that
+/// needs more shows before it runs out.
+#[derive(Debug)]
+pub struct HeapUse {
+    in_use: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+pub static HEAP: HeapUse = HeapUse { in_use: AtomicUsize::new(0), peak: AtomicUsize::new(0) };
+
+impl HeapUse {
+    /// `bytes` more in use. (The firmware allocates on the boot CPU only.)
+    pub fn grow(&self, bytes: usize) {
+        let now = self.in_use.fetch_add(bytes, Relaxed) + bytes;
+        self.peak.fetch_max(now, Relaxed);
+    }
+
+    /// `bytes` given back.
+    pub fn shrink(&self, bytes: usize) {
+        self.in_use.fetch_sub(bytes, Relaxed);
+    }
+
+    /// Bytes in use now.
+    pub fn in_use(&self) -> usize {
+        self.in_use.load(Relaxed)
+    }
+
+    /// The most bytes ever in use at once (the high-water mark).
+    pub fn peak(&self) -> usize {
+        self.peak.load(Relaxed)
+    }
+}
+
+impl fmt::Display for HeapUse {
+    /// `at most 41 KiB in use`: the firmware's `heap:` line, last before it stops or jumps.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "at most {} KiB in use", self.peak().div_ceil(1024))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::time::RateSource;
+
+    #[test]
+    fn heap_use_keeps_its_high_water_mark() {
+        let heap = HeapUse { in_use: AtomicUsize::new(0), peak: AtomicUsize::new(0) };
+        heap.grow(100);
+        heap.grow(50);
+        heap.shrink(120);
+        heap.grow(10);
+        assert_eq!((heap.in_use(), heap.peak()), (40, 150));
+    }
 
     #[test]
     fn ports_go_to_their_own_counters() {

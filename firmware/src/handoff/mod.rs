@@ -167,8 +167,10 @@ fn drain_console(ports: &mut impl crate::arch::PortIo) {
     }
 }
 
-/// [`drain_console`] on the machine's ports, just before a jump.
+/// The heap's high-water mark, then [`drain_console`] on the machine's ports, just before a
+/// jump.
 fn drain_console_hw() {
+    log::info!("heap: {}", crate::stats::HEAP);
     drain_console(&mut hw_ports());
 }
 
