@@ -3,7 +3,8 @@
 //! `latest.json`).
 //!
 //! - **size**: `target/hvmloader` (file, PT_LOAD filesz and memsz) against Debian's
-//!   hvmloader (xen-utils-4.17, fetched with `apt-get download` into target/bench-cache/).
+//!   hvmloader (xen-utils-4.17, fetched with `apt-get download` into target/bench-cache/),
+//!   and the image's bytes by room (the linked ELF's symbols, `bench/rooms.rs`).
 //! - **acpi**: table bytes (all tables but the RSDP; DSDT + SSDTs) for 1 and 16 vCPUs on
 //!   both machines, against QEMU's tables on the same machine (SeaBIOS) and Xen 4.17's
 //!   hvmloader tables for i440 (/work/shared/reference or `--xen-reference DIR`).
@@ -17,6 +18,7 @@
 
 mod accesses;
 mod elf_size;
+mod rooms;
 mod runs;
 
 use std::path::{Path, PathBuf};
@@ -172,7 +174,8 @@ pub fn main(
     let wants = |s: &str| options.sections.iter().any(|x| x == s);
 
     if wants("size") {
-        data["size"] = size(&images.xen, &target.join("bench-cache"), &mut rows)?;
+        let linked = target.join("release/hvmloader");
+        data["size"] = size(&images.xen, &linked, &target.join("bench-cache"), &mut rows)?;
     }
     if wants("acpi") {
         data["acpi"] = acpi(&images.qemu, &options.xen_reference, &work.join("acpi"), &mut rows)?;
@@ -195,6 +198,7 @@ pub fn main(
     let date = host["date"].as_str().unwrap_or("unknown").to_string();
     data["table"] = Value::from(table);
     let text = serde_json::to_string_pretty(&data).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
     for name in [format!("bench-{date}.json"), "latest.json".to_string()] {
         let path = work.join(name);
         std::fs::write(&path, &text).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -222,7 +226,7 @@ fn host_info() -> Result<Value> {
     }))
 }
 
-fn size(ours: &Path, cache: &Path, rows: &mut Vec<Row>) -> Result<Value> {
+fn size(ours: &Path, linked: &Path, cache: &Path, rows: &mut Vec<Row>) -> Result<Value> {
     std::fs::create_dir_all(cache).map_err(|e| format!("{}: {e}", cache.display()))?;
     let dir = runs::fetch_deb(cache, "xen-utils-4.17", |extracted, out| {
         let from = extracted.join("usr/lib/xen-4.17/boot/hvmloader");
@@ -246,8 +250,15 @@ fn size(ours: &Path, cache: &Path, rows: &mut Vec<Row>) -> Result<Value> {
                 .ratio(x as f64, y as f64, "<= 0.40"),
         );
     }
+    let by_room = rooms::image_rooms(linked, a.load_filesz)?;
+    for (room, bytes) in &by_room {
+        rows.push(Row::new("image bytes by room", room, bytes, ""));
+    }
+    let by_room: serde_json::Map<String, Value> =
+        by_room.into_iter().map(|(room, bytes)| (room, Value::from(bytes))).collect();
     Ok(json!({
         "reference": package,
+        "rooms": by_room,
         "ours": { "file": a.file, "filesz": a.load_filesz, "memsz": a.load_memsz },
         "hvmloader": { "file": b.file, "filesz": b.load_filesz, "memsz": b.load_memsz },
     }))
