@@ -7,6 +7,46 @@
 //! lists whose ties must keep their order) and a heapsort (for the long ones, which
 //! have no ties worth keeping) are quick enough and tiny.
 
+use alloc::vec::Vec;
+
+/// A map kept as a vector sorted by key: for the few entries the firmware keys by index
+/// (BARs left out, reservations given up), where `BTreeMap` would bring 3 KB of node code.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SortedMap<K, V>(Vec<(K, V)>);
+
+impl<K: Ord, V> SortedMap<K, V> {
+    pub const fn new() -> Self {
+        SortedMap(Vec::new())
+    }
+
+    /// Inserts or replaces the value of `key`.
+    pub fn insert(&mut self, key: K, value: V) {
+        match self.0.binary_search_by(|(k, _)| k.cmp(&key)) {
+            Ok(at) => self.0[at].1 = value,
+            Err(at) => self.0.insert(at, (key, value)),
+        }
+    }
+
+    pub fn contains_key(&self, key: &K) -> bool {
+        self.0.binary_search_by(|(k, _)| k.cmp(key)).is_ok()
+    }
+
+    /// The keys, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &K> {
+        self.0.iter().map(|(k, _)| k)
+    }
+}
+
+impl<K, V> IntoIterator for SortedMap<K, V> {
+    type Item = (K, V);
+    type IntoIter = alloc::vec::IntoIter<(K, V)>;
+
+    /// The entries in key order.
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
 /// Sorts `items` by `key`, keeping the order of equal keys (as `slice::sort_by_key`).
 ///
 /// Insertion sort: quadratic, for lists of at most a few hundred entries.
@@ -57,6 +97,17 @@ fn sift_down<T: Ord>(items: &mut [T], mut root: usize, end: usize) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn sorted_map_keeps_keys_in_order_and_replaces() {
+        let mut map = SortedMap::new();
+        for (k, v) in [(3, 'a'), (1, 'b'), (2, 'c'), (1, 'd')] {
+            map.insert(k, v);
+        }
+        assert!(map.contains_key(&2) && !map.contains_key(&4));
+        assert_eq!(map.keys().copied().collect::<Vec<_>>(), [1, 2, 3]);
+        assert_eq!(map.into_iter().collect::<Vec<_>>(), [(1, 'd'), (2, 'c'), (3, 'a')]);
+    }
 
     proptest! {
         #[test]

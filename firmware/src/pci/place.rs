@@ -37,7 +37,6 @@
 //!   a reservation in [`Plan::dropped_reservations`]. I/O BARs behind a bridge without an
 //!   I/O window (on any level) cannot be reached and are reported too.
 
-use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
@@ -48,6 +47,7 @@ use super::bar::{BarKind, BarRegister};
 use super::enumerate::{IoDecode, PrefDecode, Topology};
 use super::error::PlanError;
 use super::freelist::{Direction, FreeList};
+use crate::sort::SortedMap;
 
 /// Where resources may go.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -234,7 +234,7 @@ pub fn plan(topology: &Topology, apertures: &Apertures) -> Result<Plan, PlanErro
     validate(apertures)?;
     let mut left_out = unreachable_io_bars(topology);
     // Windows whose reservation was given up.
-    let mut dropped = BTreeSet::new();
+    let mut dropped = SortedMap::new();
     let mut relocate = false;
     let mut low_short = false;
     loop {
@@ -257,7 +257,7 @@ pub fn plan(topology: &Topology, apertures: &Apertures) -> Result<Plan, PlanErro
             if let Some((bridge, window)) = attempt.largest_reservation_in(space) {
                 let bdf = topology.functions[bridge].bdf;
                 log::debug!("no room, giving up the {window:?} reservation of {bdf}");
-                dropped.insert((bridge, window));
+                dropped.insert((bridge, window), ());
                 progress = true;
             }
         }
@@ -302,10 +302,10 @@ fn validate(apertures: &Apertures) -> Result<(), PlanError> {
 }
 
 /// I/O BARs behind a bridge without an I/O window, on any level up to bus 0.
-fn unreachable_io_bars(topology: &Topology) -> BTreeMap<(usize, usize), UnplacedReason> {
+fn unreachable_io_bars(topology: &Topology) -> SortedMap<(usize, usize), UnplacedReason> {
     // For each bridge, the first bridge on its path (itself included) without an I/O window.
     let mut blocker: Vec<Option<Bdf>> = vec![None; topology.functions.len()];
-    let mut left_out = BTreeMap::new();
+    let mut left_out = SortedMap::new();
     for (index, function) in topology.functions.iter().enumerate() {
         let upstream_blocker = function.upstream.and_then(|up| blocker[up]);
         if let Some(bridge) = &function.bridge {
@@ -338,8 +338,8 @@ impl<'a> Attempt<'a> {
     fn new(
         topology: &'a Topology,
         apertures: &'a Apertures<'a>,
-        left_out: &BTreeMap<(usize, usize), UnplacedReason>,
-        dropped: &BTreeSet<(usize, Space)>,
+        left_out: &SortedMap<(usize, usize), UnplacedReason>,
+        dropped: &SortedMap<(usize, Space), ()>,
         relocate: bool,
     ) -> Self {
         let high = prefetchable_windows_high(
@@ -559,8 +559,8 @@ impl<'a> Attempt<'a> {
     fn finish(
         &self,
         root: Vec<(RootSpace, Item, u128)>,
-        left_out: BTreeMap<(usize, usize), UnplacedReason>,
-        dropped: &BTreeSet<(usize, Space)>,
+        left_out: SortedMap<(usize, usize), UnplacedReason>,
+        dropped: &SortedMap<(usize, Space), ()>,
     ) -> Plan {
         let functions = &self.topology.functions;
         let mut plan = Plan {
@@ -620,7 +620,7 @@ impl<'a> Attempt<'a> {
             })
             .collect();
         // `dropped` is ordered by bridge, then window: one entry per bridge.
-        for &(bridge, space) in dropped {
+        for &(bridge, space) in dropped.keys() {
             let f = &functions[bridge];
             let Some(info) = &f.bridge else {
                 continue;
@@ -648,11 +648,11 @@ impl<'a> Attempt<'a> {
 /// The reserved minimum size of a bridge window, 0 when it has none or it was given up.
 fn reservation(
     topology: &Topology,
-    dropped: &BTreeSet<(usize, Space)>,
+    dropped: &SortedMap<(usize, Space), ()>,
     bridge: usize,
     space: Space,
 ) -> u128 {
-    if dropped.contains(&(bridge, space)) {
+    if dropped.contains_key(&(bridge, space)) {
         return 0;
     }
     let Some(info) = &topology.functions[bridge].bridge else {
@@ -679,8 +679,8 @@ fn reservation(
 /// BAR or reservation that must go high.
 fn prefetchable_windows_high(
     topology: &Topology,
-    left_out: &BTreeMap<(usize, usize), UnplacedReason>,
-    dropped: &BTreeSet<(usize, Space)>,
+    left_out: &SortedMap<(usize, usize), UnplacedReason>,
+    dropped: &SortedMap<(usize, Space), ()>,
     relocate: bool,
     high_available: bool,
 ) -> Vec<bool> {
