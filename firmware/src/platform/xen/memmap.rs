@@ -79,10 +79,13 @@ pub fn with_low_memory(map: Vec<MemoryRegion>) -> Vec<MemoryRegion> {
 pub fn rdm_ranges(rdm: &[ReservedDeviceMemory]) -> Result<Vec<PhysRange>, XenError> {
     rdm.iter()
         .map(|r| {
-            let bad = XenError::BadRdm { start_pfn: r.start_pfn, nr_pages: r.nr_pages };
-            let start = r.start_pfn.checked_mul(4096).ok_or(bad.clone())?;
-            let len = r.nr_pages.checked_mul(4096).ok_or(bad.clone())?;
-            PhysRange::from_len(start, len).filter(|r| !r.is_empty()).ok_or(bad)
+            let start = r.start_pfn.checked_mul(4096);
+            let len = r.nr_pages.checked_mul(4096);
+            start
+                .zip(len)
+                .and_then(|(start, len)| PhysRange::from_len(start, len))
+                .filter(|r| !r.is_empty())
+                .ok_or(XenError::BadRdm { start_pfn: r.start_pfn, nr_pages: r.nr_pages })
         })
         .collect()
 }
