@@ -174,7 +174,7 @@ pub fn main(
     let wants = |s: &str| options.sections.iter().any(|x| x == s);
 
     if wants("size") {
-        let linked = target.join("release/hvmloader");
+        let linked = crate::linked_elf(&target);
         data["size"] = size(&images.xen, &linked, &target.join("bench-cache"), &mut rows)?;
     }
     if wants("acpi") {

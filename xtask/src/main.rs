@@ -74,6 +74,24 @@ fn cargo() -> Command {
     cmd
 }
 
+/// The firmware is built for the host target named explicitly: with `--target`, cargo
+/// gives the flags below to the firmware and its dependencies only, not to build scripts
+/// and proc-macros (which `.cargo/config.toml` rustflags would hit).
+const FIRMWARE_TARGET: &str = "x86_64-unknown-linux-gnu";
+/// Code generation for a firmware at a fixed address, measured on target/hvmloader:
+/// - `relocation-model=static`: direct calls and absolute addresses instead of the GOT the
+///   host's default PIE model goes through (3.2 KB);
+/// - LLVM's machine outliner: instruction sequences repeated across functions become one
+///   function (4.4 KB; 9.1 KB with the above). It leaves alone functions that use the red
+///   zone, which `core` is built with.
+const FIRMWARE_RUSTFLAGS: [&str; 4] =
+    ["-C", "relocation-model=static", "-C", "llvm-args=-enable-machine-outliner=always"];
+
+/// The linked firmware ELF (64-bit, with symbols) under `target`.
+pub fn linked_elf(target: &Path) -> PathBuf {
+    target.join(FIRMWARE_TARGET).join("release/hvmloader")
+}
+
 fn check_status(cmd: &mut Command) -> Result<()> {
     let status = cmd.status().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
     if status.success() { Ok(()) } else { Err(format!("{cmd:?} failed with {status}")) }
@@ -89,9 +107,13 @@ fn build(args: &[String]) -> Result<Images> {
     if let Some(extra) = args.first() {
         return Err(format!("build takes no arguments (got `{extra}`)\n{USAGE}"));
     }
-    check_status(cargo().args(["build", "--release", "--bin", "hvmloader"]))?;
+    check_status(
+        cargo()
+            .args(["build", "--release", "--bin", "hvmloader", "--target", FIRMWARE_TARGET])
+            .env("CARGO_ENCODED_RUSTFLAGS", FIRMWARE_RUSTFLAGS.join("\x1f")),
+    )?;
     let target = root().join("target");
-    let linked = target.join("release/hvmloader");
+    let linked = linked_elf(&target);
     let images = Images { xen: target.join("hvmloader"), qemu: target.join("hvmloader-qemu") };
 
     // QEMU's PVH loader needs the note; an ELF32 container like Xen's.
