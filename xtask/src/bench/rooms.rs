@@ -28,6 +28,10 @@ pub fn room_of(symbol: &str) -> &'static str {
         }
         None => symbol,
     };
+    // Sequences LLVM's machine outliner took out of several functions, of any room.
+    if symbol.starts_with("OUTLINED_FUNCTION_") {
+        return "outlined (shared by several rooms)";
+    }
     let mut parts = path.split("::");
     match parts.next().unwrap_or("") {
         "hvmloader" => {
@@ -111,6 +115,7 @@ mod tests {
             "libacpi"
         );
         assert_eq!(room_of("alloc::collections::btree::map::BTreeMap<K,V,A>::insert"), "alloc");
+        assert_eq!(room_of("OUTLINED_FUNCTION_12"), "outlined (shared by several rooms)");
         assert_eq!(room_of("memcpy"), "other");
     }
 
