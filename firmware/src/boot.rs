@@ -47,6 +47,9 @@ pub enum Fatal {
     Chipset(ChipsetError),
     Layout(crate::layout::LayoutError),
     Pci(crate::pci::PlanError),
+    Expander(crate::pci::ExpanderError),
+    /// fw_cfg could not be read for something the machine's description needs.
+    FwCfg(crate::platform::fw_cfg::FwCfgError),
     EcamNotDecoded(crate::chipset::q35::EcamArea),
     EcamSelfCheck(crate::pci::EcamMismatch),
     MemoryMap(crate::e820::E820Error),
@@ -77,6 +80,8 @@ impl fmt::Display for Fatal {
             Fatal::Chipset(e) => e.fmt(f),
             Fatal::Layout(e) => e.fmt(f),
             Fatal::Pci(e) => write!(f, "PCI: {e}"),
+            Fatal::Expander(e) => e.fmt(f),
+            Fatal::FwCfg(e) => e.fmt(f),
             Fatal::EcamNotDecoded(area) => {
                 write!(f, "PCIEXBAR does not read back as programmed for ECAM at {area}")
             }
@@ -230,7 +235,19 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
     };
     // Under Xen the hole may grow over RAM moved above 4 GiB, as hvmloader grows it.
     let wiring = crate::chipset::IntxWiring::new(chipset, xen.is_some());
-    let pci = pci::bring_up(chipset, wiring, &mut boot, hole, xen.as_mut(), options.self_checks)?;
+    let extra_roots = match &xen {
+        Some(_) => 0,
+        None => qemu_extra_pci_roots()?,
+    };
+    let pci = pci::bring_up(
+        chipset,
+        wiring,
+        &mut boot,
+        hole,
+        xen.as_mut(),
+        extra_roots,
+        options.self_checks,
+    )?;
     let hole = pci.hole.clone();
     let expected = match &xen {
         Some(x) => x.expected_cpus(),
@@ -520,6 +537,17 @@ fn qemu_smbios(chipset: Chipset) -> SmbiosSource {
         );
     }
     SmbiosSource { strings: identity, uuid, qemu_table }
+}
+
+/// How many extra PCI root buses QEMU's expander bridges open (fw_cfg
+/// `etc/extra-pci-roots`); 0 without fw_cfg.
+fn qemu_extra_pci_roots() -> Result<u8, Fatal> {
+    use crate::platform::fw_cfg::{self, FwCfg};
+    // SAFETY: the firmware owns the machine's devices while it runs.
+    let Some(mut fw_cfg) = FwCfg::detect(unsafe { HwPorts::new() }, fw_cfg::IdentityMapped) else {
+        return Ok(0);
+    };
+    fw_cfg.extra_pci_roots().map_err(Fatal::FwCfg)
 }
 
 /// The sleep states to advertise under QEMU besides S5: S4 as fw_cfg `etc/system-states`

@@ -242,6 +242,7 @@ pub fn bring_up<H: Hypercall>(
     boot: &mut BootInfo,
     hole: Range<u64>,
     xen: Option<&mut XenSetup<H>>,
+    extra_roots: u8,
     self_checks: bool,
 ) -> Result<PciSetup, Fatal> {
     let phys_bits = phys_bits();
@@ -252,9 +253,12 @@ pub fn bring_up<H: Hypercall>(
     if let Some(area) = before_enumeration {
         cfg.switch_to_ecam(area)?;
     }
-    let mut topology = pci::enumerate(&mut cfg);
+    let mut topology = pci::enumerate(&mut cfg, extra_roots).map_err(Fatal::Expander)?;
     let buses_in_use = u16::from(topology.last_bus) + 1;
-    info!("{} functions on {buses_in_use} bus(es)", topology.functions.len());
+    info!(
+        "{} functions on {buses_in_use} bus(es), {extra_roots} extra root bus(es)",
+        topology.functions.len()
+    );
     cfg.check_ecam(&topology, self_checks)?;
 
     let ranges_for = |map: &[MemoryRegion], hole: &Range<u64>| {
@@ -293,7 +297,11 @@ pub fn bring_up<H: Hypercall>(
     // SAFETY: the firmware owns the machine's devices while it runs.
     let mut ports = unsafe { HwPorts::new() };
     chipset.route_pirqs(wiring, &mut cfg, &mut ports);
-    let routes = pci::route_intx(&topology, |device, pin| wiring.bus0_link(device, pin) as u8);
+    let routes = pci::route_intx(
+        &topology,
+        |device, pin| wiring.bus0_link(device, pin) as u8,
+        |expander, pin| wiring.expander_input(expander, pin),
+    );
     pci::program_interrupt_lines(&mut cfg, &routes, wiring.link_irqs());
     info!(
         "INTx: {} functions routed ({wiring:?} wiring); PIRQ links to IRQs {:?}",

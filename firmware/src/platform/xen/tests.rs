@@ -877,10 +877,12 @@ fn callback_irq_uses_xens_gsi_formula() {
         ],
         problems: Vec::new(),
         last_bus: 0,
+        last_bus0_bus: 0,
     };
     assert_eq!(setup.set_callback_irq(&topology).unwrap(), Some(28));
     assert_eq!(setup.xen.raw().set_params, [(param::CALLBACK_IRQ, 28)]);
-    let none = Topology { functions: Vec::new(), problems: Vec::new(), last_bus: 0 };
+    let none =
+        Topology { functions: Vec::new(), problems: Vec::new(), last_bus: 0, last_bus0_bus: 0 };
     assert_eq!(setup.set_callback_irq(&none).unwrap(), None);
 }
 
@@ -1281,7 +1283,7 @@ mod mmio_hole_relocation {
     }
 
     fn topology(functions: Vec<Function>) -> Topology {
-        Topology { functions, problems: Vec::new(), last_bus: 0 }
+        Topology { functions, problems: Vec::new(), last_bus: 0, last_bus0_bus: 0 }
     }
 
     const MEM32: BarKind = BarKind::Mem32 { prefetchable: false };
