@@ -311,6 +311,7 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
         uuid: smbios.uuid,
         sleep_states,
         numa: numa.as_ref(),
+        expander_nodes: &[],
         generation_id: xen.as_ref().and_then(|x| x.config.generation_id),
         strings: &smbios.strings,
         qemu_smbios: smbios.qemu_table.as_deref(),

@@ -53,6 +53,7 @@ impl Machine {
             high_window: self.high_window.clone(),
             ecam: self.ecam,
             sleep_states: self.sleep_states,
+            expanders: &[],
             generation_id: self.generation_id,
         }
     }
