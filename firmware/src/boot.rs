@@ -66,6 +66,7 @@ pub enum Fatal {
     /// QEMU's SMBIOS structures (fw_cfg `etc/smbios/smbios-tables`) are malformed.
     QemuSmbios(crate::smbios::SmbiosBlobError),
     Numa(crate::acpi::numa::NumaError),
+    QemuNuma(crate::acpi::qemu_numa::QemuNumaError),
     MpTable(crate::legacy::MpError),
     Pir(crate::legacy::PirError),
     Handoff(crate::handoff::HandoffError),
@@ -104,6 +105,7 @@ impl fmt::Display for Fatal {
                 write!(f, "SMBIOS: QEMU's table (fw_cfg {}): {e}", crate::smbios::qemu::TABLES_FILE)
             }
             Fatal::Numa(e) => e.fmt(f),
+            Fatal::QemuNuma(e) => e.fmt(f),
             Fatal::MpTable(e) => e.fmt(f),
             Fatal::Pir(e) => e.fmt(f),
             Fatal::Handoff(e) => write!(f, "hand-off: {e}"),
@@ -239,6 +241,10 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
         Some(_) => 0,
         None => qemu_extra_pci_roots()?,
     };
+    let qemu = match &xen {
+        Some(_) => QemuTopology::default(),
+        None => qemu_topology()?,
+    };
     let pci = pci::bring_up(
         chipset,
         wiring,
@@ -294,7 +300,14 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
                 .map_err(Fatal::Numa)?;
             Some(tables)
         }
-        None => None,
+        None => qemu
+            .numa
+            .as_ref()
+            .map(|topology| {
+                // QEMU's item gives each APIC ID's node directly.
+                NumaTables::from_topology(topology, &madt_cpus, |c| c.apic_id).map_err(Fatal::Numa)
+            })
+            .transpose()?,
     };
     let described = tables::Platform {
         acpi,
@@ -311,7 +324,7 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
         uuid: smbios.uuid,
         sleep_states,
         numa: numa.as_ref(),
-        expander_nodes: &[],
+        expander_nodes: &qemu.expander_nodes,
         generation_id: xen.as_ref().and_then(|x| x.config.generation_id),
         strings: &smbios.strings,
         qemu_smbios: smbios.qemu_table.as_deref(),
@@ -538,6 +551,74 @@ fn qemu_smbios(chipset: Chipset) -> SmbiosSource {
         );
     }
     SmbiosSource { strings: identity, uuid, qemu_table }
+}
+
+/// What QEMU says about the machine's NUMA topology.
+#[derive(Default)]
+struct QemuTopology {
+    /// From `-numa`; `None` without.
+    numa: Option<crate::acpi::numa::NumaTopology>,
+    /// The node of each expander bridge's root bus that has one: (bus, node).
+    expander_nodes: Vec<(u8, u32)>,
+}
+
+/// QEMU's NUMA topology (see [`crate::acpi::qemu_numa`]): the legacy fw_cfg item, RAM as
+/// fw_cfg `etc/e820` lays it out, distances and expanders' nodes from QEMU's own tables.
+fn qemu_topology() -> Result<QemuTopology, Fatal> {
+    use crate::acpi::qemu_numa::{self, QemuRam};
+    use crate::platform::fw_cfg::{self, FwCfg};
+    const NUMA_ITEM: u16 = 0x0D;
+    const MAX_CPUS_ITEM: u16 = 0x0F;
+    const E820_ENTRY: usize = 20;
+    const E820_RAM: u32 = 1;
+    const FOUR_GIB: u64 = 1 << 32;
+    // SAFETY: the firmware owns the machine's devices while it runs.
+    let Some(mut fw_cfg) = FwCfg::detect(unsafe { HwPorts::new() }, fw_cfg::IdentityMapped) else {
+        return Ok(QemuTopology::default());
+    };
+    let mut read_file = |name: &str| -> Result<Option<Vec<u8>>, Fatal> {
+        let Some(file) = fw_cfg.find_file(name).map_err(Fatal::FwCfg)? else { return Ok(None) };
+        let mut bytes = alloc::vec![0u8; file.size as usize];
+        fw_cfg.read_file(&file, &mut bytes).map_err(Fatal::FwCfg)?;
+        Ok(Some(bytes))
+    };
+    let tables = read_file("etc/acpi/tables")?.unwrap_or_default();
+    let e820 = read_file("etc/e820")?.unwrap_or_default();
+    let expander_nodes =
+        qemu_numa::find_table(&tables, b"DSDT").map(qemu_numa::expander_nodes).unwrap_or_default();
+    let mut first = [0u8; 8];
+    fw_cfg.read_item(NUMA_ITEM, &mut first);
+    let nodes = qemu_numa::node_count(first);
+    if nodes == 0 {
+        return Ok(QemuTopology { numa: None, expander_nodes });
+    }
+    let mut max_cpus = [0u8; 2];
+    fw_cfg.read_item(MAX_CPUS_ITEM, &mut max_cpus);
+    let max_cpus = u16::from_le_bytes(max_cpus);
+    let len = 8 * (1 + usize::from(max_cpus) + nodes.min(256) as usize);
+    let mut item = alloc::vec![0u8; len];
+    fw_cfg.read_item(NUMA_ITEM, &mut item);
+    let mut ram = QemuRam { below_4g: 0, above_4g_start: FOUR_GIB, above_4g: 0 };
+    for entry in e820.chunks_exact(E820_ENTRY) {
+        let word = |at: usize| u64::from_le_bytes(entry[at..at + 8].try_into().expect("8"));
+        let (start, length) = (word(0), word(8));
+        if u32::from_le_bytes(entry[16..20].try_into().expect("4")) != E820_RAM {
+            continue;
+        }
+        if start == 0 {
+            ram.below_4g = length;
+        } else if start >= FOUR_GIB {
+            (ram.above_4g_start, ram.above_4g) = (start, length);
+        }
+    }
+    let slit = qemu_numa::find_table(&tables, b"SLIT");
+    let topology = qemu_numa::topology(&item, max_cpus, ram, slit).map_err(Fatal::QemuNuma)?;
+    log::info!(
+        "NUMA: {} node(s) from QEMU, distances {}",
+        topology.nodes,
+        if slit.is_some() { "from QEMU's SLIT" } else { "10 local, 20 remote" }
+    );
+    Ok(QemuTopology { numa: Some(topology), expander_nodes })
 }
 
 /// How many extra PCI root buses QEMU's expander bridges open (fw_cfg

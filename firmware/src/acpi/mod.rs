@@ -11,6 +11,7 @@
 pub mod dsdt;
 pub mod laptop_slate;
 pub mod numa;
+pub mod qemu_numa;
 pub mod selftest;
 pub mod ssdt;
 pub mod tpm;
