@@ -9,7 +9,7 @@
  *
  * Original Table Header:
  *     Signature        "DSDT"
- *     Length           0x0000121F (4639)
+ *     Length           0x0000126F (4719)
  *     Revision         0x02
  *     Checksum         <masked>
  *     OEM ID           "Xen"
@@ -70,6 +70,25 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", <masked>)
 
                 Local4 [Zero] = ((Local2 << 0x10) | 0xFFFF)
                 Local4 [One] = Local3
+                Local0 [Local1] = Local4
+                Local1++
+            }
+
+            Return (Local0)
+        }
+
+        Method (PRTX, 1, NotSerialized)
+        {
+            Local0 = Package (0x80) {}
+            Local1 = Zero
+            While ((Local1 < 0x80))
+            {
+                Local2 = (Local1 << One)
+                Local4 = QPRT (DerefOf (Arg0 [Local2]), DerefOf (Arg0 [(
+                    Local2 + One)]))
+                Local4 [Zero] = (((Local1 >> 0x02) << 0x10) | 
+                    0xFFFF)
+                Local4 [One] = (Local1 & 0x03)
                 Local0 [Local1] = Local4
                 Local1++
             }
