@@ -110,6 +110,13 @@ pub const TEST_MOUNT: &str = "/test";
 /// runs it with the guest's name once the wait is over and before it destroys the guest,
 /// and its output is the report's `probe` section ([`XenRun::section`]).
 pub const PROBE_SCRIPT: &str = "probe.sh";
+/// A shell script a test may put on the test disk to act on the guest while it runs (`xl
+/// vcpu-set`, `xl qemu-monitor-command`...): the dom0 starts it in the background with the
+/// guest's name as soon as `xl create` succeeded; its output is the report's `driver`
+/// section. It can follow the guest through its serial log, [`GUEST_SERIAL_LOG`].
+pub const DRIVER_SCRIPT: &str = "driver.sh";
+/// Where the guest's COM1 goes in dom0 (xl.cfg `serial = "file:..."`).
+pub const GUEST_SERIAL_LOG: &str = "/tmp/guest-serial.log";
 
 /// A built dom0 image.
 #[derive(Debug)]
@@ -744,7 +751,7 @@ bios = "seabios"
 device_model_version = "qemu-xen"
 vga = "none"
 vnc = 0
-serial = "file:/tmp/guest-serial.log"
+serial = "file:{GUEST_SERIAL_LOG}"
 on_poweroff = "preserve"
 on_reboot = "preserve"
 on_crash = "preserve"
@@ -773,6 +780,9 @@ echo "exit $status"
 cat /tmp/create.out
 section domid
 xl domid {GUEST_NAME} 2>/dev/null
+if [ "$status" -eq 0 ] && [ -f {TEST_MOUNT}/{DRIVER_SCRIPT} ]; then
+    sh {TEST_MOUNT}/{DRIVER_SCRIPT} {GUEST_NAME} > /tmp/driver.out 2>&1 &
+fi
 outcome=timeout
 if [ "$status" -eq 0 ]; then
     deadline=$(( $(date +%s) + {timeout} ))
@@ -805,6 +815,10 @@ if [ -f {TEST_MOUNT}/{PROBE_SCRIPT} ]; then
     section probe
     sh {TEST_MOUNT}/{PROBE_SCRIPT} {GUEST_NAME} 2>&1
 fi
+if [ -f {TEST_MOUNT}/{DRIVER_SCRIPT} ]; then
+    section driver
+    cat /tmp/driver.out 2>/dev/null
+fi
 section xl-list
 xl list
 section xl-log
@@ -813,7 +827,7 @@ section xl-log
 tail -n 20 /var/log/xen/xl-{GUEST_NAME}.log 2>/dev/null
 xl destroy {GUEST_NAME} > /dev/null 2>&1
 section guest-serial
-cat /tmp/guest-serial.log 2>/dev/null
+cat {GUEST_SERIAL_LOG} 2>/dev/null
 section device-model-log
 tail -n 30 /var/log/xen/qemu-dm-{GUEST_NAME}.log 2>/dev/null
 "#
