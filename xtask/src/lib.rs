@@ -4,6 +4,7 @@
 //! `cargo xtask xen-dm`).
 
 pub mod acpi_dump;
+pub mod host;
 pub mod mixes;
 pub mod qmp;
 pub mod xen_dm;

@@ -89,6 +89,8 @@ fn build(args: &[String]) -> Result<Images> {
     if let Some(extra) = args.first() {
         return Err(format!("build takes no arguments (got `{extra}`)\n{USAGE}"));
     }
+    // The build script compiles the DSDTs with iasl; the images are cut with objcopy.
+    xtask::host::require(&["iasl", "objcopy"])?;
     check_status(cargo().args(["build", "--release", "--bin", "hvmloader"]))?;
     let target = root().join("target");
     let linked = target.join("release/hvmloader");
@@ -121,6 +123,7 @@ fn build(args: &[String]) -> Result<Images> {
 
 fn run(args: &[String]) -> Result<ExitCode> {
     let (options, extra) = qemu::RunOptions::parse(args)?;
+    xtask::host::require(&["qemu-system-x86_64"])?;
     let images = build(&[])?;
     let mut cmd = options.command(&images.qemu);
     cmd.args(extra);
