@@ -1,5 +1,6 @@
-//! The Linux guest the tests boot through the firmware: Debian's cloud kernel and an
-//! initramfs around a static busybox, whose /init runs a test's script.
+//! The Linux guest that `cargo xtask run` and the tests boot through the firmware: Debian's
+//! cloud kernel and an initramfs around a static busybox, whose /init either gives a shell
+//! on the serial console ([`interactive_init`]) or runs a test's script.
 //!
 //! Packages come from the machine's APT sources (`apt-get update` must have run once; CI
 //! does it) with `apt-get download`, nothing is installed, and they are cached under
@@ -21,6 +22,14 @@ use crate::{Result, fnv1a, host};
 /// Debian's metapackage for the current cloud kernel; it depends on the versioned package.
 const KERNEL_METAPACKAGE: &str = "linux-image-cloud-amd64";
 const BUSYBOX_PACKAGE: &str = "busybox-static";
+
+/// The kernel command line for a guest whose console is its first serial port. `quiet`
+/// keeps the boot log (in `dmesg`) off the console, so the shell's banner follows the
+/// firmware's lines.
+pub const SERIAL_CONSOLE_APPEND: &str = "console=ttyS0 quiet";
+
+/// The interactive guest's shell prompt (`\w`: the working directory).
+pub const PROMPT: &str = "guest:/# ";
 
 /// The kernel and busybox, fetched.
 #[derive(Debug)]
@@ -71,6 +80,36 @@ impl Guest {
         }
         Ok(initrd)
     }
+
+    /// The initramfs of [`interactive_init`].
+    pub fn interactive_initrd(&self) -> Result<PathBuf> {
+        self.initrd_with_init(&interactive_init())
+    }
+}
+
+/// The kernel and initramfs a command boots: `kernel` and `initrd` where the user gave
+/// them, the project's guest's otherwise (fetched into `cache`; its initramfs is the
+/// interactive one, which works with any x86-64 kernel that unpacks an initramfs).
+pub fn kernel_and_initrd(
+    kernel: Option<&Path>,
+    initrd: Option<&Path>,
+    cache: &Path,
+    progress: &dyn Fn(&str),
+) -> Result<(PathBuf, PathBuf)> {
+    for path in kernel.iter().chain(&initrd) {
+        if !path.is_file() {
+            return Err(format!("{}: no such file", path.display()));
+        }
+    }
+    if let (Some(kernel), Some(initrd)) = (kernel, initrd) {
+        return Ok((kernel.to_path_buf(), initrd.to_path_buf()));
+    }
+    let guest = Guest::fetch(cache, progress)?;
+    let initrd = match initrd {
+        Some(initrd) => initrd.to_path_buf(),
+        None => guest.interactive_initrd()?,
+    };
+    Ok((kernel.map_or(guest.kernel, Path::to_path_buf), initrd))
 }
 
 fn copy(from: &Path, to: &Path) -> Result<()> {
@@ -191,6 +230,28 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 dmesg -n 1
 "#;
+
+/// The /init of a guest to use by hand: a banner saying what to type, a busybox shell on
+/// the console (`cttyhack` makes the console its controlling terminal, so Ctrl-C and job
+/// control work), and a power-off when the shell ends.
+pub fn interactive_init() -> String {
+    format!(
+        r#"{INIT_PRELUDE}export HOME=/ PS1='guest:\w# '
+cd /
+cat <<EOF
+
+hvmloader-rs: Linux $(uname -r) is up, booted through the firmware.
+A busybox shell on $(cat /sys/class/tty/console/active). To look around:
+  ls /sys/firmware/acpi/tables     the ACPI tables the firmware built
+  dmesg | grep -e ACPI -e e820     what Linux made of them and of the memory map
+  cat /proc/iomem                  where the firmware put the PCI devices' memory
+'poweroff -f' (or leaving the shell) powers the machine off.
+EOF
+setsid cttyhack sh
+poweroff -f
+"#
+    )
+}
 
 /// A newc cpio archive (the format the kernel unpacks as initramfs) with busybox and /init.
 pub fn initramfs(busybox: &[u8], init: &str) -> Vec<u8> {
@@ -413,5 +474,15 @@ mod tests {
         assert_eq!(header_fields(trailer)[11], 11);
         assert_eq!(&trailer[110..120], b"TRAILER!!!");
         assert_eq!(archive.len() % 4, 0);
+    }
+
+    #[test]
+    fn the_interactive_init_gives_a_shell_and_powers_off_after_it() {
+        let init = interactive_init();
+        assert!(init.starts_with(INIT_PRELUDE));
+        let shell = init.find("setsid cttyhack sh\n").expect("a shell on the console");
+        assert!(init[shell..].contains("poweroff -f"), "{init}");
+        // The prompt the tests wait for is the one the script sets.
+        assert!(init.contains(r"PS1='guest:\w# '") && PROMPT == "guest:/# ");
     }
 }
