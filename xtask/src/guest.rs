@@ -1,6 +1,6 @@
-//! The Linux guest that `cargo xtask run` and the tests boot through the firmware: Debian's
-//! cloud kernel and an initramfs around a static busybox, whose /init either gives a shell
-//! on the serial console ([`interactive_init`]) or runs a test's script.
+//! The Linux guest that `cargo xtask run`, `cargo xtask xen-run` and the tests boot through
+//! the firmware: Debian's cloud kernel and an initramfs around a static busybox, whose /init
+//! either gives a shell on the serial console ([`interactive_init`]) or runs a test's script.
 //!
 //! Packages come from the machine's APT sources (`apt-get update` must have run once; CI
 //! does it) with `apt-get download`, nothing is installed, and they are cached under

@@ -1,8 +1,8 @@
 //! The library half of xtask: what the commands and the workspace's integration tests share
 //! (the ACPI golden test drives the same extraction as `cargo xtask acpi-dump`; tests and
-//! benchmark boot the same device mixes; `cargo xtask run` and the Linux tests boot the
-//! guest of `guest`; the real-Xen tests run the harness of `xen` and the device model of
-//! `cargo xtask xen-dm`).
+//! benchmark boot the same device mixes; `cargo xtask run`, `cargo xtask xen-run` and the
+//! Linux tests boot the same guest; the real-Xen tests and `xen-run` use the same Xen
+//! harness and the device model of `cargo xtask xen-dm`).
 
 pub mod acpi_dump;
 pub mod guest;

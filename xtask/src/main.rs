@@ -6,6 +6,8 @@
 //! - `cargo xtask run ...`: builds and boots the QEMU image under TCG with the serial console
 //!   on the terminal; by default it hands off to the project's Linux guest, which gives a
 //!   shell (see `qemu.rs`).
+//! - `cargo xtask xen-run ...`: the same guest in an HVM guest of a real Xen, under QEMU,
+//!   with the firmware in place of hvmloader (see `xen_run.rs` and `xtask::xen`).
 //! - `cargo xtask test`: builds, then runs every test of the workspace (host unit tests and
 //!   the QEMU integration tests under tests/).
 //! - `cargo xtask acpi-dump ...`: the installed ACPI tables, disassembled and compared with
@@ -17,6 +19,7 @@
 mod bench;
 mod elf;
 mod qemu;
+mod xen_run;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -28,6 +31,9 @@ fn main() -> ExitCode {
     let outcome = match args.first().map(String::as_str) {
         Some("build") => build(&args[1..]).map(|_| ExitCode::SUCCESS),
         Some("run") => run(&args[1..]),
+        Some("xen-run") => xen_run::XenRunOptions::parse(&args[1..])
+            .map_err(|e| format!("{e}\n{USAGE}"))
+            .and_then(|options| xen_run::main(&options, &root(), || build(&[]).map(|i| i.xen))),
         Some("test") => test(&args[1..]),
         Some("bench") => bench::main(&args[1..], &root(), || build(&[])),
         Some("xen-dm") => xen_dm(&args[1..]),
@@ -55,6 +61,13 @@ const USAGE: &str = "usage: cargo xtask <command>
                              a busybox initramfs, fetched once); --firmware-only: the firmware
                              alone; --bios seabios: hand off to SeaBIOS as under Xen, which
                              boots the guest from a CD. Ctrl-A X quits QEMU
+  xen-run [--machine i440|q35] [--vcpus N] [--memory MIB] [--firmware PATH|xen]
+          [--kernel FILE] [--initrd FILE] [--append KERNEL_ARGS] [--cmdline FIRMWARE_OPTIONS]
+          [--xenstore KEY=VALUE]... [-- XL.CFG LINES]
+                             the same guest in an HVM guest of Xen 4.17 (nested, in QEMU
+                             TCG), the firmware as its firmware_override (--firmware xen:
+                             Xen's own hvmloader), its serial console and Xen's (dN) lines
+                             on the terminal; the dom0 image is built once (debootstrap)
   test [-- CARGO TEST ARGS]  build, then run every test
   acpi-dump [--machine i440|q35] [--smp N] [--mem SIZE] [--out DIR]
             [--reference qemu|FILE_OR_DIR] [--diff] [--bless] [-- QEMU ARGS]

@@ -1,6 +1,8 @@
 //! A real Xen to run guests on: Xen 4.17 and a Debian dom0 inside QEMU (TCG with nested
-//! SVM), where one HVM guest is created with `xl`, waited for as a [`Scenario`] says, and
-//! what Xen printed is returned ([`run_with`]). The integration tests use it.
+//! SVM), where one HVM guest is created with `xl`. The integration tests and `cargo xtask
+//! xen-run` use it: a test creates the guest, waits for what it needs and reads what Xen
+//! printed ([`run_with`]); `xen-run` puts the guest's console on the terminal
+//! ([`run_on_terminal`]).
 //!
 //! The dom0 image is built once ([`Dom0::build_or_reuse`]) and cached under
 //! `<cache>/dom0-<key>/` (`target/xen-cache/` for the commands and the tests):
@@ -38,7 +40,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::guest::CpioWriter;
-use crate::{Result, fnv1a, host};
+use crate::{Result, fnv1a, host, write_to_terminal};
 
 /// The one suite everything comes from, so the hypervisor and its tools match.
 const SUITE: &str = "bookworm";
@@ -904,7 +906,156 @@ pub fn run_with(
         .spawn()
         .map_err(|e| format!("cannot start qemu-system-x86_64: {e}"))?;
     let limit = DOM0_BOOT_ALLOWANCE + scenario.guest_timeout + Duration::from_secs(60);
-    watch(child, work, limit)
+    let run = watch(child, work, Some(limit), Forward::Nothing)?;
+    Ok(run)
+}
+
+/// A guest for a person at a terminal (`cargo xtask xen-run`).
+#[derive(Debug, Default)]
+pub struct ConsoleGuest {
+    /// Bytes to put on the guest's disk and point `firmware_override` at; `None` runs Xen's
+    /// own hvmloader.
+    pub firmware_override: Option<Vec<u8>>,
+    pub memory_mib: u32,
+    pub vcpus: u32,
+    pub extras: GuestExtras,
+    /// xenstore entries (path relative to the guest's domain path, value) written while the
+    /// guest is paused, before its firmware runs.
+    pub xenstore: Vec<(String, String)>,
+}
+
+/// Where the firmware takes its command line from under Xen, relative to the domain's
+/// xenstore path: `xen-run --cmdline` writes it while the guest is paused.
+///
+/// PENDING (issue 16): the firmware does not read this key yet; the key name is to be
+/// settled with that work, and changes here only.
+pub const FIRMWARE_CMDLINE_KEY: &str = "hvmloader/cmdline";
+
+/// What the dom0 says when the guest ended, on a line of its own: `<prefix><how>`.
+pub const GUEST_ENDED: &str = "dom0: guest ended: ";
+
+/// How a terminal run went.
+pub struct ConsoleRun {
+    /// How the guest ended, as the dom0 reported it (`poweroff`, `reboot`, `crash`, ...),
+    /// `None` if it never said.
+    pub guest_ended: Option<String>,
+    pub dom0_ready: Option<Duration>,
+    pub elapsed: Duration,
+}
+
+/// Boots Xen with the dom0 and gives the terminal to `guest`: this process's stdin goes to
+/// Xen's console, which hands it to dom0, whose `xl console` passes it to the guest's
+/// serial port; stdout shows, from the moment the dom0 is up, the guest's serial console and
+/// Xen's own lines (the firmware's `(dN)` lines among them). Xen's and the dom0's boot
+/// messages go to `work/console.log` only (`progress` says what is happening meanwhile).
+/// The run ends when the guest ends (or `xl console` is left with Ctrl-]): the dom0 destroys
+/// it and powers off.
+pub fn run_on_terminal(
+    dom0: &Dom0,
+    guest: &ConsoleGuest,
+    work: &Path,
+    progress: &dyn Fn(&str),
+) -> Result<ConsoleRun> {
+    let config = guest_config(
+        guest.memory_mib,
+        guest.vcpus,
+        guest.firmware_override.is_some(),
+        "pty",
+        "destroy",
+        &guest.extras,
+    );
+    let disk = guest_disk(
+        work,
+        &config,
+        &console_script(&guest.xenstore),
+        guest.firmware_override.as_deref(),
+        &guest.extras,
+    )?;
+    // `mon:` multiplexes QEMU's monitor: Ctrl-A X ends QEMU at once, Ctrl-A C is the monitor,
+    // and Ctrl-C goes to the guest.
+    let child = xen_qemu(dom0, &disk, "mon:stdio")
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start qemu-system-x86_64: {e}"))?;
+    progress(&format!(
+        "xen: booting Xen and the dom0 in QEMU (TCG, nested SVM; about 10-30 s); their \
+         messages go to {}",
+        work.join("console.log").display()
+    ));
+    let run = watch(child, work, None, Forward::AfterDom0(progress))?;
+    let guest_ended = run
+        .console
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix(GUEST_ENDED))
+        .map(|how| how.trim().to_string());
+    Ok(ConsoleRun { guest_ended, dom0_ready: run.dom0_ready, elapsed: run.elapsed })
+}
+
+/// The dom0 side of a terminal run: create the guest paused, write `xenstore`, attach the
+/// console to the dom0's (Xen's) console, unpause, and once the console ends say how the
+/// guest ended. Its own lines go to the console directly; the report stays empty.
+fn console_script(xenstore: &[(String, String)]) -> String {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let mut writes = String::new();
+    for (key, value) in xenstore {
+        writeln!(
+            writes,
+            "xenstore-write \"/local/domain/$domid/\"{} {} || say \"cannot write xenstore {}\"",
+            quote(key),
+            quote(value),
+            key.replace(['"', '$', '`', '\\'], "")
+        )
+        .unwrap();
+    }
+    format!(
+        r#"# xen-run's script (written by xtask/src/xen.rs), run by /sbin/hvmrs-init.
+exec > /dev/console 2>&1
+say() {{ echo "dom0: $*"; }}
+# xenconsole locks /var/lock/xenconsole.<domid>; /var/lock is /run/lock, on a fresh tmpfs.
+mkdir -p /run/lock
+if ! xl create -p {TEST_MOUNT}/guest.cfg > /tmp/create.out 2>&1; then
+    say "xl create failed:"
+    cat /tmp/create.out
+    echo "{GUEST_ENDED}not created"
+    exit 0
+fi
+domid=$(xl domid {GUEST_NAME})
+{writes}say "guest d$domid created (paused); its serial console follows, Xen's (d$domid) lines \
+among it. 'poweroff -f' in the guest ends the run; Ctrl-] leaves the console and ends it too."
+# The device model drops what the guest writes to a serial port nobody has open: unpause
+# only once xl console (xenconsole) holds it.
+(
+    tries=0
+    while ! pidof xenconsole > /dev/null && [ "$tries" -lt 100 ]; do
+        sleep 0.1
+        tries=$((tries + 1))
+    done
+    sleep 0.5
+    xl unpause {GUEST_NAME}
+) &
+xl console {GUEST_NAME} < /dev/console
+wait
+# xl's daemon for the guest: "Domain N has shut down, reason code R ..."
+reason=$(sed -n 's/.*has shut down, reason code \([0-9]*\).*/\1/p' \
+    /var/log/xen/xl-{GUEST_NAME}.log 2>/dev/null | tail -n 1)
+case "$reason" in
+    0) how=poweroff ;;
+    1) how=reboot ;;
+    2) how=suspend ;;
+    3) how=crash ;;
+    4) how=watchdog ;;
+    5) how="soft reset" ;;
+    "") how="still running (the console was left); destroying it" ;;
+    *) how="reason code $reason" ;;
+esac
+echo
+echo "{GUEST_ENDED}$how"
+xl destroy {GUEST_NAME} > /dev/null 2>&1
+"#
+    )
 }
 
 /// Writes the guest's files (config, dom0 script, firmware, extras) and packs them as the
@@ -980,12 +1131,26 @@ fn xen_qemu(dom0: &Dom0, disk: &Path, serial: &str) -> Command {
     cmd
 }
 
-/// Reads QEMU's console until QEMU exits (or `limit` passes: an error) and keeps it in
-/// `work/console.log` with each line's arrival time.
-fn watch(mut child: Child, work: &Path, limit: Duration) -> Result<XenRun> {
+/// What [`watch`] shows on this process's stdout while QEMU runs.
+enum Forward<'a> {
+    Nothing,
+    /// Everything after the dom0's ready line, but the report's markers; `progress` says
+    /// when the dom0 is up.
+    AfterDom0(&'a dyn Fn(&str)),
+}
+
+/// Reads QEMU's console until QEMU exits (or `limit` passes: an error), keeps it in
+/// `work/console.log` with each line's arrival time, and forwards it as `forward` says.
+fn watch(
+    mut child: Child,
+    work: &Path,
+    limit: Option<Duration>,
+    forward: Forward,
+) -> Result<XenRun> {
     let started = Instant::now();
     let console = Arc::new(Mutex::new(Vec::new()));
     let mut stdout = child.stdout.take().ok_or("QEMU's stdout is not piped")?;
+    let to_terminal = matches!(forward, Forward::AfterDom0(_));
     // The reader also keeps a copy with each line's arrival time, for console.log: it shows
     // where a slow run spent its time.
     let reader = {
@@ -993,6 +1158,7 @@ fn watch(mut child: Child, work: &Path, limit: Duration) -> Result<XenRun> {
         std::thread::spawn(move || {
             let mut stamped = Vec::new();
             let mut at_line_start = true;
+            let mut terminal = TerminalFilter::default();
             let mut chunk = [0u8; 4096];
             while let Ok(n @ 1..) = stdout.read(&mut chunk) {
                 let bytes = &chunk[..n];
@@ -1007,6 +1173,12 @@ fn watch(mut child: Child, work: &Path, limit: Duration) -> Result<XenRun> {
                     }
                     at_line_start = byte == b'\n';
                 }
+                if to_terminal {
+                    write_to_terminal(&terminal.pass(bytes));
+                }
+            }
+            if to_terminal {
+                write_to_terminal(&terminal.finish());
             }
             stamped
         })
@@ -1034,8 +1206,14 @@ fn watch(mut child: Child, work: &Path, limit: Duration) -> Result<XenRun> {
         }
         if dom0_ready.is_none() && text().contains(DOM0_READY) {
             dom0_ready = Some(started.elapsed());
+            if let Forward::AfterDom0(progress) = forward {
+                progress(&format!(
+                    "xen: Xen and the dom0 are up after {:.0} s; creating the guest",
+                    started.elapsed().as_secs_f64()
+                ));
+            }
         }
-        if started.elapsed() > limit {
+        if let Some(limit) = limit.filter(|limit| started.elapsed() > *limit) {
             let _ = child.kill();
             let _ = child.wait();
             let _ = reader.join();
@@ -1049,9 +1227,124 @@ fn watch(mut child: Child, work: &Path, limit: Duration) -> Result<XenRun> {
     }
 }
 
+/// What of Xen's console a person sees: nothing until the dom0's ready line, then every
+/// byte as it comes (a shell prompt has no newline to wait for), but the lines of the
+/// dom0 report's markers, which only the harness reads.
+#[derive(Default)]
+struct TerminalFilter {
+    dom0_up: bool,
+    /// The current line so far, while it may still turn out to be hidden.
+    held: Vec<u8>,
+    /// Whether part of the current line has been shown already (it is no marker then).
+    line_shown: bool,
+}
+
+impl TerminalFilter {
+    /// The part of `bytes` to show now.
+    fn pass(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let mut shown = Vec::new();
+        for &byte in bytes {
+            self.held.push(byte);
+            if byte == b'\n' {
+                let line = String::from_utf8_lossy(&self.held);
+                let line = line.trim_end_matches(['\r', '\n']);
+                let marker = !self.line_shown && (line == REPORT_BEGIN || line == REPORT_END);
+                if !self.dom0_up && line.starts_with(DOM0_READY) {
+                    // The ready line itself is Xen's boot too; what follows is shown.
+                    self.dom0_up = true;
+                } else if self.dom0_up && !marker {
+                    shown.append(&mut self.held);
+                }
+                self.held.clear();
+                self.line_shown = false;
+            } else if self.dom0_up && (self.line_shown || !self.may_be_marker()) {
+                shown.append(&mut self.held);
+                self.line_shown = true;
+            }
+        }
+        shown
+    }
+
+    /// What is still held when the console ends.
+    fn finish(&mut self) -> Vec<u8> {
+        if self.dom0_up { std::mem::take(&mut self.held) } else { Vec::new() }
+    }
+
+    /// Whether the held bytes could still become a marker line (CRs may end it: the dom0's
+    /// terminal and Xen's console each turn a newline into CR LF).
+    fn may_be_marker(&self) -> bool {
+        let end = self.held.iter().rposition(|&b| b != b'\r').map_or(0, |i| i + 1);
+        let (text, crs) = self.held.split_at(end);
+        [REPORT_BEGIN, REPORT_END].iter().any(|marker| {
+            let marker = marker.as_bytes();
+            if crs.is_empty() { marker.starts_with(text) } else { marker == text }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn shown(chunks: &[&str]) -> String {
+        let mut filter = TerminalFilter::default();
+        let mut out = Vec::new();
+        for chunk in chunks {
+            out.extend(filter.pass(chunk.as_bytes()));
+        }
+        out.extend(filter.finish());
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn the_terminal_shows_nothing_before_the_dom0_is_up() {
+        let out = shown(&[
+            "(XEN) Xen version 4.17\r\n[    1.0] Linux version\r\n",
+            "hvmrs-init: dom0 ready after 9 s of dom0 uptime\r\n(d1) hvmrs INFO  boot: x\r\n",
+        ]);
+        assert_eq!(out, "(d1) hvmrs INFO  boot: x\r\n");
+    }
+
+    #[test]
+    fn a_prompt_without_newline_is_shown_at_once() {
+        let mut filter = TerminalFilter::default();
+        filter.pass(format!("{DOM0_READY} after 1 s\n").as_bytes());
+        assert_eq!(filter.pass(b"guest:/# "), b"guest:/# ");
+        assert_eq!(filter.pass(b"echo\r\n"), b"echo\r\n");
+        // "=" could start a marker line: held until the line shows otherwise.
+        assert_eq!(filter.pass(b"="), b"");
+        assert_eq!(filter.pass(b"= x"), b"== x");
+    }
+
+    #[test]
+    fn the_report_markers_are_hidden_split_or_whole() {
+        let out = shown(&[
+            &format!("{DOM0_READY}\n"),
+            "dom0: guest ended: poweroff\n=== hvmrs xen rep",
+            "ort begin ===\r\r\n",
+            &format!("{REPORT_END}\nafter"),
+        ]);
+        assert_eq!(out, "dom0: guest ended: poweroff\nafter");
+        // A line that only ends like a marker is shown whole.
+        let tail = format!("x{REPORT_END}\n");
+        assert_eq!(shown(&[&format!("{DOM0_READY}\n"), "x", &tail[1..]]), tail);
+    }
+
+    #[test]
+    fn the_console_script_writes_each_xenstore_entry_quoted() {
+        let script = console_script(&[("hvmloader/cmdline".into(), "loglevel=debug it's".into())]);
+        assert!(
+            script.contains(
+                r#"xenstore-write "/local/domain/$domid/"'hvmloader/cmdline' 'loglevel=debug it'\''s'"#
+            ),
+            "{script}"
+        );
+        // Created paused, unpaused only after the console is attached.
+        let create = script.find("xl create -p").unwrap();
+        let write = script.find("xenstore-write").unwrap();
+        let unpause = script.find("xl unpause").unwrap();
+        assert!(create < write && write < unpause, "{script}");
+    }
 
     #[test]
     fn guest_config_lists_the_extras_after_the_defaults() {
