@@ -19,7 +19,8 @@
 //!   in the other.
 //!
 //! One boot of Xen, one of Linux (TCG inside TCG: a few minutes). The dom0 image is cached
-//! under target/xen-cache (see tests/common/xen.rs), and so are genisoimage and ISOLINUX.
+//! under target/xen-cache (see xtask/src/xen.rs), genisoimage and ISOLINUX under
+//! target/linux-cache with the guest (xtask/src/guest.rs).
 
 mod common;
 
@@ -476,7 +477,9 @@ fn boot_linux(
     let initrd = linux.initrd_with_init(&body);
     let iso_dir = common::scratch(&format!("xen-{name}-iso"));
     let iso = iso_dir.join("linux.iso");
-    iso_tools().boot_iso(&linux.kernel, &initrd, &shape.append(), &iso_dir, &iso);
+    iso_tools()
+        .boot_iso(&linux.kernel, &initrd, &shape.append(), &iso_dir, &iso)
+        .unwrap_or_else(|e| panic!("{test}: the boot ISO: {e}"));
     eprintln!(
         "{test}: {} KiB ISO with {} in {:?}",
         std::fs::metadata(&iso).map_or(0, |m| m.len() >> 10),

@@ -79,7 +79,9 @@ fn boot_cd(name: &str) -> PathBuf {
     let kernel = dir.join("not-a-kernel");
     std::fs::write(&kernel, b"not a kernel").expect("write the CD's kernel");
     let iso = dir.join("boot.iso");
-    iso_tools().boot_iso(&kernel, &kernel, "console=ttyS0", &dir, &iso);
+    iso_tools()
+        .boot_iso(&kernel, &kernel, "console=ttyS0", &dir, &iso)
+        .unwrap_or_else(|e| panic!("the boot ISO: {e}"));
     iso
 }
 

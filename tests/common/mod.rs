@@ -4,6 +4,7 @@
 pub mod checks;
 pub mod linux;
 pub mod qmp;
+pub mod terminal;
 pub mod workloads;
 pub mod xen;
 
