@@ -29,7 +29,7 @@ fn assert_clean_boot(run: &common::Run, host_bridge: &str, chipset: &str) {
 fn boots_on_pc() {
     let run = boot_qemu_image("pc", &["-append", "loglevel=debug"]);
     assert_clean_boot(&run, "8086:1237", "i440FX/PIIX");
-    run.assert_log_contains("boot: options: Options { log_level: Debug");
+    run.assert_log_contains("boot: options: Options { log_level: Some(Debug)");
 }
 
 #[test]

@@ -16,20 +16,22 @@ mod tables;
 
 use crate::acpi::numa::NumaTables;
 use crate::acpi::ssdt::SleepStates;
-use crate::arch::{HwPorts, IdentityMapped};
+use crate::arch::{HwPorts, IdentityMapped, Pit, rdtsc};
 use crate::bootinfo::{BootInfo, BootInfoError, PhysRange};
 use crate::chipset::isa::LegacyDevices;
-use crate::chipset::pm::PmBlocks;
+use crate::chipset::pm::{BiosAreaGate, PmBlocks};
 use crate::chipset::{Chipset, ChipsetError};
 use crate::cmdline::Options;
-use crate::console;
+use crate::console::{self, ConsoleChoice};
 use crate::cpu::ApStartup;
 use crate::e820::{ClaimKind, E820Builder, E820Map};
 use crate::pci::Cf8;
-use crate::platform::xen::XenSetup;
+use crate::platform::xen::{XenSetup, cmdline_key};
 use crate::platform::{self, Platform};
 use crate::smbios::{BiosStrings, CpuTopology};
+use crate::time::{self, RateSource, TscRate};
 use libacpi::tables::{MadtProcessor, ProcessorState};
+use log::LevelFilter;
 
 /// Where the firmware image lies, from the linker script.
 #[derive(Clone, Copy, Debug)]
@@ -51,6 +53,8 @@ pub enum Fatal {
     MemoryMap(crate::e820::E820Error),
     Cpu(crate::cpu::CpuError),
     CpuCountUnknown,
+    /// Neither Xen's CPUID nor the PIT gave the TSC's rate, which every wait runs on.
+    TscRate,
     Pm(crate::chipset::pm::MissingPmFunction),
     Pam(crate::chipset::pm::PamLocked),
     Acpi(libacpi::Error),
@@ -83,6 +87,9 @@ impl fmt::Display for Fatal {
             Fatal::CpuCountUnknown => {
                 f.write_str("CPUs: no fw_cfg interface, so the number of vCPUs is unknown")
             }
+            Fatal::TscRate => f.write_str(
+                "time: no TSC rate (no Xen CPUID time leaf, and PIT channel 2 does not count)",
+            ),
             Fatal::Pm(e) => e.fmt(f),
             Fatal::Pam(e) => e.fmt(f),
             Fatal::Acpi(e) => write!(f, "ACPI tables: {e}"),
@@ -158,11 +165,7 @@ pub fn main(start_info_paddr: u32, layout: ImageLayout) -> ! {
         layout.image,
         layout.heap_size >> 10
     );
-    info!(
-        "platform {platform}; console: COM1 {}, debug port 0xe9 {}",
-        if console.com1 { "yes" } else { "no" },
-        if console.debug_port { "yes" } else { "no" }
-    );
+    info!("platform {platform}; console: {console}");
     match run(platform, start_info_paddr, layout) {
         Ok(summary) => {
             info!("done: {summary}; nothing to hand off to, stopping");
@@ -179,20 +182,40 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
     // SAFETY: the entry code identity-maps the first 4 GiB and we are still on its tables.
     let memory = unsafe { IdentityMapped::new() };
     let mut boot = BootInfo::parse(&memory, u64::from(start_info_paddr), layout.image)?;
-    // Xen: hypercall page, hvm_info_table, XENMEM_memory_map (+ reserved device memory),
-    // xenstore configuration. Xen's start info for HVM firmware carries no memory map: the
-    // rest of the boot uses Xen's.
+    // The command line is the start info's and, under Xen, the xenstore key's. It is parsed
+    // as soon as it is known, so that the console follows it from there on; a bad option is
+    // reported once the platform can end the domain cleanly (under Xen, through the
+    // hypercall page).
+    let mut cmdline = boot.cmdline.clone();
+    let settle = |cmdline: &str| {
+        let given = Options::parse(cmdline).unwrap_or_default();
+        settle_console(given.console, given.log_level);
+    };
+    if let Platform::Xen(leaves) = platform
+        && let Some(khz) = leaves.tsc_khz()
+    {
+        time::set_tsc_rate(TscRate { khz: khz.into(), source: RateSource::XenCpuid });
+    }
+    // Xen: hypercall page, the console keys, hvm_info_table, XENMEM_memory_map (+ reserved
+    // device memory), xenstore configuration. Xen's start info for HVM firmware carries no
+    // memory map: the rest of the boot uses Xen's.
     let mut xen = match platform {
         Platform::Xen(leaves) => {
-            let setup = XenSetup::start(leaves).map_err(Fatal::Xen)?;
+            let from_key = |key: Option<alloc::string::String>| {
+                cmdline = cmdline_key::combine(&boot.cmdline, key.as_deref());
+                settle(&cmdline);
+            };
+            let setup = XenSetup::start(leaves, from_key).map_err(Fatal::Xen)?;
             boot.memory_map = setup.memory_map.clone();
             Some(setup)
         }
-        Platform::Qemu => None,
+        Platform::Qemu => {
+            settle(&cmdline);
+            None
+        }
     };
-    let options = Options::parse(&boot.cmdline).map_err(|e| Fatal::Cmdline(e.to_string()))?;
-    log::set_max_level(options.log_level);
-    log_boot_info(&boot, &options);
+    let options = Options::parse(&cmdline).map_err(|e| Fatal::Cmdline(e.to_string()))?;
+    log_boot_info(&boot, &cmdline, &options);
     if let Some(fault) = options.fault {
         log::warn!("failing on purpose: fault={fault:?}");
         crate::arch::provoke(fault);
@@ -226,7 +249,7 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
     info!("{legacy}");
 
     let acpi = if xen.as_ref().is_none_or(|x| x.config.acpi) {
-        Some(acpi_mode(chipset, &mut cfg, xen.as_mut())?)
+        Some(acpi_mode(chipset, &mut cfg, &pci.topology, xen.as_mut())?)
     } else {
         // The device model then has no ACPI PM function either.
         info!("ACPI: off, as the platform asks (platform/acpi=0)");
@@ -273,6 +296,10 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
     let described = tables::Platform {
         acpi,
         chipset,
+        bios_area: match xen {
+            Some(_) => BiosAreaGate::AlwaysRam,
+            None => BiosAreaGate::Pam(chipset),
+        },
         pci: &pci,
         cpus: &madt_cpus,
         topology: smbios_topology(&cpus.cpus),
@@ -294,9 +321,13 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
     let installed = tables::install(&described, &boot, area, options.self_checks)?;
     let e820 = memory_map(&boot, &pci, &installed)?;
     // What the firmware's own work cost, before a payload is loaded (`cargo xtask bench`).
-    info!("accesses: {}", crate::stats::Summary::take());
+    let mut summary = crate::stats::Summary::take();
+    // Measured now if no wait needed it: after the snapshot, so the measurement's own time
+    // and port accesses are not in it.
+    summary.tsc_rate = tsc_rate().ok();
+    info!("accesses: {summary}");
     match xen {
-        Some(x) => match xen_hand_off(x, chipset, &boot, &e820, layout, &installed)? {},
+        Some(x) => match xen_hand_off(x, &boot, &e820, layout, &installed)? {},
         None => hand_off(chipset, &boot, &e820, layout, &installed).map_err(Fatal::Handoff)?,
     }
 
@@ -315,17 +346,44 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
 /// The Xen platform as the firmware drives it: through the real hypercall page.
 type HwXen = XenSetup<crate::arch::HypercallPage>;
 
+/// Applies the console choice and log level of the command line (or the platform's
+/// defaults) and says where the log goes now.
+fn settle_console(choice: Option<ConsoleChoice>, level: Option<LevelFilter>) {
+    let status = console::configure(choice);
+    log::set_max_level(level.unwrap_or(LevelFilter::Info));
+    info!("console: {status}, log level {}", log::max_level());
+}
+
+/// The TSC's rate, which every wait runs on ([`crate::time`]): Xen's CPUID time leaf, read
+/// at the start, or else measured against the PIT the first time it is needed (about 1 ms,
+/// which a boot with one vCPU never spends before its closing summary).
+pub(crate) fn tsc_rate() -> Result<TscRate, Fatal> {
+    let measure = || {
+        // SAFETY: the firmware owns the machine's devices while it runs; PIT channel 2 and
+        // port 0x61 serve only this measurement.
+        let mut ports = unsafe { HwPorts::new() };
+        let khz = Pit::new(&mut ports).measure_tsc_khz(&mut rdtsc)?;
+        Some(TscRate { khz, source: RateSource::Pit })
+    };
+    let rate = time::tsc_rate_or(measure).ok_or(Fatal::TscRate)?;
+    debug!("time: {rate}");
+    Ok(rate)
+}
+
 /// Puts the chipset in ACPI mode (under Xen, where Xen emulates the PM block), and finds
 /// out whether the OS may take native PCIe hot-plug control. Returns the PM blocks for the
 /// FADT and that answer.
 fn acpi_mode(
     chipset: Chipset,
     cfg: &mut Cf8<HwPorts>,
+    topology: &crate::pci::Topology,
     xen: Option<&mut HwXen>,
 ) -> Result<tables::AcpiMode, Fatal> {
     // SAFETY: the firmware owns the machine's devices while it runs.
     let mut ports = unsafe { HwPorts::new() };
-    let mut pm = chipset.enable_acpi(cfg, &mut ports).map_err(Fatal::Pm)?;
+    let ids_at =
+        |bdf| topology.functions.iter().find(|f| f.bdf == bdf).map(|f| (f.vendor_id, f.device_id));
+    let mut pm = chipset.enable_acpi(cfg, &mut ports, ids_at).map_err(Fatal::Pm)?;
     if let Some(x) = xen {
         // As hvmloader: once ACPI is on, Xen emulates PM1a status/enable at 0xb000 and the
         // PM timer at 0xb008 itself. PM1a control and GPE0 stay the device model's chipset:
@@ -387,7 +445,6 @@ fn madt_processors(cpus: &crate::cpu::CpuList, xen: Option<&HwXen>) -> Vec<MadtP
 /// passes as the start info's "firmware" module.
 fn xen_hand_off(
     mut xen: HwXen,
-    chipset: Chipset,
     boot: &BootInfo,
     e820: &E820Map,
     layout: ImageLayout,
@@ -406,8 +463,13 @@ fn xen_hand_off(
     let mut memory = unsafe { crate::arch::IdentityWindow::new() };
     let bios = match xen.bios_image(boot).map_err(Fatal::Xen)? {
         BiosImage::Seabios(module) => BiosPayload::Seabios(
-            SeabiosPayload::from_module(module.range, &mut cfg, chipset, &mut memory)
-                .map_err(Fatal::Handoff)?,
+            SeabiosPayload::from_module(
+                module.range,
+                &mut cfg,
+                BiosAreaGate::AlwaysRam,
+                &mut memory,
+            )
+            .map_err(Fatal::Handoff)?,
         ),
         BiosImage::Ovmf(module) => {
             // Pages behind the flash may be taken from free RAM, never from these.
@@ -419,7 +481,7 @@ fn xen_hand_off(
                 e820,
                 &in_use,
                 &mut cfg,
-                chipset,
+                BiosAreaGate::AlwaysRam,
                 &mut memory,
             );
             BiosPayload::Ovmf(ovmf.map_err(Fatal::Handoff)?)
@@ -540,7 +602,9 @@ fn hand_off(
         crate::handoff::reset::install(chipset, &mut cfg, &mut memory)?;
         match linux.boot(e820, tables.rsdp(), &mut memory)? {}
     }
-    if let Some(bios) = BiosPayload::load(&mut fw_cfg, &mut cfg, chipset, &mut memory)? {
+    if let Some(bios) =
+        BiosPayload::load(&mut fw_cfg, &mut cfg, BiosAreaGate::Pam(chipset), &mut memory)?
+    {
         match bios.boot(e820, &tables.bios_tables(), &mut memory)? {}
     }
     Ok(())
@@ -584,7 +648,7 @@ fn memory_map(
 /// The IOAPIC's register page, which no RAM or BAR may cover.
 const IOAPIC: core::ops::Range<u64> = 0xFEC0_0000..0xFEC0_1000;
 
-fn log_boot_info(boot: &BootInfo, options: &Options) {
+fn log_boot_info(boot: &BootInfo, cmdline: &str, options: &Options) {
     info!(
         "start info at {}: version {}, flags {:#x}, {} module(s), {} memory map entries, rsdp {}",
         boot.start_info,
@@ -597,7 +661,7 @@ fn log_boot_info(boot: &BootInfo, options: &Options) {
             None => alloc::string::String::from("none"),
         }
     );
-    info!("command line: \"{}\"", boot.cmdline);
+    info!("command line: \"{cmdline}\"");
     debug!("options: {options:?}");
     for region in &boot.memory_map {
         info!("memory map: {} {}", region.range, region.kind);

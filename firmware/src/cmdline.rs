@@ -1,7 +1,11 @@
-//! The firmware's own command line (`hvm_start_info.cmdline_paddr`; QEMU's `-append`).
+//! The firmware's own command line (`hvm_start_info.cmdline_paddr`: QEMU's `-append`; under
+//! Xen, whose libxl passes none, the xenstore key `hvmloader/cmdline` too:
+//! [`crate::platform::xen::cmdline_key`]).
 //!
 //! Options, separated by spaces:
 //! - `loglevel=off|error|warn|info|debug|trace`: console verbosity (default `info`);
+//! - `console=e9|com1|both`: where the log goes (default: 0xE9 under Xen; COM1, and 0xE9
+//!   when a debugcon answers, under QEMU); see [`crate::console`];
 //! - `selfcheck` or `selfcheck=on|off`: run the firmware's self-checks (default off; the
 //!   tests turn them on);
 //! - `fault=page-fault|invalid-opcode|stack-overflow|panic`: fail on purpose right after
@@ -13,18 +17,16 @@ use core::fmt;
 
 use log::LevelFilter;
 
-/// The parsed options.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+use crate::console::ConsoleChoice;
+
+/// The parsed options. `None`: not given (the platform's default, or under Xen a xenstore
+/// key, applies).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Options {
-    pub log_level: LevelFilter,
+    pub log_level: Option<LevelFilter>,
+    pub console: Option<ConsoleChoice>,
     pub self_checks: bool,
     pub fault: Option<Fault>,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options { log_level: LevelFilter::Info, self_checks: false, fault: None }
-    }
 }
 
 /// A deliberate failure, for testing the fatal paths.
@@ -47,7 +49,11 @@ impl fmt::Display for CmdlineError<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CmdlineError::UnknownOption(o) => {
-                write!(f, "unknown command-line option `{o}` (known: loglevel=, selfcheck, fault=)")
+                write!(
+                    f,
+                    "unknown command-line option `{o}` (known: loglevel=, console=, selfcheck, \
+                     fault=)"
+                )
             }
             CmdlineError::BadValue { option, value, expected } => {
                 write!(f, "bad value `{value}` for `{option}=` (expected {expected})")
@@ -66,11 +72,18 @@ impl Options {
             };
             match (option, value) {
                 ("loglevel", Some(v)) => {
-                    options.log_level = v.parse().map_err(|_| CmdlineError::BadValue {
+                    options.log_level = Some(v.parse().map_err(|_| CmdlineError::BadValue {
                         option,
                         value: v,
                         expected: "off, error, warn, info, debug or trace",
-                    })?;
+                    })?);
+                }
+                ("console", Some(v)) => {
+                    options.console = Some(v.parse().map_err(|()| CmdlineError::BadValue {
+                        option,
+                        value: v,
+                        expected: ConsoleChoice::VALUES,
+                    })?);
                 }
                 ("selfcheck", None) => options.self_checks = true,
                 ("selfcheck", Some(v)) => {
@@ -121,11 +134,23 @@ mod tests {
     #[test]
     fn levels_and_selfcheck() {
         let o = Options::parse("loglevel=debug selfcheck").unwrap();
-        assert_eq!(o.log_level, LevelFilter::Debug);
+        assert_eq!(o.log_level, Some(LevelFilter::Debug));
         assert!(o.self_checks);
         let o = Options::parse("selfcheck=on selfcheck=off loglevel=TRACE").unwrap();
         assert!(!o.self_checks);
-        assert_eq!(o.log_level, LevelFilter::Trace);
+        assert_eq!(o.log_level, Some(LevelFilter::Trace));
+        assert_eq!(Options::parse("").unwrap().log_level, None);
+    }
+
+    #[test]
+    fn console_choice() {
+        assert_eq!(Options::parse("console=com1").unwrap().console, Some(ConsoleChoice::Com1));
+        assert_eq!(Options::parse("console=both").unwrap().console, Some(ConsoleChoice::Both));
+        assert_eq!(Options::parse("").unwrap().console, None);
+        assert!(matches!(
+            Options::parse("console=ttyS0"),
+            Err(CmdlineError::BadValue { option: "console", value: "ttyS0", .. })
+        ));
     }
 
     #[test]

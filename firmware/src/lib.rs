@@ -17,6 +17,7 @@
 //! | [`legacy`]  | the MP table and `$PIR`, for guests that predate ACPI               |
 //! | [`e820`]    | the memory map handed to whoever runs after us                      |
 //! | [`stats`]   | counts of device accesses and the run's time, for the benchmark      |
+//! | [`time`]    | waiting without polling devices: the TSC and its rate               |
 //! | [`arch`]    | the CPU: port I/O, physical memory, CPUID (with `unsafe`)           |
 //!
 //! Hardware is reached through small traits ([`arch::PortIo`], [`pci::ConfigSpace`],
@@ -45,3 +46,4 @@ pub mod pci;
 pub mod platform;
 pub mod smbios;
 pub mod stats;
+pub mod time;

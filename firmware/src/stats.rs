@@ -1,35 +1,47 @@
-//! Device-access counters and the firmware's run time, for `cargo xtask bench`.
+//! What the firmware's run cost: every access that leaves the guest, counted by kind, and
+//! the run's time; printed as its `accesses:` line, which `cargo xtask bench` reads.
 //!
-//! Every hardware access goes through four doors: [`crate::arch::HwPorts`] (port I/O),
-//! [`crate::arch::MmioRegion`] (MMIO), and on top of them the two config mechanisms
-//! [`crate::pci::Cf8`] and [`crate::pci::Ecam`]. Each door bumps one relaxed atomic counter
-//! (a plain `lock inc` on x86: cheap enough to leave on in every build, and correct on the
-//! APs too). Nothing is counted twice in the summary:
+//! Every such access goes through one of a few doors: [`crate::arch::HwPorts`] (port I/O),
+//! [`crate::arch::MmioRegion`] (MMIO), Xen's hypercall page, and on top of the first two the
+//! config mechanisms [`crate::pci::Cf8`] and [`crate::pci::Ecam`]. Each door bumps relaxed
+//! atomic counters (a plain `lock inc` on x86: cheap enough to leave on in every build, and
+//! correct on the APs too). Port accesses are counted by what the port is, because that
+//! decides what they cost: under Xen, port 0xE9 and the PIT are handled by Xen itself, while
+//! COM1, fw_cfg and configuration space are a round trip to the device model in dom0.
+//! Nothing is counted twice in the summary:
 //!
 //! - a CF8 config access is counted once in `cf8`; its own two port accesses (0xCF8, then
-//!   0xCFC-0xCFF) land in the separate `cf8_ports` counter, not in `port`;
-//! - console output (0xE9, COM1 0x3F8-0x3FF) lands in `console`, not in `port`, so that the
-//!   log level does not change the device figures;
+//!   0xCFC-0xCFF) land in a counter of their own, not in `port`;
 //! - an ECAM config access is one [`crate::arch::MmioRegion`] access: the summary reports
-//!   `mmio` minus `ecam`.
+//!   `mmio` minus `ecam`;
+//! - a string write (`rep outsb`, [`crate::arch::PortIo::write_bytes`]) is one access (one
+//!   instruction, one exit), and its bytes are counted apart.
 //!
-//! Time runs from the first counted access (the console probing port 0xE9, the first thing
-//! [`crate::boot::main`] does) to [`Summary::take`], in TSC ticks converted with a TSC rate
-//! measured against the PIT afterwards (1 ms), so the calibration costs no counted accesses.
+//! Time runs from the first counted access (the console's first line) to [`Summary::take`],
+//! in TSC ticks at the rate [`crate::time`] learnt at boot.
 
 use core::fmt;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+
+use crate::arch::rdtsc;
+use crate::time::{TscRate, ticks_to_us, tsc_rate};
 
 /// Reads and writes through one door.
 #[derive(Debug)]
 pub struct Counter {
     reads: AtomicU32,
     writes: AtomicU32,
+    /// Bytes moved by string writes (counted once each in `writes`).
+    string_bytes: AtomicU32,
 }
 
 impl Counter {
     const fn new() -> Self {
-        Counter { reads: AtomicU32::new(0), writes: AtomicU32::new(0) }
+        Counter {
+            reads: AtomicU32::new(0),
+            writes: AtomicU32::new(0),
+            string_bytes: AtomicU32::new(0),
+        }
     }
 
     #[inline]
@@ -44,8 +56,19 @@ impl Counter {
         self.writes.fetch_add(1, Relaxed);
     }
 
+    /// One string write of `bytes` bytes.
+    #[inline]
+    pub fn write_string(&self, bytes: usize) {
+        self.write();
+        self.string_bytes.fetch_add(bytes as u32, Relaxed);
+    }
+
     fn get(&self) -> ReadsWrites {
-        ReadsWrites { reads: self.reads.load(Relaxed), writes: self.writes.load(Relaxed) }
+        ReadsWrites {
+            reads: self.reads.load(Relaxed),
+            writes: self.writes.load(Relaxed),
+            string_bytes: self.string_bytes.load(Relaxed),
+        }
     }
 }
 
@@ -55,12 +78,20 @@ pub static CF8: Counter = Counter::new();
 pub static CF8_PORTS: Counter = Counter::new();
 /// Config-space accesses through ECAM ([`crate::pci::Ecam`]).
 pub static ECAM: Counter = Counter::new();
-/// Port accesses other than CF8/CFC and the console.
+/// COM1's registers (0x3F8-0x3FF).
+pub static COM1: Counter = Counter::new();
+/// The 0xE9 debug port.
+pub static DEBUG_PORT: Counter = Counter::new();
+/// The PIT (0x40-0x43) and its gate at port 0x61.
+pub static PIT: Counter = Counter::new();
+/// QEMU's fw_cfg (0x510-0x51B).
+pub static FW_CFG: Counter = Counter::new();
+/// Every other port.
 pub static PORT: Counter = Counter::new();
-/// Console port accesses (0xE9, COM1).
-pub static CONSOLE: Counter = Counter::new();
 /// Every [`crate::arch::MmioRegion`] access, ECAM included.
 pub static MMIO: Counter = Counter::new();
+/// Hypercalls (as writes).
+pub static HYPERCALLS: Counter = Counter::new();
 
 /// TSC at the first counted access; 0 until then.
 static START_TSC: AtomicU64 = AtomicU64::new(0);
@@ -72,26 +103,25 @@ fn note_start() {
     }
 }
 
-fn rdtsc() -> u64 {
-    // SAFETY: RDTSC only reads the time-stamp counter (CR4.TSD is clear in the firmware).
-    unsafe { core::arch::x86_64::_rdtsc() }
-}
-
-/// The counter for a port access: CF8/CFC, console or other.
+/// The counter for a port access.
 #[inline]
 pub fn port_counter(port: u16) -> &'static Counter {
     match port {
         0xCF8..=0xCFF => &CF8_PORTS,
-        0xE9 | 0x3F8..=0x3FF => &CONSOLE,
+        0xE9 => &DEBUG_PORT,
+        0x3F8..=0x3FF => &COM1,
+        0x40..=0x43 | 0x61 => &PIT,
+        0x510..=0x51B => &FW_CFG,
         _ => &PORT,
     }
 }
 
-/// Reads and writes, printed `R/W`.
+/// Reads and writes, printed `R/W`, and the bytes of string writes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ReadsWrites {
     pub reads: u32,
     pub writes: u32,
+    pub string_bytes: u32,
 }
 
 impl fmt::Display for ReadsWrites {
@@ -105,118 +135,131 @@ impl fmt::Display for ReadsWrites {
 pub struct Summary {
     pub cf8: ReadsWrites,
     pub ecam: ReadsWrites,
-    /// Port accesses besides CF8/CFC and the console.
+    pub com1: ReadsWrites,
+    pub debug_port: ReadsWrites,
+    pub pit: ReadsWrites,
+    pub fw_cfg: ReadsWrites,
+    /// Port accesses besides all of the above.
     pub port: ReadsWrites,
     /// MMIO accesses besides ECAM.
     pub mmio: ReadsWrites,
-    pub console: ReadsWrites,
+    pub hypercalls: u32,
     pub tsc_ticks: u64,
-    /// TSC ticks per millisecond, measured; 0 if the PIT never ticked.
-    pub tsc_per_ms: u64,
+    /// The TSC's rate, if it was learnt.
+    pub tsc_rate: Option<TscRate>,
 }
 
 impl Summary {
-    /// Snapshots the counters and the TSC, then measures the TSC rate (1 ms on PIT channel 2;
-    /// its port accesses come after the snapshot and are not in it).
+    /// Snapshots the counters and the TSC.
     pub fn take() -> Summary {
         let end = rdtsc();
         let mmio = MMIO.get();
         let ecam = ECAM.get();
-        let mut summary = Summary {
+        Summary {
             cf8: CF8.get(),
             ecam,
+            com1: COM1.get(),
+            debug_port: DEBUG_PORT.get(),
+            pit: PIT.get(),
+            fw_cfg: FW_CFG.get(),
             port: PORT.get(),
             mmio: ReadsWrites {
                 reads: mmio.reads.saturating_sub(ecam.reads),
                 writes: mmio.writes.saturating_sub(ecam.writes),
+                string_bytes: 0,
             },
-            console: CONSOLE.get(),
+            hypercalls: HYPERCALLS.get().writes,
             tsc_ticks: end.saturating_sub(START_TSC.load(Relaxed)),
-            tsc_per_ms: 0,
-        };
-        // SAFETY: the firmware owns the machine's devices while it runs; PIT channel 2 is
-        // free (nothing else uses it once the APs are up).
-        let mut ports = unsafe { crate::arch::HwPorts::new() };
-        let before = rdtsc();
-        crate::arch::Pit::new(&mut ports).delay_us(CALIBRATION_US);
-        summary.tsc_per_ms = (rdtsc() - before) * 1_000_000 / pit_gate_ns(CALIBRATION_US);
-        summary
+            tsc_rate: tsc_rate(),
+        }
     }
 
     /// Elapsed time in microseconds; 0 when the TSC rate is unknown.
     pub fn elapsed_us(&self) -> u64 {
-        (u128::from(self.tsc_ticks) * 1000)
-            .checked_div(u128::from(self.tsc_per_ms))
-            .map_or(0, |us| us as u64)
+        self.tsc_rate.map_or(0, |rate| ticks_to_us(self.tsc_ticks, rate.khz))
     }
 }
 
-/// How long the calibration gate is, as asked of the PIT.
-const CALIBRATION_US: u64 = 1000;
-
-/// What a PIT delay of `us` really lasts, in ns: [`crate::arch::Pit`] rounds up to whole PIT
-/// ticks of 1/1193182 s (1 ms is 1194 ticks, 1000.685 us).
-fn pit_gate_ns(us: u64) -> u64 {
-    const PIT_HZ: u64 = 1_193_182;
-    let ticks = (us * PIT_HZ).div_ceil(1_000_000);
-    ticks * 1_000_000_000 / PIT_HZ
-}
-
 impl fmt::Display for Summary {
-    /// `cf8 R/W 120/31, ecam R/W 0/0, port R/W 40/22, mmio R/W 10/5, console W 4711,
-    /// time 1234 us (1234000 TSC ticks)`: parsed by `cargo xtask bench`.
+    /// `cf8 R/W 120/31, ecam R/W 0/0, com1 R/W 0/0 (0 bytes), e9 R/W 0/52 (3012 bytes),
+    /// pit R/W 6/7, fw_cfg R/W 20/30, port R/W 40/22, mmio R/W 10/5, hypercalls 31,
+    /// time 1234 us (1234000 TSC ticks, TSC 1000.000 MHz, measured against the PIT)`:
+    /// parsed by `cargo xtask bench`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "cf8 R/W {}, ecam R/W {}, port R/W {}, mmio R/W {}, console W {}, time {} us \
-             ({} TSC ticks, {} per ms)",
+            "cf8 R/W {}, ecam R/W {}, com1 R/W {} ({} bytes), e9 R/W {} ({} bytes), \
+             pit R/W {}, fw_cfg R/W {}, port R/W {}, mmio R/W {}, hypercalls {}, time {} us \
+             ({} TSC ticks, ",
             self.cf8,
             self.ecam,
+            self.com1,
+            self.com1.string_bytes,
+            self.debug_port,
+            self.debug_port.string_bytes,
+            self.pit,
+            self.fw_cfg,
             self.port,
             self.mmio,
-            self.console.writes,
+            self.hypercalls,
             self.elapsed_us(),
             self.tsc_ticks,
-            self.tsc_per_ms
-        )
+        )?;
+        match &self.tsc_rate {
+            Some(rate) => write!(f, "{rate})"),
+            None => f.write_str("TSC rate unknown)"),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::RateSource;
 
     #[test]
     fn ports_go_to_their_own_counters() {
-        assert!(core::ptr::eq(port_counter(0xCF8), &CF8_PORTS));
-        assert!(core::ptr::eq(port_counter(0xCFE), &CF8_PORTS));
-        assert!(core::ptr::eq(port_counter(0xE9), &CONSOLE));
-        assert!(core::ptr::eq(port_counter(0x3FD), &CONSOLE));
-        assert!(core::ptr::eq(port_counter(0x61), &PORT));
-        assert!(core::ptr::eq(port_counter(0xB000), &PORT));
+        let is = |port, counter: &Counter| core::ptr::eq(port_counter(port), counter);
+        assert!(is(0xCF8, &CF8_PORTS) && is(0xCFE, &CF8_PORTS));
+        assert!(is(0xE9, &DEBUG_PORT));
+        assert!(is(0x3F8, &COM1) && is(0x3FD, &COM1));
+        assert!(is(0x42, &PIT) && is(0x43, &PIT) && is(0x61, &PIT));
+        assert!(is(0x510, &FW_CFG) && is(0x511, &FW_CFG) && is(0x518, &FW_CFG));
+        assert!(is(0xB000, &PORT) && is(0x4D0, &PORT) && is(0x80, &PORT));
     }
 
     #[test]
     fn the_summary_line_is_what_xtask_parses() {
+        let rw = |reads, writes, string_bytes| ReadsWrites { reads, writes, string_bytes };
         let summary = Summary {
-            cf8: ReadsWrites { reads: 120, writes: 31 },
-            ecam: ReadsWrites { reads: 7, writes: 2 },
-            port: ReadsWrites { reads: 40, writes: 22 },
-            mmio: ReadsWrites { reads: 10, writes: 5 },
-            console: ReadsWrites { reads: 1, writes: 4711 },
+            cf8: rw(120, 31, 0),
+            ecam: rw(7, 2, 0),
+            com1: rw(1, 9, 0),
+            debug_port: rw(0, 52, 3012),
+            pit: rw(6, 7, 0),
+            fw_cfg: rw(20, 30, 0),
+            port: rw(40, 22, 0),
+            mmio: rw(10, 5, 0),
+            hypercalls: 31,
             tsc_ticks: 2_500_000,
-            tsc_per_ms: 1_000_000,
+            tsc_rate: Some(TscRate { khz: 1_000_000, source: RateSource::Pit }),
         };
         assert_eq!(
             summary.to_string(),
-            "cf8 R/W 120/31, ecam R/W 7/2, port R/W 40/22, mmio R/W 10/5, console W 4711, \
-             time 2500 us (2500000 TSC ticks, 1000000 per ms)"
+            "cf8 R/W 120/31, ecam R/W 7/2, com1 R/W 1/9 (0 bytes), e9 R/W 0/52 (3012 bytes), \
+             pit R/W 6/7, fw_cfg R/W 20/30, port R/W 40/22, mmio R/W 10/5, hypercalls 31, \
+             time 2500 us (2500000 TSC ticks, TSC 1000.000 MHz, measured against the PIT)"
         );
-        assert_eq!(Summary { tsc_per_ms: 0, ..summary }.elapsed_us(), 0);
+        let unknown = Summary { tsc_rate: None, ..summary };
+        assert_eq!(unknown.elapsed_us(), 0);
+        assert!(unknown.to_string().ends_with("(2500000 TSC ticks, TSC rate unknown)"));
     }
 
     #[test]
-    fn the_pit_gate_is_rounded_to_whole_ticks() {
-        assert_eq!(pit_gate_ns(1000), 1_000_685);
+    fn string_writes_count_once_with_their_bytes() {
+        let counter = Counter::new();
+        counter.write_string(80);
+        counter.write();
+        assert_eq!(counter.get(), ReadsWrites { reads: 0, writes: 2, string_bytes: 80 });
     }
 }

@@ -357,15 +357,14 @@ fn devices(image: &Path, work: &Path, rows: &mut Vec<Row>) -> Result<Value> {
             "deterministic": deterministic,
             "summary_line": firmware.line,
             "time_us": firmware.time_us,
-            "cf8": rw(firmware.cf8), "ecam": rw(firmware.ecam),
-            "port": rw(firmware.port), "mmio": rw(firmware.mmio),
+            "accesses": counts_json(&firmware),
         });
         let same = if deterministic { "identical in 2 runs" } else { "DIFFERS between 2 runs" };
         rows.push(Row::new("firmware time (us, icount)", config.name, firmware.time_us, same));
         rows.push(Row::new(
-            "port R/W, mmio R/W (non-config)",
+            "other accesses R/W by kind",
             config.name,
-            format!("{}, {}", firmware.port, firmware.mmio),
+            firmware.other_kinds(),
             same,
         ));
         if config.traced {
@@ -414,6 +413,15 @@ fn devices(image: &Path, work: &Path, rows: &mut Vec<Row>) -> Result<Value> {
 
 fn rw(rw: accesses::Rw) -> Value {
     json!({ "reads": rw.reads, "writes": rw.writes })
+}
+
+/// Every kind of access of a summary line.
+fn counts_json(counts: &FirmwareCounts) -> Value {
+    json!({
+        "cf8": rw(counts.cf8), "ecam": rw(counts.ecam), "com1": rw(counts.com1),
+        "e9": rw(counts.e9), "pit": rw(counts.pit), "fw_cfg": rw(counts.fw_cfg),
+        "port": rw(counts.port), "mmio": rw(counts.mmio), "hypercalls": counts.hypercalls,
+    })
 }
 
 fn linux(

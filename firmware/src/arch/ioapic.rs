@@ -57,6 +57,11 @@ impl IoApic {
         ((self.read(REG_VERSION) >> 16) & 0xFF) as u16 + 1
     }
 
+    /// Whether redirection entry `input` is masked (its low dword alone tells).
+    pub fn is_masked(&mut self, input: u16) -> bool {
+        self.read(REG_REDIRECTION + 2 * u32::from(input)) & ENTRY_MASKED != 0
+    }
+
     /// Redirection entry `input`, high dword first in the result's upper half.
     pub fn entry(&mut self, input: u16) -> u64 {
         let index = REG_REDIRECTION + 2 * u32::from(input);

@@ -15,6 +15,7 @@ mod paging;
 mod pit;
 mod port;
 pub mod realmode;
+mod tsc;
 
 pub use acpi_handler::IdentityAcpiHandler;
 pub use ap_boot::{AP_BOOT_PAGE, ApFault, ApTrampoline};
@@ -27,6 +28,7 @@ pub use memory::{IdentityMapped, PhysMemory, PhysReadError, ram_slice};
 pub use mmio::MmioRegion;
 pub use pit::Pit;
 pub use port::{HwPorts, PortIo};
+pub use tsc::rdtsc;
 
 /// Result of `CPUID` for one leaf/subleaf.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,11 +8,32 @@ pub trait PortIo {
     fn write8(&mut self, port: u16, value: u8);
     fn write16(&mut self, port: u16, value: u16);
     fn write32(&mut self, port: u16, value: u32);
+
+    /// Writes `bytes` to `port` one after the other, as one string instruction where the
+    /// hardware has one (`rep outsb`): a hypervisor that emulates the port takes the whole
+    /// string in one exit instead of one per byte.
+    fn write_bytes(&mut self, port: u16, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write8(port, byte);
+        }
+    }
 }
 
 /// The machine's real I/O ports.
+///
+/// They remember what port 0xCF8, the PCI configuration address latch, holds: a write of the
+/// address it already holds is skipped. Under Xen every write to 0xCF8 is a round trip to the
+/// device model, and sizing a BAR (write, then read the same register) needs the address
+/// once, not twice. Nothing else in the guest writes the latch while the firmware runs (the
+/// APs never touch configuration space).
 #[derive(Debug)]
 pub struct HwPorts(());
+
+/// The PCI configuration address port.
+const CF8: u16 = 0xCF8;
+/// What 0xCF8 holds (below 2^32), or [`CF8_UNKNOWN`] before the firmware wrote it.
+static CF8_LATCH: AtomicU64 = AtomicU64::new(CF8_UNKNOWN);
+const CF8_UNKNOWN: u64 = u64::MAX;
 
 impl HwPorts {
     /// # Safety
@@ -22,6 +43,8 @@ impl HwPorts {
         HwPorts(())
     }
 }
+
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use x86_64::instructions::port::Port;
 
@@ -55,8 +78,29 @@ impl PortIo for HwPorts {
         unsafe { Port::<u16>::new(port).write(value) }
     }
     fn write32(&mut self, port: u16, value: u32) {
+        if port == CF8 && CF8_LATCH.swap(u64::from(value), Ordering::Relaxed) == u64::from(value) {
+            return;
+        }
         crate::stats::port_counter(port).write();
         // SAFETY: see the impl note.
         unsafe { Port::<u32>::new(port).write(value) }
+    }
+    fn write_bytes(&mut self, port: u16, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        crate::stats::port_counter(port).write_string(bytes.len());
+        // SAFETY: see the impl note. `rep outsb` reads `bytes.len()` bytes from `bytes`
+        // (a live slice) upwards: the direction flag is clear, as the ABI requires between
+        // calls. RSI and RCX are consumed.
+        unsafe {
+            core::arch::asm!(
+                "rep outsb",
+                in("dx") port,
+                inout("rsi") bytes.as_ptr() => _,
+                inout("rcx") bytes.len() => _,
+                options(nostack, preserves_flags, readonly)
+            )
+        }
     }
 }

@@ -11,6 +11,7 @@ use crate::arch::{
 use crate::bootinfo::BootInfo;
 use crate::cpu::{self, ApStartup, CpuSetup, IoApicSetup, MtrrRequest};
 use crate::platform::fw_cfg::FwCfg;
+use crate::time::TscClock;
 
 /// How many vCPUs the platform says it has: QEMU's fw_cfg `FW_CFG_NB_CPUS`.
 pub fn expected_cpus() -> Result<u32, Fatal> {
@@ -39,9 +40,9 @@ pub fn bring_up(
     // SAFETY: the AP start-up page was just checked to be RAM holding nothing we still need;
     // the entry code's page tables are current.
     let mut boot_page = unsafe { ApTrampoline::new() };
-    // SAFETY: the firmware owns the machine's devices while it runs.
-    let mut ports = unsafe { HwPorts::new() };
-    let setup = cpu::bring_up(&mut bsp, &mut boot_page, &mut ports, startup, expected, &request)
+    // Only APs are waited for: one vCPU needs no clock (nor the TSC rate's measurement).
+    let clock = if expected > 1 { Some(TscClock::new(super::tsc_rate()?)) } else { None };
+    let setup = cpu::bring_up(&mut bsp, &mut boot_page, clock, startup, expected, &request)
         .map_err(Fatal::Cpu)?;
     // SAFETY: the IOAPIC's register window, identity-mapped, used only here.
     let registers = unsafe { MmioRegion::new(IOAPIC_BASE, IOAPIC_WINDOW) };

@@ -1,7 +1,15 @@
-//! PCI bring-up, in the order the hardware needs it: enumerate over CF8 (numbering buses),
-//! under Xen grow the MMIO hole over RAM moved above 4 GiB when the BARs need it and
-//! hvmloader would, decide the layout (hole, ECAM area, 64-bit window), plan every BAR and
-//! window, move the Q35 ECAM window to its place and switch to it, program, route INTx.
+//! PCI bring-up, in the order the hardware needs it: on Q35 put the ECAM window where the
+//! hole puts it and switch to it, enumerate (numbering buses), under Xen grow the MMIO hole
+//! over RAM moved above 4 GiB when the BARs need it and hvmloader would, decide the layout
+//! (hole, ECAM area, 64-bit window; the ECAM window moves if it must), plan every BAR and
+//! window, program, route INTx.
+//!
+//! ECAM comes first because it is the cheaper mechanism: one memory access per register
+//! instead of CF8's two port accesses. How many buses the window needs is known only once
+//! enumeration has numbered them, so it starts at the smallest size the MCH decodes (64
+//! buses), which every machine with up to 32 buses keeps (see [`EcamArea::buses_for`]);
+//! buses numbered beyond it are reached through CF8 until the window grows after
+//! enumeration.
 
 use alloc::vec::Vec;
 use core::ops::Range;
@@ -47,47 +55,108 @@ pub struct PciSetup {
     pub hole: Range<u64>,
 }
 
-/// Configuration access by whichever mechanism is current.
-enum Mechanism {
-    Cf8(Cf8<HwPorts>),
-    Ecam(Ecam),
+/// Configuration access on this machine: through the ECAM window for the buses it reaches,
+/// through CF8 for the others (and for everything on i440FX, which has no ECAM). CF8 has no
+/// extended configuration space: there, reads beyond the first 256 bytes give all ones and
+/// writes go nowhere, as for a conventional PCI function.
+struct ConfigAccess {
+    cf8: Cf8<HwPorts>,
+    ecam: Option<Ecam>,
 }
 
-impl ConfigSpace for Mechanism {
+/// The mechanism one access goes through.
+enum Route<'a> {
+    Ecam(&'a mut Ecam),
+    Cf8(&'a mut Cf8<HwPorts>),
+    /// Extended configuration space out of ECAM's reach.
+    Nowhere,
+}
+
+impl ConfigAccess {
+    fn route(&mut self, bdf: Bdf, offset: u16) -> Route<'_> {
+        match &mut self.ecam {
+            Some(ecam) if ecam.covers(bdf) => Route::Ecam(ecam),
+            _ if offset >= 0x100 => Route::Nowhere,
+            _ => Route::Cf8(&mut self.cf8),
+        }
+    }
+
+    /// The ECAM window in use.
+    fn ecam_area(&self) -> Option<EcamArea> {
+        self.ecam.as_ref().map(|e| EcamArea { base: e.base(), buses: e.buses() })
+    }
+
+    /// Moves the Q35 MCH's ECAM window to `area` (PCIEXBAR, read back) and sends every
+    /// access to the buses it covers through it.
+    fn switch_to_ecam(&mut self, area: EcamArea) -> Result<(), Fatal> {
+        self.ecam = None;
+        q35::set_pciexbar(&mut self.cf8, area);
+        if q35::pciexbar(&mut self.cf8) != Some(area) {
+            return Err(Fatal::EcamNotDecoded(area));
+        }
+        info!("ECAM (MMCONFIG) at {area}, config accesses switch to it");
+        // SAFETY: the MCH decodes exactly this range as ECAM now (read back above); it lies
+        // in the identity-mapped low 4 GiB and nothing else uses it.
+        let window = unsafe { MmioRegion::new(area.base, area.size()) };
+        self.ecam = Some(Ecam::new(window, area.buses));
+        Ok(())
+    }
+
+    /// With `self_checks`: ECAM and CF8 must agree on every function of `topology` that the
+    /// window reaches.
+    fn check_ecam(&mut self, topology: &Topology, self_checks: bool) -> Result<(), Fatal> {
+        let (true, Some(ecam)) = (self_checks, &mut self.ecam) else { return Ok(()) };
+        let buses = ecam.buses();
+        let functions =
+            topology.functions.iter().map(|f| f.bdf).filter(|bdf| u16::from(bdf.bus()) < buses);
+        let checked = pci::compare_ecam_with_cf8(&mut self.cf8, ecam, functions)
+            .map_err(Fatal::EcamSelfCheck)?;
+        info!("self-check: ECAM and CF8 agree on {checked} functions");
+        Ok(())
+    }
+}
+
+impl ConfigSpace for ConfigAccess {
     fn read8(&mut self, bdf: Bdf, offset: u16) -> u8 {
-        match self {
-            Mechanism::Cf8(c) => c.read8(bdf, offset),
-            Mechanism::Ecam(e) => e.read8(bdf, offset),
+        match self.route(bdf, offset) {
+            Route::Ecam(e) => e.read8(bdf, offset),
+            Route::Cf8(c) => c.read8(bdf, offset),
+            Route::Nowhere => u8::MAX,
         }
     }
     fn read16(&mut self, bdf: Bdf, offset: u16) -> u16 {
-        match self {
-            Mechanism::Cf8(c) => c.read16(bdf, offset),
-            Mechanism::Ecam(e) => e.read16(bdf, offset),
+        match self.route(bdf, offset) {
+            Route::Ecam(e) => e.read16(bdf, offset),
+            Route::Cf8(c) => c.read16(bdf, offset),
+            Route::Nowhere => u16::MAX,
         }
     }
     fn read32(&mut self, bdf: Bdf, offset: u16) -> u32 {
-        match self {
-            Mechanism::Cf8(c) => c.read32(bdf, offset),
-            Mechanism::Ecam(e) => e.read32(bdf, offset),
+        match self.route(bdf, offset) {
+            Route::Ecam(e) => e.read32(bdf, offset),
+            Route::Cf8(c) => c.read32(bdf, offset),
+            Route::Nowhere => u32::MAX,
         }
     }
     fn write8(&mut self, bdf: Bdf, offset: u16, value: u8) {
-        match self {
-            Mechanism::Cf8(c) => c.write8(bdf, offset, value),
-            Mechanism::Ecam(e) => e.write8(bdf, offset, value),
+        match self.route(bdf, offset) {
+            Route::Ecam(e) => e.write8(bdf, offset, value),
+            Route::Cf8(c) => c.write8(bdf, offset, value),
+            Route::Nowhere => {}
         }
     }
     fn write16(&mut self, bdf: Bdf, offset: u16, value: u16) {
-        match self {
-            Mechanism::Cf8(c) => c.write16(bdf, offset, value),
-            Mechanism::Ecam(e) => e.write16(bdf, offset, value),
+        match self.route(bdf, offset) {
+            Route::Ecam(e) => e.write16(bdf, offset, value),
+            Route::Cf8(c) => c.write16(bdf, offset, value),
+            Route::Nowhere => {}
         }
     }
     fn write32(&mut self, bdf: Bdf, offset: u16, value: u32) {
-        match self {
-            Mechanism::Cf8(c) => c.write32(bdf, offset, value),
-            Mechanism::Ecam(e) => e.write32(bdf, offset, value),
+        match self.route(bdf, offset) {
+            Route::Ecam(e) => e.write32(bdf, offset, value),
+            Route::Cf8(c) => c.write32(bdf, offset, value),
+            Route::Nowhere => {}
         }
     }
 }
@@ -175,37 +244,47 @@ pub fn bring_up<H: Hypercall>(
     xen: Option<&mut XenSetup<H>>,
     self_checks: bool,
 ) -> Result<PciSetup, Fatal> {
-    let mut cf8 = hw_cf8();
-    let mut topology = pci::enumerate(&mut cf8);
+    let phys_bits = phys_bits();
+    let mut cfg = ConfigAccess { cf8: hw_cf8(), ecam: None };
+    // Q35: ECAM for the enumeration itself, where the hole as it stands puts a window for
+    // few buses.
+    let before_enumeration = Ranges::new(chipset, &boot.memory_map, &hole, 1, phys_bits)?.ecam;
+    if let Some(area) = before_enumeration {
+        cfg.switch_to_ecam(area)?;
+    }
+    let mut topology = pci::enumerate(&mut cfg);
     let buses_in_use = u16::from(topology.last_bus) + 1;
     info!("{} functions on {buses_in_use} bus(es)", topology.functions.len());
+    cfg.check_ecam(&topology, self_checks)?;
 
-    let phys_bits = phys_bits();
     let ranges_for = |map: &[MemoryRegion], hole: &Range<u64>| {
         Ranges::new(chipset, map, hole, buses_in_use, phys_bits)
     };
-    // Q35: ECAM before anything is planned, since SR-IOV VF BARs are sized in extended
-    // configuration space; where the hole as it stands puts it (a hole grown under Xen keeps
-    // its top, and the area with it, or the area moves below).
-    let mut ecam = ranges_for(&boot.memory_map, &hole)?.ecam;
-    let mut cfg = match ecam {
-        Some(area) => Mechanism::Ecam(switch_to_ecam(cf8, area, &topology, self_checks)?),
-        None => Mechanism::Cf8(cf8),
-    };
-    if let Mechanism::Ecam(ecam) = &mut cfg {
-        let with_vfs = pci::add_vf_bars(ecam, &mut topology);
+    // More buses than the window reaches: it grows (and may move) before SR-IOV's VF BARs
+    // are sized in extended configuration space.
+    if let Some(area) =
+        ranges_for(&boot.memory_map, &hole)?.ecam.filter(|&a| Some(a) != before_enumeration)
+    {
+        cfg.switch_to_ecam(area)?;
+        cfg.check_ecam(&topology, self_checks)?;
+    }
+    if cfg.ecam.is_some() {
+        let with_vfs = pci::add_vf_bars(&mut cfg, &mut topology);
         if with_vfs > 0 {
             info!("SR-IOV: VF BARs of {with_vfs} function(s) placed with their other BARs");
         }
     }
 
+    // Under Xen the hole may grow; the ECAM area keeps its place at the top of the hole, or
+    // moves below with it.
     let (hole, limit) = fit_hole(xen, boot, &topology, hole, ranges_for).map_err(Fatal::Xen)?;
     let ranges = ranges_for(&boot.memory_map, &hole)?;
     let high = ranges.high.clone();
-    if let Some(area) = ranges.ecam.filter(|&area| Some(area) != ecam) {
-        cfg = Mechanism::Ecam(switch_to_ecam(hw_cf8(), area, &topology, self_checks)?);
-        ecam = Some(area);
+    if let Some(area) = ranges.ecam.filter(|&area| Some(area) != cfg.ecam_area()) {
+        cfg.switch_to_ecam(area)?;
+        cfg.check_ecam(&topology, self_checks)?;
     }
+    let ecam = cfg.ecam_area();
     let plan = pci::plan(&topology, &ranges.apertures(&hole)).map_err(Fatal::Pci)?;
     report_shortfall(&plan, &hole, limit);
 
@@ -244,32 +323,6 @@ pub fn bring_up<H: Hypercall>(
         routes,
         hole,
     })
-}
-
-/// Moves the Q35 MCH's ECAM window to `area` (PCIEXBAR, read back) and returns access through
-/// it; with `self_checks`, ECAM and CF8 must agree on every function found.
-fn switch_to_ecam(
-    mut cf8: Cf8<HwPorts>,
-    area: EcamArea,
-    topology: &Topology,
-    self_checks: bool,
-) -> Result<Ecam, Fatal> {
-    q35::set_pciexbar(&mut cf8, area);
-    if q35::pciexbar(&mut cf8) != Some(area) {
-        return Err(Fatal::EcamNotDecoded(area));
-    }
-    info!("ECAM (MMCONFIG) at {area}, config accesses switch to it");
-    // SAFETY: the MCH decodes exactly this range as ECAM now (read back above); it lies in
-    // the identity-mapped low 4 GiB and nothing else uses it.
-    let window = unsafe { MmioRegion::new(area.base, area.size()) };
-    let mut ecam = Ecam::new(window, area.buses);
-    if self_checks {
-        let functions = topology.functions.iter().map(|f| f.bdf);
-        let checked = pci::compare_ecam_with_cf8(&mut cf8, &mut ecam, functions)
-            .map_err(Fatal::EcamSelfCheck)?;
-        info!("self-check: ECAM and CF8 agree on {checked} functions");
-    }
-    Ok(ecam)
 }
 
 /// Says so when the hole held less than the BARs below 4 GiB needed: 64-bit BARs moved

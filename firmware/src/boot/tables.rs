@@ -28,7 +28,7 @@ use crate::arch::{
 };
 use crate::bootinfo::{BootInfo, MemoryKind, PhysRange};
 use crate::chipset::Chipset;
-use crate::chipset::pm::{BiosArea, PmBlocks};
+use crate::chipset::pm::{BiosArea, BiosAreaGate, PmBlocks};
 use crate::handoff::seabios::BiosTables;
 use crate::legacy::mptable::FLOATING_POINTER_LEN;
 use crate::legacy::{self, Bus0Pins, MpCpu, MpInput, PciIntx, PirInput, write_mp_table, write_pir};
@@ -133,6 +133,8 @@ pub struct Platform<'a> {
     /// Without it an OS finds the CPUs and interrupt routing in the MP table and $PIR.
     pub acpi: Option<AcpiMode>,
     pub chipset: Chipset,
+    /// Whether the BIOS area must be unlocked (PAM) to write the entry points there.
+    pub bios_area: BiosAreaGate,
     pub pci: &'a PciSetup,
     pub cpus: &'a [MadtProcessor],
     pub topology: CpuTopology,
@@ -273,7 +275,7 @@ pub fn install(
 
     // SAFETY: the firmware owns the chipset while it runs.
     let mut cfg = Cf8::new(unsafe { HwPorts::new() });
-    platform.chipset.set_bios_area(&mut cfg, BiosArea::ReadWrite).map_err(Fatal::Pam)?;
+    platform.bios_area.set(&mut cfg, BiosArea::ReadWrite).map_err(Fatal::Pam)?;
     // SAFETY: the BIOS area is shadow RAM below 1 MiB (writable until locked again below),
     // identity-mapped, used by nothing else in the firmware.
     let bios = unsafe { ram_slice(BIOS_AREA) };
@@ -309,7 +311,7 @@ pub fn install(
             bios[at(PIR_ADDRESS)..][..len].copy_from_slice(&table[..len]);
         }
     }
-    platform.chipset.set_bios_area(&mut cfg, BiosArea::ReadOnly).map_err(Fatal::Pam)?;
+    platform.bios_area.set(&mut cfg, BiosArea::ReadOnly).map_err(Fatal::Pam)?;
 
     if stale > 0 {
         info!("erased {stale} entry point(s) an earlier firmware left in the BIOS area");

@@ -108,15 +108,17 @@ impl Chipset {
     ) {
         let router = self.interrupt_router();
         let mut level = 1u16 << SCI_IRQ;
-        for link in 0..self.pirq_links() {
-            let value = match wiring.link_irqs().get(link) {
-                Some(&irq) => {
-                    level |= 1 << irq;
-                    irq & !PIRQ_DISABLED
-                }
-                None => PIRQ_DISABLED,
-            };
-            cfg.write8(router, Self::pirq_register(link), value);
+        let mut routes = [PIRQ_DISABLED; 8];
+        for (link, route) in routes.iter_mut().enumerate().take(self.pirq_links()) {
+            if let Some(&irq) = wiring.link_irqs().get(link) {
+                level |= 1 << irq;
+                *route = irq & !PIRQ_DISABLED;
+            }
+        }
+        // Four routing registers in a row, written as one dword (PIRQ A-D, ICH9's E-H).
+        for (first, group) in (0..self.pirq_links()).step_by(4).zip(routes.chunks(4)) {
+            let dword = u32::from_le_bytes([group[0], group[1], group[2], group[3]]);
+            cfg.write32(router, Self::pirq_register(first), dword);
         }
         ports.write8(ELCR[0], level as u8);
         ports.write8(ELCR[1], (level >> 8) as u8);
@@ -225,11 +227,15 @@ mod tests {
             let mut ports = Recorder::default();
             chipset.route_pirqs(wiring, &mut cfg, &mut ports);
             let router = chipset.interrupt_router();
+            let byte = |register: u16| {
+                let dword = cfg.config[&(router, register & !3)];
+                (dword >> (8 * (register & 3))) as u8
+            };
             for (link, register) in REGISTERS.iter().enumerate().take(chipset.pirq_links()) {
-                let expected = wiring.link_irqs().get(link).map_or(0x80, |&irq| u32::from(irq));
-                assert_eq!(cfg.config[&(router, *register)], expected, "{wiring:?} link {link}");
+                let expected = wiring.link_irqs().get(link).map_or(0x80, |&irq| irq);
+                assert_eq!(byte(*register), expected, "{wiring:?} link {link}");
             }
-            assert_eq!(cfg.config.len(), chipset.pirq_links());
+            assert_eq!(cfg.config.len(), chipset.pirq_links() / 4, "one dword per 4 links");
             // IRQ 5, 9 (SCI), 10 and 11 level; everything else (timer, cascade...) edge.
             assert_eq!(ports.ports[&0x4D0], 1 << 5);
             assert_eq!(ports.ports[&0x4D1], (1 << (9 - 8)) | (1 << (10 - 8)) | (1 << (11 - 8)));

@@ -68,11 +68,11 @@ impl fmt::Display for MissingPmFunction {
 }
 
 fn expect_function(
-    cfg: &mut impl ConfigSpace,
+    ids_at: impl Fn(Bdf) -> Option<(u16, u16)>,
     bdf: Bdf,
     expected: (u16, u16),
 ) -> Result<(), MissingPmFunction> {
-    match cfg.ids(bdf) {
+    match ids_at(bdf) {
         Some(ids) if ids == expected => Ok(()),
         found => Err(MissingPmFunction { bdf, expected, found }),
     }
@@ -112,27 +112,65 @@ pub enum BiosArea {
     ReadOnly,
 }
 
+/// What decides how the BIOS area 0xC0000-0xFFFFF is accessed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BiosAreaGate {
+    /// The chipset's PAM registers (under QEMU): unlocked for writing, locked read-only
+    /// again after.
+    Pam(Chipset),
+    /// Nothing: under Xen the area is RAM in the guest's physical map whatever the device
+    /// model's PAM registers say (Xen's p2m, not the device model, maps guest memory).
+    /// hvmloader never writes them, and each write would be a round trip to the device
+    /// model.
+    AlwaysRam,
+}
+
+impl BiosAreaGate {
+    /// Sets the access mode, where something decides it.
+    pub fn set(self, cfg: &mut impl ConfigSpace, access: BiosArea) -> Result<(), PamLocked> {
+        match self {
+            BiosAreaGate::Pam(chipset) => chipset.set_bios_area(cfg, access),
+            BiosAreaGate::AlwaysRam => Ok(()),
+        }
+    }
+}
+
+/// The naturally aligned accesses (offset, bytes) that cover `range` exactly, each as wide
+/// as alignment and the range's end allow: 0x59..0x60 is a byte, a word and a dword.
+fn aligned_accesses(range: core::ops::Range<u16>) -> impl Iterator<Item = (u16, u16)> {
+    let mut at = range.start;
+    core::iter::from_fn(move || {
+        let width =
+            [4u16, 2, 1].into_iter().find(|&w| at.is_multiple_of(w) && at + w <= range.end)?;
+        let access = (at, width);
+        at += width;
+        Some(access)
+    })
+}
+
 impl Chipset {
     /// Moves the PM block to [`PM_BASE`], turns on its decoding and the SCI (IRQ 9), and
     /// puts the machine in ACPI mode. Idempotent: whatever a BIOS chose (SeaBIOS: 0x600)
-    /// is overwritten.
+    /// is overwritten. `ids_at` gives the vendor and device ID enumeration found at a
+    /// function (they are not read again).
     pub fn enable_acpi(
         self,
         cfg: &mut impl ConfigSpace,
         ports: &mut impl PortIo,
+        ids_at: impl Fn(Bdf) -> Option<(u16, u16)>,
     ) -> Result<PmBlocks, MissingPmFunction> {
         let (gpe0, gpe0_len) = match self {
             Chipset::I440fx => {
-                expect_function(cfg, PIIX4_PM, PIIX4_PM_ID)?;
+                expect_function(ids_at, PIIX4_PM, PIIX4_PM_ID)?;
                 // Decoding off while the base moves, so the block never appears twice.
-                let misc = cfg.read8(PIIX4_PM, PIIX4_PMREGMISC);
-                cfg.write8(PIIX4_PM, PIIX4_PMREGMISC, misc & !PIIX4_PMIOSE);
+                // PMIOSE is the register's only bit (the others are reserved, 0).
+                cfg.write8(PIIX4_PM, PIIX4_PMREGMISC, 0);
                 cfg.write32(PIIX4_PM, PIIX4_PMBA, u32::from(PM_BASE) | 1);
-                cfg.write8(PIIX4_PM, PIIX4_PMREGMISC, misc | PIIX4_PMIOSE);
+                cfg.write8(PIIX4_PM, PIIX4_PMREGMISC, PIIX4_PMIOSE);
                 (PIIX4_GPE0, PIIX4_GPE0_LEN)
             }
             Chipset::Q35 => {
-                expect_function(cfg, ICH9_LPC, ICH9_LPC_ID)?;
+                expect_function(ids_at, ICH9_LPC, ICH9_LPC_ID)?;
                 cfg.write8(ICH9_LPC, ICH9_ACPI_CNTL, 0);
                 cfg.write32(ICH9_LPC, ICH9_PMBASE, u32::from(PM_BASE) | 1);
                 cfg.write8(ICH9_LPC, ICH9_ACPI_CNTL, ICH9_ACPI_CNTL_VALUE);
@@ -182,7 +220,8 @@ impl Chipset {
     }
 
     /// Sets the access mode of the whole BIOS area's shadow RAM and checks that every PAM
-    /// register took it.
+    /// register took it. The seven registers are written, and read back, in three accesses
+    /// that cover exactly them.
     pub fn set_bios_area(
         self,
         cfg: &mut impl ConfigSpace,
@@ -193,15 +232,48 @@ impl Chipset {
             BiosArea::ReadWrite => 0x3,
             BiosArea::ReadOnly => 0x1,
         };
-        for (i, register) in self.pam_registers().enumerate() {
-            // PAM0's low nibble is reserved.
-            let value = if i == 0 { nibble << 4 } else { nibble << 4 | nibble };
-            cfg.write8(super::HOST_BRIDGE, register, value);
-            let read = cfg.read8(super::HOST_BRIDGE, register);
-            if read != value {
-                return Err(PamLocked { register, wrote: value, read });
+        let registers = self.pam_registers();
+        // PAM0's low nibble is reserved.
+        let value = |register: u16| {
+            if register == registers.start { nibble << 4 } else { nibble << 4 | nibble }
+        };
+        let bytes = |at: u16| [value(at), value(at + 1), value(at + 2), value(at + 3)];
+        for (at, width) in aligned_accesses(registers.clone()) {
+            let b = bytes(at);
+            match width {
+                1 => cfg.write8(super::HOST_BRIDGE, at, b[0]),
+                2 => cfg.write16(super::HOST_BRIDGE, at, u16::from_le_bytes([b[0], b[1]])),
+                _ => cfg.write32(super::HOST_BRIDGE, at, u32::from_le_bytes(b)),
+            }
+        }
+        for (at, width) in aligned_accesses(registers.clone()) {
+            let read = match width {
+                1 => u32::from(cfg.read8(super::HOST_BRIDGE, at)),
+                2 => u32::from(cfg.read16(super::HOST_BRIDGE, at)),
+                _ => cfg.read32(super::HOST_BRIDGE, at),
+            }
+            .to_le_bytes();
+            let wrote = bytes(at);
+            if let Some(i) = (0..usize::from(width)).find(|&i| read[i] != wrote[i]) {
+                return Err(PamLocked { register: at + i as u16, wrote: wrote[i], read: read[i] });
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::vec::Vec;
+
+    use super::*;
+
+    #[test]
+    fn pam_registers_take_three_accesses_each_way() {
+        let i440: Vec<_> = aligned_accesses(Chipset::I440fx.pam_registers()).collect();
+        assert_eq!(i440, [(0x59, 1), (0x5A, 2), (0x5C, 4)]);
+        let q35: Vec<_> = aligned_accesses(Chipset::Q35.pam_registers()).collect();
+        assert_eq!(q35, [(0x90, 4), (0x94, 2), (0x96, 1)]);
+        assert_eq!(aligned_accesses(0x40..0x40).count(), 0);
     }
 }

@@ -55,15 +55,15 @@ impl fmt::Display for EcamArea {
 }
 
 /// Moves the MCH's ECAM window to `area` and enables it, through `cfg` (CF8: ECAM itself
-/// is what is being moved). The window is disabled first so it never decodes at a
-/// half-written address (SeaBIOS may have enabled it at 0xB0000000).
+/// is what is being moved), in three writes: the low dword with the new base and length but
+/// disabled (so the window never decodes at a half-written address; SeaBIOS may have
+/// enabled it at 0xB0000000), the high dword, then the low dword enabled.
 pub fn set_pciexbar(cfg: &mut impl ConfigSpace, area: EcamArea) {
     let length = area.length_code().expect("EcamArea sizes are 64, 128 or 256 buses");
     assert!(area.base.is_multiple_of(area.size()), "ECAM base must be aligned to its size");
     let low = area.base as u32 | length << PCIEXBAR_LENGTH_SHIFT;
-    cfg.write32(HOST_BRIDGE, PCIEXBAR, 0);
-    cfg.write32(HOST_BRIDGE, PCIEXBAR + 4, (area.base >> 32) as u32);
     cfg.write32(HOST_BRIDGE, PCIEXBAR, low);
+    cfg.write32(HOST_BRIDGE, PCIEXBAR + 4, (area.base >> 32) as u32);
     cfg.write32(HOST_BRIDGE, PCIEXBAR, low | PCIEXBAR_ENABLE);
 }
 
@@ -129,9 +129,10 @@ mod tests {
         mch.regs.insert(PCIEXBAR, 0xB000_0001); // SeaBIOS: 256 MiB at 0xB0000000, enabled
         let area = EcamArea { base: 0xF000_0000, buses: 64 };
         set_pciexbar(&mut mch, area);
-        assert_eq!(mch.writes[0], (PCIEXBAR, 0), "disabled before anything moves");
+        assert_eq!(mch.writes[0], (PCIEXBAR, 0xF000_0004), "disabled while it moves");
         assert_eq!(mch.writes[1], (PCIEXBAR + 4, 0));
-        assert_eq!(mch.writes.last(), Some(&(PCIEXBAR, 0xF000_0005)));
+        assert_eq!(mch.writes[2], (PCIEXBAR, 0xF000_0005));
+        assert_eq!(mch.writes.len(), 3);
         assert_eq!(pciexbar(&mut mch), Some(area));
     }
 

@@ -9,7 +9,8 @@
 //!    STARTUP only if CPUs are still missing after [`SECOND_STARTUP_AFTER_US`];
 //! 3. each AP, one at a time, reports its initial APIC ID, programs the same MTRRs, reads
 //!    them back and checks in ([`ap_main`]);
-//! 4. wait (bounded, by the PIT) until the expected number checked in, then INIT every AP
+//! 4. wait (bounded, on the TSC: [`crate::time`]) until the expected number checked in, then
+//!    INIT every AP
 //!    again: they sit in wait-for-SIPI, where the OS's own INIT-SIPI-SIPI finds them, and
 //!    touch no memory (the MTRRs survive INIT);
 //!
@@ -45,9 +46,10 @@ pub use topology::{Topology, TopologySource, initial_apic_id};
 
 use crate::arch::{
     AP_BOOT_PAGE, ApFault, ApTrampoline, Destination, IOAPIC_ID_MASK, IcrStuck, IoApic, Ipi,
-    LocalApic, LocalCpu, MtrrRegisters, Pit, PortIo, cpuid,
+    LocalApic, LocalCpu, MtrrRegisters, cpuid,
 };
 use crate::bootinfo::{BootInfo, MemoryKind, PhysRange};
+use crate::time::Clock;
 
 /// Spurious-interrupt vector of the BSP's local APIC (low nibble all ones, which P6-era
 /// APICs require and every OS accepts).
@@ -120,6 +122,10 @@ pub enum CpuError {
         vcpu: u32,
         why: String,
     },
+    /// APs are expected but there is no clock to wait for them with.
+    NoClock {
+        expected: u32,
+    },
 }
 
 impl fmt::Display for CpuError {
@@ -155,6 +161,9 @@ impl fmt::Display for CpuError {
             ),
             CpuError::List(e) => e.fmt(f),
             CpuError::Hypervisor { vcpu, why } => write!(f, "vCPU {vcpu}: {why}"),
+            CpuError::NoClock { expected } => {
+                write!(f, "{expected} CPUs expected, but no clock to wait for the APs with")
+            }
         }
     }
 }
@@ -289,11 +298,12 @@ fn phys_bits() -> u8 {
 }
 
 /// Brings up every CPU; see the module documentation. `expected_cpus` counts the BSP
-/// (QEMU: fw_cfg FW_CFG_NB_CPUS; Xen: hvm_info_table nr_vcpus). `ports` serve the PIT.
+/// (QEMU: fw_cfg FW_CFG_NB_CPUS; Xen: hvm_info_table nr_vcpus). Every delay and wait runs
+/// on `clock`, which only a machine with APs needs.
 pub fn bring_up(
     bsp: &mut LocalCpu,
     boot_page: &mut ApTrampoline,
-    ports: &mut impl PortIo,
+    clock: Option<impl Clock>,
     startup: ApStartup<'_>,
     expected_cpus: u32,
     mmio: &MtrrRequest,
@@ -329,10 +339,15 @@ pub fn bring_up(
         ApStartup::InitSipi => "INIT-SIPI",
         ApStartup::Hypervisor(_) => "the hypervisor",
     };
-    let (aps, ap_startup_us) = match startup {
+    let (aps, ap_startup_us) = match (startup, clock) {
         _ if expected_cpus == 1 => (Vec::new(), 0),
-        ApStartup::InitSipi => start_aps(bsp, boot_page, ports, expected_cpus, plan)?,
-        ApStartup::Hypervisor(vcpus) => start_vcpus(vcpus, boot_page, ports, expected_cpus, plan)?,
+        (_, None) => return Err(CpuError::NoClock { expected: expected_cpus }),
+        (ApStartup::InitSipi, Some(mut clock)) => {
+            start_aps(bsp, boot_page, &mut clock, expected_cpus, plan)?
+        }
+        (ApStartup::Hypervisor(vcpus), Some(mut clock)) => {
+            start_vcpus(vcpus, boot_page, &mut clock, expected_cpus, plan)?
+        }
     };
     bsp.local_apic().set_virtual_wire(SPURIOUS_VECTOR);
 
@@ -389,7 +404,7 @@ fn checked_in_apic_ids(count: u32) -> Result<Vec<u32>, CpuError> {
 fn start_vcpus(
     vcpus: &mut dyn VcpuControl,
     boot_page: &mut ApTrampoline,
-    ports: &mut impl PortIo,
+    clock: &mut impl Clock,
     expected_cpus: u32,
     plan: ApPlan,
 ) -> Result<(Vec<u32>, u64), CpuError> {
@@ -398,28 +413,26 @@ fn start_vcpus(
     }
     prepare_check_ins(boot_page, plan);
     let entry = boot_page.flat32_entry();
-    let mut pit = Pit::new(ports);
-    let mut total_us = 0;
+    let started = clock.now_us();
     for vcpu in 1..expected_cpus {
         vcpus.start_at(vcpu, entry).map_err(|why| CpuError::Hypervisor { vcpu, why })?;
-        let done = || AP_CHECKED_IN.load(Ordering::Acquire) >= vcpu && !boot_page.stack_busy();
-        let waited = pit.wait_until(AP_CHECKIN_TIMEOUT_US, done);
+        let mut done = || AP_CHECKED_IN.load(Ordering::Acquire) >= vcpu && !boot_page.stack_busy();
+        let checked_in = clock.poll_until(AP_CHECKIN_TIMEOUT_US, &mut done);
         // Offline again whatever happened: a vCPU that never checked in must not run on.
         vcpus.stop(vcpu).map_err(|why| CpuError::Hypervisor { vcpu, why })?;
-        let Some(waited) = waited else {
+        if !checked_in {
             return Err(CpuError::Missing {
                 checked_in: AP_CHECKED_IN.load(Ordering::Acquire) + 1,
                 expected: expected_cpus,
                 fault: boot_page.fault(),
             });
-        };
-        total_us += waited;
+        }
         // A vCPU that reported an APIC ID already seen was counted as a restart instead.
         if AP_RESTARTS.load(Ordering::Acquire) != 0 {
             return Err(CpuError::Unexpected { checked_in: vcpu, expected: expected_cpus });
         }
     }
-    Ok((checked_in_apic_ids(expected_cpus - 1)?, total_us))
+    Ok((checked_in_apic_ids(expected_cpus - 1)?, clock.now_us() - started))
 }
 
 /// INIT-SIPI-SIPI to all but the BSP, wait for the check-ins, INIT again. Returns the APs'
@@ -427,7 +440,7 @@ fn start_vcpus(
 fn start_aps(
     bsp: &mut LocalCpu,
     boot_page: &mut ApTrampoline,
-    ports: &mut impl PortIo,
+    clock: &mut impl Clock,
     expected_cpus: u32,
     plan: ApPlan,
 ) -> Result<(Vec<u32>, u64), CpuError> {
@@ -435,45 +448,43 @@ fn start_aps(
     let vector = boot_page.startup_vector();
 
     let mut apic = bsp.local_apic();
-    let mut pit = Pit::new(ports);
     let expected_aps = expected_cpus - 1;
-    let all_in = || AP_CHECKED_IN.load(Ordering::Acquire) >= expected_aps;
+    let mut all_in = || AP_CHECKED_IN.load(Ordering::Acquire) >= expected_aps;
+    let started = clock.now_us();
     apic.send(Ipi::Init, Destination::AllButSelf)?;
-    pit.delay_us(INIT_DELAY_US);
+    clock.delay_us(INIT_DELAY_US);
     apic.send(Ipi::Startup(vector), Destination::AllButSelf)?;
-    let waited = match pit.wait_until(SECOND_STARTUP_AFTER_US, all_in) {
-        Some(waited) => Some(waited),
-        None => {
-            debug!("CPUs missing after the first STARTUP; sending a second one");
-            apic.send(Ipi::Startup(vector), Destination::AllButSelf)?;
-            pit.wait_until(AP_CHECKIN_TIMEOUT_US - SECOND_STARTUP_AFTER_US, all_in)
-                .map(|more| SECOND_STARTUP_AFTER_US + more)
-        }
-    };
+    let mut checked_in = clock.poll_until(SECOND_STARTUP_AFTER_US, &mut all_in);
+    if !checked_in {
+        debug!("CPUs missing after the first STARTUP; sending a second one");
+        apic.send(Ipi::Startup(vector), Destination::AllButSelf)?;
+        checked_in = clock.poll_until(AP_CHECKIN_TIMEOUT_US - SECOND_STARTUP_AFTER_US, &mut all_in);
+    }
+    let waited = clock.now_us() - started;
     // Whatever happened, every AP goes back to wait-for-SIPI before anything else runs.
-    park_aps(&mut apic, &mut pit, boot_page)?;
+    park_aps(&mut apic, clock, boot_page)?;
 
-    let checked_in = AP_CHECKED_IN.load(Ordering::Acquire);
     let arrived = AP_ARRIVED.load(Ordering::Relaxed);
-    let Some(waited) = waited else {
+    if !checked_in {
         return Err(CpuError::Missing {
-            checked_in: checked_in + 1,
+            checked_in: AP_CHECKED_IN.load(Ordering::Acquire) + 1,
             expected: expected_cpus,
             fault: boot_page.fault(),
         });
-    };
+    }
+    let checked_in = AP_CHECKED_IN.load(Ordering::Acquire);
     if arrived > expected_aps || checked_in as usize > MAX_CPUS {
         return Err(CpuError::Unexpected { checked_in: arrived + 1, expected: expected_cpus });
     }
-    Ok((checked_in_apic_ids(checked_in)?, INIT_DELAY_US + waited))
+    Ok((checked_in_apic_ids(checked_in)?, waited))
 }
 
 /// Sends the final INIT, then waits for CPUs that a STARTUP still pending in the emulator
 /// restarts right after it (they run the start-up code once more and are counted in
 /// `AP_RESTARTS`); each such round ends with another INIT, which finds no STARTUP pending.
-fn park_aps<P: PortIo>(
+fn park_aps(
     apic: &mut LocalApic<'_>,
-    pit: &mut Pit<'_, P>,
+    clock: &mut impl Clock,
     boot_page: &ApTrampoline,
 ) -> Result<(), CpuError> {
     let mut restarts = AP_RESTARTS.load(Ordering::Acquire);
@@ -482,15 +493,15 @@ fn park_aps<P: PortIo>(
         // A restart happens as soon as the CPU takes the INIT; the INIT delay is ample for
         // it to reach its check-in.
         let before = restarts;
-        let late = pit.wait_until(INIT_DELAY_US, || AP_RESTARTS.load(Ordering::Acquire) != before);
-        if late.is_none() {
+        let mut restarted = || AP_RESTARTS.load(Ordering::Acquire) != before;
+        if !clock.poll_until(INIT_DELAY_US, &mut restarted) {
             return Ok(());
         }
         // Let the restarted CPUs finish (they take turns on one stack) until a whole INIT
         // delay passes with the stack free and no new start; then INIT again.
         for _ in 0..AP_CHECKIN_TIMEOUT_US / INIT_DELAY_US {
             let seen = AP_RESTARTS.load(Ordering::Acquire);
-            pit.delay_us(INIT_DELAY_US);
+            clock.delay_us(INIT_DELAY_US);
             if !boot_page.stack_busy() && AP_RESTARTS.load(Ordering::Acquire) == seen {
                 break;
             }
@@ -509,8 +520,8 @@ pub fn ioapic_id_for(cpus: &CpuList) -> u8 {
     (0..=IOAPIC_ID_MASK).find(|&id| cpus.iter().all(|c| c.apic_id != u32::from(id))).unwrap_or(0)
 }
 
-/// Sets the I/O APIC's ID (see [`ioapic_id_for`]) and masks every redirection entry: the OS
-/// routes interrupts itself, and until then none may reach a CPU.
+/// Sets the I/O APIC's ID (see [`ioapic_id_for`]) and masks every redirection entry not
+/// masked already: the OS routes interrupts itself, and until then none may reach a CPU.
 pub fn init_ioapic(ioapic: &mut IoApic, cpus: &CpuList) -> IoApicSetup {
     let wanted = ioapic_id_for(cpus);
     ioapic.set_id(wanted);
@@ -519,10 +530,15 @@ pub fn init_ioapic(ioapic: &mut IoApic, cpus: &CpuList) -> IoApicSetup {
         warn!("IOAPIC keeps ID {id}, {wanted} was written");
     }
     let inputs = ioapic.inputs();
+    // Only entries found unmasked are rewritten (and read back): every register access is
+    // an exit, and Xen's 48 inputs start out masked.
+    let mut unmasked = 0;
     for input in 0..inputs {
-        ioapic.mask(input);
+        if !ioapic.is_masked(input) {
+            ioapic.mask(input);
+            unmasked += usize::from(!ioapic.is_masked(input));
+        }
     }
-    let unmasked = (0..inputs).filter(|&i| ioapic.entry(i) & (1 << 16) == 0).count();
     if unmasked != 0 {
         warn!("IOAPIC: {unmasked} entries do not read back masked");
     }

@@ -194,21 +194,19 @@ pub enum BiosPayload {
 }
 
 impl BiosPayload {
-    /// Loads the firmware file, if there is one, unlocking the chipset's BIOS area for it.
+    /// Loads the firmware file, if there is one, unlocking the BIOS area for it.
     pub fn load<P: crate::arch::PortIo, A: crate::platform::fw_cfg::DmaAddressing>(
         fw_cfg: &mut crate::platform::fw_cfg::FwCfg<P, A>,
         cfg: &mut impl crate::pci::ConfigSpace,
-        chipset: crate::chipset::Chipset,
+        gate: crate::chipset::pm::BiosAreaGate,
         memory: &mut impl crate::arch::PhysMemoryMut,
     ) -> Result<Option<Self>, HandoffError> {
         let Some(file) = fw_cfg.find_file(files::FIRMWARE)? else { return Ok(None) };
         let seabios_max = seabios::BIOS_END - seabios::BIOS_AREA_START;
         Ok(Some(if u64::from(file.size) <= seabios_max {
-            BiosPayload::Seabios(seabios::SeabiosPayload::load(
-                fw_cfg, &file, cfg, chipset, memory,
-            )?)
+            BiosPayload::Seabios(seabios::SeabiosPayload::load(fw_cfg, &file, cfg, gate, memory)?)
         } else {
-            BiosPayload::Ovmf(ovmf::OvmfPayload::load(fw_cfg, &file, cfg, chipset, memory)?)
+            BiosPayload::Ovmf(ovmf::OvmfPayload::load(fw_cfg, &file, cfg, gate, memory)?)
         }))
     }
 

@@ -54,7 +54,7 @@ use super::seabios::{BIOS_END, BiosTables, check_ram, unlock_bios_area};
 use super::{HandoffError, byte_sum, files, window};
 use crate::arch::{PhysMemoryMut, PortIo};
 use crate::bootinfo::{MemoryRegion, PhysRange};
-use crate::chipset::Chipset;
+use crate::chipset::pm::BiosAreaGate;
 use crate::e820::{ClaimKind, E820_ENTRY_SIZE, E820Builder, E820Error, E820Map, MAX_E820_ENTRIES};
 use crate::pci::ConfigSpace;
 use crate::platform::fw_cfg::{DmaAddressing, File, FwCfg};
@@ -371,7 +371,7 @@ impl OvmfPayload {
         fw_cfg: &mut FwCfg<P, A>,
         file: &File,
         cfg: &mut impl ConfigSpace,
-        chipset: Chipset,
+        gate: BiosAreaGate,
         memory: &mut impl PhysMemoryMut,
     ) -> Result<Self, HandoffError> {
         let flash = flash_range(u64::from(file.size))
@@ -379,7 +379,7 @@ impl OvmfPayload {
         let image = window(memory, "OVMF flash image", flash)?;
         check_ram(image, "OVMF flash image", flash)?;
         fw_cfg.read_file(file, image)?;
-        Self::finish_load(flash, Vec::new(), files::FIRMWARE, cfg, chipset, memory)
+        Self::finish_load(flash, Vec::new(), files::FIRMWARE, cfg, gate, memory)
     }
 
     /// Xen: the start info's "firmware" module, already in RAM at `module`, goes to the top
@@ -392,7 +392,7 @@ impl OvmfPayload {
         e820: &E820Map,
         in_use: &[PhysRange],
         cfg: &mut impl ConfigSpace,
-        chipset: Chipset,
+        gate: BiosAreaGate,
         memory: &mut impl PhysMemoryMut,
     ) -> Result<Self, HandoffError> {
         const SOURCE: &str = "the \"firmware\" module";
@@ -424,7 +424,7 @@ impl OvmfPayload {
             window(memory, "OVMF flash image", at(flash.start))?.copy_from_slice(part);
             offset += len;
         }
-        Self::finish_load(flash, backing.moved, SOURCE, cfg, chipset, memory)
+        Self::finish_load(flash, backing.moved, SOURCE, cfg, gate, memory)
     }
 
     /// With the image in `flash`: checks its reset vector and copies its last 64 KiB below
@@ -434,7 +434,7 @@ impl OvmfPayload {
         moved: Vec<PhysRange>,
         source: &'static str,
         cfg: &mut impl ConfigSpace,
-        chipset: Chipset,
+        gate: BiosAreaGate,
         memory: &mut impl PhysMemoryMut,
     ) -> Result<Self, HandoffError> {
         let tail_range = PhysRange { start: flash.end - LOW_CHUNK.len(), end: flash.end };
@@ -442,7 +442,7 @@ impl OvmfPayload {
         if !has_vtf_signature(&tail) {
             return Err(HandoffError::OvmfImage { source, error: OvmfError::NoVtfSignature });
         }
-        unlock_bios_area(cfg, chipset)?;
+        unlock_bios_area(cfg, gate)?;
         let low = window(memory, "OVMF reset vector copy", LOW_CHUNK)?;
         check_ram(low, "OVMF reset vector copy", LOW_CHUNK)?;
         low.copy_from_slice(&tail);

@@ -8,7 +8,8 @@
 //!
 //! Under QEMU the BIOS area 0xC0000-0xFFFFF is shadow RAM behind the chipset's PAM
 //! registers, left read-only by the SeaBIOS that started us: [`unlock_bios_area`] makes it
-//! read/write RAM first (harmless on Xen, where it always is).
+//! read/write RAM first. Under Xen it always is RAM, and the PAM registers are left alone
+//! ([`BiosAreaGate::AlwaysRam`]), as hvmloader leaves them.
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -19,8 +20,7 @@ use log::info;
 use super::{HandoffError, byte_sum, files, window};
 use crate::arch::{PhysMemoryMut, PortIo};
 use crate::bootinfo::PhysRange;
-use crate::chipset::Chipset;
-use crate::chipset::pm::BiosArea;
+use crate::chipset::pm::{BiosArea, BiosAreaGate};
 use crate::e820::{E820_ENTRY_SIZE, E820Map, MAX_E820_ENTRIES};
 use crate::pci::ConfigSpace;
 use crate::platform::fw_cfg::{DmaAddressing, File, FwCfg};
@@ -47,8 +47,11 @@ pub const BIOS_AREA_START: u64 = 0xC_0000;
 
 /// Makes 0xC0000-0xFFFFF read/write RAM (the SeaBIOS that started us under QEMU left it
 /// read-only).
-pub fn unlock_bios_area(cfg: &mut impl ConfigSpace, chipset: Chipset) -> Result<(), HandoffError> {
-    chipset.set_bios_area(cfg, BiosArea::ReadWrite).map_err(HandoffError::Pam)
+pub fn unlock_bios_area(
+    cfg: &mut impl ConfigSpace,
+    gate: BiosAreaGate,
+) -> Result<(), HandoffError> {
+    gate.set(cfg, BiosArea::ReadWrite).map_err(HandoffError::Pam)
 }
 
 /// Physical addresses of the tables SeaBIOS (and OVMF) copy on Xen instead of building
@@ -136,15 +139,15 @@ pub struct SeabiosPayload {
 
 impl SeabiosPayload {
     /// Loads `file` (the `opt/hvmloader/firmware` file, at most 256 KiB) to end at 1 MiB,
-    /// after unlocking the BIOS area through the chipset's PAM registers.
+    /// after unlocking the BIOS area.
     pub fn load<P: PortIo, A: DmaAddressing>(
         fw_cfg: &mut FwCfg<P, A>,
         file: &File,
         cfg: &mut impl ConfigSpace,
-        chipset: Chipset,
+        gate: BiosAreaGate,
         memory: &mut impl PhysMemoryMut,
     ) -> Result<Self, HandoffError> {
-        Self::place(file.size, files::FIRMWARE, cfg, chipset, memory, |dest| {
+        Self::place(file.size, files::FIRMWARE, cfg, gate, memory, |dest| {
             fw_cfg.read_file(file, dest).map_err(HandoffError::from)
         })
     }
@@ -153,7 +156,7 @@ impl SeabiosPayload {
     pub fn from_module(
         module: PhysRange,
         cfg: &mut impl ConfigSpace,
-        chipset: Chipset,
+        gate: BiosAreaGate,
         memory: &mut impl PhysMemoryMut,
     ) -> Result<Self, HandoffError> {
         let size = u32::try_from(module.len()).unwrap_or(u32::MAX);
@@ -161,7 +164,7 @@ impl SeabiosPayload {
             return Err(HandoffError::BiosSize { what: "SeaBIOS module", size, max: 0 });
         }
         let bytes = window(memory, "firmware module", module)?.to_vec();
-        Self::place(size, "the firmware module", cfg, chipset, memory, |dest| {
+        Self::place(size, "the firmware module", cfg, gate, memory, |dest| {
             dest.copy_from_slice(&bytes);
             Ok(())
         })
@@ -172,7 +175,7 @@ impl SeabiosPayload {
         size: u32,
         source: &str,
         cfg: &mut impl ConfigSpace,
-        chipset: Chipset,
+        gate: BiosAreaGate,
         memory: &mut impl PhysMemoryMut,
         fill: impl FnOnce(&mut [u8]) -> Result<(), HandoffError>,
     ) -> Result<Self, HandoffError> {
@@ -181,7 +184,7 @@ impl SeabiosPayload {
             return Err(HandoffError::BiosSize { what: "SeaBIOS", size, max });
         }
         let image = PhysRange { start: BIOS_END - u64::from(size), end: BIOS_END };
-        unlock_bios_area(cfg, chipset)?;
+        unlock_bios_area(cfg, gate)?;
         let bytes = window(memory, "SeaBIOS image", image)?;
         check_ram(bytes, "SeaBIOS image", image)?;
         fill(bytes)?;

@@ -1,9 +1,11 @@
 //! Base address registers: what kind of space a function decodes and how much of it.
 //!
 //! Sizing follows the PCI Local Bus Specification 3.0, 6.2.5.1: with decoding off, write all
-//! ones, read back the mask; the lowest writable address bit is the size and alignment.
-//! Then write 0 and check the address bits clear, which tells a BAR that can be moved from
-//! a register stuck at all ones (nothing there, or a broken device).
+//! ones and read back the mask; the lowest writable address bit is the size and alignment,
+//! and the read-only low bits say what kind of BAR it is. That is the whole cost: two
+//! accesses per register. The register keeps its mask until [`program`](super::program)
+//! writes its address (or 0, when it got none); a BAR found unusable is written 0 here, so
+//! nothing ever decodes at a mask.
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -112,8 +114,7 @@ pub(super) const ROM_ENABLE: u32 = 1 << 0;
 
 /// Sizes the BARs of the function at `bdf` (`bar_count` of them: 6 for a type 0 header,
 /// 2 for a type 1) and its expansion ROM at `rom_offset`. Decoding must already be off.
-/// Every BAR register is left at 0 (unassigned); problems are logged and pushed to
-/// `problems`, and the BAR concerned is left out.
+/// Problems are logged and pushed to `problems`, and the BAR concerned is left out.
 pub(super) fn size_bars(
     cfg: &mut impl ConfigSpace,
     bdf: Bdf,
@@ -134,7 +135,8 @@ pub(super) fn size_bars(
 }
 
 /// Sizes `count` consecutive BAR registers from `first` (a header's, or the VF BARs of an
-/// SR-IOV capability), leaving each at 0; problems are logged and pushed to `problems`.
+/// SR-IOV capability); problems are logged and pushed to `problems`, and the registers of
+/// the BAR concerned written 0.
 pub(super) fn size_bar_block(
     cfg: &mut impl ConfigSpace,
     bdf: Bdf,
@@ -153,6 +155,9 @@ pub(super) fn size_bar_block(
             Err(problem) => {
                 log::warn!("{problem}");
                 problems.push(problem);
+                for slot in 0..slots {
+                    cfg.write32(bdf, offset + 4 * slot, 0);
+                }
             }
         }
         offset += 4 * slots;
@@ -160,12 +165,10 @@ pub(super) fn size_bar_block(
     bars
 }
 
-/// Writes all ones and returns what reads back, then writes 0 and returns that too.
-fn probe(cfg: &mut impl ConfigSpace, bdf: Bdf, offset: u16, ones: u32) -> (u32, u32) {
+/// Writes `ones` and returns what reads back: the size mask, with the read-only type bits.
+fn probe(cfg: &mut impl ConfigSpace, bdf: Bdf, offset: u16, ones: u32) -> u32 {
     cfg.write32(bdf, offset, ones);
-    let mask = cfg.read32(bdf, offset);
-    cfg.write32(bdf, offset, 0);
-    (mask, cfg.read32(bdf, offset))
+    cfg.read32(bdf, offset)
 }
 
 /// The size encoded by an address mask extended to 64 bits (bits above the BAR's width set),
@@ -184,21 +187,20 @@ fn size_bar(
     offset: u16,
     last: u16,
 ) -> (u16, Result<Option<Bar>, PciProblem>) {
-    let (value, cleared) = probe(cfg, bdf, offset, !0);
+    let value = probe(cfg, bdf, offset, !0);
     let is_64bit = value & IO_SPACE_BIT == 0 && (value >> MEM_TYPE_SHIFT) & 3 == MEM_TYPE_64;
     let slots = if is_64bit && offset < last { 2 } else { 1 };
-    (slots, decode_bar(cfg, bdf, offset, last, value, cleared))
+    (slots, decode_bar(cfg, bdf, offset, last, value))
 }
 
-/// Turns what the lower (or only) dword of a BAR read after writing all ones (`value`) and
-/// then 0 (`cleared`) into a [`Bar`], probing the upper dword of a 64-bit BAR.
+/// Turns what the lower (or only) dword of a BAR read after writing all ones (`value`) into
+/// a [`Bar`], probing the upper dword of a 64-bit BAR.
 fn decode_bar(
     cfg: &mut impl ConfigSpace,
     bdf: Bdf,
     offset: u16,
     last: u16,
     value: u32,
-    cleared: u32,
 ) -> Result<Option<Bar>, PciProblem> {
     let bar = BarRegister(offset);
     if value == 0 {
@@ -208,9 +210,6 @@ fn decode_bar(
         let mut address_mask = value & IO_ADDRESS_MASK;
         if address_mask & 0xFFFF == 0 {
             return Err(PciProblem::BarSizeZero { bdf, bar, value });
-        }
-        if cleared & address_mask != 0 {
-            return Err(PciProblem::BarNotWritable { bdf, bar, value: cleared });
         }
         // I/O decoders of only 16 bits hard-wire the upper half to zero (PCI 3.0, 6.2.5.1).
         if address_mask >> 16 == 0 {
@@ -222,45 +221,36 @@ fn decode_bar(
     }
     let prefetchable = value & MEM_PREFETCHABLE != 0;
     let address_low = value & MEM_ADDRESS_MASK;
-    let (kind, mask, cleared_bits) = match (value >> MEM_TYPE_SHIFT) & 3 {
+    let (kind, mask) = match (value >> MEM_TYPE_SHIFT) & 3 {
         MEM_TYPE_32 => {
             if address_low == 0 {
                 return Err(PciProblem::BarSizeZero { bdf, bar, value });
             }
-            let mask = 0xFFFF_FFFF_0000_0000 | u64::from(address_low);
-            (BarKind::Mem32 { prefetchable }, mask, cleared & address_low)
+            (BarKind::Mem32 { prefetchable }, 0xFFFF_FFFF_0000_0000 | u64::from(address_low))
         }
         MEM_TYPE_64 => {
             if offset == last {
                 return Err(PciProblem::Bar64InLastSlot { bdf, bar });
             }
-            let (high, cleared_high) = probe(cfg, bdf, offset + 4, !0);
+            let high = probe(cfg, bdf, offset + 4, !0);
             let mask = u64::from(high) << 32 | u64::from(address_low);
             if mask == 0 {
                 return Err(PciProblem::BarSizeZero { bdf, bar, value });
             }
-            let cleared_bits = cleared & address_low | cleared_high & high;
-            (BarKind::Mem64 { prefetchable }, mask, cleared_bits)
+            (BarKind::Mem64 { prefetchable }, mask)
         }
         _ => return Err(PciProblem::BarTypeUnsupported { bdf, bar, value }),
     };
-    if cleared_bits != 0 {
-        return Err(PciProblem::BarNotWritable { bdf, bar, value: cleared });
-    }
     let size = size_of_mask(mask).ok_or(PciProblem::BarMaskMalformed { bdf, bar, mask })?;
     Ok(Some(Bar::own(bar, kind, size)))
 }
 
-/// Sizes the expansion ROM BAR (its enable bit stays clear).
+/// Sizes the expansion ROM BAR (its enable bit stays clear, so its mask decodes nothing).
 fn size_rom(cfg: &mut impl ConfigSpace, bdf: Bdf, offset: u16) -> Result<Option<Bar>, PciProblem> {
     let bar = BarRegister(offset);
-    let (value, cleared) = probe(cfg, bdf, offset, ROM_ADDRESS_MASK);
-    let address_mask = value & ROM_ADDRESS_MASK;
+    let address_mask = probe(cfg, bdf, offset, ROM_ADDRESS_MASK) & ROM_ADDRESS_MASK;
     if address_mask == 0 {
         return Ok(None);
-    }
-    if cleared & address_mask != 0 {
-        return Err(PciProblem::BarNotWritable { bdf, bar, value: cleared });
     }
     let mask = 0xFFFF_FFFF_0000_0000 | u64::from(address_mask);
     let size = size_of_mask(mask).ok_or(PciProblem::BarMaskMalformed { bdf, bar, mask })?;

@@ -26,6 +26,11 @@ impl Ecam {
         self.buses
     }
 
+    /// Whether the window reaches `bdf`'s bus.
+    pub fn covers(&self, bdf: Bdf) -> bool {
+        u16::from(bdf.bus()) < self.buses
+    }
+
     fn offset(&self, bdf: Bdf, offset: u16) -> u64 {
         assert!(u16::from(bdf.bus()) < self.buses, "bus {} outside the ECAM window", bdf.bus());
         assert!(offset < 0x1000, "config offset {offset:#x} beyond 4 KiB");

@@ -1,9 +1,16 @@
 //! Phase 1: find every function, number the buses, size BARs and bridge windows.
 //!
-//! Nothing a previous firmware left is trusted: every function found gets its I/O, memory
-//! and bus-master enables cleared before anything is sized, every bridge gets its bus numbers
-//! and windows closed, and buses are numbered afresh, depth-first from bus 0. So the result
-//! depends only on the hardware, not on what SeaBIOS (under QEMU) or anyone else set.
+//! Nothing a previous firmware left is trusted: every function found gets its command
+//! register cleared (no decoding, no bus mastering, every other bit at its reset value)
+//! before anything is sized, every bridge gets its bus numbers and windows closed, and buses
+//! are numbered afresh, depth-first from bus 0. So the result depends only on the hardware,
+//! not on what SeaBIOS (under QEMU) or anyone else set.
+//!
+//! Each configuration access may be a round trip to a device model (under Xen, one per
+//! access to a present function), so nothing is read twice: a slot's vendor ID and header
+//! type serve function 0, registers that hold more than one field are written whole (a
+//! bridge's bus numbers, its window bases and limits), and what only has to be written is
+//! not read first.
 //!
 //! Each bus is scanned in two passes: first every function on it is probed (which closes
 //! the bus numbers of every bridge on it), then the bridges are descended into one after the
@@ -24,7 +31,7 @@ use super::bar::{Bar, size_bars};
 use super::error::PciProblem;
 use super::hotplug::{self, HotplugSlot, Reservation};
 use super::intx::IntxPin;
-use super::{Bdf, ConfigSpace, command, reg};
+use super::{Bdf, ConfigSpace, reg};
 
 /// Every function found and what was wrong, in discovery order: all functions of a bus come
 /// before those of the buses below it, so a bridge always comes before its children.
@@ -170,11 +177,8 @@ fn assign_bus_numbers(
     };
     let wrote = [bdf.bus(), secondary, 0xFF];
     write_bus_numbers(cfg, bdf, wrote);
-    let read = [
-        cfg.read8(bdf, reg::PRIMARY_BUS),
-        cfg.read8(bdf, reg::SECONDARY_BUS),
-        cfg.read8(bdf, reg::SUBORDINATE_BUS),
-    ];
+    let [primary, secondary_read, subordinate, _] = cfg.read32(bdf, reg::PRIMARY_BUS).to_le_bytes();
+    let read = [primary, secondary_read, subordinate];
     if read != wrote {
         write_bus_numbers(cfg, bdf, [0; 3]);
         report(topology, PciProblem::BusNumbersNotKept { bridge: bdf, wrote, read });
@@ -188,14 +192,14 @@ fn assign_bus_numbers(
     Some(secondary)
 }
 
+/// Writes primary, secondary and subordinate bus in one access, with the secondary latency
+/// timer (the register's fourth byte) at 0, its reset value (read-only on PCI Express).
 fn write_bus_numbers(
     cfg: &mut impl ConfigSpace,
     bdf: Bdf,
     [primary, secondary, subordinate]: [u8; 3],
 ) {
-    cfg.write8(bdf, reg::PRIMARY_BUS, primary);
-    cfg.write8(bdf, reg::SECONDARY_BUS, secondary);
-    cfg.write8(bdf, reg::SUBORDINATE_BUS, subordinate);
+    cfg.write32(bdf, reg::PRIMARY_BUS, u32::from_le_bytes([primary, secondary, subordinate, 0]));
 }
 
 fn report(topology: &mut Topology, problem: PciProblem) {
@@ -213,20 +217,26 @@ fn scan_bus(
     let mut bridges = Vec::new();
     for device in 0..32 {
         let function0 = Bdf::new(bus, device, 0);
-        if cfg.ids(function0).is_none() {
+        let Some(ids0) = cfg.ids(function0) else {
             continue;
-        }
-        let multi_function = cfg.read8(function0, reg::HEADER_TYPE) & HEADER_MULTI_FUNCTION != 0;
-        let functions = if multi_function { 8 } else { 1 };
+        };
+        let header0 = cfg.read8(function0, reg::HEADER_TYPE);
+        let functions = if header0 & HEADER_MULTI_FUNCTION != 0 { 8 } else { 1 };
         for function in 0..functions {
             let bdf = Bdf::new(bus, device, function);
-            let Some((vendor_id, device_id)) = cfg.ids(bdf) else {
-                continue;
+            let (ids, header) = if function == 0 {
+                (ids0, header0)
+            } else {
+                let Some(ids) = cfg.ids(bdf) else {
+                    continue;
+                };
+                (ids, cfg.read8(bdf, reg::HEADER_TYPE))
             };
-            let ids = (vendor_id, device_id);
-            if let Some(found) = probe_function(cfg, topology, bdf, ids, upstream) {
+            if let Some(found) = probe_function(cfg, topology, bdf, ids, header, upstream) {
                 log::debug!(
-                    "{bdf}: {vendor_id:04x}:{device_id:04x} class {:06x}{}",
+                    "{bdf}: {:04x}:{:04x} class {:06x}{}",
+                    found.vendor_id,
+                    found.device_id,
                     found.class_code,
                     if found.bridge.is_some() { " bridge" } else { "" }
                 );
@@ -240,21 +250,23 @@ fn scan_bus(
     bridges
 }
 
-/// Quiesces the function at `bdf` and reads what it needs; `None` (after logging) for a
-/// header type this firmware does not handle.
+/// Quiesces the function at `bdf` (vendor and device `ids`, header type register
+/// `header`) and reads what it needs; `None` (after logging) for a header type this
+/// firmware does not handle.
 fn probe_function(
     cfg: &mut impl ConfigSpace,
     topology: &mut Topology,
     bdf: Bdf,
     (vendor_id, device_id): (u16, u16),
+    header: u8,
     upstream: Option<usize>,
 ) -> Option<Function> {
     // The command register is common to all header types: whatever happens next, the
-    // function must not decode addresses a previous firmware gave it.
-    let command = cfg.read16(bdf, reg::COMMAND);
-    cfg.write16(bdf, reg::COMMAND, command & !command::DECODE_AND_MASTER);
+    // function must not decode addresses a previous firmware gave it. Every bit goes back
+    // to its reset value; `program` sets the enables it needs.
+    cfg.write16(bdf, reg::COMMAND, 0);
 
-    let (bar_count, rom_offset) = match cfg.read8(bdf, reg::HEADER_TYPE) & HEADER_LAYOUT_MASK {
+    let (bar_count, rom_offset) = match header & HEADER_LAYOUT_MASK {
         HEADER_ENDPOINT => (6, reg::ROM_TYPE0),
         HEADER_BRIDGE => (2, reg::ROM_TYPE1),
         HEADER_CARDBUS => {
@@ -291,6 +303,7 @@ fn probe_function(
 
 /// Closes the bridge (bus numbers 0, every window base above its limit) and finds out which
 /// windows it implements: an optional window's base register reads 0 whatever is written.
+/// Each window's base and limit are written in one access.
 fn probe_bridge(
     cfg: &mut impl ConfigSpace,
     topology: &mut Topology,
@@ -299,8 +312,7 @@ fn probe_bridge(
 ) -> BridgeInfo {
     write_bus_numbers(cfg, bdf, [0; 3]);
 
-    cfg.write8(bdf, reg::IO_BASE, 0xF0);
-    cfg.write8(bdf, reg::IO_LIMIT, 0x00);
+    cfg.write16(bdf, reg::IO_BASE, u16::from_le_bytes([0xF0, 0x00]));
     let io_base = cfg.read8(bdf, reg::IO_BASE);
     let io = match (io_base & !WINDOW_DECODE_MASK, io_base & WINDOW_DECODE_MASK) {
         (0, _) => IoDecode::Absent,
@@ -317,15 +329,12 @@ fn probe_bridge(
         }
     };
     if io == IoDecode::Bits32 {
-        cfg.write16(bdf, reg::IO_BASE_UPPER, 0);
-        cfg.write16(bdf, reg::IO_LIMIT_UPPER, 0);
+        cfg.write32(bdf, reg::IO_BASE_UPPER, 0);
     }
 
-    cfg.write16(bdf, reg::MEMORY_BASE, 0xFFF0);
-    cfg.write16(bdf, reg::MEMORY_LIMIT, 0);
+    cfg.write32(bdf, reg::MEMORY_BASE, 0xFFF0);
 
-    cfg.write16(bdf, reg::PREF_BASE, 0xFFF0);
-    cfg.write16(bdf, reg::PREF_LIMIT, 0);
+    cfg.write32(bdf, reg::PREF_BASE, 0xFFF0);
     let pref_base = cfg.read16(bdf, reg::PREF_BASE);
     let decode = (pref_base as u8) & WINDOW_DECODE_MASK;
     let prefetchable = match (pref_base & 0xFFF0, decode) {

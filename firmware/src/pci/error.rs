@@ -31,8 +31,6 @@ pub enum PciProblem {
     BarTypeUnsupported { bdf: Bdf, bar: BarRegister, value: u32 },
     /// A 64-bit memory BAR in the last BAR slot has no register for its upper half.
     Bar64InLastSlot { bdf: Bdf, bar: BarRegister },
-    /// Writing 0 did not clear the address bits: the BAR cannot be moved.
-    BarNotWritable { bdf: Bdf, bar: BarRegister, value: u32 },
     /// The interrupt pin register holds something other than 0..=4; treated as no pin.
     InvalidInterruptPin { bdf: Bdf, pin: u8 },
     /// A bridge's I/O or prefetchable window reports an addressing capability other than
@@ -78,10 +76,6 @@ impl fmt::Display for PciProblem {
             Bar64InLastSlot { bdf, bar } => {
                 write!(f, "{bdf}: {bar} is a 64-bit BAR in the last slot (no upper half), ignored")
             }
-            BarNotWritable { bdf, bar, value } => write!(
-                f,
-                "{bdf}: {bar} reads {value:#010x} after writing 0: address bits not writable, ignored"
-            ),
             InvalidInterruptPin { bdf, pin } => write!(
                 f,
                 "{bdf}: interrupt pin register {pin:#04x} is not 0..=4, treated as no interrupt"

@@ -120,13 +120,12 @@ pub mod reg {
     pub const ROM_TYPE1: u16 = 0x38;
 }
 
-/// Bits of the command register ([`reg::COMMAND`]) this firmware manages.
+/// Bits of the command register ([`reg::COMMAND`]) this firmware sets; enumeration clears
+/// the whole register (every other bit to its reset value).
 pub mod command {
     pub const IO: u16 = 1 << 0;
     pub const MEMORY: u16 = 1 << 1;
     pub const BUS_MASTER: u16 = 1 << 2;
-    /// Every bit the PCI core sets or clears; the others are left as found.
-    pub const DECODE_AND_MASTER: u16 = IO | MEMORY | BUS_MASTER;
 }
 
 /// Access to configuration space. Accesses are naturally aligned; offsets above 0xFF need a

@@ -100,11 +100,10 @@ fn program_function(cfg: &mut impl ConfigSpace, function: &Function, placement: 
             _ => {}
         }
     }
+    // Enumeration left the command register 0: a function that decodes nothing keeps it.
     if enable != 0 {
-        enable |= command::BUS_MASTER;
+        cfg.write16(bdf, reg::COMMAND, enable | command::BUS_MASTER);
     }
-    let old = cfg.read16(bdf, reg::COMMAND);
-    cfg.write16(bdf, reg::COMMAND, old & !command::DECODE_AND_MASTER | enable);
 }
 
 /// Whether a function has something of one kind of space placed, and something not.
@@ -159,22 +158,21 @@ fn write_windows(
     bridge: &BridgeInfo,
     windows: &BridgeWindows,
 ) {
+    // Base and limit of a window share a register pair, written as one access.
+    let pair16 = |base: u64, limit: u64| u16::from_le_bytes([base as u8, limit as u8]);
+    let pair32 = |base: u64, limit: u64| u32::from(base as u16) | u32::from(limit as u16) << 16;
     if bridge.io != IoDecode::Absent {
         let (base, limit) = base_limit(windows.io, 0xF000);
-        cfg.write8(bdf, reg::IO_BASE, (base >> 8) as u8 & 0xF0);
-        cfg.write8(bdf, reg::IO_LIMIT, (limit >> 8) as u8 & 0xF0);
+        cfg.write16(bdf, reg::IO_BASE, pair16((base >> 8) & 0xF0, (limit >> 8) & 0xF0));
         if bridge.io == IoDecode::Bits32 {
-            cfg.write16(bdf, reg::IO_BASE_UPPER, (base >> 16) as u16);
-            cfg.write16(bdf, reg::IO_LIMIT_UPPER, (limit >> 16) as u16);
+            cfg.write32(bdf, reg::IO_BASE_UPPER, pair32(base >> 16, limit >> 16));
         }
     }
     let (base, limit) = base_limit(windows.mem, 0xFFF0_0000);
-    cfg.write16(bdf, reg::MEMORY_BASE, (base >> 16) as u16 & 0xFFF0);
-    cfg.write16(bdf, reg::MEMORY_LIMIT, (limit >> 16) as u16 & 0xFFF0);
+    cfg.write32(bdf, reg::MEMORY_BASE, pair32((base >> 16) & 0xFFF0, (limit >> 16) & 0xFFF0));
     if bridge.prefetchable != PrefDecode::Absent {
         let (base, limit) = base_limit(windows.prefetchable, 0xFFF0_0000);
-        cfg.write16(bdf, reg::PREF_BASE, (base >> 16) as u16 & 0xFFF0);
-        cfg.write16(bdf, reg::PREF_LIMIT, (limit >> 16) as u16 & 0xFFF0);
+        cfg.write32(bdf, reg::PREF_BASE, pair32((base >> 16) & 0xFFF0, (limit >> 16) & 0xFFF0));
         if bridge.prefetchable == PrefDecode::Bits64 {
             cfg.write32(bdf, reg::PREF_BASE_UPPER, (base >> 32) as u32);
             cfg.write32(bdf, reg::PREF_LIMIT_UPPER, (limit >> 32) as u32);

@@ -137,7 +137,11 @@ fn absurd_bars_are_reported_and_the_rest_still_sized() {
                 mask: 0xFFFF_FFFF_FF0F_F000
             },
             PciProblem::BarSizeZero { bdf: b, bar: BarRegister(0x1C), value: 8 },
-            PciProblem::BarNotWritable { bdf: b, bar: BarRegister(0x20), value: 0x1234_5000 },
+            PciProblem::BarMaskMalformed {
+                bdf: b,
+                bar: BarRegister(0x20),
+                mask: 0xFFFF_FFFF_1234_5000
+            },
             PciProblem::Bar64InLastSlot { bdf: b, bar: BarRegister(0x24) },
         ]
     );

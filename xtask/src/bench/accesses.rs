@@ -45,14 +45,24 @@ impl std::fmt::Display for Rw {
     }
 }
 
-/// The firmware's `hvmrs INFO  boot: accesses: cf8 R/W 178/126, ecam R/W 0/0, port R/W
-/// 11/8, mmio R/W 53/159, console W 0, time 1842 us (...)` line.
+/// The firmware's `hvmrs INFO  boot: accesses: cf8 R/W 106/70, ecam R/W 0/0, com1 R/W 195/277
+/// (3086 bytes), e9 R/W 1/0 (0 bytes), pit R/W 0/0, fw_cfg R/W 42/20, port R/W 1/5, mmio R/W
+/// 53/159, hypercalls 0, time 2960 us (...)` line: every access that left the guest, by kind
+/// (firmware/src/stats.rs).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FirmwareCounts {
     pub cf8: Rw,
     pub ecam: Rw,
+    pub com1: Rw,
+    /// The 0xE9 debug port.
+    pub e9: Rw,
+    pub pit: Rw,
+    pub fw_cfg: Rw,
+    /// Other ports.
     pub port: Rw,
+    /// MMIO besides ECAM.
     pub mmio: Rw,
+    pub hypercalls: u64,
     pub time_us: u64,
     /// The whole line, for the run-to-run comparison.
     pub line: String,
@@ -61,6 +71,27 @@ pub struct FirmwareCounts {
 impl FirmwareCounts {
     pub fn config(&self) -> Rw {
         Rw { reads: self.cf8.reads + self.ecam.reads, writes: self.cf8.writes + self.ecam.writes }
+    }
+
+    /// The kinds with any access, as `name R/W r/w` (config accesses apart).
+    pub fn other_kinds(&self) -> String {
+        let kinds = [
+            ("com1", self.com1),
+            ("e9", self.e9),
+            ("pit", self.pit),
+            ("fw_cfg", self.fw_cfg),
+            ("port", self.port),
+            ("mmio", self.mmio),
+        ];
+        let mut parts: Vec<String> = kinds
+            .iter()
+            .filter(|(_, rw)| rw.total() > 0)
+            .map(|(name, rw)| format!("{name} {rw}"))
+            .collect();
+        if self.hypercalls > 0 {
+            parts.push(format!("hypercalls {}", self.hypercalls));
+        }
+        parts.join(", ")
     }
 }
 
@@ -77,22 +108,30 @@ pub fn parse_summary(serial: &str) -> Result<FirmwareCounts> {
     };
     let rw = |name: &str| -> Result<Rw> {
         let text = field(name)?;
-        let (r, w) = text.split_once('/').ok_or_else(|| format!("bad `{name}{text}`"))?;
+        // "12/34", or "12/34 (567 bytes)" for the console ports.
+        let counts = text.split_whitespace().next().unwrap_or("");
+        let (r, w) = counts.split_once('/').ok_or_else(|| format!("bad `{name}{text}`"))?;
         let number = |s: &str| s.parse().map_err(|_| format!("bad `{name}{text}`"));
         Ok(Rw { reads: number(r)?, writes: number(w)? })
     };
-    let time = field("time ")?;
-    let time_us = time
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| format!("bad `time {time}`"))?;
+    let first_number = |name: &str| -> Result<u64> {
+        let text = field(name)?;
+        text.split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| format!("bad `{name}{text}`"))
+    };
     Ok(FirmwareCounts {
         cf8: rw("cf8 R/W ")?,
         ecam: rw("ecam R/W ")?,
+        com1: rw("com1 R/W ")?,
+        e9: rw("e9 R/W ")?,
+        pit: rw("pit R/W ")?,
+        fw_cfg: rw("fw_cfg R/W ")?,
         port: rw("port R/W ")?,
         mmio: rw("mmio R/W ")?,
-        time_us,
+        hypercalls: first_number("hypercalls ")?,
+        time_us: first_number("time ")?,
         line: line.to_string(),
     })
 }
@@ -229,16 +268,27 @@ mod tests {
     #[test]
     fn the_summary_line_parses() {
         let serial = "hvmrs INFO  pci: x\r\nhvmrs INFO  boot: accesses: cf8 R/W 178/126, ecam R/W \
-                      6/28, port R/W 11/8, mmio R/W 53/159, console W 0, time 1842 us (1842299 \
-                      TSC ticks, 1000092 per ms)\n";
+                      6/28, com1 R/W 195/277 (3086 bytes), e9 R/W 0/42 (3062 bytes), pit R/W 6/8, \
+                      fw_cfg R/W 42/20, port R/W 11/8, mmio R/W 53/159, hypercalls 172, time \
+                      1842 us (1842299 TSC ticks, TSC 1000.128 MHz, measured against the PIT)\n";
         let counts = parse_summary(serial).unwrap();
         assert_eq!(counts.cf8, Rw { reads: 178, writes: 126 });
         assert_eq!(counts.ecam, Rw { reads: 6, writes: 28 });
+        assert_eq!(counts.com1, Rw { reads: 195, writes: 277 });
+        assert_eq!(counts.e9, Rw { reads: 0, writes: 42 });
+        assert_eq!(counts.pit, Rw { reads: 6, writes: 8 });
+        assert_eq!(counts.fw_cfg, Rw { reads: 42, writes: 20 });
         assert_eq!(counts.port, Rw { reads: 11, writes: 8 });
         assert_eq!(counts.mmio, Rw { reads: 53, writes: 159 });
+        assert_eq!(counts.hypercalls, 172);
         assert_eq!(counts.time_us, 1842);
         assert_eq!(counts.config(), Rw { reads: 184, writes: 154 });
+        assert_eq!(
+            counts.other_kinds(),
+            "com1 195/277, e9 0/42, pit 6/8, fw_cfg 42/20, port 11/8, mmio 53/159, hypercalls 172"
+        );
         assert!(parse_summary("hvmrs INFO  boot: done").is_err());
+        assert!(parse_summary("hvmrs INFO  boot: accesses: cf8 R/W 1/2, time 3 us").is_err());
     }
 
     #[test]

@@ -3,7 +3,7 @@ use alloc::string::ToString;
 
 use super::*;
 use crate::bootinfo::{MemoryKind, MemoryRegion};
-use crate::chipset::HOST_BRIDGE;
+use crate::chipset::{Chipset, HOST_BRIDGE};
 use crate::e820::E820Builder;
 use crate::handoff::BiosPayload;
 use crate::pci::Bdf;
@@ -41,52 +41,82 @@ fn reset_vectors_are_recognised() {
     assert!(!has_reset_vector(&[0x90; 16]));
 }
 
-/// A host bridge whose PAM registers read back what is written, or stay zero if `locked`.
+/// A host bridge whose PAM registers read back what is written, or stay zero if `locked`;
+/// accesses of any width, byte by byte.
 struct Bridge {
     regs: BTreeMap<u16, u8>,
     locked: bool,
+    accesses: usize,
+}
+
+impl Bridge {
+    fn new(locked: bool) -> Self {
+        Bridge { regs: BTreeMap::new(), locked, accesses: 0 }
+    }
+
+    fn read(&mut self, bdf: Bdf, offset: u16, width: u16) -> u32 {
+        assert_eq!(bdf, HOST_BRIDGE);
+        self.accesses += 1;
+        (0..width).fold(0, |value, i| {
+            value | u32::from(self.regs.get(&(offset + i)).copied().unwrap_or(0)) << (8 * i)
+        })
+    }
+
+    fn write(&mut self, bdf: Bdf, offset: u16, width: u16, value: u32) {
+        assert_eq!(bdf, HOST_BRIDGE);
+        self.accesses += 1;
+        if !self.locked {
+            for i in 0..width {
+                self.regs.insert(offset + i, (value >> (8 * i)) as u8);
+            }
+        }
+    }
 }
 
 impl ConfigSpace for Bridge {
     fn read8(&mut self, bdf: Bdf, offset: u16) -> u8 {
-        assert_eq!(bdf, HOST_BRIDGE);
-        self.regs.get(&offset).copied().unwrap_or(0)
+        self.read(bdf, offset, 1) as u8
     }
-    fn read16(&mut self, _: Bdf, _: u16) -> u16 {
-        unimplemented!()
+    fn read16(&mut self, bdf: Bdf, offset: u16) -> u16 {
+        self.read(bdf, offset, 2) as u16
     }
-    fn read32(&mut self, _: Bdf, _: u16) -> u32 {
-        unimplemented!()
+    fn read32(&mut self, bdf: Bdf, offset: u16) -> u32 {
+        self.read(bdf, offset, 4)
     }
     fn write8(&mut self, bdf: Bdf, offset: u16, value: u8) {
-        assert_eq!(bdf, HOST_BRIDGE);
-        if !self.locked {
-            self.regs.insert(offset, value);
-        }
+        self.write(bdf, offset, 1, value.into());
     }
-    fn write16(&mut self, _: Bdf, _: u16, _: u16) {
-        unimplemented!()
+    fn write16(&mut self, bdf: Bdf, offset: u16, value: u16) {
+        self.write(bdf, offset, 2, value.into());
     }
-    fn write32(&mut self, _: Bdf, _: u16, _: u32) {
-        unimplemented!()
+    fn write32(&mut self, bdf: Bdf, offset: u16, value: u32) {
+        self.write(bdf, offset, 4, value);
     }
 }
 
 #[test]
 fn pam_unlock_sets_every_segment_read_write() {
     for (chipset, pam) in [(Chipset::I440fx, 0x59..=0x5F), (Chipset::Q35, 0x90..=0x96)] {
-        let mut bridge = Bridge { regs: BTreeMap::new(), locked: false };
-        unlock_bios_area(&mut bridge, chipset).unwrap();
+        let mut bridge = Bridge::new(false);
+        unlock_bios_area(&mut bridge, BiosAreaGate::Pam(chipset)).unwrap();
         let first = *pam.start();
-        assert_eq!(bridge.regs.len(), 7);
+        assert_eq!(bridge.regs.len(), 7, "{chipset}: only the PAM registers");
         assert_eq!(bridge.regs[&first], 0x30);
         assert!(pam.skip(1).all(|reg| bridge.regs[&reg] == 0x33));
+        assert_eq!(bridge.accesses, 6, "{chipset}: three writes, three reads back");
     }
-    let mut locked = Bridge { regs: BTreeMap::new(), locked: true };
-    let err = unlock_bios_area(&mut locked, Chipset::Q35).unwrap_err();
+    let mut locked = Bridge::new(true);
+    let err = unlock_bios_area(&mut locked, BiosAreaGate::Pam(Chipset::Q35)).unwrap_err();
     let expected = crate::chipset::pm::PamLocked { register: 0x90, wrote: 0x30, read: 0 };
     assert_eq!(err, HandoffError::Pam(expected));
     assert!(err.to_string().contains("keeps its old access mode"), "{err}");
+}
+
+#[test]
+fn under_xen_the_pam_registers_are_left_alone() {
+    let mut bridge = Bridge::new(true);
+    unlock_bios_area(&mut bridge, BiosAreaGate::AlwaysRam).unwrap();
+    assert_eq!(bridge.accesses, 0);
 }
 
 /// Guest memory below 1 MiB; nothing else is reachable.
@@ -115,11 +145,15 @@ fn seabios_lands_at_the_end_of_the_first_mib() {
     let mut sim = SimFwCfg::new(true);
     sim.add_file(files::FIRMWARE, &image);
     let mut fw_cfg = FwCfg::detect(sim, HostAddressing).unwrap();
-    let mut bridge = Bridge { regs: BTreeMap::new(), locked: false };
+    let mut bridge = Bridge::new(false);
     let mut memory = LowMemory { low: alloc::vec![0; 0x10_0000] };
-    let Some(BiosPayload::Seabios(bios)) =
-        BiosPayload::load(&mut fw_cfg, &mut bridge, Chipset::I440fx, &mut memory).unwrap()
-    else {
+    let Some(BiosPayload::Seabios(bios)) = BiosPayload::load(
+        &mut fw_cfg,
+        &mut bridge,
+        BiosAreaGate::Pam(Chipset::I440fx),
+        &mut memory,
+    )
+    .unwrap() else {
         panic!("expected SeaBIOS")
     };
     assert_eq!(bios.image(), PhysRange { start: 0xE_0000, end: 0x10_0000 });
@@ -131,13 +165,14 @@ fn seabios_lands_at_the_end_of_the_first_mib() {
 
 #[test]
 fn bad_bios_images_are_refused() {
-    let mut bridge = Bridge { regs: BTreeMap::new(), locked: false };
+    let mut bridge = Bridge::new(false);
     let mut memory = LowMemory { low: alloc::vec![0; 0x10_0000] };
     let mut load = |image: &[u8]| {
         let mut sim = SimFwCfg::new(true);
         sim.add_file(files::FIRMWARE, image);
         let mut fw_cfg = FwCfg::detect(sim, HostAddressing).unwrap();
-        BiosPayload::load(&mut fw_cfg, &mut bridge, Chipset::Q35, &mut memory).unwrap_err()
+        BiosPayload::load(&mut fw_cfg, &mut bridge, BiosAreaGate::Pam(Chipset::Q35), &mut memory)
+            .unwrap_err()
     };
     assert_eq!(load(&[0u8; 0x1_0000]), HandoffError::NoResetVector { what: "SeaBIOS" });
     assert_eq!(

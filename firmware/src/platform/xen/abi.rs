@@ -29,6 +29,7 @@ pub mod xenmem {
     pub const POPULATE_PHYSMAP: u64 = 6;
     pub const ADD_TO_PHYSMAP: u64 = 7;
     pub const MEMORY_MAP: u64 = 9;
+    pub const REMOVE_FROM_PHYSMAP: u64 = 15;
     pub const GET_VNUMAINFO: u64 = 26;
     pub const RESERVED_DEVICE_MEMORY_MAP: u64 = 27;
     /// `flags` of the RDM map request: every region, not one device's.
@@ -69,6 +70,8 @@ pub mod xenver {
 /// sched_op sub-operations and shutdown reasons (sched.h).
 pub mod schedop {
     pub const SHUTDOWN: u64 = 2;
+    /// Block until one of the listed event channels is pending or the timeout passes.
+    pub const POLL: u64 = 3;
 }
 
 /// The reasons of `SCHEDOP_shutdown` this firmware uses (sched.h, SHUTDOWN_*).
@@ -204,6 +207,48 @@ pub struct SchedShutdown {
     pub reason: u32,
 }
 
+/// `struct sched_poll` (sched.h): `ports` is a guest pointer to `nr_ports` ports; `timeout`
+/// is an absolute Xen system time in nanoseconds, 0 for none.
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub struct SchedPoll {
+    pub ports: u64,
+    pub nr_ports: u32,
+    pub pad: u32,
+    pub timeout: u64,
+}
+
+/// `struct xen_remove_from_physmap` (memory.h).
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub struct RemoveFromPhysmap {
+    pub domid: u16,
+    pub pad: [u16; 3],
+    pub gpfn: u64,
+}
+
+/// Offsets in `struct shared_info` (xen.h, arch-x86/xen.h). The layout is the same whether
+/// Xen latched the 32- or the 64-bit format for the domain: `vcpu_info` is 64 bytes either
+/// way, with its `vcpu_time_info` at offset 32, and the pending bitmap reads the same as
+/// bytes whether its words are 32 or 64 bits.
+pub mod shared_info {
+    /// `vcpu_info[XEN_LEGACY_MAX_VCPUS]`, 64 bytes each.
+    pub const VCPU_INFO_SIZE: usize = 64;
+    /// `struct vcpu_time_info` within a `vcpu_info`.
+    pub const VCPU_TIME: usize = 32;
+    /// `evtchn_pending`: one bit per event channel port, after the 32 `vcpu_info`s.
+    pub const EVTCHN_PENDING: usize = 32 * VCPU_INFO_SIZE;
+    /// Ports the 2-level event channel ABI has (the bitmap's bits).
+    pub const EVTCHN_PORTS: u32 = 64 * 64;
+    /// Within `vcpu_time_info`: version (u32), pad, tsc_timestamp (u64), system_time (u64),
+    /// tsc_to_system_mul (u32), tsc_shift (i8).
+    pub const TIME_VERSION: usize = 0;
+    pub const TIME_TSC_TIMESTAMP: usize = 8;
+    pub const TIME_SYSTEM_TIME: usize = 16;
+    pub const TIME_MUL: usize = 24;
+    pub const TIME_SHIFT: usize = 28;
+}
+
 /// `struct evtchn_send` (event_channel.h).
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
@@ -278,6 +323,7 @@ pub mod xs {
     pub const PAYLOAD_MAX: u32 = 4096;
     /// Longest relative path the daemon accepts.
     pub const REL_PATH_MAX: usize = 2048;
+    pub const DIRECTORY: u32 = 1;
     pub const READ: u32 = 2;
     pub const WRITE: u32 = 11;
     pub const WATCH_EVENT: u32 = 15;

@@ -10,8 +10,9 @@ use alloc::string::String;
 use core::fmt;
 
 use super::hypercall::{Hypercall, Xen};
-use super::xenstore::{Stopwatch, XenStore, XsError};
+use super::xenstore::{XenStore, XsError};
 use crate::bootinfo::PhysRange;
+use crate::time::Clock;
 
 /// Something keys can be read from (the store; a map in tests).
 pub trait KeyReader {
@@ -21,15 +22,15 @@ pub trait KeyReader {
 
 /// The store with what a read needs: the client, the hypercalls, a clock.
 #[derive(Debug)]
-pub struct StoreSession<'a, H: Hypercall, C: Stopwatch> {
+pub struct StoreSession<'a, H: Hypercall, C: Clock> {
     pub store: &'a mut XenStore,
     pub xen: &'a mut Xen<H>,
     pub clock: &'a mut C,
 }
 
-impl<H: Hypercall, C: Stopwatch> KeyReader for StoreSession<'_, H, C> {
+impl<H: Hypercall, C: Clock> KeyReader for StoreSession<'_, H, C> {
     fn read_key(&mut self, path: &str) -> Result<Option<String>, XsError> {
-        self.store.read(self.xen, self.clock, path)
+        self.store.read_listed(self.xen, self.clock, path)
     }
 }
 
@@ -151,7 +152,7 @@ pub fn parse_c_integer(s: &str) -> Option<i64> {
 /// One key, read: `None` when missing or empty (hvmloader's test for "use the default").
 /// Daemon errors other than ENOENT (EACCES, say) count as missing too, as in hvmloader,
 /// with a warning; a store that does not answer is an error.
-fn get(store: &mut impl KeyReader, key: &str) -> Result<Option<String>, ConfigError> {
+pub(super) fn get(store: &mut impl KeyReader, key: &str) -> Result<Option<String>, ConfigError> {
     match store.read_key(key) {
         Ok(Some(v)) if !v.is_empty() => Ok(Some(v)),
         Ok(_) => Ok(None),

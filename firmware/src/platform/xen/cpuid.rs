@@ -46,6 +46,13 @@ impl XenCpuid {
         })
     }
 
+    /// The guest's TSC rate in kHz from Xen's time leaf (`base + 3`, subleaf 0, ECX), if
+    /// Xen has the leaf and fills it.
+    pub fn tsc_khz(&self) -> Option<u32> {
+        let highest = cpuid(self.base, 0).eax;
+        (highest >= self.base + 3).then(|| cpuid(self.base + 3, 0).ecx).filter(|&khz| khz != 0)
+    }
+
     /// Leaf `base + 2` on this CPU.
     pub fn hypercall_leaf(&self) -> Result<HypercallLeaf, super::XenError> {
         HypercallLeaf::from_cpuid(cpuid(self.base + 2, 0))

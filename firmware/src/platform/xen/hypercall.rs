@@ -295,6 +295,28 @@ impl<H: Hypercall> Xen<H> {
         self.check("vcpu_op(VCPUOP_down)", rc).map(drop)
     }
 
+    /// XENMEM_remove_from_physmap: the guest frame `gpfn` maps nothing any more (the page
+    /// that was there stays the domain's).
+    pub fn remove_from_physmap(&mut self, gpfn: u64) -> Result<(), XenError> {
+        let mut r = abi::RemoveFromPhysmap { domid: abi::DOMID_SELF, pad: [0; 3], gpfn };
+        let rc = self.call_with(nr::MEMORY_OP, abi::xenmem::REMOVE_FROM_PHYSMAP, &mut r);
+        self.check("memory_op(XENMEM_remove_from_physmap)", rc).map(drop)
+    }
+
+    /// SCHEDOP_poll on one event channel: blocks this vCPU until `port` is pending (at
+    /// once if it already is) or Xen's system time reaches `deadline_ns`.
+    pub fn poll(&mut self, port: u32, deadline_ns: u64) -> Result<(), XenError> {
+        let ports = [port];
+        let mut p = abi::SchedPoll {
+            ports: ptr(ports.as_ptr()),
+            nr_ports: 1,
+            pad: 0,
+            timeout: deadline_ns,
+        };
+        let rc = self.call_with(nr::SCHED_OP, abi::schedop::POLL, &mut p);
+        self.check("sched_op(SCHEDOP_poll)", rc).map(drop)
+    }
+
     /// EVTCHNOP_send: notify the other end of `port`.
     pub fn evtchn_send(&mut self, port: u32) -> Result<(), XenError> {
         let mut s = abi::EvtchnSend { port };

@@ -7,8 +7,11 @@
 //! | [`hypercall`] | typed hypercalls over a raw interface ([`Hypercall`])               |
 //! | [`hvm_info`]  | the `hvm_info_table` at 0x9F800: vCPUs, online map, RAM layout      |
 //! | [`memmap`]    | XENMEM_memory_map, reserved device memory, `mmio_hole_size`         |
+//! | [`shared_info`] | the shared info page: event channels' pending bits, Xen's time    |
+//! | [`events`]    | waiting for xenstored on its event channel (SCHEDOP_poll)           |
 //! | [`xenstore`]  | the xenstore ring client, with bounded waits                        |
 //! | [`config`]    | the xenstore keys hvmloader reads, typed, with hvmloader's defaults |
+//! | [`cmdline_key`] | the firmware's command line: `hvmloader/cmdline`                  |
 //!
 //! [`XenSetup::gather`] runs the whole input side over any [`Hypercall`] (host tests use a
 //! fake hypervisor and a simulated xenstored); [`XenSetup::start`] is the firmware's entry,
@@ -16,11 +19,14 @@
 //! [`XenSetup`]; [`stop`] ends the domain through SCHEDOP_shutdown.
 
 pub mod abi;
+pub mod cmdline_key;
 pub mod config;
 pub mod cpuid;
+pub mod events;
 pub mod hvm_info;
 pub mod hypercall;
 pub mod memmap;
+pub mod shared_info;
 pub mod xenstore;
 
 #[cfg(test)]
@@ -38,14 +44,17 @@ pub use config::{BiosKind, XenConfig};
 pub use cpuid::{HypercallLeaf, XenCpuid};
 pub use hvm_info::{HvmInfo, HvmInfoError};
 pub use hypercall::{Hypercall, Xen};
-pub use xenstore::{Stopwatch, XenStore, XsError, XsOp};
+pub use xenstore::{XenStore, XsError, XsOp};
 
 use crate::acpi::ssdt::SleepStates;
-use crate::arch::{HwPorts, HypercallPage, IdentityMapped, PhysMemory, Pit};
+use crate::arch::{HypercallPage, IdentityMapped, PhysMemory, rdtsc};
 use crate::bootinfo::{BootInfo, MemoryKind, MemoryRegion, Module, PhysRange};
 use crate::chipset::pm::PmBlocks;
 use crate::chipset::wiring::xen_intx_gsi;
 use crate::pci::{Bdf, IntxPin, Topology};
+use crate::time::Clock;
+use events::EventChannelClock;
+use shared_info::{SHARED_INFO_GPFN, SharedInfo};
 
 /// Where Xen emulates the ACPI PM registers once HVM_PARAM_ACPI_IOPORTS_LOCATION is 1
 /// (public/hvm/ioreq.h: ACPI_PM1A_EVT_BLK_ADDRESS_V1 0xb000, PM1a_CNT +4, PM_TMR +8,
@@ -207,32 +216,48 @@ pub struct XenSetup<H: Hypercall> {
     pub uuid: Option<[u8; 16]>,
     /// The store stays connected until [`XenSetup::finish`] hands it back.
     store: Option<XenStore>,
+    /// The shared info page, mapped by [`XenSetup::start`] for the xenstore waits and
+    /// unmapped by [`XenSetup::finish_on_hardware`].
+    shared_info: Option<SharedInfo>,
 }
 
 impl XenSetup<HypercallPage> {
-    /// The firmware's entry into Xen: installs the hypercall page, then
-    /// [`XenSetup::gather`] with the boot identity map and the PIT as the clock.
-    pub fn start(cpuid: XenCpuid) -> Result<Self, XenError> {
+    /// The firmware's entry into Xen: installs the hypercall page, maps the shared info
+    /// page, connects to xenstore and reads the firmware's command line key first
+    /// (`cmdline` takes it, so that every later line follows it), then
+    /// [`XenSetup::gather`], every wait for xenstored blocking on the store's event channel.
+    pub fn start(cpuid: XenCpuid, cmdline: impl FnOnce(Option<String>)) -> Result<Self, XenError> {
         let leaf = cpuid.hypercall_leaf()?;
         // SAFETY: we run on Xen (its CPUID signature was found) and `leaf.msr` is the MSR
         // Xen's own leaf names for the hypercall page; the image is identity-mapped.
         let page = unsafe { HypercallPage::install(leaf.msr) };
         let mut xen = Xen::new(page);
-        let store = XenStore::connect_identity(&mut xen)?;
-        // SAFETY: the firmware owns the machine's devices while it runs (PIT channel 2 and
-        // port 0x61 are used only for timing).
-        let mut ports = unsafe { HwPorts::new() };
-        let mut clock = Pit::new(&mut ports);
+        // SAFETY: SHARED_INFO_GPFN is a frame that holds nothing (see its documentation),
+        // below 4 GiB, so identity-mapped; only this mapping uses it.
+        let shared = unsafe { SharedInfo::map(&mut xen, SHARED_INFO_GPFN) }?;
+        let mut store = XenStore::connect_identity(&mut xen)?;
+        let mut clock = EventChannelClock::new(Xen::new(page), &shared, store.port(), rdtsc);
+        let key = {
+            let mut session =
+                config::StoreSession { store: &mut store, xen: &mut xen, clock: &mut clock };
+            cmdline_key::read(&mut session)?
+        };
+        cmdline(key);
         // SAFETY: the entry code identity-maps the first 4 GiB and we are on its tables.
         let memory = unsafe { IdentityMapped::new() };
-        Self::gather(xen, &memory, store, &mut clock)
+        let mut setup = Self::gather(xen, &memory, store, &mut clock)?;
+        setup.shared_info = Some(shared);
+        Ok(setup)
     }
 
-    /// Xen's clock for [`XenSetup::finish`] on the real machine.
-    pub fn finish_on_hardware(self) -> Result<(), XenError> {
-        // SAFETY: as in `start`.
-        let mut ports = unsafe { HwPorts::new() };
-        self.finish(&mut Pit::new(&mut ports))
+    /// [`XenSetup::finish`] on the real machine, then the shared info page unmapped: the
+    /// last Xen calls before the hand-off.
+    pub fn finish_on_hardware(mut self) -> Result<(), XenError> {
+        let shared = self.shared_info.take().expect("XenSetup::start maps the shared info page");
+        let page = *self.xen.raw();
+        let port = self.store.as_ref().map_or(0, XenStore::port);
+        self.finish(&mut EventChannelClock::new(Xen::new(page), &shared, port, rdtsc))?;
+        shared.unmap(&mut Xen::new(page))
     }
 }
 
@@ -243,7 +268,7 @@ impl<H: Hypercall> XenSetup<H> {
         mut xen: Xen<H>,
         memory: &impl PhysMemory,
         mut store: XenStore,
-        clock: &mut impl Stopwatch,
+        clock: &mut impl Clock,
     ) -> Result<Self, XenError> {
         let version = xen.version()?;
         let extraversion = xen.extraversion().unwrap_or_default();
@@ -310,6 +335,7 @@ impl<H: Hypercall> XenSetup<H> {
             uuid,
             vnuma,
             store: Some(store),
+            shared_info: None,
         })
     }
 
@@ -360,7 +386,7 @@ impl<H: Hypercall> XenSetup<H> {
     /// home, /local/domain/<domid>/), waiting at most the store's timeout for each step.
     pub fn write_key(
         &mut self,
-        clock: &mut impl Stopwatch,
+        clock: &mut impl Clock,
         path: &str,
         value: &str,
     ) -> Result<(), XenError> {
@@ -403,7 +429,7 @@ impl<H: Hypercall> XenSetup<H> {
     }
 
     /// Hands the xenstore ring back clean; the last Xen call before the hand-off.
-    pub fn finish(mut self, clock: &mut impl Stopwatch) -> Result<(), XenError> {
+    pub fn finish(mut self, clock: &mut impl Clock) -> Result<(), XenError> {
         if let Some(store) = self.store.take() {
             store.hand_back(&mut self.xen, clock)?;
         }

@@ -13,11 +13,12 @@ use std::{format, vec};
 use super::abi::{self, *};
 use super::config::{BiosKind, ConfigError, KeyReader, TpmVersion, XenConfig, parse_c_integer};
 use super::hvm_info::{HvmInfo, HvmInfoError};
-use super::xenstore::{Stopwatch, XenStore, XsError, XsOp};
+use super::xenstore::{XenStore, XsError, XsOp};
 use super::*;
 use crate::arch::{CpuidResult, PhysMemory, PhysReadError};
 use crate::bootinfo::{MemoryKind, MemoryRegion, PhysRange};
 use crate::pci::{Bdf, Function, IntxPin, Topology};
+use crate::time::Clock;
 
 // ---------------------------------------------------------------------------------------
 // ABI layouts, against the x86-64 values of Xen's public headers.
@@ -323,6 +324,26 @@ impl FakeStore {
                         }
                     }
                 }
+                xs::DIRECTORY => {
+                    assert_eq!(body.last(), Some(&0), "paths are NUL-terminated");
+                    let path = String::from_utf8(body[..body.len() - 1].to_vec()).unwrap();
+                    self.requests.push(format!("{path}/"));
+                    // The children: the next path component of every key below `path`.
+                    let mut children: Vec<&str> = self
+                        .keys
+                        .keys()
+                        .filter_map(|k| k.strip_prefix(path.as_str())?.strip_prefix('/'))
+                        .map(|rest| rest.split('/').next().unwrap())
+                        .collect();
+                    children.sort();
+                    children.dedup();
+                    if children.is_empty() {
+                        (xs::ERROR, b"ENOENT\0".to_vec())
+                    } else {
+                        let names = children.iter().flat_map(|c| c.bytes().chain([0]));
+                        (xs::DIRECTORY, names.collect())
+                    }
+                }
                 other => panic!("unexpected request type {other}"),
             };
             let reply =
@@ -358,7 +379,11 @@ struct Polls {
     timeouts: u32,
 }
 
-impl Stopwatch for Polls {
+impl Clock for Polls {
+    fn now_us(&mut self) -> u64 {
+        0
+    }
+
     fn poll_until(&mut self, _timeout_us: u64, done: &mut dyn FnMut() -> bool) -> bool {
         if (0..self.per_wait.max(1)).any(|_| done()) {
             return true;
@@ -621,11 +646,46 @@ fn missing_keys_take_hvmloaders_defaults() {
     assert!(config.acpi && config.acpi_s3 && config.acpi_s4 && !config.acpi_laptop_slate);
     assert_eq!(config.tpm_version, TpmVersion::Tpm12);
     assert!(config.allow_memory_relocate);
-    // Every key was asked for, oem strings up to the first missing one.
+    // An empty store: one listing per directory (shown with a trailing '/'), and no key
+    // asked for.
     let asked = &m.store.borrow().requests;
-    assert!(asked.contains(&"hvmloader/bios".to_string()));
-    assert!(asked.contains(&"bios-strings/oem-1".to_string()));
-    assert!(!asked.contains(&"bios-strings/oem-2".to_string()));
+    assert_eq!(asked, &["platform/", "hvmloader/", "bios-strings/"]);
+}
+
+#[test]
+fn only_keys_that_exist_are_read() {
+    let keys = [
+        ("platform/acpi", "1"),
+        ("hvmloader/bios", "seabios"),
+        ("bios-strings/oem-1", "first"),
+        ("bios-strings/oem-2", "second"),
+    ];
+    let mut m = machine(&keys, hvm_info_bytes(1, 1, 0x8_0000, 0));
+    let mut store = client(&mut m);
+    let mut clock = Polls::default();
+    let mut session =
+        config::StoreSession { store: &mut store, xen: &mut m.xen, clock: &mut clock };
+    let config = XenConfig::read(&mut session).unwrap();
+    assert_eq!(config.bios, BiosKind::Seabios);
+    assert_eq!(config.bios_strings.oem, ["first", "second"]);
+    let mut asked = m.store.borrow().requests.clone();
+    asked.sort();
+    assert_eq!(
+        asked,
+        [
+            "bios-strings/",
+            "bios-strings/oem-1",
+            "bios-strings/oem-2",
+            "hvmloader/",
+            "hvmloader/bios",
+            "platform/",
+            "platform/acpi"
+        ]
+    );
+    // A key written since is read again (the listing is no longer trusted).
+    session.store.write(session.xen, session.clock, "platform/acpi_s3", "0").unwrap();
+    let read = session.store.read_listed(session.xen, session.clock, "platform/acpi_s3");
+    assert_eq!(read.unwrap().as_deref(), Some("0"));
 }
 
 #[test]

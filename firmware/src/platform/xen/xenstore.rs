@@ -1,6 +1,10 @@
 //! A minimal xenstore client over the domain's shared ring page (io/xs_wire.h): one
-//! request (`XS_READ` or `XS_WRITE`) at a time, every wait for the daemon bounded,
-//! notifications through EVTCHNOP_send.
+//! request (`XS_READ`, `XS_WRITE` or `XS_DIRECTORY`) at a time, every wait for the daemon
+//! bounded, notifications through EVTCHNOP_send.
+//!
+//! Every request is a round trip through dom0 (a few milliseconds under nested
+//! virtualisation), and most keys the firmware asks about do not exist: [`XenStore::read_listed`]
+//! lists a directory once and answers for the keys that are not in it without asking.
 //!
 //! The ring page is shared with xenstored in dom0, which runs concurrently: every index
 //! and byte is accessed volatile, with barriers ordering data against indices the way the
@@ -18,7 +22,7 @@ use core::sync::atomic::{Ordering, fence};
 use super::XenError;
 use super::abi::{XenstoreDomainInterface, XsdSockmsg, param, xs};
 use super::hypercall::{Hypercall, Xen};
-use crate::arch::{Pit, PortIo};
+use crate::time::Clock;
 
 /// How long one wait for xenstored may take before the store counts as not answering.
 /// Replies normally take well under a millisecond; a dom0 under emulation, a few. hvmloader
@@ -29,23 +33,12 @@ pub const DEFAULT_TIMEOUT_US: u64 = 5_000_000;
 const MAX_SKIPPED: usize = 16;
 const MASK: u32 = xs::RING_SIZE - 1;
 
-/// Waiting with a bound: polls `done` until it is true (returns true) or `timeout_us` have
-/// passed (returns false).
-pub trait Stopwatch {
-    fn poll_until(&mut self, timeout_us: u64, done: &mut dyn FnMut() -> bool) -> bool;
-}
-
-impl<P: PortIo> Stopwatch for Pit<'_, P> {
-    fn poll_until(&mut self, timeout_us: u64, done: &mut dyn FnMut() -> bool) -> bool {
-        self.wait_until(timeout_us, done).is_some()
-    }
-}
-
 /// What the client was doing when something went wrong.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum XsOp {
     Read,
     Write,
+    List,
     /// Handing the ring back ([`XenStore::hand_back`]).
     HandBack,
 }
@@ -55,6 +48,7 @@ impl fmt::Display for XsOp {
         f.write_str(match self {
             XsOp::Read => "reading",
             XsOp::Write => "writing",
+            XsOp::List => "listing",
             XsOp::HandBack => "handing back",
         })
     }
@@ -255,6 +249,9 @@ pub struct XenStore {
     next_req: u32,
     /// Bound of every wait for the daemon, in microseconds.
     pub timeout_us: u64,
+    /// Directories listed by [`XenStore::read_listed`]: each path with its children, or
+    /// `None` where the path does not exist.
+    listings: Vec<(String, Option<Vec<String>>)>,
 }
 
 /// Where the ring and its event channel are, from HVM_PARAM_STORE_PFN / STORE_EVTCHN.
@@ -281,7 +278,13 @@ impl XenStore {
     pub unsafe fn new(page: *mut XenstoreDomainInterface, port: u32) -> Option<Self> {
         // SAFETY: forwarded contract.
         let ring = unsafe { SharedRing::new(page) }?;
-        Some(XenStore { ring, port, next_req: 0, timeout_us: DEFAULT_TIMEOUT_US })
+        Some(XenStore {
+            ring,
+            port,
+            next_req: 0,
+            timeout_us: DEFAULT_TIMEOUT_US,
+            listings: Vec::new(),
+        })
     }
 
     /// Connects to the store Xen names, through the boot identity map (the ring page is one
@@ -299,6 +302,11 @@ impl XenStore {
             .ok_or(XenError::NoStore { pfn: 0, port: u64::from(loc.port) })
     }
 
+    /// The event channel the daemon signals.
+    pub fn port(&self) -> u32 {
+        self.port
+    }
+
     fn notify<H: Hypercall>(&self, xen: &mut Xen<H>) -> Result<(), XsError> {
         xen.evtchn_send(self.port).map_err(|e| XsError::Notify(alloc::boxed::Box::new(e)))
     }
@@ -307,7 +315,7 @@ impl XenStore {
     fn write_all<H: Hypercall>(
         &mut self,
         xen: &mut Xen<H>,
-        clock: &mut impl Stopwatch,
+        clock: &mut impl Clock,
         req: Req<'_>,
         mut data: &[u8],
     ) -> Result<(), XsError> {
@@ -344,7 +352,7 @@ impl XenStore {
     fn read_exact<H: Hypercall>(
         &mut self,
         xen: &mut Xen<H>,
-        clock: &mut impl Stopwatch,
+        clock: &mut impl Clock,
         req: Req<'_>,
         buf: &mut [u8],
     ) -> Result<(), XsError> {
@@ -374,8 +382,11 @@ impl XenStore {
             fence(Ordering::SeqCst);
             self.ring.set_index(Index::RspCons, cons.wrapping_add(chunk));
             done += chunk as usize;
-            // The daemon may be waiting for room to write the rest.
-            self.notify(xen)?;
+            // A daemon that found the ring full waits for room to write the rest; any other
+            // time it needs no word from us (the rule Linux's xenbus follows).
+            if avail == xs::RING_SIZE {
+                self.notify(xen)?;
+            }
         }
         Ok(())
     }
@@ -387,7 +398,7 @@ impl XenStore {
     fn request<H: Hypercall>(
         &mut self,
         xen: &mut Xen<H>,
-        clock: &mut impl Stopwatch,
+        clock: &mut impl Clock,
         req: Req<'_>,
         kind: u32,
         body: &[&[u8]],
@@ -435,7 +446,7 @@ impl XenStore {
     pub fn read<H: Hypercall>(
         &mut self,
         xen: &mut Xen<H>,
-        clock: &mut impl Stopwatch,
+        clock: &mut impl Clock,
         path: &str,
     ) -> Result<Option<String>, XsError> {
         check_path(path)?;
@@ -451,17 +462,100 @@ impl XenStore {
         String::from_utf8(payload).map(Some).map_err(|_| XsError::NotUtf8 { path: path.into() })
     }
 
+    /// `XS_DIRECTORY` of `path`: the names of its children, `Ok(None)` when it does not
+    /// exist (ENOENT).
+    pub fn directory<H: Hypercall>(
+        &mut self,
+        xen: &mut Xen<H>,
+        clock: &mut impl Clock,
+        path: &str,
+    ) -> Result<Option<Vec<String>>, XsError> {
+        check_path(path)?;
+        let req = Req { op: XsOp::List, path };
+        let (kind, payload) =
+            self.request(xen, clock, req, xs::DIRECTORY, &[path.as_bytes(), &[0]])?;
+        if kind == xs::ERROR {
+            let error = nul_terminated(payload);
+            if error == "ENOENT" {
+                return Ok(None);
+            }
+            return Err(XsError::Daemon { op: req.op, path: path.into(), error });
+        }
+        // Each name is NUL-terminated.
+        let names = payload
+            .split(|&b| b == 0)
+            .filter(|name| !name.is_empty())
+            .map(|name| String::from_utf8(name.to_vec()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| XsError::NotUtf8 { path: path.into() })?;
+        Ok(Some(names))
+    }
+
+    /// [`XenStore::read`] of a relative `path`, unless the listing of one of its ancestors
+    /// (made on first use, with [`XenStore::directory`], and kept) shows that it does not
+    /// exist: then `Ok(None)` without asking. The keys a domain's firmware reads are
+    /// written before the domain runs and do not change under it. An ancestor the daemon
+    /// will not list is no answer: the key is read.
+    pub fn read_listed<H: Hypercall>(
+        &mut self,
+        xen: &mut Xen<H>,
+        clock: &mut impl Clock,
+        path: &str,
+    ) -> Result<Option<String>, XsError> {
+        if !path.starts_with('/') {
+            for (at, _) in path.match_indices('/') {
+                let (parent, rest) = (&path[..at], &path[at + 1..]);
+                let child = rest.split('/').next().unwrap_or(rest);
+                match self.listing(xen, clock, parent)? {
+                    Some(None) => return Ok(None),
+                    Some(Some(children)) if !children.iter().any(|c| c == child) => {
+                        return Ok(None);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        self.read(xen, clock, path)
+    }
+
+    /// The cached listing of `path`, listed now if it is not yet; `None` when the daemon
+    /// refuses to list it.
+    fn listing<H: Hypercall>(
+        &mut self,
+        xen: &mut Xen<H>,
+        clock: &mut impl Clock,
+        path: &str,
+    ) -> Result<Option<&Option<Vec<String>>>, XsError> {
+        let known = self.listings.iter().position(|(p, _)| p == path);
+        let index = match known {
+            Some(index) => index,
+            None => match self.directory(xen, clock, path) {
+                Ok(children) => {
+                    self.listings.push((path.into(), children));
+                    self.listings.len() - 1
+                }
+                Err(XsError::Daemon { .. }) => return Ok(None),
+                Err(e) => return Err(e),
+            },
+        };
+        Ok(Some(&self.listings[index].1))
+    }
+
     /// `XS_WRITE` of `value` to `path` (relative paths are under /local/domain/<our
     /// domid>/; missing parent nodes are created by the daemon). The payload is the path,
     /// a NUL, and the value without one; the daemon answers "OK".
     pub fn write<H: Hypercall>(
         &mut self,
         xen: &mut Xen<H>,
-        clock: &mut impl Stopwatch,
+        clock: &mut impl Clock,
         path: &str,
         value: &str,
     ) -> Result<(), XsError> {
         check_path(path)?;
+        // The key may be new: listings of its ancestors are out of date.
+        self.listings.retain(|(listed, _)| {
+            !path.strip_prefix(listed.as_str()).is_some_and(|rest| rest.starts_with('/'))
+        });
         let req = Req { op: XsOp::Write, path };
         let body: [&[u8]; 3] = [path.as_bytes(), &[0], value.as_bytes()];
         let (kind, payload) = self.request(xen, clock, req, xs::WRITE, &body)?;
@@ -487,7 +581,7 @@ impl XenStore {
     pub fn hand_back<H: Hypercall>(
         mut self,
         xen: &mut Xen<H>,
-        clock: &mut impl Stopwatch,
+        clock: &mut impl Clock,
     ) -> Result<(), XsError> {
         if self.ring.word(features_field) & xs::SERVER_FEATURE_RECONNECTION != 0 {
             self.ring.set_word(connection_field, xs::RECONNECT);
