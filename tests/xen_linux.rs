@@ -275,6 +275,8 @@ fn irq_devices() -> (String, Vec<UnderTest>) {
 /// the 14 MB kernel through SeaBIOS's ATAPI PIO alone took 120-265 s, depending on what
 /// else the 2-core machine ran.
 const GUEST_TIMEOUT: Duration = Duration::from_secs(600);
+/// The same for a guest that goes through the hot-plug steps.
+const HOTPLUG_GUEST_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// What our firmware logged on Xen's console.
 #[derive(Debug, Default)]
@@ -495,7 +497,9 @@ fn boot_linux(
         // Only our fatal error ends the wait early; otherwise it lasts until the domain
         // shuts down (Linux powered off, rebooted after a panic, or crashed).
         wait_for: r"hvmrs .*fatal: ",
-        guest_timeout: GUEST_TIMEOUT,
+        // The hot-plug steps add about 2 minutes (and a 30 s wait for a removal that
+        // does not come) to a boot that alone takes up to 400 s on a loaded machine.
+        guest_timeout: if shape.hotplug { HOTPLUG_GUEST_TIMEOUT } else { GUEST_TIMEOUT },
     };
     let mut extras = GuestExtras {
         files: vec![("linux.iso".to_string(), iso.clone())],

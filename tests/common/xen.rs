@@ -44,7 +44,7 @@ pub fn dom0_or_skip(test: &str) -> Option<&'static Dom0> {
             panic!("{test}: cannot run Xen here, and HVMRS_REQUIRE_XEN=1: {reason}")
         }
         Err(reason) => {
-            eprintln!("SKIPPED {test}: cannot run Xen on this machine: {reason}");
+            super::record_skip(test, &format!("cannot run Xen on this machine: {reason}"));
             None
         }
     }
@@ -78,7 +78,7 @@ pub fn dom0_and_q35_device_model_or_skip(test: &str) -> Option<(&'static Dom0, &
             panic!("{test}: no Q35 device model here, and HVMRS_REQUIRE_XEN=1: {reason}")
         }
         Err(reason) => {
-            eprintln!("SKIPPED {test}: cannot build the Q35 device model: {reason}");
+            super::record_skip(test, &format!("cannot build the Q35 device model: {reason}"));
             None
         }
     }

@@ -852,7 +852,10 @@ fn between<'a>(text: &'a str, begin: &str, end: &str) -> Option<&'a str> {
 /// The guest's xl.cfg (the configuration the platform facts record as working). `serial` is
 /// xl's `serial=` value; `on_end` what becomes of the domain when it powers off, reboots or
 /// crashes.
-fn guest_config(
+/// The xl.cfg of an HVM guest named [`GUEST_NAME`] into SeaBIOS: its size, COM1 (`serial`,
+/// an xl.cfg value: `file:...`, `pty`, `none`), what a shutdown does (`on_end`), and
+/// `firmware_override` pointing at the disk's [`FIRMWARE_FILE`] when asked.
+pub fn guest_config(
     memory_mib: u32,
     vcpus: u32,
     firmware_override: bool,
@@ -885,7 +888,7 @@ on_crash = "{on_end}"
 }
 
 /// The firmware image's name on the guest's disk.
-const FIRMWARE_FILE: &str = "hvmloader";
+pub const FIRMWARE_FILE: &str = "hvmloader";
 
 /// Boots Xen with the dom0, runs `scenario` (create the guest, wait as it says, destroy it)
 /// and returns everything Xen's console showed. `work` holds the guest's disk and, afterwards,
@@ -907,7 +910,7 @@ pub fn run_with(
     );
     let disk = guest_disk(
         work,
-        &config,
+        Some(&config),
         &run_script(scenario),
         scenario.firmware_override.as_deref(),
         extras,
@@ -922,6 +925,29 @@ pub fn run_with(
     let limit = DOM0_BOOT_ALLOWANCE + scenario.guest_timeout + Duration::from_secs(60);
     let run = watch(child, work, Some(limit), Forward::Nothing)?;
     Ok(run)
+}
+
+/// Boots Xen with the dom0 and runs `script` (sh) as the dom0's whole job, for a tool that
+/// creates several guests in one Xen boot (`cargo xtask bench --only xen`). The guest's disk
+/// holds `firmware` as [`FIRMWARE_FILE`] and `files`; the script's output is the report.
+/// `limit` bounds the whole run, Xen's boot included.
+pub fn run_dom0_script(
+    dom0: &Dom0,
+    script: &str,
+    firmware: Option<&[u8]>,
+    files: &[(String, PathBuf)],
+    work: &Path,
+    limit: Duration,
+) -> Result<XenRun> {
+    let extras = GuestExtras { files: files.to_vec(), config: Vec::new() };
+    let disk = guest_disk(work, None, script, firmware, &extras)?;
+    let child = xen_qemu(dom0, &disk, "stdio")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start qemu-system-x86_64: {e}"))?;
+    watch(child, work, Some(limit), Forward::Nothing)
 }
 
 /// A guest for a person at a terminal (`cargo xtask xen-run`).
@@ -980,7 +1006,7 @@ pub fn run_on_terminal(
     );
     let disk = guest_disk(
         work,
-        &config,
+        Some(&config),
         &console_script(&guest.xenstore),
         guest.firmware_override.as_deref(),
         &guest.extras,
@@ -1072,11 +1098,11 @@ xl destroy {GUEST_NAME} > /dev/null 2>&1
     )
 }
 
-/// Writes the guest's files (config, dom0 script, firmware, extras) and packs them as the
-/// ext4 image the dom0 mounts at [`TEST_MOUNT`]; returns the image's path.
+/// Writes the guest's files (config as `guest.cfg`, dom0 script, firmware, extras) and packs
+/// them as the ext4 image the dom0 mounts at [`TEST_MOUNT`]; returns the image's path.
 fn guest_disk(
     work: &Path,
-    config: &str,
+    config: Option<&str>,
     script: &str,
     firmware: Option<&[u8]>,
     extras: &GuestExtras,
@@ -1087,7 +1113,9 @@ fn guest_disk(
     let write = |name: &str, bytes: &[u8]| {
         std::fs::write(files.join(name), bytes).map_err(|e| format!("write {name}: {e}"))
     };
-    write("guest.cfg", config.as_bytes())?;
+    if let Some(config) = config {
+        write("guest.cfg", config.as_bytes())?;
+    }
     write("run.sh", script.as_bytes())?;
     if let Some(image) = firmware {
         write(FIRMWARE_FILE, image)?;
@@ -1180,7 +1208,7 @@ fn watch(
                 for &byte in bytes {
                     if at_line_start {
                         let t = started.elapsed().as_secs_f64();
-                        stamped.extend_from_slice(format!("[{t:7.2}] ").as_bytes());
+                        stamped.extend_from_slice(format!("[{t:8.3}] ").as_bytes());
                     }
                     if byte != b'\r' {
                         stamped.push(byte);
