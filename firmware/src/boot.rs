@@ -18,6 +18,7 @@ use crate::acpi::numa::NumaTables;
 use crate::acpi::ssdt::SleepStates;
 use crate::arch::{HwPorts, IdentityMapped, Pit, rdtsc};
 use crate::bootinfo::{BootInfo, BootInfoError, PhysRange};
+use crate::chipset::isa::LegacyDevices;
 use crate::chipset::pm::{BiosAreaGate, PmBlocks};
 use crate::chipset::{Chipset, ChipsetError};
 use crate::cmdline::Options;
@@ -265,6 +266,10 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
         None => ApStartup::InitSipi,
     };
     let (cpus, ioapic) = cpus::bring_up(&boot, &pci, hole, startup, expected)?;
+    // SAFETY: the probe touches only the legacy devices' registers, which nothing else in
+    // the firmware uses but COM1's scratch register, which the console leaves alone.
+    let legacy = LegacyDevices::probe(&mut unsafe { HwPorts::new() });
+    info!("{legacy}");
 
     let acpi = if xen.as_ref().is_none_or(|x| x.config.acpi) {
         Some(acpi_mode(chipset, &mut cfg, &pci.topology, xen.as_mut())?)
@@ -274,6 +279,15 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
         None
     };
     let madt_cpus = madt_processors(&cpus.cpus, xen.as_ref());
+    let cpu_hotplug = match &xen {
+        Some(x) if acpi.is_some() => {
+            let online = &x.hvm_info.vcpu_online;
+            crate::acpi::cpu_hotplug::for_xen(&madt_cpus, online)
+                .inspect_err(|e| log::warn!("vCPU hot-add: none, {e}"))
+                .ok()
+        }
+        _ => None,
+    };
     let mut avoid: Vec<PhysRange> = boot.modules.iter().map(|m| m.range).collect();
     avoid.extend([boot.start_info, layout.image]);
     let area = crate::layout::carve_persistent(&boot.memory_map, &avoid, tables::AREA_SIZE)?;
@@ -326,6 +340,8 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
         numa: numa.as_ref(),
         expander_nodes: &qemu.expander_nodes,
         generation_id: xen.as_ref().and_then(|x| x.config.generation_id),
+        cpu_hotplug,
+        legacy,
         strings: &smbios.strings,
         qemu_smbios: smbios.qemu_table.as_deref(),
         requests: xen
@@ -435,10 +451,15 @@ fn acpi_mode(
     Ok(tables::AcpiMode { pm, native_pcie_hotplug: !withheld })
 }
 
-/// The MADT's view of the CPUs: UIDs in bring-up order (boot CPU first). Under Xen, vCPU n
-/// has APIC ID 2n, and vCPUs not online at boot are present but not enabled.
+/// The MADT's view of the CPUs: UIDs in bring-up order (boot CPU first), which under Xen is
+/// vCPU order (vCPU n has APIC ID 2n, and the hot-add SSDT names processors by vCPU), and
+/// vCPUs not online at boot are present but not enabled.
 fn madt_processors(cpus: &crate::cpu::CpuList, xen: Option<&HwXen>) -> Vec<MadtProcessor> {
-    cpus.iter()
+    let mut cpus: Vec<&crate::cpu::Cpu> = cpus.iter().collect();
+    if xen.is_some() {
+        cpus.sort_by_key(|cpu| cpu.apic_id);
+    }
+    cpus.into_iter()
         .enumerate()
         .map(|(uid, cpu)| MadtProcessor {
             uid: uid as u32,

@@ -22,6 +22,13 @@
 //! Scope (\_SB) {
 //!     Device (C000) { ACPI0007: _HID, _UID, _STA, _MAT } ...one per processor
 //! }
+//! Scope (\_SB) {                                    with vCPU hot-add (Xen)
+//!     Name (NCPU, <processors>)
+//!     Name (CPON, Buffer (0x20) { <the vCPUs online at boot> })
+//!     Method (CNOT, 2) { If (Arg0 == 0) { Notify (C000, Arg1) } ... }
+//! }
+//! (the processors' _STA and _MAT then call CSTA and CMAT of the hot-plug SSDT,
+//! asl/cpu_hotplug.asi)
 //! Name (\_S3, Package (4) { SLP_TYP, SLP_TYP, 0, 0 })   when S3 is advertised
 //! Name (\_S4, Package (4) { SLP_TYP, SLP_TYP, 0, 0 })   when S4 is advertised
 //! Scope (\_SB) {
@@ -37,8 +44,8 @@ use core::ops::{Range, RangeInclusive};
 
 use libacpi::Error;
 use libacpi::aml::{
-    AddressSpace, AmlWriter, Arg, Buffer, Cacheability, Call, EisaId, Io, Package, ProcessorDevice,
-    Resource, ResourceTemplate, ResourceUsage, Str,
+    AddressSpace, AmlWriter, Arg, Buffer, Cacheability, Call, EisaId, Io, LEqual, Package, Path,
+    ProcessorDevice, Resource, ResourceTemplate, ResourceUsage, Str,
 };
 use libacpi::tables::{MadtProcessor, ProcessorState};
 
@@ -67,6 +74,10 @@ pub struct SsdtInput<'a> {
     /// QEMU's expander bridges' root buses: each gets its own root bridge device, and its
     /// bus range and windows are left out of PCI0's.
     pub expanders: &'a [ExpanderRoot],
+    /// vCPU hot-add (Xen): the processors follow the device model's presence bitmap, read
+    /// by the hot-plug SSDT (asl/cpu_hotplug.asi). `cpus` are then one per possible
+    /// vCPU, in vCPU order: processor `n` is vCPU `n`, bit `n` of the bitmap.
+    pub cpu_hotplug: Option<CpuHotplug>,
     /// Guest-physical address of the 16-byte VM generation ID ([`generation_id_bytes`]):
     /// describes it with the `VGEN` device. It must be [`GENERATION_ID_ALIGN`]-aligned (so
     /// it stays within one page) in memory the memory map reserves (not RAM, not ACPI
@@ -89,6 +100,16 @@ pub struct ExpanderRoot {
     /// whose interrupt rule applies (see `IntxWiring::expander_input`).
     pub intx: [[u8; 2]; 128],
 }
+
+/// What the runtime SSDT gives the hot-plug SSDT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CpuHotplug {
+    /// The vCPUs online at boot, bit `n` = vCPU `n`: what the OS is told first.
+    pub online: [u8; CPU_PRESENCE_BYTES],
+}
+
+/// The size of the device model's vCPU presence bitmap: 256 vCPUs.
+pub const CPU_PRESENCE_BYTES: usize = 32;
 
 /// SLP_TYP values for `\_S3` and `\_S4` (ACPI 6.5, 7.4.2): the value the OS writes to
 /// PM1a_CNT.SLP_TYP (and PM1b, which these chipsets lack) to enter the state. `None`: the
@@ -218,13 +239,30 @@ pub fn build_ssdt(input: &SsdtInput, out: &mut [u8]) -> Result<usize, Error> {
     w.scope("\\_SB", |w| {
         for (index, cpu) in input.cpus.iter().enumerate() {
             let name = processor_name(index);
+            let name = core::str::from_utf8(&name).map_err(|_| Error::InvalidName)?;
+            if input.cpu_hotplug.is_some() {
+                hot_pluggable_processor(w, name, index, cpu)?;
+                continue;
+            }
             let status = match cpu.state {
                 ProcessorState::Enabled => STA_ENABLED,
                 ProcessorState::OnlineCapable => STA_ONLINE_CAPABLE,
                 ProcessorState::Disabled => STA_ABSENT,
             };
-            let name = core::str::from_utf8(&name).map_err(|_| Error::InvalidName)?;
             w.emit(&ProcessorDevice { name, madt_entry: *cpu, status })?;
+        }
+        if let Some(hotplug) = &input.cpu_hotplug {
+            w.name("NCPU", &(input.cpus.len() as u32))?;
+            w.name("CPON", &Buffer(&hotplug.online))?;
+            w.method("CNOT", 2, false, |w| {
+                for index in 0..input.cpus.len() {
+                    let name = processor_name(index);
+                    let name = core::str::from_utf8(&name).map_err(|_| Error::InvalidName)?;
+                    let index = index as u32;
+                    w.if_then(&LEqual(&Arg(0), &index), |w| w.notify(&Path(name), &Arg(1)))?;
+                }
+                Ok(())
+            })?;
         }
         Ok(())
     })?;
@@ -313,6 +351,30 @@ fn subtract(ranges: &[Range<u64>], holes: &[Range<u64>]) -> Vec<Range<u64>> {
     pieces
 }
 
+/// A processor that follows the vCPU presence bitmap: the device of [`ProcessorDevice`],
+/// with `_STA` and `_MAT` computed by the hot-plug SSDT from bit `index`.
+fn hot_pluggable_processor(
+    w: &mut AmlWriter<'_>,
+    name: &str,
+    index: usize,
+    cpu: &MadtProcessor,
+) -> Result<(), Error> {
+    let mut entry = [0u8; MadtProcessor::MAX_ENCODED_LENGTH];
+    let entry_len = cpu.encode(&mut entry)?;
+    let bit = index as u32;
+    w.device(name, |w| {
+        w.name("_HID", &Str("ACPI0007"))?;
+        w.name("_UID", &cpu.uid)?;
+        w.method("_STA", 0, false, |w| {
+            w.return_value(&Call { method: "\\_SB.CSTA", args: &[&bit] })
+        })?;
+        w.method("_MAT", 0, false, |w| {
+            let mat = Buffer(&entry[..entry_len]);
+            w.return_value(&Call { method: "\\_SB.CMAT", args: &[&bit, &mat] })
+        })
+    })
+}
+
 /// Rejects inputs the encoders would accept but that describe an impossible machine.
 fn validate(input: &SsdtInput) -> Result<(), Error> {
     if input.bus_range.is_empty() {
@@ -339,6 +401,9 @@ fn validate(input: &SsdtInput) -> Result<(), Error> {
     }
     if input.cpus.len() > MAX_CPUS {
         return Err(Error::InvalidAmlOperand("more processors than C000-CFFF can name"));
+    }
+    if input.cpu_hotplug.is_some() && input.cpus.len() > CPU_PRESENCE_BYTES * 8 {
+        return Err(Error::InvalidAmlOperand("more hot-pluggable vCPUs than the bitmap holds"));
     }
     let SleepStates { s3, s4 } = input.sleep_states;
     if s3.into_iter().chain(s4).any(|t| t > MAX_SLP_TYP) {

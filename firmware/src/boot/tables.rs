@@ -152,6 +152,10 @@ pub struct Platform<'a> {
     pub generation_id: Option<[u64; 2]>,
     /// SMBIOS strings set by the platform's owner (over the builder's defaults).
     pub strings: &'a BiosStrings,
+    /// vCPU hot-add (Xen): the processors follow the device model's presence bitmap.
+    pub cpu_hotplug: Option<crate::acpi::ssdt::CpuHotplug>,
+    /// The legacy ISA devices that answer (the DSDT declares them present).
+    pub legacy: crate::chipset::isa::LegacyDevices,
     /// QEMU's SMBIOS structure table, taken as it is (the firmware's own structures fill in
     /// the types it lacks).
     pub qemu_smbios: Option<&'a [u8]>,
@@ -543,11 +547,13 @@ fn install_acpi(
         ecam: pci.ecam,
         sleep_states: platform.sleep_states,
         expanders: &expanders,
+        cpu_hotplug: platform.cpu_hotplug,
         generation_id: generation_id.map(|page| page.start),
     };
     let settings = acpi::dsdt::DsdtSettings {
         xen_intx: pci.wiring.is_xen(),
         native_pcie_hotplug: mode.native_pcie_hotplug,
+        legacy: platform.legacy,
     };
     let dsdt = acpi::dsdt::installed_dsdt(platform.chipset, settings)?;
     let mut ssdt = vec![0u8; 64 * 1024];
@@ -566,6 +572,7 @@ fn install_acpi(
         extra: ExtraTables {
             tpm,
             laptop_slate: platform.requests.laptop_slate,
+            cpu_hotplug: platform.cpu_hotplug.is_some(),
             passthrough: &passthrough,
         },
     };

@@ -104,7 +104,7 @@ struct FakeXen {
 
 impl Hypercall for FakeXen {
     unsafe fn call(&mut self, op: u32, args: [u64; 5]) -> i64 {
-        // SAFETY (whole body): the wrappers pass pointers to live structures of the
+        // SAFETY: the wrappers pass pointers to live structures of the
         // operation's layout, which is what this fake decodes them as.
         unsafe {
             match (op, args[0]) {
