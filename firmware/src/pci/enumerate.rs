@@ -130,7 +130,8 @@ const WINDOW_DECODE_WIDE: u8 = 1;
 /// then), lowest first, and each is scanned (closing its own bridges) before looking
 /// further. Bus 0's bridges are then numbered below the first root bus, and each root bus's
 /// bridges between it and the next. The expanders on bus 0 are matched with the root buses
-/// in order: slot order and bus number order. Errors: a count that does not match.
+/// in order: slot order and bus number order. Errors: a count that does not match; an
+/// expander whose root bus has no device is a [`PciProblem::ExpanderWithoutBus`].
 pub fn enumerate(cfg: &mut impl ConfigSpace, extra_roots: u8) -> Result<Topology, ExpanderError> {
     let mut topology = Topology::default();
     let root_bridges = scan_bus(cfg, &mut topology, 0, None);
@@ -172,11 +173,12 @@ pub fn enumerate(cfg: &mut impl ConfigSpace, extra_roots: u8) -> Result<Topology
         let bridges = scan_bus(cfg, &mut topology, number, Some(expander));
         roots.push((expander, number, bridges));
     }
-    if roots.len() < expanders.len() {
-        return Err(ExpanderError::BusNotFound {
-            expander: topology.functions[expanders[roots.len()]].bdf,
-            found: roots.len(),
-        });
+    // An expander with nothing behind it has a root bus no access can find (QEMU allows
+    // it; SeaBIOS scans on past it too). It gets no root bridge; as the pairing is by order,
+    // it is taken to be the last.
+    for &expander in &expanders[roots.len()..] {
+        let expander = topology.functions[expander].bdf;
+        report(&mut topology, PciProblem::ExpanderWithoutBus { expander, found: roots.len() });
     }
     let first_root = roots.first().map_or(0x100, |&(_, number, _)| u16::from(number));
     let last = number_hierarchy(cfg, &mut topology, None, root_bridges, 1, first_root - 1);

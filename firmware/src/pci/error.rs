@@ -37,6 +37,10 @@ pub enum PciProblem {
     /// A bridge's I/O or prefetchable window reports an addressing capability other than
     /// 16/32 (I/O) or 32/64 bits (prefetchable); that window is treated as absent.
     WindowDecodeUnknown { bridge: Bdf, register: u16, value: u8 },
+    /// Only `found` root buses answered, fewer than there are expander bridges: `expander`
+    /// has nothing behind it (QEMU allows that), its root bus cannot be found and it gets
+    /// no root bridge.
+    ExpanderWithoutBus { expander: Bdf, found: usize },
     /// An SR-IOV VF BAR that is not a memory BAR (VFs have none other); not placed.
     VfBarNotMemory { bdf: Bdf, bar: BarRegister },
     /// An SR-IOV VF BAR whose room for every VF does not fit its address width.
@@ -47,6 +51,11 @@ impl fmt::Display for PciProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use PciProblem::*;
         match *self {
+            ExpanderWithoutBus { expander, found } => write!(
+                f,
+                "{expander}: expander bridge with no device on its root bus ({found} root \
+                 bus(es) found for the others): it gets no root bridge"
+            ),
             CardBus { bdf } => {
                 write!(f, "{bdf}: CardBus bridge (header type 2) not supported, skipped")
             }
@@ -133,10 +142,6 @@ pub enum ExpanderError {
     /// fw_cfg `etc/extra-pci-roots` names `roots` root buses, bus 0 holds `expanders`
     /// expander bridges.
     Count { roots: u8, expanders: usize },
-    /// Only `found` root buses answered, fewer than there are expanders; `expander` is the
-    /// first without one (an expander with nothing behind it, which QEMU allows but no
-    /// firmware can find).
-    BusNotFound { expander: Bdf, found: usize },
 }
 
 impl fmt::Display for ExpanderError {
@@ -146,11 +151,6 @@ impl fmt::Display for ExpanderError {
                 f,
                 "PCI: fw_cfg etc/extra-pci-roots says {roots} extra root bus(es), bus 0 has \
                  {expanders} expander bridge(s)"
-            ),
-            ExpanderError::BusNotFound { expander, found } => write!(
-                f,
-                "PCI: expander bridge {expander}: no root bus answers for it ({found} found); \
-                 an expander needs a device on its bus"
             ),
         }
     }
