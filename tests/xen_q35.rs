@@ -73,12 +73,15 @@ echo "== end"
 "#;
 
 /// An ISOLINUX CD whose kernel is not one: SeaBIOS's boot of it is what the tests look at.
-fn boot_cd() -> PathBuf {
-    let dir = common::scratch("xen-q35-cd");
+/// Each guest `name` has its own, since the tests run in parallel.
+fn boot_cd(name: &str) -> PathBuf {
+    let dir = common::scratch(&format!("{name}-cd"));
     let kernel = dir.join("not-a-kernel");
     std::fs::write(&kernel, b"not a kernel").expect("write the CD's kernel");
     let iso = dir.join("boot.iso");
-    iso_tools().boot_iso(&kernel, &kernel, "console=ttyS0", &dir, &iso);
+    iso_tools()
+        .boot_iso(&kernel, &kernel, "console=ttyS0", &dir, &iso)
+        .unwrap_or_else(|e| panic!("the boot ISO: {e}"));
     iso
 }
 
@@ -94,7 +97,7 @@ fn run_q35_guest(
     let probe = common::scratch(&format!("{name}-probe")).join(PROBE_SCRIPT);
     std::fs::write(&probe, PROBE).expect("write the probe");
     let mut extras = GuestExtras {
-        files: vec![(PROBE_SCRIPT.into(), probe), ("boot.iso".into(), boot_cd())],
+        files: vec![(PROBE_SCRIPT.into(), probe), ("boot.iso".into(), boot_cd(name))],
         config: vec![
             format!(
                 "disk = ['format=raw,vdev=hdc,access=ro,devtype=cdrom,target={TEST_MOUNT}/boot.iso']"

@@ -18,6 +18,7 @@ use crate::acpi::numa::NumaTables;
 use crate::acpi::ssdt::SleepStates;
 use crate::arch::{HwPorts, IdentityMapped, Pit, rdtsc};
 use crate::bootinfo::{BootInfo, BootInfoError, PhysRange};
+use crate::chipset::isa::LegacyDevices;
 use crate::chipset::pm::{BiosAreaGate, PmBlocks};
 use crate::chipset::{Chipset, ChipsetError};
 use crate::cmdline::Options;
@@ -47,6 +48,9 @@ pub enum Fatal {
     Chipset(ChipsetError),
     Layout(crate::layout::LayoutError),
     Pci(crate::pci::PlanError),
+    Expander(crate::pci::ExpanderError),
+    /// fw_cfg could not be read for something the machine's description needs.
+    FwCfg(crate::platform::fw_cfg::FwCfgError),
     EcamNotDecoded(crate::chipset::q35::EcamArea),
     EcamSelfCheck(crate::pci::EcamMismatch),
     MemoryMap(crate::e820::E820Error),
@@ -63,6 +67,7 @@ pub enum Fatal {
     /// QEMU's SMBIOS structures (fw_cfg `etc/smbios/smbios-tables`) are malformed.
     QemuSmbios(crate::smbios::SmbiosBlobError),
     Numa(crate::acpi::numa::NumaError),
+    QemuNuma(crate::acpi::qemu_numa::QemuNumaError),
     MpTable(crate::legacy::MpError),
     Pir(crate::legacy::PirError),
     Handoff(crate::handoff::HandoffError),
@@ -77,6 +82,8 @@ impl fmt::Display for Fatal {
             Fatal::Chipset(e) => e.fmt(f),
             Fatal::Layout(e) => e.fmt(f),
             Fatal::Pci(e) => write!(f, "PCI: {e}"),
+            Fatal::Expander(e) => e.fmt(f),
+            Fatal::FwCfg(e) => e.fmt(f),
             Fatal::EcamNotDecoded(area) => {
                 write!(f, "PCIEXBAR does not read back as programmed for ECAM at {area}")
             }
@@ -99,6 +106,7 @@ impl fmt::Display for Fatal {
                 write!(f, "SMBIOS: QEMU's table (fw_cfg {}): {e}", crate::smbios::qemu::TABLES_FILE)
             }
             Fatal::Numa(e) => e.fmt(f),
+            Fatal::QemuNuma(e) => e.fmt(f),
             Fatal::MpTable(e) => e.fmt(f),
             Fatal::Pir(e) => e.fmt(f),
             Fatal::Handoff(e) => write!(f, "hand-off: {e}"),
@@ -231,7 +239,23 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
     };
     // Under Xen the hole may grow over RAM moved above 4 GiB, as hvmloader grows it.
     let wiring = crate::chipset::IntxWiring::new(chipset, xen.is_some());
-    let pci = pci::bring_up(chipset, wiring, &mut boot, hole, xen.as_mut(), options.self_checks)?;
+    let extra_roots = match &xen {
+        Some(_) => 0,
+        None => qemu_extra_pci_roots()?,
+    };
+    let qemu = match &xen {
+        Some(_) => QemuTopology::default(),
+        None => qemu_topology()?,
+    };
+    let pci = pci::bring_up(
+        chipset,
+        wiring,
+        &mut boot,
+        hole,
+        xen.as_mut(),
+        extra_roots,
+        options.self_checks,
+    )?;
     let hole = pci.hole.clone();
     let expected = match &xen {
         Some(x) => x.expected_cpus(),
@@ -243,6 +267,10 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
         None => ApStartup::InitSipi,
     };
     let (cpus, ioapic) = cpus::bring_up(&boot, &pci, hole, startup, expected)?;
+    // SAFETY: the probe touches only the legacy devices' registers, which nothing else in
+    // the firmware uses but COM1's scratch register, which the console leaves alone.
+    let legacy = LegacyDevices::probe(&mut unsafe { HwPorts::new() });
+    info!("{legacy}");
 
     let acpi = if xen.as_ref().is_none_or(|x| x.config.acpi) {
         Some(acpi_mode(chipset, &mut cfg, &pci.topology, xen.as_mut())?)
@@ -252,6 +280,15 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
         None
     };
     let madt_cpus = madt_processors(&cpus.cpus, xen.as_ref());
+    let cpu_hotplug = match &xen {
+        Some(x) if acpi.is_some() => {
+            let online = &x.hvm_info.vcpu_online;
+            crate::acpi::cpu_hotplug::for_xen(&madt_cpus, online)
+                .inspect_err(|e| log::warn!("vCPU hot-add: none, {e}"))
+                .ok()
+        }
+        _ => None,
+    };
     let mut avoid: Vec<PhysRange> = boot.modules.iter().map(|m| m.range).collect();
     avoid.extend([boot.start_info, layout.image]);
     let area = crate::layout::carve_persistent(&boot.memory_map, &avoid, tables::AREA_SIZE)?;
@@ -278,7 +315,14 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
                 .map_err(Fatal::Numa)?;
             Some(tables)
         }
-        None => None,
+        None => qemu
+            .numa
+            .as_ref()
+            .map(|topology| {
+                // QEMU's item gives each APIC ID's node directly.
+                NumaTables::from_topology(topology, &madt_cpus, |c| c.apic_id).map_err(Fatal::Numa)
+            })
+            .transpose()?,
     };
     let described = tables::Platform {
         acpi,
@@ -295,7 +339,10 @@ fn run(platform: Platform, start_info_paddr: u32, layout: ImageLayout) -> Result
         uuid: smbios.uuid,
         sleep_states,
         numa: numa.as_ref(),
+        expander_nodes: &qemu.expander_nodes,
         generation_id: xen.as_ref().and_then(|x| x.config.generation_id),
+        cpu_hotplug,
+        legacy,
         strings: &smbios.strings,
         qemu_smbios: smbios.qemu_table.as_deref(),
         requests: xen
@@ -405,10 +452,15 @@ fn acpi_mode(
     Ok(tables::AcpiMode { pm, native_pcie_hotplug: !withheld })
 }
 
-/// The MADT's view of the CPUs: UIDs in bring-up order (boot CPU first). Under Xen, vCPU n
-/// has APIC ID 2n, and vCPUs not online at boot are present but not enabled.
+/// The MADT's view of the CPUs: UIDs in bring-up order (boot CPU first), which under Xen is
+/// vCPU order (vCPU n has APIC ID 2n, and the hot-add SSDT names processors by vCPU), and
+/// vCPUs not online at boot are present but not enabled.
 fn madt_processors(cpus: &crate::cpu::CpuList, xen: Option<&HwXen>) -> Vec<MadtProcessor> {
-    cpus.iter()
+    let mut cpus: Vec<&crate::cpu::Cpu> = cpus.iter().collect();
+    if xen.is_some() {
+        cpus.sort_by_key(|cpu| cpu.apic_id);
+    }
+    cpus.into_iter()
         .enumerate()
         .map(|(uid, cpu)| MadtProcessor {
             uid: uid as u32,
@@ -523,6 +575,85 @@ fn qemu_smbios(chipset: Chipset) -> SmbiosSource {
         );
     }
     SmbiosSource { strings: identity, uuid, qemu_table }
+}
+
+/// What QEMU says about the machine's NUMA topology.
+#[derive(Default)]
+struct QemuTopology {
+    /// From `-numa`; `None` without.
+    numa: Option<crate::acpi::numa::NumaTopology>,
+    /// The node of each expander bridge's root bus that has one: (bus, node).
+    expander_nodes: Vec<(u8, u32)>,
+}
+
+/// QEMU's NUMA topology (see [`crate::acpi::qemu_numa`]): the legacy fw_cfg item, RAM as
+/// fw_cfg `etc/e820` lays it out, distances and expanders' nodes from QEMU's own tables.
+fn qemu_topology() -> Result<QemuTopology, Fatal> {
+    use crate::acpi::qemu_numa::{self, QemuRam};
+    use crate::platform::fw_cfg::{self, FwCfg};
+    const NUMA_ITEM: u16 = 0x0D;
+    const MAX_CPUS_ITEM: u16 = 0x0F;
+    const E820_ENTRY: usize = 20;
+    const E820_RAM: u32 = 1;
+    const FOUR_GIB: u64 = 1 << 32;
+    // SAFETY: the firmware owns the machine's devices while it runs.
+    let Some(mut fw_cfg) = FwCfg::detect(unsafe { HwPorts::new() }, fw_cfg::IdentityMapped) else {
+        return Ok(QemuTopology::default());
+    };
+    let mut read_file = |name: &str| -> Result<Option<Vec<u8>>, Fatal> {
+        let Some(file) = fw_cfg.find_file(name).map_err(Fatal::FwCfg)? else { return Ok(None) };
+        let mut bytes = alloc::vec![0u8; file.size as usize];
+        fw_cfg.read_file(&file, &mut bytes).map_err(Fatal::FwCfg)?;
+        Ok(Some(bytes))
+    };
+    let tables = read_file("etc/acpi/tables")?.unwrap_or_default();
+    let e820 = read_file("etc/e820")?.unwrap_or_default();
+    let expander_nodes =
+        qemu_numa::find_table(&tables, b"DSDT").map(qemu_numa::expander_nodes).unwrap_or_default();
+    let mut first = [0u8; 8];
+    fw_cfg.read_item(NUMA_ITEM, &mut first);
+    let nodes = qemu_numa::node_count(first);
+    if nodes == 0 {
+        return Ok(QemuTopology { numa: None, expander_nodes });
+    }
+    let mut max_cpus = [0u8; 2];
+    fw_cfg.read_item(MAX_CPUS_ITEM, &mut max_cpus);
+    let max_cpus = u16::from_le_bytes(max_cpus);
+    let len = 8 * (1 + usize::from(max_cpus) + nodes.min(256) as usize);
+    let mut item = alloc::vec![0u8; len];
+    fw_cfg.read_item(NUMA_ITEM, &mut item);
+    let mut ram = QemuRam { below_4g: 0, above_4g_start: FOUR_GIB, above_4g: 0 };
+    for entry in e820.chunks_exact(E820_ENTRY) {
+        let word = |at: usize| u64::from_le_bytes(entry[at..at + 8].try_into().expect("8"));
+        let (start, length) = (word(0), word(8));
+        if u32::from_le_bytes(entry[16..20].try_into().expect("4")) != E820_RAM {
+            continue;
+        }
+        if start == 0 {
+            ram.below_4g = length;
+        } else if start >= FOUR_GIB {
+            (ram.above_4g_start, ram.above_4g) = (start, length);
+        }
+    }
+    let slit = qemu_numa::find_table(&tables, b"SLIT");
+    let topology = qemu_numa::topology(&item, max_cpus, ram, slit).map_err(Fatal::QemuNuma)?;
+    log::info!(
+        "NUMA: {} node(s) from QEMU, distances {}",
+        topology.nodes,
+        if slit.is_some() { "from QEMU's SLIT" } else { "10 local, 20 remote" }
+    );
+    Ok(QemuTopology { numa: Some(topology), expander_nodes })
+}
+
+/// How many extra PCI root buses QEMU's expander bridges open (fw_cfg
+/// `etc/extra-pci-roots`); 0 without fw_cfg.
+fn qemu_extra_pci_roots() -> Result<u8, Fatal> {
+    use crate::platform::fw_cfg::{self, FwCfg};
+    // SAFETY: the firmware owns the machine's devices while it runs.
+    let Some(mut fw_cfg) = FwCfg::detect(unsafe { HwPorts::new() }, fw_cfg::IdentityMapped) else {
+        return Ok(0);
+    };
+    fw_cfg.extra_pci_roots().map_err(Fatal::FwCfg)
 }
 
 /// The sleep states to advertise under QEMU besides S5: S4 as fw_cfg `etc/system-states`

@@ -151,12 +151,14 @@ fn full_set_parses_with_the_acpi_crate() {
     let set = install_full_set();
     assert_eq!(set.summary.rsdp_address, BIOS_RSDP);
     assert_eq!(&set.bios[..36], &set.summary.rsdp);
+    // SAFETY: the handler maps the test's installed tables, which outlive every mapping.
     let rsdp = unsafe {
         acpi::PhysicalMapping::<_, acpi::rsdp::Rsdp>::new(BIOS_RSDP as usize, 36, set.handler())
     };
     rsdp.validate().unwrap();
     assert_eq!(rsdp.oem_id().unwrap(), "Xen   ");
     assert_eq!(rsdp.revision(), 2);
+    // SAFETY: as above; the RSDP was validated.
     let tables = unsafe { AcpiTables::from_rsdp(set.handler(), BIOS_RSDP as usize) }.unwrap();
 
     // The XSDT lists every table except FACS and DSDT, FADT first.
@@ -178,6 +180,7 @@ fn full_set_parses_with_the_acpi_crate() {
 
     // The RSDT lists the same tables with 32-bit entries.
     let rsdt = set.summary.find(Signature::RSDT).unwrap();
+    // SAFETY: as above; the RSDT is the installer's.
     let via_rsdt =
         unsafe { AcpiTables::from_rsdt(set.handler(), rsdt.address as usize, 4) }.unwrap();
     assert_eq!(
@@ -217,6 +220,7 @@ fn full_set_parses_with_the_acpi_crate() {
     assert!({ fadt.iapc_boot_arch }.motherboard_implements_8042());
     assert!({ fadt.iapc_boot_arch }.legacy_devices_are_accessible());
     assert_eq!(
+        // SAFETY: FADT revision 6 has the hypervisor vendor field.
         unsafe { { fadt.hypervisor_vendor_id }.access(6) },
         Some(u64::from_le_bytes(*b"XenVMM\0\0"))
     );

@@ -50,9 +50,20 @@ pub fn check_tables_found(
         });
         // sysfs lists the tables the XSDT and FADT lead to, not the XSDT itself.
         if signature != "XSDT" {
-            problems.check(sysfs_tables.contains(signature), || {
+            let count = tables.iter().filter(|(s, _)| s == signature).count();
+            problems.check(sysfs_lists(sysfs_tables, signature, count), || {
                 format!("{signature} missing from /sys/firmware/acpi/tables: {sysfs_tables:?}")
             });
         }
+    }
+}
+
+/// Whether sysfs lists `signature`'s table as its own: Linux names a signature that occurs
+/// more than once SIG1, SIG2... (in XSDT order), and keeps the plain name otherwise.
+fn sysfs_lists(sysfs_tables: &[String], signature: &str, count: usize) -> bool {
+    if count > 1 {
+        (1..=count).all(|n| sysfs_tables.contains(&format!("{signature}{n}")))
+    } else {
+        sysfs_tables.iter().any(|t| t == signature)
     }
 }

@@ -4,6 +4,7 @@
 pub mod checks;
 pub mod linux;
 pub mod qmp;
+pub mod terminal;
 pub mod workloads;
 pub mod xen;
 
@@ -146,7 +147,22 @@ pub fn boot_with(
     Run { status, serial: text() }
 }
 
+/// Where skipped tests leave their reason, one file per test, for `cargo xtask test` to
+/// count: libtest has no skip outcome, and a test that returns early would pass.
+pub const SKIPS_DIR: &str = "test-skips";
+
+/// Records that `test` could not run on this machine and why (`cargo xtask test` counts and
+/// lists the skips), and says so on stderr.
+pub fn record_skip(test: &str, reason: &str) {
+    eprintln!("SKIPPED {test}: {reason}");
+    let dir = target_dir().join(SKIPS_DIR);
+    let written = std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(dir.join(format!("{test}.txt")), reason));
+    written.unwrap_or_else(|e| panic!("record the skip of {test} in {}: {e}", dir.display()));
+}
+
 /// A scratch directory for one test.
+
 pub fn scratch(name: &str) -> PathBuf {
     let dir = target_dir().join("test-scratch").join(name);
     let _ = std::fs::remove_dir_all(&dir);

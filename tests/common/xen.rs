@@ -1,131 +1,38 @@
-//! A real Xen for the integration tests: Xen 4.17 and a Debian dom0 inside QEMU (TCG with
-//! nested SVM), where a test creates one HVM guest with `xl` and reads what Xen printed.
-//!
-//! The dom0 image is built once and cached under `target/xen-cache/dom0-<key>/`:
-//! - `rootfs.ext4`: a Debian bookworm minbase made with debootstrap (Xen hypervisor, tools,
-//!   device model, SeaBIOS, a kernel), with our `/sbin/hvmrs-init` as PID 1, packed with
-//!   `mkfs.ext4 -d` (no loop mounts);
-//! - `xen`: the gunzipped hypervisor, an ELF32 with a multiboot header that QEMU's `-kernel`
-//!   loads; dom0's kernel and initrd are its multiboot modules:
-//! - `vmlinux`: the dom0 kernel, decompressed from Debian's bzImage on the host (saves Xen
-//!   about 18 s of XZ under TCG on every boot);
-//! - `initrd.img`: a small busybox initramfs of ours that mounts the root disk (Debian's,
-//!   with udev, cost about 9 s more).
-//!
-//! The key is the versions the mirror offers for the packages that matter plus a hash of the
-//! recipe (package list, scripts, `RECIPE_REVISION`), so a new Debian point release or a changed recipe
-//! builds a new entry and an unchanged one fetches nothing. The entry is built in a private
-//! directory and renamed into place: concurrent test binaries find either a complete entry
-//! or none.
-//!
-//! Per run, the test's files (our firmware image, the guest config, the script the dom0 runs)
-//! go on a second small ext4 disk, also made with `mkfs.ext4 -d`. The dom0 prints the
-//! script's results between markers after it destroyed the guest, so nothing of the guest
-//! interleaves with them, and powers the machine off.
-//!
-//! A guest may run on the project's Q35 device model instead of the dom0's QEMU
-//! ([`q35_device_model`], [`GuestExtras::use_q35_device_model`]): it is built once per
-//! machine by xtask (`cargo xtask xen-dm`) and copied onto the test disk with the wrapper
-//! that xl.cfg's `device_model_override` names.
-//!
-//! When the machine cannot run this (no debootstrap, no root, no mirror), [`dom0`] says why
-//! and the tests skip; `HVMRS_REQUIRE_XEN=1` turns a skip into a failure.
+//! A real Xen for the integration tests: the harness of `xtask::xen` (Xen 4.17 and a Debian
+//! dom0 inside QEMU, one HVM guest created with `xl`), with what the tests add: the dom0
+//! built once per test binary, a visible skip when the machine cannot run Xen
+//! (`HVMRS_REQUIRE_XEN=1` turns a skip into a failure), scratch directories, and panicking
+//! accessors for assertions.
 
-use std::fmt::Write as _;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::OnceLock;
 
-use super::linux::CpioWriter;
+// Each test binary uses its own subset.
+#[allow(unused_imports)]
+pub use xtask::xen::{
+    DRIVER_SCRIPT, Dom0, GUEST_SERIAL_LOG, GuestExtras, PROBE_SCRIPT, Scenario, TEST_MOUNT,
+};
+
 use super::target_dir;
 
-/// The one suite everything comes from, so the hypervisor and its tools match.
-const SUITE: &str = "bookworm";
-/// What debootstrap installs on top of minbase.
-const PACKAGES: &[&str] = &[
-    "linux-image-amd64",
-    "xen-hypervisor-4.17-amd64",
-    "xen-utils-4.17",
-    "qemu-system-xen",
-    "seabios",
-    // libxl's OVMF for `bios = "ovmf"`: Debian's libxenlight has /usr/share/ovmf/OVMF.fd
-    // built in (xen's `--with-system-ovmf`).
-    "ovmf",
-    "kmod",
-    "procps",
-    "iproute2",
-    "initramfs-tools",
-    // Its static busybox runs our small initramfs (see `initramfs`).
-    "busybox-static",
-];
-/// The packages whose versions name a cache entry: what runs in the test.
-const KEYED_PACKAGES: &[&str] = &[
-    "xen-hypervisor-4.17-amd64",
-    "xen-utils-4.17",
-    "qemu-system-xen",
-    "seabios",
-    "ovmf",
-    "linux-image-amd64",
-];
-/// The hypervisor inside the rootfs.
-const XEN_GZ: &str = "boot/xen-4.17-amd64.gz";
-/// The modules our initramfs loads, in dependency order, to mount the ext4 root on
-/// virtio-blk (Debian builds all of them as modules). crc32c_generic serves ext4's
-/// metadata checksums, which the kernel would otherwise ask modprobe for.
-const INITRAMFS_MODULES: &[&str] = &[
-    "virtio",
-    "virtio_ring",
-    "virtio_pci_legacy_dev",
-    "virtio_pci_modern_dev",
-    "virtio_pci",
-    "virtio_blk",
-    "crc16",
-    "mbcache",
-    "jbd2",
-    "crc32c_generic",
-    "ext4",
-];
-/// Bumped whenever the Rust side of the build changes what goes into a cache entry.
-const RECIPE_REVISION: u32 = 2;
-
-/// Markers around the dom0 script's results on the console.
-pub const REPORT_BEGIN: &str = "=== hvmrs xen report begin ===";
-pub const REPORT_END: &str = "=== hvmrs xen report end ===";
-/// Printed by the init once Xen's daemons run, to time the dom0 boot.
-const DOM0_READY: &str = "hvmrs-init: dom0 ready";
-
-/// Xen's command line: everything on COM1, guest debug output (port 0xE9) included.
-const XEN_CMDLINE: &str = "console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all \
-                           dom0_mem=1024M,max:1024M dom0_max_vcpus=1 noreboot";
-/// Xen and dom0 come up in about 21 s under TCG; the rest of a run is the guest's.
-const DOM0_BOOT_ALLOWANCE: Duration = Duration::from_secs(120);
-
-/// The name every test guest gets (the dom0 script finds it by that name).
-pub const GUEST_NAME: &str = "hvmrs-guest";
-/// Where the test disk is mounted in dom0.
-pub const TEST_MOUNT: &str = "/test";
-/// A shell script a test may put on the test disk (through [`GuestExtras::files`]): the dom0
-/// runs it with the guest's name once the wait is over and before it destroys the guest,
-/// and its output is the report's `probe` section ([`XenRun::section`]).
-pub const PROBE_SCRIPT: &str = "probe.sh";
-
-/// A built dom0 image.
-#[derive(Debug)]
-pub struct Dom0 {
-    pub xen: PathBuf,
-    pub kernel: PathBuf,
-    pub initrd: PathBuf,
-    pub rootfs: PathBuf,
-    /// `package=version` lines of the keyed packages, for messages.
-    pub versions: String,
-}
-
-/// The dom0 image, built on first use, or why this machine cannot have one.
+/// The dom0 image, built on first use, or why this machine cannot have one. A build that
+/// fails on a machine that has everything it needs panics.
 pub fn dom0() -> Result<&'static Dom0, String> {
     static DOM0: OnceLock<Result<Dom0, String>> = OnceLock::new();
-    DOM0.get_or_init(build_or_reuse).as_ref().map_err(Clone::clone)
+    DOM0.get_or_init(|| {
+        let cache = target_dir().join("xen-cache");
+        match Dom0::build_or_reuse(&cache, &|line| eprintln!("{line}")) {
+            Ok(dom0) => Ok(dom0),
+            Err(xtask::xen::Dom0Error::Unavailable(reason)) => Err(reason),
+            Err(failed) => panic!("{failed}"),
+        }
+    })
+    .as_ref()
+    .map_err(Clone::clone)
+}
+
+fn xen_required() -> bool {
+    std::env::var_os("HVMRS_REQUIRE_XEN").is_some_and(|v| v == "1")
 }
 
 /// The dom0 image, or `None` after printing why the calling test skips. With
@@ -133,725 +40,12 @@ pub fn dom0() -> Result<&'static Dom0, String> {
 pub fn dom0_or_skip(test: &str) -> Option<&'static Dom0> {
     match dom0() {
         Ok(dom0) => Some(dom0),
-        Err(reason) if std::env::var_os("HVMRS_REQUIRE_XEN").is_some_and(|v| v == "1") => {
+        Err(reason) if xen_required() => {
             panic!("{test}: cannot run Xen here, and HVMRS_REQUIRE_XEN=1: {reason}")
         }
         Err(reason) => {
-            eprintln!("SKIPPED {test}: cannot run Xen on this machine: {reason}");
+            super::record_skip(test, &format!("cannot run Xen on this machine: {reason}"));
             None
-        }
-    }
-}
-
-fn build_or_reuse() -> Result<Dom0, String> {
-    for tool in ["debootstrap", "mkfs.ext4", "qemu-system-x86_64", "apt-cache", "gzip"] {
-        if find_in_path(tool).is_none() {
-            return Err(format!("`{tool}` is not installed (.ci/run installs it)"));
-        }
-    }
-    let privileged = Privileged::detect()?;
-    let mirror = debian_mirror()?;
-    let versions = keyed_versions(&mirror)?;
-    let init = init_script();
-    let recipe = format!(
-        "{RECIPE_REVISION}\n{SUITE}\n{}\n{}\n{init}\n{BUILD_SCRIPT}\n{}",
-        PACKAGES.join(","),
-        INITRAMFS_MODULES.join(","),
-        initramfs_init()
-    );
-    let xen_version = versions
-        .lines()
-        .find_map(|l| l.strip_prefix("xen-hypervisor-4.17-amd64="))
-        .unwrap_or("unknown")
-        .replace([':', '+', '~'], "_");
-    let cache = target_dir().join("xen-cache");
-    std::fs::create_dir_all(&cache).map_err(|e| format!("create {}: {e}", cache.display()))?;
-    let entry = cache.join(format!(
-        "dom0-{SUITE}-xen{xen_version}-{:016x}",
-        fnv1a(format!("{versions}\n{recipe}").as_bytes())
-    ));
-    if !entry.join("rootfs.ext4").is_file() {
-        build(&cache, &entry, &mirror, &versions, &init, &privileged)?;
-    }
-    let dom0 = Dom0 {
-        xen: entry.join("xen"),
-        kernel: entry.join("vmlinux"),
-        initrd: entry.join("initrd.img"),
-        rootfs: entry.join("rootfs.ext4"),
-        versions,
-    };
-    // QEMU's multiboot `-initrd` separates modules with commas and arguments with spaces.
-    for path in [&dom0.kernel, &dom0.initrd] {
-        let text = path.to_string_lossy();
-        if text.contains([',', ' ']) {
-            return Err(format!("{text}: QEMU's multiboot module list cannot hold ',' or ' '"));
-        }
-    }
-    Ok(dom0)
-}
-
-/// How to run the build steps that need root (debootstrap's chroot and device nodes, reading
-/// root-only files of the tree into the image).
-struct Privileged(Option<&'static str>);
-
-impl Privileged {
-    fn detect() -> Result<Self, String> {
-        // SAFETY: getuid has no preconditions and cannot fail.
-        if unsafe { getuid() } == 0 {
-            return Ok(Privileged(None));
-        }
-        let sudo_ok = Command::new("sudo")
-            .args(["-n", "true"])
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if sudo_ok {
-            Ok(Privileged(Some("sudo")))
-        } else {
-            Err("building the dom0 image needs root (debootstrap), and `sudo -n` is not allowed"
-                .to_string())
-        }
-    }
-
-    fn command(&self, program: &str) -> Command {
-        match self.0 {
-            None => Command::new(program),
-            Some(sudo) => {
-                let mut cmd = Command::new(sudo);
-                cmd.args(["-n", program]);
-                cmd
-            }
-        }
-    }
-}
-
-// libc's, which every Rust program on Linux links anyway.
-unsafe extern "C" {
-    fn getuid() -> u32;
-    fn getgid() -> u32;
-}
-
-fn find_in_path(tool: &str) -> Option<PathBuf> {
-    // sbin directories hold debootstrap and mkfs.ext4 but are not in every user's PATH.
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join(tool))
-        .find(|candidate| candidate.is_file())
-}
-
-/// The Debian archive this machine's APT uses for `SUITE` main (one-line `.list` or deb822
-/// `.sources` files); the build uses no other network.
-fn debian_mirror() -> Result<String, String> {
-    let mut files = vec![PathBuf::from("/etc/apt/sources.list")];
-    if let Ok(dir) = std::fs::read_dir("/etc/apt/sources.list.d") {
-        let mut more: Vec<PathBuf> = dir.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        more.sort();
-        files.extend(more);
-    }
-    for file in files {
-        let Ok(text) = std::fs::read_to_string(&file) else { continue };
-        let found = if file.extension().is_some_and(|e| e == "sources") {
-            mirror_in_deb822(&text)
-        } else {
-            mirror_in_one_line_format(&text)
-        };
-        if let Some(uri) = found {
-            return Ok(uri.trim_end_matches('/').to_string());
-        }
-    }
-    Err(format!("no APT source offers Debian {SUITE} main (read /etc/apt/sources.list*)"))
-}
-
-fn mirror_in_one_line_format(text: &str) -> Option<String> {
-    text.lines().find_map(|line| {
-        let mut words = line.split_whitespace().filter(|w| !w.starts_with('['));
-        (words.next()? == "deb").then_some(())?;
-        let uri = words.next()?;
-        let suite = words.next()?;
-        (suite == SUITE && words.any(|c| c == "main")).then(|| uri.to_string())
-    })
-}
-
-fn mirror_in_deb822(text: &str) -> Option<String> {
-    text.split("\n\n").find_map(|stanza| {
-        let field = |name: &str| {
-            stanza.lines().find_map(|l| {
-                let (key, value) = l.split_once(':')?;
-                key.trim().eq_ignore_ascii_case(name).then(|| value.trim().to_string())
-            })
-        };
-        let types = field("Types")?;
-        let suites = field("Suites")?;
-        let components = field("Components")?;
-        let enabled = field("Enabled").is_none_or(|v| v != "no");
-        (enabled
-            && types.split_whitespace().any(|t| t == "deb")
-            && suites.split_whitespace().any(|s| s == SUITE)
-            && components.split_whitespace().any(|c| c == "main"))
-        .then(|| field("URIs"))?
-        .and_then(|uris| uris.split_whitespace().next().map(str::to_string))
-    })
-}
-
-/// `package=version` lines: what `SUITE` main on the mirror holds (debootstrap installs from
-/// it alone, so candidates from -security or -updates would name the wrong entry).
-fn keyed_versions(mirror: &str) -> Result<String, String> {
-    let mut lines = String::new();
-    for package in KEYED_PACKAGES {
-        let out = Command::new("apt-cache")
-            .args(["madison", package])
-            .env("LC_ALL", "C")
-            .output()
-            .map_err(|e| format!("cannot run apt-cache: {e}"))?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        let wanted_dist = format!("{SUITE}/main");
-        let version = text
-            .lines()
-            .filter_map(|line| {
-                // "package | version | URI dist/component arch Packages"
-                let mut fields = line.split('|').map(str::trim);
-                let (_name, version, source) = (fields.next()?, fields.next()?, fields.next()?);
-                let mut words = source.split_whitespace();
-                let (uri, dist) = (words.next()?, words.next()?);
-                (uri.trim_end_matches('/') == mirror && dist == wanted_dist)
-                    .then(|| version.to_string())
-            })
-            .next()
-            .ok_or_else(|| {
-                format!(
-                    "the APT lists have no {package} from {mirror} {SUITE}/main \
-                     (has `apt-get update` run?)"
-                )
-            })?;
-        writeln!(lines, "{package}={version}").unwrap();
-    }
-    Ok(lines)
-}
-
-/// 64-bit FNV-1a: a stable hash for cache keys (std's hasher may change between releases).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
-        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
-
-/// Turns the debootstrapped tree `$1` into the cache entry's raw material in `$2`, as root:
-/// install the init script `$3`, drop what the test never reads (package caches, lists,
-/// docs), take out Xen (`$5`, relative to the tree), the kernel, busybox and the modules
-/// named in `$6`, pack the tree, and hand the results to the invoking user (`$4`, uid:gid).
-const BUILD_SCRIPT: &str = r#"set -eu
-root=$1 out=$2 init=$3 owner=$4 xen_gz=$5 modules=$6
-install -m 0755 "$init" "$root/sbin/hvmrs-init"
-rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* \
-    "$root"/usr/share/doc "$root"/usr/share/man "$root"/usr/share/locale
-set -- "$root"/boot/vmlinuz-*
-[ "$#" -eq 1 ] || { echo "expected one kernel in /boot, found: $*" >&2; exit 1; }
-cp "$1" "$out/vmlinuz"
-mkdir "$out/modules"
-for module in $modules; do
-    found=$(find "$root/usr/lib/modules/${1##*/vmlinuz-}" -name "$module.ko")
-    [ -n "$found" ] || { echo "no $module.ko in the kernel package" >&2; exit 1; }
-    cp "$found" "$out/modules/"
-done
-cp "$root/bin/busybox" "$out/busybox"
-gzip -dc "$root/$xen_gz" > "$out/xen"
-# Room for the dom0's writes (logs, xenstore) on top of the files; the file is sparse.
-size_mib=$(( $(du -sm "$root" | cut -f1) * 5 / 4 + 256 ))
-mkfs.ext4 -q -F -L hvmrs-dom0 -d "$root" "$out/rootfs.ext4" "${size_mib}M"
-chown -R "$owner" "$out"
-rm -rf "$root"
-"#;
-
-/// The uncompressed kernel inside a bzImage. Xen accepts either as dom0 kernel, but it
-/// decompresses the bzImage's XZ payload itself, which under TCG takes about 18 s of every
-/// boot; the host does it once here. `None` when the payload is not XZ (Xen then gets the
-/// bzImage).
-fn vmlinux_from_bzimage(bzimage: &[u8]) -> Option<Vec<u8>> {
-    let u32_at = |at: usize| Some(u32::from_le_bytes(bzimage.get(at..at + 4)?.try_into().ok()?));
-    // Boot protocol 2.08+: payload_offset and payload_length, relative to the protected-mode
-    // code that follows the setup sectors.
-    let setup_sectors = match *bzimage.get(0x1f1)? {
-        0 => 4,
-        n => usize::from(n),
-    };
-    let start = (setup_sectors + 1) * 512 + u32_at(0x248)? as usize;
-    let payload = bzimage.get(start..start + u32_at(0x24c)? as usize)?;
-    if !payload.starts_with(b"\xfd7zXZ\0") {
-        return None;
-    }
-    let mut xz = Command::new("xz")
-        // The kernel build appends the uncompressed size after the stream.
-        .args(["-dc", "--single-stream"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .ok()?;
-    let mut stdin = xz.stdin.take()?;
-    let payload = payload.to_vec();
-    let feeder = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &payload));
-    let out = xz.wait_with_output().ok()?;
-    feeder.join().ok()?.ok()?;
-    (out.status.success() && out.stdout.starts_with(b"\x7fELF")).then_some(out.stdout)
-}
-
-/// Our initramfs: busybox and the modules to mount the root disk, then on to the root's
-/// init. It replaces Debian's (34 MB, udev probing every device), which cost about 9 s of
-/// every boot under TCG.
-fn initramfs(busybox: &[u8], modules: &[(&str, Vec<u8>)]) -> Vec<u8> {
-    let mut cpio = CpioWriter::default();
-    for dir in ["bin", "dev", "proc", "sys", "root", "modules"] {
-        cpio.directory(dir);
-    }
-    // The kernel opens /dev/console for /init before anything is mounted.
-    cpio.char_device("dev/console", 5, 1);
-    cpio.file("bin/busybox", 0o755, busybox);
-    for (name, data) in modules {
-        cpio.file(&format!("modules/{name}.ko"), 0o644, data);
-    }
-    cpio.file("init", 0o755, initramfs_init().as_bytes());
-    cpio.finish()
-}
-
-/// The initramfs's /init: load the modules, mount `root=` (read-write: the disk is a QEMU
-/// snapshot), hand over to `init=`. It stops the machine on failure, as nothing could
-/// report from there.
-fn initramfs_init() -> String {
-    format!(
-        r#"#!/bin/busybox sh
-bb=/bin/busybox
-fail() {{ echo "hvmrs initramfs: $*"; $bb poweroff -f; }}
-$bb mount -t proc proc /proc
-$bb mount -t devtmpfs devtmpfs /dev
-root=/dev/vda init=/sbin/init
-for arg in $($bb cat /proc/cmdline); do
-    case "$arg" in
-        root=*) root=${{arg#root=}} ;;
-        init=*) init=${{arg#init=}} ;;
-    esac
-done
-for module in {modules}; do
-    $bb insmod /modules/$module.ko || fail "insmod $module failed"
-done
-# The disk appears once virtio-blk has probed it.
-tries=0
-while [ ! -b "$root" ]; do
-    tries=$((tries + 1))
-    [ "$tries" -le 100 ] || fail "$root did not appear"
-    $bb sleep 0.1
-done
-$bb mount -t ext4 -o rw "$root" /root || fail "cannot mount $root"
-$bb umount /dev /proc
-exec $bb switch_root /root "$init"
-"#,
-        modules = INITRAMFS_MODULES.join(" ")
-    )
-}
-
-fn build(
-    cache: &Path,
-    entry: &Path,
-    mirror: &str,
-    versions: &str,
-    init: &str,
-    privileged: &Privileged,
-) -> Result<(), String> {
-    let work = cache.join(format!(".build.{}", std::process::id()));
-    let remove_work = || {
-        let _ = privileged.command("rm").arg("-rf").arg(&work).status();
-    };
-    remove_work();
-    let out = work.join("out");
-    let root = work.join("root");
-    std::fs::create_dir_all(&out).map_err(|e| format!("create {}: {e}", out.display()))?;
-    let init_file = work.join("hvmrs-init");
-    std::fs::write(&init_file, init).map_err(|e| format!("write init: {e}"))?;
-
-    let started = Instant::now();
-    eprintln!("xen-cache: building the dom0 image from {mirror} {SUITE} (takes a few minutes)");
-    let log = work.join("debootstrap.log");
-    let log_file = std::fs::File::create(&log).map_err(|e| format!("create log: {e}"))?;
-    let status = privileged
-        .command("debootstrap")
-        .arg("--variant=minbase")
-        .arg(format!("--include={}", PACKAGES.join(",")))
-        .arg(SUITE)
-        .arg(&root)
-        .arg(mirror)
-        .stdin(Stdio::null())
-        .stdout(log_file.try_clone().map_err(|e| e.to_string())?)
-        .stderr(log_file)
-        .status()
-        .map_err(|e| format!("cannot run debootstrap: {e}"))?;
-    if !status.success() {
-        // Most often the mirror is unreachable: a property of the machine, so a skip reason.
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let tail: Vec<&str> = text.lines().rev().take(8).collect();
-        remove_work();
-        return Err(format!(
-            "debootstrap {SUITE} from {mirror} failed ({status}); last lines:\n{}",
-            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-        ));
-    }
-    let debootstrap_time = started.elapsed();
-
-    // SAFETY: getuid and getgid have no preconditions and cannot fail.
-    let owner = unsafe { format!("{}:{}", getuid(), getgid()) };
-    let output = privileged
-        .command("sh")
-        .arg("-c")
-        .arg(BUILD_SCRIPT)
-        .arg("hvmrs-build")
-        .args([&root, &out, &init_file])
-        .args([&owner, XEN_GZ, &INITRAMFS_MODULES.join(" ")])
-        .output()
-        .map_err(|e| format!("cannot run sh: {e}"))?;
-    if !output.status.success() {
-        remove_work();
-        // The packages were there; a failure here is a bug of the recipe, not a skip.
-        panic!("packing the dom0 image failed: {}", String::from_utf8_lossy(&output.stderr));
-    }
-    let read = |name: &str| {
-        std::fs::read(out.join(name)).unwrap_or_else(|e| panic!("read {name} of the build: {e}"))
-    };
-    let bzimage = read("vmlinuz");
-    let kernel = vmlinux_from_bzimage(&bzimage).unwrap_or(bzimage);
-    let write = |name: &str, data: &[u8]| {
-        std::fs::write(out.join(name), data).unwrap_or_else(|e| panic!("write {name}: {e}"))
-    };
-    write("vmlinux", &kernel);
-    let modules: Vec<(&str, Vec<u8>)> =
-        INITRAMFS_MODULES.iter().map(|m| (*m, read(&format!("modules/{m}.ko")))).collect();
-    write("initrd.img", &initramfs(&read("busybox"), &modules));
-    write("versions.txt", versions.as_bytes());
-    for leftover in ["vmlinuz", "busybox"] {
-        let _ = std::fs::remove_file(out.join(leftover));
-    }
-    let _ = std::fs::remove_dir_all(out.join("modules"));
-    if std::fs::rename(&out, entry).is_err() && !entry.join("rootfs.ext4").is_file() {
-        panic!("cannot move {} to {}", out.display(), entry.display());
-    }
-    remove_work();
-    let size = |name: &str| {
-        use std::os::unix::fs::MetadataExt;
-        // The rootfs is sparse: its length and what it occupies differ.
-        let (len, used) = std::fs::metadata(entry.join(name))
-            .map_or((0, 0), |m| (m.len() >> 20, (m.blocks() * 512) >> 20));
-        format!("{name} {len} MiB ({used} MiB used)")
-    };
-    eprintln!(
-        "xen-cache: built {} in {:?} (debootstrap {:?}): {}, {}, {}, {}",
-        entry.display(),
-        started.elapsed(),
-        debootstrap_time,
-        size("rootfs.ext4"),
-        size("xen"),
-        size("vmlinux"),
-        size("initrd.img")
-    );
-    Ok(())
-}
-
-/// PID 1 of the dom0: bring up what `xl` needs, run the test's script from the second disk,
-/// print its results between the markers, power off. Every step reports failures on the
-/// console but carries on, so a broken dom0 still ends with a report to read.
-fn init_script() -> String {
-    format!(
-        r#"#!/bin/sh
-# hvmloader-rs Xen test dom0: PID 1 (written by tests/common/xen.rs).
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-step() {{ "$@" || echo "hvmrs-init: FAILED: $*"; }}
-step mount -t proc proc /proc
-step mount -t sysfs sysfs /sys
-step mount -t devtmpfs devtmpfs /dev
-mkdir -p /dev/pts /dev/shm
-step mount -t devpts devpts /dev/pts
-step mount -t tmpfs tmpfs /run
-step mount -t tmpfs tmpfs /tmp
-# Kernel messages share hvc0 with the report; keep them off it.
-dmesg -n 1
-for module in xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd; do
-    step modprobe "$module"
-done
-step mount -t xenfs xenfs /proc/xen
-mkdir -p /var/log/xen /var/lib/xen /run/xen
-# xenstored, xenconsoled, xen-init-dom0.
-step /etc/init.d/xen start >/dev/null
-mkdir -p {TEST_MOUNT}
-step mount -o ro /dev/vdb {TEST_MOUNT}
-echo "{DOM0_READY} after $(cut -d' ' -f1 /proc/uptime) s of dom0 uptime"
-sh {TEST_MOUNT}/run.sh > /tmp/report 2>&1
-echo "{REPORT_BEGIN}"
-cat /tmp/report
-echo "{REPORT_END}"
-echo o > /proc/sysrq-trigger
-# PID 1 must not exit; the power-off is asynchronous.
-while :; do sleep 1; done
-"#
-    )
-}
-
-/// One guest to create: its firmware and the rest of its xl.cfg.
-pub struct Scenario {
-    /// A short name for the scratch directory and messages.
-    pub name: &'static str,
-    /// Bytes to put on the test disk and point `firmware_override` at; `None` runs Xen's own
-    /// hvmloader.
-    pub firmware_override: Option<Vec<u8>>,
-    /// Guest memory in MiB and vCPUs.
-    pub memory_mib: u32,
-    pub vcpus: u32,
-    /// An extended regular expression (`grep -E`) over `xl dmesg`: once it matches, the guest
-    /// got as far as the test needs and the dom0 stops waiting. The wait also ends when the
-    /// domain shuts down or crashes.
-    pub wait_for: &'static str,
-    /// How long the dom0 waits for that.
-    pub guest_timeout: Duration,
-}
-
-/// What one Xen boot produced.
-pub struct XenRun {
-    /// Everything on Xen's serial console (Xen, dom0's hvc0, guests' `(dN)` lines), no CRs.
-    pub console: String,
-    /// The dom0 script's results between the markers, `None` if they never came.
-    pub report: Option<String>,
-    pub elapsed: Duration,
-}
-
-impl XenRun {
-    /// One `--- name ---` section of the report.
-    pub fn section(&self, name: &str) -> Option<&str> {
-        let report = self.report.as_deref()?;
-        let header = format!("--- {name} ---\n");
-        let start = report.find(&header)? + header.len();
-        let len = report[start..].find("\n--- ").map_or(report.len() - start, |n| n + 1);
-        Some(report[start..start + len].trim_end())
-    }
-
-    fn required_section(&self, name: &str) -> &str {
-        self.section(name).unwrap_or_else(|| panic!("no `{name}` in the report\n{self}"))
-    }
-
-    /// `xl create`'s exit status.
-    pub fn create_status(&self) -> i32 {
-        let text = self.required_section("xl-create");
-        text.lines()
-            .find_map(|l| l.strip_prefix("exit "))
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no exit status in xl-create\n{self}"))
-    }
-
-    /// `xl create`'s output.
-    pub fn create_output(&self) -> &str {
-        let text = self.required_section("xl-create");
-        text.split_once('\n').map_or("", |(_, rest)| rest)
-    }
-
-    /// Why the dom0 stopped waiting: `matched`, `state <xl state>`, `gone` or `timeout`.
-    pub fn wait_outcome(&self) -> &str {
-        self.required_section("wait").trim()
-    }
-
-    /// Seconds from `xl create` to SeaBIOS's banner on Xen's console and to the end of the
-    /// wait (a shutdown, for a guest that shuts down), as the dom0 measured them (polling
-    /// every half second).
-    pub fn timing(&self) -> (Option<f64>, Option<f64>) {
-        let Some(text) = self.section("timing") else { return (None, None) };
-        let value =
-            |key: &str| text.lines().find_map(|l| l.strip_prefix(key)?.trim().parse::<f64>().ok());
-        (value("seabios "), value("ended "))
-    }
-
-    /// The guest's domain ID, if it was created.
-    pub fn domid(&self) -> Option<u32> {
-        self.section("domid")?.trim().parse().ok()
-    }
-
-    /// What the guest's firmware wrote to port 0xE9, from Xen's `(dN) ` console lines.
-    pub fn guest_lines(&self) -> Vec<&str> {
-        let Some(domid) = self.domid() else { return Vec::new() };
-        let prefix = format!("(d{domid}) ");
-        self.console.lines().filter_map(|l| l.strip_prefix(prefix.as_str())).collect()
-    }
-
-    /// Our firmware's log lines among them.
-    pub fn firmware_lines(&self) -> Vec<&str> {
-        self.guest_lines().into_iter().filter(|l| l.starts_with("hvmrs ")).collect()
-    }
-
-    /// Xen's line when it stopped the guest for a fault (a triple fault, or `domain_crash`
-    /// for something Xen could not handle), if it did.
-    pub fn xen_fault(&self) -> Option<&str> {
-        let domid = self.domid()?;
-        // "d1v0 Triple fault - invoking HVM shutdown action ..." and, after "domain_crash
-        // called from ...", "Domain 1 (vcpu#0) crashed on cpu#1:". A guest that ends itself
-        // with SCHEDOP_shutdown(crash) makes Xen print neither.
-        let triple_fault = format!("(XEN) d{domid}v");
-        let crashed = format!("(XEN) Domain {domid} (vcpu");
-        self.console.lines().find(|l| {
-            (l.starts_with(&triple_fault) && l.contains("Triple fault"))
-                || (l.starts_with(&crashed) && l.contains(") crashed on cpu"))
-        })
-    }
-
-    /// The guest's state in the `xl list` taken before the dom0 destroyed it ("--ps--",
-    /// "---s--", ...), `None` when the list did not show it.
-    pub fn listed_state(&self) -> Option<&str> {
-        self.section("xl-list")?.lines().find_map(|l| {
-            let words: Vec<&str> = l.split_whitespace().collect();
-            (words.first() == Some(&GUEST_NAME)).then(|| words.get(4).copied()).flatten()
-        })
-    }
-
-    /// The shutdown reason code xl's daemon logged for the guest (0 poweroff, 1 reboot,
-    /// 2 suspend, 3 crash, 4 watchdog), if it logged one.
-    pub fn shutdown_reason(&self) -> Option<u32> {
-        self.section("xl-log")?.lines().find_map(|l| {
-            let rest = l.split_once("has shut down, reason code ")?.1;
-            rest.split_whitespace().next()?.parse().ok()
-        })
-    }
-
-    pub fn assert_guest_printed(&self, needle: &str) {
-        assert!(
-            self.guest_lines().iter().any(|l| l.contains(needle)),
-            "expected `{needle}` in the guest's (d{}) lines\n{self}",
-            self.domid().map_or("?".to_string(), |d| d.to_string())
-        );
-    }
-}
-
-impl std::fmt::Display for XenRun {
-    /// The console and the report, for failure messages.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "--- Xen console ({:?}) ---\n{}", self.elapsed, self.console)?;
-        match &self.report {
-            Some(report) => writeln!(f, "--- dom0 report ---\n{report}"),
-            None => writeln!(f, "--- no dom0 report ---"),
-        }
-    }
-}
-
-/// The guest's xl.cfg (the configuration the platform facts record as working).
-fn guest_config(scenario: &Scenario) -> String {
-    let mut cfg = format!(
-        r#"name = "{GUEST_NAME}"
-type = "hvm"
-memory = {}
-vcpus = {}
-bios = "seabios"
-device_model_version = "qemu-xen"
-vga = "none"
-vnc = 0
-serial = "file:/tmp/guest-serial.log"
-on_poweroff = "preserve"
-on_reboot = "preserve"
-on_crash = "preserve"
-"#,
-        scenario.memory_mib, scenario.vcpus
-    );
-    if scenario.firmware_override.is_some() {
-        writeln!(cfg, r#"firmware_override = "{TEST_MOUNT}/hvmloader""#).unwrap();
-    }
-    cfg
-}
-
-/// The dom0 side of a scenario: create the guest, wait, destroy it, report in sections.
-fn run_script(scenario: &Scenario) -> String {
-    let timeout = scenario.guest_timeout.as_secs().max(1);
-    let pattern = scenario.wait_for.replace('\'', r"'\''");
-    format!(
-        r#"# The test's script (written by tests/common/xen.rs), run by /sbin/hvmrs-init.
-section() {{ echo "--- $1 ---"; }}
-now() {{ cut -d' ' -f1 /proc/uptime; }}
-created=$(now)
-timeout 60 xl create {TEST_MOUNT}/guest.cfg > /tmp/create.out 2>&1
-status=$?
-section xl-create
-echo "exit $status"
-cat /tmp/create.out
-section domid
-xl domid {GUEST_NAME} 2>/dev/null
-outcome=timeout
-if [ "$status" -eq 0 ]; then
-    deadline=$(( $(date +%s) + {timeout} ))
-    while [ "$(date +%s)" -lt "$deadline" ]; do
-        xl dmesg > /tmp/xl-dmesg
-        # When SeaBIOS took over, for the timing section (within the 0.5 s of a poll).
-        if [ -z "${{seabios:-}}" ] && grep -q 'SeaBIOS (version' /tmp/xl-dmesg; then
-            seabios=$(now)
-        fi
-        if grep -Eq '{pattern}' /tmp/xl-dmesg; then outcome=matched; break; fi
-        state=$(xl list {GUEST_NAME} 2>/dev/null | awk 'NR == 2 {{ print $5 }}')
-        case "$state" in
-            "") outcome=gone; break ;;
-            *s*|*c*) outcome="state $state"; break ;;
-        esac
-        sleep 0.5
-    done
-else
-    outcome="not created"
-fi
-ended=$(now)
-section wait
-echo "$outcome"
-section timing
-echo "seabios $(awk -v a=$created -v b=${{seabios:-}} 'BEGIN {{ if (b != "") print b - a; else print "none" }}')"
-echo "ended $(awk -v a=$created -v b=$ended 'BEGIN {{ print b - a }}')"
-# A test that needs more than the console (the guest's registers, a later state) puts a
-# probe on the test disk: it runs while the guest still exists, with the guest's name.
-if [ -f {TEST_MOUNT}/{PROBE_SCRIPT} ]; then
-    section probe
-    sh {TEST_MOUNT}/{PROBE_SCRIPT} {GUEST_NAME} 2>&1
-fi
-section xl-list
-xl list
-section xl-log
-# xl's daemon for the guest: "Domain N has shut down, reason code R ..." (0 poweroff,
-# 1 reboot, 2 suspend, 3 crash, 4 watchdog, 5 soft reset).
-tail -n 20 /var/log/xen/xl-{GUEST_NAME}.log 2>/dev/null
-xl destroy {GUEST_NAME} > /dev/null 2>&1
-section guest-serial
-cat /tmp/guest-serial.log 2>/dev/null
-section device-model-log
-tail -n 30 /var/log/xen/qemu-dm-{GUEST_NAME}.log 2>/dev/null
-"#
-    )
-}
-
-/// Boots Xen with the dom0 and runs `scenario`; panics only when the machine itself fails
-/// (QEMU missing, no power-off within the bounds).
-pub fn run(dom0: &Dom0, scenario: &Scenario) -> XenRun {
-    run_with(dom0, scenario, &GuestExtras::default())
-}
-
-/// What a guest needs beyond a [`Scenario`]: more files on the test disk and more lines in
-/// its xl.cfg (a boot disk, a boot order).
-#[derive(Debug, Default)]
-pub struct GuestExtras {
-    /// Files copied onto the test disk, by the name they get there (the dom0 sees them as
-    /// `{TEST_MOUNT}/<name>`).
-    pub files: Vec<(String, PathBuf)>,
-    /// Lines appended to the guest's xl.cfg.
-    pub config: Vec<String>,
-}
-
-impl GuestExtras {
-    /// Runs the guest on the project's Q35 device model: the files of `entry` (a
-    /// [`q35_device_model`] directory) go on the test disk, xl.cfg's
-    /// `device_model_override` names its wrapper, and `args` (PCIe root ports and the
-    /// devices behind them, say) are appended to the device model's command line through
-    /// `device_model_args_hvm`.
-    pub fn use_q35_device_model(&mut self, entry: &Path, args: &[&str]) {
-        for name in [xtask::xen_dm::WRAPPER, xtask::xen_dm::QEMU] {
-            self.files.push((name.to_string(), entry.join(name)));
-        }
-        self.config
-            .push(format!(r#"device_model_override = "{TEST_MOUNT}/{}""#, xtask::xen_dm::WRAPPER));
-        if !args.is_empty() {
-            let quoted: Vec<String> = args.iter().map(|a| format!(r#""{a}""#)).collect();
-            self.config.push(format!("device_model_args_hvm = [ {} ]", quoted.join(", ")));
         }
     }
 }
@@ -880,270 +74,85 @@ pub fn dom0_and_q35_device_model_or_skip(test: &str) -> Option<(&'static Dom0, &
     let dom0 = dom0_or_skip(test)?;
     match q35_device_model() {
         Ok(entry) => Some((dom0, entry)),
-        Err(reason) if std::env::var_os("HVMRS_REQUIRE_XEN").is_some_and(|v| v == "1") => {
+        Err(reason) if xen_required() => {
             panic!("{test}: no Q35 device model here, and HVMRS_REQUIRE_XEN=1: {reason}")
         }
         Err(reason) => {
-            eprintln!("SKIPPED {test}: cannot build the Q35 device model: {reason}");
+            super::record_skip(test, &format!("cannot build the Q35 device model: {reason}"));
             None
         }
     }
 }
 
-/// [`run`] with more files on the test disk and more lines in the guest config.
+/// Boots Xen with the dom0 and runs `scenario` with `extras`, in the scratch directory
+/// `xen-<name>` (its `console.log` stays for reading); panics only when the machine itself
+/// fails (QEMU failing, no power-off within the bounds).
 pub fn run_with(dom0: &Dom0, scenario: &Scenario, extras: &GuestExtras) -> XenRun {
-    let dir = super::scratch(&format!("xen-{}", scenario.name));
-    let files = dir.join("files");
-    std::fs::create_dir_all(&files).expect("create test files dir");
-    let mut config = guest_config(scenario);
-    for line in &extras.config {
-        writeln!(config, "{line}").unwrap();
-    }
-    std::fs::write(files.join("guest.cfg"), config).expect("write guest.cfg");
-    std::fs::write(files.join("run.sh"), run_script(scenario)).expect("write run.sh");
-    if let Some(image) = &scenario.firmware_override {
-        std::fs::write(files.join("hvmloader"), image).expect("write firmware");
-    }
-    for (name, source) in &extras.files {
-        std::fs::copy(source, files.join(name))
-            .unwrap_or_else(|e| panic!("copy {} to the test disk: {e}", source.display()));
-    }
-    let disk = dir.join("test.ext4");
-    let payload: u64 = std::fs::read_dir(&files)
-        .expect("read test files")
-        .map(|e| e.expect("entry").metadata().expect("metadata").len())
-        .sum();
-    let size_mib = (payload >> 20) + 16;
-    let mkfs = Command::new(find_in_path("mkfs.ext4").expect("mkfs.ext4 was found before"))
-        .args(["-q", "-F", "-L", "hvmrs-test", "-d"])
-        .arg(&files)
-        .arg(&disk)
-        .arg(format!("{size_mib}M"))
-        .output()
-        .expect("run mkfs.ext4");
-    assert!(mkfs.status.success(), "mkfs.ext4: {}", String::from_utf8_lossy(&mkfs.stderr));
-
-    let modules = format!(
-        "{} root=/dev/vda rw console=hvc0 init=/sbin/hvmrs-init,{}",
-        dom0.kernel.display(),
-        dom0.initrd.display()
+    let work = super::scratch(&format!("xen-{}", scenario.name));
+    let run = xtask::xen::run_with(dom0, scenario, extras, &work)
+        .unwrap_or_else(|e| panic!("Xen run {}: {e}", scenario.name));
+    eprintln!(
+        "xen run {}: dom0 ready after {:?}, powered off after {:?}",
+        scenario.name,
+        run.dom0_ready.unwrap_or_default(),
+        run.elapsed
     );
-    let mut root_drive = std::ffi::OsString::from("file=");
-    root_drive.push(&dom0.rootfs);
-    root_drive.push(",format=raw,if=virtio,snapshot=on");
-    let mut test_drive = std::ffi::OsString::from("file=");
-    test_drive.push(&disk);
-    test_drive.push(",format=raw,if=virtio,readonly=on");
-    let mut child = Command::new("qemu-system-x86_64")
-        .args(["-accel", "tcg", "-machine", "pc", "-cpu", "qemu64,+svm,+npt"])
-        .args(["-smp", "2", "-m", "3072", "-nic", "none", "-display", "none"])
-        .args(["-serial", "stdio", "-monitor", "none", "-no-reboot"])
-        .arg("-kernel")
-        .arg(&dom0.xen)
-        .args(["-initrd", &modules, "-append", XEN_CMDLINE])
-        .arg("-drive")
-        .arg(root_drive)
-        .arg("-drive")
-        .arg(test_drive)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("qemu-system-x86_64 was found before");
+    XenRun(run)
+}
 
-    let started = Instant::now();
-    let console = Arc::new(Mutex::new(Vec::new()));
-    let mut stdout = child.stdout.take().expect("piped");
-    // The reader also keeps a copy with each line's arrival time, for console.log: it shows
-    // where a slow run spent its time.
-    let reader = {
-        let console = Arc::clone(&console);
-        std::thread::spawn(move || {
-            let mut stamped = Vec::new();
-            let mut at_line_start = true;
-            let mut chunk = [0u8; 4096];
-            while let Ok(n @ 1..) = stdout.read(&mut chunk) {
-                console.lock().unwrap().extend_from_slice(&chunk[..n]);
-                for &byte in &chunk[..n] {
-                    if at_line_start {
-                        let t = started.elapsed().as_secs_f64();
-                        stamped.extend_from_slice(format!("[{t:7.2}] ").as_bytes());
-                    }
-                    if byte != b'\r' {
-                        stamped.push(byte);
-                    }
-                    at_line_start = byte == b'\n';
-                }
-            }
-            stamped
-        })
-    };
-    let text = || String::from_utf8_lossy(&console.lock().unwrap()).replace('\r', "");
-    let limit = DOM0_BOOT_ALLOWANCE + scenario.guest_timeout + Duration::from_secs(60);
-    let mut dom0_ready = None;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait for QEMU") {
-            let mut stderr = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                let _ = e.read_to_string(&mut stderr);
-            }
-            let stamped = reader.join().unwrap_or_default();
-            let console = text();
-            // Kept for reading after the test, next to the disk it ran with.
-            let _ = std::fs::write(dir.join("console.log"), stamped);
-            assert!(
-                status.success(),
-                "QEMU failed ({status}): {stderr}\n--- Xen console ---\n{console}"
-            );
-            let elapsed = started.elapsed();
-            eprintln!(
-                "xen run {}: dom0 ready after {:?}, powered off after {elapsed:?}",
-                scenario.name,
-                dom0_ready.unwrap_or_default()
-            );
-            let report = between(&console, REPORT_BEGIN, REPORT_END).map(str::to_string);
-            return XenRun { report, console, elapsed };
-        }
-        if dom0_ready.is_none() && text().contains(DOM0_READY) {
-            dom0_ready = Some(started.elapsed());
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            let _ = reader.join();
-            panic!(
-                "Xen did not power off within {limit:?} ({}); console:\n{}",
-                if dom0_ready.is_some() { "dom0 came up" } else { "dom0 never came up" },
-                text()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
+/// What one Xen boot produced ([`xtask::xen::XenRun`], whose fields and accessors it
+/// derefs to), with accessors that fail the test when the report lacks what they read.
+pub struct XenRun(xtask::xen::XenRun);
+
+impl std::ops::Deref for XenRun {
+    type Target = xtask::xen::XenRun;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
 }
 
-/// The text between two marker lines, if both came.
-fn between<'a>(text: &'a str, begin: &str, end: &str) -> Option<&'a str> {
-    let start = text.find(begin)? + begin.len();
-    let len = text[start..].find(end)?;
-    Some(text[start..start + len].trim_matches('\n'))
+impl std::fmt::Display for XenRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
 }
 
-/// The packages a BIOS-bootable ISO is made with: genisoimage and ISOLINUX. genisoimage links
-/// libmagic, which a minimal Debian may lack, so it comes along too.
-const ISO_PACKAGES: &[&str] = &["genisoimage", "libmagic1", "isolinux", "syslinux-common"];
+impl XenRun {
+    /// `xl create`'s exit status.
+    pub fn create_status(&self) -> i32 {
+        self.0
+            .create_status()
+            .unwrap_or_else(|| panic!("no xl create status in the report\n{self}"))
+    }
 
-/// genisoimage and ISOLINUX from Debian, fetched with `apt-get download` and unpacked with
-/// `dpkg-deb -x` under `target/xen-cache/iso-tools-<key>/` (nothing installed system-wide;
-/// the key is the candidate versions, so an unchanged archive fetches nothing).
-#[derive(Debug)]
-pub struct IsoTools {
-    dir: PathBuf,
+    /// `xl create`'s output.
+    pub fn create_output(&self) -> &str {
+        self.0
+            .create_output()
+            .unwrap_or_else(|| panic!("no xl create output in the report\n{self}"))
+    }
+
+    /// Why the dom0 stopped waiting: `matched`, `state <xl state>`, `gone`, `timeout` or
+    /// `not created`.
+    pub fn wait_outcome(&self) -> &str {
+        self.0.wait_outcome().unwrap_or_else(|| panic!("no wait outcome in the report\n{self}"))
+    }
+
+    pub fn assert_guest_printed(&self, needle: &str) {
+        assert!(
+            self.guest_lines().iter().any(|l| l.contains(needle)),
+            "expected `{needle}` in the guest's (d{}) lines\n{self}",
+            self.domid().map_or("?".to_string(), |d| d.to_string())
+        );
+    }
 }
 
-/// The ISO tools, fetched on first use.
-pub fn iso_tools() -> &'static IsoTools {
-    static TOOLS: OnceLock<IsoTools> = OnceLock::new();
+/// genisoimage and ISOLINUX, fetched on first use (cached in `target/linux-cache/`).
+pub fn iso_tools() -> &'static xtask::guest::IsoTools {
+    static TOOLS: OnceLock<xtask::guest::IsoTools> = OnceLock::new();
     TOOLS.get_or_init(|| {
-        let versions: Vec<String> =
-            ISO_PACKAGES.iter().map(|p| format!("{p}={}", candidate_version(p))).collect();
-        let cache = target_dir().join("xen-cache");
-        std::fs::create_dir_all(&cache).expect("create target/xen-cache");
-        let entry = cache.join(format!("iso-tools-{:016x}", fnv1a(versions.join("\n").as_bytes())));
-        if !entry.join("genisoimage").is_file() {
-            fetch_iso_tools(&cache, &entry, &versions);
-        }
-        IsoTools { dir: entry }
+        xtask::guest::IsoTools::fetch(&target_dir().join("linux-cache"), &|l| eprintln!("{l}"))
+            .unwrap_or_else(|e| panic!("the ISO tools: {e}"))
     })
-}
-
-/// APT's candidate version of `package` (what `apt-get download` fetches).
-fn candidate_version(package: &str) -> String {
-    let out = Command::new("apt-cache")
-        .args(["policy", package])
-        .env("LC_ALL", "C")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run apt-cache: {e}"));
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .filter_map(|l| l.trim().strip_prefix("Candidate: "))
-        .find(|v| *v != "(none)")
-        .unwrap_or_else(|| panic!("no candidate of {package} (has `apt-get update` run?):\n{text}"))
-        .to_string()
-}
-
-fn checked(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}): {}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn fetch_iso_tools(cache: &Path, entry: &Path, versions: &[String]) {
-    let started = Instant::now();
-    let work = cache.join(format!(".iso-tools.{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&work);
-    let (debs, tree, out) = (work.join("debs"), work.join("tree"), work.join("out"));
-    for dir in [&debs, &tree, &out.join("lib")] {
-        std::fs::create_dir_all(dir).expect("create iso-tools work dir");
-    }
-    checked(Command::new("apt-get").args(["download", "-q"]).args(versions).current_dir(&debs));
-    for deb in std::fs::read_dir(&debs).expect("read debs") {
-        checked(Command::new("dpkg-deb").arg("-x").arg(deb.expect("entry").path()).arg(&tree));
-    }
-    let copy = |from: &str, to: &str| {
-        std::fs::copy(tree.join(from), out.join(to))
-            .unwrap_or_else(|e| panic!("{from} from the ISO packages: {e}"));
-    };
-    copy("usr/bin/genisoimage", "genisoimage");
-    // A symbolic link to the versioned library; the copy is the library under the soname.
-    copy("usr/lib/x86_64-linux-gnu/libmagic.so.1", "lib/libmagic.so.1");
-    copy("usr/lib/ISOLINUX/isolinux.bin", "isolinux.bin");
-    copy("usr/lib/syslinux/modules/bios/ldlinux.c32", "ldlinux.c32");
-    if std::fs::rename(&out, entry).is_err() && !entry.join("genisoimage").is_file() {
-        panic!("cannot move {} to {}", out.display(), entry.display());
-    }
-    let _ = std::fs::remove_dir_all(&work);
-    eprintln!("xen-cache: fetched {} in {:?}", versions.join(" "), started.elapsed());
-}
-
-impl IsoTools {
-    /// Writes `iso`: a BIOS-bootable ISO 9660 image (El Torito, no emulation, ISOLINUX) that
-    /// boots `kernel` with `initrd` and the command line `append`. ISOLINUX also talks on
-    /// COM1, so the guest's serial file shows the boot loader's progress. `work` is a
-    /// scratch directory for the image's tree.
-    pub fn boot_iso(&self, kernel: &Path, initrd: &Path, append: &str, work: &Path, iso: &Path) {
-        let tree = work.join("iso-tree");
-        let _ = std::fs::remove_dir_all(&tree);
-        for dir in ["isolinux", "boot"] {
-            std::fs::create_dir_all(tree.join(dir)).expect("create ISO tree");
-        }
-        let copy = |from: &Path, to: &str| {
-            std::fs::copy(from, tree.join(to))
-                .unwrap_or_else(|e| panic!("copy {} into the ISO: {e}", from.display()));
-        };
-        // genisoimage writes the boot info table into its copy of isolinux.bin.
-        copy(&self.dir.join("isolinux.bin"), "isolinux/isolinux.bin");
-        copy(&self.dir.join("ldlinux.c32"), "isolinux/ldlinux.c32");
-        copy(kernel, "boot/vmlinuz");
-        copy(initrd, "boot/initrd.img");
-        let config = format!(
-            "SERIAL 0 115200\nDEFAULT linux\nPROMPT 0\nTIMEOUT 0\nLABEL linux\n  KERNEL \
-             /boot/vmlinuz\n  INITRD /boot/initrd.img\n  APPEND {append}\n"
-        );
-        std::fs::write(tree.join("isolinux/isolinux.cfg"), config).expect("write isolinux.cfg");
-        checked(
-            Command::new(self.dir.join("genisoimage"))
-                .env("LD_LIBRARY_PATH", self.dir.join("lib"))
-                .args(["-quiet", "-R", "-V", "HVMRS_LINUX", "-o"])
-                .arg(iso)
-                .args(["-b", "isolinux/isolinux.bin", "-c", "isolinux/boot.cat"])
-                .args(["-no-emul-boot", "-boot-load-size", "4", "-boot-info-table"])
-                .arg(&tree),
-        );
-        let _ = std::fs::remove_dir_all(&tree);
-    }
 }

@@ -332,12 +332,16 @@ pub fn compare_dumps(
 }
 
 const USAGE: &str = "usage: cargo xtask acpi-dump [--machine i440|q35] [--smp N] [--mem SIZE] \
-[--out DIR] [--reference qemu|FILE_OR_DIR] [--diff] [--image FILE] [-- QEMU ARGS]
+[--out DIR] [--reference qemu|FILE_OR_DIR] [--diff] [--list] [--image FILE] [--tables DIR] \
+[-- QEMU ARGS]
        cargo xtask acpi-dump --bless [--image FILE]
   --reference qemu   also dump QEMU's own tables (SeaBIOS, same machine and devices)
   --reference PATH   a directory of .aml/.dat tables, or an acpidump text file
   --diff             print the masked .dsl diff too (always written to DIR/dsl.diff)
   --image FILE       use this firmware image instead of building target/hvmloader-qemu
+  --tables DIR       take our tables from DIR (a guest's /sys/firmware/acpi/tables copied out,
+                     as `cargo xtask xen-run` and the Xen tests do) instead of booting QEMU
+  --list             also print every difference on a line of its own
   --bless            rewrite tests/golden/ from the current firmware";
 
 struct Options {
@@ -346,6 +350,8 @@ struct Options {
     reference: Option<String>,
     print_diff: bool,
     image: Option<PathBuf>,
+    tables: Option<PathBuf>,
+    list: bool,
     bless: bool,
 }
 
@@ -361,6 +367,8 @@ fn parse(args: &[String]) -> Result<Options> {
         reference: None,
         print_diff: false,
         image: None,
+        tables: None,
+        list: false,
         bless: false,
     };
     let mut it = args.iter();
@@ -374,6 +382,8 @@ fn parse(args: &[String]) -> Result<Options> {
             "--out" => options.out = Some(value(arg)?.into()),
             "--reference" => options.reference = Some(value(arg)?),
             "--image" => options.image = Some(value(arg)?.into()),
+            "--tables" => options.tables = Some(value(arg)?.into()),
+            "--list" => options.list = true,
             "--diff" => options.print_diff = true,
             "--bless" => options.bless = true,
             "-h" | "--help" => return Err(USAGE.into()),
@@ -388,29 +398,29 @@ fn parse(args: &[String]) -> Result<Options> {
 }
 
 /// The command; `build` makes the firmware image when `--image` is not given.
-pub fn main(
+pub fn main<B: FnOnce() -> Result<PathBuf>>(
     args: &[String],
     root: &Path,
-    build: impl FnOnce() -> Result<PathBuf>,
+    build: B,
 ) -> Result<ExitCode> {
     let options = parse(args)?;
-    let image = match options.image {
-        Some(image) => image,
-        None => build()?,
-    };
-    if options.bless {
-        for config in golden::CONFIGS {
-            let scratch = root.join("target/acpi-dump/bless").join(config.name);
-            golden::bless(config, &image, &scratch, &golden::directory(root))?;
-            println!("blessed tests/golden/{}", config.name);
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-
     let guest = &options.guest;
     let out =
         options.out.unwrap_or_else(|| root.join("target/acpi-dump").join(guest.machine.name()));
-    let ours = dump_firmware(&image, guest, &out)?;
+    let image = |build: B| match &options.image {
+        Some(image) => Ok(image.clone()),
+        None => build(),
+    };
+    if options.bless {
+        if options.tables.is_some() {
+            return Err(format!("--tables and --bless do not go together\n{USAGE}"));
+        }
+        return bless_all(root, &image(build)?);
+    }
+    let ours = match &options.tables {
+        Some(tables) => dump_reference(tables, &out)?,
+        None => dump_firmware(&image(build)?, guest, &out)?,
+    };
     println!("{} tables in {}: {}", ours.tables.len(), out.display(), names(&ours.tables));
     let ok = report_problems("ours", &ours.problems);
 
@@ -430,8 +440,28 @@ pub fn main(
         if options.print_diff {
             println!("{diff}");
         }
+        if options.list {
+            let a = compare::Summary::load("ours", &ours.masked_dir())?;
+            let b = compare::Summary::load(label, &theirs.masked_dir())?;
+            let differences = compare::differences(&a, &b);
+            write(&out.join("differences.txt"), &differences.join("\n"))?;
+            println!("== {} differences, one per line ==", differences.len());
+            for difference in differences {
+                println!("{difference}");
+            }
+        }
     }
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// `--bless`: rewrites tests/golden/ from `image`.
+fn bless_all(root: &Path, image: &Path) -> Result<ExitCode> {
+    for config in golden::CONFIGS {
+        let scratch = root.join("target/acpi-dump/bless").join(config.name);
+        golden::bless(config, image, &scratch, &golden::directory(root))?;
+        println!("blessed tests/golden/{}", config.name);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn names(tables: &[Table]) -> String {

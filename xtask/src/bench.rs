@@ -20,6 +20,7 @@ mod accesses;
 mod elf_size;
 mod rooms;
 mod runs;
+mod xen;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -33,12 +34,15 @@ use xtask::acpi_dump::{self, Guest};
 
 use crate::{Images, Result};
 
-const USAGE: &str = "usage: cargo xtask bench [--runs N] [--only size,acpi,devices,linux] \
+const USAGE: &str = "usage: cargo xtask bench [--runs N] [--only size,acpi,devices,linux,xen] \
 [--xen-reference DIR]
-  --runs N       Linux boots per side (default 5), alternating, median
-  --only LIST    run only these sections (default: all)";
+  --runs N       Linux boots per side (default 5; xen: 3), alternating, median
+  --only LIST    run only these sections (default: all but xen, which needs root and a few
+                 minutes to build the dom0 image once)";
 
-const SECTIONS: [&str; 4] = ["size", "acpi", "devices", "linux"];
+const SECTIONS: [&str; 5] = ["size", "acpi", "devices", "linux", "xen"];
+/// The sections run when `--only` does not name them.
+const DEFAULT_SECTIONS: [&str; 4] = ["size", "acpi", "devices", "linux"];
 
 /// The PCI mixes of tests/pci_layout.rs (without `selfcheck`, which adds accesses).
 fn pci_mix(q35: bool) -> Vec<String> {
@@ -122,15 +126,16 @@ impl Row {
 }
 
 struct Options {
-    runs: usize,
+    /// `--runs`, when given.
+    runs: Option<usize>,
     sections: Vec<String>,
     xen_reference: PathBuf,
 }
 
 fn parse(args: &[String]) -> Result<Options> {
     let mut options = Options {
-        runs: 5,
-        sections: SECTIONS.map(String::from).to_vec(),
+        runs: None,
+        sections: DEFAULT_SECTIONS.map(String::from).to_vec(),
         xen_reference: PathBuf::from("/work/shared/reference/xen-4.17-hvmloader-i440"),
     };
     let mut it = args.iter();
@@ -139,8 +144,9 @@ fn parse(args: &[String]) -> Result<Options> {
             || it.next().cloned().ok_or_else(|| format!("{arg} needs a value\n{USAGE}"));
         match arg.as_str() {
             "--runs" => {
-                options.runs = value()?.parse().map_err(|_| format!("bad --runs\n{USAGE}"))?;
-                if options.runs == 0 {
+                let runs = value()?.parse().map_err(|_| format!("bad --runs\n{USAGE}"))?;
+                options.runs = Some(runs);
+                if runs == 0 {
                     return Err("--runs must be at least 1".into());
                 }
             }
@@ -187,8 +193,17 @@ pub fn main(
         data["linux"] = linux(
             &images.qemu,
             &target.join("linux-cache"),
-            options.runs,
+            options.runs.unwrap_or(5),
             &work.join("linux"),
+            &mut rows,
+        )?;
+    }
+    if wants("xen") {
+        data["xen"] = xen::xen(
+            &images.xen,
+            &target.join("xen-cache"),
+            options.runs.unwrap_or(3),
+            &work.join("xen"),
             &mut rows,
         )?;
     }
@@ -554,7 +569,7 @@ mod tests {
     fn options_parse() {
         let args: Vec<String> = ["--runs", "3", "--only", "size,linux"].map(String::from).to_vec();
         let options = parse(&args).unwrap();
-        assert_eq!((options.runs, options.sections.join(",")), (3, "size,linux".to_string()));
+        assert_eq!((options.runs, options.sections.join(",")), (Some(3), "size,linux".to_string()));
         assert!(parse(&["--only".to_string(), "speed".to_string()]).is_err());
         assert!(parse(&["--runs".to_string(), "0".to_string()]).is_err());
     }

@@ -13,6 +13,7 @@ use alloc::vec::Vec;
 use libacpi::Error;
 
 use crate::chipset::Chipset;
+use crate::chipset::isa::LegacyDevices;
 
 /// The run-time switches of the DSDTs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -22,6 +23,8 @@ pub struct DsdtSettings {
     pub xen_intx: bool,
     /// `\_SB.PCI0.NHPG` (Q35): `_OSC` may grant native PCIe hot-plug.
     pub native_pcie_hotplug: bool,
+    /// `HCM1`, `HCM2`, `HLPT`, `HFDC` (asl/isa_devices.asi): the legacy devices present.
+    pub legacy: LegacyDevices,
 }
 
 /// AML's NameOp, ZeroOp and OneOp.
@@ -38,6 +41,11 @@ pub fn installed_dsdt(chipset: Chipset, settings: DsdtSettings) -> Result<Vec<u8
     if chipset == Chipset::Q35 {
         set(&mut table, *b"NHPG", settings.native_pcie_hotplug)?;
     }
+    let legacy = settings.legacy;
+    set(&mut table, *b"HCM1", legacy.com1)?;
+    set(&mut table, *b"HCM2", legacy.com2)?;
+    set(&mut table, *b"HLPT", legacy.lpt1)?;
+    set(&mut table, *b"HFDC", legacy.floppy)?;
     Ok(table)
 }
 
@@ -93,11 +101,12 @@ mod tests {
         for chipset in [Chipset::I440fx, Chipset::Q35] {
             let plain = installed_dsdt(chipset, DsdtSettings::default()).unwrap();
             assert_eq!(plain, dsdt(chipset), "{chipset}: nothing set, nothing changed");
-            let all = DsdtSettings { xen_intx: true, native_pcie_hotplug: true };
+            let legacy = LegacyDevices { com1: true, com2: true, lpt1: true, floppy: true };
+            let all = DsdtSettings { xen_intx: true, native_pcie_hotplug: true, legacy };
             let set = installed_dsdt(chipset, all).unwrap();
             let changed: Vec<usize> =
                 (0..set.len()).filter(|&i| i != CHECKSUM && set[i] != plain[i]).collect();
-            let switches = if chipset == Chipset::Q35 { 2 } else { 1 };
+            let switches = if chipset == Chipset::Q35 { 6 } else { 5 };
             assert_eq!(changed.len(), switches, "{chipset}");
             for at in changed {
                 assert_eq!((plain[at], set[at]), (ZERO_OP, ONE_OP));

@@ -8,9 +8,11 @@
 //! owner asks for besides ([`ExtraTables`]: the TPM's, the laptop/slate device, tables
 //! passed through) come last.
 
+pub mod cpu_hotplug;
 pub mod dsdt;
 pub mod laptop_slate;
 pub mod numa;
+pub mod qemu_numa;
 pub mod selftest;
 pub mod ssdt;
 pub mod tpm;
@@ -63,6 +65,8 @@ pub struct ExtraTables<'a> {
     pub tpm: Option<tpm::TpmTables>,
     /// Windows' laptop/slate mode device (`platform/acpi_laptop_slate`), in an SSDT.
     pub laptop_slate: bool,
+    /// The vCPU hot-add SSDT (Xen), which the runtime SSDT's processors call into.
+    pub cpu_hotplug: bool,
     /// Tables passed through from the platform's owner (`hvmloader/acpi`), checked, added
     /// after every table of the firmware's. None may repeat one of those (SSDTs aside).
     pub passthrough: &'a [TableInBuffer<'a>],
@@ -71,7 +75,7 @@ pub struct ExtraTables<'a> {
 impl ExtraTables<'_> {
     /// No extra tables (QEMU, and the tests of the platform's own tables).
     pub const NONE: ExtraTables<'static> =
-        ExtraTables { tpm: None, laptop_slate: false, passthrough: &[] };
+        ExtraTables { tpm: None, laptop_slate: false, cpu_hotplug: false, passthrough: &[] };
 }
 
 /// Installs the whole set into `region` (at physical `base`): FACS first (so it sits at
@@ -138,6 +142,9 @@ pub fn install(
     }
     installer.install(&Waet { rtc_good: true, pm_timer_good: true })?;
     installer.install(&AmlTable::ssdt(set.ssdt_body).with_oem_table_id("PLATFORM")?)?;
+    if set.extra.cpu_hotplug {
+        installer.install(&cpu_hotplug::ssdt(set.chipset)?)?;
+    }
     if set.extra.laptop_slate {
         installer.install(&laptop_slate::ssdt()?)?;
     }

@@ -14,8 +14,21 @@
 //!     Device (ECAM) { PNP0C02 reserving the ECAM area (Q35) }
 //! }
 //! Scope (\_SB) {
+//!     Device (PC80) { one per QEMU expander bridge, named by its root bus: _HID PNP0A08
+//!         and _CID PNP0A03 (PCIe; PNP0A03 alone for conventional PCI), _UID and _BBN the
+//!         bus, _PXM its NUMA node, _CRS its bus range and windows (carved out of PCI0's),
+//!         _PRT through \_SB.PRTX, _OSC (PCIe) through \_SB.PCI0._OSC }
+//! }
+//! Scope (\_SB) {
 //!     Device (C000) { ACPI0007: _HID, _UID, _STA, _MAT } ...one per processor
 //! }
+//! Scope (\_SB) {                                    with vCPU hot-add (Xen)
+//!     Name (NCPU, <processors>)
+//!     Name (CPON, Buffer (0x20) { <the vCPUs online at boot> })
+//!     Method (CNOT, 2) { If (Arg0 == 0) { Notify (C000, Arg1) } ... }
+//! }
+//! (the processors' _STA and _MAT then call CSTA and CMAT of the hot-plug SSDT,
+//! asl/cpu_hotplug.asi)
 //! Name (\_S3, Package (4) { SLP_TYP, SLP_TYP, 0, 0 })   when S3 is advertised
 //! Name (\_S4, Package (4) { SLP_TYP, SLP_TYP, 0, 0 })   when S4 is advertised
 //! Scope (\_SB) {
@@ -23,15 +36,16 @@
 //! }
 //! ```
 //!
-//! [`build_ssdt`] is pure and heap-free: it writes the AML body into the caller's buffer
-//! and the firmware wraps it with libacpi's `AmlTable::ssdt`.
+//! [`build_ssdt`] is pure: it writes the AML body into the caller's buffer and the firmware
+//! wraps it with libacpi's `AmlTable::ssdt`.
 
+use alloc::vec::Vec;
 use core::ops::{Range, RangeInclusive};
 
 use libacpi::Error;
 use libacpi::aml::{
-    AddressSpace, AmlWriter, Cacheability, EisaId, Io, Package, ProcessorDevice, Resource,
-    ResourceTemplate, ResourceUsage, Str,
+    AddressSpace, AmlWriter, Arg, Buffer, Cacheability, Call, EisaId, Io, LEqual, Package, Path,
+    ProcessorDevice, Resource, ResourceTemplate, ResourceUsage, Str,
 };
 use libacpi::tables::{MadtProcessor, ProcessorState};
 
@@ -57,12 +71,45 @@ pub struct SsdtInput<'a> {
     /// The sleep states to advertise besides S5 (which the DSDT has), with the SLP_TYP
     /// values the device model's PM1a_CNT implements.
     pub sleep_states: SleepStates,
+    /// QEMU's expander bridges' root buses: each gets its own root bridge device, and its
+    /// bus range and windows are left out of PCI0's.
+    pub expanders: &'a [ExpanderRoot],
+    /// vCPU hot-add (Xen): the processors follow the device model's presence bitmap, read
+    /// by the hot-plug SSDT (asl/cpu_hotplug.asi). `cpus` are then one per possible
+    /// vCPU, in vCPU order: processor `n` is vCPU `n`, bit `n` of the bitmap.
+    pub cpu_hotplug: Option<CpuHotplug>,
     /// Guest-physical address of the 16-byte VM generation ID ([`generation_id_bytes`]):
     /// describes it with the `VGEN` device. It must be [`GENERATION_ID_ALIGN`]-aligned (so
     /// it stays within one page) in memory the memory map reserves (not RAM, not ACPI
     /// reclaimable).
     pub generation_id: Option<u64>,
 }
+
+/// The root bus of one QEMU expander bridge, as its root bridge device describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpanderRoot {
+    pub bus_range: RangeInclusive<u8>,
+    /// PCI Express (`pxb-pcie`: PNP0A08 with `_OSC`) or conventional (`pxb`: PNP0A03).
+    pub pcie: bool,
+    /// The windows its devices were placed in (I/O, then memory below and above 4 GiB).
+    pub io: Option<Range<u64>>,
+    pub mem: Vec<Range<u64>>,
+    /// The NUMA node (proximity domain) QEMU gave the expander, if any.
+    pub proximity: Option<u32>,
+    /// For each entry slot * 4 + pin (0 = INTA) of the root bus, the bus-0 slot and pin
+    /// whose interrupt rule applies (see `IntxWiring::expander_input`).
+    pub intx: [[u8; 2]; 128],
+}
+
+/// What the runtime SSDT gives the hot-plug SSDT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CpuHotplug {
+    /// The vCPUs online at boot, bit `n` = vCPU `n`: what the OS is told first.
+    pub online: [u8; CPU_PRESENCE_BYTES],
+}
+
+/// The size of the device model's vCPU presence bitmap: 256 vCPUs.
+pub const CPU_PRESENCE_BYTES: usize = 32;
 
 /// SLP_TYP values for `\_S3` and `\_S4` (ACPI 6.5, 7.4.2): the value the OS writes to
 /// PM1a_CNT.SLP_TYP (and PM1b, which these chipsets lack) to enter the state. `None`: the
@@ -125,8 +172,6 @@ const VGA_WINDOW: RangeInclusive<u32> = 0xA_0000..=0xB_FFFF;
 /// The PCI configuration ports (CONFIG_ADDRESS and CONFIG_DATA), decoded by the host bridge
 /// itself; all other I/O goes to the bus on both chipsets.
 const CONFIG_PORTS: Io = Io::fixed(0xCF8, 8);
-const IO_BELOW_CONFIG_PORTS: AddressSpace = AddressSpace::word_io(0x0000, 0x0CF7);
-const IO_ABOVE_CONFIG_PORTS: AddressSpace = AddressSpace::word_io(0x0D00, 0xFFFF);
 const FOUR_GIB: u64 = 1 << 32;
 
 /// `_STA` of a processor device (ACPI 6.5, 6.3.7): present, enabled, shown, functioning.
@@ -142,8 +187,22 @@ const MAX_CPUS: usize = 0x1000;
 pub fn build_ssdt(input: &SsdtInput, out: &mut [u8]) -> Result<usize, Error> {
     validate(input)?;
     let mut w = AmlWriter::new(out);
+    // PCI0 forwards what the expanders' root buses do not.
+    let expander_io: Vec<Range<u64>> =
+        input.expanders.iter().filter_map(|e| e.io.clone()).collect();
+    let expander_mem: Vec<Range<u64>> =
+        input.expanders.iter().flat_map(|e| e.mem.iter().cloned()).collect();
+    // All I/O around the configuration ports.
+    let io_ranges = subtract(&[0..0xCF8, 0xD00..0x1_0000], &expander_io);
+    let low = subtract(input.low_windows, &expander_mem);
+    let high = subtract(input.high_window.as_slice(), &expander_mem);
+    let io_descriptors: Vec<AddressSpace> = io_ranges
+        .iter()
+        .map(|r| AddressSpace::word_io(r.start as u16, (r.end - 1) as u16))
+        .collect();
+    let io_refs: Vec<&dyn Resource> = io_descriptors.iter().map(|d| d as &dyn Resource).collect();
     w.scope("\\_SB.PCI0", |w| {
-        let windows = PciWindows { low: input.low_windows, high: input.high_window.as_ref() };
+        let windows = PciWindows { low: &low, high: &high };
         let bus_numbers = AddressSpace::word_bus_number(
             u16::from(*input.bus_range.start()),
             u16::from(*input.bus_range.end()),
@@ -155,14 +214,13 @@ pub fn build_ssdt(input: &SsdtInput, out: &mut [u8]) -> Result<usize, Error> {
         );
         w.name(
             "_CRS",
-            &ResourceTemplate(&[
-                &bus_numbers,
-                &CONFIG_PORTS,
-                &IO_BELOW_CONFIG_PORTS,
-                &IO_ABOVE_CONFIG_PORTS,
-                &vga,
-                &windows,
-            ]),
+            &ResourceTemplate(
+                &[&bus_numbers as &dyn Resource, &CONFIG_PORTS]
+                    .into_iter()
+                    .chain(io_refs.iter().copied())
+                    .chain([&vga as &dyn Resource, &windows])
+                    .collect::<Vec<_>>(),
+            ),
         )?;
         if let Some(ecam) = input.ecam {
             w.device("ECAM", |w| {
@@ -175,16 +233,36 @@ pub fn build_ssdt(input: &SsdtInput, out: &mut [u8]) -> Result<usize, Error> {
         }
         Ok(())
     })?;
+    if !input.expanders.is_empty() {
+        w.scope("\\_SB", |w| input.expanders.iter().try_for_each(|e| expander_device(w, e)))?;
+    }
     w.scope("\\_SB", |w| {
         for (index, cpu) in input.cpus.iter().enumerate() {
             let name = processor_name(index);
+            let name = core::str::from_utf8(&name).map_err(|_| Error::InvalidName)?;
+            if input.cpu_hotplug.is_some() {
+                hot_pluggable_processor(w, name, index, cpu)?;
+                continue;
+            }
             let status = match cpu.state {
                 ProcessorState::Enabled => STA_ENABLED,
                 ProcessorState::OnlineCapable => STA_ONLINE_CAPABLE,
                 ProcessorState::Disabled => STA_ABSENT,
             };
-            let name = core::str::from_utf8(&name).map_err(|_| Error::InvalidName)?;
             w.emit(&ProcessorDevice { name, madt_entry: *cpu, status })?;
+        }
+        if let Some(hotplug) = &input.cpu_hotplug {
+            w.name("NCPU", &(input.cpus.len() as u32))?;
+            w.name("CPON", &Buffer(&hotplug.online))?;
+            w.method("CNOT", 2, false, |w| {
+                for index in 0..input.cpus.len() {
+                    let name = processor_name(index);
+                    let name = core::str::from_utf8(&name).map_err(|_| Error::InvalidName)?;
+                    let index = index as u32;
+                    w.if_then(&LEqual(&Arg(0), &index), |w| w.notify(&Path(name), &Arg(1)))?;
+                }
+                Ok(())
+            })?;
         }
         Ok(())
     })?;
@@ -207,6 +285,94 @@ pub fn build_ssdt(input: &SsdtInput, out: &mut [u8]) -> Result<usize, Error> {
         })?;
     }
     Ok(w.len())
+}
+
+/// `\_SB.PCxx` for the root bus of one expander bridge.
+fn expander_device(w: &mut AmlWriter<'_>, e: &ExpanderRoot) -> Result<(), Error> {
+    let bus = *e.bus_range.start();
+    let hex = |n: u8| b"0123456789ABCDEF"[usize::from(n)];
+    let name = [b'P', b'C', hex(bus >> 4), hex(bus & 0xF)];
+    let name = core::str::from_utf8(&name).map_err(|_| Error::InvalidName)?;
+    w.device(name, |w| {
+        if e.pcie {
+            w.name("_HID", &EisaId("PNP0A08"))?;
+            w.name("_CID", &EisaId("PNP0A03"))?;
+        } else {
+            w.name("_HID", &EisaId("PNP0A03"))?;
+        }
+        w.name("_UID", &bus)?;
+        w.name("_BBN", &bus)?;
+        if let Some(node) = e.proximity {
+            w.name("_PXM", &node)?;
+        }
+        let bus_numbers =
+            AddressSpace::word_bus_number(u16::from(bus), u16::from(*e.bus_range.end()));
+        let io = e.io.as_ref().map(|r| AddressSpace::word_io(r.start as u16, (r.end - 1) as u16));
+        let (low, high): (Vec<Range<u64>>, Vec<Range<u64>>) =
+            e.mem.iter().cloned().partition(|r| r.end <= FOUR_GIB);
+        let windows = PciWindows { low: &low, high: &high };
+        let mut crs: Vec<&dyn Resource> = Vec::from([&bus_numbers as &dyn Resource]);
+        crs.extend(io.as_ref().map(|d| d as &dyn Resource));
+        crs.push(&windows);
+        w.name("_CRS", &ResourceTemplate(&crs))?;
+        let table: Vec<u8> = e.intx.iter().flatten().copied().collect();
+        w.name("XRTB", &Buffer(&table))?;
+        w.method("_PRT", 0, false, |w| {
+            w.return_value(&Call { method: "\\_SB.PRTX", args: &[&libacpi::aml::Path("XRTB")] })
+        })?;
+        if e.pcie {
+            // The same grants as for PCI0: the machine's policy, not the bus's.
+            w.method("_OSC", 4, false, |w| {
+                w.return_value(&Call {
+                    method: "\\_SB.PCI0._OSC",
+                    args: &[&Arg(0), &Arg(1), &Arg(2), &Arg(3)],
+                })
+            })?;
+        }
+        Ok(())
+    })
+}
+
+/// `ranges` without the parts `holes` cover, in order.
+fn subtract(ranges: &[Range<u64>], holes: &[Range<u64>]) -> Vec<Range<u64>> {
+    let mut pieces: Vec<Range<u64>> = ranges.to_vec();
+    for hole in holes.iter().filter(|h| !h.is_empty()) {
+        pieces = pieces
+            .into_iter()
+            .flat_map(|r| {
+                [
+                    r.start..hole.start.min(r.end).max(r.start),
+                    hole.end.max(r.start).min(r.end)..r.end,
+                ]
+            })
+            .filter(|r| !r.is_empty())
+            .collect();
+    }
+    pieces
+}
+
+/// A processor that follows the vCPU presence bitmap: the device of [`ProcessorDevice`],
+/// with `_STA` and `_MAT` computed by the hot-plug SSDT from bit `index`.
+fn hot_pluggable_processor(
+    w: &mut AmlWriter<'_>,
+    name: &str,
+    index: usize,
+    cpu: &MadtProcessor,
+) -> Result<(), Error> {
+    let mut entry = [0u8; MadtProcessor::MAX_ENCODED_LENGTH];
+    let entry_len = cpu.encode(&mut entry)?;
+    let bit = index as u32;
+    w.device(name, |w| {
+        w.name("_HID", &Str("ACPI0007"))?;
+        w.name("_UID", &cpu.uid)?;
+        w.method("_STA", 0, false, |w| {
+            w.return_value(&Call { method: "\\_SB.CSTA", args: &[&bit] })
+        })?;
+        w.method("_MAT", 0, false, |w| {
+            let mat = Buffer(&entry[..entry_len]);
+            w.return_value(&Call { method: "\\_SB.CMAT", args: &[&bit, &mat] })
+        })
+    })
 }
 
 /// Rejects inputs the encoders would accept but that describe an impossible machine.
@@ -235,6 +401,9 @@ fn validate(input: &SsdtInput) -> Result<(), Error> {
     }
     if input.cpus.len() > MAX_CPUS {
         return Err(Error::InvalidAmlOperand("more processors than C000-CFFF can name"));
+    }
+    if input.cpu_hotplug.is_some() && input.cpus.len() > CPU_PRESENCE_BYTES * 8 {
+        return Err(Error::InvalidAmlOperand("more hot-pluggable vCPUs than the bitmap holds"));
     }
     let SleepStates { s3, s4 } = input.sleep_states;
     if s3.into_iter().chain(s4).any(|t| t > MAX_SLP_TYP) {
@@ -275,7 +444,7 @@ fn memory_range(range: Range<u64>, usage: ResourceUsage) -> AddressSpace {
 /// firmware itself moves 64-bit non-prefetchable BARs up when the low hole is small).
 struct PciWindows<'a> {
     low: &'a [Range<u64>],
-    high: Option<&'a Range<u64>>,
+    high: &'a [Range<u64>],
 }
 
 impl PciWindows<'_> {
@@ -291,14 +460,14 @@ impl Resource for PciWindows<'_> {
             .iter()
             .map(|r| memory_range(r.clone(), ResourceUsage::Producer).length())
             .sum();
-        low + self.high.map_or(0, |r| Self::high_descriptor(r).length())
+        low + self.high.iter().map(|r| Self::high_descriptor(r).length()).sum::<usize>()
     }
 
     fn write(&self, w: &mut AmlWriter<'_>) -> Result<(), Error> {
         for window in self.low {
             memory_range(window.clone(), ResourceUsage::Producer).write(w)?;
         }
-        if let Some(high) = self.high {
+        for high in self.high {
             Self::high_descriptor(high).write(w)?;
         }
         Ok(())

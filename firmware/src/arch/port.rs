@@ -49,7 +49,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use x86_64::instructions::port::Port;
 
 // Every access is counted (crate::stats), by port range.
-// SAFETY (all methods): constructing `HwPorts` is where the caller vouched for owning the
+// SAFETY: constructing `HwPorts` is where the caller vouched for owning the
 // devices; a port access itself cannot break Rust's memory model.
 impl PortIo for HwPorts {
     fn read8(&mut self, port: u16) -> u8 {

@@ -50,9 +50,23 @@ pub struct PciSetup {
     /// tables: `_PRT` rules, MADT overrides, MP table and `$PIR`).
     pub wiring: IntxWiring,
     pub routes: Vec<pci::IntxRoute>,
+    /// QEMU's expander bridges: where each one's root bus is and what it was given.
+    pub expanders: Vec<ExpanderSetup>,
     /// The low MMIO hole the BARs were placed in: the one passed in, or under Xen the one
     /// it grew to (the RAM it covered moved above 4 GiB, and the memory map says so).
     pub hole: Range<u64>,
+}
+
+/// One expander bridge's root bus after placement.
+#[derive(Clone, Debug)]
+pub struct ExpanderSetup {
+    /// The expander function on bus 0.
+    pub bdf: Bdf,
+    pub pcie: bool,
+    pub buses: core::ops::RangeInclusive<u8>,
+    pub io: Option<Range<u64>>,
+    /// Its memory and prefetchable memory windows, those that are open.
+    pub mem: Vec<Range<u64>>,
 }
 
 /// Configuration access on this machine: through the ECAM window for the buses it reaches,
@@ -242,6 +256,7 @@ pub fn bring_up<H: Hypercall>(
     boot: &mut BootInfo,
     hole: Range<u64>,
     xen: Option<&mut XenSetup<H>>,
+    extra_roots: u8,
     self_checks: bool,
 ) -> Result<PciSetup, Fatal> {
     let phys_bits = phys_bits();
@@ -252,9 +267,12 @@ pub fn bring_up<H: Hypercall>(
     if let Some(area) = before_enumeration {
         cfg.switch_to_ecam(area)?;
     }
-    let mut topology = pci::enumerate(&mut cfg);
+    let mut topology = pci::enumerate(&mut cfg, extra_roots).map_err(Fatal::Expander)?;
     let buses_in_use = u16::from(topology.last_bus) + 1;
-    info!("{} functions on {buses_in_use} bus(es)", topology.functions.len());
+    info!(
+        "{} functions on {buses_in_use} bus(es), {extra_roots} extra root bus(es)",
+        topology.functions.len()
+    );
     cfg.check_ecam(&topology, self_checks)?;
 
     let ranges_for = |map: &[MemoryRegion], hole: &Range<u64>| {
@@ -293,7 +311,11 @@ pub fn bring_up<H: Hypercall>(
     // SAFETY: the firmware owns the machine's devices while it runs.
     let mut ports = unsafe { HwPorts::new() };
     chipset.route_pirqs(wiring, &mut cfg, &mut ports);
-    let routes = pci::route_intx(&topology, |device, pin| wiring.bus0_link(device, pin) as u8);
+    let routes = pci::route_intx(
+        &topology,
+        |device, pin| wiring.bus0_link(device, pin) as u8,
+        |expander, pin| wiring.expander_input(expander, pin),
+    );
     pci::program_interrupt_lines(&mut cfg, &routes, wiring.link_irqs());
     info!(
         "INTx: {} functions routed ({wiring:?} wiring); PIRQ links to IRQs {:?}",
@@ -312,7 +334,28 @@ pub fn bring_up<H: Hypercall>(
         span(&plan.high_mem_used),
         span(&plan.io_used),
     );
+    let expanders = topology
+        .functions
+        .iter()
+        .zip(&plan.functions)
+        .filter_map(|(f, p)| {
+            let info = f.bridge.filter(|b| b.expander)?;
+            let range = |r: pci::Resource| r.base..r.end();
+            Some(ExpanderSetup {
+                bdf: f.bdf,
+                pcie: f.device_id == 0x000B,
+                buses: info.secondary_bus..=info.subordinate_bus,
+                io: p.windows.io.map(range),
+                mem: [p.windows.mem, p.windows.prefetchable]
+                    .into_iter()
+                    .flatten()
+                    .map(range)
+                    .collect(),
+            })
+        })
+        .collect();
     Ok(PciSetup {
+        expanders,
         ecam,
         low_window,
         high_window: plan.high_mem_used.clone().and(high),

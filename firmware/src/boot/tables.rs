@@ -19,7 +19,7 @@ pub use passthrough::PassthroughError;
 use super::Fatal;
 use super::pci::PciSetup;
 use crate::acpi::ssdt::{
-    GENERATION_ID_SIZE, SleepStates, SsdtInput, build_ssdt, generation_id_bytes,
+    ExpanderRoot, GENERATION_ID_SIZE, SleepStates, SsdtInput, build_ssdt, generation_id_bytes,
 };
 use crate::acpi::tpm::{self, TpmInterface, TpmTables};
 use crate::acpi::{self, ExtraTables, TableSet, selftest};
@@ -143,12 +143,19 @@ pub struct Platform<'a> {
     pub uuid: Option<[u8; 16]>,
     /// SRAT and SLIT contents (Xen's vNUMA).
     pub numa: Option<&'a crate::acpi::numa::NumaTables>,
+    /// The NUMA node of each expander bridge's root bus (by bus number), as QEMU's own
+    /// tables give it.
+    pub expander_nodes: &'a [(u8, u32)],
     /// The sleep states the SSDT advertises besides S5.
     pub sleep_states: SleepStates,
     /// The VM generation ID (Xen's `platform/generation-id`).
     pub generation_id: Option<[u64; 2]>,
     /// SMBIOS strings set by the platform's owner (over the builder's defaults).
     pub strings: &'a BiosStrings,
+    /// vCPU hot-add (Xen): the processors follow the device model's presence bitmap.
+    pub cpu_hotplug: Option<crate::acpi::ssdt::CpuHotplug>,
+    /// The legacy ISA devices that answer (the DSDT declares them present).
+    pub legacy: crate::chipset::isa::LegacyDevices,
     /// QEMU's SMBIOS structure table, taken as it is (the firmware's own structures fill in
     /// the types it lacks).
     pub qemu_smbios: Option<&'a [u8]>,
@@ -505,10 +512,33 @@ fn install_acpi(
     }
     let pci = platform.pci;
     let last_bus = match (platform.chipset, pci.ecam) {
-        // Hot-added bridges may number buses up to the end of what ECAM reaches.
+        // Hot-added bridges may number buses up to the end of what ECAM reaches, or the
+        // first expander's root bus.
         (_, Some(ecam)) => (ecam.buses - 1) as u8,
         (_, None) => u8::MAX,
     };
+    let last_bus = pci.expanders.iter().map(|e| *e.buses.start() - 1).fold(last_bus, u8::min);
+    let expanders: Vec<ExpanderRoot> = pci
+        .expanders
+        .iter()
+        .map(|e| ExpanderRoot {
+            bus_range: e.buses.clone(),
+            pcie: e.pcie,
+            io: e.io.clone(),
+            mem: e.mem.clone(),
+            proximity: platform
+                .expander_nodes
+                .iter()
+                .find(|&&(bus, _)| bus == *e.buses.start())
+                .map(|&(_, node)| node),
+            intx: core::array::from_fn(|entry| {
+                let (slot, pin) = ((entry / 4) as u8, entry % 4);
+                let pin = crate::pci::IntxPin::from_register(pin as u8 + 1).expect("0..4");
+                let (device, pin) = pci.wiring.expander_input(e.bdf.device(), pin.swizzle(slot));
+                [device, pin.index()]
+            }),
+        })
+        .collect();
     let ssdt_input = SsdtInput {
         cpus: platform.cpus,
         bus_range: 0..=last_bus,
@@ -516,11 +546,14 @@ fn install_acpi(
         high_window: pci.high_window.clone(),
         ecam: pci.ecam,
         sleep_states: platform.sleep_states,
+        expanders: &expanders,
+        cpu_hotplug: platform.cpu_hotplug,
         generation_id: generation_id.map(|page| page.start),
     };
     let settings = acpi::dsdt::DsdtSettings {
         xen_intx: pci.wiring.is_xen(),
         native_pcie_hotplug: mode.native_pcie_hotplug,
+        legacy: platform.legacy,
     };
     let dsdt = acpi::dsdt::installed_dsdt(platform.chipset, settings)?;
     let mut ssdt = vec![0u8; 64 * 1024];
@@ -539,6 +572,7 @@ fn install_acpi(
         extra: ExtraTables {
             tpm,
             laptop_slate: platform.requests.laptop_slate,
+            cpu_hotplug: platform.cpu_hotplug.is_some(),
             passthrough: &passthrough,
         },
     };

@@ -1,7 +1,9 @@
 //! The two chipsets the firmware supports, told apart by the host bridge at 00:00.0, and
 //! everything that differs between them: where PCI interrupts are routed, how bus-0 slots
-//! reach the PIRQ links on each platform ([`wiring`]), the Q35 MCH's ECAM window ([`q35`]).
+//! reach the PIRQ links on each platform ([`wiring`]), the Q35 MCH's ECAM window ([`q35`]),
+//! and which legacy ISA devices the device model has ([`isa`]).
 
+pub mod isa;
 pub mod pm;
 pub mod q35;
 pub mod wiring;

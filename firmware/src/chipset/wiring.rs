@@ -75,6 +75,28 @@ impl IntxWiring {
         }
     }
 
+    /// The bus-0 device and pin whose rule applies to pin `pin` (already swizzled on the
+    /// root bus) of the root bus of the expander bridge in slot `expander`. QEMU's expander
+    /// takes the swizzled pin minus its own slot number, and the chipset then applies its
+    /// bus-0 rule to the expander's slot with that pin (hw/pci-bridge/pci_expander_bridge.c).
+    /// The PIIX3 reduces the sum modulo 4; the ICH9 looks the pair up in a table of four
+    /// pins per slot, so a negative pin reaches into the previous slot's row.
+    pub fn expander_input(self, expander: u8, pin: IntxPin) -> (u8, IntxPin) {
+        let slot = i32::from(expander & 0x1F);
+        let pin_minus_slot = i32::from(pin.index()) - slot;
+        let (device, index) = match self {
+            IntxWiring::QemuIch9 => {
+                let flat = slot * 4 + pin_minus_slot;
+                (flat.div_euclid(4), flat.rem_euclid(4))
+            }
+            // Xen's machines have no expanders; the PIIX3's arithmetic is the harmless
+            // choice.
+            IntxWiring::QemuPiix | IntxWiring::Xen => (slot, pin_minus_slot.rem_euclid(4)),
+        };
+        let pin = IntxPin::from_register(index as u8 + 1).expect("index is 0..4");
+        (device as u8, pin)
+    }
+
     /// The I/O APIC input (GSI) pin `pin` of bus-0 device `device` drives in APIC mode.
     pub fn apic_gsi(self, device: u8, pin: IntxPin) -> u32 {
         let link = self.bus0_link(device, pin);
@@ -158,6 +180,28 @@ mod tests {
         assert_eq!(wiring.bus0_link(3, IntxPin::B), 4);
         assert_eq!(wiring.apic_gsi(31, IntxPin::B), 17);
         assert_eq!(wiring.apic_gsi(2, IntxPin::A), 22);
+    }
+
+    #[test]
+    fn expander_root_buses_follow_qemus_arithmetic() {
+        // PIIX3: the expander's slot cancels out, so a device on the root bus drives the
+        // link it would drive in the same slot on bus 0.
+        for expander in 1..32u8 {
+            for device in 0..32u8 {
+                for pin in PINS {
+                    let swizzled = pin.swizzle(device);
+                    let (d, p) = IntxWiring::QemuPiix.expander_input(expander, swizzled);
+                    assert_eq!(
+                        IntxWiring::QemuPiix.bus0_link(d, p),
+                        IntxWiring::QemuPiix.bus0_link(device, pin)
+                    );
+                }
+            }
+        }
+        // ICH9, expander in slot 1: pin A (index 0) minus 1 is the last pin of slot 0.
+        assert_eq!(IntxWiring::QemuIch9.expander_input(1, IntxPin::A), (0, IntxPin::D));
+        assert_eq!(IntxWiring::QemuIch9.expander_input(1, IntxPin::B), (1, IntxPin::A));
+        assert_eq!(IntxWiring::QemuIch9.expander_input(3, IntxPin::A), (2, IntxPin::B));
     }
 
     #[test]

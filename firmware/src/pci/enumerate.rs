@@ -28,7 +28,7 @@
 use alloc::vec::Vec;
 
 use super::bar::{Bar, size_bars};
-use super::error::PciProblem;
+use super::error::{ExpanderError, PciProblem};
 use super::hotplug::{self, HotplugSlot, Reservation};
 use super::intx::IntxPin;
 use super::{Bdf, ConfigSpace, reg};
@@ -42,6 +42,9 @@ pub struct Topology {
     pub problems: Vec<PciProblem>,
     /// The highest bus number handed out (0 when there are no bridges).
     pub last_bus: u8,
+    /// The highest bus number of bus 0's own hierarchy (the whole machine's but for the
+    /// buses of expander root buses, [`BridgeInfo::expander`]).
+    pub last_bus0_bus: u8,
 }
 
 /// One PCI function with a type 0 or type 1 header.
@@ -75,6 +78,13 @@ pub struct BridgeInfo {
     /// Room to keep free behind the bridge for hot-plugged devices (none when the bridge
     /// is not hot-plug capable and QEMU asked for nothing).
     pub reservation: Reservation,
+    /// Set for a QEMU PCI expander bridge (`pxb`, `pxb-pcie`): a host bridge that shows up
+    /// as a type 0 function on bus 0 and opens a further root bus at a number fixed by the
+    /// VM configuration. Nothing decodes its windows (every root bus shares the host's
+    /// address spaces), so they are bookkeeping for the OS's root bridge description: they
+    /// are planned as a bridge's are, so that the root bus's resources form disjoint blocks,
+    /// and never written to the function.
+    pub expander: bool,
 }
 
 /// The bridge's I/O window: optional in the PCI-PCI bridge specification.
@@ -93,6 +103,11 @@ pub enum PrefDecode {
     Bits64,
 }
 
+/// QEMU's PCI expander bridges (Red Hat vendor ID): `pxb` and `pxb-pcie`.
+const EXPANDER_IDS: [(u16, u16); 2] = [(0x1B36, 0x0009), (0x1B36, 0x000B)];
+/// Class code (base class, subclass) of a host bridge.
+const CLASS_HOST_BRIDGE: u32 = 0x06_00;
+
 const HEADER_LAYOUT_MASK: u8 = 0x7F;
 const HEADER_MULTI_FUNCTION: u8 = 0x80;
 const HEADER_ENDPOINT: u8 = 0;
@@ -103,32 +118,119 @@ const WINDOW_DECODE_MASK: u8 = 0x0F;
 const WINDOW_DECODE_NARROW: u8 = 0;
 const WINDOW_DECODE_WIDE: u8 = 1;
 
-/// Walks every bus reachable from bus 0. Writes bus numbers into bridges and leaves every
-/// function found with decoding and bus mastering off, every BAR at 0 and every bridge window
-/// closed, ready for [`plan`](super::plan) and [`program`](super::program).
-pub fn enumerate(cfg: &mut impl ConfigSpace) -> Topology {
+/// Walks every bus reachable from bus 0, and the `extra_roots` further root buses QEMU's
+/// expander bridges open (fw_cfg `etc/extra-pci-roots`; 0 elsewhere). Writes bus numbers
+/// into bridges and leaves every function found with decoding and bus mastering off, every
+/// BAR at 0 and every bridge window closed, ready for [`plan`](super::plan) and
+/// [`program`](super::program).
+///
+/// An expander's root bus number is fixed by the VM configuration and not visible in any
+/// register, so, as other firmware does, the root buses are found by looking for functions
+/// on the bus numbers above 0 once bus 0's bridges are closed (nothing else answers there
+/// then), lowest first, and each is scanned (closing its own bridges) before looking
+/// further. Bus 0's bridges are then numbered below the first root bus, and each root bus's
+/// bridges between it and the next. The expanders on bus 0 are matched with the root buses
+/// in order: slot order and bus number order. Errors: a count that does not match; an
+/// expander whose root bus has no device is a [`PciProblem::ExpanderWithoutBus`].
+pub fn enumerate(cfg: &mut impl ConfigSpace, extra_roots: u8) -> Result<Topology, ExpanderError> {
     let mut topology = Topology::default();
-    // The next bus number to hand out; 256 means none is left.
-    let mut next_bus: u16 = 1;
     let root_bridges = scan_bus(cfg, &mut topology, 0, None);
-    // One entry per bus being scanned: the bridge leading to it (`None` for bus 0) and the
-    // bridges found on it still to descend into.
-    let mut stack = Vec::from([(None, root_bridges.into_iter())]);
-    while let Some((owner, pending)) = stack.last_mut() {
-        let owner = *owner;
+    let expanders: Vec<usize> = topology
+        .functions
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| {
+            EXPANDER_IDS.contains(&(f.vendor_id, f.device_id))
+                && f.class_code >> 8 == CLASS_HOST_BRIDGE
+                && f.bridge.is_none()
+        })
+        .map(|(index, _)| index)
+        .collect();
+    if usize::from(extra_roots) != expanders.len() {
+        return Err(ExpanderError::Count { roots: extra_roots, expanders: expanders.len() });
+    }
+    let mut roots = Vec::new();
+    let mut bus: u16 = 1;
+    while roots.len() < expanders.len() && bus <= 0xFF {
+        let number = bus as u8;
+        bus += 1;
+        if !(0..32).any(|device| cfg.ids(Bdf::new(number, device, 0)).is_some()) {
+            continue;
+        }
+        let expander = expanders[roots.len()];
+        topology.functions[expander].bridge = Some(BridgeInfo {
+            secondary_bus: number,
+            subordinate_bus: number,
+            io: IoDecode::Bits16,
+            prefetchable: PrefDecode::Bits64,
+            reservation: Reservation::default(),
+            expander: true,
+        });
+        log::info!(
+            "{}: expander bridge to root bus {number:02x}",
+            topology.functions[expander].bdf
+        );
+        let bridges = scan_bus(cfg, &mut topology, number, Some(expander));
+        roots.push((expander, number, bridges));
+    }
+    // An expander with nothing behind it has a root bus no access can find (QEMU allows
+    // it; SeaBIOS scans on past it too). It gets no root bridge; as the pairing is by order,
+    // it is taken to be the last.
+    for &expander in &expanders[roots.len()..] {
+        let expander = topology.functions[expander].bdf;
+        report(&mut topology, PciProblem::ExpanderWithoutBus { expander, found: roots.len() });
+    }
+    let first_root = roots.first().map_or(0x100, |&(_, number, _)| u16::from(number));
+    let last = number_hierarchy(cfg, &mut topology, None, root_bridges, 1, first_root - 1);
+    topology.last_bus0_bus = last;
+    topology.last_bus = last;
+    for index in 0..roots.len() {
+        let (expander, number, ref bridges) = roots[index];
+        let limit = roots.get(index + 1).map_or(0xFF, |&(_, next, _)| u16::from(next) - 1);
+        let bridges = bridges.clone();
+        let first = u16::from(number) + 1;
+        let last =
+            number_hierarchy(cfg, &mut topology, Some(expander), bridges, first, limit).max(number);
+        if let Some(info) = &mut topology.functions[expander].bridge {
+            info.subordinate_bus = last;
+        }
+        topology.last_bus = last;
+    }
+    Ok(topology)
+}
+
+/// Numbers the bridges below one root bus depth-first, handing out bus numbers from
+/// `first` up to `limit`; `root_bridges` are the bridges on the root bus itself (already
+/// scanned, for the root bus of `expander`, or bus 0 for `None`). Returns the highest bus
+/// number handed out (`first - 1` when none was).
+fn number_hierarchy(
+    cfg: &mut impl ConfigSpace,
+    topology: &mut Topology,
+    expander: Option<usize>,
+    root_bridges: Vec<usize>,
+    first: u16,
+    limit: u16,
+) -> u8 {
+    // The next bus number to hand out; above `limit` means none is left.
+    let mut next_bus: u16 = first;
+    // One entry per bus being scanned: the bridge leading to it (the root's expander, or
+    // `None` for bus 0) and the bridges found on it still to descend into.
+    let mut stack = Vec::from([(expander, true, root_bridges.into_iter())]);
+    while let Some((owner, is_root, pending)) = stack.last_mut() {
+        let (owner, is_root) = (*owner, *is_root);
         if let Some(bridge) = pending.next() {
-            if let Some(secondary) = assign_bus_numbers(cfg, &mut topology, bridge, next_bus) {
+            if let Some(secondary) = assign_bus_numbers(cfg, topology, bridge, next_bus, limit) {
                 next_bus += 1;
-                let bridges = scan_bus(cfg, &mut topology, secondary, Some(bridge));
-                stack.push((Some(bridge), bridges.into_iter()));
+                let bridges = scan_bus(cfg, topology, secondary, Some(bridge));
+                stack.push((Some(bridge), false, bridges.into_iter()));
             }
             continue;
         }
         stack.pop();
-        if let Some(bridge) = owner {
+        if let (Some(bridge), false) = (owner, is_root) {
             // Every bus number handed out since this bridge's own is behind it, and the
             // numbers it reserves for hot-plugged bridges.
-            let last = reserve_bus_numbers(&topology.functions[bridge], next_bus - 1);
+            let last = reserve_bus_numbers(&topology.functions[bridge], next_bus - 1, limit);
             next_bus = u16::from(last) + 1;
             let bdf = topology.functions[bridge].bdf;
             cfg.write8(bdf, reg::SUBORDINATE_BUS, last);
@@ -137,8 +239,7 @@ pub fn enumerate(cfg: &mut impl ConfigSpace) -> Topology {
             }
         }
     }
-    topology.last_bus = (next_bus - 1) as u8;
-    topology
+    (next_bus - 1) as u8
 }
 
 /// The subordinate bus of `bridge` whose subtree used numbers up to `last_used`: at least
@@ -147,35 +248,38 @@ pub fn enumerate(cfg: &mut impl ConfigSpace) -> Topology {
 /// are seen; one that leaves them nothing shows up as [`PciProblem::OutOfBusNumbers`] on
 /// them. QEMU only asks for this when told to (`bus-reserve`), so that is left to the VM
 /// configuration rather than guessed here.
-fn reserve_bus_numbers(bridge: &Function, last_used: u16) -> u8 {
+fn reserve_bus_numbers(bridge: &Function, last_used: u16, limit: u16) -> u8 {
     let Some(info) = &bridge.bridge else {
         return last_used as u8;
     };
     let wanted = u16::from(info.secondary_bus) + u16::from(info.reservation.buses);
-    if wanted > 0xFF {
+    if wanted > limit {
         log::warn!(
-            "{}: {} bus numbers reserved for hot-plug, only up to bus ff granted",
+            "{}: {} bus numbers reserved for hot-plug, only up to bus {limit:02x} granted",
             bridge.bdf,
             info.reservation.buses
         );
     }
-    wanted.min(0xFF).max(last_used) as u8
+    wanted.min(limit).max(last_used) as u8
 }
 
-/// Gives `bridge` secondary bus `next_bus` and subordinate 0xFF for the descent, and returns
-/// the secondary bus; or records why it cannot be used and returns `None`.
+/// Gives `bridge` secondary bus `next_bus` and subordinate `limit` (the last number this
+/// root bus may hand out) for the descent, and returns the secondary bus; or records why it
+/// cannot be used and returns `None`.
 fn assign_bus_numbers(
     cfg: &mut impl ConfigSpace,
     topology: &mut Topology,
     bridge: usize,
     next_bus: u16,
+    limit: u16,
 ) -> Option<u8> {
     let bdf = topology.functions[bridge].bdf;
-    let Ok(secondary) = u8::try_from(next_bus) else {
+    if next_bus > limit {
         report(topology, PciProblem::OutOfBusNumbers { bridge: bdf });
         return None;
-    };
-    let wrote = [bdf.bus(), secondary, 0xFF];
+    }
+    let secondary = next_bus as u8;
+    let wrote = [bdf.bus(), secondary, limit as u8];
     write_bus_numbers(cfg, bdf, wrote);
     let [primary, secondary_read, subordinate, _] = cfg.read32(bdf, reg::PRIMARY_BUS).to_le_bytes();
     let read = [primary, secondary_read, subordinate];
@@ -186,7 +290,7 @@ fn assign_bus_numbers(
     }
     if let Some(info) = &mut topology.functions[bridge].bridge {
         info.secondary_bus = secondary;
-        info.subordinate_bus = 0xFF;
+        info.subordinate_bus = limit as u8;
     }
     log::debug!("{bdf}: bridge to bus {secondary:02x}");
     Some(secondary)
@@ -365,5 +469,12 @@ fn probe_bridge(
         };
         log::debug!("{bdf}: {why}: reserving {reservation}");
     }
-    BridgeInfo { secondary_bus: 0, subordinate_bus: 0, io, prefetchable, reservation }
+    BridgeInfo {
+        secondary_bus: 0,
+        subordinate_bus: 0,
+        io,
+        prefetchable,
+        reservation,
+        expander: false,
+    }
 }

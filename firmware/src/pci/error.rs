@@ -17,8 +17,9 @@ pub enum PciProblem {
     /// A header layout other than 0, 1 or 2 (all-ones reads give 0x7f): the function is
     /// skipped.
     UnknownHeaderType { bdf: Bdf, header_type: u8 },
-    /// All 256 bus numbers are in use; the bridge is left closed and nothing behind it is
-    /// enumerated.
+    /// No bus number is left for the bridge: all 256 are in use, or its root bus's range
+    /// ends at the next expander's root bus; the bridge is left closed and nothing behind
+    /// it is enumerated.
     OutOfBusNumbers { bridge: Bdf },
     /// The bridge did not keep the bus numbers written to it (broken or looping bridge);
     /// it is left closed and nothing behind it is enumerated.
@@ -36,6 +37,10 @@ pub enum PciProblem {
     /// A bridge's I/O or prefetchable window reports an addressing capability other than
     /// 16/32 (I/O) or 32/64 bits (prefetchable); that window is treated as absent.
     WindowDecodeUnknown { bridge: Bdf, register: u16, value: u8 },
+    /// Only `found` root buses answered, fewer than there are expander bridges: `expander`
+    /// has nothing behind it (QEMU allows that), its root bus cannot be found and it gets
+    /// no root bridge.
+    ExpanderWithoutBus { expander: Bdf, found: usize },
     /// An SR-IOV VF BAR that is not a memory BAR (VFs have none other); not placed.
     VfBarNotMemory { bdf: Bdf, bar: BarRegister },
     /// An SR-IOV VF BAR whose room for every VF does not fit its address width.
@@ -46,6 +51,11 @@ impl fmt::Display for PciProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use PciProblem::*;
         match *self {
+            ExpanderWithoutBus { expander, found } => write!(
+                f,
+                "{expander}: expander bridge with no device on its root bus ({found} root \
+                 bus(es) found for the others): it gets no root bridge"
+            ),
             CardBus { bdf } => {
                 write!(f, "{bdf}: CardBus bridge (header type 2) not supported, skipped")
             }
@@ -54,7 +64,8 @@ impl fmt::Display for PciProblem {
             }
             OutOfBusNumbers { bridge } => write!(
                 f,
-                "{bridge}: no bus number left (all 256 in use), nothing behind this bridge is enumerated"
+                "{bridge}: no bus number left (all 256 in use, or the next expander root bus's \
+                 number reached), nothing behind this bridge is enumerated"
             ),
             BusNumbersNotKept { bridge, wrote, read } => write!(
                 f,
@@ -119,6 +130,27 @@ impl fmt::Display for PlanError {
                 f,
                 "PCI programming: plan for {planned} functions given for a topology of {functions} \
                  (or BAR counts differ)"
+            ),
+        }
+    }
+}
+
+/// QEMU's expander bridges and its count of extra root buses disagree: the machine cannot be
+/// described, and guessing would misnumber buses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpanderError {
+    /// fw_cfg `etc/extra-pci-roots` names `roots` root buses, bus 0 holds `expanders`
+    /// expander bridges.
+    Count { roots: u8, expanders: usize },
+}
+
+impl fmt::Display for ExpanderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            ExpanderError::Count { roots, expanders } => write!(
+                f,
+                "PCI: fw_cfg etc/extra-pci-roots says {roots} extra root bus(es), bus 0 has \
+                 {expanders} expander bridge(s)"
             ),
         }
     }

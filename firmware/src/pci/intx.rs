@@ -62,8 +62,15 @@ pub struct IntxRoute {
 }
 
 /// Routes every function that has an interrupt pin. `root_link` is the platform's bus-0 rule
-/// ([`IntxWiring::bus0_link`](crate::chipset::IntxWiring::bus0_link)).
-pub fn route_intx(topology: &Topology, root_link: impl Fn(u8, IntxPin) -> u8) -> Vec<IntxRoute> {
+/// ([`IntxWiring::bus0_link`](crate::chipset::IntxWiring::bus0_link)); `expander_input`
+/// gives the bus-0 device and pin an expander bridge's root bus drives for the expander's
+/// slot and the pin swizzled on its bus
+/// ([`IntxWiring::expander_input`](crate::chipset::IntxWiring::expander_input)).
+pub fn route_intx(
+    topology: &Topology,
+    root_link: impl Fn(u8, IntxPin) -> u8,
+    expander_input: impl Fn(u8, IntxPin) -> (u8, IntxPin),
+) -> Vec<IntxRoute> {
     let mut routes = Vec::new();
     for function in &topology.functions {
         let Some(pin) = function.interrupt_pin else {
@@ -78,6 +85,9 @@ pub fn route_intx(topology: &Topology, root_link: impl Fn(u8, IntxPin) -> u8) ->
             root_pin = root_pin.swizzle(device);
             let bridge = &topology.functions[bridge];
             device = bridge.bdf.device();
+            if bridge.bridge.is_some_and(|b| b.expander) {
+                (device, root_pin) = expander_input(device, root_pin);
+            }
             upstream = bridge.upstream;
         }
         routes.push(IntxRoute {

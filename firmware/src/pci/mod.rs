@@ -11,10 +11,14 @@
 //!    [`program_interrupt_lines`] writes the interrupt line registers from the link IRQs.
 //!
 //! ```ignore
-//! let topology = pci::enumerate(&mut cfg);
+//! let topology = pci::enumerate(&mut cfg, extra_roots)?;
 //! let plan = pci::plan(&topology, &apertures)?;
 //! pci::program(&mut cfg, &topology, &plan)?;
-//! let routes = pci::route_intx(&topology, |dev, pin| wiring.bus0_link(dev, pin) as u8);
+//! let routes = pci::route_intx(
+//!     &topology,
+//!     |dev, pin| wiring.bus0_link(dev, pin) as u8,
+//!     |expander, pin| wiring.expander_input(expander, pin),
+//! );
 //! pci::program_interrupt_lines(&mut cfg, &routes, &link_irqs);
 //! ```
 
@@ -42,7 +46,7 @@ pub use bar::{Bar, BarKind, BarRegister};
 pub use cf8::Cf8;
 pub use ecam::Ecam;
 pub use enumerate::{BridgeInfo, Function, IoDecode, PrefDecode, Topology, enumerate};
-pub use error::{PciProblem, PlanError};
+pub use error::{ExpanderError, PciProblem, PlanError};
 pub use hotplug::{HotplugSlot, Reservation};
 pub use intx::{IntxPin, IntxRoute, program_interrupt_lines, route_intx};
 pub use place::{

@@ -73,16 +73,20 @@ fn program_function(cfg: &mut impl ConfigSpace, function: &Function, placement: 
         }
     }
     if let Some(bridge) = &function.bridge {
-        write_windows(cfg, bdf, bridge, &placement.windows);
         let windows = &placement.windows;
-        io.add_window(windows.io.is_some());
-        mem.add_window(windows.mem.is_some() || windows.prefetchable.is_some());
+        // An expander's windows exist only in the ACPI tables: it has no such registers.
+        if !bridge.expander {
+            write_windows(cfg, bdf, bridge, windows);
+            io.add_window(windows.io.is_some());
+            mem.add_window(windows.mem.is_some() || windows.prefetchable.is_some());
+        }
+        let what = if bridge.expander { "root bus" } else { "bridge" };
         for (name, window) in
             [("io", windows.io), ("mem", windows.mem), ("prefetchable", windows.prefetchable)]
         {
             if let Some(window) = window {
                 log::info!(
-                    "{bdf} {:04x}:{:04x} bridge {name} window {window}",
+                    "{bdf} {:04x}:{:04x} {what} {name} window {window}",
                     function.vendor_id,
                     function.device_id,
                 );

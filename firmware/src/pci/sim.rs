@@ -141,11 +141,18 @@ pub struct Sim {
     pub buses: Vec<SimBus>,
     /// Configuration cycles that more than one bridge claimed.
     pub routing_conflicts: usize,
+    /// Root buses of expander bridges: (fixed bus number, bus).
+    pub extra_roots: Vec<(u8, BusId)>,
 }
 
 impl Default for Sim {
     fn default() -> Self {
-        Sim { functions: Vec::new(), buses: Vec::from([SimBus::default()]), routing_conflicts: 0 }
+        Sim {
+            functions: Vec::new(),
+            buses: Vec::from([SimBus::default()]),
+            routing_conflicts: 0,
+            extra_roots: Vec::new(),
+        }
     }
 }
 
@@ -297,6 +304,21 @@ impl Sim {
         (self.plug(bus, device, function, f), child)
     }
 
+    /// A QEMU `pxb-pcie` in slot `device` of bus 0 (a type 0 host bridge function, no BARs)
+    /// and its root bus, numbered `bus_number` whatever is written anywhere.
+    pub fn add_expander(&mut self, device: u8, bus_number: u8) -> (FnId, BusId) {
+        let f = SimFunction::new(0x1B36, 0x000B, 0x06_00_00, 0);
+        let child = self.buses.len();
+        self.buses.push(SimBus::default());
+        self.extra_roots.push((bus_number, child));
+        (self.plug(ROOT, device, 0, f), child)
+    }
+
+    /// The count QEMU puts in fw_cfg `etc/extra-pci-roots`.
+    pub fn extra_roots(&self) -> u8 {
+        self.extra_roots.len() as u8
+    }
+
     /// A function with arbitrary contents: every byte `fill`, read-only, but for the IDs.
     pub fn add_raw(&mut self, bus: BusId, device: u8, function: u8, fill: u8) -> FnId {
         let mut f = SimFunction::new(0x8086, 0xBEEF, 0, 0);
@@ -369,10 +391,36 @@ impl Sim {
         self.functions[function].read(offset, 1) as u8
     }
 
-    /// The bus a configuration cycle for bus number `number` reaches, following bridges
-    /// from bus 0 as hardware does.
+    /// The bus a configuration cycle for bus number `number` reaches: an expander's root
+    /// bus by its fixed number, else following bridges from bus 0 and from every expander
+    /// root bus, as QEMU does (a number two root buses' bridges claim is a conflict).
     fn route(&mut self, number: u8) -> Option<BusId> {
-        let (mut bus, mut bus_number) = (ROOT, 0u8);
+        if let Some(&(_, bus)) = self.extra_roots.iter().find(|&&(n, _)| n == number) {
+            return Some(bus);
+        }
+        let starts: Vec<(BusId, u8)> = core::iter::once((ROOT, 0))
+            .chain(self.extra_roots.iter().map(|&(n, b)| (b, n)))
+            .collect();
+        let mut found = Vec::new();
+        // Buses below a root bus's own number are never behind it.
+        for (bus, bus_number) in starts.into_iter().filter(|&(_, n)| n <= number) {
+            if let Some(reached) = self.route_from(bus, bus_number, number) {
+                found.push(reached);
+            }
+        }
+        match found.as_slice() {
+            [bus] => Some(*bus),
+            [] => None,
+            _ => {
+                self.routing_conflicts += 1;
+                None
+            }
+        }
+    }
+
+    /// The bus a cycle for bus number `number` reaches below root bus `bus`, numbered
+    /// `bus_number`.
+    fn route_from(&mut self, mut bus: BusId, mut bus_number: u8, number: u8) -> Option<BusId> {
         // A bridge forwards only to higher numbers than its own bus in a sane setup; the
         // bound stops a looped simulation.
         for _ in 0..=256 {

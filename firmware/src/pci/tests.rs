@@ -29,11 +29,15 @@ fn apertures(high: bool) -> Apertures<'static> {
 
 /// Enumerates, places, programs and routes, as the firmware does.
 fn run(sim: &mut Sim, apertures: &Apertures) -> (Topology, Plan) {
-    let mut topology = enumerate(sim);
+    let mut topology = enumerate(sim, sim.extra_roots()).expect("expanders match");
     add_vf_bars(sim, &mut topology);
     let plan = plan(&topology, apertures).expect("valid apertures");
     program(sim, &topology, &plan).expect("plan made for this topology");
-    let routes = route_intx(&topology, |d, p: IntxPin| IntxWiring::Xen.bus0_link(d, p) as u8);
+    let routes = route_intx(
+        &topology,
+        |d, p: IntxPin| IntxWiring::Xen.bus0_link(d, p) as u8,
+        |e, p| IntxWiring::Xen.expander_input(e, p),
+    );
     program_interrupt_lines(sim, &routes, &LINK_IRQS);
     (topology, plan)
 }
@@ -75,7 +79,7 @@ fn sizes_every_kind_of_bar_on_a_multi_function_device() {
     // Functions 0 and 2 only: function 1 is absent.
     sim.add_endpoint(ROOT, 4, 0, &[mem64(0x4_0000_0000, false)], 0, 2);
     sim.add_endpoint(ROOT, 4, 2, &[SimBar::Io(4)], 0, 0);
-    let topology = enumerate(&mut sim);
+    let topology = enumerate(&mut sim, 0).unwrap();
     assert!(topology.problems.is_empty(), "{:?}", topology.problems);
     let found: Vec<Bdf> = topology.functions.iter().map(|f| f.bdf).collect();
     assert_eq!(found, [bdf(0, 0, 0), bdf(0, 3, 0), bdf(0, 4, 0), bdf(0, 4, 2)]);
@@ -104,7 +108,7 @@ fn io_bar_of_a_16_bit_decoder() {
     let id = sim.add_endpoint(ROOT, 1, 0, &[SimBar::Io(0x100)], 0, 0);
     // Upper 16 bits hard-wired to 0.
     sim.set_wmask(id, 0x10, &0x0000_FF00u32.to_le_bytes());
-    let topology = enumerate(&mut sim);
+    let topology = enumerate(&mut sim, 0).unwrap();
     assert_eq!(topology.functions[0].bars[0].size, 0x100);
     assert!(topology.problems.is_empty());
 }
@@ -125,7 +129,7 @@ fn absurd_bars_are_reported_and_the_rest_still_sized() {
     // BAR5: 64-bit in the last slot.
     sim.poke(id, 0x24, &4u32.to_le_bytes());
     sim.set_wmask(id, 0x24, &0xFFFF_F000u32.to_le_bytes());
-    let topology = enumerate(&mut sim);
+    let topology = enumerate(&mut sim, 0).unwrap();
     let b = bdf(0, 1, 0);
     assert_eq!(
         topology.problems,
@@ -196,7 +200,7 @@ fn bus_numbers(sim: &Sim, id: FnId) -> [u8; 3] {
 #[test]
 fn buses_are_numbered_depth_first() {
     let (mut sim, [a, b, c]) = two_level_tree();
-    let topology = enumerate(&mut sim);
+    let topology = enumerate(&mut sim, 0).unwrap();
     assert_eq!(bus_numbers(&sim, a), [0, 1, 2]);
     assert_eq!(bus_numbers(&sim, b), [1, 2, 2]);
     assert_eq!(bus_numbers(&sim, c), [0, 3, 3]);
@@ -236,7 +240,7 @@ fn more_than_256_buses_stop_cleanly() {
     for _ in 0..300 {
         bus = sim.add_bridge(bus, 0, 0, BridgeCaps::FULL, &[]).1;
     }
-    let topology = enumerate(&mut sim);
+    let topology = enumerate(&mut sim, 0).unwrap();
     assert_eq!(topology.last_bus, 255);
     assert_eq!(topology.functions.len(), 256);
     assert_eq!(topology.problems, [PciProblem::OutOfBusNumbers { bridge: bdf(255, 0, 0) }]);
@@ -253,7 +257,7 @@ fn a_bridge_looping_back_to_bus_0_ends() {
     sim.add_endpoint(ROOT, 0, 0, &[mem32(0x1000)], 0, 0);
     let (bridge, _) = sim.add_bridge(ROOT, 1, 0, BridgeCaps::FULL, &[]);
     sim.functions[bridge].child = Some(ROOT);
-    let topology = enumerate(&mut sim);
+    let topology = enumerate(&mut sim, 0).unwrap();
     // Bus 1 shows bus 0 again, whose bridge is closed while probed there, so the cycle to
     // bus 1 stops reaching anything: whatever the outcome, it ends and places sanely.
     assert!(topology.functions.len() < 10);
@@ -267,7 +271,7 @@ fn bridge_that_does_not_keep_bus_numbers_is_left_closed() {
     let (bridge, bus) = sim.add_bridge(ROOT, 1, 0, BridgeCaps::FULL, &[]);
     sim.add_endpoint(bus, 0, 0, &[mem32(0x1000)], 0, 0);
     sim.set_wmask(bridge, 0x1A, &[0]);
-    let topology = enumerate(&mut sim);
+    let topology = enumerate(&mut sim, 0).unwrap();
     assert_eq!(topology.functions.len(), 1);
     assert!(matches!(
         topology.problems[..],
@@ -458,7 +462,7 @@ fn invalid_apertures_are_errors() {
 #[test]
 fn a_plan_for_another_topology_is_refused() {
     let (mut sim, _) = two_level_tree();
-    let topology = enumerate(&mut sim);
+    let topology = enumerate(&mut sim, 0).unwrap();
     let mut other = plan(&topology, &apertures(false)).unwrap();
     other.functions.pop();
     assert!(matches!(program(&mut sim, &topology, &other), Err(PlanError::PlanMismatch { .. })));
@@ -597,7 +601,7 @@ fn bus_reservations_stop_at_bus_255() {
     root_port(&mut sim, 1, &[SimCap::QemuReserve(wish)]);
     let (_, bus) = root_port(&mut sim, 2, &[]);
     sim.add_endpoint(bus, 0, 0, &[mem32(0x1000)], 0, 1);
-    let topology = enumerate(&mut sim);
+    let topology = enumerate(&mut sim, 0).unwrap();
     let rp = topology.functions[0].bridge.unwrap();
     assert_eq!((rp.secondary_bus, rp.subordinate_bus), (1, 255));
     // Nothing is left for the second port: reported, its device not enumerated.
@@ -666,7 +670,11 @@ fn io_reservations_give_way_to_io_bars() {
 fn intx_is_swizzled_through_each_bridge() {
     let (mut sim, _) = two_level_tree();
     let (topology, _) = run(&mut sim, &apertures(false));
-    let routes = route_intx(&topology, |d, p: IntxPin| IntxWiring::Xen.bus0_link(d, p) as u8);
+    let routes = route_intx(
+        &topology,
+        |d, p: IntxPin| IntxWiring::Xen.bus0_link(d, p) as u8,
+        |e, p| IntxWiring::Xen.expander_input(e, p),
+    );
     let route = |b: Bdf| *routes.iter().find(|r| r.bdf == b).unwrap();
     // 02:05.0 INTA -> (B at 01:00) INTB -> (A at 00:01) INTB, device 1: link (1 + 1) & 3.
     let deep = route(bdf(2, 5, 0));
@@ -684,7 +692,7 @@ fn intx_is_swizzled_through_each_bridge() {
     assert_eq!(line(&mut sim, bdf(2, 5, 0)), LINK_IRQS[2]);
     assert_eq!(line(&mut sim, bdf(3, 0, 0)), LINK_IRQS[3]);
     // A chipset rule given as a closure (here: everything on link 7, not in the table).
-    let routes = route_intx(&topology, |_, _| 7);
+    let routes = route_intx(&topology, |_, _| 7, |e, p| (e, p));
     assert!(routes.iter().all(|r| r.link == 7));
     program_interrupt_lines(&mut sim, &routes, &LINK_IRQS);
     assert_eq!(line(&mut sim, bdf(2, 5, 0)), 0xFF);
@@ -892,10 +900,20 @@ fn build(sim: &mut Sim, bus: BusId, nodes: &[Node], first_device: u8) {
     }
 }
 
-fn build_sim(nodes: &[Node]) -> Sim {
+/// Bus numbers of the expanders' root buses in the random machines: above anything bus 0's
+/// trees number, with room between them.
+const EXPANDER_BUSES: [u8; 2] = [0x60, 0xA0];
+
+/// Bus 0 with `nodes`, and one expander (slots 30 and 31) per entry of `expanders`, each
+/// with that tree on its root bus.
+fn build_sim_with_expanders(nodes: &[Node], expanders: &[Vec<Node>]) -> Sim {
     let mut sim = Sim::new();
     sim.add_endpoint(ROOT, 0, 0, &[], 0, 0);
     build(&mut sim, ROOT, nodes, 1);
+    for (i, tree) in expanders.iter().enumerate() {
+        let (_, bus) = sim.add_expander(30 + i as u8, EXPANDER_BUSES[i]);
+        build(&mut sim, bus, tree, 0);
+    }
     sim
 }
 
@@ -996,7 +1014,12 @@ fn resources_on_bus(
             }
         }
         if let Some(info) = &f.bridge {
-            let w = windows_from_registers(sim, ids[i], info);
+            // An expander's windows are in the plan only (and the ACPI tables).
+            let w = if info.expander {
+                plan.functions[i].windows
+            } else {
+                windows_from_registers(sim, ids[i], info)
+            };
             for (resource, io, is_32bit, prefetchable) in [
                 (w.io, true, true, false),
                 (w.mem, false, true, false),
@@ -1067,14 +1090,24 @@ fn check_run(sim: &mut Sim, topology: &Topology, plan: &Plan, apertures: &Apertu
                 .flatten()
                 .max()
                 .unwrap_or(info.secondary_bus);
-            // Or more, for the bus numbers it reserves.
-            let reserved =
-                (u16::from(info.secondary_bus) + u16::from(info.reservation.buses)).min(0xFF) as u8;
+            // Or more, for the bus numbers it reserves, up to the next root bus.
+            let limit = topology
+                .functions
+                .iter()
+                .filter_map(|g| g.bridge.filter(|b| b.expander))
+                .map(|b| u16::from(b.secondary_bus) - 1)
+                .filter(|&l| l >= u16::from(info.secondary_bus))
+                .min()
+                .unwrap_or(0xFF);
+            let reserved = (u16::from(info.secondary_bus) + u16::from(info.reservation.buses))
+                .min(limit) as u8;
             assert_eq!(info.subordinate_bus, below.max(reserved));
-            assert_eq!(
-                bus_numbers(sim, ids[i]),
-                [f.bdf.bus(), info.secondary_bus, info.subordinate_bus]
-            );
+            if !info.expander {
+                assert_eq!(
+                    bus_numbers(sim, ids[i]),
+                    [f.bdf.bus(), info.secondary_bus, info.subordinate_bus]
+                );
+            }
             if let Some(up) = f.upstream {
                 let parent = topology.functions[up].bridge.unwrap();
                 assert!(parent.secondary_bus < info.secondary_bus);
@@ -1113,7 +1146,7 @@ fn check_run(sim: &mut Sim, topology: &Topology, plan: &Plan, apertures: &Apertu
         if io_missing {
             assert_eq!(command & command::IO, 0);
         }
-        if let Some(info) = &f.bridge {
+        if let Some(info) = f.bridge.as_ref().filter(|b| !b.expander) {
             assert_eq!(windows_from_registers(sim, ids[i], info), plan.functions[i].windows);
         }
     }
@@ -1261,11 +1294,12 @@ proptest! {
     #[test]
     fn random_topologies_are_placed_soundly_and_idempotently(
         tree in tree_strategy(),
+        expanders in prop::collection::vec(tree_strategy(), 0..=2),
         high in any::<bool>(),
         garbage in prop::collection::vec(any::<u8>(), 1..64),
     ) {
         let apertures = apertures(high);
-        let pristine = build_sim(&tree);
+        let pristine = build_sim_with_expanders(&tree, &expanders);
 
         let mut sim = pristine.clone();
         let first = run(&mut sim, &apertures);
@@ -1280,10 +1314,80 @@ proptest! {
         // From whatever a previous firmware left: the same.
         let mut dirty = pristine.clone();
         scribble(&mut dirty, &garbage);
+        // Except bus numbers below an expander's root bus on bridges behind it: no firmware
+        // numbers so, and such a bridge would answer for a root bus (see `enumerate`).
+        for &(number, bus) in &pristine.extra_roots {
+            for &id in dirty.buses[bus].slots.values() {
+                if dirty.functions[id].child.is_some() && dirty.functions[id].config[0x19] < number {
+                    dirty.functions[id].config[0x19..0x1B].fill(0);
+                }
+            }
+        }
         let third = run(&mut dirty, &apertures);
         prop_assert_eq!(&first, &third);
         prop_assert_eq!(&after_first, &registers(&dirty));
     }
+}
+
+/// A q35 machine as issue 19 has it: a root port with a device on bus 0, and a `pxb-pcie`
+/// with bus_nr 128 holding a root port with an NVMe-like device.
+#[test]
+fn expander_root_bus_is_found_numbered_and_given_its_own_windows() {
+    let mut sim = Sim::new();
+    sim.add_endpoint(ROOT, 0, 0, &[], 0, 0);
+    let (port0, bus1) = sim.add_bridge(ROOT, 2, 0, BridgeCaps::FULL, &[]);
+    sim.add_endpoint(bus1, 0, 0, &[mem64(0x4000, false), SimBar::Io(0x20)], 0, 1);
+    let (pxb, root) = sim.add_expander(3, 128);
+    let (port9, bus_behind) = sim.add_bridge(root, 0, 0, BridgeCaps::FULL, &[]);
+    let nvme = sim.add_endpoint(bus_behind, 0, 0, &[mem64(0x4000, false)], 0, 1);
+    // What SeaBIOS leaves: the expander's port numbered, the device's BAR placed.
+    sim.poke(port9, 0x18, &[128, 129, 129]);
+    sim.poke(nvme, 0x10, &0xFEA0_0004u32.to_le_bytes());
+
+    let apertures = apertures(true);
+    let (topology, plan) = run(&mut sim, &apertures);
+    check_run(&mut sim, &topology, &plan, &apertures);
+    assert_eq!(bus_numbers(&sim, port0), [0, 1, 1]);
+    assert_eq!(bus_numbers(&sim, port9), [128, 129, 129]);
+    assert_eq!((topology.last_bus0_bus, topology.last_bus), (1, 129));
+    let (pxb_index, pxb_fn) = function_at(&topology, bdf(0, 3, 0));
+    assert_eq!(sim.locate(pxb_fn.bdf), Some(pxb));
+    let info = pxb_fn.bridge.expect("the expander opens a root bus");
+    assert!(info.expander);
+    assert_eq!((info.secondary_bus, info.subordinate_bus), (128, 129));
+    let (nvme_index, nvme_fn) = function_at(&topology, bdf(129, 0, 0));
+    assert_eq!(sim.locate(nvme_fn.bdf), Some(nvme));
+    let windows = plan.functions[pxb_index].windows;
+    let bar = Resource { base: plan.functions[nvme_index].bars[0].unwrap(), size: 0x4000 };
+    assert!(inside(windows.mem, bar), "{bar:?} outside {windows:?}");
+    // Nothing was written to the expander's own registers.
+    assert_eq!(sim.peek32(pxb, 0x18), 0);
+    assert_eq!(sim.peek32(pxb, 0x20), 0);
+
+    // Bus 0's bridges run out of bus numbers at the root bus: a problem, not an overlap.
+    let mut crowded = Sim::new();
+    let (_, mut bus) = crowded.add_bridge(ROOT, 1, 0, BridgeCaps::FULL, &[]);
+    for _ in 0..3 {
+        bus = crowded.add_bridge(bus, 0, 0, BridgeCaps::FULL, &[]).1;
+    }
+    let (_, root) = crowded.add_expander(2, 3);
+    crowded.add_endpoint(root, 0, 0, &[], 0, 1);
+    let topology = enumerate(&mut crowded, 1).unwrap();
+    assert_eq!(crowded.routing_conflicts, 0);
+    assert!(matches!(topology.problems[..], [PciProblem::OutOfBusNumbers { .. }]));
+    assert_eq!(topology.last_bus0_bus, 2);
+
+    // The count QEMU gives must match the expanders found.
+    // An expander with nothing behind it is a problem, not a stop.
+    let mut sim = Sim::new();
+    sim.add_expander(3, 0x40);
+    let topology = enumerate(&mut sim, 1).unwrap();
+    assert_eq!(
+        topology.problems,
+        [PciProblem::ExpanderWithoutBus { expander: bdf(0, 3, 0), found: 0 }]
+    );
+    assert_eq!(topology.last_bus, 0);
+    assert_eq!(enumerate(&mut sim, 2), Err(ExpanderError::Count { roots: 2, expanders: 1 }));
 }
 
 #[test]

@@ -71,6 +71,9 @@ pub const MAX_FILES: u32 = 0x1000;
 /// S4 as the device's `s4_val` property (default 2), each enabled unless the `disable_s3` /
 /// `disable_s4` property is set; S0 and S5 (SLP_TYP 0) always enabled, S1 and S2 never.
 pub const SYSTEM_STATES_FILE: &str = "etc/system-states";
+/// How many root buses QEMU's expander bridges add (`pxb`, `pxb-pcie`): a little-endian u64,
+/// absent without expanders.
+pub const EXTRA_PCI_ROOTS_FILE: &str = "etc/extra-pci-roots";
 /// Size of [`SYSTEM_STATES_FILE`]: S0 to S5.
 pub const SYSTEM_STATES_LEN: usize = 6;
 
@@ -230,6 +233,16 @@ impl<P: PortIo, A: DmaAddressing> FwCfg<P, A> {
         let mut raw = [0u8; SYSTEM_STATES_LEN];
         self.read_file(&file, &mut raw)?;
         Ok(Some(parse_system_states(&raw)))
+    }
+
+    /// The number of extra PCI root buses ([`EXTRA_PCI_ROOTS_FILE`]), 0 without the file. A
+    /// file of another size than 8 bytes is an error; a count above 255 is given as 255
+    /// (there are no more bus numbers).
+    pub fn extra_pci_roots(&mut self) -> Result<u8, FwCfgError> {
+        let Some(file) = self.find_file(EXTRA_PCI_ROOTS_FILE)? else { return Ok(0) };
+        let mut raw = [0u8; 8];
+        self.read_file(&file, &mut raw)?;
+        Ok(u64::from_le_bytes(raw).min(255) as u8)
     }
 
     /// Starts reading `file` from its first byte.

@@ -126,6 +126,8 @@ impl acpi::Handler for HostMemory {
             });
         // SAFETY: the range is inside a host buffer that outlives the parse.
         let virt = unsafe { ptr.add(offset) } as *mut T;
+        // SAFETY: `virt` points at `size` bytes of that buffer, which the mapping borrows
+        // only while the parse runs.
         unsafe {
             acpi::RawPhysicalMapping::new(
                 physical_address,

@@ -9,7 +9,7 @@
  *
  * Original Table Header:
  *     Signature        "DSDT"
- *     Length           0x0000121F (4639)
+ *     Length           0x0000137A (4986)
  *     Revision         0x02
  *     Checksum         <masked>
  *     OEM ID           "Xen"
@@ -70,6 +70,25 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", <masked>)
 
                 Local4 [Zero] = ((Local2 << 0x10) | 0xFFFF)
                 Local4 [One] = Local3
+                Local0 [Local1] = Local4
+                Local1++
+            }
+
+            Return (Local0)
+        }
+
+        Method (PRTX, 1, NotSerialized)
+        {
+            Local0 = Package (0x80) {}
+            Local1 = Zero
+            While ((Local1 < 0x80))
+            {
+                Local2 = (Local1 << One)
+                Local4 = QPRT (DerefOf (Arg0 [Local2]), DerefOf (Arg0 [(
+                    Local2 + One)]))
+                Local4 [Zero] = (((Local1 >> 0x02) << 0x10) | 
+                    0xFFFF)
+                Local4 [One] = (Local1 & 0x03)
                 Local0 [Local1] = Local4
                 Local1++
             }
@@ -330,11 +349,24 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", <masked>)
                     })
                 }
 
+                Name (HCM1, One)
+                Name (HCM2, Zero)
+                Name (HLPT, One)
+                Name (HFDC, One)
                 Device (COM1)
                 {
                     Name (_HID, EisaId ("PNP0501") /* 16550A-compatible COM Serial Port */)  // _HID: Hardware ID
                     Name (_UID, One)  // _UID: Unique ID
-                    Name (_STA, 0x0F)  // _STA: Status
+                    Method (_STA, 0, NotSerialized)  // _STA: Status
+                    {
+                        If (HCM1)
+                        {
+                            Return (0x0F)
+                        }
+
+                        Return (Zero)
+                    }
+
                     Name (_CRS, ResourceTemplate ()  // _CRS: Current Resource Settings
                     {
                         IO (Decode16,
@@ -345,6 +377,108 @@ DefinitionBlock ("", "DSDT", 2, "Xen", "HVM", <masked>)
                             )
                         IRQNoFlags ()
                             {4}
+                    })
+                }
+
+                Device (UAR2)
+                {
+                    Name (_HID, EisaId ("PNP0501") /* 16550A-compatible COM Serial Port */)  // _HID: Hardware ID
+                    Name (_UID, 0x02)  // _UID: Unique ID
+                    Method (_STA, 0, NotSerialized)  // _STA: Status
+                    {
+                        If (HCM2)
+                        {
+                            Return (0x0F)
+                        }
+
+                        Return (Zero)
+                    }
+
+                    Name (_CRS, ResourceTemplate ()  // _CRS: Current Resource Settings
+                    {
+                        IO (Decode16,
+                            0x02F8,             // Range Minimum
+                            0x02F8,             // Range Maximum
+                            0x01,               // Alignment
+                            0x08,               // Length
+                            )
+                        IRQNoFlags ()
+                            {3}
+                    })
+                }
+
+                Device (LPT1)
+                {
+                    Name (_HID, EisaId ("PNP0400") /* Standard LPT Parallel Port */)  // _HID: Hardware ID
+                    Name (_UID, One)  // _UID: Unique ID
+                    Method (_STA, 0, NotSerialized)  // _STA: Status
+                    {
+                        If (HLPT)
+                        {
+                            Return (0x0F)
+                        }
+
+                        Return (Zero)
+                    }
+
+                    Name (_CRS, ResourceTemplate ()  // _CRS: Current Resource Settings
+                    {
+                        IO (Decode16,
+                            0x0378,             // Range Minimum
+                            0x0378,             // Range Maximum
+                            0x01,               // Alignment
+                            0x08,               // Length
+                            )
+                        IRQNoFlags ()
+                            {7}
+                    })
+                }
+
+                Device (FDC0)
+                {
+                    Name (_HID, EisaId ("PNP0700"))  // _HID: Hardware ID
+                    Method (_STA, 0, NotSerialized)  // _STA: Status
+                    {
+                        If (HFDC)
+                        {
+                            Return (0x0F)
+                        }
+
+                        Return (Zero)
+                    }
+
+                    Name (_CRS, ResourceTemplate ()  // _CRS: Current Resource Settings
+                    {
+                        IO (Decode16,
+                            0x03F0,             // Range Minimum
+                            0x03F0,             // Range Maximum
+                            0x01,               // Alignment
+                            0x06,               // Length
+                            )
+                        IO (Decode16,
+                            0x03F7,             // Range Minimum
+                            0x03F7,             // Range Maximum
+                            0x01,               // Alignment
+                            0x01,               // Length
+                            )
+                        IRQNoFlags ()
+                            {6}
+                        DMA (Compatibility, NotBusMaster, Transfer8, )
+                            {2}
+                    })
+                }
+
+                Device (SPKR)
+                {
+                    Name (_HID, EisaId ("PNP0800") /* Microsoft Sound System Compatible Device */)  // _HID: Hardware ID
+                    Name (_CRS, ResourceTemplate ()  // _CRS: Current Resource Settings
+                    {
+                        IO (Decode16,
+                            0x0061,             // Range Minimum
+                            0x0061,             // Range Maximum
+                            0x01,               // Alignment
+                            0x01,               // Length
+                            )
                     })
                 }
             }

@@ -88,30 +88,13 @@ fn structural_rows(ours: &Summary, theirs: &Summary) -> String {
         }
     }
 
-    // Key fields, table by table (ours' order, then tables only the other side has).
-    let mut tables: Vec<&String> = ours.tables.iter().collect();
-    tables.extend(theirs.tables.iter().filter(|t| !ours.tables.contains(t)));
-    for table in tables {
-        let of = |s: &Summary| -> Vec<(String, String)> {
-            s.fields
-                .iter()
-                .filter(|f| &f.table == table)
-                .map(|f| (f.key.clone(), f.value.clone()))
-                .collect()
-        };
-        let (mine, other) = (of(ours), of(theirs));
-        if mine.is_empty() && other.is_empty() {
-            continue;
+    let mut last_table = None;
+    for field in field_pairs(ours, theirs) {
+        if last_table != Some(field.table) {
+            out.push_str(&format!("\n== {} ==\n", field.table));
+            last_table = Some(field.table);
         }
-        out.push_str(&format!("\n== {table} ==\n"));
-        let mut keys: Vec<&String> = mine.iter().map(|(k, _)| k).collect();
-        keys.extend(other.iter().map(|(k, _)| k).filter(|k| !mine.iter().any(|(m, _)| m == *k)));
-        for key in keys {
-            let find = |side: &[(String, String)]| {
-                side.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
-            };
-            out.push_str(&row(key, find(&mine), find(&other), a, b));
-        }
+        out.push_str(&row(field.key, field.ours, field.theirs, a, b));
     }
 
     out.push_str(&format!(
@@ -119,6 +102,128 @@ fn structural_rows(ours: &Summary, theirs: &Summary) -> String {
     ));
     out.push_str(&namespace_rows(&ours.namespace, &theirs.namespace, a, b));
     out
+}
+
+/// One key field of a table, on each side.
+struct FieldPair<'a> {
+    table: &'a str,
+    key: &'a str,
+    ours: Option<String>,
+    theirs: Option<String>,
+}
+
+/// The key fields of both sides, table by table (ours' order, then tables only the other
+/// side has), each table's keys in ours' order, then those only the other side has.
+fn field_pairs<'a>(ours: &'a Summary, theirs: &'a Summary) -> Vec<FieldPair<'a>> {
+    let mut tables: Vec<&String> = ours.tables.iter().collect();
+    tables.extend(theirs.tables.iter().filter(|t| !ours.tables.contains(t)));
+    let mut pairs = Vec::new();
+    for table in tables {
+        let of = |s: &'a Summary| -> Vec<&'a Field> {
+            s.fields.iter().filter(|f| &f.table == table).collect()
+        };
+        let (mine, other) = (of(ours), of(theirs));
+        let mut keys: Vec<&'a str> = mine.iter().map(|f| f.key.as_str()).collect();
+        keys.extend(
+            other.iter().map(|f| f.key.as_str()).filter(|k| !mine.iter().any(|m| m.key == *k)),
+        );
+        for key in keys {
+            let find =
+                |side: &[&Field]| side.iter().find(|f| f.key == key).map(|f| f.value.clone());
+            pairs.push(FieldPair { table, key, ours: find(&mine), theirs: find(&other) });
+        }
+    }
+    pairs
+}
+
+/// Every difference between two dumps, one line each, for a reader (or a test) to explain
+/// one by one:
+///
+/// - `tables: only hvmloader: SSDT2`
+/// - `FACP Flags: ours 0x8545 ... | hvmloader 0x8145 ...`, `APIC override ...: only ours: ...`
+/// - `\_SB.HPET: only ours: Device _HID=PNP0103 _UID=Zero`
+/// - `\_SB.C000 (hvmloader: \_SB.PR00): kind: ours Device | hvmloader Processor (...)`,
+///   `... _CID: only hvmloader: PNP030B`, `... object only hvmloader: _EJ0()`,
+///   `... resources _CRS: ours ... | hvmloader ...`
+///
+/// Nodes are paired as in the structural report (by path, else by `_ADR` or `_HID`/`_UID`).
+pub fn differences(ours: &Summary, theirs: &Summary) -> Vec<String> {
+    let (a, b) = (&ours.label, &theirs.label);
+    let mut out = Vec::new();
+    for (label, x, y) in [(a, ours, theirs), (b, theirs, ours)] {
+        for table in x.tables.iter().filter(|t| !y.tables.contains(t)) {
+            out.push(format!("tables: only {label}: {table}"));
+        }
+    }
+    for field in field_pairs(ours, theirs) {
+        let what = format!("{} {}", field.table, field.key);
+        match (field.ours, field.theirs) {
+            (Some(x), Some(y)) if x != y => out.push(format!("{what}: {a} {x} | {b} {y}")),
+            (Some(x), None) => out.push(format!("{what}: only {a}: {x}")),
+            (None, Some(y)) => out.push(format!("{what}: only {b}: {y}")),
+            _ => {}
+        }
+    }
+    for (path, (mine, other)) in paired(&ours.namespace, &theirs.namespace) {
+        let (x, (their_path, y)) = match (mine, other) {
+            (Some(x), None) => {
+                out.push(format!("{path}: only {a}: {}", describe(x)));
+                continue;
+            }
+            (None, Some((their_path, y))) => {
+                out.push(format!("{their_path}: only {b}: {}", describe(y)));
+                continue;
+            }
+            (Some(x), Some(other)) => (x, other),
+            (None, None) => continue,
+        };
+        let path = if *their_path == path { path } else { format!("{path} ({b}: {their_path})") };
+        if x.kind != y.kind {
+            out.push(format!("{path}: kind: {a} {} | {b} {}", x.kind, y.kind));
+        }
+        let ids: BTreeSet<&String> = x.ids.keys().chain(y.ids.keys()).collect();
+        for id in ids {
+            match (x.ids.get(id), y.ids.get(id)) {
+                (Some(v), Some(w)) if v != w => {
+                    out.push(format!("{path}: {id}: {a} {v} | {b} {w}"))
+                }
+                (Some(v), None) => out.push(format!("{path}: {id}: only {a}: {v}")),
+                (None, Some(w)) => out.push(format!("{path}: {id}: only {b}: {w}")),
+                _ => {}
+            }
+        }
+        for (label, p, q) in [(a, x, y), (b, y, x)] {
+            for object in p.objects.iter().filter(|o| !q.objects.contains(o)) {
+                out.push(format!("{path}: object only {label}: {object}"));
+            }
+        }
+        let owners: BTreeSet<&String> = x.resources.keys().chain(y.resources.keys()).collect();
+        for owner in owners {
+            let (rx, ry) = (x.resources.get(owner), y.resources.get(owner));
+            if rx != ry {
+                let show = |r: Option<&Vec<String>>| r.map_or("-".to_string(), |r| r.join(", "));
+                out.push(format!("{path}: resources {owner}: {a} {} | {b} {}", show(rx), show(ry)));
+            }
+        }
+    }
+    out
+}
+
+/// Whether `text` matches `pattern`, where `*` stands for any run of characters (none
+/// included) and everything else for itself.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or("");
+    let Some(mut rest) = text.strip_prefix(first) else { return false };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else { return rest.is_empty() };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
 }
 
 /// One field: a single line when equal, both values below the key otherwise.
@@ -199,14 +304,14 @@ fn align(ours: &Namespace, theirs: &Namespace) -> BTreeMap<String, String> {
 /// A node of ours and the node (and its path) it is compared with on the other side.
 type Row<'a> = (Option<&'a Node>, Option<(&'a String, &'a Node)>);
 
-fn namespace_rows(ours: &Namespace, theirs: &Namespace, a: &str, b: &str) -> String {
+/// Both namespaces' nodes paired by [`align`], in ours' namespace order; a node only the
+/// other side has sorts where its (aligned) parent puts it.
+fn paired<'a>(ours: &'a Namespace, theirs: &'a Namespace) -> BTreeMap<String, Row<'a>> {
     let aligned = align(ours, theirs);
     let matched: BTreeMap<&String, &String> = aligned.iter().map(|(t, o)| (o, t)).collect();
-    // Rows in ours' namespace order; a node only the other side has sorts where its
-    // (aligned) parent puts it.
     let mut rows: BTreeMap<String, Row> = BTreeMap::new();
     for (path, node) in ours {
-        let other = matched.get(path).map(|t| (*t, &theirs[*t]));
+        let other = matched.get(path).and_then(|t| theirs.get_key_value(*t));
         rows.insert(path.clone(), (Some(node), other));
     }
     for (path, node) in theirs.iter().filter(|(p, _)| !aligned.contains_key(*p)) {
@@ -215,7 +320,11 @@ fn namespace_rows(ours: &Namespace, theirs: &Namespace, a: &str, b: &str) -> Str
         let last = path.rsplit_once('.').map_or(path.as_str(), |(_, l)| l);
         rows.insert(format!("{parent}.{last}"), (None, Some((path, node))));
     }
+    rows
+}
 
+fn namespace_rows(ours: &Namespace, theirs: &Namespace, a: &str, b: &str) -> String {
+    let rows = paired(ours, theirs);
     let mut out = String::new();
     // A run of nodes present on one side only, with the same parent, kind and _HID, is
     // one line: 128 processor objects need not be 128 lines.
@@ -424,5 +533,52 @@ mod tests {
         ] {
             assert!(report.contains(expected), "`{expected}` missing from:\n{report}");
         }
+    }
+
+    #[test]
+    fn differences_are_one_line_each() {
+        let mut ours = summary(
+            "ours",
+            "*.tables = FACP SSDT1\nFACP.SCI_INT = 9\nFACP.Flags = 0x8545\n",
+            &[("\\_SB.PCI0", "Device"), ("\\_SB.HPET", "Device")],
+        );
+        let mut xen = summary(
+            "hvmloader",
+            "*.tables = FACP SSDT1 SSDT2\nFACP.SCI_INT = 9\nFACP.Flags = 0x8145\n",
+            &[("\\_SB.PCI0", "Device"), ("\\_SB.PR00", "Processor (0x00)")],
+        );
+        let keyboard = |path: &str, cid: Option<&str>, objects: &[&str]| {
+            let mut node = Node { kind: "Device".into(), ..Node::default() };
+            node.ids.insert("_HID".into(), "PNP0303".into());
+            if let Some(cid) = cid {
+                node.ids.insert("_CID".into(), cid.into());
+            }
+            node.objects = objects.iter().map(|o| o.to_string()).collect();
+            (path.to_string(), node)
+        };
+        ours.namespace.extend([keyboard("\\_SB.PCI0.KBD", None, &["_HID"])]);
+        xen.namespace.extend([keyboard("\\_SB.PCI0.PS2K", Some("PNP030B"), &["_HID", "_STA()"])]);
+        assert_eq!(
+            differences(&ours, &xen),
+            [
+                "tables: only hvmloader: SSDT2",
+                "FACP Flags: ours 0x8545 | hvmloader 0x8145",
+                "\\_SB.HPET: only ours: Device",
+                "\\_SB.PCI0.KBD (hvmloader: \\_SB.PCI0.PS2K): _CID: only hvmloader: PNP030B",
+                "\\_SB.PCI0.KBD (hvmloader: \\_SB.PCI0.PS2K): object only hvmloader: _STA()",
+                "\\_SB.PR00: only hvmloader: Processor (0x00)",
+            ]
+        );
+        assert!(differences(&ours, &ours).is_empty());
+    }
+
+    #[test]
+    fn globs_match_whole_lines() {
+        assert!(glob("\\_SB.PR*: only hvmloader: *", "\\_SB.PR7F: only hvmloader: Processor"));
+        assert!(glob("FACP Flags: *", "FACP Flags: ours 1 | hvmloader 2"));
+        assert!(glob("a*b*c", "abc") && glob("a*b*c", "a-b-b-c") && glob("exact", "exact"));
+        assert!(!glob("FACP Flags", "FACP Flags: x"), "no implicit trailing *");
+        assert!(!glob("*Flags", "FACP Flags: x") && !glob("a*b*c", "a-c-b"));
+        assert!(!glob("ab*ba", "aba"), "the two ends may not overlap");
     }
 }

@@ -22,6 +22,8 @@ use libacpi::{OemIds, Table};
 
 use super::*;
 use crate::acpi::dsdt::{DsdtSettings, installed_dsdt};
+use crate::acpi::ssdt::{CPU_PRESENCE_BYTES, CpuHotplug};
+use crate::chipset::isa::LegacyDevices;
 use crate::chipset::{Chipset, IntxWiring};
 use crate::pci::IntxPin;
 
@@ -53,6 +55,8 @@ impl Machine {
             high_window: self.high_window.clone(),
             ecam: self.ecam,
             sleep_states: self.sleep_states,
+            expanders: &[],
+            cpu_hotplug: None,
             generation_id: self.generation_id,
         }
     }
@@ -151,8 +155,11 @@ fn run(tool: &str, dir: &Path, args: &[&str]) -> (bool, String) {
 
 /// Disassembles `file` with the other tables as externals, checks that iasl found nothing
 /// to complain about, and returns the ASL.
-fn disassemble(dir: &Path, file: &str, externals: &str) -> String {
-    let (ok, log) = run("iasl", dir, &["-e", externals, "-d", file]);
+fn disassemble(dir: &Path, file: &str, externals: &[&str]) -> String {
+    let mut args = vec!["-e"];
+    args.extend(externals);
+    args.extend(["-d", file]);
+    let (ok, log) = run("iasl", dir, &args);
     assert!(ok, "iasl -d {file} failed:\n{log}");
     for bad in ["Error", "Warning", "Remark", "AE_", "Could not"] {
         assert!(!log.contains(bad), "iasl -d {file} reports a problem ({bad}):\n{log}");
@@ -282,11 +289,16 @@ enum Element {
 /// evaluation, after checking that everything loaded and nothing failed. The commands go
 /// to the debugger's standard input: `-b` takes at most 1023 characters.
 fn acpiexec(dir: &Path, commands: &[String]) -> Vec<Evaluation> {
+    acpiexec_tables(dir, &["DSDT.aml", "SSDT.aml", "PROBE.aml"], commands)
+}
+
+/// [`acpiexec`] with other tables, loaded in the order given.
+fn acpiexec_tables(dir: &Path, tables: &[&str], commands: &[String]) -> Vec<Evaluation> {
     let mut script = commands.join("\n");
     script.push_str("\nquit\n");
     let mut child = Command::new("acpiexec")
         .current_dir(dir)
-        .args(["DSDT.aml", "SSDT.aml", "PROBE.aml"])
+        .args(tables)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -300,10 +312,8 @@ fn acpiexec(dir: &Path, commands: &[String]) -> Vec<Evaluation> {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "acpiexec failed:\n{log}");
-    assert!(
-        log.contains("ACPI: 3 ACPI AML tables successfully acquired and loaded"),
-        "acpiexec did not load DSDT, SSDT and probe:\n{log}"
-    );
+    let loaded = format!("ACPI: {} ACPI AML tables successfully acquired and loaded", tables.len());
+    assert!(log.contains(&loaded), "acpiexec did not load {tables:?}:\n{log}");
     for bad in ["AE_", "ACPI Error", "ACPI Warning", "ACPI Exception", "failed with status"] {
         assert!(!log.contains(bad), "acpiexec reports a problem ({bad}):\n{log}");
     }
@@ -459,6 +469,12 @@ fn expected_root_resources(machine: &Machine) -> Vec<Res> {
 // The check
 // ---------------------------------------------------------------------------------------
 
+/// The legacy devices of the simulated machines: what QEMU's `pc` has (COM1, a floppy
+/// controller), and COM1 alone on `q35`; neither has COM2 or a parallel port here.
+fn legacy_devices(chipset: Chipset) -> LegacyDevices {
+    LegacyDevices { com1: true, floppy: chipset == Chipset::I440fx, ..LegacyDevices::default() }
+}
+
 /// The path of the LPC/ISA bridge holding the legacy devices and PIRQ registers.
 fn isa_bridge(chipset: Chipset) -> &'static str {
     match chipset {
@@ -500,15 +516,19 @@ fn check(machine: &Machine) {
 
     let scratch = Scratch::new(machine.tag);
     let dir = scratch.0.as_path();
-    let settings = DsdtSettings { xen_intx: machine.wiring.is_xen(), native_pcie_hotplug: true };
+    let settings = DsdtSettings {
+        xen_intx: machine.wiring.is_xen(),
+        native_pcie_hotplug: true,
+        legacy: legacy_devices(machine.chipset),
+    };
     let dsdt = installed_dsdt(machine.chipset, settings).expect("the DSDT has its switches");
     fs::write(dir.join("DSDT.aml"), dsdt).unwrap();
     fs::write(dir.join("SSDT.aml"), &ssdt).unwrap();
 
     // Both disassemble cleanly, each with the other as external; the SSDT's ASL compiles
     // back to the very bytes the generator wrote.
-    disassemble(dir, "DSDT.aml", "SSDT.aml");
-    let ssdt_asl = disassemble(dir, "SSDT.aml", "DSDT.aml");
+    disassemble(dir, "DSDT.aml", &["SSDT.aml"]);
+    let ssdt_asl = disassemble(dir, "SSDT.aml", &["DSDT.aml"]);
     assert_eq!(ssdt_asl.contains("Device (ECAM)"), machine.ecam.is_some(), "{ssdt_asl}");
     let recompiled = compile(dir, "SSDT-RECOMPILED", &ssdt_asl);
     // iasl puts the External declarations of the disassembly in an `If (Zero)` block first.
@@ -532,6 +552,9 @@ fn check(machine: &Machine) {
         format!("evaluate {isa}._ADR"),
         format!("evaluate {isa}.COM1._STA"),
         format!("evaluate {isa}.COM1._CRS"),
+        format!("evaluate {isa}.UAR2._STA"),
+        format!("evaluate {isa}.LPT1._STA"),
+        format!("evaluate {isa}.FDC0._STA"),
         format!("evaluate {isa}.RTC._CRS"),
         format!("evaluate {isa}.PIC._CRS"),
     ];
@@ -651,6 +674,11 @@ fn check(machine: &Machine) {
         next().resources(),
         [Res::Io { port: 0x3F8, length: 8 }, Res::Irq { mask: 1 << 4, flags: None }]
     );
+    let legacy = legacy_devices(chipset);
+    let sta = |present: bool| if present { 0x0F } else { 0 };
+    assert_eq!(next().integer(), sta(legacy.com2), "COM2 _STA");
+    assert_eq!(next().integer(), sta(legacy.lpt1), "LPT1 _STA");
+    assert_eq!(next().integer(), sta(legacy.floppy), "floppy controller _STA");
     assert_eq!(
         next().resources(),
         [Res::Io { port: 0x70, length: 2 }, Res::Irq { mask: 1 << 8, flags: None }]
@@ -867,6 +895,104 @@ fn s4_alone() {
     let mut machine = Machine::new("i440-s4", Chipset::I440fx, &[0]);
     machine.sleep_states = SleepStates { s3: None, s4: Some(5) };
     check(&machine);
+}
+
+/// A probe that sets the device model's vCPU presence bitmap (acpiexec keeps what is written
+/// to an I/O region and reads it back).
+const PRESENCE_PROBE_ASL: &str = r#"
+DefinitionBlock ("", "SSDT", 2, "TEST", "PROBE", 0)
+{
+    External (\_SB.PRS, FieldUnitObj)
+
+    Method (SETP, 1, NotSerialized)
+    {
+        \_SB.PRS = Arg0
+    }
+}
+"#;
+
+/// vCPU hot-add under Xen: the processors' _STA and _MAT follow the presence bitmap, and the
+/// scan notifies exactly the processors whose presence changed, once.
+#[test]
+fn vcpu_hot_add_follows_the_presence_bitmap() {
+    for chipset in [Chipset::I440fx, Chipset::Q35] {
+        // Four possible vCPUs (APIC IDs 0, 2, 4, 6), vCPU 0 online at boot.
+        let mut machine = Machine::new("vcpu-hot-add", chipset, &[0, 2, 4, 6]);
+        machine.wiring = IntxWiring::Xen;
+        for cpu in &mut machine.cpus[1..] {
+            cpu.state = ProcessorState::OnlineCapable;
+        }
+        let mut online = [0u8; CPU_PRESENCE_BYTES];
+        online[0] = 0b0001;
+        let input = SsdtInput { cpu_hotplug: Some(CpuHotplug { online }), ..machine.input() };
+        let mut body = vec![0u8; 64 * 1024];
+        let length = build_ssdt(&input, &mut body).expect("build_ssdt");
+        let table = AmlTable::ssdt(&body[..length]);
+        let mut ssdt = vec![0u8; table.length()];
+        table.write(&OemIds::xen(), &mut ssdt).unwrap();
+
+        let scratch = Scratch::new("vcpu-hot-add");
+        let dir = scratch.0.as_path();
+        let settings = DsdtSettings { xen_intx: true, ..DsdtSettings::default() };
+        fs::write(dir.join("DSDT.aml"), installed_dsdt(chipset, settings).unwrap()).unwrap();
+        fs::write(dir.join("SSDT.aml"), &ssdt).unwrap();
+        fs::write(dir.join("CPUHP.aml"), crate::acpi::cpu_hotplug::ssdt(chipset).unwrap().bytes())
+            .unwrap();
+        compile(dir, "PROBE", PRESENCE_PROBE_ASL);
+        // The runtime SSDT disassembles with the hot-plug table's methods as externals.
+        disassemble(dir, "SSDT.aml", &["DSDT.aml", "CPUHP.aml"]);
+
+        let status = |n: usize| format!("evaluate \\_SB.C00{n}._STA");
+        let commands: Vec<String> = [
+            // What the device model reports at boot: vCPU 0.
+            "evaluate \\SETP (01)".into(),
+            status(0),
+            status(1),
+            "evaluate \\_SB.C001._MAT".into(),
+            // vCPUs 1 and 3 hot-added.
+            "evaluate \\SETP (0b)".into(),
+            "evaluate \\_SB.PRSC".into(),
+            status(1),
+            status(2),
+            status(3),
+            "evaluate \\_SB.C003._MAT".into(),
+            // Nothing changed: nothing to notify.
+            "evaluate \\_SB.PRSC".into(),
+            // vCPU 1 removed.
+            "evaluate \\SETP (09)".into(),
+            "evaluate \\_GPE._E02".into(),
+            status(1),
+        ]
+        .into();
+        let results =
+            acpiexec_tables(dir, &["DSDT.aml", "SSDT.aml", "CPUHP.aml", "PROBE.aml"], &commands);
+        let notified = |i: usize| -> Vec<String> {
+            results[i]
+                .lines()
+                .filter_map(|l| l.split("Received a System Notify on [").nth(1))
+                .map(|rest| {
+                    let name = &rest[..4];
+                    let value = rest.split("Value ").nth(1).unwrap_or("").split_whitespace().next();
+                    format!("{name} {}", value.unwrap_or(""))
+                })
+                .collect()
+        };
+        assert_eq!(results[1].integer(), 0x0F, "{chipset}: vCPU 0 present");
+        assert_eq!(results[2].integer(), 0, "{chipset}: vCPU 1 absent at boot");
+        // Its MADT entry (Local APIC: type 0, length 8, UID 1, APIC ID 2): online capable,
+        // not enabled.
+        assert_eq!(results[3].buffer(), [0, 8, 1, 2, 0x02, 0, 0, 0], "{chipset}: C001 _MAT");
+        assert_eq!(notified(5), ["C001 0x01", "C003 0x01"], "{chipset}: Device Checks");
+        assert_eq!(
+            [results[6].integer(), results[7].integer(), results[8].integer()],
+            [0x0F, 0, 0x0F],
+            "{chipset}: _STA after the hot-add"
+        );
+        assert_eq!(results[9].buffer(), [0, 8, 3, 6, 0x03, 0, 0, 0], "{chipset}: C003 enabled");
+        assert!(notified(10).is_empty(), "{chipset}: a second scan notifies nothing");
+        assert_eq!(notified(12), ["C001 0x03"], "{chipset}: the GPE handler's Eject Request");
+        assert_eq!(results[13].integer(), 0, "{chipset}: vCPU 1 gone");
+    }
 }
 
 /// The AML of the sleep states and the generation ID device is what iasl makes of the ASL

@@ -152,7 +152,7 @@ struct FakeXen {
 impl Hypercall for FakeXen {
     unsafe fn call(&mut self, op: u32, args: [u64; 5]) -> i64 {
         assert_eq!(op, abi::hypercall::MEMORY_OP);
-        // SAFETY (whole body): the wrappers pass pointers to live structures of the
+        // SAFETY: the wrappers pass pointers to live structures of the
         // operation's layout, which is what this fake decodes them as.
         unsafe {
             match args[0] {

@@ -88,9 +88,11 @@ mod tests {
             assert_eq!(unsafe { *(poll.ports as *const u32) }, PORT);
             self.polls += 1;
             self.deadlines.push(poll.timeout);
-            // SAFETY (both): the time record's system_time word in the test's page.
-            let time = unsafe { self.words.add(layout::VCPU_TIME / 8 + 2) };
-            unsafe { *time = (*time + self.step_ns).min(poll.timeout) };
+            // SAFETY: the time record's system_time word in the test's page.
+            unsafe {
+                let time = self.words.add(layout::VCPU_TIME / 8 + 2);
+                *time = (*time + self.step_ns).min(poll.timeout);
+            }
             if self.signal_on == Some(self.polls) {
                 self.signalled.set(true);
                 // SAFETY: the pending bitmap's first word in the test's page.

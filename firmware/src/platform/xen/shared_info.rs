@@ -102,30 +102,32 @@ impl SharedInfo {
     pub fn vcpu_time(&self, vcpu: usize) -> VcpuTime {
         assert!(vcpu < 32, "vCPU {vcpu} has no vcpu_info in the shared info page");
         let record = vcpu * layout::VCPU_INFO_SIZE + layout::VCPU_TIME;
-        let field = |offset: usize| {
-            // SAFETY: `record + offset` is a naturally aligned field of the vcpu_info
-            // inside the page; volatile, because Xen rewrites it at any time.
-            unsafe { self.page.as_ptr().add(record + offset) }
-        };
         loop {
-            // SAFETY (all reads): aligned fields within the page, see `field`.
-            let version = unsafe { field(layout::TIME_VERSION).cast::<u32>().read_volatile() };
+            let version: u32 = self.time_field(record, layout::TIME_VERSION);
             fence(Ordering::Acquire);
-            let time = unsafe {
-                VcpuTime {
-                    tsc_timestamp: field(layout::TIME_TSC_TIMESTAMP).cast::<u64>().read_volatile(),
-                    system_time: field(layout::TIME_SYSTEM_TIME).cast::<u64>().read_volatile(),
-                    tsc_to_system_mul: field(layout::TIME_MUL).cast::<u32>().read_volatile(),
-                    tsc_shift: field(layout::TIME_SHIFT).cast::<i8>().read_volatile(),
-                }
+            let time = VcpuTime {
+                tsc_timestamp: self.time_field(record, layout::TIME_TSC_TIMESTAMP),
+                system_time: self.time_field(record, layout::TIME_SYSTEM_TIME),
+                tsc_to_system_mul: self.time_field(record, layout::TIME_MUL),
+                tsc_shift: self.time_field::<i8>(record, layout::TIME_SHIFT),
             };
             fence(Ordering::Acquire);
-            let again = unsafe { field(layout::TIME_VERSION).cast::<u32>().read_volatile() };
+            let again: u32 = self.time_field(record, layout::TIME_VERSION);
             if version & 1 == 0 && version == again {
                 return time;
             }
             core::hint::spin_loop();
         }
+    }
+
+    /// One field of a `vcpu_time_info` record at `record`: `T` is the field's type in the
+    /// layout (`u32`, `u64`, `i8`), `offset` its offset there.
+    fn time_field<T: Copy>(&self, record: usize, offset: usize) -> T {
+        debug_assert!(record + offset + size_of::<T>() <= layout::VCPU_INFO_SIZE * 32);
+        // SAFETY: `record + offset` is a naturally aligned field of type `T` of a vcpu_info
+        // inside the page (the callers' offsets come from Xen's public layout); volatile,
+        // because Xen rewrites it at any time.
+        unsafe { self.page.as_ptr().add(record + offset).cast::<T>().read_volatile() }
     }
 }
 
@@ -162,7 +164,7 @@ mod tests {
         // SAFETY: a live, aligned 4 KiB used only here, freed at the end.
         let shared = unsafe { SharedInfo::at(NonNull::new(raw.cast()).unwrap(), 0xFDFFF) };
         let words = raw.cast::<u64>();
-        // SAFETY (both): word indices within the 512-word page.
+        // SAFETY: word indices within the 512-word page.
         unsafe {
             // Port 70: bit 6 of the pending bitmap's second word.
             *words.add(layout::EVTCHN_PENDING / 8 + 1) = 1 << 6;

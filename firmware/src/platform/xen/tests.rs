@@ -104,7 +104,7 @@ struct FakeXen {
 
 impl Hypercall for FakeXen {
     unsafe fn call(&mut self, op: u32, args: [u64; 5]) -> i64 {
-        // SAFETY (whole body): the wrappers pass pointers to live structures of the
+        // SAFETY: the wrappers pass pointers to live structures of the
         // operation's layout, which is what this fake decodes them as.
         unsafe {
             match (op, args[0]) {
@@ -877,10 +877,12 @@ fn callback_irq_uses_xens_gsi_formula() {
         ],
         problems: Vec::new(),
         last_bus: 0,
+        last_bus0_bus: 0,
     };
     assert_eq!(setup.set_callback_irq(&topology).unwrap(), Some(28));
     assert_eq!(setup.xen.raw().set_params, [(param::CALLBACK_IRQ, 28)]);
-    let none = Topology { functions: Vec::new(), problems: Vec::new(), last_bus: 0 };
+    let none =
+        Topology { functions: Vec::new(), problems: Vec::new(), last_bus: 0, last_bus0_bus: 0 };
     assert_eq!(setup.set_callback_irq(&none).unwrap(), None);
 }
 
@@ -1281,7 +1283,7 @@ mod mmio_hole_relocation {
     }
 
     fn topology(functions: Vec<Function>) -> Topology {
-        Topology { functions, problems: Vec::new(), last_bus: 0 }
+        Topology { functions, problems: Vec::new(), last_bus: 0, last_bus0_bus: 0 }
     }
 
     const MEM32: BarKind = BarKind::Mem32 { prefetchable: false };
