@@ -966,8 +966,10 @@ fn vcpu_hot_add_follows_the_presence_bitmap() {
         .into();
         let results =
             acpiexec_tables(dir, &["DSDT.aml", "SSDT.aml", "CPUHP.aml", "PROBE.aml"], &commands);
+        // Sorted: acpiexec runs notify handlers on threads of their own, so the order they
+        // print in is not the order of the Notify operations.
         let notified = |i: usize| -> Vec<String> {
-            results[i]
+            let mut notes: Vec<String> = results[i]
                 .lines()
                 .filter_map(|l| l.split("Received a System Notify on [").nth(1))
                 .map(|rest| {
@@ -975,7 +977,9 @@ fn vcpu_hot_add_follows_the_presence_bitmap() {
                     let value = rest.split("Value ").nth(1).unwrap_or("").split_whitespace().next();
                     format!("{name} {}", value.unwrap_or(""))
                 })
-                .collect()
+                .collect();
+            notes.sort();
+            notes
         };
         assert_eq!(results[1].integer(), 0x0F, "{chipset}: vCPU 0 present");
         assert_eq!(results[2].integer(), 0, "{chipset}: vCPU 1 absent at boot");
