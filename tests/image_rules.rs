@@ -186,7 +186,7 @@ fn xen_image_does_not_grow() {
 }
 
 #[test]
-#[ignore = "issue 18: the image is about 347 KB and 760 KB in memory; not there yet"]
+#[ignore = "issue 18: the image is about 338 KB and 751 KB in memory; not there yet"]
 fn xen_image_is_no_larger_than_xens_hvmloader() {
     let (file, memsz) = image_sizes();
     assert!(
