@@ -154,6 +154,14 @@ grep nvme0q /proc/interrupts | awk '{{ n = 0; for (i = 2; i <= NF && $i ~ /^[0-9
     )
 }
 
+/// The tables as the firmware gave them, copied before anything runs: [`TABLE_DUMP`] prints
+/// this copy. Xen's hvmloader's AML rewrites its MADT in memory when a vCPU comes (`_MAT`
+/// through `MATR`/`MSUM`), and after `xl vcpu-set` here the tables Linux exported through it
+/// had bytes one less than hvmloader writes in the HPET, WAET and both SSDTs, with bad
+/// checksums; the comparison is of what each firmware built.
+const TABLE_SNAPSHOT: &str = "mkdir -p /tmp/acpi-at-boot\n\
+    cp /sys/firmware/acpi/tables/* /tmp/acpi-at-boot/ 2>/dev/null\n";
+
 /// The guest's side of the hot-plug steps, before its report: it announces each step on its
 /// console (the dom0's driver acts on those lines), and reports what Linux made of it.
 /// Every wait is bounded, so a step that never comes costs minutes, not the run.
@@ -211,7 +219,7 @@ dmesg | grep -iE 'cpu1|cpu 1|hotplug|acpiphp|eject|1b36' | sed 's/^/hotplug-dmes
 /// with Xen's own hvmloader's (about 4 KiB of console output).
 const TABLE_DUMP: &str = r#"# Keep the kernel's console quiet while the tables go out (dmesg keeps everything).
 echo 0 > /proc/sys/kernel/printk
-for table in /sys/firmware/acpi/tables/*; do
+for table in /tmp/acpi-at-boot/*; do
     [ -f "$table" ] || continue
     echo "acpi-table-begin: ${table##*/}"
     gzip -c "$table" | base64
@@ -481,6 +489,7 @@ fn boot_linux(
         body.insert_str(0, HOTPLUG_STEPS);
     }
     if shape.dump_tables {
+        body.insert_str(0, TABLE_SNAPSHOT);
         body = body.replace(&end, &format!("{TABLE_DUMP}{end}"));
     }
     let initrd = linux.initrd_with_init(&body);
