@@ -162,7 +162,6 @@ pub fn record_skip(test: &str, reason: &str) {
 }
 
 /// A scratch directory for one test.
-
 pub fn scratch(name: &str) -> PathBuf {
     let dir = target_dir().join("test-scratch").join(name);
     let _ = std::fs::remove_dir_all(&dir);
