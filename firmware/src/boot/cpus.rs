@@ -5,22 +5,10 @@ use log::info;
 
 use super::Fatal;
 use super::pci::PciSetup;
-use crate::arch::{
-    ApTrampoline, HwPorts, IOAPIC_BASE, IOAPIC_WINDOW, IoApic, LocalCpu, MmioRegion,
-};
+use crate::arch::{ApTrampoline, IOAPIC_BASE, IOAPIC_WINDOW, IoApic, LocalCpu, MmioRegion};
 use crate::bootinfo::BootInfo;
 use crate::cpu::{self, ApStartup, CpuSetup, IoApicSetup, MtrrRequest};
-use crate::platform::fw_cfg::FwCfg;
 use crate::time::TscClock;
-
-/// How many vCPUs the platform says it has: QEMU's fw_cfg `FW_CFG_NB_CPUS`.
-pub fn expected_cpus() -> Result<u32, Fatal> {
-    // SAFETY: the firmware owns the machine's devices while it runs.
-    let ports = unsafe { HwPorts::new() };
-    let mut fw_cfg = FwCfg::detect(ports, crate::platform::fw_cfg::IdentityMapped)
-        .ok_or(Fatal::CpuCountUnknown)?;
-    Ok(u32::from(fw_cfg.nb_cpus()))
-}
 
 pub fn bring_up(
     boot: &BootInfo,
