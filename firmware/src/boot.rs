@@ -19,7 +19,7 @@ mod tables;
 use board::Board;
 
 use crate::acpi::numa::NumaTables;
-use crate::arch::{HwPorts, IdentityMapped, Pit, rdtsc};
+use crate::arch::{HwPorts, Machine, Pit, rdtsc};
 use crate::bootinfo::{BootInfo, BootInfoError, PhysRange};
 use crate::chipset::isa::LegacyDevices;
 use crate::chipset::{Chipset, ChipsetError};
@@ -161,9 +161,9 @@ impl fmt::Display for Summary {
 }
 
 /// The firmware's main program, entered once from the runtime with the start info address.
-pub fn main(start_info_paddr: u32, layout: ImageLayout) -> ! {
+pub fn main(machine: Machine, start_info_paddr: u32, layout: ImageLayout) -> ! {
     let platform = Platform::detect();
-    let console = console::init(matches!(platform, Platform::Xen(_)));
+    let console = console::init(&machine, matches!(platform, Platform::Xen(_)));
     info!(
         "hvmloader-rs {} of {} (no_std Rust), image {}, heap {} KiB",
         env!("CARGO_PKG_VERSION"),
@@ -174,11 +174,13 @@ pub fn main(start_info_paddr: u32, layout: ImageLayout) -> ! {
     info!("platform {platform}; console: {console}");
     // The one place the platform is chosen: the boot sequence asks its board the rest.
     let outcome = match platform {
-        Platform::Xen(leaves) => run(platform, start_info_paddr, layout, &mut |boot, cmdline| {
-            Ok(Box::new(board::xen::start(leaves, boot, cmdline)?))
-        }),
-        Platform::Qemu => run(platform, start_info_paddr, layout, &mut |_, cmdline| {
-            Ok(Box::new(board::qemu::Qemu::start(cmdline)?))
+        Platform::Xen(leaves) => {
+            run(&machine, platform, start_info_paddr, layout, &mut |boot, cmdline| {
+                Ok(Box::new(board::xen::start(&machine, leaves, boot, cmdline)?))
+            })
+        }
+        Platform::Qemu => run(&machine, platform, start_info_paddr, layout, &mut |_, cmdline| {
+            Ok(Box::new(board::qemu::Qemu::start(&machine, cmdline)?))
         }),
     };
     match outcome {
@@ -201,14 +203,13 @@ type StartBoard<'a> = dyn FnMut(&mut BootInfo, &mut String) -> Result<Box<dyn Bo
 /// The boot sequence on `platform`, whose board `start` sets up (and lets the console follow
 /// the command line as soon as it is known).
 fn run(
+    machine: &Machine,
     platform: Platform,
     start_info_paddr: u32,
     layout: ImageLayout,
     start: &mut StartBoard<'_>,
 ) -> Result<Summary, Fatal> {
-    // SAFETY: the entry code identity-maps the first 4 GiB and we are still on its tables.
-    let memory = unsafe { IdentityMapped::new() };
-    let mut boot = BootInfo::parse(&memory, u64::from(start_info_paddr), layout.image)?;
+    let mut boot = BootInfo::parse(&machine.memory(), u64::from(start_info_paddr), layout.image)?;
     // The command line is the start info's and, under Xen, the xenstore key's. It is parsed
     // as soon as it is known, so that the console follows it from there on; a bad option is
     // reported once the platform can end the domain cleanly (under Xen, through the
@@ -222,17 +223,15 @@ fn run(
         crate::arch::provoke(fault);
     }
 
-    // SAFETY: the firmware owns the machine's devices while it runs.
-    let mut cfg = Cf8::new(unsafe { HwPorts::new() });
+    let mut cfg = Cf8::new(machine.ports());
     let (chipset, vendor, device) = Chipset::detect(&mut cfg)?;
     info!("host bridge {vendor:04x}:{device:04x} at 00:00.0: {chipset}");
     let hole = board.low_hole(&boot)?;
-    let wiring = board.intx_wiring(chipset);
     let extra_roots = board.extra_pci_roots()?;
     let topology = board.topology()?;
     let pci = pci::bring_up(
+        machine,
         chipset,
-        wiring,
         &mut boot,
         hole,
         board.as_mut(),
@@ -241,14 +240,14 @@ fn run(
     )?;
     let hole = pci.hole.clone();
     let expected = board.expected_cpus()?;
-    let (cpus, ioapic) = cpus::bring_up(&boot, &pci, hole, board.ap_startup(), expected)?;
-    // SAFETY: the probe touches only the legacy devices' registers, which nothing else in
-    // the firmware uses but COM1's scratch register, which the console leaves alone.
-    let legacy = LegacyDevices::probe(&mut unsafe { HwPorts::new() });
+    let (cpus, ioapic) = cpus::bring_up(machine, &boot, &pci, hole, board.ap_startup(), expected)?;
+    // The probe touches only the legacy devices' registers, which nothing else in the
+    // firmware uses but COM1's scratch register, which the console leaves alone.
+    let legacy = LegacyDevices::probe(&mut machine.ports());
     info!("{legacy}");
 
     let acpi = if board.acpi_enabled() {
-        Some(acpi_mode(chipset, &mut cfg, &pci.topology, board.as_mut())?)
+        Some(acpi_mode(machine, chipset, &mut cfg, &pci.topology, board.as_mut())?)
     } else {
         // The device model then has no ACPI PM function either.
         info!("ACPI: off, as the platform asks (platform/acpi=0)");
@@ -287,15 +286,15 @@ fn run(
         qemu_smbios: smbios.qemu_table.as_deref(),
         requests: board.table_requests(),
     };
-    let installed = tables::install(&described, &boot, area, options.self_checks)?;
+    let installed = tables::install(machine, &described, &boot, area, options.self_checks)?;
     let e820 = memory_map(&boot, &pci, &installed)?;
     // What the firmware's own work cost, before a payload is loaded (`cargo xtask bench`).
     let mut summary = crate::stats::Summary::take();
     // Measured now if no wait needed it: after the snapshot, so the measurement's own time
     // and port accesses are not in it.
-    summary.tsc_rate = tsc_rate().ok();
+    summary.tsc_rate = tsc_rate(machine).ok();
     info!("accesses: {summary}");
-    board.hand_off(chipset, &boot, &e820, layout, &installed)?;
+    board.hand_off(machine, chipset, &boot, &e820, layout, &installed)?;
 
     let ram_bytes = e820.ram_bytes();
     Ok(Summary {
@@ -321,11 +320,10 @@ fn settle_console(cmdline: &str) {
 /// The TSC's rate, which every wait runs on ([`crate::time`]): Xen's CPUID time leaf, read
 /// at the start, or else measured against the PIT the first time it is needed (about 1 ms,
 /// which a boot with one vCPU never spends before its closing summary).
-pub(crate) fn tsc_rate() -> Result<TscRate, Fatal> {
+pub(crate) fn tsc_rate(machine: &Machine) -> Result<TscRate, Fatal> {
     let measure = || {
-        // SAFETY: the firmware owns the machine's devices while it runs; PIT channel 2 and
-        // port 0x61 serve only this measurement.
-        let mut ports = unsafe { HwPorts::new() };
+        // PIT channel 2 and port 0x61 serve only this measurement.
+        let mut ports = machine.ports();
         let khz = Pit::new(&mut ports).measure_tsc_khz(&mut rdtsc)?;
         Some(TscRate { khz, source: RateSource::Pit })
     };
@@ -338,13 +336,13 @@ pub(crate) fn tsc_rate() -> Result<TscRate, Fatal> {
 /// out whether the OS may take native PCIe hot-plug control. Returns the PM blocks for the
 /// FADT and that answer.
 fn acpi_mode(
+    machine: &Machine,
     chipset: Chipset,
     cfg: &mut Cf8<HwPorts>,
     topology: &crate::pci::Topology,
     board: &mut dyn Board,
 ) -> Result<tables::AcpiMode, Fatal> {
-    // SAFETY: the firmware owns the machine's devices while it runs.
-    let mut ports = unsafe { HwPorts::new() };
+    let mut ports = machine.ports();
     let ids_at =
         |bdf| topology.functions.iter().find(|f| f.bdf == bdf).map(|f| (f.vendor_id, f.device_id));
     let pm = chipset.enable_acpi(cfg, &mut ports, ids_at).map_err(Fatal::Pm)?;

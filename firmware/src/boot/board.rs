@@ -14,6 +14,7 @@ use super::tables::{self, TableRequests};
 use super::{Fatal, ImageLayout};
 use crate::acpi::numa::NumaTopology;
 use crate::acpi::ssdt::{CpuHotplug, SleepStates};
+use crate::arch::Machine;
 use crate::bootinfo::{BootInfo, MemoryRegion};
 use crate::chipset::pm::{BiosAreaGate, PmBlocks};
 use crate::chipset::{Chipset, IntxWiring};
@@ -90,6 +91,7 @@ pub trait Board {
     /// Hands the machine to the next program. Returns only when there is none.
     fn hand_off(
         self: Box<Self>,
+        machine: &Machine,
         chipset: Chipset,
         boot: &BootInfo,
         e820: &E820Map,

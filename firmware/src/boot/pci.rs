@@ -18,7 +18,7 @@ use log::info;
 
 use super::Fatal;
 use super::board::Board;
-use crate::arch::{HwPorts, MmioRegion, cpuid};
+use crate::arch::{HwPorts, Machine, MmioRegion, cpuid};
 use crate::bootinfo::{BootInfo, MemoryRegion};
 use crate::chipset::q35::{self, EcamArea};
 use crate::chipset::{Chipset, IntxWiring};
@@ -181,11 +181,6 @@ fn phys_bits() -> u8 {
     if cpuid(0x8000_0000, 0).eax >= 0x8000_0008 { cpuid(0x8000_0008, 0).eax as u8 } else { 36 }
 }
 
-fn hw_cf8() -> Cf8<HwPorts> {
-    // SAFETY: the firmware owns the machine's devices while it runs.
-    Cf8::new(unsafe { HwPorts::new() })
-}
-
 /// Where the PCI resources may go for one hole and memory map.
 struct Ranges {
     /// Parts of the hole nothing may use: memory-map entries, the ECAM area.
@@ -246,16 +241,17 @@ fn fit_hole(
 }
 
 pub fn bring_up(
+    machine: &Machine,
     chipset: Chipset,
-    wiring: IntxWiring,
     boot: &mut BootInfo,
     hole: Range<u64>,
     board: &mut dyn Board,
     extra_roots: u8,
     self_checks: bool,
 ) -> Result<PciSetup, Fatal> {
+    let wiring = board.intx_wiring(chipset);
     let phys_bits = phys_bits();
-    let mut cfg = ConfigAccess { cf8: hw_cf8(), ecam: None };
+    let mut cfg = ConfigAccess { cf8: Cf8::new(machine.ports()), ecam: None };
     // Q35: ECAM for the enumeration itself, where the hole as it stands puts a window for
     // few buses.
     let before_enumeration = Ranges::new(chipset, &boot.memory_map, &hole, 1, phys_bits)?.ecam;
@@ -303,8 +299,7 @@ pub fn bring_up(
 
     pci::program(&mut cfg, &topology, &plan).map_err(Fatal::Pci)?;
 
-    // SAFETY: the firmware owns the machine's devices while it runs.
-    let mut ports = unsafe { HwPorts::new() };
+    let mut ports = machine.ports();
     chipset.route_pirqs(wiring, &mut cfg, &mut ports);
     let routes = pci::route_intx(
         &topology,

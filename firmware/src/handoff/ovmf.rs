@@ -507,8 +507,9 @@ impl OvmfPayload {
         e820: &E820Map,
         tables: &BiosTables,
         memory: &mut impl PhysMemoryMut,
+        mut ports: crate::arch::HwPorts,
     ) -> Result<Infallible, HandoffError> {
-        let prepared = self.prepare(e820, tables, memory, &mut super::hw_ports())?;
+        let prepared = self.prepare(e820, tables, memory, &mut ports)?;
         for entry in prepared.map.entries() {
             log::debug!("OVMF e820: {} {}", entry.range, entry.kind);
         }
@@ -520,7 +521,7 @@ impl OvmfPayload {
             prepared.tables,
             prepared.low_ram_end
         );
-        super::drain_console_hw();
+        super::drain_console_hw(&mut ports);
         // SAFETY: the image is in RAM at the top of 4 GiB with its last 64 KiB copied to end
         // at 1 MiB (the real-mode reset vector); the info table lies in page 0x1000, below
         // the trampoline's page; the firmware keeps nothing it still needs below 1 MiB.

@@ -220,6 +220,7 @@ impl SeabiosPayload {
         e820: &E820Map,
         tables: &BiosTables,
         memory: &mut impl PhysMemoryMut,
+        mut ports: crate::arch::HwPorts,
     ) -> Result<Infallible, HandoffError> {
         let info = self.prepare(e820, tables, memory)?;
         info!(
@@ -228,7 +229,7 @@ impl SeabiosPayload {
             tables.addresses().len(),
             e820.len()
         );
-        super::drain_console_hw();
+        super::drain_console_hw(&mut ports);
         // SAFETY: the image was loaded to end at 1 MiB in RAM made writable; the info table
         // lies in page 0x1000, below the trampoline's page; both pages are below 1 MiB,
         // where the firmware keeps nothing it still needs.

@@ -10,7 +10,7 @@ use log::info;
 
 use super::{Board, MachineTopology, NumaLayout, SmbiosSource, madt_list};
 use crate::acpi::ssdt::{CpuHotplug, SleepStates};
-use crate::arch::HwPorts;
+use crate::arch::{HwPorts, Machine};
 use crate::boot::tables::{self, TableRequests};
 use crate::boot::{Fatal, ImageLayout};
 use crate::bootinfo::{BootInfo, MemoryRegion};
@@ -24,13 +24,16 @@ use crate::smbios::BiosStrings;
 use libacpi::tables::MadtProcessor;
 
 /// The QEMU board. Every fact is read from fw_cfg when the sequence asks for it.
-pub struct Qemu;
+pub struct Qemu {
+    /// The machine's ports, for fw_cfg, the chipset and the hand-off.
+    ports: HwPorts,
+}
 
 impl Qemu {
     /// Starts the board: the console follows the start info's command line.
-    pub fn start(cmdline: &str) -> Result<Self, Fatal> {
+    pub fn start(machine: &Machine, cmdline: &str) -> Result<Self, Fatal> {
         super::super::settle_console(cmdline);
-        Ok(Qemu)
+        Ok(Qemu { ports: machine.ports() })
     }
 }
 
@@ -44,11 +47,11 @@ impl Board for Qemu {
     }
 
     fn extra_pci_roots(&mut self) -> Result<u8, Fatal> {
-        extra_pci_roots()
+        extra_pci_roots(self.ports.clone())
     }
 
     fn topology(&mut self) -> Result<MachineTopology, Fatal> {
-        topology()
+        topology(self.ports.clone())
     }
 
     fn fit_pci_hole(
@@ -61,7 +64,7 @@ impl Board for Qemu {
     }
 
     fn expected_cpus(&mut self) -> Result<u32, Fatal> {
-        expected_cpus()
+        expected_cpus(self.ports.clone())
     }
 
     fn ap_startup(&mut self) -> ApStartup<'_> {
@@ -85,11 +88,11 @@ impl Board for Qemu {
     }
 
     fn smbios(&mut self, chipset: Chipset) -> SmbiosSource {
-        smbios(chipset)
+        smbios(self.ports.clone(), chipset)
     }
 
     fn sleep_states(&mut self) -> SleepStates {
-        sleep_states()
+        sleep_states(self.ports.clone())
     }
 
     fn bios_area(&self, chipset: Chipset) -> BiosAreaGate {
@@ -106,21 +109,21 @@ impl Board for Qemu {
 
     fn hand_off(
         self: Box<Self>,
+        _machine: &Machine,
         chipset: Chipset,
         boot: &BootInfo,
         e820: &E820Map,
         layout: ImageLayout,
         installed: &tables::Installed,
     ) -> Result<(), Fatal> {
-        hand_off_to_payload(chipset, boot, e820, layout, installed).map_err(Fatal::Handoff)
+        hand_off_to_payload(self.ports, chipset, boot, e820, layout, installed)
+            .map_err(Fatal::Handoff)
     }
 }
 
 /// How many vCPUs the platform says it has: QEMU's fw_cfg `FW_CFG_NB_CPUS`.
-fn expected_cpus() -> Result<u32, Fatal> {
+fn expected_cpus(ports: HwPorts) -> Result<u32, Fatal> {
     use crate::platform::fw_cfg::{self, FwCfg};
-    // SAFETY: the firmware owns the machine's devices while it runs.
-    let ports = unsafe { HwPorts::new() };
     let mut fw_cfg = FwCfg::detect(ports, fw_cfg::IdentityMapped).ok_or(Fatal::CpuCountUnknown)?;
     Ok(u32::from(fw_cfg.nb_cpus()))
 }
@@ -129,7 +132,7 @@ fn expected_cpus() -> Result<u32, Fatal> {
 /// `etc/smbios/smbios-tables`, with whatever `-smbios type=N,...` set), as QEMU's own
 /// firmware takes them. Without them (QEMU's legacy SMBIOS interface), QEMU's identity for
 /// the firmware's own structures: manufacturer QEMU, the machine's description, `-uuid`.
-fn smbios(chipset: Chipset) -> SmbiosSource {
+fn smbios(ports: HwPorts, chipset: Chipset) -> SmbiosSource {
     use crate::platform::fw_cfg::{self, FwCfg};
     use crate::smbios::qemu::TABLES_FILE;
     /// FW_CFG_UUID.
@@ -140,8 +143,7 @@ fn smbios(chipset: Chipset) -> SmbiosSource {
         enclosure_manufacturer: Some("QEMU".into()),
         ..BiosStrings::default()
     };
-    // SAFETY: the firmware owns the machine's devices while it runs.
-    let Some(mut fw_cfg) = FwCfg::detect(unsafe { HwPorts::new() }, fw_cfg::IdentityMapped) else {
+    let Some(mut fw_cfg) = FwCfg::detect(ports, fw_cfg::IdentityMapped) else {
         return SmbiosSource { strings: identity, uuid: None, qemu_table: None };
     };
     let mut uuid = [0u8; 16];
@@ -167,7 +169,7 @@ fn smbios(chipset: Chipset) -> SmbiosSource {
 
 /// QEMU's NUMA topology (see [`crate::acpi::qemu_numa`]): the legacy fw_cfg item, RAM as
 /// fw_cfg `etc/e820` lays it out, distances and expanders' nodes from QEMU's own tables.
-fn topology() -> Result<MachineTopology, Fatal> {
+fn topology(ports: HwPorts) -> Result<MachineTopology, Fatal> {
     use crate::acpi::qemu_numa::{self, QemuRam};
     use crate::platform::fw_cfg::{self, FwCfg};
     const NUMA_ITEM: u16 = 0x0D;
@@ -175,8 +177,7 @@ fn topology() -> Result<MachineTopology, Fatal> {
     const E820_ENTRY: usize = 20;
     const E820_RAM: u32 = 1;
     const FOUR_GIB: u64 = 1 << 32;
-    // SAFETY: the firmware owns the machine's devices while it runs.
-    let Some(mut fw_cfg) = FwCfg::detect(unsafe { HwPorts::new() }, fw_cfg::IdentityMapped) else {
+    let Some(mut fw_cfg) = FwCfg::detect(ports, fw_cfg::IdentityMapped) else {
         return Ok(MachineTopology::default());
     };
     let mut read_file = |name: &str| -> Result<Option<Vec<u8>>, Fatal> {
@@ -228,10 +229,9 @@ fn topology() -> Result<MachineTopology, Fatal> {
 
 /// How many extra PCI root buses QEMU's expander bridges open (fw_cfg
 /// `etc/extra-pci-roots`); 0 without fw_cfg.
-fn extra_pci_roots() -> Result<u8, Fatal> {
+fn extra_pci_roots(ports: HwPorts) -> Result<u8, Fatal> {
     use crate::platform::fw_cfg::{self, FwCfg};
-    // SAFETY: the firmware owns the machine's devices while it runs.
-    let Some(mut fw_cfg) = FwCfg::detect(unsafe { HwPorts::new() }, fw_cfg::IdentityMapped) else {
+    let Some(mut fw_cfg) = FwCfg::detect(ports, fw_cfg::IdentityMapped) else {
         return Ok(0);
     };
     fw_cfg.extra_pci_roots().map_err(Fatal::FwCfg)
@@ -240,10 +240,9 @@ fn extra_pci_roots() -> Result<u8, Fatal> {
 /// The sleep states to advertise under QEMU besides S5: S4 as fw_cfg `etc/system-states`
 /// enables it. Never S3: QEMU wakes through the SeaBIOS that started us, which looks for
 /// the waking vector in its own FACS, not in ours.
-fn sleep_states() -> SleepStates {
+fn sleep_states(ports: HwPorts) -> SleepStates {
     use crate::platform::fw_cfg::{self, FwCfg};
-    // SAFETY: the firmware owns the machine's devices while it runs.
-    let Some(mut fw_cfg) = FwCfg::detect(unsafe { HwPorts::new() }, fw_cfg::IdentityMapped) else {
+    let Some(mut fw_cfg) = FwCfg::detect(ports, fw_cfg::IdentityMapped) else {
         return SleepStates::NONE;
     };
     match fw_cfg.sleep_states() {
@@ -259,6 +258,7 @@ fn sleep_states() -> SleepStates {
 /// Hands the machine to the payload QEMU passed in fw_cfg (a Linux kernel, or a SeaBIOS or
 /// OVMF image the Xen way). Returns only when there is none.
 fn hand_off_to_payload(
+    ports: HwPorts,
     chipset: Chipset,
     boot: &BootInfo,
     e820: &E820Map,
@@ -268,8 +268,7 @@ fn hand_off_to_payload(
     use crate::handoff::{BiosPayload, linux::LinuxPayload};
     use crate::platform::fw_cfg::{self, FwCfg};
 
-    // SAFETY: the firmware owns the machine's devices while it runs.
-    let Some(mut fw_cfg) = FwCfg::detect(unsafe { HwPorts::new() }, fw_cfg::IdentityMapped) else {
+    let Some(mut fw_cfg) = FwCfg::detect(ports.clone(), fw_cfg::IdentityMapped) else {
         return Ok(());
     };
     // SAFETY: the boot page tables identity-map 4 GiB; the hand-off writes only ranges it
@@ -277,17 +276,16 @@ fn hand_off_to_payload(
     let mut memory = unsafe { crate::arch::IdentityWindow::new() };
     let mut in_use = alloc::vec![layout.image, boot.start_info];
     in_use.extend(boot.modules.iter().map(|m| m.range));
-    // SAFETY: the firmware owns the chipset while it runs.
-    let mut cfg = Cf8::new(unsafe { HwPorts::new() });
+    let mut cfg = Cf8::new(ports.clone());
     if let Some(linux) = LinuxPayload::load(&mut fw_cfg, e820, &in_use, &mut memory)? {
         // A BIOS payload owns the BIOS area and its own reboot; a kernel does neither.
         crate::handoff::reset::install(chipset, &mut cfg, &mut memory)?;
-        match linux.boot(e820, tables.rsdp(), &mut memory)? {}
+        match linux.boot(e820, tables.rsdp(), &mut memory, ports)? {}
     }
     if let Some(bios) =
         BiosPayload::load(&mut fw_cfg, &mut cfg, BiosAreaGate::Pam(chipset), &mut memory)?
     {
-        match bios.boot(e820, &tables.bios_tables(), &mut memory)? {}
+        match bios.boot(e820, &tables.bios_tables(), &mut memory, ports)? {}
     }
     Ok(())
 }

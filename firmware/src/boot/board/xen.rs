@@ -10,7 +10,7 @@ use core::ops::Range;
 use super::{Board, MachineTopology, NumaLayout, SmbiosSource, madt_list};
 use crate::acpi::numa::NumaTopology;
 use crate::acpi::ssdt::{CpuHotplug, SleepStates};
-use crate::arch::{HwPorts, IdentityMapped};
+use crate::arch::Machine;
 use crate::boot::tables::{self, TableRequests};
 use crate::boot::{Fatal, ImageLayout};
 use crate::bootinfo::{BootInfo, MemoryRegion, PhysRange};
@@ -31,7 +31,12 @@ pub type HwXen = XenSetup<crate::arch::HypercallPage>;
 /// (hypercall page, xenstore, `hvm_info`, Xen's memory map, which replaces the start
 /// info's: Xen's start info for HVM firmware carries none). The command line becomes the
 /// start info's and the xenstore key's, and the console follows it as soon as it is known.
-pub fn start(leaves: XenCpuid, boot: &mut BootInfo, cmdline: &mut String) -> Result<HwXen, Fatal> {
+pub fn start(
+    machine: &Machine,
+    leaves: XenCpuid,
+    boot: &mut BootInfo,
+    cmdline: &mut String,
+) -> Result<HwXen, Fatal> {
     if let Some(khz) = leaves.tsc_khz() {
         time::set_tsc_rate(TscRate { khz: khz.into(), source: RateSource::XenCpuid });
     }
@@ -40,7 +45,7 @@ pub fn start(leaves: XenCpuid, boot: &mut BootInfo, cmdline: &mut String) -> Res
         *cmdline = cmdline_key::combine(given, key.as_deref());
         super::super::settle_console(cmdline);
     };
-    let setup = XenSetup::start(leaves, from_key).map_err(Fatal::Xen)?;
+    let setup = XenSetup::start(leaves, &machine.memory(), from_key).map_err(Fatal::Xen)?;
     boot.memory_map = setup.memory_map.clone();
     Ok(setup)
 }
@@ -157,13 +162,14 @@ impl Board for HwXen {
 
     fn hand_off(
         self: Box<Self>,
+        machine: &Machine,
         _chipset: Chipset,
         boot: &BootInfo,
         e820: &E820Map,
         layout: ImageLayout,
         installed: &tables::Installed,
     ) -> Result<(), Fatal> {
-        match hand_off_to_bios(*self, boot, e820, layout, installed)? {}
+        match hand_off_to_bios(*self, machine, boot, e820, layout, installed)? {}
     }
 }
 
@@ -171,6 +177,7 @@ impl Board for HwXen {
 /// passes as the start info's "firmware" module.
 fn hand_off_to_bios(
     mut xen: HwXen,
+    machine: &Machine,
     boot: &BootInfo,
     e820: &E820Map,
     layout: ImageLayout,
@@ -181,8 +188,7 @@ fn hand_off_to_bios(
     use crate::handoff::seabios::SeabiosPayload;
     use crate::platform::xen::BiosImage;
 
-    // SAFETY: the firmware owns the chipset while it runs.
-    let mut cfg = Cf8::new(unsafe { HwPorts::new() });
+    let mut cfg = Cf8::new(machine.ports());
     // SAFETY: the boot page tables identity-map 4 GiB; the hand-off writes only the BIOS
     // area and its low pages, and for OVMF the flash range below 4 GiB it first backs with
     // RAM.
@@ -191,8 +197,8 @@ fn hand_off_to_bios(
         BiosImage::Seabios(module) => BiosPayload::Seabios(
             SeabiosPayload::from_module(
                 module.range,
-                // SAFETY: as `memory`; the module lies outside the BIOS area it is copied to.
-                &unsafe { IdentityMapped::new() },
+                // The module lies outside the BIOS area it is copied to.
+                &machine.memory(),
                 &mut cfg,
                 BiosAreaGate::AlwaysRam,
                 &mut memory,
@@ -219,5 +225,5 @@ fn hand_off_to_bios(
         xen.publish_generation_id(page.start).map_err(Fatal::Xen)?;
     }
     xen.finish_on_hardware().map_err(Fatal::Xen)?;
-    bios.boot(e820, &installed.bios_tables(), &mut memory).map_err(Fatal::Handoff)
+    bios.boot(e820, &installed.bios_tables(), &mut memory, machine.ports()).map_err(Fatal::Handoff)
 }
