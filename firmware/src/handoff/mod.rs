@@ -174,11 +174,6 @@ fn drain_console_hw(ports: &mut crate::arch::HwPorts) {
     drain_console(ports);
 }
 
-/// Sum of `bytes` modulo 256, for the checksums that make a table's bytes sum to zero.
-fn byte_sum(bytes: &[u8]) -> u8 {
-    bytes.iter().fold(0u8, |sum, &b| sum.wrapping_add(b))
-}
-
 /// A BIOS image from `opt/hvmloader/firmware`, told apart by size: SeaBIOS fits below
 /// 1 MiB (at most 256 KiB), OVMF flash images are 1 MiB or more.
 #[derive(Debug)]

@@ -17,7 +17,7 @@ use core::convert::Infallible;
 
 use log::info;
 
-use super::{HandoffError, byte_sum, files, window};
+use super::{HandoffError, files, window};
 use crate::arch::{PhysMemory, PhysMemoryMut, PortIo};
 use crate::bootinfo::PhysRange;
 use crate::chipset::pm::{BiosArea, BiosAreaGate};
@@ -87,7 +87,7 @@ pub fn info_page(tables: &BiosTables, e820: &E820Map) -> Result<Vec<u8>, Handoff
     for (slot, value) in page[16..INFO_LEN].chunks_exact_mut(4).zip(fields) {
         slot.copy_from_slice(&value.to_le_bytes());
     }
-    page[15] = 0u8.wrapping_sub(byte_sum(&page[..INFO_LEN]));
+    page[15] = libacpi::checksum::compute(&page[..INFO_LEN]);
     for (slot, address) in page[TABLES_OFFSET..E820_OFFSET].chunks_exact_mut(4).zip(addresses) {
         slot.copy_from_slice(&address.to_le_bytes());
     }
