@@ -26,14 +26,13 @@ use core::str::FromStr;
 use log::{Log, Metadata, Record};
 use spin::Mutex;
 
-use crate::arch::{HwPorts, PortIo};
+use crate::arch::{DebugPort, HwPorts, Machine, PortIo};
 use uart::Uart;
 
 /// Every console line starts with this.
 pub const LINE_PREFIX: &str = "hvmrs";
 
 const COM1: u16 = 0x3F8;
-const DEBUG_PORT: u16 = 0xE9;
 /// Bochs/QEMU debugcon answers reads of its port with the port number.
 const DEBUG_PORT_MAGIC: u8 = 0xE9;
 /// Bytes of early log kept for a sink turned on later: a Xen boot logs about 300 before
@@ -101,6 +100,8 @@ impl EarlyLog {
 }
 
 struct Sinks {
+    /// The machine's ports, from [`init`] on: COM1 is opened on them.
+    ports: Option<HwPorts>,
     debug_port: bool,
     com1: Option<Uart<HwPorts>>,
     early: EarlyLog,
@@ -110,8 +111,7 @@ impl Sinks {
     /// Writes `bytes` (text with `\n` line ends) to every sink that is on.
     fn emit(&mut self, bytes: &[u8]) {
         if self.debug_port {
-            // SAFETY: the debug port has no side effect beyond printing.
-            unsafe { HwPorts::new() }.write_bytes(DEBUG_PORT, bytes);
+            DebugPort.write_bytes(bytes);
         }
         if let Some(uart) = self.com1.as_mut()
             && write_crlf(uart, bytes).is_err()
@@ -121,8 +121,7 @@ impl Sinks {
             self.com1 = None;
             if self.debug_port {
                 let note = b"hvmrs WARN  console: COM1 stopped taking bytes; it gets no more\n";
-                // SAFETY: as above.
-                unsafe { HwPorts::new() }.write_bytes(DEBUG_PORT, note);
+                DebugPort.write_bytes(note);
             }
         }
         self.early.record(bytes);
@@ -175,6 +174,7 @@ impl Write for LineWriter<'_> {
 }
 
 static SINKS: Mutex<Sinks> = Mutex::new(Sinks {
+    ports: None,
     debug_port: false,
     com1: None,
     early: EarlyLog { bytes: [0; EARLY_LOG_BYTES], len: 0, lost: 0, stopped: false },
@@ -232,23 +232,22 @@ fn status(sinks: &Sinks) -> ConsoleStatus {
     ConsoleStatus { debug_port: sinks.debug_port, com1: sinks.com1.as_ref().map(Uart::has_fifo) }
 }
 
-/// COM1, set up, if a UART answers there.
-fn open_com1() -> Option<Uart<HwPorts>> {
-    // SAFETY: COM1's eight registers are ours; nothing else drives the UART.
-    Uart::init(unsafe { HwPorts::new() }, COM1)
+/// COM1, set up, if a UART answers there (on the machine's ports, once [`init`] has them).
+fn open_com1(ports: Option<&HwPorts>) -> Option<Uart<HwPorts>> {
+    Uart::init(ports?.clone(), COM1)
 }
 
 /// Sets up the platform's default sinks (see the module documentation) and installs the
 /// logger at `info`. `under_xen`: 0xE9 only, without probing (Xen's 0xE9 handler takes
 /// writes only) and without touching COM1.
-pub fn init(under_xen: bool) -> ConsoleStatus {
+pub fn init(machine: &Machine, under_xen: bool) -> ConsoleStatus {
     let mut sinks = SINKS.lock();
+    sinks.ports = Some(machine.ports());
     if under_xen {
         sinks.debug_port = true;
     } else {
-        // SAFETY: reading the debug port has no side effect.
-        sinks.debug_port = unsafe { HwPorts::new() }.read8(DEBUG_PORT) == DEBUG_PORT_MAGIC;
-        sinks.com1 = open_com1();
+        sinks.debug_port = DebugPort.read8() == DEBUG_PORT_MAGIC;
+        sinks.com1 = open_com1(sinks.ports.as_ref());
     }
     let status = status(&sinks);
     drop(sinks);
@@ -271,18 +270,17 @@ pub fn configure(choice: Option<ConsoleChoice>) -> ConsoleStatus {
     let had_debug_port = sinks.debug_port;
     let had_com1 = sinks.com1.is_some();
     if choice.com1() && !had_com1 {
-        sinks.com1 = open_com1();
+        sinks.com1 = open_com1(sinks.ports.as_ref());
     }
     if !choice.com1() {
         sinks.com1 = None;
     }
     sinks.debug_port = choice.debug_port() || sinks.com1.is_none();
-    let Sinks { debug_port, com1, early } = &mut *sinks;
+    let Sinks { debug_port, com1, early, .. } = &mut *sinks;
     let kept = &early.bytes[..early.len];
     let mut replayed = false;
     if *debug_port && !had_debug_port {
-        // SAFETY: the debug port has no side effect beyond printing.
-        unsafe { HwPorts::new() }.write_bytes(DEBUG_PORT, kept);
+        DebugPort.write_bytes(kept);
         replayed = true;
     }
     if let Some(uart) = com1.as_mut().filter(|_| !had_com1) {

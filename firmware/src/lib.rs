@@ -23,7 +23,9 @@
 //!
 //! Hardware is reached through small traits ([`arch::PortIo`], [`pci::ConfigSpace`],
 //! [`arch::PhysMemory`]) so the logic runs on the host in unit tests against simulations.
-//! The bare-metal runtime (entry, descriptor tables, heap, panic) is in `main.rs`.
+//! The bare-metal runtime (entry, descriptor tables, heap, panic) is in `main.rs`; it takes
+//! the [`arch::Machine`] once and lends it to [`boot::main`], where every port and memory
+//! handle comes from.
 
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_op_in_unsafe_fn)]

@@ -24,6 +24,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
+use libacpi::checksum;
+
 use crate::bootinfo::PhysRange;
 
 /// The specification version the table conforms to, in both entry points. 3.0 is the first
@@ -606,7 +608,7 @@ impl SmbiosTable {
         ep[0x0A] = 0x01;
         ep[0x0C..0x10].copy_from_slice(&(self.bytes.len() as u32).to_le_bytes());
         ep[0x10..0x18].copy_from_slice(&table_paddr.to_le_bytes());
-        ep[0x05] = checksum(&ep);
+        ep[0x05] = checksum::compute(&ep);
         ep
     }
 
@@ -627,8 +629,8 @@ impl SmbiosTable {
         ep[0x18..0x1C].copy_from_slice(&table_paddr.to_le_bytes());
         ep[0x1C..0x1E].copy_from_slice(&self.structure_count.to_le_bytes());
         ep[0x1E] = (SMBIOS_MAJOR << 4) | SMBIOS_MINOR;
-        ep[0x15] = checksum(&ep[0x10..]);
-        ep[0x04] = checksum(&ep);
+        ep[0x15] = checksum::compute(&ep[0x10..]);
+        ep[0x04] = checksum::compute(&ep);
         ep
     }
 }
@@ -642,11 +644,6 @@ pub fn write_tables(
     let table = SmbiosTable::build(info)?;
     let entry_points = table.write_to(buf, table_paddr)?;
     Ok((table.len(), entry_points))
-}
-
-/// The byte that makes `bytes` (which holds it as 0) sum to zero modulo 256.
-fn checksum(bytes: &[u8]) -> u8 {
-    0u8.wrapping_sub(bytes.iter().fold(0u8, |sum, &b| sum.wrapping_add(b)))
 }
 
 // ---- input checks ---------------------------------------------------------------------------

@@ -27,8 +27,8 @@ impl IdentityAcpiHandler {
     }
 
     fn ports() -> HwPorts {
-        // SAFETY: the firmware owns the devices while it runs (constructor contract).
-        unsafe { HwPorts::new() }
+        // The firmware owns the devices while it runs (constructor contract).
+        HwPorts::owned()
     }
 
     fn cfg() -> Cf8<HwPorts> {

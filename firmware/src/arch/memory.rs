@@ -31,9 +31,9 @@ pub struct IdentityMapped(());
 const MAPPED_END: u64 = 0x1_0000_0000;
 
 impl IdentityMapped {
-    /// # Safety
-    /// Only valid while the boot page tables identity-map the first 4 GiB.
-    pub const unsafe fn new() -> Self {
+    /// The identity map, for [`super::Machine`], whose taker vouched that the boot page
+    /// tables identity-map the first 4 GiB.
+    pub(super) const fn mapped() -> Self {
         IdentityMapped(())
     }
 }
@@ -47,7 +47,7 @@ impl PhysMemory for IdentityMapped {
         }
         let copy = |buf: &mut [u8]| {
             for (i, byte) in buf.iter_mut().enumerate() {
-                // SAFETY: the range is identity-mapped (constructor contract; page 0 is mapped
+                // SAFETY: the range is identity-mapped (the `Machine`'s promise; page 0 is mapped
                 // by the caller below) and was bounds-checked above. Volatile byte reads:
                 // the memory belongs to the loader, not to Rust.
                 *byte = unsafe { core::ptr::read_volatile((paddr as usize + i) as *const u8) };

@@ -1,5 +1,6 @@
 //! The CPU as the rest of the firmware sees it. The `unsafe` needed to touch hardware lives
-//! here (and in the binary's runtime); everything else goes through these traits.
+//! here (and in the binary's runtime); everything else goes through these traits. Ports and
+//! memory reads come from the one [`Machine`] the runtime takes at entry.
 
 mod acpi_handler;
 mod ap_boot;
@@ -8,6 +9,7 @@ mod hypercall;
 mod ioapic;
 mod lapic;
 mod local_cpu;
+mod machine;
 mod memory;
 mod mmio;
 mod msr;
@@ -24,6 +26,7 @@ pub use hypercall::HypercallPage;
 pub use ioapic::{IOAPIC_BASE, IOAPIC_ID_MASK, IOAPIC_WINDOW, IoApic};
 pub use lapic::{Destination, IcrStuck, Ipi, LocalApic};
 pub use local_cpu::{LocalCpu, MAX_VARIABLE_MTRRS, MtrrRegisters};
+pub use machine::{DEBUG_EXIT_PORT, DebugPort, Machine, debug_exit};
 pub use memory::{IdentityMapped, PhysMemory, PhysReadError, ram_slice};
 pub use mmio::MmioRegion;
 pub use pit::Pit;

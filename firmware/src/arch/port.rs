@@ -26,7 +26,7 @@ pub trait PortIo {
 /// device model, and sizing a BAR (write, then read the same register) needs the address
 /// once, not twice. Nothing else in the guest writes the latch while the firmware runs (the
 /// APs never touch configuration space).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct HwPorts(());
 
 /// The PCI configuration address port.
@@ -36,10 +36,9 @@ static CF8_LATCH: AtomicU64 = AtomicU64::new(CF8_UNKNOWN);
 const CF8_UNKNOWN: u64 = u64::MAX;
 
 impl HwPorts {
-    /// # Safety
-    /// Port accesses have side effects on devices; the caller must be the firmware itself,
-    /// the sole owner of the machine's devices while it runs.
-    pub const unsafe fn new() -> Self {
+    /// The ports, for [`super::Machine`] (which holds the promise that the firmware owns
+    /// the devices) and for the fixed, side-effect-free ports of [`super::machine`].
+    pub(super) const fn owned() -> Self {
         HwPorts(())
     }
 }
@@ -49,8 +48,9 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use x86_64::instructions::port::Port;
 
 // Every access is counted (crate::stats), by port range.
-// SAFETY: constructing `HwPorts` is where the caller vouched for owning the
-// devices; a port access itself cannot break Rust's memory model.
+// SAFETY: `HwPorts` comes from the `Machine`, whose taker vouched for owning the devices
+// (or is one of the harmless fixed ports of `machine`); a port access itself cannot break
+// Rust's memory model.
 impl PortIo for HwPorts {
     fn read8(&mut self, port: u16) -> u8 {
         crate::stats::port_counter(port).read();

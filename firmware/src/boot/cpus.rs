@@ -6,23 +6,14 @@ use log::info;
 use super::Fatal;
 use super::pci::PciSetup;
 use crate::arch::{
-    ApTrampoline, HwPorts, IOAPIC_BASE, IOAPIC_WINDOW, IoApic, LocalCpu, MmioRegion,
+    ApTrampoline, IOAPIC_BASE, IOAPIC_WINDOW, IoApic, LocalCpu, Machine, MmioRegion,
 };
 use crate::bootinfo::BootInfo;
 use crate::cpu::{self, ApStartup, CpuSetup, IoApicSetup, MtrrRequest};
-use crate::platform::fw_cfg::FwCfg;
 use crate::time::TscClock;
 
-/// How many vCPUs the platform says it has: QEMU's fw_cfg `FW_CFG_NB_CPUS`.
-pub fn expected_cpus() -> Result<u32, Fatal> {
-    // SAFETY: the firmware owns the machine's devices while it runs.
-    let ports = unsafe { HwPorts::new() };
-    let mut fw_cfg = FwCfg::detect(ports, crate::platform::fw_cfg::IdentityMapped)
-        .ok_or(Fatal::CpuCountUnknown)?;
-    Ok(u32::from(fw_cfg.nb_cpus()))
-}
-
 pub fn bring_up(
+    machine: &Machine,
     boot: &BootInfo,
     pci: &PciSetup,
     hole: core::ops::Range<u64>,
@@ -41,7 +32,7 @@ pub fn bring_up(
     // the entry code's page tables are current.
     let mut boot_page = unsafe { ApTrampoline::new() };
     // Only APs are waited for: one vCPU needs no clock (nor the TSC rate's measurement).
-    let clock = if expected > 1 { Some(TscClock::new(super::tsc_rate()?)) } else { None };
+    let clock = if expected > 1 { Some(TscClock::new(super::tsc_rate(machine)?)) } else { None };
     let setup = cpu::bring_up(&mut bsp, &mut boot_page, clock, startup, expected, &request)
         .map_err(Fatal::Cpu)?;
     // SAFETY: the IOAPIC's register window, identity-mapped, used only here.

@@ -17,14 +17,14 @@ use core::ops::Range;
 use log::info;
 
 use super::Fatal;
-use crate::arch::{HwPorts, MmioRegion, cpuid};
-use crate::bootinfo::{BootInfo, MemoryRegion, PhysRange};
+use super::board::Board;
+use crate::arch::{HwPorts, Machine, MmioRegion, cpuid};
+use crate::bootinfo::{BootInfo, MemoryRegion};
 use crate::chipset::q35::{self, EcamArea};
 use crate::chipset::{Chipset, IntxWiring};
 use crate::layout::{self, LayoutError};
 use crate::pci::{self, Apertures, Bdf, Cf8, ConfigSpace, Ecam, Topology, UnplacedReason};
 use crate::platform::xen::memmap::{HoleError, HoleLimit};
-use crate::platform::xen::{Hypercall, XenError, XenSetup};
 
 /// I/O ports PCI devices may use. Allocation starts at the top (0xC000 and up, where
 /// hvmloader puts them) and goes lower only when needed.
@@ -181,11 +181,6 @@ fn phys_bits() -> u8 {
     if cpuid(0x8000_0000, 0).eax >= 0x8000_0008 { cpuid(0x8000_0008, 0).eax as u8 } else { 36 }
 }
 
-fn hw_cf8() -> Cf8<HwPorts> {
-    // SAFETY: the firmware owns the machine's devices while it runs.
-    Cf8::new(unsafe { HwPorts::new() })
-}
-
 /// Where the PCI resources may go for one hole and memory map.
 struct Ranges {
     /// Parts of the hole nothing may use: memory-map entries, the ECAM area.
@@ -226,41 +221,37 @@ impl Ranges {
     }
 }
 
-/// Under Xen, the hole hvmloader would make for these BARs ([`XenSetup::fit_low_hole`]),
-/// with `boot`'s memory map following any RAM it moves; elsewhere `hole` as it is.
-fn fit_hole<H: Hypercall>(
-    xen: Option<&mut XenSetup<H>>,
+/// The hole the board gives these BARs ([`Board::fit_pci_hole`]): under Xen the one
+/// hvmloader would make, with `boot`'s memory map following any RAM it moves.
+fn fit_hole(
+    board: &mut dyn Board,
     boot: &mut BootInfo,
     topology: &Topology,
     hole: Range<u64>,
     ranges_for: impl Fn(&[MemoryRegion], &Range<u64>) -> Result<Ranges, LayoutError>,
-) -> Result<(Range<u64>, HoleLimit), XenError> {
-    let Some(xen) = xen else { return Ok((hole, HoleLimit::MemoryMap)) };
-    let mut keep: Vec<PhysRange> = boot.modules.iter().map(|m| m.range).collect();
-    keep.push(boot.start_info);
+) -> Result<(Range<u64>, HoleLimit), Fatal> {
     // A hole that cannot even hold the ECAM area holds nothing.
-    let fits = |candidate: &Range<u64>, map: &[MemoryRegion]| {
+    let mut fits = |candidate: &Range<u64>, map: &[MemoryRegion]| {
         ranges_for(map, candidate)
             .ok()
             .and_then(|r| pci::plan(topology, &r.apertures(candidate)).ok())
             .is_some_and(|plan| !plan.low_mem_short)
     };
-    let fitted = xen.fit_low_hole(hole, &keep, fits)?;
-    boot.memory_map = xen.memory_map.clone();
-    Ok((fitted.hole, fitted.limit))
+    board.fit_pci_hole(boot, hole, &mut fits)
 }
 
-pub fn bring_up<H: Hypercall>(
+pub fn bring_up(
+    machine: &Machine,
     chipset: Chipset,
-    wiring: IntxWiring,
     boot: &mut BootInfo,
     hole: Range<u64>,
-    xen: Option<&mut XenSetup<H>>,
+    board: &mut dyn Board,
     extra_roots: u8,
     self_checks: bool,
 ) -> Result<PciSetup, Fatal> {
+    let wiring = board.intx_wiring(chipset);
     let phys_bits = phys_bits();
-    let mut cfg = ConfigAccess { cf8: hw_cf8(), ecam: None };
+    let mut cfg = ConfigAccess { cf8: Cf8::new(machine.ports()), ecam: None };
     // Q35: ECAM for the enumeration itself, where the hole as it stands puts a window for
     // few buses.
     let before_enumeration = Ranges::new(chipset, &boot.memory_map, &hole, 1, phys_bits)?.ecam;
@@ -295,7 +286,7 @@ pub fn bring_up<H: Hypercall>(
 
     // Under Xen the hole may grow; the ECAM area keeps its place at the top of the hole, or
     // moves below with it.
-    let (hole, limit) = fit_hole(xen, boot, &topology, hole, ranges_for).map_err(Fatal::Xen)?;
+    let (hole, limit) = fit_hole(board, boot, &topology, hole, ranges_for)?;
     let ranges = ranges_for(&boot.memory_map, &hole)?;
     let high = ranges.high.clone();
     if let Some(area) = ranges.ecam.filter(|&area| Some(area) != cfg.ecam_area()) {
@@ -308,8 +299,7 @@ pub fn bring_up<H: Hypercall>(
 
     pci::program(&mut cfg, &topology, &plan).map_err(Fatal::Pci)?;
 
-    // SAFETY: the firmware owns the machine's devices while it runs.
-    let mut ports = unsafe { HwPorts::new() };
+    let mut ports = machine.ports();
     chipset.route_pirqs(wiring, &mut cfg, &mut ports);
     let routes = pci::route_intx(
         &topology,

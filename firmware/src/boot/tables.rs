@@ -24,7 +24,7 @@ use crate::acpi::ssdt::{
 use crate::acpi::tpm::{self, TpmInterface, TpmTables};
 use crate::acpi::{self, ExtraTables, TableSet, selftest};
 use crate::arch::{
-    HwPorts, IdentityAcpiHandler, IdentityMapped, MmioRegion, PhysMemory, ram_slice,
+    IdentityAcpiHandler, IdentityMapped, Machine, MmioRegion, PhysMemory, ram_slice,
 };
 use crate::bootinfo::{BootInfo, MemoryKind, PhysRange};
 use crate::chipset::Chipset;
@@ -221,6 +221,7 @@ fn hpet_block_id() -> Option<u32> {
 /// Builds and installs the ACPI and SMBIOS tables for `platform` in `area` (carved RAM of
 /// [`ACPI_AREA_SIZE`] + [`SMBIOS_AREA_SIZE`] bytes) and their entry points.
 pub fn install(
+    machine: &Machine,
     platform: &Platform<'_>,
     boot: &BootInfo,
     area: PhysRange,
@@ -235,7 +236,8 @@ pub fn install(
         boot.memory_map.iter().filter(|r| r.kind == MemoryKind::Ram).map(|r| r.range).collect();
     // Copied out before anything is written: the carved areas could lie over a blob.
     let requests = platform.requests;
-    let (acpi_blob, smbios_blob) = read_blobs(&requests, platform.acpi.is_some(), &ram)?;
+    let (acpi_blob, smbios_blob) =
+        read_blobs(&requests, platform.acpi.is_some(), &ram, &machine.memory())?;
     let smbios_passthrough = smbios_blob.as_ref().map(smbios_passthrough).transpose()?;
     let qemu_smbios = platform.qemu_smbios.map(qemu_smbios).transpose()?;
     let mut info = SmbiosInfo::new(platform.topology, &ram);
@@ -274,10 +276,9 @@ pub fn install(
     let smbios2_ram_offset = (smbios.len() as u64).next_multiple_of(16);
     smbios_region[smbios2_ram_offset as usize..][..entry_points.smbios2.len()]
         .copy_from_slice(&entry_points.smbios2);
-    let ebda_stale = erase_stale_ebda_rsdp();
+    let ebda_stale = erase_stale_ebda_rsdp(&machine.memory());
 
-    // SAFETY: the firmware owns the chipset while it runs.
-    let mut cfg = Cf8::new(unsafe { HwPorts::new() });
+    let mut cfg = Cf8::new(machine.ports());
     platform.bios_area.set(&mut cfg, BiosArea::ReadWrite).map_err(Fatal::Pam)?;
     // SAFETY: the BIOS area is shadow RAM below 1 MiB (writable until locked again below),
     // identity-mapped, used by nothing else in the firmware.
@@ -587,11 +588,10 @@ fn read_blobs(
     requests: &TableRequests,
     acpi: bool,
     ram: &[PhysRange],
+    memory: &IdentityMapped,
 ) -> Result<(Option<Blob>, Option<Blob>), Fatal> {
-    // SAFETY: the entry code identity-maps the first 4 GiB and we are still on its tables.
-    let memory = unsafe { IdentityMapped::new() };
     let read = |key, range: Option<PhysRange>, limit| {
-        range.map(|range| passthrough::read(&memory, ram, key, range, limit)).transpose()
+        range.map(|range| passthrough::read(memory, ram, key, range, limit)).transpose()
     };
     let acpi_range = requests.acpi_passthrough.filter(|_| acpi);
     let acpi = read(passthrough::ACPI_KEY, acpi_range, ACPI_PASSTHROUGH_LIMIT);
@@ -652,9 +652,8 @@ fn erase_anchors(area: &mut [u8]) -> usize {
 
 /// OSes look for the RSDP in the first KiB of the EBDA before the BIOS area: clear any
 /// found there. Returns how many.
-fn erase_stale_ebda_rsdp() -> usize {
-    // SAFETY: the identity map covers the BDA (through page 0 on demand).
-    let memory = unsafe { IdentityMapped::new() };
+fn erase_stale_ebda_rsdp(memory: &IdentityMapped) -> usize {
+    // The identity map covers the BDA (through page 0 on demand).
     let mut segment = [0u8; 2];
     if memory.read(EBDA_SEGMENT_POINTER, &mut segment).is_err() {
         return 0;

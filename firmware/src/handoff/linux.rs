@@ -490,6 +490,7 @@ impl LinuxPayload {
         e820: &E820Map,
         rsdp: Option<u64>,
         memory: &mut impl PhysMemoryMut,
+        mut ports: crate::arch::HwPorts,
     ) -> Result<Infallible, HandoffError> {
         let boot_params = self.prepare(e820, rsdp, memory)?;
         info!(
@@ -499,7 +500,7 @@ impl LinuxPayload {
             rsdp.unwrap_or(0),
             self.layout.entry()
         );
-        super::drain_console_hw();
+        super::drain_console_hw(&mut ports);
         // SAFETY: `load` put a validated bzImage's protected-mode kernel (XLF_KERNEL_64) at
         // `layout.kernel`, outside everything in use (the firmware image among it) and below
         // 4 GiB with its whole init_size area; `prepare` wrote the zero page and command

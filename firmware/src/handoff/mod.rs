@@ -169,22 +169,9 @@ fn drain_console(ports: &mut impl crate::arch::PortIo) {
 
 /// The heap's high-water mark, then [`drain_console`] on the machine's ports, just before a
 /// jump.
-fn drain_console_hw() {
+fn drain_console_hw(ports: &mut crate::arch::HwPorts) {
     log::info!("heap: {}", crate::stats::HEAP);
-    drain_console(&mut hw_ports());
-}
-
-/// The machine's I/O ports, for the last writes before a jump (the console's line status,
-/// OVMF's CMOS bytes).
-fn hw_ports() -> crate::arch::HwPorts {
-    // SAFETY: the firmware owns the machine's devices while it runs; the hand-off touches
-    // only COM1's line status register and the CMOS NVRAM, which nothing else uses then.
-    unsafe { crate::arch::HwPorts::new() }
-}
-
-/// Sum of `bytes` modulo 256, for the checksums that make a table's bytes sum to zero.
-fn byte_sum(bytes: &[u8]) -> u8 {
-    bytes.iter().fold(0u8, |sum, &b| sum.wrapping_add(b))
+    drain_console(ports);
 }
 
 /// A BIOS image from `opt/hvmloader/firmware`, told apart by size: SeaBIOS fits below
@@ -212,16 +199,18 @@ impl BiosPayload {
         }))
     }
 
-    /// Starts the BIOS. Returns only on an error found before the jump.
+    /// Starts the BIOS (`ports`: the machine's, for the last writes before the jump).
+    /// Returns only on an error found before the jump.
     pub fn boot(
         self,
         e820: &crate::e820::E820Map,
         tables: &seabios::BiosTables,
         memory: &mut impl crate::arch::PhysMemoryMut,
+        ports: crate::arch::HwPorts,
     ) -> Result<core::convert::Infallible, HandoffError> {
         match self {
-            BiosPayload::Seabios(bios) => bios.boot(e820, tables, memory),
-            BiosPayload::Ovmf(bios) => bios.boot(e820, tables, memory),
+            BiosPayload::Seabios(bios) => bios.boot(e820, tables, memory, ports),
+            BiosPayload::Ovmf(bios) => bios.boot(e820, tables, memory, ports),
         }
     }
 }

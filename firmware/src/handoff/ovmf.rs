@@ -51,7 +51,7 @@ use core::fmt;
 use log::{info, warn};
 
 use super::seabios::{BIOS_END, BiosTables, check_ram, unlock_bios_area};
-use super::{HandoffError, byte_sum, files, window};
+use super::{HandoffError, files, window};
 use crate::arch::{PhysMemoryMut, PortIo};
 use crate::bootinfo::{MemoryRegion, PhysRange};
 use crate::chipset::pm::BiosAreaGate;
@@ -313,7 +313,7 @@ pub fn info_page(tables: &[u64], e820: &E820Map) -> Result<Vec<u8>, HandoffError
     page[24..28].copy_from_slice(&(tables.len() as u32).to_le_bytes());
     page[28..36].copy_from_slice(&(INFO_ADDRESS + E820_OFFSET as u64).to_le_bytes());
     page[36..40].copy_from_slice(&(e820.len() as u32).to_le_bytes());
-    page[15] = 0u8.wrapping_sub(byte_sum(&page[..INFO_LEN]));
+    page[15] = libacpi::checksum::compute(&page[..INFO_LEN]);
     for (slot, address) in page[TABLES_OFFSET..E820_OFFSET].chunks_exact_mut(8).zip(tables) {
         slot.copy_from_slice(&address.to_le_bytes());
     }
@@ -507,8 +507,9 @@ impl OvmfPayload {
         e820: &E820Map,
         tables: &BiosTables,
         memory: &mut impl PhysMemoryMut,
+        mut ports: crate::arch::HwPorts,
     ) -> Result<Infallible, HandoffError> {
-        let prepared = self.prepare(e820, tables, memory, &mut super::hw_ports())?;
+        let prepared = self.prepare(e820, tables, memory, &mut ports)?;
         for entry in prepared.map.entries() {
             log::debug!("OVMF e820: {} {}", entry.range, entry.kind);
         }
@@ -520,7 +521,7 @@ impl OvmfPayload {
             prepared.tables,
             prepared.low_ram_end
         );
-        super::drain_console_hw();
+        super::drain_console_hw(&mut ports);
         // SAFETY: the image is in RAM at the top of 4 GiB with its last 64 KiB copied to end
         // at 1 MiB (the real-mode reset vector); the info table lies in page 0x1000, below
         // the trampoline's page; the firmware keeps nothing it still needs below 1 MiB.

@@ -17,7 +17,7 @@ use core::convert::Infallible;
 
 use log::info;
 
-use super::{HandoffError, byte_sum, files, window};
+use super::{HandoffError, files, window};
 use crate::arch::{PhysMemory, PhysMemoryMut, PortIo};
 use crate::bootinfo::PhysRange;
 use crate::chipset::pm::{BiosArea, BiosAreaGate};
@@ -87,7 +87,7 @@ pub fn info_page(tables: &BiosTables, e820: &E820Map) -> Result<Vec<u8>, Handoff
     for (slot, value) in page[16..INFO_LEN].chunks_exact_mut(4).zip(fields) {
         slot.copy_from_slice(&value.to_le_bytes());
     }
-    page[15] = 0u8.wrapping_sub(byte_sum(&page[..INFO_LEN]));
+    page[15] = libacpi::checksum::compute(&page[..INFO_LEN]);
     for (slot, address) in page[TABLES_OFFSET..E820_OFFSET].chunks_exact_mut(4).zip(addresses) {
         slot.copy_from_slice(&address.to_le_bytes());
     }
@@ -220,6 +220,7 @@ impl SeabiosPayload {
         e820: &E820Map,
         tables: &BiosTables,
         memory: &mut impl PhysMemoryMut,
+        mut ports: crate::arch::HwPorts,
     ) -> Result<Infallible, HandoffError> {
         let info = self.prepare(e820, tables, memory)?;
         info!(
@@ -228,7 +229,7 @@ impl SeabiosPayload {
             tables.addresses().len(),
             e820.len()
         );
-        super::drain_console_hw();
+        super::drain_console_hw(&mut ports);
         // SAFETY: the image was loaded to end at 1 MiB in RAM made writable; the info table
         // lies in page 0x1000, below the trampoline's page; both pages are below 1 MiB,
         // where the firmware keeps nothing it still needs.

@@ -74,9 +74,3 @@ impl Bus0Pins {
         (0..32).filter(|d| (self.used >> (d * 4)) & 0xF != 0).fold(0, |set, d| set | 1 << d)
     }
 }
-
-/// The byte that makes `bytes` (which holds it as 0) sum to zero modulo 256: the checksum
-/// rule of the MP floating pointer, the MP configuration table and `$PIR` alike.
-fn checksum(bytes: &[u8]) -> u8 {
-    0u8.wrapping_sub(bytes.iter().fold(0u8, |sum, &b| sum.wrapping_add(b)))
-}

@@ -26,8 +26,10 @@
 
 use core::fmt;
 
-use super::checksum;
+// The MP floating pointer, the MP configuration table and `$PIR` share ACPI's rule: the
+// bytes, checksum included, sum to zero modulo 256.
 use crate::pci::IntxPin;
+use libacpi::checksum::compute as checksum;
 
 /// Length of the MP floating pointer structure (section 4.1): one 16-byte paragraph.
 pub const FLOATING_POINTER_LEN: usize = 16;

@@ -13,8 +13,10 @@
 
 use core::fmt;
 
-use super::checksum;
+// The MP floating pointer, the MP configuration table and `$PIR` share ACPI's rule: the
+// bytes, checksum included, sum to zero modulo 256.
 use crate::pci::{Bdf, IntxPin};
+use libacpi::checksum::compute as checksum;
 
 /// Table version 1.0, as the version word stores it (major in the high byte).
 pub const PIR_VERSION: u16 = 0x0100;

@@ -9,7 +9,7 @@ pub mod xen;
 
 use core::fmt;
 
-use crate::arch::{HwPorts, PortIo, halt_forever};
+use crate::arch::halt_forever;
 
 /// The hypervisor under us.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,10 +38,7 @@ impl fmt::Display for Platform {
     }
 }
 
-/// Port of QEMU's `isa-debug-exit` device in our test and run configurations
-/// (`-device isa-debug-exit,iobase=0xf4,iosize=0x04`). Writing `v` makes QEMU exit with
-/// status `(v << 1) | 1`; elsewhere the write goes nowhere.
-pub const DEBUG_EXIT_PORT: u16 = 0xF4;
+pub use crate::arch::DEBUG_EXIT_PORT;
 /// Written on a normal end with nothing to hand off to: QEMU exits with status 33.
 pub const EXIT_SUCCESS: u8 = 0x10;
 /// Written on any fatal error: QEMU exits with status 35.
@@ -60,8 +57,7 @@ fn stop(code: u8) -> ! {
     } else {
         xen::ShutdownReason::Crash
     });
-    // SAFETY: the firmware owns the devices; the write only reaches the exit device.
-    unsafe { HwPorts::new() }.write8(DEBUG_EXIT_PORT, code);
+    crate::arch::debug_exit(code);
     halt_forever()
 }
 

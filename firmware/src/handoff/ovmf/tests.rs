@@ -70,7 +70,7 @@ fn info_page_bytes_sum_to_zero_and_point_into_the_same_page() {
     let page = info_page(&[RSDP_COPY_ADDRESS, SMBIOS_COPY_ADDRESS], &map).unwrap();
     assert_eq!(&page[..14], b"XenHVMOVMF\0\0\0\0");
     assert_eq!(page[14], 40);
-    assert_eq!(super::byte_sum(&page[..40]), 0);
+    assert_eq!(libacpi::checksum::sum(&page[..40]), 0);
     let u64_at = |at: usize| u64::from_le_bytes(page[at..at + 8].try_into().unwrap());
     let u32_at = |at: usize| u32::from_le_bytes(page[at..at + 4].try_into().unwrap());
     assert_eq!((u64_at(16), u32_at(24)), (0x1040, 2));

@@ -22,7 +22,7 @@ fn info_table_is_xen_layout_and_sums_to_zero() {
     let page = info_page(&tables, &map).unwrap();
     assert_eq!(&page[..14], b"XenHVMSeaBIOS\0");
     assert_eq!(page[14], 32);
-    assert_eq!(byte_sum(&page[..32]), 0);
+    assert_eq!(libacpi::checksum::sum(&page[..32]), 0);
     let u32_at = |at: usize| u32::from_le_bytes(page[at..at + 4].try_into().unwrap());
     assert_eq!((u32_at(16), u32_at(20)), (0x1020, 2));
     assert_eq!((u32_at(24), u32_at(28)), (0x1040, 2));

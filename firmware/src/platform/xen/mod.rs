@@ -226,7 +226,11 @@ impl XenSetup<HypercallPage> {
     /// page, connects to xenstore and reads the firmware's command line key first
     /// (`cmdline` takes it, so that every later line follows it), then
     /// [`XenSetup::gather`], every wait for xenstored blocking on the store's event channel.
-    pub fn start(cpuid: XenCpuid, cmdline: impl FnOnce(Option<String>)) -> Result<Self, XenError> {
+    pub fn start(
+        cpuid: XenCpuid,
+        memory: &IdentityMapped,
+        cmdline: impl FnOnce(Option<String>),
+    ) -> Result<Self, XenError> {
         let leaf = cpuid.hypercall_leaf()?;
         // SAFETY: we run on Xen (its CPUID signature was found) and `leaf.msr` is the MSR
         // Xen's own leaf names for the hypercall page; the image is identity-mapped.
@@ -243,9 +247,7 @@ impl XenSetup<HypercallPage> {
             cmdline_key::read(&mut session)?
         };
         cmdline(key);
-        // SAFETY: the entry code identity-maps the first 4 GiB and we are on its tables.
-        let memory = unsafe { IdentityMapped::new() };
-        let mut setup = Self::gather(xen, &memory, store, &mut clock)?;
+        let mut setup = Self::gather(xen, memory, store, &mut clock)?;
         setup.shared_info = Some(shared);
         Ok(setup)
     }

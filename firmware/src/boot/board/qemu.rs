@@ -1,0 +1,291 @@
+//! QEMU started with `-kernel` (CI and demos): machine facts from fw_cfg, vCPUs started
+//! with INIT/SIPI, the BIOS area behind the chipset's PAM registers, and the hand-off to the
+//! payload QEMU passes in fw_cfg.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::ops::Range;
+
+use log::info;
+
+use super::{Board, MachineTopology, NumaLayout, SmbiosSource, madt_list};
+use crate::acpi::ssdt::{CpuHotplug, SleepStates};
+use crate::arch::{HwPorts, Machine};
+use crate::boot::tables::{self, TableRequests};
+use crate::boot::{Fatal, ImageLayout};
+use crate::bootinfo::{BootInfo, MemoryRegion};
+use crate::chipset::pm::{BiosAreaGate, PmBlocks};
+use crate::chipset::{Chipset, IntxWiring};
+use crate::cpu::{ApStartup, CpuList};
+use crate::e820::E820Map;
+use crate::pci::Cf8;
+use crate::platform::xen::memmap::HoleLimit;
+use crate::smbios::BiosStrings;
+use libacpi::tables::MadtProcessor;
+
+/// The QEMU board. Every fact is read from fw_cfg when the sequence asks for it.
+pub struct Qemu {
+    /// The machine's ports, for fw_cfg, the chipset and the hand-off.
+    ports: HwPorts,
+}
+
+impl Qemu {
+    /// Starts the board: the console follows the start info's command line.
+    pub fn start(machine: &Machine, cmdline: &str) -> Result<Self, Fatal> {
+        super::super::settle_console(cmdline);
+        Ok(Qemu { ports: machine.ports() })
+    }
+}
+
+impl Board for Qemu {
+    fn low_hole(&self, boot: &BootInfo) -> Result<Range<u64>, Fatal> {
+        Ok(crate::layout::low_hole(&boot.memory_map)?)
+    }
+
+    fn intx_wiring(&self, chipset: Chipset) -> IntxWiring {
+        IntxWiring::new(chipset, false)
+    }
+
+    fn extra_pci_roots(&mut self) -> Result<u8, Fatal> {
+        extra_pci_roots(self.ports.clone())
+    }
+
+    fn topology(&mut self) -> Result<MachineTopology, Fatal> {
+        topology(self.ports.clone())
+    }
+
+    fn fit_pci_hole(
+        &mut self,
+        _boot: &mut BootInfo,
+        hole: Range<u64>,
+        _fits: &mut dyn FnMut(&Range<u64>, &[MemoryRegion]) -> bool,
+    ) -> Result<(Range<u64>, HoleLimit), Fatal> {
+        Ok((hole, HoleLimit::MemoryMap))
+    }
+
+    fn expected_cpus(&mut self) -> Result<u32, Fatal> {
+        expected_cpus(self.ports.clone())
+    }
+
+    fn ap_startup(&mut self) -> ApStartup<'_> {
+        ApStartup::InitSipi
+    }
+
+    fn acpi_enabled(&self) -> bool {
+        true
+    }
+
+    fn acpi_pm_blocks(&mut self, chipset: PmBlocks) -> Result<PmBlocks, Fatal> {
+        Ok(chipset)
+    }
+
+    fn madt_processors(&self, cpus: &CpuList) -> Vec<MadtProcessor> {
+        madt_list(cpus, false, |_| true)
+    }
+
+    fn cpu_hotplug(&self, _cpus: &[MadtProcessor]) -> Option<CpuHotplug> {
+        None
+    }
+
+    fn smbios(&mut self, chipset: Chipset) -> SmbiosSource {
+        smbios(self.ports.clone(), chipset)
+    }
+
+    fn sleep_states(&mut self) -> SleepStates {
+        sleep_states(self.ports.clone())
+    }
+
+    fn bios_area(&self, chipset: Chipset) -> BiosAreaGate {
+        BiosAreaGate::Pam(chipset)
+    }
+
+    fn generation_id(&self) -> Option<[u64; 2]> {
+        None
+    }
+
+    fn table_requests(&self) -> TableRequests {
+        TableRequests::default()
+    }
+
+    fn hand_off(
+        self: Box<Self>,
+        _machine: &Machine,
+        chipset: Chipset,
+        boot: &BootInfo,
+        e820: &E820Map,
+        layout: ImageLayout,
+        installed: &tables::Installed,
+    ) -> Result<(), Fatal> {
+        hand_off_to_payload(self.ports, chipset, boot, e820, layout, installed)
+            .map_err(Fatal::Handoff)
+    }
+}
+
+/// How many vCPUs the platform says it has: QEMU's fw_cfg `FW_CFG_NB_CPUS`.
+fn expected_cpus(ports: HwPorts) -> Result<u32, Fatal> {
+    use crate::platform::fw_cfg::{self, FwCfg};
+    let mut fw_cfg = FwCfg::detect(ports, fw_cfg::IdentityMapped).ok_or(Fatal::CpuCountUnknown)?;
+    Ok(u32::from(fw_cfg.nb_cpus()))
+}
+
+/// SMBIOS under QEMU: the structures QEMU builds for the machine (fw_cfg
+/// `etc/smbios/smbios-tables`, with whatever `-smbios type=N,...` set), as QEMU's own
+/// firmware takes them. Without them (QEMU's legacy SMBIOS interface), QEMU's identity for
+/// the firmware's own structures: manufacturer QEMU, the machine's description, `-uuid`.
+fn smbios(ports: HwPorts, chipset: Chipset) -> SmbiosSource {
+    use crate::platform::fw_cfg::{self, FwCfg};
+    use crate::smbios::qemu::TABLES_FILE;
+    /// FW_CFG_UUID.
+    const UUID_ITEM: u16 = 0x02;
+    let identity = BiosStrings {
+        system_manufacturer: Some("QEMU".into()),
+        system_product_name: Some(chipset.qemu_description().into()),
+        enclosure_manufacturer: Some("QEMU".into()),
+        ..BiosStrings::default()
+    };
+    let Some(mut fw_cfg) = FwCfg::detect(ports, fw_cfg::IdentityMapped) else {
+        return SmbiosSource { strings: identity, uuid: None, qemu_table: None };
+    };
+    let mut uuid = [0u8; 16];
+    fw_cfg.read_item(UUID_ITEM, &mut uuid);
+    let uuid = (uuid != [0; 16]).then_some(uuid);
+    let table = fw_cfg.find_file(TABLES_FILE).and_then(|file| {
+        let Some(file) = file else { return Ok(None) };
+        let mut bytes = alloc::vec![0u8; file.size as usize];
+        fw_cfg.read_file(&file, &mut bytes)?;
+        Ok(Some(bytes))
+    });
+    let qemu_table = table.unwrap_or_else(|e: crate::platform::fw_cfg::FwCfgError| {
+        log::warn!("SMBIOS: fw_cfg {TABLES_FILE}: {e}; the firmware's own structures instead");
+        None
+    });
+    if qemu_table.is_none() {
+        info!(
+            "SMBIOS: QEMU gives no {TABLES_FILE}; the firmware's own structures, QEMU's identity"
+        );
+    }
+    SmbiosSource { strings: identity, uuid, qemu_table }
+}
+
+/// QEMU's NUMA topology (see [`crate::acpi::qemu_numa`]): the legacy fw_cfg item, RAM as
+/// fw_cfg `etc/e820` lays it out, distances and expanders' nodes from QEMU's own tables.
+fn topology(ports: HwPorts) -> Result<MachineTopology, Fatal> {
+    use crate::acpi::qemu_numa::{self, QemuRam};
+    use crate::platform::fw_cfg::{self, FwCfg};
+    const NUMA_ITEM: u16 = 0x0D;
+    const MAX_CPUS_ITEM: u16 = 0x0F;
+    const E820_ENTRY: usize = 20;
+    const E820_RAM: u32 = 1;
+    const FOUR_GIB: u64 = 1 << 32;
+    let Some(mut fw_cfg) = FwCfg::detect(ports, fw_cfg::IdentityMapped) else {
+        return Ok(MachineTopology::default());
+    };
+    let mut read_file = |name: &str| -> Result<Option<Vec<u8>>, Fatal> {
+        let Some(file) = fw_cfg.find_file(name).map_err(Fatal::FwCfg)? else { return Ok(None) };
+        let mut bytes = alloc::vec![0u8; file.size as usize];
+        fw_cfg.read_file(&file, &mut bytes).map_err(Fatal::FwCfg)?;
+        Ok(Some(bytes))
+    };
+    let tables = read_file("etc/acpi/tables")?.unwrap_or_default();
+    let e820 = read_file("etc/e820")?.unwrap_or_default();
+    let expander_nodes =
+        qemu_numa::find_table(&tables, b"DSDT").map(qemu_numa::expander_nodes).unwrap_or_default();
+    let mut first = [0u8; 8];
+    fw_cfg.read_item(NUMA_ITEM, &mut first);
+    let nodes = qemu_numa::node_count(first);
+    if nodes == 0 {
+        return Ok(MachineTopology { numa: None, expander_nodes });
+    }
+    let mut max_cpus = [0u8; 2];
+    fw_cfg.read_item(MAX_CPUS_ITEM, &mut max_cpus);
+    let max_cpus = u16::from_le_bytes(max_cpus);
+    let len = 8 * (1 + usize::from(max_cpus) + nodes.min(256) as usize);
+    let mut item = alloc::vec![0u8; len];
+    fw_cfg.read_item(NUMA_ITEM, &mut item);
+    let mut ram = QemuRam { below_4g: 0, above_4g_start: FOUR_GIB, above_4g: 0 };
+    for entry in e820.chunks_exact(E820_ENTRY) {
+        let word = |at: usize| u64::from_le_bytes(entry[at..at + 8].try_into().expect("8"));
+        let (start, length) = (word(0), word(8));
+        if u32::from_le_bytes(entry[16..20].try_into().expect("4")) != E820_RAM {
+            continue;
+        }
+        if start == 0 {
+            ram.below_4g = length;
+        } else if start >= FOUR_GIB {
+            (ram.above_4g_start, ram.above_4g) = (start, length);
+        }
+    }
+    let slit = qemu_numa::find_table(&tables, b"SLIT");
+    let topology = qemu_numa::topology(&item, max_cpus, ram, slit).map_err(Fatal::QemuNuma)?;
+    log::info!(
+        "NUMA: {} node(s) from QEMU, distances {}",
+        topology.nodes,
+        if slit.is_some() { "from QEMU's SLIT" } else { "10 local, 20 remote" }
+    );
+    // QEMU's item gives each APIC ID's node directly.
+    let numa = NumaLayout { topology, vcpu_of: |cpu| cpu.apic_id };
+    Ok(MachineTopology { numa: Some(numa), expander_nodes })
+}
+
+/// How many extra PCI root buses QEMU's expander bridges open (fw_cfg
+/// `etc/extra-pci-roots`); 0 without fw_cfg.
+fn extra_pci_roots(ports: HwPorts) -> Result<u8, Fatal> {
+    use crate::platform::fw_cfg::{self, FwCfg};
+    let Some(mut fw_cfg) = FwCfg::detect(ports, fw_cfg::IdentityMapped) else {
+        return Ok(0);
+    };
+    fw_cfg.extra_pci_roots().map_err(Fatal::FwCfg)
+}
+
+/// The sleep states to advertise under QEMU besides S5: S4 as fw_cfg `etc/system-states`
+/// enables it. Never S3: QEMU wakes through the SeaBIOS that started us, which looks for
+/// the waking vector in its own FACS, not in ours.
+fn sleep_states(ports: HwPorts) -> SleepStates {
+    use crate::platform::fw_cfg::{self, FwCfg};
+    let Some(mut fw_cfg) = FwCfg::detect(ports, fw_cfg::IdentityMapped) else {
+        return SleepStates::NONE;
+    };
+    match fw_cfg.sleep_states() {
+        Ok(Some(states)) => SleepStates { s3: None, s4: states.s4 },
+        Ok(None) => SleepStates::NONE,
+        Err(e) => {
+            log::warn!("fw_cfg {}: {e}; advertising no S4", fw_cfg::SYSTEM_STATES_FILE);
+            SleepStates::NONE
+        }
+    }
+}
+
+/// Hands the machine to the payload QEMU passed in fw_cfg (a Linux kernel, or a SeaBIOS or
+/// OVMF image the Xen way). Returns only when there is none.
+fn hand_off_to_payload(
+    ports: HwPorts,
+    chipset: Chipset,
+    boot: &BootInfo,
+    e820: &E820Map,
+    layout: ImageLayout,
+    tables: &tables::Installed,
+) -> Result<(), crate::handoff::HandoffError> {
+    use crate::handoff::{BiosPayload, linux::LinuxPayload};
+    use crate::platform::fw_cfg::{self, FwCfg};
+
+    let Some(mut fw_cfg) = FwCfg::detect(ports.clone(), fw_cfg::IdentityMapped) else {
+        return Ok(());
+    };
+    // SAFETY: the boot page tables identity-map 4 GiB; the hand-off writes only ranges it
+    // placed in free RAM outside `in_use`, or the BIOS area and its low pages.
+    let mut memory = unsafe { crate::arch::IdentityWindow::new() };
+    let mut in_use = alloc::vec![layout.image, boot.start_info];
+    in_use.extend(boot.modules.iter().map(|m| m.range));
+    let mut cfg = Cf8::new(ports.clone());
+    if let Some(linux) = LinuxPayload::load(&mut fw_cfg, e820, &in_use, &mut memory)? {
+        // A BIOS payload owns the BIOS area and its own reboot; a kernel does neither.
+        crate::handoff::reset::install(chipset, &mut cfg, &mut memory)?;
+        match linux.boot(e820, tables.rsdp(), &mut memory, ports)? {}
+    }
+    if let Some(bios) =
+        BiosPayload::load(&mut fw_cfg, &mut cfg, BiosAreaGate::Pam(chipset), &mut memory)?
+    {
+        match bios.boot(e820, &tables.bios_tables(), &mut memory, ports)? {}
+    }
+    Ok(())
+}
