@@ -217,7 +217,9 @@ dmesg | grep -iE 'cpu1|cpu 1|hotplug|acpiphp|eject|1b36' | sed 's/^/hotplug-dmes
 
 /// Every ACPI table Linux found, gzipped and in base64 between markers, for the comparison
 /// with Xen's own hvmloader's (about 4 KiB of console output).
-const TABLE_DUMP: &str = r#"# Keep the kernel's console quiet while the tables go out (dmesg keeps everything).
+const TABLE_DUMP: &str = r#"# Keep the kernel's console quiet while the tables go out (dmesg keeps everything), then
+# give it back: the test waits for Linux's power-off line there.
+read console_level rest < /proc/sys/kernel/printk
 echo 0 > /proc/sys/kernel/printk
 for table in /tmp/acpi-at-boot/*; do
     [ -f "$table" ] || continue
@@ -225,6 +227,7 @@ for table in /tmp/acpi-at-boot/*; do
     gzip -c "$table" | base64
     echo "acpi-table-end: ${table##*/}"
 done
+echo "$console_level" > /proc/sys/kernel/printk
 "#;
 
 /// The dom0's side: once the guest says it is ready, `xl vcpu-set` to two vCPUs, then back
