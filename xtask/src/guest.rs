@@ -158,8 +158,9 @@ pub fn candidate_version(package: &str) -> Result<String> {
 }
 
 /// The cache directory of `package` at its candidate version, made by downloading and
-/// extracting it and letting `keep` copy what is needed from the extracted tree.
-fn cached_package(
+/// extracting it and letting `keep` copy what is needed from the extracted tree (`keep`
+/// gets the extracted tree and the directory to fill).
+pub fn cached_package(
     cache: &Path,
     package: &str,
     progress: &dyn Fn(&str),
