@@ -12,10 +12,13 @@
 //! | [`platform`]| what we run on (Xen or plain QEMU) and how the firmware stops       |
 //! | [`chipset`] | i440FX vs Q35 detection and chipset registers                      |
 //! | [`layout`]  | the MMIO hole, the ECAM area and the 64-bit window                   |
-//! | [`pci`]     | configuration-space access (CF8/CFC, ECAM)                          |
+//! | [`pci`]     | config access (CF8/CFC, ECAM), probe, plan, program, INTx, hot-plug |
+//! | [`cpu`]     | vCPU bring-up, topology, MTRRs, the IOAPIC's state                  |
+//! | [`acpi`]    | the table set, run-time SSDT, DSDT settings, TPM, NUMA, self-test   |
 //! | [`smbios`]  | SMBIOS 3.x/2.x tables                                               |
 //! | [`legacy`]  | the MP table and `$PIR`, for guests that predate ACPI               |
 //! | [`e820`]    | the memory map handed to whoever runs after us                      |
+//! | [`handoff`] | Linux boot protocol, SeaBIOS and OVMF hand-off                      |
 //! | [`sort`]    | small sorts for short lists, instead of core's large ones          |
 //! | [`stats`]   | counts of device accesses and the run's time, for the benchmark      |
 //! | [`time`]    | waiting without polling devices: the TSC and its rate               |
@@ -26,6 +29,9 @@
 //! The bare-metal runtime (entry, descriptor tables, heap, panic) is in `main.rs`; it takes
 //! the [`arch::Machine`] once and lends it to [`boot::main`], where every port and memory
 //! handle comes from.
+//!
+//! Each room is one file, `foo.rs`, with its parts (and its host tests, when they are long)
+//! in `foo/`.
 
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_op_in_unsafe_fn)]
