@@ -31,6 +31,7 @@ use serde_json::{Value, json};
 use accesses::{FirmwareCounts, Inventory, TracedConfig};
 use runs::Machine;
 use xtask::acpi_dump::{self, Guest};
+use xtask::guest::command_output;
 
 use crate::{Images, Result};
 
@@ -232,8 +233,8 @@ fn host_info() -> Result<Value> {
         })
         .unwrap_or("unknown");
     let cpus = cpuinfo.lines().filter(|l| l.starts_with("processor")).count();
-    let qemu = runs::command_output(Command::new("qemu-system-x86_64").arg("--version"))?;
-    let date = runs::command_output(Command::new("date").args(["-u", "+%Y-%m-%d"]))?;
+    let qemu = command_output(Command::new("qemu-system-x86_64").arg("--version"))?;
+    let date = command_output(Command::new("date").args(["-u", "+%Y-%m-%d"]))?;
     Ok(json!({
         "cpu": format!("{cpu} ({cpus} CPUs)"),
         "qemu": qemu.lines().next().unwrap_or("").trim(),

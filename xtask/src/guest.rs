@@ -207,7 +207,7 @@ pub fn cached_package(
 }
 
 /// Stdout of a command that must succeed, in the C locale (APT's output is parsed).
-fn command_output(cmd: &mut Command) -> Result<String> {
+pub fn command_output(cmd: &mut Command) -> Result<String> {
     let out = cmd.env("LC_ALL", "C").output().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
     if !out.status.success() {
         return Err(format!(

@@ -136,12 +136,3 @@ pub fn linux(
 fn read_serial(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default().replace('\r', "")
 }
-
-/// Stdout of a command that must succeed (in the C locale: APT's output is parsed).
-pub fn command_output(cmd: &mut Command) -> Result<String> {
-    let out = cmd.env("LC_ALL", "C").output().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr)));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use xtask::xen::{self, Dom0, GUEST_NAME, TEST_MOUNT};
+use xtask::xen::{self, Dom0, GUEST_NAME, GUEST_SERIAL_LOG, TEST_MOUNT};
 
 use super::accesses::{self, FirmwareCounts};
 use super::{Row, median};
@@ -187,10 +187,11 @@ fn guest_configs(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     let mut files = Vec::new();
     for firmware in [Firmware::Hvmloader, Firmware::Ours] {
         for serial in SERIALS {
-            let value = if serial == "file" { "file:/tmp/guest-serial.log" } else { "none" };
+            let value =
+                if serial == "file" { format!("file:{GUEST_SERIAL_LOG}") } else { "none".into() };
             let extras = xen::GuestExtras::default();
             let config =
-                xen::guest_config(128, 1, firmware == Firmware::Ours, value, "destroy", &extras);
+                xen::guest_config(128, 1, firmware == Firmware::Ours, &value, "destroy", &extras);
             let name = format!("{}-{serial}.cfg", firmware.name());
             let path = dir.join(&name);
             std::fs::write(&path, config).map_err(|e| format!("{}: {e}", path.display()))?;
