@@ -4,6 +4,9 @@
 
 mod acpi_handler;
 mod ap_boot;
+#[cfg(test)]
+mod buffer_mapper;
+mod claims;
 mod handoff;
 mod hypercall;
 mod ioapic;
@@ -19,16 +22,21 @@ mod port;
 pub mod realmode;
 mod tsc;
 
-pub use acpi_handler::IdentityAcpiHandler;
+pub use acpi_handler::{IdentityAcpiHandler, PhysicalMapper, parse_acpi_tables};
 pub use ap_boot::{AP_BOOT_PAGE, ApFault, ApTrampoline};
-pub use handoff::{IdentityWindow, PhysMemoryMut, enter_linux64};
+#[cfg(test)]
+pub use buffer_mapper::BufferMapper;
+pub use claims::ClaimError;
+pub use handoff::PhysMemoryMut;
 pub use hypercall::HypercallPage;
 pub use ioapic::{IOAPIC_BASE, IOAPIC_ID_MASK, IOAPIC_WINDOW, IoApic};
 pub use lapic::{Destination, IcrStuck, Ipi, LocalApic};
 pub use local_cpu::{LocalCpu, MAX_VARIABLE_MTRRS, MtrrRegisters};
-pub use machine::{DEBUG_EXIT_PORT, DebugPort, Machine, debug_exit};
-pub use memory::{IdentityMapped, PhysMemory, PhysReadError, ram_slice};
-pub use mmio::MmioRegion;
+pub use machine::{
+    Claimed, DEBUG_EXIT_PORT, DebugPort, Jump, LoadWindow, Machine, RamRegion, debug_exit,
+};
+pub use memory::{IdentityMapped, PhysMemory, PhysReadError, read_volatile, write_read_volatile};
+pub use mmio::{Mmio, MmioRegion};
 pub use pit::Pit;
 pub use port::{HwPorts, PortIo};
 pub use tsc::rdtsc;

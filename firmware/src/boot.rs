@@ -13,13 +13,15 @@ use log::{debug, info};
 
 mod board;
 mod cpus;
+mod hardware;
 mod pci;
 mod tables;
 
 use board::Board;
+pub use hardware::{HandedOff, Hardware};
 
 use crate::acpi::numa::NumaTables;
-use crate::arch::{HwPorts, Machine, Pit, rdtsc};
+use crate::arch::{ClaimError, Machine, Pit, rdtsc};
 use crate::bootinfo::{BootInfo, BootInfoError, PhysRange};
 use crate::chipset::isa::LegacyDevices;
 use crate::chipset::{Chipset, ChipsetError};
@@ -71,6 +73,8 @@ pub enum Fatal {
     Pir(crate::legacy::PirError),
     Handoff(crate::handoff::HandoffError),
     Xen(crate::platform::xen::XenError),
+    /// A handle onto memory or device registers the machine would not grant.
+    Claim(ClaimError),
 }
 
 impl fmt::Display for Fatal {
@@ -110,6 +114,7 @@ impl fmt::Display for Fatal {
             Fatal::Pir(e) => e.fmt(f),
             Fatal::Handoff(e) => write!(f, "hand-off: {e}"),
             Fatal::Xen(e) => write!(f, "Xen: {e}"),
+            Fatal::Claim(e) => write!(f, "memory: {e}"),
         }
     }
 }
@@ -123,6 +128,18 @@ impl From<BootInfoError> for Fatal {
 impl From<crate::layout::LayoutError> for Fatal {
     fn from(e: crate::layout::LayoutError) -> Self {
         Fatal::Layout(e)
+    }
+}
+
+impl From<crate::handoff::HandoffError> for Fatal {
+    fn from(e: crate::handoff::HandoffError) -> Self {
+        Fatal::Handoff(e)
+    }
+}
+
+impl From<ClaimError> for Fatal {
+    fn from(e: ClaimError) -> Self {
+        Fatal::Claim(e)
     }
 }
 
@@ -180,7 +197,7 @@ pub fn main(machine: Machine, start_info_paddr: u32, layout: ImageLayout) -> ! {
             })
         }
         Platform::Qemu => run(&machine, platform, start_info_paddr, layout, &mut |_, cmdline| {
-            Ok(Box::new(board::qemu::Qemu::start(&machine, cmdline)?))
+            Ok(Box::new(board::qemu::Qemu::<Machine>::start(&machine, cmdline)?))
         }),
     };
     match outcome {
@@ -198,16 +215,17 @@ pub fn main(machine: Machine, start_info_paddr: u32, layout: ImageLayout) -> ! {
 
 /// Sets up the platform's board, given the start info and the command line it may extend
 /// (under Xen with the xenstore key); the console follows the command line from there on.
-type StartBoard<'a> = dyn FnMut(&mut BootInfo, &mut String) -> Result<Box<dyn Board>, Fatal> + 'a;
+type StartBoard<'a, H> =
+    dyn FnMut(&mut BootInfo, &mut String) -> Result<Box<dyn Board<H>>, Fatal> + 'a;
 
 /// The boot sequence on `platform`, whose board `start` sets up (and lets the console follow
 /// the command line as soon as it is known).
-fn run(
-    machine: &Machine,
+fn run<H: Hardware>(
+    machine: &H,
     platform: Platform,
     start_info_paddr: u32,
     layout: ImageLayout,
-    start: &mut StartBoard<'_>,
+    start: &mut StartBoard<'_, H>,
 ) -> Result<Summary, Fatal> {
     let mut boot = BootInfo::parse(&machine.memory(), u64::from(start_info_paddr), layout.image)?;
     // The command line is the start info's and, under Xen, the xenstore key's. It is parsed
@@ -320,7 +338,7 @@ fn settle_console(cmdline: &str) {
 /// The TSC's rate, which every wait runs on ([`crate::time`]): Xen's CPUID time leaf, read
 /// at the start, or else measured against the PIT the first time it is needed (about 1 ms,
 /// which a boot with one vCPU never spends before its closing summary).
-pub(crate) fn tsc_rate(machine: &Machine) -> Result<TscRate, Fatal> {
+pub(crate) fn tsc_rate(machine: &impl Hardware) -> Result<TscRate, Fatal> {
     let measure = || {
         // PIT channel 2 and port 0x61 serve only this measurement.
         let mut ports = machine.ports();
@@ -335,12 +353,12 @@ pub(crate) fn tsc_rate(machine: &Machine) -> Result<TscRate, Fatal> {
 /// Puts the chipset in ACPI mode (with the PM blocks the platform emulates itself), and finds
 /// out whether the OS may take native PCIe hot-plug control. Returns the PM blocks for the
 /// FADT and that answer.
-fn acpi_mode(
-    machine: &Machine,
+fn acpi_mode<H: Hardware>(
+    machine: &H,
     chipset: Chipset,
-    cfg: &mut Cf8<HwPorts>,
+    cfg: &mut Cf8<H::Ports>,
     topology: &crate::pci::Topology,
-    board: &mut dyn Board,
+    board: &mut dyn Board<H>,
 ) -> Result<tables::AcpiMode, Fatal> {
     let mut ports = machine.ports();
     let ids_at =

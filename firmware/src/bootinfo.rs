@@ -10,6 +10,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
+pub use crate::addr::PhysRange;
 use crate::arch::{PhysMemory, PhysReadError};
 
 pub const START_INFO_MAGIC: u32 = 0x336E_C578;
@@ -25,38 +26,6 @@ const START_INFO_V0_SIZE: usize = 48;
 const START_INFO_V1_SIZE: usize = 56;
 const MODULE_ENTRY_SIZE: usize = 32;
 const MEMMAP_ENTRY_SIZE: usize = 24;
-
-/// A half-open range of physical addresses, `[start, end)`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct PhysRange {
-    pub start: u64,
-    pub end: u64,
-}
-
-impl PhysRange {
-    /// `[start, start + len)`, or `None` if that wraps past 2^64.
-    pub fn from_len(start: u64, len: u64) -> Option<Self> {
-        Some(PhysRange { start, end: start.checked_add(len)? })
-    }
-    pub fn len(&self) -> u64 {
-        self.end - self.start
-    }
-    pub fn is_empty(&self) -> bool {
-        self.start == self.end
-    }
-    pub fn overlaps(&self, other: &PhysRange) -> bool {
-        self.start < other.end && other.start < self.end
-    }
-    pub fn contains_range(&self, other: &PhysRange) -> bool {
-        self.start <= other.start && other.end <= self.end
-    }
-}
-
-impl fmt::Display for PhysRange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "[{:#x}-{:#x}]", self.start, self.end.wrapping_sub(1))
-    }
-}
 
 /// Memory types of the start info memory map (E820 numbering).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

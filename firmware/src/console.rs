@@ -246,6 +246,7 @@ pub fn init(machine: &Machine, under_xen: bool) -> ConsoleStatus {
     if under_xen {
         sinks.debug_port = true;
     } else {
+        EMERGENCY_PORTS.call_once(|| machine.ports());
         sinks.debug_port = DebugPort.read8() == DEBUG_PORT_MAGIC;
         sinks.com1 = open_com1(sinks.ports.as_ref());
     }
@@ -296,15 +297,20 @@ pub fn configure(choice: Option<ConsoleChoice>) -> ConsoleStatus {
     now
 }
 
+/// The ports the console was opened on, for [`emergency`] lines while the sinks are locked
+/// (not under Xen, where COM1 is left alone).
+static EMERGENCY_PORTS: spin::Once<HwPorts> = spin::Once::new();
+
 /// Prints one line from a context that may have interrupted the console (an exception or a
-/// panic inside a log call). The lock is broken if held: the firmware is single-threaded and
-/// about to stop, so whoever held it will never run again.
+/// panic inside a log call). If the sinks are locked, their holder was interrupted and never
+/// resumes (the firmware is single-threaded and about to stop): the line then goes to 0xE9
+/// and to COM1 opened afresh, not through the locked sinks.
 pub fn emergency(args: fmt::Arguments<'_>) {
-    if SINKS.is_locked() {
-        // SAFETY: single-threaded firmware; the holder was interrupted and never resumes.
-        unsafe { SINKS.force_unlock() };
-    }
-    let mut sinks = SINKS.lock();
+    let Some(mut sinks) = SINKS.try_lock() else {
+        let mut line = InterruptedConsole { com1: open_com1(EMERGENCY_PORTS.get()) };
+        let _ = writeln!(line, "{LINE_PREFIX} ERROR {args}");
+        return;
+    };
     if sinks.com1.is_none() && !sinks.debug_port {
         // The console was never set up: try the debug port, it needs no setup.
         sinks.debug_port = true;
@@ -312,6 +318,22 @@ pub fn emergency(args: fmt::Arguments<'_>) {
     let mut line = LineWriter::new(&mut sinks);
     let _ = writeln!(line, "{LINE_PREFIX} ERROR {args}");
     line.flush();
+}
+
+/// The console's devices written directly, for a line while the sinks are locked.
+struct InterruptedConsole {
+    com1: Option<Uart<HwPorts>>,
+}
+
+impl Write for InterruptedConsole {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        DebugPort.write_bytes(s.as_bytes());
+        if let Some(uart) = self.com1.as_mut() {
+            // A stuck UART loses the line there; 0xE9 has it.
+            let _ = write_crlf(uart, s.as_bytes());
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -521,7 +521,7 @@ pub fn ioapic_id_for(cpus: &CpuList) -> u8 {
 
 /// Sets the I/O APIC's ID (see [`ioapic_id_for`]) and masks every redirection entry not
 /// masked already: the OS routes interrupts itself, and until then none may reach a CPU.
-pub fn init_ioapic(ioapic: &mut IoApic, cpus: &CpuList) -> IoApicSetup {
+pub fn init_ioapic(ioapic: &mut IoApic<impl crate::arch::Mmio>, cpus: &CpuList) -> IoApicSetup {
     let wanted = ioapic_id_for(cpus);
     ioapic.set_id(wanted);
     let id = ioapic.id();

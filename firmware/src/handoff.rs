@@ -169,7 +169,7 @@ fn drain_console(ports: &mut impl crate::arch::PortIo) {
 
 /// The heap's high-water mark, then [`drain_console`] on the machine's ports, just before a
 /// jump.
-fn drain_console_hw(ports: &mut crate::arch::HwPorts) {
+fn before_jump(ports: &mut impl crate::arch::PortIo) {
     log::info!("heap: {}", crate::stats::HEAP);
     drain_console(ports);
 }
@@ -199,15 +199,15 @@ impl BiosPayload {
         }))
     }
 
-    /// Starts the BIOS (`ports`: the machine's, for the last writes before the jump).
-    /// Returns only on an error found before the jump.
+    /// Readies the BIOS to start (`ports`: the machine's, for the last writes before the
+    /// jump) and says where to jump.
     pub fn boot(
         self,
         e820: &crate::e820::E820Map,
         tables: &seabios::BiosTables,
         memory: &mut impl crate::arch::PhysMemoryMut,
-        ports: crate::arch::HwPorts,
-    ) -> Result<core::convert::Infallible, HandoffError> {
+        ports: impl crate::arch::PortIo,
+    ) -> Result<crate::arch::Jump, HandoffError> {
         match self {
             BiosPayload::Seabios(bios) => bios.boot(e820, tables, memory, ports),
             BiosPayload::Ovmf(bios) => bios.boot(e820, tables, memory, ports),

@@ -5,6 +5,7 @@
 //!
 //! | room        | what it does                                                        |
 //! |-------------|---------------------------------------------------------------------|
+//! | [`addr`]    | physical ranges, page and size units (a leaf every room uses)       |
 //! | [`boot`]    | the boot sequence, from the start info to the hand-off             |
 //! | [`bootinfo`]| parsing and validating `struct hvm_start_info`                      |
 //! | [`cmdline`] | the firmware's own command-line options                             |
@@ -40,6 +41,7 @@
 extern crate alloc;
 
 pub mod acpi;
+pub mod addr;
 pub mod arch;
 pub mod boot;
 pub mod bootinfo;

@@ -17,10 +17,12 @@ use core::panic::PanicInfo;
 #[unsafe(no_mangle)]
 extern "C" fn firmware_main(start_info_paddr: u32) -> ! {
     rt::cpu::init();
+    let layout = rt::image_layout();
     // SAFETY: the entry code built the identity map of the first 4 GiB and switched to it;
-    // this is the boot CPU, once, and the firmware owns the machine until the hand-off.
-    let machine = unsafe { hvmloader::arch::Machine::take() };
-    hvmloader::boot::main(machine, start_info_paddr, rt::image_layout())
+    // this is the boot CPU, once, and the firmware owns the machine (but for its image,
+    // which the machine keeps claimed) until the hand-off.
+    let machine = unsafe { hvmloader::arch::Machine::take(layout.image) };
+    hvmloader::boot::main(machine, start_info_paddr, layout)
 }
 
 #[panic_handler]

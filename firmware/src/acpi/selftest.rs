@@ -5,13 +5,14 @@
 
 use core::fmt;
 
+use acpi::Handler;
 use acpi::sdt::fadt::Fadt;
 use acpi::sdt::madt::{Madt, MadtEntry};
 use acpi::sdt::mcfg::Mcfg;
-use acpi::{AcpiTables, Handler};
 use libacpi::InstallSummary;
 use libacpi::tables::MadtProcessor;
 
+use crate::arch::{PhysicalMapper, parse_acpi_tables};
 use crate::chipset::q35::EcamArea;
 
 /// What the self-test found wrong.
@@ -69,17 +70,13 @@ impl From<acpi::AcpiError> for SelfTestError {
 
 /// Checks the tables installed as `summary` describes, starting from the RSDP.
 /// Returns how many tables were checked.
-///
-/// # Safety
-/// `handler` must map the physical memory holding the installed tables.
-pub unsafe fn verify<H: Handler>(
+pub fn verify<H: PhysicalMapper>(
     handler: H,
     summary: &InstallSummary,
     cpus: &[MadtProcessor],
     ecam: Option<EcamArea>,
 ) -> Result<usize, SelfTestError> {
-    // SAFETY: forwarded contract; `from_rsdp` validates the RSDP's checksums itself.
-    let tables = unsafe { AcpiTables::from_rsdp(handler.clone(), summary.rsdp_address as usize) }?;
+    let tables = parse_acpi_tables(handler.clone(), summary.rsdp_address)?;
 
     // Every table the root lists, plus the DSDT and FACS reached through the FADT.
     let mut checked = 0;

@@ -3,111 +3,17 @@
 
 use alloc::vec;
 use alloc::vec::Vec;
-use core::ptr::NonNull;
 
 use libacpi::tables::{AmlTable, MadtProcessor, ProcessorState};
 use libacpi::{InstallSummary, OemIds, RsdpPlacement, Table};
 
 use super::selftest::{SelfTestError, verify};
 use super::*;
+use crate::arch::BufferMapper;
 use crate::chipset::SCI_IRQ;
 
 const REGION_BASE: u64 = 0x1FF0_0000;
 const RSDP_BASE: u64 = 0xE_0000;
-
-/// Two host buffers standing for physical memory: the table region and the RSDP's place.
-#[derive(Clone, Copy)]
-struct HostMemory {
-    ranges: [(usize, *mut u8, usize); 2],
-}
-
-impl acpi::Handler for HostMemory {
-    unsafe fn map_physical_region<T>(
-        &self,
-        phys: usize,
-        size: usize,
-    ) -> acpi::RawPhysicalMapping<T> {
-        let (base, ptr, _) = *self
-            .ranges
-            .iter()
-            .find(|&&(base, _, len)| phys >= base && phys + size <= base + len)
-            .unwrap_or_else(|| panic!("parser mapped {phys:#x}+{size} outside the test memory"));
-        // SAFETY: inside a live host buffer (checked just above).
-        let virt = NonNull::new(unsafe { ptr.add(phys - base) } as *mut T).unwrap();
-        // SAFETY: the mapping describes exactly that buffer range.
-        unsafe { acpi::RawPhysicalMapping::new(phys, virt, size, size) }
-    }
-    unsafe fn unmap_physical_region<T>(&self, _: acpi::RawPhysicalMapping<T>) {}
-    fn read_u8(&self, address: usize) -> u8 {
-        let (base, ptr, len) =
-            *self.ranges.iter().find(|&&(b, _, l)| address >= b && address < b + l).unwrap();
-        assert!(address - base < len);
-        // SAFETY: inside a live host buffer.
-        unsafe { *ptr.add(address - base) }
-    }
-    fn read_u16(&self, a: usize) -> u16 {
-        u16::from_le_bytes([self.read_u8(a), self.read_u8(a + 1)])
-    }
-    fn read_u32(&self, a: usize) -> u32 {
-        u32::from(self.read_u16(a)) | u32::from(self.read_u16(a + 2)) << 16
-    }
-    fn read_u64(&self, a: usize) -> u64 {
-        u64::from(self.read_u32(a)) | u64::from(self.read_u32(a + 4)) << 32
-    }
-    fn write_u8(&self, _: usize, _: u8) {
-        unreachable!("table parsing never writes memory")
-    }
-    fn write_u16(&self, _: usize, _: u16) {
-        unreachable!("table parsing never writes memory")
-    }
-    fn write_u32(&self, _: usize, _: u32) {
-        unreachable!("table parsing never writes memory")
-    }
-    fn write_u64(&self, _: usize, _: u64) {
-        unreachable!("table parsing never writes memory")
-    }
-    fn read_io_u8(&self, _: u16) -> u8 {
-        unreachable!("no I/O in a host test")
-    }
-    fn read_io_u16(&self, _: u16) -> u16 {
-        unreachable!("no I/O in a host test")
-    }
-    fn read_io_u32(&self, _: u16) -> u32 {
-        unreachable!("no I/O in a host test")
-    }
-    fn write_io_u8(&self, _: u16, _: u8) {
-        unreachable!("no I/O in a host test")
-    }
-    fn write_io_u16(&self, _: u16, _: u16) {
-        unreachable!("no I/O in a host test")
-    }
-    fn write_io_u32(&self, _: u16, _: u32) {
-        unreachable!("no I/O in a host test")
-    }
-    fn read_pci_u8(&self, _: acpi::PciAddress, _: u16) -> u8 {
-        unreachable!("no PCI in a host test")
-    }
-    fn read_pci_u16(&self, _: acpi::PciAddress, _: u16) -> u16 {
-        unreachable!("no PCI in a host test")
-    }
-    fn read_pci_u32(&self, _: acpi::PciAddress, _: u16) -> u32 {
-        unreachable!("no PCI in a host test")
-    }
-    fn write_pci_u8(&self, _: acpi::PciAddress, _: u16, _: u8) {
-        unreachable!("no PCI in a host test")
-    }
-    fn write_pci_u16(&self, _: acpi::PciAddress, _: u16, _: u16) {
-        unreachable!("no PCI in a host test")
-    }
-    fn write_pci_u32(&self, _: acpi::PciAddress, _: u16, _: u32) {
-        unreachable!("no PCI in a host test")
-    }
-    fn nanos_since_boot(&self) -> u64 {
-        0
-    }
-    fn stall(&self, _: u64) {}
-    fn sleep(&self, _: u64) {}
-}
 
 /// A DSDT with an empty body (the real ones are tested with iasl and acpiexec).
 fn tiny_dsdt() -> Vec<u8> {
@@ -137,13 +43,10 @@ struct Installed {
 }
 
 impl Installed {
-    fn handler(&mut self) -> HostMemory {
-        HostMemory {
-            ranges: [
-                (REGION_BASE as usize, self.region.as_mut_ptr(), self.region.len()),
-                (RSDP_BASE as usize, self.bios.as_mut_ptr(), self.bios.len()),
-            ],
-        }
+    /// The parser's view of the two buffers standing for physical memory: the table
+    /// region and the RSDP's place.
+    fn handler(&self) -> BufferMapper<'_> {
+        BufferMapper::new(&[(REGION_BASE, &self.region), (RSDP_BASE, &self.bios)])
     }
 }
 
@@ -205,10 +108,9 @@ const Q35_ECAM: EcamArea = EcamArea { base: 0xF000_0000, buses: 64 };
 #[test]
 fn q35_set_passes_the_self_test() {
     let cpus = cpus();
-    let mut set = install_for(Chipset::Q35, Some(Q35_ECAM), &cpus);
+    let set = install_for(Chipset::Q35, Some(Q35_ECAM), &cpus);
     let handler = set.handler();
-    // SAFETY: the handler maps the buffers the tables were installed in.
-    let checked = unsafe { verify(handler, &set.summary, &cpus, Some(Q35_ECAM)) }.unwrap();
+    let checked = verify(handler, &set.summary, &cpus, Some(Q35_ECAM)).unwrap();
     // FADT, MADT, HPET, MCFG, WAET, SSDT from the XSDT, plus the DSDT.
     assert_eq!(checked, 7);
     let sigs: Vec<[u8; 4]> = set.summary.tables().iter().map(|t| t.signature.0).collect();
@@ -221,10 +123,9 @@ fn q35_set_passes_the_self_test() {
 #[test]
 fn i440_set_has_no_mcfg() {
     let cpus = cpus();
-    let mut set = install_for(Chipset::I440fx, None, &cpus);
+    let set = install_for(Chipset::I440fx, None, &cpus);
     let handler = set.handler();
-    // SAFETY: as above.
-    unsafe { verify(handler, &set.summary, &cpus, None) }.unwrap();
+    verify(handler, &set.summary, &cpus, None).unwrap();
     assert!(set.summary.find(libacpi::Signature(*b"MCFG")).is_none());
 }
 
@@ -232,26 +133,21 @@ fn i440_set_has_no_mcfg() {
 fn self_test_catches_mismatches() {
     let cpus = cpus();
     let mut set = install_for(Chipset::Q35, Some(Q35_ECAM), &cpus);
-    let handler = set.handler();
     let other = EcamArea { base: 0xB000_0000, buses: 256 };
-    // SAFETY: as above.
-    let err = unsafe { verify(handler, &set.summary, &cpus, Some(other)) }.unwrap_err();
+    let err = verify(set.handler(), &set.summary, &cpus, Some(other)).unwrap_err();
     assert!(matches!(err, SelfTestError::Mcfg { base: 0xF000_0000, end_bus: 63 }), "{err}");
-    // SAFETY: as above.
-    let err = unsafe { verify(handler, &set.summary, &cpus[..5], Some(Q35_ECAM)) }.unwrap_err();
+    let err = verify(set.handler(), &set.summary, &cpus[..5], Some(Q35_ECAM)).unwrap_err();
     assert!(matches!(err, SelfTestError::MadtApicId { .. } | SelfTestError::MadtProcessors { .. }));
     let mut wrong_ids = cpus.clone();
     wrong_ids[3].apic_id = 3;
-    // SAFETY: as above.
-    let err = unsafe { verify(handler, &set.summary, &wrong_ids, Some(Q35_ECAM)) }.unwrap_err();
+    let err = verify(set.handler(), &set.summary, &wrong_ids, Some(Q35_ECAM)).unwrap_err();
     assert!(matches!(err, SelfTestError::MadtApicId { uid: 3, found: 4, expected: 3 }), "{err}");
 
     // A flipped byte in the MADT breaks its checksum.
     let madt = set.summary.find(libacpi::Signature(*b"APIC")).unwrap();
     set.region[(madt.address - REGION_BASE) as usize + 40] ^= 0xFF;
     let handler = set.handler();
-    // SAFETY: as above.
-    let err = unsafe { verify(handler, &set.summary, &cpus, Some(Q35_ECAM)) }.unwrap_err();
+    let err = verify(handler, &set.summary, &cpus, Some(Q35_ECAM)).unwrap_err();
     assert!(
         matches!(err, SelfTestError::Checksum { signature: [b'A', b'P', b'I', b'C'], .. }),
         "{err}"
@@ -269,7 +165,7 @@ fn a_vnuma_topology_adds_srat_and_slit() {
         memory: vec![(0, 0x4000_0000, 0), (0x4000_0000, 0x8000_0000, 1)],
     };
     let numa = NumaTables::from_topology(&topology, &cpus, |c| c.uid).unwrap();
-    let mut set = install_with_numa(Chipset::I440fx, None, &cpus, Some(&numa));
+    let set = install_with_numa(Chipset::I440fx, None, &cpus, Some(&numa));
     let bytes = |set: &Installed, sig: &[u8; 4]| {
         let t = set.summary.find(libacpi::Signature(*sig)).expect("table installed");
         let at = (t.address - REGION_BASE) as usize;
@@ -290,8 +186,7 @@ fn a_vnuma_topology_adds_srat_and_slit() {
     assert_eq!((checksum(&srat), checksum(&slit)), (0, 0));
     // The independent parser still accepts the whole set.
     let handler = set.handler();
-    // SAFETY: the handler maps the buffers the tables were installed in.
-    unsafe { verify(handler, &set.summary, &cpus, None) }.unwrap();
+    verify(handler, &set.summary, &cpus, None).unwrap();
 }
 
 // ---- tables a platform's owner asks for (Xen's keys) ----------------------------------------
@@ -337,10 +232,9 @@ fn installed_with(extra: ExtraTables<'_>) -> Result<Installed, libacpi::Error> {
 #[test]
 fn a_tpm12_adds_its_ssdt_and_a_tcpa_over_the_log() {
     let tpm = tpm::TpmTables { interface: tpm::TpmInterface::Tis, log_area: 0x1FEF_0000 };
-    let mut set = installed_with(ExtraTables { tpm: Some(tpm), ..ExtraTables::NONE }).unwrap();
+    let set = installed_with(ExtraTables { tpm: Some(tpm), ..ExtraTables::NONE }).unwrap();
     let cpus = cpus();
-    // SAFETY: the handler maps the buffers the tables were installed in.
-    let checked = unsafe { verify(set.handler(), &set.summary, &cpus, None) }.unwrap();
+    let checked = verify(set.handler(), &set.summary, &cpus, None).unwrap();
     assert_eq!(checked, 6 + 2, "FADT, MADT, HPET, WAET, SSDT, DSDT; the TPM's SSDT and TCPA");
     assert_eq!(set.listed()[4..], [*b"SSDT", *b"SSDT", *b"TCPA"]);
     assert_eq!(set.ssdt_ids(), [*b"PLATFORM", *b"TPM12\0\0\0"]);
@@ -353,10 +247,9 @@ fn a_tpm12_adds_its_ssdt_and_a_tcpa_over_the_log() {
 #[test]
 fn a_tpm20_adds_its_ssdt_and_a_tpm2_over_the_log() {
     let tpm = tpm::TpmTables { interface: tpm::TpmInterface::Crb, log_area: 0x1FEF_0000 };
-    let mut set = installed_with(ExtraTables { tpm: Some(tpm), ..ExtraTables::NONE }).unwrap();
+    let set = installed_with(ExtraTables { tpm: Some(tpm), ..ExtraTables::NONE }).unwrap();
     let cpus = cpus();
-    // SAFETY: the handler maps the buffers the tables were installed in.
-    unsafe { verify(set.handler(), &set.summary, &cpus, None) }.unwrap();
+    verify(set.handler(), &set.summary, &cpus, None).unwrap();
     assert_eq!(set.listed()[4..], [*b"SSDT", *b"SSDT", *b"TPM2"]);
     assert_eq!(set.ssdt_ids()[1], *b"TPM20\0\0\0");
     let tpm2 = set.table(b"TPM2");
@@ -376,10 +269,9 @@ fn no_extra_tables_without_a_request() {
 #[test]
 fn laptop_slate_adds_the_conv_ssdt() {
     let extra = ExtraTables { laptop_slate: true, ..ExtraTables::NONE };
-    let mut set = installed_with(extra).unwrap();
+    let set = installed_with(extra).unwrap();
     let cpus = cpus();
-    // SAFETY: the handler maps the buffers the tables were installed in.
-    unsafe { verify(set.handler(), &set.summary, &cpus, None) }.unwrap();
+    verify(set.handler(), &set.summary, &cpus, None).unwrap();
     assert_eq!(set.ssdt_ids(), [*b"PLATFORM", *b"CONV\0\0\0\0"]);
 }
 
@@ -406,10 +298,9 @@ fn passed_through_tables_come_last_as_given() {
     let blob = [slic.clone(), ssdt.clone()].concat();
     let passed = blob_tables(&blob).unwrap();
     let extra = ExtraTables { laptop_slate: true, passthrough: &passed, ..ExtraTables::NONE };
-    let mut set = installed_with(extra).unwrap();
+    let set = installed_with(extra).unwrap();
     let cpus = cpus();
-    // SAFETY: the handler maps the buffers the tables were installed in.
-    let checked = unsafe { verify(set.handler(), &set.summary, &cpus, None) }.unwrap();
+    let checked = verify(set.handler(), &set.summary, &cpus, None).unwrap();
     assert_eq!(checked, 6 + 1 + 2);
     assert_eq!(set.listed()[4..], [*b"SSDT", *b"SSDT", *b"SLIC", *b"SSDT"]);
     assert_eq!(set.table(b"SLIC"), slic.as_slice(), "byte for byte");

@@ -21,7 +21,7 @@
 use libacpi::tables::{RawTable, Tcpa, Tpm2};
 use libacpi::{Error, OemIds, Signature, Table};
 
-use crate::arch::MmioRegion;
+use crate::arch::Mmio;
 
 /// The TPM's register space: locality 0 at the address the TCG's PC Client specifications
 /// fix for both interfaces.
@@ -48,9 +48,9 @@ pub trait TpmRegisters {
     fn read16(&self, offset: u64) -> u16;
 }
 
-impl TpmRegisters for MmioRegion {
+impl<R: Mmio> TpmRegisters for R {
     fn read16(&self, offset: u64) -> u16 {
-        MmioRegion::read16(self, offset)
+        Mmio::read16(self, offset)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use core::ptr::NonNull;
 
-use acpi::{Handler, PciAddress, RawPhysicalMapping};
+use acpi::{AcpiError, AcpiTables, Handler, PciAddress, RawPhysicalMapping};
 
 use super::{HwPorts, PortIo};
 use crate::pci::{Bdf, Cf8, ConfigSpace};
@@ -18,11 +18,32 @@ pub struct IdentityAcpiHandler {
     pm_timer: u16,
 }
 
+/// A parser handler whose mappings show physical memory as it is: what the `acpi` crate's
+/// parser needs to be handed an RSDP address safely.
+///
+/// # Safety
+/// `map_physical_region` must return a mapping of exactly the physical memory asked for,
+/// valid until it is unmapped, and the `read_*`/`write_*` methods must reach that memory.
+pub unsafe trait PhysicalMapper: Handler {}
+
+// SAFETY: the identity map covers the first 4 GiB (the machine's promise, made once) and
+// `map_physical_region` refuses anything beyond it.
+unsafe impl PhysicalMapper for IdentityAcpiHandler {}
+
+/// The tables from the RSDP at `rsdp`, through `handler`.
+pub fn parse_acpi_tables<H: PhysicalMapper>(
+    handler: H,
+    rsdp: u64,
+) -> Result<AcpiTables<H>, AcpiError> {
+    // SAFETY: the handler maps physical memory as it is (its trait's contract); the parser
+    // checks the RSDP's signature and checksums before it follows anything.
+    unsafe { AcpiTables::from_rsdp(handler, rsdp as usize) }
+}
+
 impl IdentityAcpiHandler {
-    /// # Safety
-    /// Only valid while the boot page tables identity-map the first 4 GiB, for tables that
-    /// lie there; the parser reads (and for AML, could write) through it.
-    pub const unsafe fn new(pm_timer: u16) -> Self {
+    /// The handler for the machine: only [`super::Machine`] makes one, while its identity
+    /// map of the first 4 GiB is current.
+    pub(super) const fn new(pm_timer: u16) -> Self {
         IdentityAcpiHandler { pm_timer }
     }
 
@@ -51,7 +72,7 @@ impl Handler for IdentityAcpiHandler {
             "ACPI table at {physical_address:#x} outside the identity-mapped 4 GiB"
         );
         let pointer = NonNull::new(physical_address as *mut T).expect("ACPI table at address 0");
-        // SAFETY: identity mapping (constructor contract); the region is bounds-checked above.
+        // SAFETY: identity mapping (the machine's promise); the region is bounds-checked above.
         unsafe { RawPhysicalMapping::new(physical_address, pointer, size, size) }
     }
 

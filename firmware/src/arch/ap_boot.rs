@@ -234,7 +234,7 @@ impl ApTrampoline {
     /// [`AP_BOOT_PAGE`] must be identity-mapped RAM that nothing else uses until every AP
     /// started from it has been sent INIT again; the entry code's page tables must still be
     /// current (APs load the BSP's CR3).
-    pub unsafe fn new() -> Self {
+    pub(super) unsafe fn new() -> Self {
         ApTrampoline(())
     }
 

@@ -10,46 +10,12 @@ use x86_64::instructions::tables::lgdt;
 use x86_64::structures::DescriptorTablePointer;
 
 use super::PhysReadError;
-use crate::bootinfo::PhysRange;
+use crate::addr::PhysRange;
 
 /// Write access to physical memory, for loading payloads.
 pub trait PhysMemoryMut {
     /// The bytes of `range`, to fill. Fails for ranges the implementation cannot reach.
     fn window(&mut self, range: PhysRange) -> Result<&mut [u8], PhysReadError>;
-}
-
-/// Physical memory through the identity map of the first 4 GiB, page 0 excluded.
-#[derive(Debug)]
-pub struct IdentityWindow(());
-
-/// First byte past what the entry code identity-maps.
-const MAPPED_END: u64 = 1 << 32;
-/// Page 0 is not mapped (null pointers fault); nothing is ever loaded there.
-const FIRST_MAPPED: u64 = 0x1000;
-
-impl IdentityWindow {
-    /// # Safety
-    /// Valid while the boot page tables identity-map the first 4 GiB. Every range the caller
-    /// asks for must be memory nothing else uses (no part of the running firmware, of data
-    /// still to be read, or of device registers) for as long as the window is borrowed.
-    pub const unsafe fn new() -> Self {
-        IdentityWindow(())
-    }
-}
-
-impl PhysMemoryMut for IdentityWindow {
-    fn window(&mut self, range: PhysRange) -> Result<&mut [u8], PhysReadError> {
-        if range.start < FIRST_MAPPED || range.end > MAPPED_END || range.end < range.start {
-            let len = range.end.saturating_sub(range.start) as usize;
-            return Err(PhysReadError { paddr: range.start, len });
-        }
-        // Below 4 GiB (checked), so the length fits a usize.
-        let len = range.len() as usize;
-        // SAFETY: the range is inside the identity map (checked) and, by the constructor's
-        // contract, used by nothing else while the returned borrow of `self` lives. A
-        // non-null, mapped address; u8 has no alignment or validity requirements.
-        Ok(unsafe { core::slice::from_raw_parts_mut(range.start as usize as *mut u8, len) })
-    }
 }
 
 /// Page-table entry bits: present, writable, and (in a page directory) a 2 MiB page.
@@ -84,7 +50,7 @@ const BOOT_DS: u16 = 0x18;
 /// its zero page, and the kernel, zero page, command line and initrd must all lie below
 /// 4 GiB. The firmware image (these page tables live in its bss) must not overlap the
 /// kernel's `init_size` area. Nothing of the firmware runs afterwards.
-pub unsafe fn enter_linux64(entry: u64, boot_params: u64) -> ! {
+pub(super) unsafe fn enter_linux64(entry: u64, boot_params: u64) -> ! {
     x86_64::instructions::interrupts::disable();
     // SAFETY: single-threaded and the tables are not in use (CR3 points at the boot
     // tables); raw pointers avoid references to the `static mut`.

@@ -1,6 +1,6 @@
 //! The I/O APIC: an index register (IOREGSEL) and a data window (IOWIN) in one MMIO page.
 
-use super::mmio::MmioRegion;
+use super::mmio::Mmio;
 
 /// Where every PC platform (and Xen and QEMU) puts the first I/O APIC.
 pub const IOAPIC_BASE: u64 = 0xFEC0_0000;
@@ -19,13 +19,13 @@ const ENTRY_MASKED: u32 = 1 << 16;
 
 /// One I/O APIC.
 #[derive(Debug)]
-pub struct IoApic {
-    regs: MmioRegion,
+pub struct IoApic<R: Mmio> {
+    regs: R,
 }
 
-impl IoApic {
+impl<R: Mmio> IoApic<R> {
     /// `regs` must cover the I/O APIC's register window (at least [`IOAPIC_WINDOW`] bytes).
-    pub fn new(regs: MmioRegion) -> Self {
+    pub fn new(regs: R) -> Self {
         IoApic { regs }
     }
 

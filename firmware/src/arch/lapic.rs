@@ -5,8 +5,10 @@ use core::fmt;
 use core::marker::PhantomData;
 
 use super::local_cpu::LocalCpu;
-use super::mmio::MmioRegion;
+use super::machine::Held;
+use super::mmio::{Mmio, MmioRegion};
 use super::msr;
+use crate::addr::PhysRange;
 
 /// Register offsets in the xAPIC page; the x2APIC MSR is `0x800 + offset / 16`.
 const ID: u64 = 0x20;
@@ -69,7 +71,7 @@ impl fmt::Display for IcrStuck {
 
 #[derive(Debug)]
 enum Access {
-    Xapic(MmioRegion),
+    Xapic(MmioRegion<'static>),
     X2apic,
 }
 
@@ -85,10 +87,10 @@ impl<'cpu> LocalApic<'cpu> {
     /// The APIC is globally enabled in xAPIC mode with its registers at `base`.
     pub(super) unsafe fn xapic(_cpu: &'cpu mut LocalCpu, base: u64) -> Self {
         assert!(base < 1 << 32, "local APIC at {base:#x} is outside the identity map");
-        // SAFETY: the caller vouches for the register page; 0x400 bytes cover every register
-        // used here; the page is identity-mapped (checked above) and only reached through
-        // this value, which borrows the CPU's `LocalCpu`.
-        let regs = unsafe { MmioRegion::new(base, 0x400) };
+        // The caller vouches for the register page; 0x400 bytes cover every register used
+        // here; the page is identity-mapped (checked above) and only reached through this
+        // value, which borrows the CPU's `LocalCpu`.
+        let regs = MmioRegion::new(Held::vouched(PhysRange { start: base, end: base + 0x400 }));
         LocalApic { access: Access::Xapic(regs), _cpu: PhantomData }
     }
 

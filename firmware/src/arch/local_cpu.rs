@@ -46,7 +46,7 @@ impl LocalCpu {
     /// # Safety
     /// Firmware code on this CPU with interrupts off, and no other code changes this CPU's
     /// caching (CR0, MTRRs) or local APIC while the value lives; at most one per CPU.
-    pub unsafe fn new() -> Self {
+    pub(super) unsafe fn new() -> Self {
         LocalCpu { _not_send: PhantomData }
     }
 

@@ -62,13 +62,20 @@ impl PhysMemory for IdentityMapped {
     }
 }
 
-/// RAM the firmware has set aside (and keeps out of every other use) as a byte slice.
-///
-/// # Safety
-/// `range` must be identity-mapped RAM below 4 GiB, not page 0, that nothing else in the
-/// firmware accesses while the slice lives (the caller carved it out of the memory map).
-pub unsafe fn ram_slice(range: crate::bootinfo::PhysRange) -> &'static mut [u8] {
-    assert!(range.start >= 0x1000 && range.end <= MAPPED_END && range.start < range.end);
-    // SAFETY: forwarded contract; the bounds are checked above.
-    unsafe { core::slice::from_raw_parts_mut(range.start as *mut u8, range.len() as usize) }
+/// Writes `value` to `slot` and reads it back, both volatile, so neither is folded away: a
+/// byte of RAM reads back what was written, ROM or an empty range does not.
+pub fn write_read_volatile(slot: &mut u8, value: u8) -> u8 {
+    let slot: *mut u8 = slot;
+    // SAFETY: from a live exclusive reference: valid and aligned for reads and writes.
+    unsafe {
+        slot.write_volatile(value);
+        slot.read_volatile()
+    }
+}
+
+/// Reads `place` volatile: for memory a device wrote behind the compiler's back (a DMA
+/// descriptor's status, written while the doorbell's port access ran).
+pub fn read_volatile<T: Copy>(place: &T) -> T {
+    // SAFETY: from a live shared reference: valid and aligned for reads.
+    unsafe { core::ptr::read_volatile(place) }
 }

@@ -1,24 +1,39 @@
-//! Memory-mapped device registers: a bounds-checked window onto one device's MMIO range.
+//! Memory-mapped device registers: the [`Mmio`] trait drivers are written against, and
+//! [`MmioRegion`], a bounds-checked window onto one device's range that the
+//! [`super::Machine`] hands out.
 
 use core::ptr::{read_volatile, write_volatile};
 
-/// A device's register range, identity-mapped. Accesses are volatile and bounds-checked.
-#[derive(Debug)]
-pub struct MmioRegion {
-    base: u64,
-    len: u64,
+use super::machine::Held;
+
+/// A device's registers, at offsets from its base: the hardware's ([`MmioRegion`]) or a
+/// simulated device's in host tests.
+pub trait Mmio {
+    /// The physical address offset 0 is at.
+    fn base(&self) -> u64;
+    fn read8(&self, offset: u64) -> u8;
+    fn read16(&self, offset: u64) -> u16;
+    fn read32(&self, offset: u64) -> u32;
+    fn write8(&mut self, offset: u64, value: u8);
+    fn write16(&mut self, offset: u64, value: u16);
+    fn write32(&mut self, offset: u64, value: u32);
 }
 
-impl MmioRegion {
-    /// # Safety
-    /// `[base, base + len)` must be device registers (or RAM) that the page tables map
-    /// identity and that nothing else in the firmware accesses through Rust references.
-    pub const unsafe fn new(base: u64, len: u64) -> Self {
-        MmioRegion { base, len }
-    }
+/// A device's register range, identity-mapped and claimed from the machine while the value
+/// lives. Accesses are volatile and bounds-checked.
+#[derive(Debug)]
+pub struct MmioRegion<'m> {
+    base: u64,
+    len: u64,
+    _held: Held<'m>,
+}
 
-    pub fn base(&self) -> u64 {
-        self.base
+impl<'m> MmioRegion<'m> {
+    /// The region the machine claimed for `held` (identity-mapped, below 4 GiB, reached by
+    /// nothing else while the claim lives).
+    pub(super) fn new(held: Held<'m>) -> Self {
+        let range = held.range();
+        MmioRegion { base: range.start, len: range.len(), _held: held }
     }
 
     /// Checks the access and counts it (crate::stats): every accessor goes through here.
@@ -33,26 +48,32 @@ impl MmioRegion {
         );
         (self.base + offset) as usize
     }
+}
 
-    pub fn read8(&self, offset: u64) -> u8 {
-        // SAFETY: in bounds (checked) of a region the constructor's caller vouched for.
+impl Mmio for MmioRegion<'_> {
+    fn base(&self) -> u64 {
+        self.base
+    }
+
+    fn read8(&self, offset: u64) -> u8 {
+        // SAFETY: in bounds (checked) of a region the machine claimed for this value.
         unsafe {
             read_volatile(self.address::<u8>(offset, crate::stats::Counter::read) as *const u8)
         }
     }
-    pub fn read16(&self, offset: u64) -> u16 {
+    fn read16(&self, offset: u64) -> u16 {
         // SAFETY: as in `read8`; the address is naturally aligned (checked).
         unsafe {
             read_volatile(self.address::<u16>(offset, crate::stats::Counter::read) as *const u16)
         }
     }
-    pub fn read32(&self, offset: u64) -> u32 {
+    fn read32(&self, offset: u64) -> u32 {
         // SAFETY: as in `read16`.
         unsafe {
             read_volatile(self.address::<u32>(offset, crate::stats::Counter::read) as *const u32)
         }
     }
-    pub fn write8(&mut self, offset: u64, value: u8) {
+    fn write8(&mut self, offset: u64, value: u8) {
         // SAFETY: as in `read8`.
         unsafe {
             write_volatile(
@@ -61,7 +82,7 @@ impl MmioRegion {
             )
         }
     }
-    pub fn write16(&mut self, offset: u64, value: u16) {
+    fn write16(&mut self, offset: u64, value: u16) {
         // SAFETY: as in `read16`.
         unsafe {
             write_volatile(
@@ -70,7 +91,7 @@ impl MmioRegion {
             )
         }
     }
-    pub fn write32(&mut self, offset: u64, value: u32) {
+    fn write32(&mut self, offset: u64, value: u32) {
         // SAFETY: as in `read16`.
         unsafe {
             write_volatile(

@@ -123,7 +123,7 @@ pub fn trampoline_len() -> usize {
 /// POST expects), [`TRAMPOLINE_BASE`]..+[`TRAMPOLINE_PAGE`] must be RAM nothing needs any
 /// more, and the boot page tables must still identity-map it. Nothing of the firmware runs
 /// afterwards.
-pub unsafe fn enter_bios_reset_vector() -> ! {
+pub(super) unsafe fn enter_bios_reset_vector() -> ! {
     x86_64::instructions::interrupts::disable();
     let len = trampoline_len();
     assert!(len as u64 <= TRAMPOLINE_PAGE - 0x100, "trampoline of {len} bytes leaves no stack");

@@ -11,10 +11,9 @@ use alloc::vec::Vec;
 use core::ops::Range;
 
 use super::tables::{self, TableRequests};
-use super::{Fatal, ImageLayout};
+use super::{Fatal, Hardware, ImageLayout};
 use crate::acpi::numa::NumaTopology;
 use crate::acpi::ssdt::{CpuHotplug, SleepStates};
-use crate::arch::Machine;
 use crate::bootinfo::{BootInfo, MemoryRegion};
 use crate::chipset::pm::{BiosAreaGate, PmBlocks};
 use crate::chipset::{Chipset, IntxWiring};
@@ -30,7 +29,7 @@ pub mod xen;
 /// The platform under the boot sequence, asked in the order [`super::run`] needs it.
 ///
 /// Used as `dyn Board`: one copy of the sequence in the image, not one per platform.
-pub trait Board {
+pub trait Board<H: Hardware> {
     /// The low MMIO hole before PCI is placed, from the platform's memory map.
     fn low_hole(&self, boot: &BootInfo) -> Result<Range<u64>, Fatal>;
 
@@ -88,10 +87,11 @@ pub trait Board {
     /// Tables the platform's owner asks for beyond the platform's own.
     fn table_requests(&self) -> TableRequests;
 
-    /// Hands the machine to the next program. Returns only when there is none.
+    /// Hands the machine to the next program. Returns only when there is none (or when the
+    /// machine is simulated and its jump returned).
     fn hand_off(
         self: Box<Self>,
-        machine: &Machine,
+        machine: &H,
         chipset: Chipset,
         boot: &BootInfo,
         e820: &E820Map,

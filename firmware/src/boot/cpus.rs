@@ -3,17 +3,16 @@
 
 use log::info;
 
-use super::Fatal;
 use super::pci::PciSetup;
-use crate::arch::{
-    ApTrampoline, IOAPIC_BASE, IOAPIC_WINDOW, IoApic, LocalCpu, Machine, MmioRegion,
-};
+use super::{Fatal, Hardware};
+use crate::addr::PhysRange;
+use crate::arch::{IOAPIC_BASE, IOAPIC_WINDOW, IoApic};
 use crate::bootinfo::BootInfo;
 use crate::cpu::{self, ApStartup, CpuSetup, IoApicSetup, MtrrRequest};
 use crate::time::TscClock;
 
 pub fn bring_up(
-    machine: &Machine,
+    machine: &impl Hardware,
     boot: &BootInfo,
     pci: &PciSetup,
     hole: core::ops::Range<u64>,
@@ -25,18 +24,13 @@ pub fn bring_up(
     let mut uncacheable = alloc::vec![hole.start..1 << 32];
     uncacheable.extend(pci.high_used.clone());
     let request = MtrrRequest { uncacheable };
+    // The AP start-up page must be RAM holding nothing the firmware still needs.
     cpu::check_boot_page(boot).map_err(Fatal::Cpu)?;
-    // SAFETY: firmware code on the BSP, interrupts off; nothing else touches its MTRRs/APIC.
-    let mut bsp = unsafe { LocalCpu::new() };
-    // SAFETY: the AP start-up page was just checked to be RAM holding nothing we still need;
-    // the entry code's page tables are current.
-    let mut boot_page = unsafe { ApTrampoline::new() };
     // Only APs are waited for: one vCPU needs no clock (nor the TSC rate's measurement).
     let clock = if expected > 1 { Some(TscClock::new(super::tsc_rate(machine)?)) } else { None };
-    let setup = cpu::bring_up(&mut bsp, &mut boot_page, clock, startup, expected, &request)
-        .map_err(Fatal::Cpu)?;
-    // SAFETY: the IOAPIC's register window, identity-mapped, used only here.
-    let registers = unsafe { MmioRegion::new(IOAPIC_BASE, IOAPIC_WINDOW) };
+    let setup = machine.bring_up_cpus(clock, startup, expected, &request)?;
+    let registers = machine
+        .device_registers(PhysRange { start: IOAPIC_BASE, end: IOAPIC_BASE + IOAPIC_WINDOW })?;
     let ioapic = cpu::init_ioapic(&mut IoApic::new(registers), &setup.cpus);
     info!("{} vCPU(s) up, IOAPIC ID {}", setup.cpus.len(), ioapic.id);
     Ok((setup, ioapic))

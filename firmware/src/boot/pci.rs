@@ -16,9 +16,10 @@ use core::ops::Range;
 
 use log::info;
 
-use super::Fatal;
 use super::board::Board;
-use crate::arch::{HwPorts, Machine, MmioRegion, cpuid};
+use super::{Fatal, Hardware};
+use crate::addr::PhysRange;
+use crate::arch::cpuid;
 use crate::bootinfo::{BootInfo, MemoryRegion};
 use crate::chipset::q35::{self, EcamArea};
 use crate::chipset::{Chipset, IntxWiring};
@@ -73,21 +74,22 @@ pub struct ExpanderSetup {
 /// through CF8 for the others (and for everything on i440FX, which has no ECAM). CF8 has no
 /// extended configuration space: there, reads beyond the first 256 bytes give all ones and
 /// writes go nowhere, as for a conventional PCI function.
-struct ConfigAccess {
-    cf8: Cf8<HwPorts>,
-    ecam: Option<Ecam>,
+struct ConfigAccess<'m, H: Hardware + 'm> {
+    machine: &'m H,
+    cf8: Cf8<H::Ports>,
+    ecam: Option<Ecam<H::Registers<'m>>>,
 }
 
 /// The mechanism one access goes through.
-enum Route<'a> {
-    Ecam(&'a mut Ecam),
-    Cf8(&'a mut Cf8<HwPorts>),
+enum Route<'a, 'm, H: Hardware + 'm> {
+    Ecam(&'a mut Ecam<H::Registers<'m>>),
+    Cf8(&'a mut Cf8<H::Ports>),
     /// Extended configuration space out of ECAM's reach.
     Nowhere,
 }
 
-impl ConfigAccess {
-    fn route(&mut self, bdf: Bdf, offset: u16) -> Route<'_> {
+impl<'m, H: Hardware> ConfigAccess<'m, H> {
+    fn route(&mut self, bdf: Bdf, offset: u16) -> Route<'_, 'm, H> {
         match &mut self.ecam {
             Some(ecam) if ecam.covers(bdf) => Route::Ecam(ecam),
             _ if offset >= 0x100 => Route::Nowhere,
@@ -109,9 +111,9 @@ impl ConfigAccess {
             return Err(Fatal::EcamNotDecoded(area));
         }
         info!("ECAM (MMCONFIG) at {area}, config accesses switch to it");
-        // SAFETY: the MCH decodes exactly this range as ECAM now (read back above); it lies
-        // in the identity-mapped low 4 GiB and nothing else uses it.
-        let window = unsafe { MmioRegion::new(area.base, area.size()) };
+        // The MCH decodes exactly this range as ECAM now (read back above).
+        let window =
+            self.machine.device_registers(PhysRange { start: area.base, end: area.end() })?;
         self.ecam = Some(Ecam::new(window, area.buses));
         Ok(())
     }
@@ -130,7 +132,7 @@ impl ConfigAccess {
     }
 }
 
-impl ConfigSpace for ConfigAccess {
+impl<H: Hardware> ConfigSpace for ConfigAccess<'_, H> {
     fn read8(&mut self, bdf: Bdf, offset: u16) -> u8 {
         match self.route(bdf, offset) {
             Route::Ecam(e) => e.read8(bdf, offset),
@@ -223,8 +225,8 @@ impl Ranges {
 
 /// The hole the board gives these BARs ([`Board::fit_pci_hole`]): under Xen the one
 /// hvmloader would make, with `boot`'s memory map following any RAM it moves.
-fn fit_hole(
-    board: &mut dyn Board,
+fn fit_hole<H: Hardware>(
+    board: &mut dyn Board<H>,
     boot: &mut BootInfo,
     topology: &Topology,
     hole: Range<u64>,
@@ -240,18 +242,18 @@ fn fit_hole(
     board.fit_pci_hole(boot, hole, &mut fits)
 }
 
-pub fn bring_up(
-    machine: &Machine,
+pub fn bring_up<H: Hardware>(
+    machine: &H,
     chipset: Chipset,
     boot: &mut BootInfo,
     hole: Range<u64>,
-    board: &mut dyn Board,
+    board: &mut dyn Board<H>,
     extra_roots: u8,
     self_checks: bool,
 ) -> Result<PciSetup, Fatal> {
     let wiring = board.intx_wiring(chipset);
     let phys_bits = phys_bits();
-    let mut cfg = ConfigAccess { cf8: Cf8::new(machine.ports()), ecam: None };
+    let mut cfg = ConfigAccess { machine, cf8: Cf8::new(machine.ports()), ecam: None };
     // Q35: ECAM for the enumeration itself, where the hole as it stands puts a window for
     // few buses.
     let before_enumeration = Ranges::new(chipset, &boot.memory_map, &hole, 1, phys_bits)?.ecam;

@@ -16,16 +16,14 @@ pub mod passthrough;
 use passthrough::Blob;
 pub use passthrough::PassthroughError;
 
-use super::Fatal;
 use super::pci::PciSetup;
+use super::{Fatal, Hardware};
 use crate::acpi::ssdt::{
     ExpanderRoot, GENERATION_ID_SIZE, SleepStates, SsdtInput, build_ssdt, generation_id_bytes,
 };
 use crate::acpi::tpm::{self, TpmInterface, TpmTables};
 use crate::acpi::{self, ExtraTables, TableSet, selftest};
-use crate::arch::{
-    IdentityAcpiHandler, IdentityMapped, Machine, MmioRegion, PhysMemory, ram_slice,
-};
+use crate::arch::PhysMemory;
 use crate::bootinfo::{BootInfo, MemoryKind, PhysRange};
 use crate::chipset::Chipset;
 use crate::chipset::pm::{BiosArea, BiosAreaGate, PmBlocks};
@@ -192,6 +190,15 @@ impl TableRequests {
     }
 }
 
+/// What the probes of optional devices found, for the ACPI tables.
+#[derive(Clone, Copy, Debug, Default)]
+struct Probes {
+    /// The TPM interface asked for, and whether a TPM answers on it.
+    tpm: Option<(TpmInterface, bool)>,
+    /// The HPET's capabilities register, when there is an HPET.
+    hpet_block_id: Option<u32>,
+}
+
 /// What ACPI mode on the chipset gave the tables.
 #[derive(Clone, Copy, Debug)]
 pub struct AcpiMode {
@@ -200,28 +207,25 @@ pub struct AcpiMode {
     pub native_pcie_hotplug: bool,
 }
 
-/// Whether a TPM answers on `interface` at the TCG's fixed address.
-fn tpm_answers(interface: TpmInterface) -> bool {
-    // SAFETY: the TPM's locality-0 register page (or nothing there: reads return all ones)
-    // in the identity-mapped chipset range, which nothing else in the firmware uses; the
-    // probe only reads its ID registers, which have no side effects.
-    let registers = unsafe { MmioRegion::new(tpm::REGISTERS, tpm::LOCALITY_SIZE) };
-    interface.answers(&registers)
+/// Whether a TPM answers on `interface` at the TCG's fixed address (reads of its ID
+/// registers, which have no side effects; all ones where nothing is).
+fn tpm_answers(machine: &impl Hardware, interface: TpmInterface) -> Result<bool, Fatal> {
+    let range = PhysRange { start: tpm::REGISTERS, end: tpm::REGISTERS + tpm::LOCALITY_SIZE };
+    Ok(interface.answers(&machine.device_registers(range)?))
 }
 
 /// The HPET's capabilities register reads all ones or zero when there is no HPET.
-fn hpet_block_id() -> Option<u32> {
-    // SAFETY: the HPET's register page (or nothing there: reads return all ones) in the
-    // identity-mapped chipset range; only read here.
-    let hpet = unsafe { MmioRegion::new(acpi::HPET_ADDRESS, 0x400) };
-    let id = hpet.read32(0);
-    (id != 0 && id != u32::MAX).then_some(id)
+fn hpet_block_id(machine: &impl Hardware) -> Result<Option<u32>, Fatal> {
+    use crate::arch::Mmio;
+    let range = PhysRange { start: acpi::HPET_ADDRESS, end: acpi::HPET_ADDRESS + 0x400 };
+    let id = machine.device_registers(range)?.read32(0);
+    Ok((id != 0 && id != u32::MAX).then_some(id))
 }
 
 /// Builds and installs the ACPI and SMBIOS tables for `platform` in `area` (carved RAM of
 /// [`ACPI_AREA_SIZE`] + [`SMBIOS_AREA_SIZE`] bytes) and their entry points.
-pub fn install(
-    machine: &Machine,
+pub fn install<H: Hardware>(
+    machine: &H,
     platform: &Platform<'_>,
     boot: &BootInfo,
     area: PhysRange,
@@ -247,17 +251,17 @@ pub fn install(
     info.qemu = qemu_smbios.as_ref();
     let smbios = SmbiosTable::build(&info).map_err(Fatal::Smbios)?;
 
-    // SAFETY: the areas were carved out of RAM for these tables; nothing else uses them.
-    let (acpi_region, smbios_region, legacy_region) =
-        unsafe { (ram_slice(acpi_area), ram_slice(smbios_area), ram_slice(legacy_area)) };
+    // The areas were carved out of RAM for these tables.
+    let mut acpi_region = machine.ram(acpi_area)?;
+    let mut smbios_region = machine.ram(smbios_area)?;
+    let mut legacy_region = machine.ram(legacy_area)?;
     acpi_region.fill(0);
     smbios_region.fill(0);
     legacy_region.fill(0);
-    let legacy = install_legacy(platform, legacy_region, legacy_area)?;
+    let legacy = install_legacy(platform, &mut legacy_region, legacy_area)?;
     let generation_id = match platform.generation_id {
         Some(id) if platform.acpi.is_some() => {
-            // SAFETY: carved out of RAM for the ID; nothing else uses it.
-            let page = unsafe { ram_slice(generation_id_area) };
+            let mut page = machine.ram(generation_id_area)?;
             page.fill(0);
             page[..GENERATION_ID_SIZE].copy_from_slice(&generation_id_bytes(id));
             info!(
@@ -270,20 +274,20 @@ pub fn install(
         }
         _ => None,
     };
-    let entry_points = smbios.write_to(smbios_region, smbios_area.start).map_err(Fatal::Smbios)?;
+    let entry_points =
+        smbios.write_to(&mut smbios_region, smbios_area.start).map_err(Fatal::Smbios)?;
     // A copy of the 2.x entry point in RAM next to the table, for hand-offs: a BIOS image
     // copied into 0xC0000-0xFFFFF overwrites the BIOS-area copies.
     let smbios2_ram_offset = (smbios.len() as u64).next_multiple_of(16);
     smbios_region[smbios2_ram_offset as usize..][..entry_points.smbios2.len()]
         .copy_from_slice(&entry_points.smbios2);
-    let ebda_stale = erase_stale_ebda_rsdp(&machine.memory());
+    let ebda_stale = erase_stale_ebda_rsdp(machine)?;
 
     let mut cfg = Cf8::new(machine.ports());
     platform.bios_area.set(&mut cfg, BiosArea::ReadWrite).map_err(Fatal::Pam)?;
-    // SAFETY: the BIOS area is shadow RAM below 1 MiB (writable until locked again below),
-    // identity-mapped, used by nothing else in the firmware.
-    let bios = unsafe { ram_slice(BIOS_AREA) };
-    let stale = erase_anchors(bios) + ebda_stale;
+    // Shadow RAM below 1 MiB, writable until locked again below.
+    let mut bios = machine.ram(BIOS_AREA)?;
+    let stale = erase_anchors(&mut bios) + ebda_stale;
     let at = |address: u64| (address - BIOS_AREA.start) as usize;
     bios[at(SMBIOS3_ADDRESS)..][..entry_points.smbios3.len()]
         .copy_from_slice(&entry_points.smbios3);
@@ -291,11 +295,22 @@ pub fn install(
         .copy_from_slice(&entry_points.smbios2);
     // The RSDP lives with the tables (what hand-offs get) and, for legacy scans, in the
     // BIOS area.
+    let probes = match platform.acpi {
+        Some(_) => Probes {
+            tpm: match requests.tpm {
+                Some(interface) => Some((interface, tpm_answers(machine, interface)?)),
+                None => None,
+            },
+            hpet_block_id: hpet_block_id(machine)?,
+        },
+        None => Probes::default(),
+    };
     let installed = platform.acpi.map(|mode| {
         install_acpi(
             platform,
             mode,
-            acpi_region,
+            probes,
+            &mut acpi_region,
             acpi_area.start,
             generation_id,
             acpi_blob.as_ref(),
@@ -356,12 +371,11 @@ pub fn install(
     }
 
     if self_checks {
-        // SAFETY: the tables lie in identity-mapped RAM below 4 GiB.
-        let handler = unsafe { IdentityAcpiHandler::new(mode.pm.pm_timer) };
-        // SAFETY: the handler maps the physical memory holding the tables.
-        let checked =
-            unsafe { selftest::verify(handler, &summary, platform.cpus, platform.pci.ecam) }
-                .map_err(Fatal::AcpiSelfTest)?;
+        // Read back from memory: the regions' handles are given back first.
+        drop((acpi_region, smbios_region, legacy_region, bios));
+        let handler = machine.acpi_handler(mode.pm.pm_timer);
+        let checked = selftest::verify(handler, &summary, platform.cpus, platform.pci.ecam)
+            .map_err(Fatal::AcpiSelfTest)?;
         info!("self-check: {checked} ACPI tables parse back and match the platform");
     }
 
@@ -463,6 +477,7 @@ fn install_legacy(
 fn install_acpi(
     platform: &Platform<'_>,
     mode: AcpiMode,
+    probes: Probes,
     region: &mut [u8],
     address: u64,
     generation_id: Option<PhysRange>,
@@ -472,8 +487,7 @@ fn install_acpi(
         Some(blob) => ConcatenatedTables::new(&blob.bytes).collect::<Result<_, _>>()?,
         None => Vec::new(),
     };
-    let tpm = platform.requests.tpm.and_then(|interface| {
-        let answers = tpm_answers(interface);
+    let tpm = probes.tpm.and_then(|(interface, answers)| {
         if !answers {
             info!(
                 "TPM: no {} answers at {:#x}, the interface platform/tpm_version selects: no \
@@ -565,7 +579,7 @@ fn install_acpi(
         cpus: platform.cpus,
         ioapic_id: platform.ioapic_id,
         intx_wiring: platform.pci.wiring,
-        hpet_block_id: hpet_block_id(),
+        hpet_block_id: probes.hpet_block_id,
         ecam: platform.pci.ecam,
         dsdt: &dsdt,
         ssdt_body: &ssdt[..ssdt_len],
@@ -588,7 +602,7 @@ fn read_blobs(
     requests: &TableRequests,
     acpi: bool,
     ram: &[PhysRange],
-    memory: &IdentityMapped,
+    memory: &impl PhysMemory,
 ) -> Result<(Option<Blob>, Option<Blob>), Fatal> {
     let read = |key, range: Option<PhysRange>, limit| {
         range.map(|range| passthrough::read(memory, ram, key, range, limit)).transpose()
@@ -652,21 +666,20 @@ fn erase_anchors(area: &mut [u8]) -> usize {
 
 /// OSes look for the RSDP in the first KiB of the EBDA before the BIOS area: clear any
 /// found there. Returns how many.
-fn erase_stale_ebda_rsdp(memory: &IdentityMapped) -> usize {
+fn erase_stale_ebda_rsdp(machine: &impl Hardware) -> Result<usize, Fatal> {
     // The identity map covers the BDA (through page 0 on demand).
     let mut segment = [0u8; 2];
-    if memory.read(EBDA_SEGMENT_POINTER, &mut segment).is_err() {
-        return 0;
+    if machine.memory().read(EBDA_SEGMENT_POINTER, &mut segment).is_err() {
+        return Ok(0);
     }
     let ebda = u64::from(u16::from_le_bytes(segment)) << 4;
     // A plausible EBDA lies just below the VGA window; anything else is not one.
     if !(0x8_0000..0xA_0000).contains(&ebda) {
-        return 0;
+        return Ok(0);
     }
+    // RAM below the VGA window that the firmware does not use otherwise.
     let range = PhysRange { start: ebda, end: (ebda + 1024).min(0xA_0000) };
-    // SAFETY: the EBDA is RAM below the VGA window, identity-mapped; the firmware does not
-    // use it otherwise.
-    erase_anchors(unsafe { ram_slice(range) })
+    Ok(erase_anchors(&mut machine.ram(range)?))
 }
 
 #[cfg(test)]

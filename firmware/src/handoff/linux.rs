@@ -23,14 +23,13 @@
 
 use alloc::vec;
 use alloc::vec::Vec;
-use core::convert::Infallible;
 use core::fmt;
 
 use log::info;
 
 use super::place::{FreeMemory, HIGH_LIMIT, LOW_LIMIT};
 use super::{HandoffError, files, window};
-use crate::arch::{PhysMemoryMut, PortIo};
+use crate::arch::{Jump, PhysMemoryMut, PortIo};
 use crate::bootinfo::{MemoryKind, PhysRange};
 use crate::e820::{E820_ENTRY_SIZE, E820Map, MAX_E820_ENTRIES};
 use crate::platform::fw_cfg::{DmaAddressing, File, FwCfg};
@@ -483,15 +482,15 @@ impl LinuxPayload {
         Ok(self.layout.zero_page.start)
     }
 
-    /// Starts the kernel with `e820` as its memory map and `rsdp` as its ACPI root. Returns
-    /// only on an error found before the jump.
+    /// Readies the kernel to start with `e820` as its memory map and `rsdp` as its ACPI
+    /// root, and says where to jump.
     pub fn boot(
         self,
         e820: &E820Map,
         rsdp: Option<u64>,
         memory: &mut impl PhysMemoryMut,
-        mut ports: crate::arch::HwPorts,
-    ) -> Result<Infallible, HandoffError> {
+        mut ports: impl crate::arch::PortIo,
+    ) -> Result<Jump, HandoffError> {
         let boot_params = self.prepare(e820, rsdp, memory)?;
         info!(
             "Linux: zero page at {:#x}, {} memory map entries, rsdp {:#x}; jumping to {:#x}",
@@ -500,12 +499,12 @@ impl LinuxPayload {
             rsdp.unwrap_or(0),
             self.layout.entry()
         );
-        super::drain_console_hw(&mut ports);
-        // SAFETY: `load` put a validated bzImage's protected-mode kernel (XLF_KERNEL_64) at
+        super::before_jump(&mut ports);
+        // `load` put a validated bzImage's protected-mode kernel (XLF_KERNEL_64) at
         // `layout.kernel`, outside everything in use (the firmware image among it) and below
         // 4 GiB with its whole init_size area; `prepare` wrote the zero page and command
         // line, also below 4 GiB and outside the kernel's area.
-        unsafe { crate::arch::enter_linux64(self.layout.entry(), boot_params) }
+        Ok(Jump::Linux64 { entry: self.layout.entry(), boot_params })
     }
 }
 

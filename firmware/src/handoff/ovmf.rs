@@ -45,14 +45,13 @@
 
 use alloc::vec;
 use alloc::vec::Vec;
-use core::convert::Infallible;
 use core::fmt;
 
 use log::{info, warn};
 
 use super::seabios::{BIOS_END, BiosTables, check_ram, unlock_bios_area};
 use super::{HandoffError, files, window};
-use crate::arch::{PhysMemoryMut, PortIo};
+use crate::arch::{Jump, PhysMemoryMut, PortIo};
 use crate::bootinfo::{MemoryRegion, PhysRange};
 use crate::chipset::pm::BiosAreaGate;
 use crate::e820::{ClaimKind, E820_ENTRY_SIZE, E820Builder, E820Error, E820Map, MAX_E820_ENTRIES};
@@ -501,14 +500,14 @@ impl OvmfPayload {
         Ok(Prepared { info, map, low_ram_end: low_end, tables: copies })
     }
 
-    /// Starts OVMF through its reset vector. Returns only on an error found before the jump.
+    /// Readies OVMF to start through its reset vector, and says so.
     pub fn boot(
         self,
         e820: &E820Map,
         tables: &BiosTables,
         memory: &mut impl PhysMemoryMut,
-        mut ports: crate::arch::HwPorts,
-    ) -> Result<Infallible, HandoffError> {
+        mut ports: impl crate::arch::PortIo,
+    ) -> Result<Jump, HandoffError> {
         let prepared = self.prepare(e820, tables, memory, &mut ports)?;
         for entry in prepared.map.entries() {
             log::debug!("OVMF e820: {} {}", entry.range, entry.kind);
@@ -521,11 +520,11 @@ impl OvmfPayload {
             prepared.tables,
             prepared.low_ram_end
         );
-        super::drain_console_hw(&mut ports);
-        // SAFETY: the image is in RAM at the top of 4 GiB with its last 64 KiB copied to end
-        // at 1 MiB (the real-mode reset vector); the info table lies in page 0x1000, below
-        // the trampoline's page; the firmware keeps nothing it still needs below 1 MiB.
-        unsafe { crate::arch::realmode::enter_bios_reset_vector() }
+        super::before_jump(&mut ports);
+        // The image is in RAM at the top of 4 GiB with its last 64 KiB copied to end at
+        // 1 MiB (the real-mode reset vector); the info table lies in page 0x1000, below the
+        // trampoline's page; the firmware keeps nothing it still needs below 1 MiB.
+        Ok(Jump::BiosResetVector)
     }
 }
 

@@ -13,12 +13,11 @@
 
 use alloc::vec;
 use alloc::vec::Vec;
-use core::convert::Infallible;
 
 use log::info;
 
 use super::{HandoffError, files, window};
-use crate::arch::{PhysMemory, PhysMemoryMut, PortIo};
+use crate::arch::{Jump, PhysMemory, PhysMemoryMut, PortIo};
 use crate::bootinfo::PhysRange;
 use crate::chipset::pm::{BiosArea, BiosAreaGate};
 use crate::e820::{E820_ENTRY_SIZE, E820Map, MAX_E820_ENTRIES};
@@ -118,13 +117,7 @@ pub(super) fn check_ram(
     let last = window.len() - 1;
     for (at, pattern) in [(0, 0x5A), (last, 0xA5), (0, 0xA5), (last, 0x5A)] {
         // Volatile: the compiler must not fold the read into the write just before it.
-        let slot = &raw mut window[at];
-        // SAFETY: `slot` points into `window`, a live exclusive borrow.
-        let read = unsafe {
-            slot.write_volatile(pattern);
-            slot.read_volatile()
-        };
-        if read != pattern {
+        if crate::arch::write_read_volatile(&mut window[at], pattern) != pattern {
             return Err(HandoffError::NotRam { what, range });
         }
     }
@@ -214,14 +207,14 @@ impl SeabiosPayload {
         Ok(range)
     }
 
-    /// Starts SeaBIOS at its reset vector. Returns only on an error found before the jump.
+    /// Readies SeaBIOS to start at its reset vector, and says so.
     pub fn boot(
         self,
         e820: &E820Map,
         tables: &BiosTables,
         memory: &mut impl PhysMemoryMut,
-        mut ports: crate::arch::HwPorts,
-    ) -> Result<Infallible, HandoffError> {
+        mut ports: impl crate::arch::PortIo,
+    ) -> Result<Jump, HandoffError> {
         let info = self.prepare(e820, tables, memory)?;
         info!(
             "SeaBIOS: info table at {info} ({} tables, {} memory map entries); \
@@ -229,11 +222,11 @@ impl SeabiosPayload {
             tables.addresses().len(),
             e820.len()
         );
-        super::drain_console_hw(&mut ports);
-        // SAFETY: the image was loaded to end at 1 MiB in RAM made writable; the info table
-        // lies in page 0x1000, below the trampoline's page; both pages are below 1 MiB,
-        // where the firmware keeps nothing it still needs.
-        unsafe { crate::arch::realmode::enter_bios_reset_vector() }
+        super::before_jump(&mut ports);
+        // The image was loaded to end at 1 MiB in RAM made writable; the info table lies in
+        // page 0x1000, below the trampoline's page; both pages are below 1 MiB, where the
+        // firmware keeps nothing it still needs.
+        Ok(Jump::BiosResetVector)
     }
 }
 

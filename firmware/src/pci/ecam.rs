@@ -3,18 +3,18 @@
 //! two port accesses of CF8/CFC. Q35 decodes it where the MCH's PCIEXBAR says.
 
 use super::{Bdf, ConfigSpace};
-use crate::arch::MmioRegion;
+use crate::arch::Mmio;
 
 /// Config space through an ECAM window covering buses `0..buses`.
 #[derive(Debug)]
-pub struct Ecam {
-    window: MmioRegion,
+pub struct Ecam<W: Mmio> {
+    window: W,
     buses: u16,
 }
 
-impl Ecam {
+impl<W: Mmio> Ecam<W> {
     /// `window` must start at the ECAM base and be `buses` MiB long (1 MiB per bus).
-    pub fn new(window: MmioRegion, buses: u16) -> Self {
+    pub fn new(window: W, buses: u16) -> Self {
         Ecam { window, buses }
     }
 
@@ -41,7 +41,7 @@ impl Ecam {
     }
 }
 
-impl ConfigSpace for Ecam {
+impl<W: Mmio> ConfigSpace for Ecam<W> {
     fn read8(&mut self, bdf: Bdf, offset: u16) -> u8 {
         crate::stats::ECAM.read();
         self.window.read8(self.offset(bdf, offset))

@@ -301,10 +301,8 @@ impl<P: PortIo, A: DmaAddressing> FwCfg<P, A> {
         // QEMU completes the transfer within the port write; the specification still asks
         // the driver to wait for the device to clear the control word.
         loop {
-            // SAFETY: `access` is a live, aligned local; the volatile read sees what the
-            // device wrote into it.
-            let status =
-                u32::from_be(unsafe { core::ptr::read_volatile(&raw const access.control) });
+            // Volatile: the read must see what the device wrote into the descriptor.
+            let status = u32::from_be(crate::arch::read_volatile(&access.control));
             if status & control::ERROR != 0 {
                 return Err(FwCfgError::DmaFailed { select, len: dest.len() });
             }

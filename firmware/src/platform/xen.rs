@@ -251,10 +251,12 @@ impl XenSetup<HypercallPage> {
         setup.shared_info = Some(shared);
         Ok(setup)
     }
+}
 
-    /// [`XenSetup::finish`] on the real machine, then the shared info page unmapped: the
-    /// last Xen calls before the hand-off.
-    pub fn finish_on_hardware(mut self) -> Result<(), XenError> {
+impl<H: Hypercall + Copy> XenSetup<H> {
+    /// [`XenSetup::finish`], its waits on the store's event channel, then the shared info
+    /// page unmapped: the last Xen calls before the hand-off.
+    pub fn finish_and_unmap(mut self) -> Result<(), XenError> {
         let shared = self.shared_info.take().expect("XenSetup::start maps the shared info page");
         let page = *self.xen.raw();
         let port = self.store.as_ref().map_or(0, XenStore::port);

@@ -10,34 +10,42 @@ use log::info;
 
 use super::{Board, MachineTopology, NumaLayout, SmbiosSource, madt_list};
 use crate::acpi::ssdt::{CpuHotplug, SleepStates};
-use crate::arch::{HwPorts, Machine};
+use crate::arch::PortIo;
 use crate::boot::tables::{self, TableRequests};
-use crate::boot::{Fatal, ImageLayout};
+use crate::boot::{Fatal, Hardware, ImageLayout};
 use crate::bootinfo::{BootInfo, MemoryRegion};
 use crate::chipset::pm::{BiosAreaGate, PmBlocks};
 use crate::chipset::{Chipset, IntxWiring};
 use crate::cpu::{ApStartup, CpuList};
 use crate::e820::E820Map;
 use crate::pci::Cf8;
+use crate::platform::fw_cfg::{DmaAddressing, FwCfg};
 use crate::platform::xen::memmap::HoleLimit;
 use crate::smbios::BiosStrings;
 use libacpi::tables::MadtProcessor;
 
 /// The QEMU board. Every fact is read from fw_cfg when the sequence asks for it.
-pub struct Qemu {
+pub struct Qemu<H: Hardware> {
     /// The machine's ports, for fw_cfg, the chipset and the hand-off.
-    ports: HwPorts,
+    ports: H::Ports,
+    /// How fw_cfg's DMA reaches the firmware's buffers.
+    dma: H::Dma,
 }
 
-impl Qemu {
+impl<H: Hardware> Qemu<H> {
     /// Starts the board: the console follows the start info's command line.
-    pub fn start(machine: &Machine, cmdline: &str) -> Result<Self, Fatal> {
+    pub fn start(machine: &H, cmdline: &str) -> Result<Self, Fatal> {
         super::super::settle_console(cmdline);
-        Ok(Qemu { ports: machine.ports() })
+        Ok(Qemu { ports: machine.ports(), dma: machine.fw_cfg_dma() })
+    }
+
+    /// fw_cfg, when the machine has it.
+    fn fw_cfg(&self) -> Option<FwCfg<H::Ports, H::Dma>> {
+        FwCfg::detect(self.ports.clone(), self.dma.clone())
     }
 }
 
-impl Board for Qemu {
+impl<H: Hardware> Board<H> for Qemu<H> {
     fn low_hole(&self, boot: &BootInfo) -> Result<Range<u64>, Fatal> {
         Ok(crate::layout::low_hole(&boot.memory_map)?)
     }
@@ -47,11 +55,11 @@ impl Board for Qemu {
     }
 
     fn extra_pci_roots(&mut self) -> Result<u8, Fatal> {
-        extra_pci_roots(self.ports.clone())
+        extra_pci_roots(self.fw_cfg())
     }
 
     fn topology(&mut self) -> Result<MachineTopology, Fatal> {
-        topology(self.ports.clone())
+        topology(self.fw_cfg())
     }
 
     fn fit_pci_hole(
@@ -64,7 +72,7 @@ impl Board for Qemu {
     }
 
     fn expected_cpus(&mut self) -> Result<u32, Fatal> {
-        expected_cpus(self.ports.clone())
+        expected_cpus(self.fw_cfg())
     }
 
     fn ap_startup(&mut self) -> ApStartup<'_> {
@@ -88,11 +96,11 @@ impl Board for Qemu {
     }
 
     fn smbios(&mut self, chipset: Chipset) -> SmbiosSource {
-        smbios(self.ports.clone(), chipset)
+        smbios(self.fw_cfg(), chipset)
     }
 
     fn sleep_states(&mut self) -> SleepStates {
-        sleep_states(self.ports.clone())
+        sleep_states(self.fw_cfg())
     }
 
     fn bios_area(&self, chipset: Chipset) -> BiosAreaGate {
@@ -109,22 +117,21 @@ impl Board for Qemu {
 
     fn hand_off(
         self: Box<Self>,
-        _machine: &Machine,
+        machine: &H,
         chipset: Chipset,
         boot: &BootInfo,
         e820: &E820Map,
         layout: ImageLayout,
         installed: &tables::Installed,
     ) -> Result<(), Fatal> {
-        hand_off_to_payload(self.ports, chipset, boot, e820, layout, installed)
-            .map_err(Fatal::Handoff)
+        let Some(fw_cfg) = self.fw_cfg() else { return Ok(()) };
+        hand_off_to_payload(machine, fw_cfg, chipset, boot, e820, layout, installed)
     }
 }
 
 /// How many vCPUs the platform says it has: QEMU's fw_cfg `FW_CFG_NB_CPUS`.
-fn expected_cpus(ports: HwPorts) -> Result<u32, Fatal> {
-    use crate::platform::fw_cfg::{self, FwCfg};
-    let mut fw_cfg = FwCfg::detect(ports, fw_cfg::IdentityMapped).ok_or(Fatal::CpuCountUnknown)?;
+fn expected_cpus<P: PortIo, A: DmaAddressing>(fw_cfg: Option<FwCfg<P, A>>) -> Result<u32, Fatal> {
+    let mut fw_cfg = fw_cfg.ok_or(Fatal::CpuCountUnknown)?;
     Ok(u32::from(fw_cfg.nb_cpus()))
 }
 
@@ -132,8 +139,10 @@ fn expected_cpus(ports: HwPorts) -> Result<u32, Fatal> {
 /// `etc/smbios/smbios-tables`, with whatever `-smbios type=N,...` set), as QEMU's own
 /// firmware takes them. Without them (QEMU's legacy SMBIOS interface), QEMU's identity for
 /// the firmware's own structures: manufacturer QEMU, the machine's description, `-uuid`.
-fn smbios(ports: HwPorts, chipset: Chipset) -> SmbiosSource {
-    use crate::platform::fw_cfg::{self, FwCfg};
+fn smbios<P: PortIo, A: DmaAddressing>(
+    fw_cfg: Option<FwCfg<P, A>>,
+    chipset: Chipset,
+) -> SmbiosSource {
     use crate::smbios::qemu::TABLES_FILE;
     /// FW_CFG_UUID.
     const UUID_ITEM: u16 = 0x02;
@@ -143,7 +152,7 @@ fn smbios(ports: HwPorts, chipset: Chipset) -> SmbiosSource {
         enclosure_manufacturer: Some("QEMU".into()),
         ..BiosStrings::default()
     };
-    let Some(mut fw_cfg) = FwCfg::detect(ports, fw_cfg::IdentityMapped) else {
+    let Some(mut fw_cfg) = fw_cfg else {
         return SmbiosSource { strings: identity, uuid: None, qemu_table: None };
     };
     let mut uuid = [0u8; 16];
@@ -169,15 +178,16 @@ fn smbios(ports: HwPorts, chipset: Chipset) -> SmbiosSource {
 
 /// QEMU's NUMA topology (see [`crate::acpi::qemu_numa`]): the legacy fw_cfg item, RAM as
 /// fw_cfg `etc/e820` lays it out, distances and expanders' nodes from QEMU's own tables.
-fn topology(ports: HwPorts) -> Result<MachineTopology, Fatal> {
+fn topology<P: PortIo, A: DmaAddressing>(
+    fw_cfg: Option<FwCfg<P, A>>,
+) -> Result<MachineTopology, Fatal> {
     use crate::acpi::qemu_numa::{self, QemuRam};
-    use crate::platform::fw_cfg::{self, FwCfg};
     const NUMA_ITEM: u16 = 0x0D;
     const MAX_CPUS_ITEM: u16 = 0x0F;
     const E820_ENTRY: usize = 20;
     const E820_RAM: u32 = 1;
     const FOUR_GIB: u64 = 1 << 32;
-    let Some(mut fw_cfg) = FwCfg::detect(ports, fw_cfg::IdentityMapped) else {
+    let Some(mut fw_cfg) = fw_cfg else {
         return Ok(MachineTopology::default());
     };
     let mut read_file = |name: &str| -> Result<Option<Vec<u8>>, Fatal> {
@@ -229,9 +239,8 @@ fn topology(ports: HwPorts) -> Result<MachineTopology, Fatal> {
 
 /// How many extra PCI root buses QEMU's expander bridges open (fw_cfg
 /// `etc/extra-pci-roots`); 0 without fw_cfg.
-fn extra_pci_roots(ports: HwPorts) -> Result<u8, Fatal> {
-    use crate::platform::fw_cfg::{self, FwCfg};
-    let Some(mut fw_cfg) = FwCfg::detect(ports, fw_cfg::IdentityMapped) else {
+fn extra_pci_roots<P: PortIo, A: DmaAddressing>(fw_cfg: Option<FwCfg<P, A>>) -> Result<u8, Fatal> {
+    let Some(mut fw_cfg) = fw_cfg else {
         return Ok(0);
     };
     fw_cfg.extra_pci_roots().map_err(Fatal::FwCfg)
@@ -240,16 +249,18 @@ fn extra_pci_roots(ports: HwPorts) -> Result<u8, Fatal> {
 /// The sleep states to advertise under QEMU besides S5: S4 as fw_cfg `etc/system-states`
 /// enables it. Never S3: QEMU wakes through the SeaBIOS that started us, which looks for
 /// the waking vector in its own FACS, not in ours.
-fn sleep_states(ports: HwPorts) -> SleepStates {
-    use crate::platform::fw_cfg::{self, FwCfg};
-    let Some(mut fw_cfg) = FwCfg::detect(ports, fw_cfg::IdentityMapped) else {
+fn sleep_states<P: PortIo, A: DmaAddressing>(fw_cfg: Option<FwCfg<P, A>>) -> SleepStates {
+    let Some(mut fw_cfg) = fw_cfg else {
         return SleepStates::NONE;
     };
     match fw_cfg.sleep_states() {
         Ok(Some(states)) => SleepStates { s3: None, s4: states.s4 },
         Ok(None) => SleepStates::NONE,
         Err(e) => {
-            log::warn!("fw_cfg {}: {e}; advertising no S4", fw_cfg::SYSTEM_STATES_FILE);
+            log::warn!(
+                "fw_cfg {}: {e}; advertising no S4",
+                crate::platform::fw_cfg::SYSTEM_STATES_FILE
+            );
             SleepStates::NONE
         }
     }
@@ -257,35 +268,33 @@ fn sleep_states(ports: HwPorts) -> SleepStates {
 
 /// Hands the machine to the payload QEMU passed in fw_cfg (a Linux kernel, or a SeaBIOS or
 /// OVMF image the Xen way). Returns only when there is none.
-fn hand_off_to_payload(
-    ports: HwPorts,
+fn hand_off_to_payload<H: Hardware>(
+    machine: &H,
+    mut fw_cfg: FwCfg<H::Ports, H::Dma>,
     chipset: Chipset,
     boot: &BootInfo,
     e820: &E820Map,
     layout: ImageLayout,
     tables: &tables::Installed,
-) -> Result<(), crate::handoff::HandoffError> {
+) -> Result<(), Fatal> {
     use crate::handoff::{BiosPayload, linux::LinuxPayload};
-    use crate::platform::fw_cfg::{self, FwCfg};
 
-    let Some(mut fw_cfg) = FwCfg::detect(ports.clone(), fw_cfg::IdentityMapped) else {
-        return Ok(());
-    };
-    // SAFETY: the boot page tables identity-map 4 GiB; the hand-off writes only ranges it
-    // placed in free RAM outside `in_use`, or the BIOS area and its low pages.
-    let mut memory = unsafe { crate::arch::IdentityWindow::new() };
+    let mut memory = machine.load_window()?;
     let mut in_use = alloc::vec![layout.image, boot.start_info];
     in_use.extend(boot.modules.iter().map(|m| m.range));
-    let mut cfg = Cf8::new(ports.clone());
-    if let Some(linux) = LinuxPayload::load(&mut fw_cfg, e820, &in_use, &mut memory)? {
+    let mut cfg = Cf8::new(machine.ports());
+    let jump = if let Some(linux) = LinuxPayload::load(&mut fw_cfg, e820, &in_use, &mut memory)? {
         // A BIOS payload owns the BIOS area and its own reboot; a kernel does neither.
         crate::handoff::reset::install(chipset, &mut cfg, &mut memory)?;
-        match linux.boot(e820, tables.rsdp(), &mut memory, ports)? {}
-    }
-    if let Some(bios) =
+        linux.boot(e820, tables.rsdp(), &mut memory, machine.ports())?
+    } else if let Some(bios) =
         BiosPayload::load(&mut fw_cfg, &mut cfg, BiosAreaGate::Pam(chipset), &mut memory)?
     {
-        match bios.boot(e820, &tables.bios_tables(), &mut memory, ports)? {}
-    }
+        bios.boot(e820, &tables.bios_tables(), &mut memory, machine.ports())?
+    } else {
+        return Ok(());
+    };
+    drop(memory);
+    machine.jump(jump);
     Ok(())
 }

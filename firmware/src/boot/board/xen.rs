@@ -10,15 +10,15 @@ use core::ops::Range;
 use super::{Board, MachineTopology, NumaLayout, SmbiosSource, madt_list};
 use crate::acpi::numa::NumaTopology;
 use crate::acpi::ssdt::{CpuHotplug, SleepStates};
-use crate::arch::Machine;
 use crate::boot::tables::{self, TableRequests};
-use crate::boot::{Fatal, ImageLayout};
+use crate::boot::{Fatal, Hardware, ImageLayout};
 use crate::bootinfo::{BootInfo, MemoryRegion, PhysRange};
 use crate::chipset::pm::{BiosAreaGate, PmBlocks};
 use crate::chipset::{Chipset, IntxWiring};
 use crate::cpu::{ApStartup, CpuList};
 use crate::e820::E820Map;
 use crate::pci::Cf8;
+use crate::platform::xen::hypercall::Hypercall;
 use crate::platform::xen::memmap::HoleLimit;
 use crate::platform::xen::{XenCpuid, XenSetup, cmdline_key};
 use crate::time::{self, RateSource, TscRate};
@@ -32,7 +32,7 @@ pub type HwXen = XenSetup<crate::arch::HypercallPage>;
 /// info's: Xen's start info for HVM firmware carries none). The command line becomes the
 /// start info's and the xenstore key's, and the console follows it as soon as it is known.
 pub fn start(
-    machine: &Machine,
+    machine: &crate::arch::Machine,
     leaves: XenCpuid,
     boot: &mut BootInfo,
     cmdline: &mut String,
@@ -50,7 +50,7 @@ pub fn start(
     Ok(setup)
 }
 
-impl Board for HwXen {
+impl<H: Hardware, X: Hypercall + Copy> Board<H> for XenSetup<X> {
     fn low_hole(&self, _boot: &BootInfo) -> Result<Range<u64>, Fatal> {
         XenSetup::low_hole(self).map_err(Fatal::Xen)
     }
@@ -162,37 +162,36 @@ impl Board for HwXen {
 
     fn hand_off(
         self: Box<Self>,
-        machine: &Machine,
+        machine: &H,
         _chipset: Chipset,
         boot: &BootInfo,
         e820: &E820Map,
         layout: ImageLayout,
         installed: &tables::Installed,
     ) -> Result<(), Fatal> {
-        match hand_off_to_bios(*self, machine, boot, e820, layout, installed)? {}
+        hand_off_to_bios(*self, machine, boot, e820, layout, installed)
     }
 }
 
 /// Under Xen: hand off as hvmloader does, to the BIOS `hvmloader/bios` names, which libxl
 /// passes as the start info's "firmware" module.
-fn hand_off_to_bios(
-    mut xen: HwXen,
-    machine: &Machine,
+fn hand_off_to_bios<H: Hardware, X: Hypercall + Copy>(
+    mut xen: XenSetup<X>,
+    machine: &H,
     boot: &BootInfo,
     e820: &E820Map,
     layout: ImageLayout,
     installed: &tables::Installed,
-) -> Result<core::convert::Infallible, Fatal> {
+) -> Result<(), Fatal> {
     use crate::handoff::BiosPayload;
     use crate::handoff::ovmf::OvmfPayload;
     use crate::handoff::seabios::SeabiosPayload;
     use crate::platform::xen::BiosImage;
 
     let mut cfg = Cf8::new(machine.ports());
-    // SAFETY: the boot page tables identity-map 4 GiB; the hand-off writes only the BIOS
-    // area and its low pages, and for OVMF the flash range below 4 GiB it first backs with
-    // RAM.
-    let mut memory = unsafe { crate::arch::IdentityWindow::new() };
+    // The hand-off writes only the BIOS area and its low pages, and for OVMF the flash range
+    // below 4 GiB it first backs with RAM.
+    let mut memory = machine.load_window()?;
     let bios = match xen.bios_image(boot).map_err(Fatal::Xen)? {
         BiosImage::Seabios(module) => BiosPayload::Seabios(
             SeabiosPayload::from_module(
@@ -224,6 +223,9 @@ fn hand_off_to_bios(
     if let Some(page) = installed.generation_id {
         xen.publish_generation_id(page.start).map_err(Fatal::Xen)?;
     }
-    xen.finish_on_hardware().map_err(Fatal::Xen)?;
-    bios.boot(e820, &installed.bios_tables(), &mut memory, machine.ports()).map_err(Fatal::Handoff)
+    xen.finish_and_unmap().map_err(Fatal::Xen)?;
+    let jump = bios.boot(e820, &installed.bios_tables(), &mut memory, machine.ports())?;
+    drop(memory);
+    machine.jump(jump);
+    Ok(())
 }
