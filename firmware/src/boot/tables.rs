@@ -192,11 +192,11 @@ impl TableRequests {
 
 /// What the probes of optional devices found, for the ACPI tables.
 #[derive(Clone, Copy, Debug, Default)]
-struct Probes {
+pub struct Probes {
     /// The TPM interface asked for, and whether a TPM answers on it.
-    tpm: Option<(TpmInterface, bool)>,
+    pub tpm: Option<(TpmInterface, bool)>,
     /// The HPET's capabilities register, when there is an HPET.
-    hpet_block_id: Option<u32>,
+    pub hpet_block_id: Option<u32>,
 }
 
 /// What ACPI mode on the chipset gave the tables.
@@ -222,8 +222,66 @@ fn hpet_block_id(machine: &impl Hardware) -> Result<Option<u32>, Fatal> {
     Ok((id != 0 && id != u32::MAX).then_some(id))
 }
 
+/// Where each part of the carved area goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Areas {
+    pub acpi: PhysRange,
+    pub smbios: PhysRange,
+    pub legacy: PhysRange,
+    pub generation_id: PhysRange,
+}
+
+impl Areas {
+    /// `area` ([`AREA_SIZE`] bytes carved from RAM) cut into its parts.
+    pub fn split(area: PhysRange) -> Self {
+        let acpi = PhysRange { start: area.start, end: area.start + ACPI_AREA_SIZE };
+        let smbios = PhysRange { start: acpi.end, end: acpi.end + SMBIOS_AREA_SIZE };
+        let legacy = PhysRange { start: smbios.end, end: smbios.end + LEGACY_AREA_SIZE };
+        Areas {
+            acpi,
+            smbios,
+            legacy,
+            generation_id: PhysRange { start: legacy.end, end: area.end },
+        }
+    }
+}
+
+/// The parts of the carved area as bytes, zeroed: RAM on the machine, buffers in tests.
+#[derive(Debug)]
+pub struct Regions<'r> {
+    pub acpi: &'r mut [u8],
+    pub smbios: &'r mut [u8],
+    pub legacy: &'r mut [u8],
+    pub generation_id: &'r mut [u8],
+}
+
+/// What the tables need from the machine, read before anything is written.
+#[derive(Debug, Default)]
+pub struct Gathered {
+    /// ACPI tables to pass through (only when there are ACPI tables to add them to).
+    pub acpi_blob: Option<Blob>,
+    /// SMBIOS structures to pass through.
+    pub smbios_blob: Option<Blob>,
+    pub probes: Probes,
+    /// The RAM ranges of the memory map, which SMBIOS describes.
+    pub ram: Vec<PhysRange>,
+}
+
+/// What building the tables leaves: where they went, and the copies of their entry points
+/// that go into the BIOS area for legacy scans.
+#[derive(Debug)]
+pub struct Built {
+    pub installed: Installed,
+    /// What the self-test reads back, when there are ACPI tables.
+    pub acpi: Option<libacpi::InstallSummary>,
+    /// (address in the BIOS area, bytes), in writing order.
+    pub bios_copies: Vec<(u64, Vec<u8>)>,
+}
+
 /// Builds and installs the ACPI and SMBIOS tables for `platform` in `area` (carved RAM of
-/// [`ACPI_AREA_SIZE`] + [`SMBIOS_AREA_SIZE`] bytes) and their entry points.
+/// [`AREA_SIZE`] bytes) and their entry points: what they need is read from the machine
+/// ([`gather`]), the tables are built into the carved RAM ([`build`], which touches nothing
+/// else), and the entry points' copies are written to the BIOS area ([`commit_bios_area`]).
 pub fn install<H: Hardware>(
     machine: &H,
     platform: &Platform<'_>,
@@ -231,70 +289,44 @@ pub fn install<H: Hardware>(
     area: PhysRange,
     self_checks: bool,
 ) -> Result<Installed, Fatal> {
-    let acpi_area = PhysRange { start: area.start, end: area.start + ACPI_AREA_SIZE };
-    let smbios_area = PhysRange { start: acpi_area.end, end: acpi_area.end + SMBIOS_AREA_SIZE };
-    let legacy_area = PhysRange { start: smbios_area.end, end: smbios_area.end + LEGACY_AREA_SIZE };
-    let generation_id_area = PhysRange { start: legacy_area.end, end: area.end };
+    // Copied out before anything is written: the carved areas could lie over a blob.
+    let gathered = gather(machine, platform, boot)?;
+    let areas = Areas::split(area);
+    let mut acpi = machine.ram(areas.acpi)?;
+    let mut smbios = machine.ram(areas.smbios)?;
+    let mut legacy = machine.ram(areas.legacy)?;
+    let mut generation_id = machine.ram(areas.generation_id)?;
+    let regions = Regions {
+        acpi: &mut acpi,
+        smbios: &mut smbios,
+        legacy: &mut legacy,
+        generation_id: &mut generation_id,
+    };
+    let built = build(platform, &gathered, regions, areas)?;
+    drop((acpi, smbios, legacy, generation_id));
+    commit_bios_area(machine, platform.bios_area, &built.bios_copies)?;
 
+    if let (true, Some(summary), Some(mode)) = (self_checks, &built.acpi, platform.acpi) {
+        let handler = machine.acpi_handler(mode.pm.pm_timer);
+        let checked = selftest::verify(handler, summary, platform.cpus, platform.pci.ecam)
+            .map_err(Fatal::AcpiSelfTest)?;
+        info!("self-check: {checked} ACPI tables parse back and match the platform");
+    }
+    Ok(built.installed)
+}
+
+/// Reads what the tables need from the machine: the blobs the platform's owner names and
+/// the optional devices' probes.
+fn gather(
+    machine: &impl Hardware,
+    platform: &Platform<'_>,
+    boot: &BootInfo,
+) -> Result<Gathered, Fatal> {
     let ram: Vec<PhysRange> =
         boot.memory_map.iter().filter(|r| r.kind == MemoryKind::Ram).map(|r| r.range).collect();
-    // Copied out before anything is written: the carved areas could lie over a blob.
     let requests = platform.requests;
     let (acpi_blob, smbios_blob) =
         read_blobs(&requests, platform.acpi.is_some(), &ram, &machine.memory())?;
-    let smbios_passthrough = smbios_blob.as_ref().map(smbios_passthrough).transpose()?;
-    let qemu_smbios = platform.qemu_smbios.map(qemu_smbios).transpose()?;
-    let mut info = SmbiosInfo::new(platform.topology, &ram);
-    info.system.uuid = platform.uuid;
-    platform.strings.apply(&mut info);
-    info.passthrough = smbios_passthrough.as_ref();
-    info.qemu = qemu_smbios.as_ref();
-    let smbios = SmbiosTable::build(&info).map_err(Fatal::Smbios)?;
-
-    // The areas were carved out of RAM for these tables.
-    let mut acpi_region = machine.ram(acpi_area)?;
-    let mut smbios_region = machine.ram(smbios_area)?;
-    let mut legacy_region = machine.ram(legacy_area)?;
-    acpi_region.fill(0);
-    smbios_region.fill(0);
-    legacy_region.fill(0);
-    let legacy = install_legacy(platform, &mut legacy_region, legacy_area)?;
-    let generation_id = match platform.generation_id {
-        Some(id) if platform.acpi.is_some() => {
-            let mut page = machine.ram(generation_id_area)?;
-            page.fill(0);
-            page[..GENERATION_ID_SIZE].copy_from_slice(&generation_id_bytes(id));
-            info!(
-                "VM generation ID {:#018x}:{:#018x} at {:#x}",
-                id[0],
-                id[1],
-                page.as_ptr() as u64
-            );
-            Some(generation_id_area)
-        }
-        _ => None,
-    };
-    let entry_points =
-        smbios.write_to(&mut smbios_region, smbios_area.start).map_err(Fatal::Smbios)?;
-    // A copy of the 2.x entry point in RAM next to the table, for hand-offs: a BIOS image
-    // copied into 0xC0000-0xFFFFF overwrites the BIOS-area copies.
-    let smbios2_ram_offset = (smbios.len() as u64).next_multiple_of(16);
-    smbios_region[smbios2_ram_offset as usize..][..entry_points.smbios2.len()]
-        .copy_from_slice(&entry_points.smbios2);
-    let ebda_stale = erase_stale_ebda_rsdp(machine)?;
-
-    let mut cfg = Cf8::new(machine.ports());
-    platform.bios_area.set(&mut cfg, BiosArea::ReadWrite).map_err(Fatal::Pam)?;
-    // Shadow RAM below 1 MiB, writable until locked again below.
-    let mut bios = machine.ram(BIOS_AREA)?;
-    let stale = erase_anchors(&mut bios) + ebda_stale;
-    let at = |address: u64| (address - BIOS_AREA.start) as usize;
-    bios[at(SMBIOS3_ADDRESS)..][..entry_points.smbios3.len()]
-        .copy_from_slice(&entry_points.smbios3);
-    bios[at(SMBIOS2_ADDRESS)..][..entry_points.smbios2.len()]
-        .copy_from_slice(&entry_points.smbios2);
-    // The RSDP lives with the tables (what hand-offs get) and, for legacy scans, in the
-    // BIOS area.
     let probes = match platform.acpi {
         Some(_) => Probes {
             tpm: match requests.tpm {
@@ -305,56 +337,104 @@ pub fn install<H: Hardware>(
         },
         None => Probes::default(),
     };
+    Ok(Gathered { acpi_blob, smbios_blob, probes, ram })
+}
+
+/// Builds every table into `regions` (at `areas`, zeroed here first) from `platform` and
+/// what was `gathered`, and says where they went and what the BIOS area gets. Reaches
+/// nothing but its arguments.
+pub fn build(
+    platform: &Platform<'_>,
+    gathered: &Gathered,
+    regions: Regions<'_>,
+    areas: Areas,
+) -> Result<Built, Fatal> {
+    let requests = platform.requests;
+    let smbios_passthrough = gathered.smbios_blob.as_ref().map(smbios_passthrough).transpose()?;
+    let qemu_smbios = platform.qemu_smbios.map(qemu_smbios).transpose()?;
+    let mut info = SmbiosInfo::new(platform.topology, &gathered.ram);
+    info.system.uuid = platform.uuid;
+    platform.strings.apply(&mut info);
+    info.passthrough = smbios_passthrough.as_ref();
+    info.qemu = qemu_smbios.as_ref();
+    let smbios = SmbiosTable::build(&info).map_err(Fatal::Smbios)?;
+
+    regions.acpi.fill(0);
+    regions.smbios.fill(0);
+    regions.legacy.fill(0);
+    regions.generation_id.fill(0);
+    let legacy = install_legacy(platform, regions.legacy, areas.legacy)?;
+    let generation_id = match platform.generation_id {
+        Some(id) if platform.acpi.is_some() => {
+            regions.generation_id[..GENERATION_ID_SIZE].copy_from_slice(&generation_id_bytes(id));
+            info!(
+                "VM generation ID {:#018x}:{:#018x} at {:#x}",
+                id[0], id[1], areas.generation_id.start
+            );
+            Some(areas.generation_id)
+        }
+        _ => None,
+    };
+    let entry_points =
+        smbios.write_to(regions.smbios, areas.smbios.start).map_err(Fatal::Smbios)?;
+    // A copy of the 2.x entry point in RAM next to the table, for hand-offs: a BIOS image
+    // copied into 0xC0000-0xFFFFF overwrites the BIOS-area copies.
+    let smbios2_ram_offset = (smbios.len() as u64).next_multiple_of(16);
+    regions.smbios[smbios2_ram_offset as usize..][..entry_points.smbios2.len()]
+        .copy_from_slice(&entry_points.smbios2);
+    let mut bios_copies = alloc::vec![
+        (SMBIOS3_ADDRESS, entry_points.smbios3.to_vec()),
+        (SMBIOS2_ADDRESS, entry_points.smbios2.to_vec()),
+    ];
+    // The RSDP lives with the tables (what hand-offs get) and, for legacy scans, in the
+    // BIOS area.
     let installed = platform.acpi.map(|mode| {
         install_acpi(
             platform,
             mode,
-            probes,
-            &mut acpi_region,
-            acpi_area.start,
+            gathered.probes,
+            regions.acpi,
+            areas.acpi.start,
             generation_id,
-            acpi_blob.as_ref(),
+            gathered.acpi_blob.as_ref(),
         )
     });
     if let Some(Ok((summary, _))) = &installed {
-        bios[at(RSDP_ADDRESS)..][..summary.rsdp.len()].copy_from_slice(&summary.rsdp);
+        bios_copies.push((RSDP_ADDRESS, summary.rsdp.to_vec()));
     }
     if let Some(legacy) = &legacy {
         // The floating pointer keeps pointing at the configuration table in reserved RAM.
-        let floating = (legacy.mp_floating - legacy_area.start) as usize;
-        bios[at(MP_FLOATING_ADDRESS)..][..FLOATING_POINTER_LEN]
-            .copy_from_slice(&legacy_region[floating..][..FLOATING_POINTER_LEN]);
+        let floating = (legacy.mp_floating - areas.legacy.start) as usize;
+        bios_copies.push((
+            MP_FLOATING_ADDRESS,
+            regions.legacy[floating..][..FLOATING_POINTER_LEN].to_vec(),
+        ));
         if let Some(pir) = legacy.pir {
-            let table = &legacy_region[(pir.start - legacy_area.start) as usize..];
-            let len = pir.len() as usize;
-            bios[at(PIR_ADDRESS)..][..len].copy_from_slice(&table[..len]);
+            let table = &regions.legacy[(pir.start - areas.legacy.start) as usize..];
+            bios_copies.push((PIR_ADDRESS, table[..pir.len() as usize].to_vec()));
         }
-    }
-    platform.bios_area.set(&mut cfg, BiosArea::ReadOnly).map_err(Fatal::Pam)?;
-
-    if stale > 0 {
-        info!("erased {stale} entry point(s) an earlier firmware left in the BIOS area");
     }
     info!(
         "SMBIOS 3.0: {} structures, {} bytes at {:#x}; entry points at {SMBIOS3_ADDRESS:#x} \
          (_SM3_) and {SMBIOS2_ADDRESS:#x} (_SM_)",
         smbios.structure_count(),
         smbios.len(),
-        smbios_area.start
+        areas.smbios.start
     );
     let smbios_table = PhysRange {
-        start: smbios_area.start,
-        end: (smbios_area.start + smbios2_ram_offset + 0x20).next_multiple_of(0x1000),
+        start: areas.smbios.start,
+        end: (areas.smbios.start + smbios2_ram_offset + 0x20).next_multiple_of(0x1000),
     };
-    let smbios2 = smbios_area.start + smbios2_ram_offset;
-    let Some((installed, mode)) = installed.zip(platform.acpi) else {
+    let smbios2 = areas.smbios.start + smbios2_ram_offset;
+    let Some(installed) = installed else {
         info!("ACPI: no tables, as the platform asks (platform/acpi=0)");
         if requests.tpm.is_some() || requests.laptop_slate || requests.acpi_passthrough.is_some() {
             info!("ACPI: so no TPM, laptop/slate or passed-through tables either");
         }
-        return Ok(Installed { acpi: None, smbios2, smbios_table, legacy, generation_id });
+        let installed = Installed { acpi: None, smbios2, smbios_table, legacy, generation_id };
+        return Ok(Built { installed, acpi: None, bios_copies });
     };
-    let (summary, tpm_log) = installed.map_err(|error| match (error, &acpi_blob) {
+    let (summary, tpm_log) = installed.map_err(|error| match (error, &gathered.acpi_blob) {
         (libacpi::Error::BlobTable { .. }, Some(blob)) => {
             Fatal::Passthrough(PassthroughError::Acpi { blob: blob.range, error })
         }
@@ -370,29 +450,47 @@ pub fn install<H: Hardware>(
         );
     }
 
-    if self_checks {
-        // Read back from memory: the regions' handles are given back first.
-        drop((acpi_region, smbios_region, legacy_region, bios));
-        let handler = machine.acpi_handler(mode.pm.pm_timer);
-        let checked = selftest::verify(handler, &summary, platform.cpus, platform.pci.ecam)
-            .map_err(Fatal::AcpiSelfTest)?;
-        info!("self-check: {checked} ACPI tables parse back and match the platform");
-    }
-
     let facs = summary.find(libacpi::Signature(*b"FACS")).expect("the FACS is always installed");
     let facs = PhysRange {
         start: tpm_log.map_or(facs.address, |log| log.start),
         end: facs.address + u64::from(facs.length),
     };
     // The installer's region follows the TPM log, when there is one.
-    let tables_base = tpm_log.map_or(acpi_area.start, |log| log.end);
+    let tables_base = tpm_log.map_or(areas.acpi.start, |log| log.end);
     let acpi_end = (tables_base + summary.bytes_used as u64).next_multiple_of(0x1000);
     let acpi = InstalledAcpi {
         rsdp: summary.rsdp_address,
         facs,
         tables: PhysRange { start: facs.end, end: acpi_end },
     };
-    Ok(Installed { acpi: Some(acpi), smbios2, smbios_table, legacy, generation_id })
+    let installed = Installed { acpi: Some(acpi), smbios2, smbios_table, legacy, generation_id };
+    Ok(Built { installed, acpi: Some(summary), bios_copies })
+}
+
+/// Writes `copies` into the BIOS area, unlocked (PAM) for it and locked again after, once
+/// the entry points an earlier firmware left there and in the EBDA are erased: ours must be
+/// the only ones legacy scans find.
+fn commit_bios_area(
+    machine: &impl Hardware,
+    gate: BiosAreaGate,
+    copies: &[(u64, Vec<u8>)],
+) -> Result<(), Fatal> {
+    let ebda_stale = erase_stale_ebda_rsdp(machine)?;
+    let mut cfg = Cf8::new(machine.ports());
+    gate.set(&mut cfg, BiosArea::ReadWrite).map_err(Fatal::Pam)?;
+    // Shadow RAM below 1 MiB, writable until locked again below.
+    let mut bios = machine.ram(BIOS_AREA)?;
+    let stale = erase_anchors(&mut bios) + ebda_stale;
+    for (address, bytes) in copies {
+        let at = (address - BIOS_AREA.start) as usize;
+        bios[at..][..bytes.len()].copy_from_slice(bytes);
+    }
+    drop(bios);
+    gate.set(&mut cfg, BiosArea::ReadOnly).map_err(Fatal::Pam)?;
+    if stale > 0 {
+        info!("erased {stale} entry point(s) an earlier firmware left in the BIOS area");
+    }
+    Ok(())
 }
 
 /// The MP table and, on i440FX, the `$PIR`, for OSes that use no ACPI, written at the start
@@ -685,6 +783,140 @@ fn erase_stale_ebda_rsdp(machine: &impl Hardware) -> Result<usize, Fatal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arch::BufferMapper;
+    use crate::chipset::IntxWiring;
+    use crate::chipset::isa::LegacyDevices;
+    use libacpi::tables::ProcessorState;
+
+    const AREA: PhysRange = PhysRange { start: 0x7F0_0000, end: 0x7F0_0000 + AREA_SIZE };
+
+    fn pci_setup(chipset: Chipset) -> PciSetup {
+        PciSetup {
+            topology: crate::pci::Topology::default(),
+            ecam: None,
+            low_window: alloc::vec![0xE000_0000..0xFC00_0000],
+            high_window: None,
+            high_used: None,
+            unplaced: 0,
+            wiring: IntxWiring::new(chipset, false),
+            routes: Vec::new(),
+            expanders: Vec::new(),
+            hole: 0xE000_0000..0xFC00_0000,
+        }
+    }
+
+    /// Builds the tables of an i440FX machine with `cpus` vCPUs into buffers.
+    fn build_i440(cpus: &[MadtProcessor], acpi: bool) -> (Built, [Vec<u8>; 4]) {
+        let pci = pci_setup(Chipset::I440fx);
+        let strings = BiosStrings::default();
+        let pm = PmBlocks {
+            pm1a_event: 0xB000,
+            pm1a_control: 0xB004,
+            pm_timer: 0xB008,
+            gpe0: 0xAFE0,
+            gpe0_len: 4,
+            sci_irq: 9,
+        };
+        let platform = Platform {
+            acpi: acpi.then_some(AcpiMode { pm, native_pcie_hotplug: false }),
+            chipset: Chipset::I440fx,
+            bios_area: BiosAreaGate::Pam(Chipset::I440fx),
+            pci: &pci,
+            cpus,
+            topology: CpuTopology {
+                sockets: 1,
+                cores_per_socket: cpus.len() as u16,
+                threads_per_core: 1,
+            },
+            ioapic_id: 2,
+            ioapic_inputs: 24,
+            uuid: None,
+            numa: None,
+            expander_nodes: &[],
+            sleep_states: SleepStates::NONE,
+            generation_id: Some([1, 2]),
+            strings: &strings,
+            cpu_hotplug: None,
+            legacy: LegacyDevices { com1: true, com2: false, lpt1: false, floppy: false },
+            qemu_smbios: None,
+            requests: TableRequests::default(),
+        };
+        let gathered = Gathered {
+            ram: alloc::vec![PhysRange { start: 0, end: 0x800_0000 }],
+            ..Gathered::default()
+        };
+        let areas = Areas::split(AREA);
+        let mut buffers = [areas.acpi, areas.smbios, areas.legacy, areas.generation_id]
+            .map(|range| alloc::vec![0xAAu8; range.len() as usize]);
+        let [acpi_buf, smbios_buf, legacy_buf, genid_buf] = &mut buffers;
+        let regions = Regions {
+            acpi: acpi_buf,
+            smbios: smbios_buf,
+            legacy: legacy_buf,
+            generation_id: genid_buf,
+        };
+        let built = build(&platform, &gathered, regions, areas).unwrap();
+        (built, buffers)
+    }
+
+    fn processors(n: u32) -> Vec<MadtProcessor> {
+        (0..n)
+            .map(|i| MadtProcessor { uid: i, apic_id: i, state: ProcessorState::Enabled })
+            .collect()
+    }
+
+    #[test]
+    fn built_tables_parse_back_and_their_entry_points_go_to_the_bios_area() {
+        let cpus = processors(2);
+        let (built, buffers) = build_i440(&cpus, true);
+        let areas = Areas::split(AREA);
+        let summary = built.acpi.as_ref().expect("ACPI tables were asked for");
+        // The BIOS area as the commit step would leave it, for the RSDP's legacy copy.
+        let mut bios = alloc::vec![0u8; BIOS_AREA.len() as usize];
+        for (address, bytes) in &built.bios_copies {
+            let at = (address - BIOS_AREA.start) as usize;
+            bios[at..][..bytes.len()].copy_from_slice(bytes);
+        }
+        let memory = BufferMapper::new(&[
+            (areas.acpi.start, &buffers[0]),
+            (areas.generation_id.start, &buffers[3]),
+            (BIOS_AREA.start, &bios),
+        ]);
+        let checked = selftest::verify(memory, summary, &cpus, None).unwrap();
+        assert!(checked >= 5, "FADT, MADT, HPET, WAET, SSDT and the DSDT: {checked}");
+        // Every entry point has its copy where legacy scans look.
+        let copies: Vec<u64> = built.bios_copies.iter().map(|(address, _)| *address).collect();
+        assert_eq!(
+            copies,
+            [SMBIOS3_ADDRESS, SMBIOS2_ADDRESS, RSDP_ADDRESS, MP_FLOATING_ADDRESS, PIR_ADDRESS]
+        );
+        assert!(bios[(RSDP_ADDRESS - BIOS_AREA.start) as usize..].starts_with(b"RSD PTR "));
+        assert!(bios[(SMBIOS3_ADDRESS - BIOS_AREA.start) as usize..].starts_with(b"_SM3_"));
+        assert!(bios[(MP_FLOATING_ADDRESS - BIOS_AREA.start) as usize..].starts_with(b"_MP_"));
+        assert!(bios[(PIR_ADDRESS - BIOS_AREA.start) as usize..].starts_with(b"$PIR"));
+        // Where they went: inside their areas, the ID's page reserved with its 16 bytes.
+        let installed = &built.installed;
+        let acpi = installed.acpi.as_ref().unwrap();
+        assert!(areas.acpi.contains_range(&acpi.facs) && areas.acpi.contains_range(&acpi.tables));
+        assert!(areas.smbios.contains_range(&installed.smbios_table));
+        assert_eq!(installed.generation_id, Some(areas.generation_id));
+        assert_eq!(buffers[3][..GENERATION_ID_SIZE], generation_id_bytes([1, 2]));
+        assert!(buffers[3][GENERATION_ID_SIZE..].iter().all(|&b| b == 0), "zeroed first");
+        let legacy = installed.legacy.as_ref().expect("two CPUs get an MP table");
+        assert!(areas.legacy.contains_range(&legacy.area));
+    }
+
+    #[test]
+    fn without_acpi_only_smbios_and_the_mp_table_are_built() {
+        let (built, _) = build_i440(&processors(2), false);
+        assert!(built.acpi.is_none() && built.installed.acpi.is_none());
+        assert_eq!(built.installed.generation_id, None, "the ID is an ACPI device");
+        let copies: Vec<u64> = built.bios_copies.iter().map(|(address, _)| *address).collect();
+        assert_eq!(copies, [SMBIOS3_ADDRESS, SMBIOS2_ADDRESS, MP_FLOATING_ADDRESS, PIR_ADDRESS]);
+        // One vCPU: no MP table (hvmloader's rule), so nothing but SMBIOS.
+        let (built, _) = build_i440(&processors(1), false);
+        assert_eq!(built.bios_copies.len(), 2);
+    }
 
     #[test]
     fn xen_keys_become_requests() {
