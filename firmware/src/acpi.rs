@@ -28,8 +28,8 @@ use crate::chipset::pm::PmBlocks;
 use crate::chipset::q35::EcamArea;
 use crate::chipset::{Chipset, IntxWiring};
 
-/// Where the IOAPIC lives on both chipsets, and its GSI base.
-pub const IOAPIC_ADDRESS: u32 = 0xFEC0_0000;
+/// Where the IOAPIC lives on both chipsets (its GSI base is 0).
+pub const IOAPIC_ADDRESS: u32 = crate::arch::IOAPIC_BASE as u32;
 /// The HPET's architectural address on both chipsets (QEMU and Xen).
 pub const HPET_ADDRESS: u64 = 0xFED0_0000;
 

@@ -1,6 +1,9 @@
 //! The CPU as the rest of the firmware sees it. The `unsafe` needed to touch hardware lives
-//! here (and in the binary's runtime); everything else goes through these traits. Ports and
-//! memory reads come from the one [`Machine`] the runtime takes at entry.
+//! here (and in the binary's runtime, and Xen's shared pages in [`crate::platform::xen`]);
+//! everything else goes through these traits. Ports, memory, device registers and the
+//! hand-off's jump come from the one [`Machine`] the runtime takes at entry, whose handles
+//! own the ranges they reach ([`claims`]). The floor of the crate: it uses nothing of it
+//! but the address types of [`crate::addr`].
 
 mod acpi_handler;
 mod ap_boot;
@@ -56,9 +59,17 @@ pub fn cpuid(leaf: u32, subleaf: u32) -> CpuidResult {
     CpuidResult { eax: r.eax, ebx: r.ebx, ecx: r.ecx, edx: r.edx }
 }
 
-/// Fails on purpose (command line `fault=`), to prove the fatal paths report their cause.
-pub fn provoke(fault: crate::cmdline::Fault) -> ! {
-    use crate::cmdline::Fault;
+/// A deliberate failure (command line `fault=`), for testing the fatal paths.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    PageFault,
+    InvalidOpcode,
+    StackOverflow,
+    Panic,
+}
+
+/// Fails on purpose, to prove the fatal paths report their cause.
+pub fn provoke(fault: Fault) -> ! {
     match fault {
         Fault::PageFault => {
             // SAFETY: none needed for correctness: page 0 is unmapped, so this read faults

@@ -411,7 +411,9 @@ fn memory_map(
         // Linux uses MMCONFIG only if the MCFG range is reserved (E820 or ACPI resources).
         reserve(area.base, area.end(), "PCIe ECAM (MMCONFIG)")?;
     }
-    reserve(IOAPIC.start, IOAPIC.end, "IOAPIC")?;
+    // The IOAPIC's register page, which no RAM or BAR may cover.
+    let ioapic = crate::arch::IOAPIC_BASE;
+    reserve(ioapic, ioapic + crate::addr::PAGE_SIZE, "IOAPIC")?;
     reserve(tables.smbios_table.start, tables.smbios_table.end, "SMBIOS tables")?;
     if let Some(page) = tables.generation_id {
         reserve(page.start, page.end, "VM generation ID")?;
@@ -429,9 +431,6 @@ fn memory_map(
     }
     Ok(map)
 }
-
-/// The IOAPIC's register page, which no RAM or BAR may cover.
-const IOAPIC: core::ops::Range<u64> = 0xFEC0_0000..0xFEC0_1000;
 
 fn log_boot_info(boot: &BootInfo, cmdline: &str, options: &Options) {
     info!(

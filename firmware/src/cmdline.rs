@@ -29,14 +29,7 @@ pub struct Options {
     pub fault: Option<Fault>,
 }
 
-/// A deliberate failure, for testing the fatal paths.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fault {
-    PageFault,
-    InvalidOpcode,
-    StackOverflow,
-    Panic,
-}
+pub use crate::arch::Fault;
 
 /// A command line the firmware does not understand.
 #[derive(Clone, Debug, PartialEq, Eq)]

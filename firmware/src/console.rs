@@ -27,6 +27,7 @@ use log::{Log, Metadata, Record};
 use spin::Mutex;
 
 use crate::arch::{DebugPort, HwPorts, Machine, PortIo};
+use crate::stats::Counted;
 use uart::Uart;
 
 /// Every console line starts with this.
@@ -101,9 +102,9 @@ impl EarlyLog {
 
 struct Sinks {
     /// The machine's ports, from [`init`] on: COM1 is opened on them.
-    ports: Option<HwPorts>,
+    ports: Option<Counted<HwPorts>>,
     debug_port: bool,
-    com1: Option<Uart<HwPorts>>,
+    com1: Option<Uart<Counted<HwPorts>>>,
     early: EarlyLog,
 }
 
@@ -111,7 +112,7 @@ impl Sinks {
     /// Writes `bytes` (text with `\n` line ends) to every sink that is on.
     fn emit(&mut self, bytes: &[u8]) {
         if self.debug_port {
-            DebugPort.write_bytes(bytes);
+            write_debug_port(bytes);
         }
         if let Some(uart) = self.com1.as_mut()
             && write_crlf(uart, bytes).is_err()
@@ -121,7 +122,7 @@ impl Sinks {
             self.com1 = None;
             if self.debug_port {
                 let note = b"hvmrs WARN  console: COM1 stopped taking bytes; it gets no more\n";
-                DebugPort.write_bytes(note);
+                write_debug_port(note);
             }
         }
         self.early.record(bytes);
@@ -233,7 +234,15 @@ fn status(sinks: &Sinks) -> ConsoleStatus {
 }
 
 /// COM1, set up, if a UART answers there (on the machine's ports, once [`init`] has them).
-fn open_com1(ports: Option<&HwPorts>) -> Option<Uart<HwPorts>> {
+/// Writes `bytes` to 0xE9, counted like the machine's other port accesses.
+fn write_debug_port(bytes: &[u8]) {
+    if !bytes.is_empty() {
+        crate::stats::port_counter(DebugPort::PORT).write_string(bytes.len());
+    }
+    DebugPort.write_bytes(bytes);
+}
+
+fn open_com1(ports: Option<&Counted<HwPorts>>) -> Option<Uart<Counted<HwPorts>>> {
     Uart::init(ports?.clone(), COM1)
 }
 
@@ -242,11 +251,12 @@ fn open_com1(ports: Option<&HwPorts>) -> Option<Uart<HwPorts>> {
 /// writes only) and without touching COM1.
 pub fn init(machine: &Machine, under_xen: bool) -> ConsoleStatus {
     let mut sinks = SINKS.lock();
-    sinks.ports = Some(machine.ports());
+    sinks.ports = Some(Counted(machine.ports()));
     if under_xen {
         sinks.debug_port = true;
     } else {
-        EMERGENCY_PORTS.call_once(|| machine.ports());
+        EMERGENCY_PORTS.call_once(|| Counted(machine.ports()));
+        crate::stats::port_counter(DebugPort::PORT).read();
         sinks.debug_port = DebugPort.read8() == DEBUG_PORT_MAGIC;
         sinks.com1 = open_com1(sinks.ports.as_ref());
     }
@@ -281,7 +291,7 @@ pub fn configure(choice: Option<ConsoleChoice>) -> ConsoleStatus {
     let kept = &early.bytes[..early.len];
     let mut replayed = false;
     if *debug_port && !had_debug_port {
-        DebugPort.write_bytes(kept);
+        write_debug_port(kept);
         replayed = true;
     }
     if let Some(uart) = com1.as_mut().filter(|_| !had_com1) {
@@ -299,7 +309,7 @@ pub fn configure(choice: Option<ConsoleChoice>) -> ConsoleStatus {
 
 /// The ports the console was opened on, for [`emergency`] lines while the sinks are locked
 /// (not under Xen, where COM1 is left alone).
-static EMERGENCY_PORTS: spin::Once<HwPorts> = spin::Once::new();
+static EMERGENCY_PORTS: spin::Once<Counted<HwPorts>> = spin::Once::new();
 
 /// Prints one line from a context that may have interrupted the console (an exception or a
 /// panic inside a log call). If the sinks are locked, their holder was interrupted and never
@@ -322,12 +332,12 @@ pub fn emergency(args: fmt::Arguments<'_>) {
 
 /// The console's devices written directly, for a line while the sinks are locked.
 struct InterruptedConsole {
-    com1: Option<Uart<HwPorts>>,
+    com1: Option<Uart<Counted<HwPorts>>>,
 }
 
 impl Write for InterruptedConsole {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        DebugPort.write_bytes(s.as_bytes());
+        write_debug_port(s.as_bytes());
         if let Some(uart) = self.com1.as_mut() {
             // A stuck UART loses the line there; 0xE9 has it.
             let _ = write_crlf(uart, s.as_bytes());

@@ -12,12 +12,12 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::ops::Range;
 
+use crate::addr::FOUR_GIB;
 use crate::bootinfo::{MemoryKind, MemoryRegion, PhysRange};
 use crate::chipset::q35::EcamArea;
 
 /// Top of the low MMIO hole (exclusive).
 pub const HOLE_END: u64 = 0xFC00_0000;
-const FOUR_GIB: u64 = 1 << 32;
 /// The low PCI window reaches at least this low when the hole allows it, so that there is
 /// room for devices hot-plugged later (hvmloader's default window starts at 0xF0000000).
 pub const DEFAULT_WINDOW_START: u64 = 0xE000_0000;
@@ -153,17 +153,17 @@ pub fn carve_persistent(
     avoid: &[PhysRange],
     size: u64,
 ) -> Result<PhysRange, LayoutError> {
-    const PAGE: u64 = 0x1000;
+    use crate::addr::PAGE_SIZE;
     let mut ram: Vec<&MemoryRegion> =
         map.iter().filter(|r| r.kind == MemoryKind::Ram && r.range.end <= HOLE_END).collect();
     crate::sort::sort_by_key(&mut ram, |r| core::cmp::Reverse(r.range.end));
     for region in ram {
-        let mut end = region.range.end & !(PAGE - 1);
+        let mut end = region.range.end & !(PAGE_SIZE - 1);
         while let Some(start) = end.checked_sub(size).filter(|&s| s >= region.range.start) {
             let candidate = PhysRange { start, end };
             match avoid.iter().filter(|a| a.overlaps(&candidate)).map(|a| a.start).min() {
                 None => return Ok(candidate),
-                Some(blocker) => end = blocker & !(PAGE - 1),
+                Some(blocker) => end = blocker & !(PAGE_SIZE - 1),
             }
         }
     }

@@ -43,7 +43,7 @@ mod verify;
 use core::fmt;
 
 pub use bar::{Bar, BarKind, BarRegister};
-pub use cf8::Cf8;
+pub use cf8::{Cf8, Cf8Latched};
 pub use ecam::Ecam;
 pub use enumerate::{BridgeInfo, Function, IoDecode, PrefDecode, Topology, enumerate};
 pub use error::{ExpanderError, PciProblem, PlanError};

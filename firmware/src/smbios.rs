@@ -724,12 +724,12 @@ fn normalise_ram(ram: &[PhysRange]) -> Result<Vec<PhysRange>, SmbiosError> {
 /// Sizes in MiB of the memory devices that hold the RAM: whole [`MAX_MEMORY_DEVICE_SIZE`]
 /// devices and one for the rest, the total rounded up to a MiB (the Size fields count MiB).
 fn memory_device_sizes_mib(ram: &[PhysRange]) -> Result<Vec<u32>, SmbiosError> {
-    const MIB: u64 = 1 << 20;
+    use crate::addr::MiB;
     let bytes = ram.iter().try_fold(0u64, |sum, range| sum.checked_add(range.len()));
     let too_much = SmbiosError::TooMuchRam { bytes: bytes.unwrap_or(u64::MAX) };
     let bytes = bytes.ok_or(too_much.clone())?;
-    let mut remaining_mib = bytes.div_ceil(MIB);
-    let device_mib = MAX_MEMORY_DEVICE_SIZE / MIB;
+    let mut remaining_mib = bytes.div_ceil(MiB);
+    let device_mib = MAX_MEMORY_DEVICE_SIZE / MiB;
     if remaining_mib.div_ceil(device_mib) > MAX_MEMORY_DEVICES {
         return Err(too_much);
     }

@@ -1,9 +1,10 @@
 //! What the firmware's run cost: every access that leaves the guest, counted by kind, and
 //! the run's time; printed as its `accesses:` line, which `cargo xtask bench` reads.
 //!
-//! Every such access goes through one of a few doors: [`crate::arch::HwPorts`] (port I/O),
-//! [`crate::arch::MmioRegion`] (MMIO), Xen's hypercall page, and on top of the first two the
-//! config mechanisms [`crate::pci::Cf8`] and [`crate::pci::Ecam`]. Each door bumps relaxed
+//! Every such access goes through one of a few doors: the machine's ports and device
+//! registers, each wrapped in [`Counted`] where the boot sequence takes them, Xen's
+//! hypercall page, and on top of the first two the config mechanisms [`crate::pci::Cf8`]
+//! and [`crate::pci::Ecam`]. Each door bumps relaxed
 //! atomic counters (a plain `lock inc` on x86: cheap enough to leave on in every build, and
 //! correct on the APs too). Port accesses are counted by what the port is, because that
 //! decides what they cost: under Xen, port 0xE9 and the PIT are handled by Xen itself, while
@@ -12,7 +13,7 @@
 //!
 //! - a CF8 config access is counted once in `cf8`; its own two port accesses (0xCF8, then
 //!   0xCFC-0xCFF) land in a counter of their own, not in `port`;
-//! - an ECAM config access is one [`crate::arch::MmioRegion`] access: the summary reports
+//! - an ECAM config access is one device-register access: the summary reports
 //!   `mmio` minus `ecam`;
 //! - a string write (`rep outsb`, [`crate::arch::PortIo::write_bytes`]) is one access (one
 //!   instruction, one exit), and its bytes are counted apart.
@@ -23,8 +24,76 @@
 use core::fmt;
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 
-use crate::arch::rdtsc;
+use crate::arch::{Mmio, PortIo, rdtsc};
 use crate::time::{TscRate, ticks_to_us, tsc_rate};
+
+/// Ports or device registers whose every access is counted: port accesses by what the port
+/// is ([`port_counter`]), register accesses as [`MMIO`].
+#[derive(Clone, Debug)]
+pub struct Counted<T>(pub T);
+
+impl<P: PortIo> PortIo for Counted<P> {
+    fn read8(&mut self, port: u16) -> u8 {
+        port_counter(port).read();
+        self.0.read8(port)
+    }
+    fn read16(&mut self, port: u16) -> u16 {
+        port_counter(port).read();
+        self.0.read16(port)
+    }
+    fn read32(&mut self, port: u16) -> u32 {
+        port_counter(port).read();
+        self.0.read32(port)
+    }
+    fn write8(&mut self, port: u16, value: u8) {
+        port_counter(port).write();
+        self.0.write8(port, value);
+    }
+    fn write16(&mut self, port: u16, value: u16) {
+        port_counter(port).write();
+        self.0.write16(port, value);
+    }
+    fn write32(&mut self, port: u16, value: u32) {
+        port_counter(port).write();
+        self.0.write32(port, value);
+    }
+    fn write_bytes(&mut self, port: u16, bytes: &[u8]) {
+        if !bytes.is_empty() {
+            port_counter(port).write_string(bytes.len());
+        }
+        self.0.write_bytes(port, bytes);
+    }
+}
+
+impl<R: Mmio> Mmio for Counted<R> {
+    fn base(&self) -> u64 {
+        self.0.base()
+    }
+    fn read8(&self, offset: u64) -> u8 {
+        MMIO.read();
+        self.0.read8(offset)
+    }
+    fn read16(&self, offset: u64) -> u16 {
+        MMIO.read();
+        self.0.read16(offset)
+    }
+    fn read32(&self, offset: u64) -> u32 {
+        MMIO.read();
+        self.0.read32(offset)
+    }
+    fn write8(&mut self, offset: u64, value: u8) {
+        MMIO.write();
+        self.0.write8(offset, value);
+    }
+    fn write16(&mut self, offset: u64, value: u16) {
+        MMIO.write();
+        self.0.write16(offset, value);
+    }
+    fn write32(&mut self, offset: u64, value: u32) {
+        MMIO.write();
+        self.0.write32(offset, value);
+    }
+}
 
 /// Reads and writes through one door.
 #[derive(Debug)]

@@ -217,18 +217,18 @@ mod tests {
         words.iter().flat_map(|w| w.to_le_bytes()).collect()
     }
 
-    const MIB: u64 = 1 << 20;
+    use crate::addr::MiB;
 
     #[test]
     fn two_nodes_split_low_memory_as_qemu_does() {
         // -m 1G -smp 2 -numa node,mem=512M,cpus=0 -numa node,mem=512M,cpus=1
-        let ram = QemuRam { below_4g: 1024 * MIB, above_4g_start: 1 << 32, above_4g: 0 };
-        let t = topology(&item(&[512 * MIB, 512 * MIB], &[0, 1]), 2, ram, None).unwrap();
+        let ram = QemuRam { below_4g: 1024 * MiB, above_4g_start: 1 << 32, above_4g: 0 };
+        let t = topology(&item(&[512 * MiB, 512 * MiB], &[0, 1]), 2, ram, None).unwrap();
         assert_eq!(t.nodes, 2);
         assert_eq!(t.vcpu_node, [0, 1]);
         assert_eq!(
             t.memory,
-            [(0, 0xA_0000, 0), (0x10_0000, 512 * MIB, 0), (512 * MIB, 1024 * MIB, 1)]
+            [(0, 0xA_0000, 0), (0x10_0000, 512 * MiB, 0), (512 * MiB, 1024 * MiB, 1)]
         );
         assert_eq!(t.distances, [10, 20, 20, 10]);
     }
@@ -236,18 +236,18 @@ mod tests {
     #[test]
     fn a_node_across_the_pci_hole_gets_two_ranges() {
         // q35 with 3 GiB: 2 GiB below 4 GiB, 1 GiB above; four nodes of 768 MiB.
-        let ram = QemuRam { below_4g: 2048 * MIB, above_4g_start: 1 << 32, above_4g: 1024 * MIB };
-        let sizes = [768 * MIB; 4];
+        let ram = QemuRam { below_4g: 2048 * MiB, above_4g_start: 1 << 32, above_4g: 1024 * MiB };
+        let sizes = [768 * MiB; 4];
         let t = topology(&item(&sizes, &[0, 1, 2, 3]), 4, ram, None).unwrap();
         assert_eq!(
             t.memory,
             [
                 (0, 0xA_0000, 0),
-                (0x10_0000, 768 * MIB, 0),
-                (768 * MIB, 1536 * MIB, 1),
-                (1536 * MIB, 2048 * MIB, 2),
-                (1 << 32, (1 << 32) + 256 * MIB, 2),
-                ((1 << 32) + 256 * MIB, (1 << 32) + 1024 * MIB, 3),
+                (0x10_0000, 768 * MiB, 0),
+                (768 * MiB, 1536 * MiB, 1),
+                (1536 * MiB, 2048 * MiB, 2),
+                (1 << 32, (1 << 32) + 256 * MiB, 2),
+                ((1 << 32) + 256 * MiB, (1 << 32) + 1024 * MiB, 3),
             ]
         );
     }
@@ -263,22 +263,22 @@ mod tests {
         let mut blob = vec![0xAAu8; 100];
         blob.extend(&slit);
         let found = find_table(&blob, b"SLIT").unwrap();
-        let ram = QemuRam { below_4g: 1024 * MIB, above_4g_start: 1 << 32, above_4g: 0 };
-        let t = topology(&item(&[512 * MIB, 512 * MIB], &[0, 1]), 2, ram, Some(found)).unwrap();
+        let ram = QemuRam { below_4g: 1024 * MiB, above_4g_start: 1 << 32, above_4g: 0 };
+        let t = topology(&item(&[512 * MiB, 512 * MiB], &[0, 1]), 2, ram, Some(found)).unwrap();
         assert_eq!(t.distances, [10, 31, 31, 10]);
         // A SLIT for three nodes is an error.
-        let t = topology(&item(&[256 * MIB; 3], &[0, 1]), 2, ram, Some(found));
+        let t = topology(&item(&[256 * MiB; 3], &[0, 1]), 2, ram, Some(found));
         assert_eq!(t, Err(QemuNumaError::Slit { localities: 2, nodes: 3 }));
     }
 
     #[test]
     fn malformed_items_are_errors() {
-        let ram = QemuRam { below_4g: 1024 * MIB, above_4g_start: 1 << 32, above_4g: 0 };
-        let err = topology(&item(&[512 * MIB; 2], &[0, 1]), 3, ram, None).unwrap_err();
+        let ram = QemuRam { below_4g: 1024 * MiB, above_4g_start: 1 << 32, above_4g: 0 };
+        let err = topology(&item(&[512 * MiB; 2], &[0, 1]), 3, ram, None).unwrap_err();
         assert!(matches!(err, QemuNumaError::ItemSize { nodes: 2, max_cpus: 3, .. }));
-        let err = topology(&item(&[512 * MIB; 2], &[0, 2]), 2, ram, None).unwrap_err();
+        let err = topology(&item(&[512 * MiB; 2], &[0, 2]), 2, ram, None).unwrap_err();
         assert_eq!(err, QemuNumaError::CpuNode { apic_id: 1, node: 2 });
-        let err = topology(&item(&[1024 * MIB; 2], &[0, 1]), 2, ram, None).unwrap_err();
+        let err = topology(&item(&[1024 * MiB; 2], &[0, 1]), 2, ram, None).unwrap_err();
         assert!(matches!(err, QemuNumaError::Memory { .. }));
         assert_eq!(err.to_string().lines().count(), 1);
     }

@@ -49,6 +49,7 @@ use libacpi::aml::{
 };
 use libacpi::tables::{MadtProcessor, ProcessorState};
 
+use crate::addr::FOUR_GIB;
 use crate::chipset::q35::EcamArea;
 
 /// What the SSDT describes.
@@ -172,7 +173,6 @@ const VGA_WINDOW: RangeInclusive<u32> = 0xA_0000..=0xB_FFFF;
 /// The PCI configuration ports (CONFIG_ADDRESS and CONFIG_DATA), decoded by the host bridge
 /// itself; all other I/O goes to the bus on both chipsets.
 const CONFIG_PORTS: Io = Io::fixed(0xCF8, 8);
-const FOUR_GIB: u64 = 1 << 32;
 
 /// `_STA` of a processor device (ACPI 6.5, 6.3.7): present, enabled, shown, functioning.
 const STA_ENABLED: u8 = 0x0F;

@@ -1,22 +1,14 @@
-//! Physical memory, ports and PCI for the `acpi` crate's parser, used by the ACPI self-test.
-//! Everything is identity-mapped below 4 GiB, so "mapping" is handing back the address.
+//! Physical memory for the `acpi` crate's parser, used by the ACPI self-test. Everything is
+//! identity-mapped below 4 GiB, so "mapping" is handing back the address. The self-test
+//! parses tables and runs no AML, so the parser never needs ports, PCI or a clock.
 
 use core::ptr::NonNull;
 
 use acpi::{AcpiError, AcpiTables, Handler, PciAddress, RawPhysicalMapping};
 
-use super::{HwPorts, PortIo};
-use crate::pci::{Bdf, Cf8, ConfigSpace};
-
-/// The ACPI PM timer runs at 3.579545 MHz on every PC chipset.
-const PM_TIMER_HZ: u64 = 3_579_545;
-
-/// The parser's view of the machine.
+/// The parser's view of the machine's memory.
 #[derive(Clone, Copy, Debug)]
-pub struct IdentityAcpiHandler {
-    /// The 32-bit ACPI PM timer port, for the parser's clock.
-    pm_timer: u16,
-}
+pub struct IdentityAcpiHandler(());
 
 /// A parser handler whose mappings show physical memory as it is: what the `acpi` crate's
 /// parser needs to be handed an RSDP address safely.
@@ -43,21 +35,8 @@ pub fn parse_acpi_tables<H: PhysicalMapper>(
 impl IdentityAcpiHandler {
     /// The handler for the machine: only [`super::Machine`] makes one, while its identity
     /// map of the first 4 GiB is current.
-    pub(super) const fn new(pm_timer: u16) -> Self {
-        IdentityAcpiHandler { pm_timer }
-    }
-
-    fn ports() -> HwPorts {
-        // The firmware owns the devices while it runs (constructor contract).
-        HwPorts::owned()
-    }
-
-    fn cfg() -> Cf8<HwPorts> {
-        Cf8::new(Self::ports())
-    }
-
-    fn bdf(address: PciAddress) -> Bdf {
-        Bdf::new(address.bus(), address.device() & 31, address.function() & 7)
+    pub(super) const fn new() -> Self {
+        IdentityAcpiHandler(())
     }
 }
 
@@ -94,75 +73,64 @@ impl Handler for IdentityAcpiHandler {
         // SAFETY: as in `read_u16`.
         unsafe { core::ptr::read_unaligned(address as *const u64) }
     }
-    fn write_u8(&self, address: usize, value: u8) {
-        // SAFETY: as in `read_u8`.
-        unsafe { core::ptr::write_volatile(address as *mut u8, value) }
+    fn write_u8(&self, _: usize, _: u8) {
+        unreachable!("{NO_AML}")
     }
-    fn write_u16(&self, address: usize, value: u16) {
-        // SAFETY: as in `read_u16`.
-        unsafe { core::ptr::write_unaligned(address as *mut u16, value) }
+    fn write_u16(&self, _: usize, _: u16) {
+        unreachable!("{NO_AML}")
     }
-    fn write_u32(&self, address: usize, value: u32) {
-        // SAFETY: as in `read_u16`.
-        unsafe { core::ptr::write_unaligned(address as *mut u32, value) }
+    fn write_u32(&self, _: usize, _: u32) {
+        unreachable!("{NO_AML}")
     }
-    fn write_u64(&self, address: usize, value: u64) {
-        // SAFETY: as in `read_u16`.
-        unsafe { core::ptr::write_unaligned(address as *mut u64, value) }
+    fn write_u64(&self, _: usize, _: u64) {
+        unreachable!("{NO_AML}")
     }
-
-    fn read_io_u8(&self, port: u16) -> u8 {
-        Self::ports().read8(port)
+    fn read_io_u8(&self, _: u16) -> u8 {
+        unreachable!("{NO_AML}")
     }
-    fn read_io_u16(&self, port: u16) -> u16 {
-        Self::ports().read16(port)
+    fn read_io_u16(&self, _: u16) -> u16 {
+        unreachable!("{NO_AML}")
     }
-    fn read_io_u32(&self, port: u16) -> u32 {
-        Self::ports().read32(port)
+    fn read_io_u32(&self, _: u16) -> u32 {
+        unreachable!("{NO_AML}")
     }
-    fn write_io_u8(&self, port: u16, value: u8) {
-        Self::ports().write8(port, value);
+    fn write_io_u8(&self, _: u16, _: u8) {
+        unreachable!("{NO_AML}")
     }
-    fn write_io_u16(&self, port: u16, value: u16) {
-        Self::ports().write16(port, value);
+    fn write_io_u16(&self, _: u16, _: u16) {
+        unreachable!("{NO_AML}")
     }
-    fn write_io_u32(&self, port: u16, value: u32) {
-        Self::ports().write32(port, value);
+    fn write_io_u32(&self, _: u16, _: u32) {
+        unreachable!("{NO_AML}")
     }
-
-    fn read_pci_u8(&self, address: PciAddress, offset: u16) -> u8 {
-        Self::cfg().read8(Self::bdf(address), offset)
+    fn read_pci_u8(&self, _: PciAddress, _: u16) -> u8 {
+        unreachable!("{NO_AML}")
     }
-    fn read_pci_u16(&self, address: PciAddress, offset: u16) -> u16 {
-        Self::cfg().read16(Self::bdf(address), offset)
+    fn read_pci_u16(&self, _: PciAddress, _: u16) -> u16 {
+        unreachable!("{NO_AML}")
     }
-    fn read_pci_u32(&self, address: PciAddress, offset: u16) -> u32 {
-        Self::cfg().read32(Self::bdf(address), offset)
+    fn read_pci_u32(&self, _: PciAddress, _: u16) -> u32 {
+        unreachable!("{NO_AML}")
     }
-    fn write_pci_u8(&self, address: PciAddress, offset: u16, value: u8) {
-        Self::cfg().write8(Self::bdf(address), offset, value);
+    fn write_pci_u8(&self, _: PciAddress, _: u16, _: u8) {
+        unreachable!("{NO_AML}")
     }
-    fn write_pci_u16(&self, address: PciAddress, offset: u16, value: u16) {
-        Self::cfg().write16(Self::bdf(address), offset, value);
+    fn write_pci_u16(&self, _: PciAddress, _: u16, _: u16) {
+        unreachable!("{NO_AML}")
     }
-    fn write_pci_u32(&self, address: PciAddress, offset: u16, value: u32) {
-        Self::cfg().write32(Self::bdf(address), offset, value);
+    fn write_pci_u32(&self, _: PciAddress, _: u16, _: u32) {
+        unreachable!("{NO_AML}")
     }
-
     fn nanos_since_boot(&self) -> u64 {
-        // The PM timer wraps every 20 minutes: enough for a parser's timeouts.
-        u64::from(Self::ports().read32(self.pm_timer)) * 1_000_000_000 / PM_TIMER_HZ
+        unreachable!("{NO_AML}")
     }
-
-    fn stall(&self, microseconds: u64) {
-        let ticks = microseconds * PM_TIMER_HZ / 1_000_000;
-        let start = Self::ports().read32(self.pm_timer);
-        while u64::from(Self::ports().read32(self.pm_timer).wrapping_sub(start)) < ticks {
-            core::hint::spin_loop();
-        }
+    fn stall(&self, _: u64) {
+        unreachable!("{NO_AML}")
     }
-
-    fn sleep(&self, milliseconds: u64) {
-        self.stall(milliseconds * 1000);
+    fn sleep(&self, _: u64) {
+        unreachable!("{NO_AML}")
     }
 }
+
+/// Why the parser's other services are never called.
+const NO_AML: &str = "the ACPI self-test parses tables and runs no AML";

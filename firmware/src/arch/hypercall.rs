@@ -74,7 +74,6 @@ impl HypercallPage {
         if op >= STUBS {
             return -ENOSYS;
         }
-        crate::stats::HYPERCALLS.write();
         let entry = self.base + u64::from(op) * 32;
         let result: i64;
         // SAFETY: `entry` is a stub Xen wrote into the installed page (the page exists

@@ -109,10 +109,10 @@ impl Machine {
         Ok(LoadWindow { claims: &self.claims })
     }
 
-    /// The `acpi` crate's view of the machine, for the self-test's parse of the installed
-    /// tables (`pm_timer`: the ACPI PM timer's port, the parser's clock).
-    pub fn acpi_handler(&self, pm_timer: u16) -> super::IdentityAcpiHandler {
-        super::IdentityAcpiHandler::new(pm_timer)
+    /// The `acpi` crate's view of the machine's memory, for the self-test's parse of the
+    /// installed tables.
+    pub fn acpi_handler(&self) -> super::IdentityAcpiHandler {
+        super::IdentityAcpiHandler::new()
     }
 
     /// Leaves the firmware for `to`. Nothing of the firmware runs afterwards.

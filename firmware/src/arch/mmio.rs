@@ -36,9 +36,8 @@ impl<'m> MmioRegion<'m> {
         MmioRegion { base: range.start, len: range.len(), _held: held }
     }
 
-    /// Checks the access and counts it (crate::stats): every accessor goes through here.
-    fn address<T>(&self, offset: u64, counter: fn(&crate::stats::Counter)) -> usize {
-        counter(&crate::stats::MMIO);
+    /// Checks the access: every accessor goes through here.
+    fn address<T>(&self, offset: u64) -> usize {
         let size = core::mem::size_of::<T>() as u64;
         assert!(
             offset.is_multiple_of(size)
@@ -57,47 +56,26 @@ impl Mmio for MmioRegion<'_> {
 
     fn read8(&self, offset: u64) -> u8 {
         // SAFETY: in bounds (checked) of a region the machine claimed for this value.
-        unsafe {
-            read_volatile(self.address::<u8>(offset, crate::stats::Counter::read) as *const u8)
-        }
+        unsafe { read_volatile(self.address::<u8>(offset) as *const u8) }
     }
     fn read16(&self, offset: u64) -> u16 {
         // SAFETY: as in `read8`; the address is naturally aligned (checked).
-        unsafe {
-            read_volatile(self.address::<u16>(offset, crate::stats::Counter::read) as *const u16)
-        }
+        unsafe { read_volatile(self.address::<u16>(offset) as *const u16) }
     }
     fn read32(&self, offset: u64) -> u32 {
         // SAFETY: as in `read16`.
-        unsafe {
-            read_volatile(self.address::<u32>(offset, crate::stats::Counter::read) as *const u32)
-        }
+        unsafe { read_volatile(self.address::<u32>(offset) as *const u32) }
     }
     fn write8(&mut self, offset: u64, value: u8) {
         // SAFETY: as in `read8`.
-        unsafe {
-            write_volatile(
-                self.address::<u8>(offset, crate::stats::Counter::write) as *mut u8,
-                value,
-            )
-        }
+        unsafe { write_volatile(self.address::<u8>(offset) as *mut u8, value) }
     }
     fn write16(&mut self, offset: u64, value: u16) {
         // SAFETY: as in `read16`.
-        unsafe {
-            write_volatile(
-                self.address::<u16>(offset, crate::stats::Counter::write) as *mut u16,
-                value,
-            )
-        }
+        unsafe { write_volatile(self.address::<u16>(offset) as *mut u16, value) }
     }
     fn write32(&mut self, offset: u64, value: u32) {
         // SAFETY: as in `read16`.
-        unsafe {
-            write_volatile(
-                self.address::<u32>(offset, crate::stats::Counter::write) as *mut u32,
-                value,
-            )
-        }
+        unsafe { write_volatile(self.address::<u32>(offset) as *mut u32, value) }
     }
 }

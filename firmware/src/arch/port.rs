@@ -20,20 +20,8 @@ pub trait PortIo {
 }
 
 /// The machine's real I/O ports.
-///
-/// They remember what port 0xCF8, the PCI configuration address latch, holds: a write of the
-/// address it already holds is skipped. Under Xen every write to 0xCF8 is a round trip to the
-/// device model, and sizing a BAR (write, then read the same register) needs the address
-/// once, not twice. Nothing else in the guest writes the latch while the firmware runs (the
-/// APs never touch configuration space).
 #[derive(Clone, Debug)]
 pub struct HwPorts(());
-
-/// The PCI configuration address port.
-const CF8: u16 = 0xCF8;
-/// What 0xCF8 holds (below 2^32), or [`CF8_UNKNOWN`] before the firmware wrote it.
-static CF8_LATCH: AtomicU64 = AtomicU64::new(CF8_UNKNOWN);
-const CF8_UNKNOWN: u64 = u64::MAX;
 
 impl HwPorts {
     /// The ports, for [`super::Machine`] (which holds the promise that the firmware owns
@@ -43,45 +31,33 @@ impl HwPorts {
     }
 }
 
-use core::sync::atomic::{AtomicU64, Ordering};
-
 use x86_64::instructions::port::Port;
 
-// Every access is counted (crate::stats), by port range.
 // SAFETY: `HwPorts` comes from the `Machine`, whose taker vouched for owning the devices
 // (or is one of the harmless fixed ports of `machine`); a port access itself cannot break
 // Rust's memory model.
 impl PortIo for HwPorts {
     fn read8(&mut self, port: u16) -> u8 {
-        crate::stats::port_counter(port).read();
         // SAFETY: see the impl note.
         unsafe { Port::<u8>::new(port).read() }
     }
     fn read16(&mut self, port: u16) -> u16 {
-        crate::stats::port_counter(port).read();
         // SAFETY: see the impl note.
         unsafe { Port::<u16>::new(port).read() }
     }
     fn read32(&mut self, port: u16) -> u32 {
-        crate::stats::port_counter(port).read();
         // SAFETY: see the impl note.
         unsafe { Port::<u32>::new(port).read() }
     }
     fn write8(&mut self, port: u16, value: u8) {
-        crate::stats::port_counter(port).write();
         // SAFETY: see the impl note.
         unsafe { Port::<u8>::new(port).write(value) }
     }
     fn write16(&mut self, port: u16, value: u16) {
-        crate::stats::port_counter(port).write();
         // SAFETY: see the impl note.
         unsafe { Port::<u16>::new(port).write(value) }
     }
     fn write32(&mut self, port: u16, value: u32) {
-        if port == CF8 && CF8_LATCH.swap(u64::from(value), Ordering::Relaxed) == u64::from(value) {
-            return;
-        }
-        crate::stats::port_counter(port).write();
         // SAFETY: see the impl note.
         unsafe { Port::<u32>::new(port).write(value) }
     }
@@ -89,7 +65,6 @@ impl PortIo for HwPorts {
         if bytes.is_empty() {
             return;
         }
-        crate::stats::port_counter(port).write_string(bytes.len());
         // SAFETY: see the impl note. `rep outsb` reads `bytes.len()` bytes from `bytes`
         // (a live slice) upwards: the direction flag is clear, as the ABI requires between
         // calls. RSI and RCX are consumed.

@@ -1,18 +1,22 @@
 //! What the boot sequence needs of the machine, as one trait: the hardware
 //! ([`crate::arch::Machine`], taken once by the runtime) implements it for the firmware, a
 //! simulated machine for the host tests of the whole boot. Every handle onto memory or
-//! device registers is an owned value that holds its range while it lives.
+//! device registers is an owned value that holds its range while it lives. The machine's
+//! ports and registers are handed out counted ([`crate::stats`]), and its ports skip
+//! rewrites of the configuration address ([`Cf8Latched`]).
 
 use core::ops::DerefMut;
 
 use super::Fatal;
 use crate::addr::PhysRange;
 use crate::arch::{
-    ClaimError, IdentityAcpiHandler, IdentityMapped, Jump, LoadWindow, Machine, Mmio, MmioRegion,
-    PhysMemory, PhysMemoryMut, PhysicalMapper, PortIo, RamRegion,
+    ClaimError, HwPorts, IdentityAcpiHandler, IdentityMapped, Jump, LoadWindow, Machine, Mmio,
+    MmioRegion, PhysMemory, PhysMemoryMut, PhysicalMapper, PortIo, RamRegion,
 };
 use crate::cpu::{self, ApStartup, CpuSetup, MtrrRequest};
+use crate::pci::Cf8Latched;
 use crate::platform::fw_cfg::{self, DmaAddressing};
+use crate::stats::Counted;
 use crate::time::TscClock;
 
 /// The machine under the boot sequence.
@@ -41,8 +45,8 @@ pub trait Hardware {
     fn ports(&self) -> Self::Ports;
     fn memory(&self) -> Self::Memory;
     fn fw_cfg_dma(&self) -> Self::Dma;
-    /// The parser's handler (`pm_timer`: the ACPI PM timer's port, its clock).
-    fn acpi_handler(&self, pm_timer: u16) -> Self::AcpiHandler;
+    /// The parser's view of memory.
+    fn acpi_handler(&self) -> Self::AcpiHandler;
     /// The registers of the device at `range`, held while the value lives.
     fn device_registers(&self, range: PhysRange) -> Result<Self::Registers<'_>, ClaimError>;
     /// RAM at `range`, which the caller carved out of the memory map, held while it lives.
@@ -68,16 +72,16 @@ pub trait Hardware {
 pub struct HandedOff;
 
 impl Hardware for Machine {
-    type Ports = crate::arch::HwPorts;
+    type Ports = Cf8Latched<Counted<HwPorts>>;
     type Memory = IdentityMapped;
-    type Registers<'m> = MmioRegion<'m>;
+    type Registers<'m> = Counted<MmioRegion<'m>>;
     type Ram<'m> = RamRegion<'m>;
     type Window<'m> = LoadWindow<'m>;
     type AcpiHandler = IdentityAcpiHandler;
     type Dma = fw_cfg::IdentityMapped;
 
     fn ports(&self) -> Self::Ports {
-        Machine::ports(self)
+        Cf8Latched(Counted(Machine::ports(self)))
     }
 
     fn memory(&self) -> Self::Memory {
@@ -88,12 +92,12 @@ impl Hardware for Machine {
         fw_cfg::IdentityMapped
     }
 
-    fn acpi_handler(&self, pm_timer: u16) -> IdentityAcpiHandler {
-        Machine::acpi_handler(self, pm_timer)
+    fn acpi_handler(&self) -> IdentityAcpiHandler {
+        Machine::acpi_handler(self)
     }
 
-    fn device_registers(&self, range: PhysRange) -> Result<MmioRegion<'_>, ClaimError> {
-        Machine::device_registers(self, range)
+    fn device_registers(&self, range: PhysRange) -> Result<Self::Registers<'_>, ClaimError> {
+        Machine::device_registers(self, range).map(Counted)
     }
 
     fn ram(&self, range: PhysRange) -> Result<RamRegion<'_>, ClaimError> {

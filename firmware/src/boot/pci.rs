@@ -21,6 +21,7 @@ use super::{Fatal, Hardware};
 use crate::addr::PhysRange;
 use crate::arch::cpuid;
 use crate::bootinfo::{BootInfo, MemoryRegion};
+use crate::chipset::pm::PM_BASE;
 use crate::chipset::q35::{self, EcamArea};
 use crate::chipset::{Chipset, IntxWiring};
 use crate::layout::{self, LayoutError};
@@ -33,7 +34,8 @@ const IO_PORTS: Range<u64> = 0x1000..0x1_0000;
 /// Ports nothing may claim: QEMU's PCI hotplug (0xAE00), CPU hotplug (0xAF00) and GPE0
 /// (0xAFE0) registers, and the ACPI PM block at 0xB000 where Xen emulates it and where
 /// this firmware puts it on QEMU too.
-const IO_RESERVED: [Range<u64>; 2] = [0xAE00..0xB000, 0xB000..0xB080];
+const IO_RESERVED: [Range<u64>; 2] =
+    [0xAE00..PM_BASE as u64, PM_BASE as u64..PM_BASE as u64 + 0x80];
 
 /// What PCI bring-up leaves for the ACPI tables and the memory map.
 #[derive(Debug)]

@@ -20,6 +20,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::ops::Range;
 
+use crate::addr::PAGE_SIZE;
 use crate::arch::{MAX_VARIABLE_MTRRS, MtrrRegisters};
 
 /// Architectural memory types (the encodings of MTRRs and PAT).
@@ -69,7 +70,6 @@ pub const FIXED_C0000_TYPE: MemType = MemType::WriteBack;
 
 /// The first address the variable MTRRs govern: below it the fixed-range MTRRs decide.
 pub const FIXED_RANGE_END: u64 = 0x10_0000;
-const PAGE: u64 = 0x1000;
 
 /// What MTRRcap (MSR 0xFE) reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -215,7 +215,7 @@ impl MtrrLayout {
     pub fn plan(request: &MtrrRequest, caps: MtrrCaps, phys_bits: u8) -> Result<Self, MtrrError> {
         let limit = 1u64.checked_shl(u32::from(phys_bits)).unwrap_or(u64::MAX);
         for range in &request.uncacheable {
-            let aligned = range.start % PAGE == 0 && range.end % PAGE == 0;
+            let aligned = range.start % PAGE_SIZE == 0 && range.end % PAGE_SIZE == 0;
             if !aligned || range.start < FIXED_RANGE_END || range.end > limit {
                 return Err(MtrrError::BadRange { range: range.clone(), phys_bits });
             }
@@ -271,7 +271,7 @@ impl MtrrLayout {
         const ENABLE: u64 = 1 << 11;
         const FIXED_ENABLE: u64 = 1 << 10;
         const VALID: u64 = 1 << 11;
-        let address_mask = ((1u64 << self.phys_bits) - 1) & !(PAGE - 1);
+        let address_mask = ((1u64 << self.phys_bits) - 1) & !(PAGE_SIZE - 1);
         let mut variable = [(0, 0); MAX_VARIABLE_MTRRS];
         for (pair, range) in variable.iter_mut().zip(&self.variable) {
             *pair =
@@ -309,8 +309,7 @@ mod tests {
 
     use super::*;
 
-    const GIB: u64 = 1 << 30;
-    const MIB: u64 = 1 << 20;
+    use crate::addr::{GiB, MiB};
     const QEMU_CAPS: MtrrCaps = MtrrCaps { variable: 8, fixed: true };
 
     fn request(ranges: &[Range<u64>]) -> MtrrRequest {
@@ -331,7 +330,7 @@ mod tests {
 
     #[test]
     fn qemu_512m_hole_is_one_range() {
-        let layout = MtrrLayout::plan(&uc(0x2000_0000, 4 * GIB), QEMU_CAPS, 40).unwrap();
+        let layout = MtrrLayout::plan(&uc(0x2000_0000, 4 * GiB), QEMU_CAPS, 40).unwrap();
         assert_eq!(
             layout.variable,
             vec![
@@ -384,7 +383,7 @@ mod tests {
         let layout = MtrrLayout::plan(
             &request(&[
                 pieces[2].clone(),
-                0xFC00_0000..4 * GIB,
+                0xFC00_0000..4 * GiB,
                 pieces[0].clone(),
                 pieces[1].clone(),
             ]),
@@ -400,11 +399,11 @@ mod tests {
     #[test]
     fn too_many_ranges_is_an_error() {
         // 0x8010_0000..4 GiB needs one block per set bit of 0x7FF0_0000 >> 20: 11.
-        let err = MtrrLayout::plan(&uc(0x8010_0000, 4 * GIB), QEMU_CAPS, 40).unwrap_err();
+        let err = MtrrLayout::plan(&uc(0x8010_0000, 4 * GiB), QEMU_CAPS, 40).unwrap_err();
         assert_eq!(err, MtrrError::TooManyRanges { needed: 11, available: 8 });
         assert!(alloc::format!("{err}").contains("needs 11 variable MTRRs, the CPU has 8"));
         // QEMU's whole default 64-bit window [4 GiB, 0xFD00000000) alone needs 13.
-        let err = MtrrLayout::plan(&uc(4 * GIB, 0xFD_0000_0000), QEMU_CAPS, 40).unwrap_err();
+        let err = MtrrLayout::plan(&uc(4 * GiB, 0xFD_0000_0000), QEMU_CAPS, 40).unwrap_err();
         assert_eq!(err, MtrrError::TooManyRanges { needed: 13, available: 8 });
     }
 
@@ -420,7 +419,7 @@ mod tests {
     #[test]
     fn without_fixed_ranges_the_default_rules() {
         let caps = MtrrCaps { variable: 8, fixed: false };
-        let layout = MtrrLayout::plan(&uc(0xC000_0000, 4 * GIB), caps, 36).unwrap();
+        let layout = MtrrLayout::plan(&uc(0xC000_0000, 4 * GiB), caps, 36).unwrap();
         assert_eq!(layout.type_of(0xA_0000), MemType::WriteBack);
         assert_eq!(layout.registers().def_type, 0x806);
         assert_eq!(layout.registers().fixed, None);
@@ -455,7 +454,7 @@ mod tests {
                 (start & !0xFF, (len & !0xFF).max(0x100))
             };
             let end = (start + len).min(top);
-            (start * PAGE)..(end * PAGE)
+            (start * PAGE_SIZE)..(end * PAGE_SIZE)
         })
     }
 
@@ -475,7 +474,7 @@ mod tests {
                     // can change a type.
                     for (i, a) in layout.variable.iter().enumerate() {
                         prop_assert!(a.size.is_power_of_two() && a.base % a.size == 0);
-                        prop_assert!(a.size >= PAGE && a.end() <= 1 << 40);
+                        prop_assert!(a.size >= PAGE_SIZE && a.end() <= 1 << 40);
                         for b in &layout.variable[i + 1..] {
                             prop_assert!(a.end() <= b.base || b.end() <= a.base);
                         }
@@ -505,9 +504,9 @@ mod tests {
 
         #[test]
         fn suffix_of_4g_needs_one_block_per_set_bit(start_mib in 1u64..4096) {
-            let range = start_mib * MIB..4 * GIB;
+            let range = start_mib * MiB..4 * GiB;
             let blocks = aligned_blocks(&range).count();
-            prop_assert_eq!(blocks as u32, (4 * GIB - range.start).count_ones());
+            prop_assert_eq!(blocks as u32, (4 * GiB - range.start).count_ones());
         }
     }
 }

@@ -6,9 +6,7 @@ use alloc::vec::Vec;
 use proptest::prelude::*;
 
 use super::*;
-
-const MIB: u64 = 1 << 20;
-const GIB: u64 = 1 << 30;
+use crate::addr::{GiB, MiB, PAGE_SIZE};
 
 fn range(start: u64, end: u64) -> PhysRange {
     PhysRange { start, end }
@@ -25,14 +23,14 @@ fn ram(start: u64, end: u64) -> MemoryRegion {
 /// The map Xen gives a 6 GiB HVM guest: low RAM up to the VGA hole, RAM from 1 MiB to the
 /// start of the MMIO hole, and the rest above 4 GiB.
 fn xen_platform() -> Vec<MemoryRegion> {
-    vec![ram(0, 0x9F000), ram(MIB, 0xF000_0000), ram(4 * GIB, 4 * GIB + 0x1_1000_0000)]
+    vec![ram(0, 0x9F000), ram(MiB, 0xF000_0000), ram(4 * GiB, 4 * GiB + 0x1_1000_0000)]
 }
 
 #[test]
 fn ram_alone_passes_through() {
     let map = E820Builder::new(&xen_platform()).unwrap().build().unwrap();
     assert_eq!(map.entries(), &xen_platform()[..]);
-    assert_eq!(map.ram_bytes(), 0x9F000 + 0xF000_0000 - MIB + 0x1_1000_0000);
+    assert_eq!(map.ram_bytes(), 0x9F000 + 0xF000_0000 - MiB + 0x1_1000_0000);
 }
 
 #[test]
@@ -46,52 +44,52 @@ fn touching_ram_entries_merge() {
 
 #[test]
 fn claim_inside_ram_splits_it() {
-    let mut builder = E820Builder::new(&[ram(MIB, 64 * MIB)]).unwrap();
+    let mut builder = E820Builder::new(&[ram(MiB, 64 * MiB)]).unwrap();
     builder.claim(ClaimKind::AcpiTables, range(0x200_0000, 0x201_0000), "ACPI tables").unwrap();
     let map = builder.build().unwrap();
     assert_eq!(
         map.entries(),
         &[
-            ram(MIB, 0x200_0000),
+            ram(MiB, 0x200_0000),
             region(0x200_0000, 0x201_0000, MemoryKind::AcpiReclaimable),
-            ram(0x201_0000, 64 * MIB),
+            ram(0x201_0000, 64 * MiB),
         ]
     );
 }
 
 #[test]
 fn claims_at_both_ends_of_ram_shorten_it() {
-    let mut builder = E820Builder::new(&[ram(MIB, 16 * MIB)]).unwrap();
-    builder.claim(ClaimKind::Reserved, range(MIB, 2 * MIB), "firmware").unwrap();
-    builder.claim(ClaimKind::AcpiNvs, range(15 * MIB, 16 * MIB), "FACS").unwrap();
+    let mut builder = E820Builder::new(&[ram(MiB, 16 * MiB)]).unwrap();
+    builder.claim(ClaimKind::Reserved, range(MiB, 2 * MiB), "firmware").unwrap();
+    builder.claim(ClaimKind::AcpiNvs, range(15 * MiB, 16 * MiB), "FACS").unwrap();
     let map = builder.build().unwrap();
     assert_eq!(
         map.entries(),
         &[
-            region(MIB, 2 * MIB, MemoryKind::Reserved),
-            ram(2 * MIB, 15 * MIB),
-            region(15 * MIB, 16 * MIB, MemoryKind::AcpiNvs),
+            region(MiB, 2 * MiB, MemoryKind::Reserved),
+            ram(2 * MiB, 15 * MiB),
+            region(15 * MiB, 16 * MiB, MemoryKind::AcpiNvs),
         ]
     );
 }
 
 #[test]
 fn claim_over_whole_ram_entry_replaces_it() {
-    let mut builder = E820Builder::new(&[ram(0, 0xA0000), ram(MIB, 8 * MIB)]).unwrap();
+    let mut builder = E820Builder::new(&[ram(0, 0xA0000), ram(MiB, 8 * MiB)]).unwrap();
     builder.claim(ClaimKind::Reserved, range(0, 0xA0000), "low memory").unwrap();
     let map = builder.build().unwrap();
-    assert_eq!(map.entries(), &[region(0, 0xA0000, MemoryKind::Reserved), ram(MIB, 8 * MIB)]);
+    assert_eq!(map.entries(), &[region(0, 0xA0000, MemoryKind::Reserved), ram(MiB, 8 * MiB)]);
 }
 
 #[test]
 fn claim_spanning_ram_and_hole_covers_both() {
     // The BIOS area often starts in RAM (QEMU's map has RAM to 0xA0000 or beyond).
-    let mut builder = E820Builder::new(&[ram(0, 0xB0000), ram(MIB, 8 * MIB)]).unwrap();
-    builder.claim(ClaimKind::Reserved, range(0xA0000, MIB), "BIOS area").unwrap();
+    let mut builder = E820Builder::new(&[ram(0, 0xB0000), ram(MiB, 8 * MiB)]).unwrap();
+    builder.claim(ClaimKind::Reserved, range(0xA0000, MiB), "BIOS area").unwrap();
     let map = builder.build().unwrap();
     assert_eq!(
         map.entries(),
-        &[ram(0, 0xA0000), region(0xA0000, MIB, MemoryKind::Reserved), ram(MIB, 8 * MIB),]
+        &[ram(0, 0xA0000), region(0xA0000, MiB, MemoryKind::Reserved), ram(MiB, 8 * MiB),]
     );
 }
 
@@ -114,17 +112,17 @@ fn mmio_claims_outside_ram_become_entries() {
 #[test]
 fn overlapping_reserved_claims_are_united() {
     let mut builder = E820Builder::new(&xen_platform()).unwrap();
-    builder.claim(ClaimKind::Reserved, range(0xFC00_0000, 4 * GIB), "hvmloader").unwrap();
+    builder.claim(ClaimKind::Reserved, range(0xFC00_0000, 4 * GiB), "hvmloader").unwrap();
     builder.claim(ClaimKind::Reserved, range(0xFEC0_0000, 0xFEC0_1000), "IOAPIC").unwrap();
     builder.claim(ClaimKind::Reserved, range(0xFBF0_0000, 0xFC10_0000), "other").unwrap();
     let map = builder.build().unwrap();
-    assert!(map.entries().contains(&region(0xFBF0_0000, 4 * GIB, MemoryKind::Reserved)), "{map}");
+    assert!(map.entries().contains(&region(0xFBF0_0000, 4 * GiB, MemoryKind::Reserved)), "{map}");
 }
 
 #[test]
 fn acpi_over_reserved_is_an_error_naming_both() {
     let mut builder = E820Builder::new(&xen_platform()).unwrap();
-    builder.claim(ClaimKind::Reserved, range(0xFC00_0000, 4 * GIB), "hvmloader").unwrap();
+    builder.claim(ClaimKind::Reserved, range(0xFC00_0000, 4 * GiB), "hvmloader").unwrap();
     let err = builder
         .claim(ClaimKind::AcpiTables, range(0xFC01_0000, 0xFC02_0000), "ACPI tables")
         .unwrap_err();
@@ -137,7 +135,7 @@ fn acpi_over_reserved_is_an_error_naming_both() {
                 owner: "ACPI tables",
             },
             existing: Claim {
-                range: range(0xFC00_0000, 4 * GIB),
+                range: range(0xFC00_0000, 4 * GiB),
                 kind: MemoryKind::Reserved,
                 owner: "hvmloader",
             },
@@ -175,9 +173,9 @@ fn two_acpi_claims_may_not_overlap_but_may_touch() {
 
 #[test]
 fn touching_claims_of_different_types_stay_apart() {
-    let mut builder = E820Builder::new(&[ram(0, 16 * MIB)]).unwrap();
-    builder.claim(ClaimKind::AcpiTables, range(MIB, 2 * MIB), "ACPI").unwrap();
-    builder.claim(ClaimKind::AcpiNvs, range(2 * MIB, 3 * MIB), "FACS").unwrap();
+    let mut builder = E820Builder::new(&[ram(0, 16 * MiB)]).unwrap();
+    builder.claim(ClaimKind::AcpiTables, range(MiB, 2 * MiB), "ACPI").unwrap();
+    builder.claim(ClaimKind::AcpiNvs, range(2 * MiB, 3 * MiB), "FACS").unwrap();
     let map = builder.build().unwrap();
     assert_eq!(map.len(), 4);
 }
@@ -187,13 +185,13 @@ fn platform_reserved_entries_are_kept_and_checked() {
     let platform = [
         ram(0, 0x9F000),
         region(0x9F000, 0xA0000, MemoryKind::Reserved),
-        ram(MIB, 0x8000_0000),
+        ram(MiB, 0x8000_0000),
         region(0xFEFF_C000, 0xFF00_0000, MemoryKind::Reserved),
         region(0x8000_0000, 0x8000_1000, MemoryKind::Other(0x55)),
     ];
     let mut builder = E820Builder::new(&platform).unwrap();
     // Reserved over the platform's reserved range is fine ...
-    builder.claim(ClaimKind::Reserved, range(0xFC00_0000, 4 * GIB), "hvmloader").unwrap();
+    builder.claim(ClaimKind::Reserved, range(0xFC00_0000, 4 * GiB), "hvmloader").unwrap();
     // ... ACPI over it is not, and the error names the platform as the other owner.
     let err = builder.claim(ClaimKind::AcpiNvs, range(0x9F800, 0x9FC00), "FACS").unwrap_err();
     assert!(err.to_string().contains(PLATFORM_OWNER), "{err}");
@@ -203,9 +201,9 @@ fn platform_reserved_entries_are_kept_and_checked() {
         &[
             ram(0, 0x9F000),
             region(0x9F000, 0xA0000, MemoryKind::Reserved),
-            ram(MIB, 0x8000_0000),
+            ram(MiB, 0x8000_0000),
             region(0x8000_0000, 0x8000_1000, MemoryKind::Other(0x55)),
-            region(0xFC00_0000, 4 * GIB, MemoryKind::Reserved),
+            region(0xFC00_0000, 4 * GiB, MemoryKind::Reserved),
         ]
     );
     let mut bytes = [0u8; 5 * E820_ENTRY_SIZE];
@@ -217,24 +215,24 @@ fn platform_reserved_entries_are_kept_and_checked() {
 fn kinds_compare_by_type_number() {
     // `Other(1)` is RAM and `Other(2)` reserved, whatever the input spelled them as.
     let platform = [
-        ram(0, MIB),
-        region(MIB, 2 * MIB, MemoryKind::Other(1)),
-        region(2 * MIB, 3 * MIB, MemoryKind::Other(2)),
+        ram(0, MiB),
+        region(MiB, 2 * MiB, MemoryKind::Other(1)),
+        region(2 * MiB, 3 * MiB, MemoryKind::Other(2)),
     ];
     let mut builder = E820Builder::new(&platform).unwrap();
-    builder.claim(ClaimKind::Reserved, range(2 * MIB, 4 * MIB), "firmware").unwrap();
+    builder.claim(ClaimKind::Reserved, range(2 * MiB, 4 * MiB), "firmware").unwrap();
     let map = builder.build().unwrap();
-    assert_eq!(map.entries(), &[ram(0, 2 * MIB), region(2 * MIB, 4 * MIB, MemoryKind::Reserved)]);
+    assert_eq!(map.entries(), &[ram(0, 2 * MiB), region(2 * MiB, 4 * MiB, MemoryKind::Reserved)]);
 }
 
 #[test]
 fn overlapping_platform_entries_are_an_error() {
-    let err = E820Builder::new(&[ram(0, 2 * MIB), ram(MIB, 3 * MIB)]).unwrap_err();
+    let err = E820Builder::new(&[ram(0, 2 * MiB), ram(MiB, 3 * MiB)]).unwrap_err();
     assert_eq!(
         err,
-        E820Error::PlatformOverlap { first: range(0, 2 * MIB), second: range(MIB, 3 * MIB) }
+        E820Error::PlatformOverlap { first: range(0, 2 * MiB), second: range(MiB, 3 * MiB) }
     );
-    let err = E820Builder::new(&[ram(0, 2 * MIB), region(MIB, MIB + 1, MemoryKind::Reserved)])
+    let err = E820Builder::new(&[ram(0, 2 * MiB), region(MiB, MiB + 1, MemoryKind::Reserved)])
         .unwrap_err();
     assert!(matches!(err, E820Error::PlatformOverlap { .. }));
 }
@@ -242,7 +240,7 @@ fn overlapping_platform_entries_are_an_error() {
 #[test]
 fn empty_and_inverted_ranges_are_errors() {
     let mut builder = E820Builder::new(&xen_platform()).unwrap();
-    for bad in [range(MIB, MIB), range(2 * MIB, MIB)] {
+    for bad in [range(MiB, MiB), range(2 * MiB, MiB)] {
         assert_eq!(
             builder.claim(ClaimKind::Reserved, bad, "nothing"),
             Err(E820Error::EmptyRange { range: bad, owner: "nothing" })
@@ -296,7 +294,7 @@ fn encoding_is_base_length_type_little_endian() {
 
 #[test]
 fn display_lists_one_entry_per_line() {
-    let mut builder = E820Builder::new(&[ram(0, 0x9FC00), ram(MIB, 0x800_0000)]).unwrap();
+    let mut builder = E820Builder::new(&[ram(0, 0x9FC00), ram(MiB, 0x800_0000)]).unwrap();
     builder.claim(ClaimKind::AcpiNvs, range(0x7FF_F000, 0x800_0000), "FACS").unwrap();
     let text = format!("{}", builder.build().unwrap());
     assert_eq!(
@@ -311,7 +309,7 @@ fn display_lists_one_entry_per_line() {
 fn typical_q35_map() {
     let mut builder = E820Builder::new(&xen_platform()).unwrap();
     let claims = [
-        (ClaimKind::Reserved, range(0xA0000, MIB), "BIOS area"),
+        (ClaimKind::Reserved, range(0xA0000, MiB), "BIOS area"),
         (ClaimKind::Reserved, range(0xE000_0000, 0xF000_0000), "MMCONFIG"),
         (ClaimKind::Reserved, range(0xFC00_0000, 0xFC00_1000), "info page"),
         (ClaimKind::AcpiTables, range(0xFC00_1000, 0xFC01_0000), "ACPI"),
@@ -328,8 +326,8 @@ fn typical_q35_map() {
         map.entries(),
         &[
             ram(0, 0x9F000),
-            region(0xA0000, MIB, MemoryKind::Reserved),
-            ram(MIB, 0xE000_0000),
+            region(0xA0000, MiB, MemoryKind::Reserved),
+            ram(MiB, 0xE000_0000),
             region(0xE000_0000, 0xF000_0000, MemoryKind::Reserved),
             region(0xFC00_0000, 0xFC00_1000, MemoryKind::Reserved),
             region(0xFC00_1000, 0xFC01_0000, MemoryKind::AcpiReclaimable),
@@ -337,7 +335,7 @@ fn typical_q35_map() {
             region(0xFEC0_0000, 0xFEC0_1000, MemoryKind::Reserved),
             region(0xFED0_0000, 0xFED0_0400, MemoryKind::Reserved),
             region(0xFEE0_0000, 0xFEF0_0000, MemoryKind::Reserved),
-            ram(4 * GIB, 4 * GIB + 0x1_1000_0000),
+            ram(4 * GiB, 4 * GiB + 0x1_1000_0000),
         ]
     );
 }
@@ -347,10 +345,9 @@ fn typical_q35_map() {
 /// Addresses in the properties are pages of a 256-page window placed low or above 4 GiB, so a
 /// page-by-page model of the expected map stays cheap.
 const PAGES: u64 = 256;
-const PAGE: u64 = 0x1000;
 
 fn page_range(base: u64, first: u64, last_exclusive: u64) -> PhysRange {
-    range(base + first * PAGE, base + last_exclusive * PAGE)
+    range(base + first * PAGE_SIZE, base + last_exclusive * PAGE_SIZE)
 }
 
 /// Non-overlapping RAM ranges from sorted distinct cut points: pairs of cuts become ranges,
@@ -457,10 +454,10 @@ proptest! {
         let mut actual: Vec<Option<MemoryKind>> = vec![None; (PAGES + 8) as usize];
         for entry in entries {
             prop_assert!(entry.range.start < entry.range.end);
-            prop_assert_eq!(entry.range.start % PAGE, 0);
-            prop_assert_eq!(entry.range.end % PAGE, 0);
-            let first = (entry.range.start - base) / PAGE;
-            let end = (entry.range.end - base) / PAGE;
+            prop_assert_eq!(entry.range.start % PAGE_SIZE, 0);
+            prop_assert_eq!(entry.range.end % PAGE_SIZE, 0);
+            let first = (entry.range.start - base) / PAGE_SIZE;
+            let end = (entry.range.end - base) / PAGE_SIZE;
             for page in first..end {
                 prop_assert!(actual[page as usize].is_none(), "page {} twice", page);
                 actual[page as usize] = Some(entry.kind);

@@ -29,6 +29,7 @@ use log::info;
 
 use super::place::{FreeMemory, HIGH_LIMIT, LOW_LIMIT};
 use super::{HandoffError, files, window};
+use crate::addr::PAGE_SIZE;
 use crate::arch::{Jump, PhysMemoryMut, PortIo};
 use crate::bootinfo::{MemoryKind, PhysRange};
 use crate::e820::{E820_ENTRY_SIZE, E820Map, MAX_E820_ENTRIES};
@@ -45,7 +46,6 @@ const DEFAULT_SETUP_SECTS: usize = 4;
 pub const ZERO_PAGE_SIZE: usize = 4096;
 /// Offset of the 64-bit entry point from the protected-mode kernel's load address.
 pub const ENTRY_64_OFFSET: u64 = 0x200;
-const PAGE: u64 = 0x1000;
 
 /// Offsets in the image's first sectors and, for the same fields, in the zero page (the
 /// zero page embeds the setup header at the same offsets).
@@ -307,7 +307,7 @@ pub fn plan(
             LinuxError::CmdlineTooLong { len: cmdline_len, max: header.cmdline_size }.into()
         );
     }
-    let area_len = u64::from(header.init_size).max(kernel_len).next_multiple_of(PAGE);
+    let area_len = u64::from(header.init_size).max(kernel_len).next_multiple_of(PAGE_SIZE);
     let pref = header.pref_address;
     let kernel_area = match PhysRange::from_len(pref, area_len) {
         Some(range) if free.is_free(range) => {
@@ -315,7 +315,7 @@ pub fn plan(
             range
         }
         _ if header.relocatable => {
-            let align = u64::from(header.kernel_alignment).max(PAGE);
+            let align = u64::from(header.kernel_alignment).max(PAGE_SIZE);
             let above_pref = PhysRange { start: pref, end: HIGH_LIMIT };
             free.allocate(area_len, align, above_pref).ok_or(HandoffError::NoRoom {
                 what: "kernel",
@@ -335,7 +335,7 @@ pub fn plan(
             let limit = (u64::from(header.initrd_addr_max) + 1).min(HIGH_LIMIT);
             let window = PhysRange { start: LOW_LIMIT, end: limit };
             Some(
-                free.allocate(len.next_multiple_of(PAGE), PAGE, window)
+                free.allocate(len.next_multiple_of(PAGE_SIZE), PAGE_SIZE, window)
                     .ok_or(HandoffError::NoRoom { what: "initrd", size: len, limit })?,
             )
             .map(|range| PhysRange { start: range.start, end: range.start + len })
@@ -345,11 +345,11 @@ pub fn plan(
     let low = PhysRange { start: LOW_LIMIT, end: HIGH_LIMIT };
     let cmdline_size = cmdline_len as u64 + 1;
     let cmdline = free
-        .allocate(cmdline_size.next_multiple_of(PAGE), PAGE, low)
+        .allocate(cmdline_size.next_multiple_of(PAGE_SIZE), PAGE_SIZE, low)
         .ok_or(HandoffError::NoRoom { what: "command line", size: cmdline_size, limit: HIGH_LIMIT })
         .map(|range| PhysRange { start: range.start, end: range.start + cmdline_size })?;
     let zero_page =
-        free.allocate(ZERO_PAGE_SIZE as u64, PAGE, low).ok_or(HandoffError::NoRoom {
+        free.allocate(ZERO_PAGE_SIZE as u64, PAGE_SIZE, low).ok_or(HandoffError::NoRoom {
             what: "zero page",
             size: ZERO_PAGE_SIZE as u64,
             limit: HIGH_LIMIT,

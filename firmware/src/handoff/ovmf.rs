@@ -51,6 +51,7 @@ use log::{info, warn};
 
 use super::seabios::{BIOS_END, BiosTables, check_ram, unlock_bios_area};
 use super::{HandoffError, files, window};
+use crate::addr::{MiB, PAGE_SIZE};
 use crate::arch::{Jump, PhysMemoryMut, PortIo};
 use crate::bootinfo::{MemoryRegion, PhysRange};
 use crate::chipset::pm::BiosAreaGate;
@@ -79,13 +80,11 @@ pub const RSDP_COPY_ADDRESS: u64 = 0xE_A020;
 /// Where OVMF's SMBIOS entry-point scan starts; it ends at [`LOW_CHUNK`].
 pub const SMBIOS_COPY_ADDRESS: u64 = 0xE_B000;
 
-const PAGE: u64 = 0x1000;
-const MIB: u64 = 1 << 20;
 const FOUR_GIB: u64 = 1 << 32;
 /// Largest image accepted: 16 MiB puts the flash at 0xFF000000, just above Xen's special
 /// pages (0xFEFF0000-0xFEFFFFFF: xenstore, console, ...) and the LAPIC; more would overlap
 /// them. OVMF.fd is 1, 2 or 4 MiB.
-pub const MAX_IMAGE: u64 = 16 * MIB;
+pub const MAX_IMAGE: u64 = 16 * MiB;
 /// Bytes copied per step from the module to the flash (the heap cannot hold an image).
 const COPY_CHUNK: usize = 0x1_0000;
 
@@ -125,7 +124,7 @@ impl fmt::Display for OvmfError {
                 f,
                 "OVMF image of {size} bytes is too large: at most {} MiB fit between Xen's \
                  special pages and 4 GiB",
-                MAX_IMAGE / MIB
+                MAX_IMAGE / MiB
             ),
             OvmfError::NoRoom { flash, entry } => write!(
                 f,
@@ -160,7 +159,7 @@ pub fn has_vtf_signature(image_tail: &[u8]) -> bool {
 /// Where an image of `size` bytes goes: to end at 4 GiB (hvmloader's placement for a whole
 /// number of MiB), or why it cannot.
 pub fn flash_range(size: u64) -> Result<PhysRange, OvmfError> {
-    if size == 0 || !size.is_multiple_of(MIB) {
+    if size == 0 || !size.is_multiple_of(MiB) {
         return Err(OvmfError::NotWholeMib { size });
     }
     if size > MAX_IMAGE {
@@ -184,13 +183,13 @@ pub fn spare_pages(map: &E820Map, in_use: &[PhysRange], count: usize) -> Vec<u64
     let mut ram: Vec<PhysRange> = map.ram().collect();
     crate::sort::sort_by_key(&mut ram, |r| core::cmp::Reverse(r.end));
     for range in ram {
-        let start = range.start.max(super::place::LOW_LIMIT).next_multiple_of(PAGE);
-        let mut page = range.end & !(PAGE - 1);
-        while page >= start + PAGE && pages.len() < count {
-            page -= PAGE;
-            let frame = PhysRange { start: page, end: page + PAGE };
+        let start = range.start.max(super::place::LOW_LIMIT).next_multiple_of(PAGE_SIZE);
+        let mut page = range.end & !(PAGE_SIZE - 1);
+        while page >= start + PAGE_SIZE && pages.len() < count {
+            page -= PAGE_SIZE;
+            let frame = PhysRange { start: page, end: page + PAGE_SIZE };
             if !in_use.iter().any(|used| used.overlaps(&frame)) {
-                pages.push(page / PAGE);
+                pages.push(page / PAGE_SIZE);
             }
         }
     }
@@ -213,7 +212,7 @@ pub fn back_flash<H: Hypercall>(
     flash: PhysRange,
     spare: impl FnOnce(usize) -> Vec<u64>,
 ) -> Result<FlashBacking, OvmfError> {
-    let mut frames: Vec<u64> = (flash.start / PAGE..flash.end.div_ceil(PAGE)).collect();
+    let mut frames: Vec<u64> = (flash.start / PAGE_SIZE..flash.end.div_ceil(PAGE_SIZE)).collect();
     let populated = match xen.populate_physmap(&mut frames) {
         Ok(done) => done,
         // Xen stops at the first page over the domain's allocation; those before it are in.
@@ -244,7 +243,7 @@ fn page_ranges(mut frames: Vec<u64>) -> Vec<PhysRange> {
     crate::sort::sort_unstable(&mut frames);
     let mut ranges: Vec<PhysRange> = Vec::new();
     for frame in frames {
-        let page = PhysRange { start: frame * PAGE, end: (frame + 1) * PAGE };
+        let page = PhysRange { start: frame * PAGE_SIZE, end: (frame + 1) * PAGE_SIZE };
         match ranges.last_mut() {
             Some(last) if last.end == page.start => last.end = page.end,
             _ => ranges.push(page),
@@ -270,7 +269,7 @@ pub fn handoff_map(
 /// The end of the RAM that runs unbroken from 1 MiB in `map` (1 MiB if there is none): the
 /// low memory size OVMF reads from CMOS and puts its PEI memory just below.
 pub fn low_ram_end(map: &E820Map) -> u64 {
-    map.ram().find(|r| r.start <= MIB && MIB < r.end).map_or(MIB, |r| r.end)
+    map.ram().find(|r| r.start <= MiB && MiB < r.end).map_or(MiB, |r| r.end)
 }
 
 /// The CMOS bytes hvmloader writes for a low RAM end of `low_end`, as (index, value):
@@ -278,8 +277,8 @@ pub fn low_ram_end(map: &E820Map) -> u64 {
 /// (0x17/0x18 and 0x30/0x31), memory above 16 MiB in 64 KiB units (0x34/0x35).
 pub fn cmos_memory_size(low_end: u64) -> [(u8, u8); 8] {
     const BASE_KIB: u64 = 640;
-    let extended_kib = (low_end.saturating_sub(MIB) >> 10).min(0xFFFF);
-    let above_16m = low_end.saturating_sub(16 * MIB) >> 16;
+    let extended_kib = (low_end.saturating_sub(MiB) >> 10).min(0xFFFF);
+    let above_16m = low_end.saturating_sub(16 * MiB) >> 16;
     let lo = |v: u64| v as u8;
     let hi = |v: u64| (v >> 8) as u8;
     [
@@ -410,7 +409,7 @@ impl OvmfPayload {
         info!(
             "OVMF: flash {flash} backed by RAM: {} pages populated, {} moved from the top of RAM",
             backing.populated,
-            backing.moved.iter().map(|r| r.len() / PAGE).sum::<u64>()
+            backing.moved.iter().map(|r| r.len() / PAGE_SIZE).sum::<u64>()
         );
         check_ram(window(memory, "OVMF flash image", flash)?, "OVMF flash image", flash)?;
         let mut chunk = vec![0u8; COPY_CHUNK];
@@ -493,7 +492,7 @@ impl OvmfPayload {
         let info = PhysRange { start: INFO_ADDRESS, end: INFO_ADDRESS + page.len() as u64 };
         window(memory, "OVMF info table", info)?.copy_from_slice(&page);
         let low_end = low_ram_end(&map);
-        if low_end <= 16 * MIB {
+        if low_end <= 16 * MiB {
             warn!("OVMF: RAM from 1 MiB ends at {low_end:#x}: OVMF needs more than 16 MiB there");
         }
         write_cmos(ports, &cmos_memory_size(low_end));

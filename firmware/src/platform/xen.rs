@@ -49,7 +49,7 @@ pub use xenstore::{XenStore, XsError, XsOp};
 use crate::acpi::ssdt::SleepStates;
 use crate::arch::{HypercallPage, IdentityMapped, PhysMemory, rdtsc};
 use crate::bootinfo::{BootInfo, MemoryKind, MemoryRegion, Module, PhysRange};
-use crate::chipset::pm::PmBlocks;
+use crate::chipset::pm::{PM_BASE, PmBlocks};
 use crate::chipset::wiring::xen_intx_gsi;
 use crate::pci::{Bdf, IntxPin, Topology};
 use crate::time::Clock;
@@ -58,11 +58,12 @@ use shared_info::{SHARED_INFO_GPFN, SharedInfo};
 
 /// Where Xen emulates the ACPI PM registers once HVM_PARAM_ACPI_IOPORTS_LOCATION is 1
 /// (public/hvm/ioreq.h: ACPI_PM1A_EVT_BLK_ADDRESS_V1 0xb000, PM1a_CNT +4, PM_TMR +8,
-/// ACPI_GPE0_BLK_ADDRESS_V1 0xafe0, 4 bytes). SCI on IRQ 9, as on the PIIX4 it stands for.
+/// ACPI_GPE0_BLK_ADDRESS_V1 0xafe0, 4 bytes): the chipset's PM base, which the firmware
+/// puts there on every platform. SCI on IRQ 9, as on the PIIX4 it stands for.
 pub const XEN_PM_BLOCKS: PmBlocks = PmBlocks {
-    pm1a_event: 0xB000,
-    pm1a_control: 0xB004,
-    pm_timer: 0xB008,
+    pm1a_event: PM_BASE,
+    pm1a_control: PM_BASE + 4,
+    pm_timer: PM_BASE + 8,
     gpe0: 0xAFE0,
     gpe0_len: 4,
     sci_irq: 9,

@@ -10,9 +10,8 @@ use std::collections::HashSet;
 use proptest::prelude::*;
 
 use super::*;
+use crate::addr::{GiB, MiB};
 
-const MIB: u64 = 1 << 20;
-const GIB: u64 = 1 << 30;
 const TIB: u64 = 1 << 40;
 
 // ---- the independent parser ----------------------------------------------------------------
@@ -286,8 +285,8 @@ fn check_contents(structures: &[Structure], info: &SmbiosInfo<'_>, ram: &[PhysRa
     let sizes = device_sizes_mib(structures);
     let total_mib: u64 = sizes.iter().sum();
     let ram_bytes: u64 = ram.iter().map(PhysRange::len).sum();
-    assert_eq!(total_mib, ram_bytes.div_ceil(MIB), "devices hold exactly the RAM");
-    assert!(sizes.iter().all(|&mib| mib > 0 && mib * MIB <= MAX_MEMORY_DEVICE_SIZE));
+    assert_eq!(total_mib, ram_bytes.div_ceil(MiB), "devices hold exactly the RAM");
+    assert!(sizes.iter().all(|&mib| mib > 0 && mib * MiB <= MAX_MEMORY_DEVICE_SIZE));
     let capacity_bytes = match array.dword(0x07) {
         0x8000_0000 => array.qword(0x0F),
         kib => {
@@ -295,7 +294,7 @@ fn check_contents(structures: &[Structure], info: &SmbiosInfo<'_>, ram: &[PhysRa
             u64::from(kib) << 10
         }
     };
-    assert_eq!(capacity_bytes, total_mib * MIB);
+    assert_eq!(capacity_bytes, total_mib * MiB);
     for mapped in of_kind(structures, 19) {
         assert_eq!(mapped.word(0x0C), array.handle);
     }
@@ -323,7 +322,7 @@ fn range(start: u64, end: u64) -> PhysRange {
 }
 
 fn xen_ram(mib: u64) -> Vec<PhysRange> {
-    vec![range(0, 0x9F000), range(MIB, mib * MIB)]
+    vec![range(0, 0x9F000), range(MiB, mib * MiB)]
 }
 
 // ---- unit tests ------------------------------------------------------------------------------
@@ -490,7 +489,7 @@ fn rom_size_counts_64k_blocks() {
 #[test]
 fn large_memory_uses_extended_sizes() {
     // 40 GiB: one device above the 32 GiB - 1 MiB Size limit.
-    let ram = vec![range(0, 0xA0000), range(MIB, 3 * GIB), range(4 * GIB, 41 * GIB)];
+    let ram = vec![range(0, 0xA0000), range(MiB, 3 * GiB), range(4 * GiB, 41 * GiB)];
     let info = SmbiosInfo::new(CpuTopology::sockets_only(4), &ram);
     let structures = build_and_check(&info, 0xFC00_0000, &ram);
     let device = of_kind(&structures, 17)[0];
@@ -498,15 +497,15 @@ fn large_memory_uses_extended_sizes() {
     assert_eq!(device.dword(0x1C), 40 * 1024);
 
     // Just below the limit: 0x7FFE MiB fits the Size field.
-    let ram = vec![range(0, 0x7FFE * MIB)];
+    let ram = vec![range(0, 0x7FFE * MiB)];
     let structures = build_and_check(&SmbiosInfo::new(CpuTopology::sockets_only(1), &ram), 0, &ram);
     assert_eq!(of_kind(&structures, 17)[0].word(0x0C), 0x7FFE);
-    let ram = vec![range(0, 0x7FFF * MIB)];
+    let ram = vec![range(0, 0x7FFF * MiB)];
     let structures = build_and_check(&SmbiosInfo::new(CpuTopology::sockets_only(1), &ram), 0, &ram);
     assert_eq!(of_kind(&structures, 17)[0].word(0x0C), 0x7FFF);
 
     // 3 TiB: twelve 256 GiB devices, capacity beyond the KiB field.
-    let ram = vec![range(0, 2 * GIB), range(4 * GIB, 3 * TIB + 2 * GIB)];
+    let ram = vec![range(0, 2 * GiB), range(4 * GiB, 3 * TIB + 2 * GiB)];
     let structures = build_and_check(&SmbiosInfo::new(CpuTopology::sockets_only(1), &ram), 0, &ram);
     assert_eq!(device_sizes_mib(&structures), vec![256 * 1024; 12]);
     let array = of_kind(&structures, 16)[0];
@@ -514,7 +513,7 @@ fn large_memory_uses_extended_sizes() {
     assert_eq!(array.qword(0x0F), 3 * TIB);
 
     // 600 GiB: two whole devices and the rest.
-    let ram = vec![range(0, 600 * GIB)];
+    let ram = vec![range(0, 600 * GiB)];
     let structures = build_and_check(&SmbiosInfo::new(CpuTopology::sockets_only(1), &ram), 0, &ram);
     assert_eq!(device_sizes_mib(&structures), vec![262_144, 262_144, 88 * 1024]);
 }
@@ -523,22 +522,22 @@ fn large_memory_uses_extended_sizes() {
 fn ranges_above_4tib_or_off_kib_boundaries_use_extended_addresses() {
     let ram = vec![
         range(0, 0x9FC00),                   // on KiB boundaries: KiB fields
-        range(MIB, MIB + 0x1800),            // 6 KiB: KiB fields
-        range(2 * MIB + 0x200, 3 * MIB),     // starts off a KiB boundary: extended
-        range(4 * TIB - GIB, 4 * TIB - MIB), // below 4 TiB: KiB fields
-        range(4 * TIB, 4 * TIB + GIB),       // at 4 TiB: extended
+        range(MiB, MiB + 0x1800),            // 6 KiB: KiB fields
+        range(2 * MiB + 0x200, 3 * MiB),     // starts off a KiB boundary: extended
+        range(4 * TIB - GiB, 4 * TIB - MiB), // below 4 TiB: KiB fields
+        range(4 * TIB, 4 * TIB + GiB),       // at 4 TiB: extended
     ];
     let info = SmbiosInfo::new(CpuTopology::sockets_only(1), &ram);
     let structures = build_and_check(&info, 0, &ram);
     let starts: Vec<u32> = of_kind(&structures, 19).iter().map(|s| s.dword(0x04)).collect();
-    assert_eq!(starts, [0, 1024, u32::MAX, ((4 * TIB - GIB) >> 10) as u32, u32::MAX]);
+    assert_eq!(starts, [0, 1024, u32::MAX, ((4 * TIB - GiB) >> 10) as u32, u32::MAX]);
 }
 
 #[test]
 fn ram_is_sorted_and_joined_before_it_is_described() {
-    let ram = [range(MIB, 2 * MIB), range(0, 0xA0000), range(2 * MIB, 8 * MIB)];
+    let ram = [range(MiB, 2 * MiB), range(0, 0xA0000), range(2 * MiB, 8 * MiB)];
     let info = SmbiosInfo::new(CpuTopology::sockets_only(1), &ram);
-    build_and_check(&info, 0, &[range(0, 0xA0000), range(MIB, 8 * MIB)]);
+    build_and_check(&info, 0, &[range(0, 0xA0000), range(MiB, 8 * MiB)]);
 }
 
 #[test]
@@ -549,10 +548,10 @@ fn bad_ram_is_an_error() {
     assert_eq!(build(&[range(5, 5)]), Err(SmbiosError::EmptyRamRange(range(5, 5))));
     assert_eq!(build(&[range(9, 5)]), Err(SmbiosError::EmptyRamRange(range(9, 5))));
     assert_eq!(
-        build(&[range(2 * MIB, 4 * MIB), range(0, 3 * MIB)]),
+        build(&[range(2 * MiB, 4 * MiB), range(0, 3 * MiB)]),
         Err(SmbiosError::RamRangesOverlap {
-            first: range(0, 3 * MIB),
-            second: range(2 * MIB, 4 * MIB)
+            first: range(0, 3 * MiB),
+            second: range(2 * MiB, 4 * MiB)
         })
     );
     let many: Vec<PhysRange> = (0..129).map(|i| range(i * 0x2000, i * 0x2000 + 0x1000)).collect();
@@ -683,8 +682,8 @@ fn string_strategy() -> impl Strategy<Value = String> {
 fn ram_strategy() -> impl Strategy<Value = Vec<PhysRange>> {
     prop::collection::vec(
         (
-            prop_oneof![0u64..0x10_0000, 0u64..64 * GIB, 0u64..8 * TIB],
-            prop_oneof![1u64..0x10_0000, 1u64..64 * GIB, 1u64..2 * TIB],
+            prop_oneof![0u64..0x10_0000, 0u64..64 * GiB, 0u64..8 * TIB],
+            prop_oneof![1u64..0x10_0000, 1u64..64 * GiB, 1u64..2 * TIB],
         ),
         1..12,
     )

@@ -186,7 +186,7 @@ fn topology<P: PortIo, A: DmaAddressing>(
     const MAX_CPUS_ITEM: u16 = 0x0F;
     const E820_ENTRY: usize = 20;
     const E820_RAM: u32 = 1;
-    const FOUR_GIB: u64 = 1 << 32;
+    use crate::addr::FOUR_GIB;
     let Some(mut fw_cfg) = fw_cfg else {
         return Ok(MachineTopology::default());
     };

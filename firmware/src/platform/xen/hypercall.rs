@@ -23,6 +23,7 @@ pub trait Hypercall {
 
 impl Hypercall for HypercallPage {
     unsafe fn call(&mut self, op: u32, args: [u64; 5]) -> i64 {
+        crate::stats::HYPERCALLS.write();
         // SAFETY: forwarded contract.
         unsafe { HypercallPage::call(self, op, args) }
     }

@@ -12,10 +12,10 @@ use log::{debug, info, warn};
 
 use super::abi::{E820Entry, ReservedDeviceMemory};
 use super::{Hypercall, XenError, XenSetup};
+use crate::addr::FOUR_GIB;
 use crate::bootinfo::{MemoryKind, MemoryRegion, PhysRange};
 use crate::layout::{self, HOLE_END};
 
-const FOUR_GIB: u64 = 1 << 32;
 /// Where hvmloader's default low MMIO window starts (`HVM_BELOW_4G_MMIO_START`): an
 /// `mmio_hole_size` smaller than 4 GiB minus this is ignored, as hvmloader does.
 pub const HVM_BELOW_4G_MMIO_START: u64 = 0xF000_0000;

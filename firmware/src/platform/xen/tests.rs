@@ -1237,8 +1237,7 @@ mod mmio_hole_relocation {
             .collect()
     }
 
-    const GIB: u64 = 1 << 30;
-    const MIB: u64 = 1 << 20;
+    use crate::addr::{GiB, MiB};
 
     /// A guest with 5 GiB the way libxl lays it out: RAM to 0xF0000000, 1 GiB above 4 GiB.
     fn e820_5g() -> Vec<E820Entry> {
@@ -1246,7 +1245,7 @@ mod mmio_hole_relocation {
             e820(0, 0x9_F000, 1),
             e820(0x10_0000, 0xF000_0000 - 0x10_0000, 1),
             e820(0xFC00_0000, 0x400_0000, 2),
-            e820(1 << 32, GIB, 1),
+            e820(1 << 32, GiB, 1),
         ]
     }
 
@@ -1464,9 +1463,9 @@ mod mmio_hole_relocation {
     fn relocation_allowed_and_needed_moves_the_ram_in_hvmloaders_chunks() {
         // 256 + 64 + 16 MiB of BARs, 192 MiB of hole: hvmloader takes 0xE0000000.
         let bars = topology(vec![
-            device(2, &[(MEM32, 256 * MIB)]),
-            device(3, &[(MEM64, 64 * MIB)]),
-            device(4, &[(MEM32, 16 * MIB)]),
+            device(2, &[(MEM32, 256 * MiB)]),
+            device(3, &[(MEM64, 64 * MiB)]),
+            device(4, &[(MEM32, 16 * MiB)]),
         ]);
         let (_m, mut s) = setup(&[], e820_5g(), 0x14_0000);
         assert!(s.config.allow_memory_relocate, "hvmloader's default");
@@ -1487,10 +1486,10 @@ mod mmio_hole_relocation {
     fn relocation_without_high_ram_starts_at_4g_and_may_take_several_steps() {
         // 528 MiB of BARs: 0xE0000000 holds 448 MiB, so 0xC0000000, 0x30000 pages.
         let bars = topology(vec![
-            device(2, &[(MEM32, 256 * MIB)]),
-            device(3, &[(MEM64, 128 * MIB)]),
-            device(4, &[(MEM32, 128 * MIB)]),
-            device(5, &[(MEM32, 16 * MIB)]),
+            device(2, &[(MEM32, 256 * MiB)]),
+            device(3, &[(MEM64, 128 * MiB)]),
+            device(4, &[(MEM32, 128 * MiB)]),
+            device(5, &[(MEM32, 16 * MiB)]),
         ]);
         let (_m, mut s) = setup(&[], e820_low_only(), 0);
         let fitted = fit(&mut s, &bars).unwrap();
@@ -1515,10 +1514,10 @@ mod mmio_hole_relocation {
         // hvmloader: no growth over RAM; 64-bit BARs high while the rest does not fit; the
         // 256 MiB 32-bit BAR has no room and is left unassigned; the others fit low.
         let bars = topology(vec![
-            device(2, &[(MEM32, 256 * MIB)]),
-            device(3, &[(MEM64, 128 * MIB)]),
-            device(4, &[(MEM32, 128 * MIB)]),
-            device(5, &[(MEM32, 16 * MIB)]),
+            device(2, &[(MEM32, 256 * MiB)]),
+            device(3, &[(MEM64, 128 * MiB)]),
+            device(4, &[(MEM32, 128 * MiB)]),
+            device(5, &[(MEM32, 16 * MiB)]),
         ]);
         let keys = [("hvmloader/allow-memory-relocate", "0")];
         let (_m, mut s) = setup(&keys, e820_5g(), 0x14_0000);
@@ -1538,7 +1537,7 @@ mod mmio_hole_relocation {
         assert_eq!(plan.unplaced.len(), 1);
         assert_eq!(
             (plan.unplaced[0].size, plan.unplaced[0].reason),
-            (256 * MIB, UnplacedReason::NoSpace)
+            (256 * MiB, UnplacedReason::NoSpace)
         );
         assert!(base(&plan, 1).unwrap() >= 0x1_4000_0000, "64-bit BAR above RAM above 4 GiB");
         for index in [2, 3] {
@@ -1548,7 +1547,7 @@ mod mmio_hole_relocation {
             hole: fitted.hole,
             limit: fitted.limit,
             unplaced: 1,
-            bytes: 256 * MIB,
+            bytes: 256 * MiB,
         };
         assert_eq!(
             format!("{}", XenError::Hole(err)),
@@ -1561,7 +1560,7 @@ mod mmio_hole_relocation {
 
     #[test]
     fn bars_that_fit_move_nothing() {
-        let bars = topology(vec![device(2, &[(MEM32, 64 * MIB)]), device(3, &[(MEM64, 64 * MIB)])]);
+        let bars = topology(vec![device(2, &[(MEM32, 64 * MiB)]), device(3, &[(MEM64, 64 * MiB)])]);
         let (_m, mut s) = setup(&[], e820_5g(), 0x14_0000);
         let map_before = s.memory_map.clone();
         let fitted = fit(&mut s, &bars).unwrap();
@@ -1573,7 +1572,7 @@ mod mmio_hole_relocation {
 
     #[test]
     fn a_fixed_mmio_hole_size_does_not_grow() {
-        let bars = topology(vec![device(2, &[(MEM32, 256 * MIB)])]);
+        let bars = topology(vec![device(2, &[(MEM32, 256 * MiB)])]);
         let keys = [("platform/mmio_hole_size", "0x10000000")];
         let (_m, mut s) = setup(&keys, e820_5g(), 0x14_0000);
         let fitted = fit(&mut s, &bars).unwrap();
@@ -1584,7 +1583,7 @@ mod mmio_hole_relocation {
     #[test]
     fn when_even_2_gib_is_short_the_hole_goes_to_2_gib_as_hvmloaders() {
         // Two 1 GiB 32-bit BARs cannot both fit below 0xFC000000.
-        let bars = topology(vec![device(2, &[(MEM32, GIB)]), device(3, &[(MEM32, GIB)])]);
+        let bars = topology(vec![device(2, &[(MEM32, GiB)]), device(3, &[(MEM32, GiB)])]);
         let (_m, mut s) = setup(&[], e820_5g(), 0x14_0000);
         let fitted = fit(&mut s, &bars).unwrap();
         assert_eq!(
@@ -1603,7 +1602,7 @@ mod mmio_hole_relocation {
 
     #[test]
     fn a_refused_move_is_an_error_and_hvm_info_says_what_moved() {
-        let bars = topology(vec![device(2, &[(MEM32, 256 * MIB)])]);
+        let bars = topology(vec![device(2, &[(MEM32, 256 * MiB)])]);
         let (_m, mut s) = setup(&[], e820_5g(), 0x14_0000);
         s.xen.raw().fail_call = Some(1);
         let map_before = s.memory_map.clone();
@@ -1621,10 +1620,10 @@ mod mmio_hole_relocation {
     fn ram_that_cannot_move_stops_the_growth_a_step_before() {
         // 528 MiB of BARs want 0xC0000000, but a boot module lies at 0xD1000000.
         let bars = topology(vec![
-            device(2, &[(MEM32, 256 * MIB)]),
-            device(3, &[(MEM64, 128 * MIB)]),
-            device(4, &[(MEM32, 128 * MIB)]),
-            device(5, &[(MEM32, 16 * MIB)]),
+            device(2, &[(MEM32, 256 * MiB)]),
+            device(3, &[(MEM64, 128 * MiB)]),
+            device(4, &[(MEM32, 128 * MiB)]),
+            device(5, &[(MEM32, 16 * MiB)]),
         ]);
         let (_m, mut s) = setup(&[], e820_5g(), 0x14_0000);
         let module = PhysRange { start: 0xD100_0000, end: 0xD104_0000 };
