@@ -74,6 +74,7 @@ pub struct ExtraTables<'a> {
 
 impl ExtraTables<'_> {
     /// No extra tables (QEMU, and the tests of the platform's own tables).
+    #[cfg(test)]
     pub const NONE: ExtraTables<'static> =
         ExtraTables { tpm: None, laptop_slate: false, cpu_hotplug: false, passthrough: &[] };
 }

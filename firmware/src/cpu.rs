@@ -38,11 +38,11 @@ use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use log::{debug, info, warn};
 
-pub use list::{Cpu, CpuList, CpuListError, MAX_XAPIC_ID, Socket};
-pub use mtrr::{
-    FIXED_C0000_TYPE, MemType, MtrrCaps, MtrrError, MtrrLayout, MtrrRequest, VariableRange,
-};
-pub use topology::{Topology, TopologySource, initial_apic_id};
+pub use list::{Cpu, CpuList, CpuListError};
+pub use mtrr::{MtrrCaps, MtrrError, MtrrLayout, MtrrRequest};
+#[cfg(test)]
+pub use topology::TopologySource;
+pub use topology::{Topology, initial_apic_id};
 
 use crate::arch::{
     AP_BOOT_PAGE, ApFault, ApTrampoline, Destination, IOAPIC_ID_MASK, IcrStuck, IoApic, Ipi,

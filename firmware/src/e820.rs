@@ -190,6 +190,7 @@ impl E820Builder {
     }
 
     /// The claims made so far, the platform's non-RAM entries first.
+    #[cfg(test)]
     pub fn claims(&self) -> &[Claim] {
         &self.claims
     }
@@ -253,10 +254,6 @@ impl E820Map {
 
     pub fn len(&self) -> usize {
         self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
     }
 
     /// The ranges left as RAM for the next owner.

@@ -17,8 +17,8 @@ pub mod pir;
 #[cfg(test)]
 mod tests;
 
-pub use mptable::{MpCpu, MpError, MpInput, MpWritten, PciIntx, mp_table_len, write_mp_table};
-pub use pir::{PirError, PirInput, pir_len, write_pir};
+pub use mptable::{MpCpu, MpError, MpInput, PciIntx, write_mp_table};
+pub use pir::{PirError, PirInput, write_pir};
 
 use crate::pci::{IntxPin, IntxRoute};
 
@@ -53,10 +53,12 @@ impl Bus0Pins {
         device < 32 && self.used & (1 << (u32::from(device) * 4 + u32::from(pin.index()))) != 0
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.used.count_ones() as usize
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.used == 0
     }

@@ -40,22 +40,22 @@
 
 extern crate alloc;
 
-pub mod acpi;
+mod acpi;
 pub mod addr;
 pub mod arch;
 pub mod boot;
-pub mod bootinfo;
-pub mod chipset;
-pub mod cmdline;
+mod bootinfo;
+mod chipset;
+mod cmdline;
 pub mod console;
-pub mod cpu;
-pub mod e820;
-pub mod handoff;
-pub mod layout;
-pub mod legacy;
-pub mod pci;
+mod cpu;
+mod e820;
+mod handoff;
+mod layout;
+mod legacy;
+mod pci;
 pub mod platform;
-pub mod smbios;
-pub mod sort;
+mod smbios;
+mod sort;
 pub mod stats;
-pub mod time;
+mod time;

@@ -9,8 +9,8 @@ mod mem;
 pub mod cpu;
 pub mod heap;
 
+use hvmloader::addr::PhysRange;
 use hvmloader::boot::ImageLayout;
-use hvmloader::bootinfo::PhysRange;
 
 unsafe extern "C" {
     // Bounds of the loaded image, from linker.ld (only their addresses are used).

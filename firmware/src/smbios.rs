@@ -69,22 +69,14 @@ pub const FIRMWARE_MINOR_RELEASE: u8 = parse_version_part(env!("CARGO_PKG_VERSIO
 /// Bits of the BIOS Characteristics field of type 0 (section 7.1.1, table "BIOS
 /// Characteristics") and of its two extension bytes (section 7.1.2.1 and 7.1.2.2).
 pub mod bios_characteristics {
-    pub const NOT_SUPPORTED: u64 = 1 << 3;
     pub const PCI: u64 = 1 << 7;
-    pub const PLUG_AND_PLAY: u64 = 1 << 9;
-    pub const BOOT_FROM_CD: u64 = 1 << 15;
-    pub const SELECTABLE_BOOT: u64 = 1 << 16;
     pub const EDD: u64 = 1 << 19;
 
     /// Extension byte 1.
     pub const EXT1_ACPI: u8 = 1 << 0;
-    pub const EXT1_USB_LEGACY: u8 = 1 << 1;
 
-    /// Extension byte 2.
-    pub const EXT2_BIOS_BOOT_SPECIFICATION: u8 = 1 << 0;
     /// Windows' SVVP certification wants it, which is why Xen and SeaBIOS set it.
     pub const EXT2_TARGETED_CONTENT_DISTRIBUTION: u8 = 1 << 2;
-    pub const EXT2_UEFI: u8 = 1 << 3;
     pub const EXT2_VIRTUAL_MACHINE: u8 = 1 << 4;
 }
 
@@ -131,8 +123,6 @@ impl Default for BiosInfo<'_> {
 
 /// Wake-up Type values of type 1 (section 7.2.2).
 pub mod wake_up_type {
-    pub const OTHER: u8 = 0x01;
-    pub const UNKNOWN: u8 = 0x02;
     pub const POWER_SWITCH: u8 = 0x06;
 }
 
@@ -195,9 +185,6 @@ impl Default for BaseboardInfo<'_> {
 /// Chassis types of type 3 (section 7.4.1).
 pub mod chassis_type {
     pub const OTHER: u8 = 0x01;
-    pub const UNKNOWN: u8 = 0x02;
-    pub const DESKTOP: u8 = 0x03;
-    pub const MAIN_SERVER_CHASSIS: u8 = 0x11;
 }
 
 /// Type 3 contents (section 7.4, System Enclosure or Chassis).
@@ -549,6 +536,7 @@ impl SmbiosTable {
         Ok(table)
     }
 
+    #[cfg(test)]
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
     }
@@ -557,16 +545,12 @@ impl SmbiosTable {
         self.bytes.len()
     }
 
-    /// Never true: a table holds at least the end-of-table structure.
-    pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
-    }
-
     pub fn structure_count(&self) -> u16 {
         self.structure_count
     }
 
     /// The longest structure, formatted area and strings together (section 5.2.1).
+    #[cfg(test)]
     pub fn max_structure_size(&self) -> u16 {
         self.max_structure_size
     }
@@ -636,6 +620,7 @@ impl SmbiosTable {
 }
 
 /// Builds the table and writes it to `buf` at `table_paddr` in one go.
+#[cfg(test)]
 pub fn write_tables(
     info: &SmbiosInfo<'_>,
     buf: &mut [u8],

@@ -131,6 +131,7 @@ pub const S3_SLP_TYP: u8 = 1;
 pub const XEN_S4_SLP_TYP: u8 = 0;
 /// SLP_TYP for S4 on QEMU: its PM devices' `s4_val` property, 2 unless changed (QEMU
 /// reports the configured value in fw_cfg `etc/system-states`).
+#[cfg(test)]
 pub const QEMU_DEFAULT_S4_SLP_TYP: u8 = 2;
 /// PM1_CNT.SLP_TYP is a 3-bit field.
 const MAX_SLP_TYP: u8 = 7;

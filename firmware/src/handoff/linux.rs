@@ -452,6 +452,7 @@ impl LinuxPayload {
         Ok(Some(LinuxPayload { header, layout, cmdline }))
     }
 
+    #[cfg(test)]
     pub fn layout(&self) -> &Layout {
         &self.layout
     }

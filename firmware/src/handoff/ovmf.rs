@@ -72,6 +72,7 @@ const MAX_TABLES: usize = 8;
 const E820_OFFSET: usize = TABLES_OFFSET + MAX_TABLES * 8;
 /// Bytes written at [`INFO_ADDRESS`] at most: one page, below the real-mode trampoline.
 pub const INFO_PAGE_LEN: usize = E820_OFFSET + MAX_E820_ENTRIES * E820_ENTRY_SIZE;
+const _: () = assert!(INFO_PAGE_LEN <= crate::addr::PAGE_SIZE as usize, "one page");
 
 /// The real-mode copy of the image's last 64 KiB, where F000:FFF0 lands.
 pub const LOW_CHUNK: PhysRange = PhysRange { start: BIOS_END - 0x1_0000, end: BIOS_END };
@@ -451,11 +452,13 @@ impl OvmfPayload {
         Ok(OvmfPayload { flash, moved })
     }
 
+    #[cfg(test)]
     pub fn flash(&self) -> PhysRange {
         self.flash
     }
 
     /// RAM moved behind the flash (reserved in the map OVMF gets).
+    #[cfg(test)]
     pub fn moved(&self) -> &[PhysRange] {
         &self.moved
     }

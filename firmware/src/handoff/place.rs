@@ -41,6 +41,7 @@ impl FreeMemory {
     }
 
     /// The free ranges.
+    #[cfg(test)]
     pub fn ranges(&self) -> &[PhysRange] {
         &self.free
     }

@@ -37,6 +37,7 @@ const E820_OFFSET: usize = 0x40;
 /// Bytes written at [`INFO_ADDRESS`] at most: everything stays within one page, below the
 /// real-mode trampoline (`arch::realmode::TRAMPOLINE_BASE`).
 pub const INFO_PAGE_LEN: usize = E820_OFFSET + MAX_E820_ENTRIES * E820_ENTRY_SIZE;
+const _: () = assert!(INFO_PAGE_LEN <= crate::addr::PAGE_SIZE as usize, "one page");
 
 /// The BIOS image ends here; the CPU's real-mode reset vector is its last 16 bytes.
 pub const BIOS_END: u64 = 0x10_0000;
@@ -127,6 +128,8 @@ pub(super) fn check_ram(
 /// A SeaBIOS image loaded to end at 1 MiB.
 #[derive(Debug)]
 pub struct SeabiosPayload {
+    /// Where the image went (logged when loaded; the tests check it).
+    #[cfg(test)]
     image: PhysRange,
 }
 
@@ -187,9 +190,13 @@ impl SeabiosPayload {
             return Err(HandoffError::NoResetVector { what: "SeaBIOS" });
         }
         info!("SeaBIOS: {source} ({} KiB) at {image}", size >> 10);
-        Ok(SeabiosPayload { image })
+        Ok(SeabiosPayload {
+            #[cfg(test)]
+            image,
+        })
     }
 
+    #[cfg(test)]
     pub fn image(&self) -> PhysRange {
         self.image
     }

@@ -271,6 +271,7 @@ impl fmt::Display for MpError {
 
 /// Bytes [`write_mp_table`] writes for `cpus` CPUs and `pci_intx` PCI interrupt pins:
 /// 220 + 20 per CPU + 8 per pin.
+#[cfg(test)]
 pub const fn mp_table_len(cpus: usize, pci_intx: usize) -> usize {
     FLOATING_POINTER_LEN + config_len(cpus, pci_intx)
 }
