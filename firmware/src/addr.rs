@@ -4,16 +4,14 @@
 use core::fmt;
 
 /// The x86 page.
-pub const PAGE_SIZE: u64 = 0x1000;
-#[allow(non_upper_case_globals)] // the unit's own spelling
-pub const KiB: u64 = 1 << 10;
+pub(crate) const PAGE_SIZE: u64 = 0x1000;
 #[allow(non_upper_case_globals)]
-pub const MiB: u64 = 1 << 20;
+pub(crate) const MiB: u64 = 1 << 20;
 #[allow(non_upper_case_globals)]
-pub const GiB: u64 = 1 << 30;
+pub(crate) const GiB: u64 = 1 << 30;
 /// Everything the firmware touches before the hand-off lies below this (the entry code
 /// identity-maps exactly this much).
-pub const FOUR_GIB: u64 = 4 * GiB;
+pub(crate) const FOUR_GIB: u64 = 4 * GiB;
 
 /// A half-open range of physical addresses, `[start, end)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

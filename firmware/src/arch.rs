@@ -22,27 +22,28 @@ mod msr;
 mod paging;
 mod pit;
 mod port;
-pub mod realmode;
+pub(crate) mod realmode;
 mod tsc;
 
-pub use acpi_handler::{IdentityAcpiHandler, PhysicalMapper, parse_acpi_tables};
-pub use ap_boot::{AP_BOOT_PAGE, ApFault, ApTrampoline};
+pub(crate) use acpi_handler::{IdentityAcpiHandler, PhysicalMapper, parse_acpi_tables};
+pub(crate) use ap_boot::{AP_BOOT_PAGE, ApFault, ApTrampoline};
 #[cfg(test)]
-pub use buffer_mapper::BufferMapper;
-pub use claims::ClaimError;
-pub use handoff::PhysMemoryMut;
-pub use hypercall::HypercallPage;
-pub use ioapic::{IOAPIC_BASE, IOAPIC_ID_MASK, IOAPIC_WINDOW, IoApic};
-pub use lapic::{Destination, IcrStuck, Ipi, LocalApic};
-pub use local_cpu::{LocalCpu, MAX_VARIABLE_MTRRS, MtrrRegisters};
-pub use machine::{
-    Claimed, DEBUG_EXIT_PORT, DebugPort, Jump, LoadWindow, Machine, RamRegion, debug_exit,
+pub(crate) use buffer_mapper::BufferMapper;
+pub(crate) use claims::ClaimError;
+pub(crate) use handoff::PhysMemoryMut;
+pub(crate) use hypercall::HypercallPage;
+pub(crate) use ioapic::{IOAPIC_BASE, IOAPIC_ID_MASK, IOAPIC_WINDOW, IoApic};
+pub(crate) use lapic::{Destination, IcrStuck, Ipi, LocalApic};
+pub(crate) use local_cpu::{LocalCpu, MAX_VARIABLE_MTRRS, MtrrRegisters};
+pub use machine::Machine;
+pub(crate) use machine::{DebugPort, Jump, LoadWindow, RamRegion, debug_exit};
+pub(crate) use memory::{
+    IdentityMapped, PhysMemory, PhysReadError, read_volatile, write_read_volatile,
 };
-pub use memory::{IdentityMapped, PhysMemory, PhysReadError, read_volatile, write_read_volatile};
-pub use mmio::{Mmio, MmioRegion};
-pub use pit::Pit;
-pub use port::{HwPorts, PortIo};
-pub use tsc::rdtsc;
+pub(crate) use mmio::{Mmio, MmioRegion};
+pub(crate) use pit::Pit;
+pub(crate) use port::{HwPorts, PortIo};
+pub(crate) use tsc::rdtsc;
 
 /// Result of `CPUID` for one leaf/subleaf.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,14 +55,14 @@ pub struct CpuidResult {
 }
 
 /// Executes `CPUID`.
-pub fn cpuid(leaf: u32, subleaf: u32) -> CpuidResult {
+pub(crate) fn cpuid(leaf: u32, subleaf: u32) -> CpuidResult {
     let r = core::arch::x86_64::__cpuid_count(leaf, subleaf);
     CpuidResult { eax: r.eax, ebx: r.ebx, ecx: r.ecx, edx: r.edx }
 }
 
 /// A deliberate failure (command line `fault=`), for testing the fatal paths.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fault {
+pub(crate) enum DeliberateFault {
     PageFault,
     InvalidOpcode,
     StackOverflow,
@@ -69,19 +70,19 @@ pub enum Fault {
 }
 
 /// Fails on purpose, to prove the fatal paths report their cause.
-pub fn provoke(fault: Fault) -> ! {
+pub(crate) fn provoke(fault: DeliberateFault) -> ! {
     match fault {
-        Fault::PageFault => {
+        DeliberateFault::PageFault => {
             // SAFETY: none needed for correctness: page 0 is unmapped, so this read faults
             // before it returns, which is the point.
             let value = unsafe { core::ptr::read_volatile(core::ptr::null::<u64>()) };
             panic!("reading address 0 returned {value:#x} instead of faulting")
         }
-        Fault::InvalidOpcode => {
+        DeliberateFault::InvalidOpcode => {
             // SAFETY: `ud2` raises #UD and never returns.
             unsafe { core::arch::asm!("ud2", options(noreturn)) }
         }
-        Fault::StackOverflow => {
+        DeliberateFault::StackOverflow => {
             #[allow(unconditional_recursion)] // the guard page ends it
             fn recurse(depth: u64) -> u64 {
                 let frame = core::hint::black_box([depth; 64]);
@@ -89,12 +90,12 @@ pub fn provoke(fault: Fault) -> ! {
             }
             panic!("recursion ended at {}", recurse(0))
         }
-        Fault::Panic => panic!("deliberate panic (fault=panic)"),
+        DeliberateFault::Panic => panic!("deliberate panic (fault=panic)"),
     }
 }
 
 /// Stops this CPU for good: interrupts off, halt forever.
-pub fn halt_forever() -> ! {
+pub(crate) fn halt_forever() -> ! {
     loop {
         x86_64::instructions::interrupts::disable();
         x86_64::instructions::hlt();

@@ -18,7 +18,7 @@ mod pci;
 mod tables;
 
 use board::Board;
-pub use hardware::{HandedOff, Hardware};
+pub(crate) use hardware::Hardware;
 
 use crate::acpi::numa::NumaTables;
 use crate::arch::{ClaimError, Machine, Pit, rdtsc};
@@ -43,7 +43,7 @@ pub struct ImageLayout {
 
 /// A condition the firmware cannot continue from.
 #[derive(Debug)]
-pub enum Fatal {
+pub(crate) enum Fatal {
     BootInfo(BootInfoError),
     Cmdline(alloc::string::String),
     Chipset(ChipsetError),
@@ -151,7 +151,7 @@ impl From<ChipsetError> for Fatal {
 
 /// What a completed run found, for the closing summary line.
 #[derive(Debug)]
-pub struct Summary {
+pub(crate) struct Summary {
     pub platform: Platform,
     pub chipset: Chipset,
     pub ram_bytes: u64,

@@ -29,7 +29,7 @@ pub struct Options {
     pub fault: Option<Fault>,
 }
 
-pub use crate::arch::Fault;
+pub(crate) use crate::arch::DeliberateFault as Fault;
 
 /// A command line the firmware does not understand.
 #[derive(Clone, Debug, PartialEq, Eq)]

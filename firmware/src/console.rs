@@ -18,7 +18,7 @@
 //! accesses as the sink allows: one string write to 0xE9, and to COM1 one status read and
 //! one string write per 16 bytes ([`uart`]).
 
-pub mod uart;
+pub(crate) mod uart;
 
 use core::fmt::{self, Write};
 use core::str::FromStr;
@@ -31,7 +31,7 @@ use crate::stats::Counted;
 use uart::Uart;
 
 /// Every console line starts with this.
-pub const LINE_PREFIX: &str = "hvmrs";
+pub(crate) const LINE_PREFIX: &str = "hvmrs";
 
 const COM1: u16 = 0x3F8;
 /// Bochs/QEMU debugcon answers reads of its port with the port number.
@@ -42,7 +42,7 @@ const EARLY_LOG_BYTES: usize = 4096;
 
 /// Which sinks the log goes to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConsoleChoice {
+pub(crate) enum ConsoleChoice {
     /// Port 0xE9 only (`e9`).
     DebugPort,
     /// COM1 only (`com1`).
@@ -207,7 +207,7 @@ impl Log for Logger {
 
 /// Where the log goes, as [`init`] or [`configure`] left it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ConsoleStatus {
+pub(crate) struct ConsoleStatus {
     pub debug_port: bool,
     /// COM1 is on; `Some(true)` with its FIFO in use.
     pub com1: Option<bool>,
@@ -249,7 +249,7 @@ fn open_com1(ports: Option<&Counted<HwPorts>>) -> Option<Uart<Counted<HwPorts>>>
 /// Sets up the platform's default sinks (see the module documentation) and installs the
 /// logger at `info`. `under_xen`: 0xE9 only, without probing (Xen's 0xE9 handler takes
 /// writes only) and without touching COM1.
-pub fn init(machine: &Machine, under_xen: bool) -> ConsoleStatus {
+pub(crate) fn init(machine: &Machine, under_xen: bool) -> ConsoleStatus {
     let mut sinks = SINKS.lock();
     sinks.ports = Some(Counted(machine.ports()));
     if under_xen {
@@ -271,7 +271,7 @@ pub fn init(machine: &Machine, under_xen: bool) -> ConsoleStatus {
 /// Applies the console choice once it is known (`None`: keep the platform's default), and
 /// replays the early log to each sink it turns on. Later calls change nothing. When COM1
 /// is asked for and no UART answers, 0xE9 stays on so the log still goes somewhere.
-pub fn configure(choice: Option<ConsoleChoice>) -> ConsoleStatus {
+pub(crate) fn configure(choice: Option<ConsoleChoice>) -> ConsoleStatus {
     let mut sinks = SINKS.lock();
     if sinks.early.stopped {
         return status(&sinks);

@@ -73,12 +73,6 @@ pub const MAX_CPUS: usize = 1024;
 #[derive(Debug)]
 pub struct CpuSetup {
     pub cpus: CpuList,
-    /// The layout every CPU runs with; `None` on a CPU without MTRRs.
-    pub mtrr: Option<MtrrLayout>,
-    /// The local APICs run in x2APIC mode (the BSP was in it, the APs were switched).
-    pub x2apic_mode: bool,
-    /// Time from the first INIT until the last AP checked in.
-    pub ap_startup_us: u64,
 }
 
 /// The I/O APIC as [`init_ioapic`] left it, for the MADT.
@@ -373,7 +367,7 @@ pub fn bring_up(
         ap_startup_us / 1000,
         if mtrr.is_some() { "identical on every CPU" } else { "not supported" }
     );
-    Ok(CpuSetup { cpus, mtrr, x2apic_mode, ap_startup_us })
+    Ok(CpuSetup { cpus })
 }
 
 /// Clears the check-in records and installs [`ap_main`] in the start-up page.

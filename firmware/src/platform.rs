@@ -4,8 +4,8 @@
 //! hvmloader) and plain QEMU started with `-kernel` (CI and demos). They differ in where
 //! machine facts come from and in how the firmware ends.
 
-pub mod fw_cfg;
-pub mod xen;
+pub(crate) mod fw_cfg;
+pub(crate) mod xen;
 
 use core::fmt;
 
@@ -13,7 +13,7 @@ use crate::arch::halt_forever;
 
 /// The hypervisor under us.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Platform {
+pub(crate) enum Platform {
     /// Xen, found through its CPUID leaves.
     Xen(xen::XenCpuid),
     /// No Xen: QEMU (or another PVH loader) started us.
@@ -38,16 +38,10 @@ impl fmt::Display for Platform {
     }
 }
 
-pub use crate::arch::DEBUG_EXIT_PORT;
 /// Written on a normal end with nothing to hand off to: QEMU exits with status 33.
-pub const EXIT_SUCCESS: u8 = 0x10;
+pub(crate) const EXIT_SUCCESS: u8 = 0x10;
 /// Written on any fatal error: QEMU exits with status 35.
-pub const EXIT_FAILURE: u8 = 0x11;
-
-/// QEMU's exit status for a value written to [`DEBUG_EXIT_PORT`].
-pub const fn qemu_exit_status(code: u8) -> i32 {
-    ((code as i32) << 1) | 1
-}
+pub(crate) const EXIT_FAILURE: u8 = 0x11;
 
 fn stop(code: u8) -> ! {
     // Under Xen (once the hypercall page is in): end the domain the way the toolstack
@@ -62,7 +56,7 @@ fn stop(code: u8) -> ! {
 }
 
 /// Normal end when there is nothing to hand off to.
-pub fn success_stop() -> ! {
+pub(crate) fn success_stop() -> ! {
     stop(EXIT_SUCCESS)
 }
 

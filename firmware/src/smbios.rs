@@ -258,6 +258,7 @@ pub struct CpuTopology {
 
 impl CpuTopology {
     /// `vcpus` single-threaded sockets: how Xen's hvmloader has always shown HVM vCPUs.
+    #[cfg(test)]
     pub fn sockets_only(vcpus: u16) -> Self {
         CpuTopology { sockets: vcpus, cores_per_socket: 1, threads_per_core: 1 }
     }

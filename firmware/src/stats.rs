@@ -30,7 +30,7 @@ use crate::time::{TscRate, ticks_to_us, tsc_rate};
 /// Ports or device registers whose every access is counted: port accesses by what the port
 /// is ([`port_counter`]), register accesses as [`MMIO`].
 #[derive(Clone, Debug)]
-pub struct Counted<T>(pub T);
+pub(crate) struct Counted<T>(pub T);
 
 impl<P: PortIo> PortIo for Counted<P> {
     fn read8(&mut self, port: u16) -> u8 {
@@ -97,7 +97,7 @@ impl<R: Mmio> Mmio for Counted<R> {
 
 /// Reads and writes through one door.
 #[derive(Debug)]
-pub struct Counter {
+pub(crate) struct Counter {
     reads: AtomicU32,
     writes: AtomicU32,
     /// Bytes moved by string writes (counted once each in `writes`).
@@ -142,25 +142,25 @@ impl Counter {
 }
 
 /// Config-space accesses through CF8/CFC ([`crate::pci::Cf8`]).
-pub static CF8: Counter = Counter::new();
+pub(crate) static CF8: Counter = Counter::new();
 /// The port accesses CF8/CFC config accesses are made of (two each).
-pub static CF8_PORTS: Counter = Counter::new();
+pub(crate) static CF8_PORTS: Counter = Counter::new();
 /// Config-space accesses through ECAM ([`crate::pci::Ecam`]).
-pub static ECAM: Counter = Counter::new();
+pub(crate) static ECAM: Counter = Counter::new();
 /// COM1's registers (0x3F8-0x3FF).
-pub static COM1: Counter = Counter::new();
+pub(crate) static COM1: Counter = Counter::new();
 /// The 0xE9 debug port.
-pub static DEBUG_PORT: Counter = Counter::new();
+pub(crate) static DEBUG_PORT: Counter = Counter::new();
 /// The PIT (0x40-0x43) and its gate at port 0x61.
-pub static PIT: Counter = Counter::new();
+pub(crate) static PIT: Counter = Counter::new();
 /// QEMU's fw_cfg (0x510-0x51B).
-pub static FW_CFG: Counter = Counter::new();
+pub(crate) static FW_CFG: Counter = Counter::new();
 /// Every other port.
-pub static PORT: Counter = Counter::new();
+pub(crate) static PORT: Counter = Counter::new();
 /// Every [`crate::arch::MmioRegion`] access, ECAM included.
-pub static MMIO: Counter = Counter::new();
+pub(crate) static MMIO: Counter = Counter::new();
 /// Hypercalls (as writes).
-pub static HYPERCALLS: Counter = Counter::new();
+pub(crate) static HYPERCALLS: Counter = Counter::new();
 
 /// TSC at the first counted access; 0 until then.
 static START_TSC: AtomicU64 = AtomicU64::new(0);
@@ -174,7 +174,7 @@ fn note_start() {
 
 /// The counter for a port access.
 #[inline]
-pub fn port_counter(port: u16) -> &'static Counter {
+pub(crate) fn port_counter(port: u16) -> &'static Counter {
     match port {
         0xCF8..=0xCFF => &CF8_PORTS,
         0xE9 => &DEBUG_PORT,
@@ -187,7 +187,7 @@ pub fn port_counter(port: u16) -> &'static Counter {
 
 /// Reads and writes, printed `R/W`, and the bytes of string writes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ReadsWrites {
+pub(crate) struct ReadsWrites {
     pub reads: u32,
     pub writes: u32,
     pub string_bytes: u32,
@@ -201,7 +201,7 @@ impl fmt::Display for ReadsWrites {
 
 /// The counters and the elapsed time at one moment: the firmware's closing figures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Summary {
+pub(crate) struct Summary {
     pub cf8: ReadsWrites,
     pub ecam: ReadsWrites,
     pub com1: ReadsWrites,

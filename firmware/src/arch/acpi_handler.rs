@@ -8,7 +8,7 @@ use acpi::{AcpiError, AcpiTables, Handler, PciAddress, RawPhysicalMapping};
 
 /// The parser's view of the machine's memory.
 #[derive(Clone, Copy, Debug)]
-pub struct IdentityAcpiHandler(());
+pub(crate) struct IdentityAcpiHandler(());
 
 /// A parser handler whose mappings show physical memory as it is: what the `acpi` crate's
 /// parser needs to be handed an RSDP address safely.
@@ -23,7 +23,7 @@ pub unsafe trait PhysicalMapper: Handler {}
 unsafe impl PhysicalMapper for IdentityAcpiHandler {}
 
 /// The tables from the RSDP at `rsdp`, through `handler`.
-pub fn parse_acpi_tables<H: PhysicalMapper>(
+pub(crate) fn parse_acpi_tables<H: PhysicalMapper>(
     handler: H,
     rsdp: u64,
 ) -> Result<AcpiTables<H>, AcpiError> {

@@ -36,7 +36,7 @@ use super::local_cpu::LocalCpu;
 /// (QEMU's PVH loader puts them between 0x1000 and 0x7000), and clear of the hand-off
 /// trampoline at 0x2000. It is used only while CPUs are brought up; the caller checks it
 /// against the boot information before claiming it.
-pub const AP_BOOT_PAGE: u64 = 0x8000;
+pub(crate) const AP_BOOT_PAGE: u64 = 0x8000;
 
 // Offsets in the page, fixed by `.org` in the assembly below.
 const PARAM_CR3: u64 = 0x08;
@@ -220,14 +220,14 @@ extern "C" fn ap_rust_entry() {
 
 /// An exception an AP took, as recorded in the start-up page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ApFault {
+pub(crate) struct ApFault {
     pub vector: u8,
     pub rip: u64,
 }
 
 /// The start-up page, claimed while APs are brought up.
 #[derive(Debug)]
-pub struct ApTrampoline(());
+pub(crate) struct ApTrampoline(());
 
 impl ApTrampoline {
     /// # Safety

@@ -11,7 +11,7 @@ use super::PhysicalMapper;
 
 /// Read-only views of buffers at physical addresses, borrowed for `'a`.
 #[derive(Clone, Debug)]
-pub struct BufferMapper<'a> {
+pub(crate) struct BufferMapper<'a> {
     /// (physical base, start, length) of each buffer.
     ranges: alloc::rc::Rc<[(usize, NonNull<u8>, usize)]>,
     _buffers: PhantomData<&'a [u8]>,

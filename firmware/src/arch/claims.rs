@@ -16,7 +16,7 @@ const SLOTS: usize = 16;
 
 /// A claim that cannot be granted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ClaimError {
+pub(crate) enum ClaimError {
     /// `wanted` overlaps `held`, which a live handle (or the firmware image) has.
     Overlap { wanted: PhysRange, held: PhysRange },
     /// `wanted` is empty, wraps, or lies (partly) at or above 4 GiB or in page 0.
@@ -46,11 +46,11 @@ impl fmt::Display for ClaimError {
 
 /// One live claim, by slot; released with [`ClaimSet::release`].
 #[derive(Debug, PartialEq, Eq)]
-pub struct ClaimId(usize);
+pub(crate) struct ClaimId(usize);
 
 /// The ranges held now.
 #[derive(Debug, Default)]
-pub struct ClaimSet {
+pub(crate) struct ClaimSet {
     held: [Option<PhysRange>; SLOTS],
     window_out: bool,
 }

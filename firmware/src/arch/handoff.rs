@@ -13,7 +13,7 @@ use super::PhysReadError;
 use crate::addr::PhysRange;
 
 /// Write access to physical memory, for loading payloads.
-pub trait PhysMemoryMut {
+pub(crate) trait PhysMemoryMut {
     /// The bytes of `range`, to fill. Fails for ranges the implementation cannot reach.
     fn window(&mut self, range: PhysRange) -> Result<&mut [u8], PhysReadError>;
 }

@@ -33,7 +33,7 @@ static INSTALLED_AT: AtomicU64 = AtomicU64::new(0);
 
 /// The installed hypercall page. Copies are cheap: it only holds the page's address.
 #[derive(Clone, Copy, Debug)]
-pub struct HypercallPage {
+pub(crate) struct HypercallPage {
     base: u64,
 }
 

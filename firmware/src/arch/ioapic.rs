@@ -3,9 +3,9 @@
 use super::mmio::Mmio;
 
 /// Where every PC platform (and Xen and QEMU) puts the first I/O APIC.
-pub const IOAPIC_BASE: u64 = 0xFEC0_0000;
+pub(crate) const IOAPIC_BASE: u64 = 0xFEC0_0000;
 /// Bytes of the register window used (IOREGSEL at 0x00, IOWIN at 0x10).
-pub const IOAPIC_WINDOW: u64 = 0x20;
+pub(crate) const IOAPIC_WINDOW: u64 = 0x20;
 
 const IOREGSEL: u64 = 0x00;
 const IOWIN: u64 = 0x10;
@@ -14,12 +14,12 @@ const REG_VERSION: u32 = 0x01;
 const REG_REDIRECTION: u32 = 0x10;
 /// The ID field, bits 27:24 (4 bits on the 82093AA and in QEMU and Xen).
 const ID_SHIFT: u32 = 24;
-pub const IOAPIC_ID_MASK: u8 = 0xF;
+pub(crate) const IOAPIC_ID_MASK: u8 = 0xF;
 const ENTRY_MASKED: u32 = 1 << 16;
 
 /// One I/O APIC.
 #[derive(Debug)]
-pub struct IoApic<R: Mmio> {
+pub(crate) struct IoApic<R: Mmio> {
     regs: R,
 }
 
@@ -60,12 +60,6 @@ impl<R: Mmio> IoApic<R> {
     /// Whether redirection entry `input` is masked (its low dword alone tells).
     pub fn is_masked(&mut self, input: u16) -> bool {
         self.read(REG_REDIRECTION + 2 * u32::from(input)) & ENTRY_MASKED != 0
-    }
-
-    /// Redirection entry `input`, high dword first in the result's upper half.
-    pub fn entry(&mut self, input: u16) -> u64 {
-        let index = REG_REDIRECTION + 2 * u32::from(input);
-        (u64::from(self.read(index + 1)) << 32) | u64::from(self.read(index))
     }
 
     /// Masks input `input`, leaving it edge-triggered, fixed delivery, vector 0, destination

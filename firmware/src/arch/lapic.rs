@@ -11,7 +11,6 @@ use super::msr;
 use crate::addr::PhysRange;
 
 /// Register offsets in the xAPIC page; the x2APIC MSR is `0x800 + offset / 16`.
-const ID: u64 = 0x20;
 const VERSION: u64 = 0x30;
 const TPR: u64 = 0x80;
 const SVR: u64 = 0xF0;
@@ -41,7 +40,7 @@ const ICR_POLLS: u32 = 1_000_000;
 
 /// An inter-processor interrupt the firmware sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ipi {
+pub(crate) enum Ipi {
     /// INIT (level assert): the target resets into wait-for-SIPI.
     Init,
     /// STARTUP with the vector = page number of the real-mode entry (below 1 MiB).
@@ -50,16 +49,15 @@ pub enum Ipi {
 
 /// Who receives an IPI.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Destination {
-    /// Every CPU but the sender, whatever their APIC IDs: how CPUs with unknown IDs start.
+pub(crate) enum Destination {
+    /// Every CPU but the sender, whatever their APIC IDs: how CPUs with unknown IDs start
+    /// (the only way the firmware addresses IPIs).
     AllButSelf,
-    /// One CPU by APIC ID (physical destination mode).
-    ApicId(u32),
 }
 
 /// The xAPIC never took an IPI off the ICR.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct IcrStuck {
+pub(crate) struct IcrStuck {
     pub ipi: Ipi,
 }
 
@@ -77,7 +75,7 @@ enum Access {
 
 /// The local APIC of the CPU that owns the borrowed [`LocalCpu`].
 #[derive(Debug)]
-pub struct LocalApic<'cpu> {
+pub(crate) struct LocalApic<'cpu> {
     access: Access,
     _cpu: PhantomData<&'cpu mut LocalCpu>,
 }
@@ -96,10 +94,6 @@ impl<'cpu> LocalApic<'cpu> {
 
     pub(super) fn x2apic(_cpu: &'cpu mut LocalCpu) -> Self {
         LocalApic { access: Access::X2apic, _cpu: PhantomData }
-    }
-
-    pub fn is_x2apic(&self) -> bool {
-        matches!(self.access, Access::X2apic)
     }
 
     fn read(&self, offset: u64) -> u32 {
@@ -121,14 +115,6 @@ impl<'cpu> LocalApic<'cpu> {
         }
     }
 
-    /// The APIC ID as the APIC reports it (8 bits in xAPIC mode, 32 in x2APIC mode).
-    pub fn id(&self) -> u32 {
-        match self.access {
-            Access::Xapic(_) => self.read(ID) >> 24,
-            Access::X2apic => self.read(ID),
-        }
-    }
-
     /// Index of the last LVT entry (Version register bits 23:16).
     fn max_lvt(&self) -> u32 {
         (self.read(VERSION) >> 16) & 0xFF
@@ -138,8 +124,7 @@ impl<'cpu> LocalApic<'cpu> {
     /// (x2APIC has no delivery status: the write itself is the hand-over).
     pub fn send(&mut self, ipi: Ipi, to: Destination) -> Result<(), IcrStuck> {
         let (mut low, dest) = match to {
-            Destination::AllButSelf => (ICR_ALL_EXCLUDING_SELF, 0),
-            Destination::ApicId(id) => (0, id),
+            Destination::AllButSelf => (ICR_ALL_EXCLUDING_SELF, 0u32),
         };
         low |= match ipi {
             Ipi::Init => DELIVERY_INIT | ICR_LEVEL_ASSERT,

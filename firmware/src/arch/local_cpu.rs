@@ -11,11 +11,11 @@ use super::msr;
 
 /// Variable-range pairs a [`MtrrRegisters`] image can hold. Real CPUs have 8 to 10, QEMU
 /// and Xen 8; pairs beyond this (up to VCNT) are still written, as invalid.
-pub const MAX_VARIABLE_MTRRS: usize = 16;
+pub(crate) const MAX_VARIABLE_MTRRS: usize = 16;
 
 /// The raw contents of every MTRR, as written by [`LocalCpu::write_mtrrs`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MtrrRegisters {
+pub(crate) struct MtrrRegisters {
     /// IA32_MTRR_DEF_TYPE.
     pub def_type: u64,
     /// The eleven fixed-range registers, or `None` when the CPU has none.
@@ -33,12 +33,10 @@ const APIC_BASE_MASK: u64 = 0x000F_FFFF_FFFF_F000;
 
 /// CPUID.1:EDX bits.
 const CPUID1_EDX_MTRR: u32 = 1 << 12;
-/// CPUID.1:ECX bits.
-const CPUID1_ECX_X2APIC: u32 = 1 << 21;
 
 /// This CPU's MTRRs and local APIC. Not `Send`: the registers belong to the CPU that made it.
 #[derive(Debug)]
-pub struct LocalCpu {
+pub(crate) struct LocalCpu {
     _not_send: PhantomData<*mut ()>,
 }
 
@@ -130,11 +128,6 @@ impl LocalCpu {
     pub fn x2apic_mode(&self) -> bool {
         let base = self.apic_base_msr();
         base & APIC_GLOBAL_ENABLE != 0 && base & APIC_X2APIC_MODE != 0
-    }
-
-    /// Whether CPUID offers x2APIC mode.
-    pub fn x2apic_supported(&self) -> bool {
-        super::cpuid(1, 0).ecx & CPUID1_ECX_X2APIC != 0
     }
 
     /// Switches the local APIC to x2APIC mode (globally enabling it first if needed). The

@@ -34,7 +34,7 @@ const LOCAL_APIC_PAGE: PhysRange = PhysRange { start: 0xFEE0_0000, end: 0xFEE0_1
 /// Where the firmware goes when it is done: what the hand-off prepared, for
 /// [`Machine::jump`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Jump {
+pub(crate) enum Jump {
     /// A Linux kernel's 64-bit entry point with its zero page (x86 boot protocol).
     Linux64 { entry: u64, boot_params: u64 },
     /// A BIOS image ending at 1 MiB, through its real-mode reset vector F000:FFF0.
@@ -58,12 +58,12 @@ impl Machine {
     }
 
     /// The machine's I/O ports.
-    pub fn ports(&self) -> HwPorts {
+    pub(crate) fn ports(&self) -> HwPorts {
         HwPorts::owned()
     }
 
     /// Physical memory through the identity map, for reads.
-    pub fn memory(&self) -> IdentityMapped {
+    pub(crate) fn memory(&self) -> IdentityMapped {
         IdentityMapped::mapped()
     }
 
@@ -73,17 +73,17 @@ impl Machine {
     }
 
     /// A device's registers at `range`, for as long as the value lives.
-    pub fn device_registers(&self, range: PhysRange) -> Result<MmioRegion<'_>, ClaimError> {
+    pub(crate) fn device_registers(&self, range: PhysRange) -> Result<MmioRegion<'_>, ClaimError> {
         Ok(MmioRegion::new(self.hold(range)?))
     }
 
     /// RAM at `range` that the caller set aside (carved out of the memory map), as bytes.
-    pub fn ram(&self, range: PhysRange) -> Result<RamRegion<'_>, ClaimError> {
+    pub(crate) fn ram(&self, range: PhysRange) -> Result<RamRegion<'_>, ClaimError> {
         Ok(RamRegion { held: self.hold(range)? })
     }
 
     /// This CPU's caching and local APIC registers, for bring-up.
-    pub fn boot_cpu(&self) -> Result<Claimed<'_, LocalCpu>, ClaimError> {
+    pub(crate) fn boot_cpu(&self) -> Result<Claimed<'_, LocalCpu>, ClaimError> {
         let held = self.hold(LOCAL_APIC_PAGE)?;
         // SAFETY: the boot CPU, interrupts off (the runtime never enables them); the claim
         // on the local APIC's page makes this the only handle onto its caching and APIC.
@@ -92,7 +92,7 @@ impl Machine {
 
     /// The AP start-up page, for bring-up: the caller checked it is RAM holding nothing the
     /// firmware still needs (it lies below the firmware's own memory).
-    pub fn ap_start_page(&self) -> Result<Claimed<'_, ApTrampoline>, ClaimError> {
+    pub(crate) fn ap_start_page(&self) -> Result<Claimed<'_, ApTrampoline>, ClaimError> {
         let held = self.hold(PhysRange { start: AP_BOOT_PAGE, end: AP_BOOT_PAGE + PAGE_SIZE })?;
         // SAFETY: the page is claimed, so nothing else in the firmware reaches it while the
         // trampoline lives; the entry code's page tables stay current (APs load the BSP's
@@ -102,7 +102,7 @@ impl Machine {
 
     /// The hand-off's window onto memory: every range nothing holds, to load a payload into.
     /// Nothing new can be claimed while it is out.
-    pub fn load_window(&self) -> Result<LoadWindow<'_>, ClaimError> {
+    pub(crate) fn load_window(&self) -> Result<LoadWindow<'_>, ClaimError> {
         if !self.claims.borrow_mut().take_window() {
             return Err(ClaimError::WindowOut { wanted: PhysRange { start: 0, end: 0 } });
         }
@@ -111,12 +111,12 @@ impl Machine {
 
     /// The `acpi` crate's view of the machine's memory, for the self-test's parse of the
     /// installed tables.
-    pub fn acpi_handler(&self) -> super::IdentityAcpiHandler {
+    pub(crate) fn acpi_handler(&self) -> super::IdentityAcpiHandler {
         super::IdentityAcpiHandler::new()
     }
 
     /// Leaves the firmware for `to`. Nothing of the firmware runs afterwards.
-    pub fn jump(&self, to: Jump) -> ! {
+    pub(crate) fn jump(&self, to: Jump) -> ! {
         match to {
             Jump::Linux64 { entry, boot_params } => {
                 assert!(entry < crate::addr::FOUR_GIB && boot_params < crate::addr::FOUR_GIB);
@@ -140,7 +140,7 @@ impl Machine {
 
 /// One claimed range, released when dropped.
 #[derive(Debug)]
-pub struct Held<'m> {
+pub(crate) struct Held<'m> {
     /// The set the claim is in; `None` for a range arch/ itself vouches for.
     claims: Option<&'m RefCell<ClaimSet>>,
     id: Option<ClaimId>,
@@ -169,7 +169,7 @@ impl Drop for Held<'_> {
 
 /// A hardware handle that holds its range of the machine while it lives.
 #[derive(Debug)]
-pub struct Claimed<'m, T> {
+pub(crate) struct Claimed<'m, T> {
     value: T,
     _held: Held<'m>,
 }
@@ -189,15 +189,11 @@ impl<T> DerefMut for Claimed<'_, T> {
 
 /// RAM the firmware set aside, claimed while the value lives, as a byte slice.
 #[derive(Debug)]
-pub struct RamRegion<'m> {
+pub(crate) struct RamRegion<'m> {
     held: Held<'m>,
 }
 
-impl RamRegion<'_> {
-    pub fn range(&self) -> PhysRange {
-        self.held.range
-    }
-}
+impl RamRegion<'_> {}
 
 impl Deref for RamRegion<'_> {
     type Target = [u8];
@@ -224,7 +220,7 @@ impl DerefMut for RamRegion<'_> {
 
 /// The hand-off's writable view of every range the firmware does not hold.
 #[derive(Debug)]
-pub struct LoadWindow<'m> {
+pub(crate) struct LoadWindow<'m> {
     claims: &'m RefCell<ClaimSet>,
 }
 
@@ -260,7 +256,7 @@ impl Drop for LoadWindow<'_> {
 /// nothing else, reads only tell whether it is there, so it needs no token and works before
 /// the machine is taken (a panic's last line).
 #[derive(Debug)]
-pub struct DebugPort;
+pub(crate) struct DebugPort;
 
 impl DebugPort {
     pub const PORT: u16 = 0xE9;
@@ -277,10 +273,10 @@ impl DebugPort {
 /// Port of QEMU's `isa-debug-exit` device in our test and run configurations
 /// (`-device isa-debug-exit,iobase=0xf4,iosize=0x04`). Writing `v` makes QEMU exit with
 /// status `(v << 1) | 1`; elsewhere the write goes nowhere.
-pub const DEBUG_EXIT_PORT: u16 = 0xF4;
+pub(crate) const DEBUG_EXIT_PORT: u16 = 0xF4;
 
 /// Writes `code` to [`DEBUG_EXIT_PORT`]: the last thing the firmware does, so it needs no
 /// token (the panic handler has none).
-pub fn debug_exit(code: u8) {
+pub(crate) fn debug_exit(code: u8) {
     HwPorts::owned().write8(DEBUG_EXIT_PORT, code);
 }

@@ -6,7 +6,7 @@ use core::fmt;
 
 /// A read of physical memory that cannot be served.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PhysReadError {
+pub(crate) struct PhysReadError {
     pub paddr: u64,
     pub len: usize,
 }
@@ -18,13 +18,13 @@ impl fmt::Display for PhysReadError {
 }
 
 /// Read access to physical memory.
-pub trait PhysMemory {
+pub(crate) trait PhysMemory {
     fn read(&self, paddr: u64, buf: &mut [u8]) -> Result<(), PhysReadError>;
 }
 
 /// Physical memory through the entry code's identity map of the first 4 GiB.
 #[derive(Debug)]
-pub struct IdentityMapped(());
+pub(crate) struct IdentityMapped(());
 
 /// The entry code identity-maps the first 4 GiB (page 0 only on demand, see
 /// [`super::paging::with_page_zero`]); reads are limited to it.
@@ -64,7 +64,7 @@ impl PhysMemory for IdentityMapped {
 
 /// Writes `value` to `slot` and reads it back, both volatile, so neither is folded away: a
 /// byte of RAM reads back what was written, ROM or an empty range does not.
-pub fn write_read_volatile(slot: &mut u8, value: u8) -> u8 {
+pub(crate) fn write_read_volatile(slot: &mut u8, value: u8) -> u8 {
     let slot: *mut u8 = slot;
     // SAFETY: from a live exclusive reference: valid and aligned for reads and writes.
     unsafe {
@@ -75,7 +75,7 @@ pub fn write_read_volatile(slot: &mut u8, value: u8) -> u8 {
 
 /// Reads `place` volatile: for memory a device wrote behind the compiler's back (a DMA
 /// descriptor's status, written while the doorbell's port access ran).
-pub fn read_volatile<T: Copy>(place: &T) -> T {
+pub(crate) fn read_volatile<T: Copy>(place: &T) -> T {
     // SAFETY: from a live shared reference: valid and aligned for reads.
     unsafe { core::ptr::read_volatile(place) }
 }

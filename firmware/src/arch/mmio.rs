@@ -8,7 +8,7 @@ use super::machine::Held;
 
 /// A device's registers, at offsets from its base: the hardware's ([`MmioRegion`]) or a
 /// simulated device's in host tests.
-pub trait Mmio {
+pub(crate) trait Mmio {
     /// The physical address offset 0 is at.
     fn base(&self) -> u64;
     fn read8(&self, offset: u64) -> u8;
@@ -22,7 +22,7 @@ pub trait Mmio {
 /// A device's register range, identity-mapped and claimed from the machine while the value
 /// lives. Accesses are volatile and bounds-checked.
 #[derive(Debug)]
-pub struct MmioRegion<'m> {
+pub(crate) struct MmioRegion<'m> {
     base: u64,
     len: u64,
     _held: Held<'m>,

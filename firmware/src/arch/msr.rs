@@ -4,22 +4,22 @@
 use x86_64::registers::model_specific::Msr;
 
 /// IA32_APIC_BASE: the local APIC's base address, global enable and x2APIC mode.
-pub const IA32_APIC_BASE: u32 = 0x1B;
+pub(crate) const IA32_APIC_BASE: u32 = 0x1B;
 /// MTRRcap: VCNT, fixed-range and WC support.
-pub const IA32_MTRRCAP: u32 = 0xFE;
+pub(crate) const IA32_MTRRCAP: u32 = 0xFE;
 /// First variable-range pair; pair `n` is PHYSBASE `0x200 + 2n`, PHYSMASK `0x201 + 2n`.
-pub const IA32_MTRR_PHYSBASE0: u32 = 0x200;
+pub(crate) const IA32_MTRR_PHYSBASE0: u32 = 0x200;
 /// The fixed-range registers in the order of [`crate::arch::MtrrRegisters::fixed`].
-pub const IA32_MTRR_FIXED: [u32; 11] =
+pub(crate) const IA32_MTRR_FIXED: [u32; 11] =
     [0x250, 0x258, 0x259, 0x268, 0x269, 0x26A, 0x26B, 0x26C, 0x26D, 0x26E, 0x26F];
-pub const IA32_MTRR_DEF_TYPE: u32 = 0x2FF;
+pub(crate) const IA32_MTRR_DEF_TYPE: u32 = 0x2FF;
 /// x2APIC registers are MSRs from here, at the xAPIC MMIO offset divided by 16.
-pub const X2APIC_BASE: u32 = 0x800;
+pub(crate) const X2APIC_BASE: u32 = 0x800;
 
 /// # Safety
 /// `msr` must exist on this CPU (or the read faults), and reading it must have no side
 /// effect the caller has not accounted for.
-pub unsafe fn read(msr: u32) -> u64 {
+pub(crate) unsafe fn read(msr: u32) -> u64 {
     // SAFETY: forwarded contract.
     unsafe { Msr::new(msr).read() }
 }
@@ -27,7 +27,7 @@ pub unsafe fn read(msr: u32) -> u64 {
 /// # Safety
 /// `msr` must exist and `value` must be valid for it; the caller answers for what the
 /// write changes (caching, interrupt delivery, ...).
-pub unsafe fn write(msr: u32, value: u64) {
+pub(crate) unsafe fn write(msr: u32, value: u64) {
     // SAFETY: forwarded contract.
     unsafe { Msr::new(msr).write(value) }
 }

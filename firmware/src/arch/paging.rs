@@ -27,7 +27,7 @@ fn page_zero_entry() -> *mut u64 {
 }
 
 /// Runs `f` with page 0 mapped, and unmaps it again.
-pub fn with_page_zero<R>(f: impl FnOnce() -> R) -> R {
+pub(crate) fn with_page_zero<R>(f: impl FnOnce() -> R) -> R {
     let entry = page_zero_entry();
     // SAFETY: `entry` is page 0's PTE; mapping it identity (present, writable) exposes
     // physical page 0 at address 0 and nothing else. The TLB entry is flushed both ways.

@@ -6,7 +6,7 @@
 use super::port::PortIo;
 
 /// The PIT's input clock.
-pub const PIT_HZ: u64 = 1_193_182;
+pub(crate) const PIT_HZ: u64 = 1_193_182;
 const CHANNEL2_DATA: u16 = 0x42;
 const COMMAND: u16 = 0x43;
 const SPEAKER_CONTROL: u16 = 0x61;
@@ -32,7 +32,7 @@ const MIN_PIT_TICKS: u64 = 64;
 
 /// PIT channel 2. The speaker stays disconnected.
 #[derive(Debug)]
-pub struct Pit<'p, P: PortIo> {
+pub(crate) struct Pit<'p, P: PortIo> {
     ports: &'p mut P,
 }
 

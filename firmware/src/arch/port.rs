@@ -1,7 +1,7 @@
 //! x86 port I/O behind a trait, so chipset and PCI code can run against simulated ports.
 
 /// Byte, word and dword accesses to the I/O port space.
-pub trait PortIo {
+pub(crate) trait PortIo {
     fn read8(&mut self, port: u16) -> u8;
     fn read16(&mut self, port: u16) -> u16;
     fn read32(&mut self, port: u16) -> u32;
@@ -21,7 +21,7 @@ pub trait PortIo {
 
 /// The machine's real I/O ports.
 #[derive(Clone, Debug)]
-pub struct HwPorts(());
+pub(crate) struct HwPorts(());
 
 impl HwPorts {
     /// The ports, for [`super::Machine`] (which holds the promise that the firmware owns

@@ -18,9 +18,9 @@ use core::arch::{asm, global_asm};
 
 /// Where the trampoline runs: below 64 KiB, above the BIOS info tables at 0x1000 (see
 /// `handoff::seabios`) and clear of the real-mode IVT and BIOS data area in page 0.
-pub const TRAMPOLINE_BASE: u64 = 0x2000;
+pub(crate) const TRAMPOLINE_BASE: u64 = 0x2000;
 /// The trampoline and its stack stay within this page.
-pub const TRAMPOLINE_PAGE: u64 = 0x1000;
+pub(crate) const TRAMPOLINE_PAGE: u64 = 0x1000;
 
 global_asm!(
     r#"
@@ -110,7 +110,7 @@ unsafe extern "C" {
 }
 
 /// Size of the trampoline's code and tables.
-pub fn trampoline_len() -> usize {
+pub(crate) fn trampoline_len() -> usize {
     core::ptr::addr_of!(realmode_trampoline_end) as usize
         - core::ptr::addr_of!(realmode_trampoline_start) as usize
 }

@@ -23,13 +23,13 @@ use crate::platform::xen::memmap::HoleLimit;
 use crate::smbios::BiosStrings;
 use libacpi::tables::{MadtProcessor, ProcessorState};
 
-pub mod qemu;
-pub mod xen;
+pub(crate) mod qemu;
+pub(crate) mod xen;
 
 /// The platform under the boot sequence, asked in the order [`super::run`] needs it.
 ///
 /// Used as `dyn Board`: one copy of the sequence in the image, not one per platform.
-pub trait Board<H: Hardware> {
+pub(crate) trait Board<H: Hardware> {
     /// The low MMIO hole before PCI is placed, from the platform's memory map.
     fn low_hole(&self, boot: &BootInfo) -> Result<Range<u64>, Fatal>;
 
@@ -101,7 +101,7 @@ pub trait Board<H: Hardware> {
 }
 
 /// Where the SMBIOS identity comes from.
-pub struct SmbiosSource {
+pub(crate) struct SmbiosSource {
     /// Strings over the builder's defaults (Xen's `bios-strings/*`).
     pub strings: BiosStrings,
     pub uuid: Option<[u8; 16]>,
@@ -111,7 +111,7 @@ pub struct SmbiosSource {
 
 /// What the platform says about the machine's NUMA topology.
 #[derive(Default)]
-pub struct MachineTopology {
+pub(crate) struct MachineTopology {
     /// The nodes, their distances and memory, and each vCPU's node; `None` without NUMA.
     pub numa: Option<NumaLayout>,
     /// The node of each expander bridge's root bus that has one: (bus, node).
@@ -119,7 +119,7 @@ pub struct MachineTopology {
 }
 
 /// A NUMA topology and how a processor is looked up in its vCPU-to-node list.
-pub struct NumaLayout {
+pub(crate) struct NumaLayout {
     pub topology: NumaTopology,
     /// The index of a processor in [`NumaTopology::vcpu_node`].
     pub vcpu_of: fn(&MadtProcessor) -> u32,

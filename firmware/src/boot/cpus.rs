@@ -11,7 +11,7 @@ use crate::bootinfo::BootInfo;
 use crate::cpu::{self, ApStartup, CpuSetup, IoApicSetup, MtrrRequest};
 use crate::time::TscClock;
 
-pub fn bring_up(
+pub(crate) fn bring_up(
     machine: &impl Hardware,
     boot: &BootInfo,
     pci: &PciSetup,

@@ -20,7 +20,7 @@ use crate::stats::Counted;
 use crate::time::TscClock;
 
 /// The machine under the boot sequence.
-pub trait Hardware {
+pub(crate) trait Hardware {
     /// The I/O ports (handles are cheap and may be taken again).
     type Ports: PortIo + Clone;
     /// Physical memory, for reading what the loader handed over.
@@ -69,7 +69,7 @@ pub trait Hardware {
 
 /// What a jump returns where it returns at all (a simulated machine).
 #[derive(Debug)]
-pub struct HandedOff;
+pub(crate) struct HandedOff;
 
 impl Hardware for Machine {
     type Ports = Cf8Latched<Counted<HwPorts>>;

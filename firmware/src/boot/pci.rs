@@ -39,7 +39,7 @@ const IO_RESERVED: [Range<u64>; 2] =
 
 /// What PCI bring-up leaves for the ACPI tables and the memory map.
 #[derive(Debug)]
-pub struct PciSetup {
+pub(crate) struct PciSetup {
     pub topology: Topology,
     /// The Q35 ECAM area, programmed and in use.
     pub ecam: Option<EcamArea>,
@@ -62,7 +62,7 @@ pub struct PciSetup {
 
 /// One expander bridge's root bus after placement.
 #[derive(Clone, Debug)]
-pub struct ExpanderSetup {
+pub(crate) struct ExpanderSetup {
     /// The expander function on bus 0.
     pub bdf: Bdf,
     pub pcie: bool,
@@ -244,7 +244,7 @@ fn fit_hole<H: Hardware>(
     board.fit_pci_hole(boot, hole, &mut fits)
 }
 
-pub fn bring_up<H: Hardware>(
+pub(crate) fn bring_up<H: Hardware>(
     machine: &H,
     chipset: Chipset,
     boot: &mut BootInfo,

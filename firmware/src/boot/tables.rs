@@ -11,10 +11,10 @@ use libacpi::RsdpPlacement;
 use libacpi::tables::{ConcatenatedTables, MadtProcessor, ProcessorState, TableInBuffer};
 use log::info;
 
-pub mod passthrough;
+pub(crate) mod passthrough;
 
 use passthrough::Blob;
-pub use passthrough::PassthroughError;
+pub(crate) use passthrough::PassthroughError;
 
 use super::pci::PciSetup;
 use super::{Fatal, Hardware};
@@ -40,21 +40,21 @@ use crate::smbios::{
 /// Bytes carved for the ACPI tables (DSDTs are 10-40 KiB; the rest is small), room for
 /// tables passed through, and the TPM's event log when there is a TPM. What stays unused
 /// remains RAM.
-pub const ACPI_AREA_SIZE: u64 = 256 * 1024;
+pub(crate) const ACPI_AREA_SIZE: u64 = 256 * 1024;
 /// Bytes carved for the SMBIOS structure table: the 64 KiB the 32-bit entry point can
 /// describe (structures passed through can make it that large), and the entry point's copy.
-pub const SMBIOS_AREA_SIZE: u64 = 68 * 1024;
+pub(crate) const SMBIOS_AREA_SIZE: u64 = 68 * 1024;
 /// Most bytes of ACPI tables passed through: what the ACPI area has besides the TPM log.
 const ACPI_PASSTHROUGH_LIMIT: u64 = ACPI_AREA_SIZE - tpm::LOG_AREA_SIZE as u64;
 /// Most bytes of SMBIOS structures passed through: the table's limit.
 const SMBIOS_PASSTHROUGH_LIMIT: u64 = u16::MAX as u64;
 /// Bytes carved for the MP table and `$PIR` (255 CPUs and 128 PCI pins take 6.3 KiB).
-pub const LEGACY_AREA_SIZE: u64 = 8 * 1024;
+pub(crate) const LEGACY_AREA_SIZE: u64 = 8 * 1024;
 /// One page for the VM generation ID (16 bytes, reserved: the spec forbids RAM and ACPI
 /// reclaimable memory, and libxl maps just that page to update it).
-pub const GENERATION_ID_AREA_SIZE: u64 = 0x1000;
+pub(crate) const GENERATION_ID_AREA_SIZE: u64 = 0x1000;
 /// Everything [`install`] needs carved.
-pub const AREA_SIZE: u64 =
+pub(crate) const AREA_SIZE: u64 =
     ACPI_AREA_SIZE + SMBIOS_AREA_SIZE + LEGACY_AREA_SIZE + GENERATION_ID_AREA_SIZE;
 
 /// The BIOS area legacy scans search: the RSDP anywhere in 0xE0000-0xFFFFF (ACPI 6.5,
@@ -73,7 +73,7 @@ const EBDA_SEGMENT_POINTER: u64 = 0x40E;
 
 /// Where the tables went, for the memory map and the hand-off.
 #[derive(Debug)]
-pub struct Installed {
+pub(crate) struct Installed {
     /// The ACPI tables; `None` when the platform wants none (Xen's `platform/acpi=0`).
     pub acpi: Option<InstalledAcpi>,
     /// The SMBIOS 2.x entry point next to the table (copies in the BIOS area as well).
@@ -88,7 +88,7 @@ pub struct Installed {
 
 /// Where the MP table and `$PIR` went (the copies SeaBIOS takes; the BIOS area has more).
 #[derive(Debug)]
-pub struct InstalledLegacy {
+pub(crate) struct InstalledLegacy {
     pub mp_floating: u64,
     pub pir: Option<PhysRange>,
     pub area: PhysRange,
@@ -96,7 +96,7 @@ pub struct InstalledLegacy {
 
 /// Where the ACPI tables went.
 #[derive(Debug)]
-pub struct InstalledAcpi {
+pub(crate) struct InstalledAcpi {
     /// The RSDP next to the tables (its copy in the BIOS area is for legacy scans).
     pub rsdp: u64,
     /// What the memory map marks ACPI NVS: the FACS, after the TPM's event log when there
@@ -126,7 +126,7 @@ impl Installed {
 
 /// Everything the tables describe.
 #[derive(Debug)]
-pub struct Platform<'a> {
+pub(crate) struct Platform<'a> {
     /// The chipset in ACPI mode, when the platform has ACPI at all (Xen: `platform/acpi`).
     /// Without it an OS finds the CPUs and interrupt routing in the MP table and $PIR.
     pub acpi: Option<AcpiMode>,
@@ -163,7 +163,7 @@ pub struct Platform<'a> {
 
 /// Tables Xen's toolstack asks for beyond the platform's own, with hvmloader's keys.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TableRequests {
+pub(crate) struct TableRequests {
     /// `platform/tpm_version`: the interface a TPM is looked for on.
     pub tpm: Option<TpmInterface>,
     /// `platform/acpi_laptop_slate`: Windows' laptop/slate device.
@@ -192,7 +192,7 @@ impl TableRequests {
 
 /// What the probes of optional devices found, for the ACPI tables.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Probes {
+pub(crate) struct Probes {
     /// The TPM interface asked for, and whether a TPM answers on it.
     pub tpm: Option<(TpmInterface, bool)>,
     /// The HPET's capabilities register, when there is an HPET.
@@ -201,7 +201,7 @@ pub struct Probes {
 
 /// What ACPI mode on the chipset gave the tables.
 #[derive(Clone, Copy, Debug)]
-pub struct AcpiMode {
+pub(crate) struct AcpiMode {
     pub pm: PmBlocks,
     /// `_OSC` may grant native PCIe hot-plug (Q35 without the device model's ACPI hot-plug).
     pub native_pcie_hotplug: bool,
@@ -224,7 +224,7 @@ fn hpet_block_id(machine: &impl Hardware) -> Result<Option<u32>, Fatal> {
 
 /// Where each part of the carved area goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Areas {
+pub(crate) struct Areas {
     pub acpi: PhysRange,
     pub smbios: PhysRange,
     pub legacy: PhysRange,
@@ -248,7 +248,7 @@ impl Areas {
 
 /// The parts of the carved area as bytes, zeroed: RAM on the machine, buffers in tests.
 #[derive(Debug)]
-pub struct Regions<'r> {
+pub(crate) struct Regions<'r> {
     pub acpi: &'r mut [u8],
     pub smbios: &'r mut [u8],
     pub legacy: &'r mut [u8],
@@ -257,7 +257,7 @@ pub struct Regions<'r> {
 
 /// What the tables need from the machine, read before anything is written.
 #[derive(Debug, Default)]
-pub struct Gathered {
+pub(crate) struct Gathered {
     /// ACPI tables to pass through (only when there are ACPI tables to add them to).
     pub acpi_blob: Option<Blob>,
     /// SMBIOS structures to pass through.
@@ -270,7 +270,7 @@ pub struct Gathered {
 /// What building the tables leaves: where they went, and the copies of their entry points
 /// that go into the BIOS area for legacy scans.
 #[derive(Debug)]
-pub struct Built {
+pub(crate) struct Built {
     pub installed: Installed,
     /// What the self-test reads back, when there are ACPI tables.
     pub acpi: Option<libacpi::InstallSummary>,
@@ -282,7 +282,7 @@ pub struct Built {
 /// [`AREA_SIZE`] bytes) and their entry points: what they need is read from the machine
 /// ([`gather`]), the tables are built into the carved RAM ([`build`], which touches nothing
 /// else), and the entry points' copies are written to the BIOS area ([`commit_bios_area`]).
-pub fn install<H: Hardware>(
+pub(crate) fn install<H: Hardware>(
     machine: &H,
     platform: &Platform<'_>,
     boot: &BootInfo,
@@ -343,7 +343,7 @@ fn gather(
 /// Builds every table into `regions` (at `areas`, zeroed here first) from `platform` and
 /// what was `gathered`, and says where they went and what the BIOS area gets. Reaches
 /// nothing but its arguments.
-pub fn build(
+pub(crate) fn build(
     platform: &Platform<'_>,
     gathered: &Gathered,
     regions: Regions<'_>,

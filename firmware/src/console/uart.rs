@@ -46,13 +46,13 @@ const MAX_STATUS_READS: u32 = 1 << 16;
 
 /// The transmitter never reported empty: the UART is gone or wedged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TransmitterStuck {
+pub(crate) struct TransmitterStuck {
     pub base: u16,
 }
 
 /// A 16550-compatible UART at `base`, set to 115200 8N1, FIFOs on, no interrupts.
 #[derive(Debug)]
-pub struct Uart<P: PortIo> {
+pub(crate) struct Uart<P: PortIo> {
     ports: P,
     base: u16,
     /// Bytes the transmitter takes after it was last seen empty: 16 with a FIFO, else 1.

@@ -27,13 +27,18 @@ use crate::arch::{MAX_VARIABLE_MTRRS, MtrrRegisters};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MemType {
     Uncacheable = 0,
+    // The firmware programs only UC and WB; the other types are read back in tests.
+    #[cfg(test)]
     WriteCombining = 1,
+    #[cfg(test)]
     WriteThrough = 4,
+    #[cfg(test)]
     WriteProtect = 5,
     WriteBack = 6,
 }
 
 impl MemType {
+    #[cfg(test)]
     fn from_bits(bits: u8) -> Option<Self> {
         Some(match bits {
             0 => MemType::Uncacheable,
@@ -48,8 +53,11 @@ impl MemType {
     fn short_name(self) -> &'static str {
         match self {
             MemType::Uncacheable => "UC",
+            #[cfg(test)]
             MemType::WriteCombining => "WC",
+            #[cfg(test)]
             MemType::WriteThrough => "WT",
+            #[cfg(test)]
             MemType::WriteProtect => "WP",
             MemType::WriteBack => "WB",
         }
@@ -108,6 +116,7 @@ impl VariableRange {
         self.base + self.size
     }
 
+    #[cfg(test)]
     fn contains(&self, addr: u64) -> bool {
         addr & !(self.size - 1) == self.base
     }
@@ -166,6 +175,7 @@ fn fixed_registers() -> [u64; 11] {
 }
 
 /// MSR-index order of the fixed-range registers: (first address, bytes per type field).
+#[cfg(test)]
 const FIXED_SPANS: [(u64, u64); 11] = [
     (0x0_0000, 0x1_0000),
     (0x8_0000, 0x4000),
@@ -241,6 +251,7 @@ impl MtrrLayout {
     /// The type the CPU gives `addr` under this layout, by the SDM's precedence rules
     /// (fixed ranges first below 1 MiB, then variable ranges with UC winning, then the
     /// default). Used by the tests, and to describe the layout in the log.
+    #[cfg(test)]
     pub fn type_of(&self, addr: u64) -> MemType {
         if self.fixed && addr < FIXED_RANGE_END {
             let regs = fixed_registers();

@@ -25,16 +25,16 @@ use crate::acpi::ssdt::SleepStates;
 use crate::arch::PortIo;
 
 /// Selector register (16-bit write).
-pub const SELECTOR_PORT: u16 = 0x510;
+pub(crate) const SELECTOR_PORT: u16 = 0x510;
 /// Data register (8-bit reads stream the selected item).
-pub const DATA_PORT: u16 = 0x511;
+pub(crate) const DATA_PORT: u16 = 0x511;
 /// High half of the DMA address register (big-endian 32-bit write).
-pub const DMA_PORT_HIGH: u16 = 0x514;
+pub(crate) const DMA_PORT_HIGH: u16 = 0x514;
 /// Low half of the DMA address register; writing it starts the transfer.
-pub const DMA_PORT_LOW: u16 = 0x518;
+pub(crate) const DMA_PORT_LOW: u16 = 0x518;
 
 /// Well-known items (the legacy numeric keys this firmware uses).
-pub mod key {
+pub(crate) mod key {
     /// "QEMU" when the device is present.
     pub const SIGNATURE: u16 = 0x00;
     /// Feature bitmap, little-endian u32.
@@ -59,28 +59,28 @@ mod control {
 }
 
 /// Longest file name in a directory entry, including its terminating NUL.
-pub const FILE_NAME_LEN: usize = 56;
+pub(crate) const FILE_NAME_LEN: usize = 56;
 /// Size of one directory entry: size (BE32), select (BE16), reserved (u16), name.
 const DIR_ENTRY_SIZE: usize = 64;
 /// Most directory entries accepted. QEMU's default is 0x20 slots, up to 0x1000 with
 /// `-global fw_cfg.file_slots`; anything beyond is a broken device, not a configuration.
-pub const MAX_FILES: u32 = 0x1000;
+pub(crate) const MAX_FILES: u32 = 0x1000;
 
 /// The sleep states QEMU's PM device (PIIX4 or ICH9) implements: one byte per state S0-S5,
 /// bit 7 set when the state is enabled, bits 6:0 its SLP_TYP. QEMU writes S3 as SLP_TYP 1,
 /// S4 as the device's `s4_val` property (default 2), each enabled unless the `disable_s3` /
 /// `disable_s4` property is set; S0 and S5 (SLP_TYP 0) always enabled, S1 and S2 never.
-pub const SYSTEM_STATES_FILE: &str = "etc/system-states";
+pub(crate) const SYSTEM_STATES_FILE: &str = "etc/system-states";
 /// How many root buses QEMU's expander bridges add (`pxb`, `pxb-pcie`): a little-endian u64,
 /// absent without expanders.
-pub const EXTRA_PCI_ROOTS_FILE: &str = "etc/extra-pci-roots";
+pub(crate) const EXTRA_PCI_ROOTS_FILE: &str = "etc/extra-pci-roots";
 /// Size of [`SYSTEM_STATES_FILE`]: S0 to S5.
-pub const SYSTEM_STATES_LEN: usize = 6;
+pub(crate) const SYSTEM_STATES_LEN: usize = 6;
 
 /// The S3 and S4 entries of [`SYSTEM_STATES_FILE`]: each state's SLP_TYP when enabled. An
 /// enabled state whose value does not fit PM1_CNT.SLP_TYP (3 bits) cannot be entered and
 /// is left out.
-pub fn parse_system_states(raw: &[u8; SYSTEM_STATES_LEN]) -> SleepStates {
+pub(crate) fn parse_system_states(raw: &[u8; SYSTEM_STATES_LEN]) -> SleepStates {
     const ENABLED: u8 = 1 << 7;
     let state = |byte: u8| {
         let slp_typ = byte & !ENABLED;
@@ -91,7 +91,7 @@ pub fn parse_system_states(raw: &[u8; SYSTEM_STATES_LEN]) -> SleepStates {
 
 /// A named file of the fw_cfg directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct File {
+pub(crate) struct File {
     /// Item key to select the file with.
     pub select: u16,
     /// Size in bytes.
@@ -101,7 +101,7 @@ pub struct File {
 
 /// What went wrong talking to fw_cfg.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum FwCfgError {
+pub(crate) enum FwCfgError {
     /// The directory claims more entries than [`MAX_FILES`].
     TooManyFiles(u32),
     /// A read asked for more bytes than the item has left.
@@ -133,7 +133,7 @@ impl fmt::Display for FwCfgError {
 }
 
 /// How the device reaches the firmware's memory: fw_cfg DMA takes guest-physical addresses.
-pub trait DmaAddressing {
+pub(crate) trait DmaAddressing {
     /// The address the device must be given for the byte `ptr` points at, or `None` when
     /// the device cannot reach it (the driver then falls back to the data port).
     fn device_address(&self, ptr: *const u8) -> Option<u64>;
@@ -142,7 +142,7 @@ pub trait DmaAddressing {
 /// The firmware's view: the first 4 GiB are identity-mapped, so a pointer below 4 GiB is
 /// its own physical address. Nothing the firmware owns lies above.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct IdentityMapped;
+pub(crate) struct IdentityMapped;
 
 impl DmaAddressing for IdentityMapped {
     fn device_address(&self, ptr: *const u8) -> Option<u64> {
@@ -163,7 +163,7 @@ struct DmaAccess {
 
 /// The fw_cfg device.
 #[derive(Debug)]
-pub struct FwCfg<P: PortIo, A: DmaAddressing = IdentityMapped> {
+pub(crate) struct FwCfg<P: PortIo, A: DmaAddressing = IdentityMapped> {
     ports: P,
     /// `Some` when the device offers DMA.
     dma: Option<A>,
@@ -190,6 +190,7 @@ impl<P: PortIo, A: DmaAddressing> FwCfg<P, A> {
     }
 
     /// Whether transfers go through DMA.
+    #[cfg(test)]
     pub fn has_dma(&self) -> bool {
         self.dma.is_some()
     }
@@ -317,7 +318,7 @@ impl<P: PortIo, A: DmaAddressing> FwCfg<P, A> {
 /// Sequential reads of one item: fw_cfg keeps a read offset per selection, so a file can be
 /// read in parts (a kernel's setup sectors to the heap, the rest to its load address).
 #[derive(Debug)]
-pub struct FileReader<'a, P: PortIo, A: DmaAddressing> {
+pub(crate) struct FileReader<'a, P: PortIo, A: DmaAddressing> {
     fw_cfg: &'a mut FwCfg<P, A>,
     select: u16,
     /// Bytes of the item not read yet.
@@ -328,6 +329,7 @@ pub struct FileReader<'a, P: PortIo, A: DmaAddressing> {
 
 impl<P: PortIo, A: DmaAddressing> FileReader<'_, P, A> {
     /// Bytes of the item not read yet.
+    #[cfg(test)]
     pub fn remaining(&self) -> u64 {
         self.left
     }

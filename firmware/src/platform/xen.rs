@@ -18,16 +18,16 @@
 //! on the real hypercall page. The hooks the boot sequence calls are methods of
 //! [`XenSetup`]; [`stop`] ends the domain through SCHEDOP_shutdown.
 
-pub mod abi;
-pub mod cmdline_key;
-pub mod config;
-pub mod cpuid;
-pub mod events;
-pub mod hvm_info;
-pub mod hypercall;
-pub mod memmap;
-pub mod shared_info;
-pub mod xenstore;
+pub(crate) mod abi;
+pub(crate) mod cmdline_key;
+pub(crate) mod config;
+pub(crate) mod cpuid;
+pub(crate) mod events;
+pub(crate) mod hvm_info;
+pub(crate) mod hypercall;
+pub(crate) mod memmap;
+pub(crate) mod shared_info;
+pub(crate) mod xenstore;
 
 #[cfg(test)]
 mod tests;
@@ -39,18 +39,22 @@ use core::ops::Range;
 
 use log::{info, warn};
 
-pub use abi::ShutdownReason;
-pub use config::{BiosKind, XenConfig};
-pub use cpuid::{HypercallLeaf, XenCpuid};
-pub use hvm_info::{HvmInfo, HvmInfoError};
-pub use hypercall::{Hypercall, Xen};
-pub use xenstore::{XenStore, XsError, XsOp};
+pub(crate) use abi::ShutdownReason;
+pub(crate) use config::{BiosKind, XenConfig};
+#[cfg(test)]
+pub(crate) use cpuid::HypercallLeaf;
+pub(crate) use cpuid::XenCpuid;
+pub(crate) use hvm_info::{HvmInfo, HvmInfoError};
+pub(crate) use hypercall::{Hypercall, Xen};
+pub(crate) use xenstore::{XenStore, XsError};
 
 use crate::acpi::ssdt::SleepStates;
 use crate::arch::{HypercallPage, IdentityMapped, PhysMemory, rdtsc};
 use crate::bootinfo::{BootInfo, MemoryKind, MemoryRegion, Module, PhysRange};
 use crate::chipset::pm::{PM_BASE, PmBlocks};
+#[cfg(test)]
 use crate::chipset::wiring::xen_intx_gsi;
+#[cfg(test)]
 use crate::pci::{Bdf, IntxPin, Topology};
 use crate::time::Clock;
 use events::EventChannelClock;
@@ -60,7 +64,7 @@ use shared_info::{SHARED_INFO_GPFN, SharedInfo};
 /// (public/hvm/ioreq.h: ACPI_PM1A_EVT_BLK_ADDRESS_V1 0xb000, PM1a_CNT +4, PM_TMR +8,
 /// ACPI_GPE0_BLK_ADDRESS_V1 0xafe0, 4 bytes): the chipset's PM base, which the firmware
 /// puts there on every platform. SCI on IRQ 9, as on the PIIX4 it stands for.
-pub const XEN_PM_BLOCKS: PmBlocks = PmBlocks {
+pub(crate) const XEN_PM_BLOCKS: PmBlocks = PmBlocks {
     pm1a_event: PM_BASE,
     pm1a_control: PM_BASE + 4,
     pm_timer: PM_BASE + 8,
@@ -70,11 +74,12 @@ pub const XEN_PM_BLOCKS: PmBlocks = PmBlocks {
 };
 
 /// The Xen platform PCI device (vendor XenSource, device "platform").
-pub const PLATFORM_PCI_ID: (u16, u16) = (0x5853, 0x0001);
+#[cfg(test)]
+pub(crate) const PLATFORM_PCI_ID: (u16, u16) = (0x5853, 0x0001);
 
 /// Why the Xen platform layer cannot go on.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum XenError {
+pub(crate) enum XenError {
     HypercallLeaf { pages: u32, msr: u32 },
     Hypercall { what: &'static str, errno: i64 },
     TooManyEntries { what: &'static str, count: usize },
@@ -176,12 +181,14 @@ impl From<config::ConfigError> for XenError {
 }
 
 /// HVM_PARAM_CALLBACK_IRQ's value for delivery through `gsi` (type 0 in bits 63:56).
-pub fn callback_irq_gsi(gsi: u32) -> u64 {
+#[cfg(test)]
+pub(crate) fn callback_irq_gsi(gsi: u32) -> u64 {
     (abi::param::CALLBACK_TYPE_GSI << abi::param::CALLBACK_TYPE_SHIFT) | u64::from(gsi)
 }
 
 /// The Xen platform PCI device on bus 0 and its interrupt pin, if there is one.
-pub fn platform_device(topology: &Topology) -> Option<(Bdf, Option<IntxPin>)> {
+#[cfg(test)]
+pub(crate) fn platform_device(topology: &Topology) -> Option<(Bdf, Option<IntxPin>)> {
     topology
         .functions
         .iter()
@@ -192,22 +199,26 @@ pub fn platform_device(topology: &Topology) -> Option<(Bdf, Option<IntxPin>)> {
 /// The BIOS image to hand off to: the start info's "firmware" module, as `hvmloader/bios`
 /// says how to start it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BiosImage<'b> {
+pub(crate) enum BiosImage<'b> {
     Seabios(&'b Module),
     Ovmf(&'b Module),
 }
 
 /// Everything the Xen platform gave, validated, and the hypercalls to act on it.
 #[derive(Debug)]
-pub struct XenSetup<H: Hypercall> {
+pub(crate) struct XenSetup<H: Hypercall> {
     pub xen: Xen<H>,
+    /// Xen's version and extra version (logged; the tests check them).
+    #[cfg(test)]
     pub version: (u16, u16),
+    #[cfg(test)]
     pub extraversion: String,
     pub hvm_info: HvmInfo,
     /// The memory map to use instead of the start info's: XENMEM_memory_map (or, if Xen
     /// has none, the one `hvm_info` implies), RDM regions reserved.
     pub memory_map: Vec<MemoryRegion>,
-    /// Reserved device memory regions (already in `memory_map`).
+    /// Reserved device memory regions (already in `memory_map`; the tests check them).
+    #[cfg(test)]
     pub rdm: Vec<PhysRange>,
     pub config: XenConfig,
     /// The virtual NUMA topology, when the guest has one (XENMEM_get_vnumainfo).
@@ -331,10 +342,13 @@ impl<H: Hypercall> XenSetup<H> {
         );
         Ok(XenSetup {
             xen,
+            #[cfg(test)]
             version,
+            #[cfg(test)]
             extraversion,
             hvm_info,
             memory_map,
+            #[cfg(test)]
             rdm,
             config,
             uuid,
@@ -389,6 +403,7 @@ impl<H: Hypercall> XenSetup<H> {
 
     /// Writes `value` to the xenstore key `path` (relative paths are under the domain's
     /// home, /local/domain/<domid>/), waiting at most the store's timeout for each step.
+    #[cfg(test)]
     pub fn write_key(
         &mut self,
         clock: &mut impl Clock,
@@ -402,6 +417,7 @@ impl<H: Hypercall> XenSetup<H> {
 
     /// Points HVM_PARAM_CALLBACK_IRQ at the platform device's INTx GSI. Returns the GSI,
     /// or `None` without a platform device (or one without an interrupt pin).
+    #[cfg(test)]
     pub fn set_callback_irq(&mut self, topology: &Topology) -> Result<Option<u32>, XenError> {
         let Some((bdf, Some(pin))) = platform_device(topology) else { return Ok(None) };
         let gsi = xen_intx_gsi(bdf.device(), pin);
@@ -444,7 +460,7 @@ impl<H: Hypercall> XenSetup<H> {
 
 /// Ends the domain with SCHEDOP_shutdown(`reason`) once the hypercall page is installed;
 /// returns (for the caller's fallback) if it is not, or if Xen refused.
-pub fn shutdown(reason: ShutdownReason) {
+pub(crate) fn shutdown(reason: ShutdownReason) {
     if let Some(page) = HypercallPage::installed() {
         let err = Xen::new(page).shutdown(reason);
         crate::console::emergency(format_args!("SCHEDOP_shutdown({reason:?}): {err}"));
@@ -454,7 +470,7 @@ pub fn shutdown(reason: ShutdownReason) {
 /// The registers of a vCPU started in flat 32-bit protected mode at `eip`: CR0.PE only,
 /// code/data segments with base 0, limit 4 GiB, and a busy 32-bit TSS (VMX refuses a
 /// vCPU without a usable TR); no stack, since the start-up code sets its own.
-pub fn flat32_vcpu_context(eip: u32) -> abi::VcpuHvmContext {
+pub(crate) fn flat32_vcpu_context(eip: u32) -> abi::VcpuHvmContext {
     // Attribute bits: type 0xB (execute/read, accessed) or 0x3 (read/write, accessed), S, P,
     // D/B and G; the TSS is type 0xB (32-bit busy), P.
     const CODE: u16 = 0xC9B;

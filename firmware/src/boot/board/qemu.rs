@@ -25,7 +25,7 @@ use crate::smbios::BiosStrings;
 use libacpi::tables::MadtProcessor;
 
 /// The QEMU board. Every fact is read from fw_cfg when the sequence asks for it.
-pub struct Qemu<H: Hardware> {
+pub(crate) struct Qemu<H: Hardware> {
     /// The machine's ports, for fw_cfg, the chipset and the hand-off.
     ports: H::Ports,
     /// How fw_cfg's DMA reaches the firmware's buffers.

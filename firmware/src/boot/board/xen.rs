@@ -25,13 +25,13 @@ use crate::time::{self, RateSource, TscRate};
 use libacpi::tables::MadtProcessor;
 
 /// The Xen platform as the firmware drives it: through the real hypercall page.
-pub type HwXen = XenSetup<crate::arch::HypercallPage>;
+pub(crate) type HwXen = XenSetup<crate::arch::HypercallPage>;
 
 /// Starts the board: the TSC rate from Xen's CPUID time leaf, then [`XenSetup::start`]
 /// (hypercall page, xenstore, `hvm_info`, Xen's memory map, which replaces the start
 /// info's: Xen's start info for HVM firmware carries none). The command line becomes the
 /// start info's and the xenstore key's, and the console follows it as soon as it is known.
-pub fn start(
+pub(crate) fn start(
     machine: &crate::arch::Machine,
     leaves: XenCpuid,
     boot: &mut BootInfo,

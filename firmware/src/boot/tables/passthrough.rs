@@ -18,13 +18,13 @@ use crate::bootinfo::PhysRange;
 use crate::smbios::SmbiosBlobError;
 
 /// The xenstore key of the ACPI blob.
-pub const ACPI_KEY: &str = "hvmloader/acpi";
+pub(crate) const ACPI_KEY: &str = "hvmloader/acpi";
 /// The xenstore key of the SMBIOS blob.
-pub const SMBIOS_KEY: &str = "hvmloader/smbios";
+pub(crate) const SMBIOS_KEY: &str = "hvmloader/smbios";
 
 /// A blob, copied out of guest memory.
 #[derive(Debug)]
-pub struct Blob {
+pub(crate) struct Blob {
     /// Where it lies in guest memory.
     pub range: PhysRange,
     pub bytes: Vec<u8>,
@@ -32,7 +32,7 @@ pub struct Blob {
 
 /// A blob the firmware cannot use, in one line naming the key, the blob and the fault.
 #[derive(Debug)]
-pub enum PassthroughError {
+pub(crate) enum PassthroughError {
     /// Not (entirely) in one RAM range of the memory map below 4 GiB.
     NotInRam { key: &'static str, blob: PhysRange },
     /// More bytes than its tables can hold.
@@ -71,7 +71,7 @@ impl fmt::Display for PassthroughError {
 
 /// Copies the blob `key` names at `range` out of `memory`, after checking that it lies in
 /// one of the `ram` ranges and holds at most `limit` bytes.
-pub fn read(
+pub(crate) fn read(
     memory: &impl PhysMemory,
     ram: &[PhysRange],
     key: &'static str,

@@ -8,7 +8,7 @@ use super::*;
 /// A simulated fw_cfg device: the data port streams the selected item, the DMA register
 /// executes the descriptor it is pointed at (a host address, see [`HostAddressing`]).
 #[derive(Default)]
-pub struct SimFwCfg {
+pub(crate) struct SimFwCfg {
     pub items: BTreeMap<u16, Vec<u8>>,
     selected: u16,
     offset: usize,
@@ -123,7 +123,7 @@ impl PortIo for SimFwCfg {
 }
 
 /// Host tests: every pointer is reachable, the device gets host addresses.
-pub struct HostAddressing;
+pub(crate) struct HostAddressing;
 
 impl DmaAddressing for HostAddressing {
     fn device_address(&self, ptr: *const u8) -> Option<u64> {

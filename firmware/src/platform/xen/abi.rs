@@ -9,7 +9,7 @@
 #![allow(dead_code)] // a complete ABI subset: some numbers document Xen more than we use
 
 /// Hypercall numbers (xen.h).
-pub mod hypercall {
+pub(crate) mod hypercall {
     pub const MEMORY_OP: u32 = 12;
     pub const XEN_VERSION: u32 = 17;
     pub const VCPU_OP: u32 = 24;
@@ -19,13 +19,13 @@ pub mod hypercall {
 }
 
 /// Each hypercall has a 32-byte stub in the hypercall page (arch-x86/xen-x86_64.h).
-pub const HYPERCALL_STUB_SIZE: u64 = 32;
+pub(crate) const HYPERCALL_STUB_SIZE: u64 = 32;
 
 /// `DOMID_SELF` (xen.h).
-pub const DOMID_SELF: u16 = 0x7FF0;
+pub(crate) const DOMID_SELF: u16 = 0x7FF0;
 
 /// memory_op sub-operations (memory.h).
-pub mod xenmem {
+pub(crate) mod xenmem {
     pub const POPULATE_PHYSMAP: u64 = 6;
     pub const ADD_TO_PHYSMAP: u64 = 7;
     pub const MEMORY_MAP: u64 = 9;
@@ -40,11 +40,11 @@ pub mod xenmem {
 }
 
 /// hvm_op sub-operations (hvm/hvm_op.h) and parameters (hvm/params.h).
-pub mod hvmop {
+pub(crate) mod hvmop {
     pub const SET_PARAM: u64 = 0;
     pub const GET_PARAM: u64 = 1;
 }
-pub mod param {
+pub(crate) mod param {
     pub const CALLBACK_IRQ: u32 = 0;
     pub const STORE_PFN: u32 = 1;
     pub const STORE_EVTCHN: u32 = 2;
@@ -57,7 +57,7 @@ pub mod param {
 }
 
 /// xen_version sub-operations (version.h).
-pub mod xenver {
+pub(crate) mod xenver {
     pub const VERSION: u64 = 0;
     pub const EXTRAVERSION: u64 = 1;
     /// `xen_extraversion_t` is `char[16]`.
@@ -68,7 +68,7 @@ pub mod xenver {
 }
 
 /// sched_op sub-operations and shutdown reasons (sched.h).
-pub mod schedop {
+pub(crate) mod schedop {
     pub const SHUTDOWN: u64 = 2;
     /// Block until one of the listed event channels is pending or the timeout passes.
     pub const POLL: u64 = 3;
@@ -77,7 +77,7 @@ pub mod schedop {
 /// The reasons of `SCHEDOP_shutdown` this firmware uses (sched.h, SHUTDOWN_*).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
-pub enum ShutdownReason {
+pub(crate) enum ShutdownReason {
     /// Normal exit: the toolstack cleans up (or preserves, with on_poweroff="preserve").
     Poweroff = 0,
     Reboot = 1,
@@ -86,12 +86,12 @@ pub enum ShutdownReason {
 }
 
 /// event_channel_op sub-operations (event_channel.h).
-pub mod evtchnop {
+pub(crate) mod evtchnop {
     pub const SEND: u64 = 4;
 }
 
 /// Errno values Xen returns negated (errno.h).
-pub mod errno {
+pub(crate) mod errno {
     pub const EPERM: i64 = 1;
     pub const ENOENT: i64 = 2;
     pub const EFAULT: i64 = 14;
@@ -106,7 +106,7 @@ pub mod errno {
 /// `struct xen_hvm_param` (hvm/hvm_op.h).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(C)]
-pub struct HvmParam {
+pub(crate) struct HvmParam {
     pub domid: u16,
     pub pad: u16,
     pub index: u32,
@@ -117,7 +117,7 @@ pub struct HvmParam {
 /// entries Xen wrote.
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
-pub struct MemoryMap {
+pub(crate) struct MemoryMap {
     pub nr_entries: u32,
     pub buffer: u64,
 }
@@ -126,7 +126,7 @@ pub struct MemoryMap {
 /// `struct __packed e820entry`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(C, packed)]
-pub struct E820Entry {
+pub(crate) struct E820Entry {
     pub addr: u64,
     pub size: u64,
     pub kind: u32,
@@ -135,7 +135,7 @@ pub struct E820Entry {
 /// `struct xen_reserved_device_memory` (memory.h).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(C)]
-pub struct ReservedDeviceMemory {
+pub(crate) struct ReservedDeviceMemory {
     pub start_pfn: u64,
     pub nr_pages: u64,
 }
@@ -144,7 +144,7 @@ pub struct ReservedDeviceMemory {
 /// (physdev.h: seg u16, bus u8, devfn u8), unused with [`xenmem::RDM_ALL`].
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
-pub struct ReservedDeviceMemoryMap {
+pub(crate) struct ReservedDeviceMemoryMap {
     pub flags: u32,
     pub nr_entries: u32,
     pub buffer: u64,
@@ -156,7 +156,7 @@ pub struct ReservedDeviceMemoryMap {
 /// `struct xen_memory_reservation` (memory.h), for populate_physmap.
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
-pub struct MemoryReservation {
+pub(crate) struct MemoryReservation {
     pub extent_start: u64,
     pub nr_extents: u64,
     pub extent_order: u32,
@@ -167,7 +167,7 @@ pub struct MemoryReservation {
 /// `struct xen_add_to_physmap` (memory.h).
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
-pub struct AddToPhysmap {
+pub(crate) struct AddToPhysmap {
     pub domid: u16,
     pub size: u16,
     pub space: u32,
@@ -179,7 +179,7 @@ pub struct AddToPhysmap {
 /// 8 bytes, which on x86-64 are just the pointer.
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C)]
-pub struct VnumaTopologyInfo {
+pub(crate) struct VnumaTopologyInfo {
     pub domid: u16,
     pub pad: u16,
     pub nr_vnodes: u32,
@@ -193,7 +193,7 @@ pub struct VnumaTopologyInfo {
 /// `struct xen_vmemrange` (memory.h).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(C)]
-pub struct VmemRange {
+pub(crate) struct VmemRange {
     pub start: u64,
     pub end: u64,
     pub flags: u32,
@@ -203,7 +203,7 @@ pub struct VmemRange {
 /// `struct sched_shutdown` (sched.h).
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
-pub struct SchedShutdown {
+pub(crate) struct SchedShutdown {
     pub reason: u32,
 }
 
@@ -211,7 +211,7 @@ pub struct SchedShutdown {
 /// is an absolute Xen system time in nanoseconds, 0 for none.
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
-pub struct SchedPoll {
+pub(crate) struct SchedPoll {
     pub ports: u64,
     pub nr_ports: u32,
     pub pad: u32,
@@ -221,7 +221,7 @@ pub struct SchedPoll {
 /// `struct xen_remove_from_physmap` (memory.h).
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
-pub struct RemoveFromPhysmap {
+pub(crate) struct RemoveFromPhysmap {
     pub domid: u16,
     pub pad: [u16; 3],
     pub gpfn: u64,
@@ -231,7 +231,7 @@ pub struct RemoveFromPhysmap {
 /// Xen latched the 32- or the 64-bit format for the domain: `vcpu_info` is 64 bytes either
 /// way, with its `vcpu_time_info` at offset 32, and the pending bitmap reads the same as
 /// bytes whether its words are 32 or 64 bits.
-pub mod shared_info {
+pub(crate) mod shared_info {
     /// `vcpu_info[XEN_LEGACY_MAX_VCPUS]`, 64 bytes each.
     pub const VCPU_INFO_SIZE: usize = 64;
     /// `struct vcpu_time_info` within a `vcpu_info`.
@@ -252,12 +252,12 @@ pub mod shared_info {
 /// `struct evtchn_send` (event_channel.h).
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
-pub struct EvtchnSend {
+pub(crate) struct EvtchnSend {
     pub port: u32,
 }
 
 /// VCPUOP sub-operations (vcpu.h); the second argument is the vCPU number.
-pub mod vcpuop {
+pub(crate) mod vcpuop {
     pub const INITIALISE: u64 = 0;
     pub const UP: u64 = 1;
     pub const DOWN: u64 = 2;
@@ -269,7 +269,7 @@ pub mod vcpuop {
 /// the structure's size.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(C)]
-pub struct VcpuHvmContext {
+pub(crate) struct VcpuHvmContext {
     pub mode: u32,
     pub pad: u32,
     pub regs: VcpuHvmX86_32,
@@ -283,7 +283,7 @@ impl VcpuHvmContext {
 /// bits 40-55 compressed to 12 bits (type, S, DPL, P, AVL, L, D/B, G).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(C)]
-pub struct VcpuHvmX86_32 {
+pub(crate) struct VcpuHvmX86_32 {
     pub eax: u32,
     pub ecx: u32,
     pub edx: u32,
@@ -318,7 +318,7 @@ pub struct VcpuHvmX86_32 {
 }
 
 /// The xenstore ring page (io/xs_wire.h).
-pub mod xs {
+pub(crate) mod xs {
     pub const RING_SIZE: u32 = 1024;
     pub const PAYLOAD_MAX: u32 = 4096;
     /// Longest relative path the daemon accepts.
@@ -338,7 +338,7 @@ pub mod xs {
 /// `struct xenstore_domain_interface` (io/xs_wire.h).
 #[derive(Debug)]
 #[repr(C)]
-pub struct XenstoreDomainInterface {
+pub(crate) struct XenstoreDomainInterface {
     pub req: [u8; xs::RING_SIZE as usize],
     pub rsp: [u8; xs::RING_SIZE as usize],
     pub req_cons: u32,
@@ -355,7 +355,7 @@ pub struct XenstoreDomainInterface {
 /// payload bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(C)]
-pub struct XsdSockmsg {
+pub(crate) struct XsdSockmsg {
     pub kind: u32,
     pub req_id: u32,
     pub tx_id: u32,
@@ -380,7 +380,7 @@ impl XsdSockmsg {
 }
 
 /// `struct hvm_info_table` (hvm/hvm_info_table.h), at [`HVM_INFO_PADDR`].
-pub mod hvm_info {
+pub(crate) mod hvm_info {
     /// `(HVM_INFO_PFN << 12) + HVM_INFO_OFFSET` = 0x9F000 + 0x800.
     pub const PADDR: u64 = 0x9_F800;
     pub const SIGNATURE: &[u8; 8] = b"HVM INFO";
@@ -401,4 +401,4 @@ pub mod hvm_info {
 /// `size` pages from guest frame `idx` move to guest frame `gpfn` on. Valid with
 /// [`AddToPhysmap`] only (not the batch call); `size` is its `uint16_t`, so one call moves
 /// at most 65535 pages.
-pub const MAPSPACE_GMFN_RANGE: u32 = 3;
+pub(crate) const MAPSPACE_GMFN_RANGE: u32 = 3;

@@ -21,15 +21,15 @@ use alloc::string::String;
 use super::config::{ConfigError, KeyReader, get};
 
 /// The key, relative to the domain's xenstore home.
-pub const CMDLINE_KEY: &str = "hvmloader/cmdline";
+pub(crate) const CMDLINE_KEY: &str = "hvmloader/cmdline";
 
 /// The key's value; `None` when it is missing or empty.
-pub fn read(store: &mut impl KeyReader) -> Result<Option<String>, ConfigError> {
+pub(crate) fn read(store: &mut impl KeyReader) -> Result<Option<String>, ConfigError> {
     get(store, CMDLINE_KEY)
 }
 
 /// The command line the firmware follows: the start info's, then the key's.
-pub fn combine(start_info: &str, key: Option<&str>) -> String {
+pub(crate) fn combine(start_info: &str, key: Option<&str>) -> String {
     match (start_info.trim(), key.map(str::trim)) {
         (first, None | Some("")) => first.into(),
         ("", Some(second)) => second.into(),

@@ -15,14 +15,14 @@ use crate::bootinfo::PhysRange;
 use crate::time::Clock;
 
 /// Something keys can be read from (the store; a map in tests).
-pub trait KeyReader {
+pub(crate) trait KeyReader {
     /// The value of `path`, `None` when it does not exist.
     fn read_key(&mut self, path: &str) -> Result<Option<String>, XsError>;
 }
 
 /// The store with what a read needs: the client, the hypercalls, a clock.
 #[derive(Debug)]
-pub struct StoreSession<'a, H: Hypercall, C: Clock> {
+pub(crate) struct StoreSession<'a, H: Hypercall, C: Clock> {
     pub store: &'a mut XenStore,
     pub xen: &'a mut Xen<H>,
     pub clock: &'a mut C,
@@ -36,7 +36,7 @@ impl<H: Hypercall, C: Clock> KeyReader for StoreSession<'_, H, C> {
 
 /// Which BIOS `hvmloader/bios` names (default: rombios, hvmloader's).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum BiosKind {
+pub(crate) enum BiosKind {
     Seabios,
     Ovmf,
     /// Xen's ROMBIOS: this firmware has no hand-off for it.
@@ -46,7 +46,7 @@ pub enum BiosKind {
 
 /// `platform/tpm_version` (default "1", as hvmloader).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TpmVersion {
+pub(crate) enum TpmVersion {
     /// No TPM tables (a value other than 1 or 2, or not a number).
     None,
     /// TPM 1.2 over TIS: tables only if a TIS interface answers at 0xFED40000.
@@ -57,7 +57,7 @@ pub enum TpmVersion {
 
 /// The configuration, typed. Each field names its key and its default when missing.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct XenConfig {
+pub(crate) struct XenConfig {
     /// `platform/acpi` (default on): build ACPI tables at all.
     pub acpi: bool,
     /// `platform/acpi_s3` (default on): advertise S3.
@@ -106,7 +106,7 @@ impl Default for XenConfig {
 
 /// A value that is there but cannot be what its key needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ConfigError {
+pub(crate) enum ConfigError {
     Store(XsError),
     Malformed { key: &'static str, value: String, expected: &'static str },
     LengthWithoutAddress { key: &'static str },
@@ -128,7 +128,7 @@ impl fmt::Display for ConfigError {
 
 /// Parses an integer the way C's `strtoll(s, &end, 0)` reads it (optional sign, `0x` hex,
 /// leading-`0` octal, decimal) but only if the whole string is the number.
-pub fn parse_c_integer(s: &str) -> Option<i64> {
+pub(crate) fn parse_c_integer(s: &str) -> Option<i64> {
     let t = s.trim_start();
     let (negative, t) = match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),

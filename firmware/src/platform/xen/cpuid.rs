@@ -4,7 +4,7 @@ use crate::arch::{CpuidResult, cpuid};
 
 /// Where Xen's CPUID leaves are and what they say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct XenCpuid {
+pub(crate) struct XenCpuid {
     /// First leaf of Xen's range (0x40000000, or 0x40000100 when Viridian comes first).
     pub base: u32,
     pub version_major: u16,
@@ -15,7 +15,7 @@ const SIGNATURE: &[u8; 12] = b"XenVMMXenVMM";
 
 /// Leaf `base + 2`: EAX = number of hypercall pages, EBX = the MSR that installs them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct HypercallLeaf {
+pub(crate) struct HypercallLeaf {
     pub pages: u32,
     pub msr: u32,
 }

@@ -12,7 +12,7 @@ const BOOT_VCPU: usize = 0;
 
 /// A [`Clock`] whose waits block on one event channel.
 #[derive(Debug)]
-pub struct EventChannelClock<'s, H: Hypercall> {
+pub(crate) struct EventChannelClock<'s, H: Hypercall> {
     xen: Xen<H>,
     shared: &'s SharedInfo,
     port: u32,

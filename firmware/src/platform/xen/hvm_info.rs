@@ -6,7 +6,9 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::abi::hvm_info::*;
-use crate::arch::{PhysMemory, PhysMemoryMut, PhysReadError};
+#[cfg(test)]
+use crate::arch::PhysMemoryMut;
+use crate::arch::{PhysMemory, PhysReadError};
 use crate::bootinfo::{MemoryKind, MemoryRegion, PhysRange};
 
 /// The fields up to and including `high_mem_pgend`: any table shorter is not one.
@@ -18,7 +20,7 @@ const PAGES_4G: u64 = 1 << 20;
 
 /// The validated table.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HvmInfo {
+pub(crate) struct HvmInfo {
     pub length: u32,
     /// Whether the firmware describes IOAPIC/LAPICs (MADT, MP tables) — Xen sets it with
     /// `apic=1` (always, for HVM guests with a local APIC).
@@ -36,7 +38,7 @@ pub struct HvmInfo {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum HvmInfoError {
+pub(crate) enum HvmInfoError {
     Unreadable(PhysReadError),
     BadSignature([u8; 8]),
     BadLength(u32),
@@ -169,6 +171,7 @@ impl HvmInfo {
     /// checksum right again. hvmloader changes the two fields in place when it moves RAM for
     /// the MMIO hole but leaves the checksum as it was; a table whose bytes do not sum to 0
     /// is one no reader can trust, so this one fixes it.
+    #[cfg(test)]
     pub fn write_layout(&self, table: &mut [u8]) -> Result<(), HvmInfoError> {
         let len = self.length as usize;
         let Some(table) = table.get_mut(..len).filter(|_| len >= MIN_LENGTH) else {
@@ -185,6 +188,7 @@ impl HvmInfo {
     }
 
     /// [`HvmInfo::write_layout`] on the table at [`PADDR`] in `mem`.
+    #[cfg(test)]
     pub fn write_back(&self, mem: &mut impl PhysMemoryMut) -> Result<(), HvmInfoError> {
         let range = PhysRange { start: PADDR, end: PADDR + u64::from(self.length) };
         let table = mem.window(range).map_err(HvmInfoError::Unreadable)?;

@@ -14,7 +14,7 @@ use super::abi::{self, errno, hypercall as nr};
 use crate::arch::HypercallPage;
 
 /// The raw hypercall interface: `op` with up to five register arguments.
-pub trait Hypercall {
+pub(crate) trait Hypercall {
     /// # Safety
     /// Arguments that are guest addresses must point to live structures of the layout the
     /// operation expects (see [`abi`]), writable where Xen writes, for the call's duration.
@@ -31,12 +31,12 @@ impl Hypercall for HypercallPage {
 
 /// Most memory-map entries read from Xen (libxl writes a handful; the firmware's E820
 /// limit is 128).
-pub const MAX_MEMORY_MAP_ENTRIES: usize = crate::bootinfo::MAX_MEMORY_MAP_ENTRIES as usize;
+pub(crate) const MAX_MEMORY_MAP_ENTRIES: usize = crate::bootinfo::MAX_MEMORY_MAP_ENTRIES as usize;
 /// Most reserved-device-memory regions accepted (an RMRR per device, a few at most).
-pub const MAX_RDM_ENTRIES: u32 = 256;
+pub(crate) const MAX_RDM_ENTRIES: u32 = 256;
 /// Bounds on what XENMEM_get_vnumainfo may ask us to allocate.
-pub const MAX_VNODES: u32 = 64;
-pub const MAX_VMEMRANGES: u32 = 256;
+pub(crate) const MAX_VNODES: u32 = 64;
+pub(crate) const MAX_VMEMRANGES: u32 = 256;
 
 /// A guest pointer as a hypercall argument (identity-mapped: virtual = guest-physical).
 fn ptr<T>(p: *const T) -> u64 {
@@ -45,7 +45,7 @@ fn ptr<T>(p: *const T) -> u64 {
 
 /// A vNUMA topology from XENMEM_get_vnumainfo.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Vnuma {
+pub(crate) struct Vnuma {
     pub nr_vnodes: u32,
     /// `nr_vnodes * nr_vnodes` distances, row-major.
     pub distance: Vec<u32>,
@@ -55,7 +55,7 @@ pub struct Vnuma {
 
 /// Typed hypercalls.
 #[derive(Debug)]
-pub struct Xen<H: Hypercall> {
+pub(crate) struct Xen<H: Hypercall> {
     raw: H,
 }
 

@@ -18,11 +18,11 @@ use crate::layout::{self, HOLE_END};
 
 /// Where hvmloader's default low MMIO window starts (`HVM_BELOW_4G_MMIO_START`): an
 /// `mmio_hole_size` smaller than 4 GiB minus this is ignored, as hvmloader does.
-pub const HVM_BELOW_4G_MMIO_START: u64 = 0xF000_0000;
+pub(crate) const HVM_BELOW_4G_MMIO_START: u64 = 0xF000_0000;
 
 /// Validates raw E820 entries from Xen: no empty or wrapping entries, no overlaps. The
 /// result is sorted by address.
-pub fn from_e820(entries: &[E820Entry]) -> Result<Vec<MemoryRegion>, XenError> {
+pub(crate) fn from_e820(entries: &[E820Entry]) -> Result<Vec<MemoryRegion>, XenError> {
     let mut map = Vec::with_capacity(entries.len());
     for (index, e) in entries.iter().enumerate() {
         let (start, size, kind) = (e.addr, e.size, e.kind);
@@ -51,7 +51,7 @@ pub fn from_e820(entries: &[E820Entry]) -> Result<Vec<MemoryRegion>, XenError> {
 /// Other entries wholly below 1 MiB are dropped, with a warning each: libxl 4.17 lists an
 /// `acpi_firmware=` file as an ACPI entry at address 0 of the file's length (it builds the
 /// map before the file has its address), which would otherwise claim the real-mode IVT.
-pub fn with_low_memory(map: Vec<MemoryRegion>) -> Vec<MemoryRegion> {
+pub(crate) fn with_low_memory(map: Vec<MemoryRegion>) -> Vec<MemoryRegion> {
     const HVM_INFO_PAGE: u64 = 0x9_F000;
     const ONE_MIB: u64 = 0x10_0000;
     if map.iter().any(|r| r.kind == MemoryKind::Ram && r.range.start < ONE_MIB) {
@@ -76,7 +76,7 @@ pub fn with_low_memory(map: Vec<MemoryRegion>) -> Vec<MemoryRegion> {
 }
 
 /// RDM regions as physical ranges; a region that wraps is an error.
-pub fn rdm_ranges(rdm: &[ReservedDeviceMemory]) -> Result<Vec<PhysRange>, XenError> {
+pub(crate) fn rdm_ranges(rdm: &[ReservedDeviceMemory]) -> Result<Vec<PhysRange>, XenError> {
     rdm.iter()
         .map(|r| {
             let start = r.start_pfn.checked_mul(4096);
@@ -95,7 +95,10 @@ pub fn rdm_ranges(rdm: &[ReservedDeviceMemory]) -> Result<Vec<PhysRange>, XenErr
 /// and the parts no entry covers become reserved entries, which keeps PCI BARs out of them
 /// ([`layout::reserved_in`]) and puts them in the E820 handed on. Returns the new map and
 /// the RAM ranges that had to be given up, for the log.
-pub fn reserve_rdm(map: &[MemoryRegion], rdm: &[PhysRange]) -> (Vec<MemoryRegion>, Vec<PhysRange>) {
+pub(crate) fn reserve_rdm(
+    map: &[MemoryRegion],
+    rdm: &[PhysRange],
+) -> (Vec<MemoryRegion>, Vec<PhysRange>) {
     let mut out: Vec<MemoryRegion> = map.to_vec();
     let mut lost = Vec::new();
     for r in rdm {
@@ -151,7 +154,10 @@ pub fn reserve_rdm(map: &[MemoryRegion], rdm: &[PhysRange]) -> (Vec<MemoryRegion
 /// RAM reaching into the requested hole is an error: libxl lowers the RAM when it sets the
 /// key, so a conflict means the two disagree, and hvmloader's silent overlap would put BARs
 /// over RAM.
-pub fn low_hole(map: &[MemoryRegion], mmio_hole_size: Option<u64>) -> Result<Range<u64>, XenError> {
+pub(crate) fn low_hole(
+    map: &[MemoryRegion],
+    mmio_hole_size: Option<u64>,
+) -> Result<Range<u64>, XenError> {
     let natural = layout::low_hole(map).map_err(XenError::Layout)?;
     let Some(start) = fixed_hole_start(mmio_hole_size)? else {
         if let Some(size) = mmio_hole_size {
@@ -201,19 +207,20 @@ fn fixed_hole_start(mmio_hole_size: Option<u64>) -> Result<Option<u64>, XenError
 
 /// hvmloader's hole starts, largest first (pci.c's `pci_mem_start <<= 1` on a 32-bit
 /// value from HVM_BELOW_4G_MMIO_START: the hole to 4 GiB doubles each time, up to 2 GiB).
-pub const HVMLOADER_HOLE_STARTS: [u64; 4] = [0xF000_0000, 0xE000_0000, 0xC000_0000, 0x8000_0000];
+pub(crate) const HVMLOADER_HOLE_STARTS: [u64; 4] =
+    [0xF000_0000, 0xE000_0000, 0xC000_0000, 0x8000_0000];
 /// The lowest start hvmloader gives the hole: RAM below 2 GiB never moves.
-pub const LOWEST_HOLE_START: u64 = 0x8000_0000;
+pub(crate) const LOWEST_HOLE_START: u64 = 0x8000_0000;
 /// Pages per XENMAPSPACE_gmfn_range call: its `size` is 16 bits, and hvmloader moves
 /// `(1 << 16) - 1` pages at a time.
-pub const PAGES_PER_MOVE: u64 = 0xFFFF;
+pub(crate) const PAGES_PER_MOVE: u64 = 0xFFFF;
 const PAGE_SHIFT: u32 = 12;
 /// The first frame above 4 GiB.
 const PFN_4G: u64 = FOUR_GIB >> PAGE_SHIFT;
 
 /// What keeps the low hole from growing further.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HoleLimit {
+pub(crate) enum HoleLimit {
     /// `platform/mmio_hole_size` sets the hole; hvmloader does not grow it then.
     FixedSize,
     /// `hvmloader/allow-memory-relocate` is 0: the hole stays above RAM.
@@ -243,7 +250,7 @@ impl fmt::Display for HoleLimit {
 /// How far the low hole may grow: from the hole Xen's map leaves (`natural`) down to
 /// `lowest_start`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HoleBounds {
+pub(crate) struct HoleBounds {
     pub natural: Range<u64>,
     pub lowest_start: u64,
     pub limit: HoleLimit,
@@ -252,7 +259,11 @@ pub struct HoleBounds {
 /// The bounds hvmloader keeps to: a hole `mmio_hole_size` fixes does not grow; without
 /// relocation it stays above RAM, which the natural hole already reaches; with it, it grows
 /// to [`LOWEST_HOLE_START`] (never shrinking a hole that already starts lower).
-pub fn hole_bounds(natural: Range<u64>, fixed_size: bool, allow_relocate: bool) -> HoleBounds {
+pub(crate) fn hole_bounds(
+    natural: Range<u64>,
+    fixed_size: bool,
+    allow_relocate: bool,
+) -> HoleBounds {
     let (lowest_start, limit) = if fixed_size {
         (natural.start, HoleLimit::FixedSize)
     } else if !allow_relocate {
@@ -265,7 +276,7 @@ pub fn hole_bounds(natural: Range<u64>, fixed_size: bool, allow_relocate: bool) 
 
 /// The starts the hole may grow to, in the order hvmloader tries them: its
 /// [`HVMLOADER_HOLE_STARTS`] below the natural start and not below `bounds.lowest_start`.
-pub fn growth_starts(bounds: &HoleBounds) -> Vec<u64> {
+pub(crate) fn growth_starts(bounds: &HoleBounds) -> Vec<u64> {
     HVMLOADER_HOLE_STARTS
         .iter()
         .copied()
@@ -275,7 +286,7 @@ pub fn growth_starts(bounds: &HoleBounds) -> Vec<u64> {
 
 /// One XENMAPSPACE_gmfn_range call: `pages` frames from `from_pfn` move to `to_pfn` on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PageMove {
+pub(crate) struct PageMove {
     pub from_pfn: u64,
     pub to_pfn: u64,
     pub pages: u16,
@@ -283,7 +294,7 @@ pub struct PageMove {
 
 /// The RAM to move out of a grown hole, and the hvm_info_table's page ends afterwards.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Relocation {
+pub(crate) struct Relocation {
     /// The first frame of the hole: no RAM below 4 GiB from here on once `moves` are made.
     pub hole_start_pfn: u64,
     /// In the order of the calls: the top of low RAM first, each chunk after the last.
@@ -311,7 +322,7 @@ impl Relocation {
 /// hvmloader's relocation for a hole from `hole_start`: the frames from `hole_start` (its
 /// page) to `low_mem_pgend`, taken from the top in chunks of [`PAGES_PER_MOVE`], each put
 /// after the last at `high_mem_pgend` (at 4 GiB when that is 0, no RAM above 4 GiB).
-pub fn relocation(
+pub(crate) fn relocation(
     hole_start: u64,
     low_mem_pgend: u32,
     high_mem_pgend: u32,
@@ -341,7 +352,7 @@ pub fn relocation(
 /// E820 show it. The map must agree with the hvm_info_table: exactly the moved range is RAM
 /// from its start to 4 GiB, and the destination is free. Nothing in `keep` (boot modules,
 /// the start info) may be in the moved range.
-pub fn relocated_map(
+pub(crate) fn relocated_map(
     map: &[MemoryRegion],
     relocation: &Relocation,
     keep: &[PhysRange],
@@ -400,7 +411,7 @@ pub fn relocated_map(
 
 /// The low hole [`XenSetup::fit_low_hole`] settled on.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FittedHole {
+pub(crate) struct FittedHole {
     pub hole: Range<u64>,
     /// What keeps it from growing further, for the message when BARs still do not fit.
     pub limit: HoleLimit,
@@ -409,7 +420,7 @@ pub struct FittedHole {
 /// Why the hole cannot be grown as planned, or (only reported) that its largest allowed
 /// size still cannot hold the BARs.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum HoleError {
+pub(crate) enum HoleError {
     /// The largest hole allowed cannot hold every memory BAR: `unplaced` of them
     /// (`bytes` in all) got no address. Reported, not fatal: hvmloader boots on with them
     /// unassigned too.

@@ -20,18 +20,18 @@ use super::hypercall::{Hypercall, Xen};
 /// nothing, clear of the IOAPIC, HPET, TPM and LAPIC pages above 0xFEC00000 and of the BIOS
 /// and flash images at the top. [`SharedInfo::unmap`] empties the frame again before the
 /// hand-off, so the guest's OS finds the hole as Xen left it.
-pub const SHARED_INFO_GPFN: u64 = 0xF_DFFF;
+pub(crate) const SHARED_INFO_GPFN: u64 = 0xF_DFFF;
 
 /// The mapped page.
 #[derive(Debug)]
-pub struct SharedInfo {
+pub(crate) struct SharedInfo {
     page: NonNull<u8>,
     gpfn: u64,
 }
 
 /// One consistent reading of a `vcpu_time_info`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct VcpuTime {
+pub(crate) struct VcpuTime {
     pub tsc_timestamp: u64,
     /// Nanoseconds since Xen booted, at `tsc_timestamp`.
     pub system_time: u64,
@@ -74,6 +74,7 @@ impl SharedInfo {
     /// # Safety
     /// `page` must point to 4 KiB, 8-byte aligned, that stay valid and are accessed only
     /// through this value (and the simulated hypervisor) while it lives.
+    #[cfg(test)]
     pub unsafe fn at(page: NonNull<u8>, gpfn: u64) -> Self {
         SharedInfo { page, gpfn }
     }

@@ -27,7 +27,7 @@ use crate::time::Clock;
 /// How long one wait for xenstored may take before the store counts as not answering.
 /// Replies normally take well under a millisecond; a dom0 under emulation, a few. hvmloader
 /// waits forever; we stop with a clear error instead.
-pub const DEFAULT_TIMEOUT_US: u64 = 5_000_000;
+pub(crate) const DEFAULT_TIMEOUT_US: u64 = 5_000_000;
 /// Unsolicited messages (watch events, debug output) skipped while waiting for a reply
 /// before the stream counts as broken.
 const MAX_SKIPPED: usize = 16;
@@ -35,8 +35,9 @@ const MASK: u32 = xs::RING_SIZE - 1;
 
 /// What the client was doing when something went wrong.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum XsOp {
+pub(crate) enum XsOp {
     Read,
+    #[cfg(test)]
     Write,
     List,
     /// Handing the ring back ([`XenStore::hand_back`]).
@@ -47,6 +48,7 @@ impl fmt::Display for XsOp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             XsOp::Read => "reading",
+            #[cfg(test)]
             XsOp::Write => "writing",
             XsOp::List => "listing",
             XsOp::HandBack => "handing back",
@@ -56,7 +58,7 @@ impl fmt::Display for XsOp {
 
 /// What went wrong talking to the store.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum XsError {
+pub(crate) enum XsError {
     /// The daemon did not consume our request or did not answer in time.
     Timeout {
         op: XsOp,
@@ -149,7 +151,7 @@ enum Index {
 
 /// The shared ring page, accessed only through volatile reads and writes.
 #[derive(Debug)]
-pub struct SharedRing {
+pub(crate) struct SharedRing {
     page: NonNull<XenstoreDomainInterface>,
 }
 
@@ -243,7 +245,7 @@ fn connection_field(p: *mut XenstoreDomainInterface) -> *mut u32 {
 
 /// The client: the ring, the event channel, and the request counter.
 #[derive(Debug)]
-pub struct XenStore {
+pub(crate) struct XenStore {
     ring: SharedRing,
     port: u32,
     next_req: u32,
@@ -256,13 +258,13 @@ pub struct XenStore {
 
 /// Where the ring and its event channel are, from HVM_PARAM_STORE_PFN / STORE_EVTCHN.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StoreLocation {
+pub(crate) struct StoreLocation {
     pub paddr: u64,
     pub port: u32,
 }
 
 /// Reads where the store is; a zero PFN (no store) or a port beyond 32 bits is an error.
-pub fn locate<H: Hypercall>(xen: &mut Xen<H>) -> Result<StoreLocation, XenError> {
+pub(crate) fn locate<H: Hypercall>(xen: &mut Xen<H>) -> Result<StoreLocation, XenError> {
     let pfn = xen.get_param(param::STORE_PFN)?;
     let port = xen.get_param(param::STORE_EVTCHN)?;
     let paddr = pfn.checked_mul(4096).filter(|&a| a != 0);
@@ -544,6 +546,7 @@ impl XenStore {
     /// `XS_WRITE` of `value` to `path` (relative paths are under /local/domain/<our
     /// domid>/; missing parent nodes are created by the daemon). The payload is the path,
     /// a NUL, and the value without one; the daemon answers "OK".
+    #[cfg(test)]
     pub fn write<H: Hypercall>(
         &mut self,
         xen: &mut Xen<H>,
