@@ -27,6 +27,8 @@ pub use ap_boot::{AP_BOOT_PAGE, ApFault, ApTrampoline};
 #[cfg(test)]
 pub use buffer_mapper::BufferMapper;
 pub use claims::ClaimError;
+#[cfg(test)]
+pub use claims::{ClaimId, ClaimSet};
 pub use handoff::PhysMemoryMut;
 pub use hypercall::HypercallPage;
 pub use ioapic::{IOAPIC_BASE, IOAPIC_ID_MASK, IOAPIC_WINDOW, IoApic};
