@@ -137,8 +137,9 @@ fn i440fx(extra: impl FnOnce(&mut PciSim, &mut Vec<BarToCheck>)) -> (PciSim, Vec
 }
 
 /// The Q35 machine: MCH (PCIEXBAR and PAM writable), ICH9 LPC (PMBASE, ACPI_CNTL, PIRQ
-/// A-H), a root port with a device behind it, and two endpoints on bus 0.
-fn q35() -> (PciSim, Vec<BarToCheck>) {
+/// A-H), two endpoints on bus 0, and a root port (returned) with a device behind it (its
+/// BAR last in the list).
+fn q35() -> (PciSim, Vec<BarToCheck>, FnId) {
     let mut pci = PciSim::new();
     let mch = chipset_function(&mut pci, Bdf::new(0, 0, 0), (0x8086, 0x29C0), [6, 0, 0]);
     // PCIEXBAR: base bits 35:26, length, enable.
@@ -151,16 +152,10 @@ fn q35() -> (PciSim, Vec<BarToCheck>) {
     pci.set_wmask(lpc, 0x60, &[0xFF; 4]);
     pci.set_wmask(lpc, 0x68, &[0xFF; 4]);
     let mut bars = Vec::new();
-    let vga = FRAME_BUFFER;
-    let display = pci.add_endpoint(
-        ROOT,
-        1,
-        0,
-        &[vga, SimBar::Mem32 { size: 0x1000, prefetchable: false }],
-        0,
-        0,
-    );
-    bars.push(BarToCheck { function: display, offset: reg::BAR0, bar: vga });
+    let registers = SimBar::Mem32 { size: 0x1000, prefetchable: false };
+    let display = pci.add_endpoint(ROOT, 1, 0, &[FRAME_BUFFER, registers], 0, 0);
+    bars.push(BarToCheck { function: display, offset: reg::BAR0, bar: FRAME_BUFFER });
+    bars.push(BarToCheck { function: display, offset: reg::BAR0 + 4, bar: registers });
     let nic_bars = [SimBar::Io(0x20), SimBar::Mem32 { size: 0x4000, prefetchable: false }];
     let nic = pci.add_endpoint(ROOT, 2, 0, &nic_bars, 0x4_0000, 1);
     bars.push(BarToCheck { function: nic, offset: reg::BAR0, bar: nic_bars[0] });
@@ -175,7 +170,7 @@ fn q35() -> (PciSim, Vec<BarToCheck>) {
     pci.functions[port].extended = true;
     pci.functions[storage].extended = true;
     bars.push(BarToCheck { function: storage, offset: reg::BAR0, bar: storage_bar });
-    (pci, bars)
+    (pci, bars, port)
 }
 
 /// A display's frame buffer: a prefetchable 32-bit memory BAR of 16 MiB.
@@ -184,9 +179,8 @@ const FRAME_BUFFER: SimBar = SimBar::Mem32 { size: 16 << 20, prefetchable: true 
 /// Two endpoints for the i440FX machine: a display and a NIC with an I/O BAR and a ROM,
 /// and a 64-bit BAR.
 fn i440fx_endpoints(pci: &mut PciSim, bars: &mut Vec<BarToCheck>) {
-    let vga = FRAME_BUFFER;
-    let display = pci.add_endpoint(ROOT, 2, 0, &[vga], 0, 0);
-    bars.push(BarToCheck { function: display, offset: reg::BAR0, bar: vga });
+    let display = pci.add_endpoint(ROOT, 2, 0, &[FRAME_BUFFER], 0, 0);
+    bars.push(BarToCheck { function: display, offset: reg::BAR0, bar: FRAME_BUFFER });
     let nic_bars = [SimBar::Io(0x40), SimBar::Mem64 { size: 8 * MIB, prefetchable: true }];
     let nic = pci.add_endpoint(ROOT, 3, 0, &nic_bars, 0x4_0000, 1);
     bars.push(BarToCheck { function: nic, offset: reg::BAR0, bar: nic_bars[0] });
@@ -363,7 +357,7 @@ fn i440fx_boots_end_to_end_with_fw_cfg_dma_and_nothing_to_hand_off() {
 
 #[test]
 fn q35_boots_end_to_end_through_ecam_and_hands_off_to_seabios_from_fw_cfg() {
-    let (pci, bars) = q35();
+    let (pci, bars, port) = q35();
     let mut fw_cfg = qemu_fw_cfg(false);
     let seabios = fake_seabios(128 * 1024);
     fw_cfg.add_file(crate::handoff::files::FIRMWARE, &seabios);
@@ -396,13 +390,12 @@ fn q35_boots_end_to_end_through_ecam_and_hands_off_to_seabios_from_fw_cfg() {
     // The root port forwards bus 1 to the device behind it, and its memory window holds
     // that device's BAR.
     let pci = machine.pci.borrow();
-    let port = 4; // MCH, LPC, display, NIC, then the root port
     assert_eq!(pci.peek8(port, reg::SECONDARY_BUS), 1);
     let window = pci.peek32(port, reg::MEMORY_BASE);
     let (window_base, window_end) =
         (u64::from(window & 0xFFF0) << 16, (u64::from(window >> 16 | 0xF) << 16) + 0x1_0000);
     drop(pci);
-    let (device_bar, _) = programmed(&machine, bars[3]);
+    let (device_bar, _) = programmed(&machine, *bars.last().expect("the device behind the port"));
     assert!((window_base..window_end).contains(&device_bar), "{device_bar:#x} outside the window");
 
     // The MCFG the self-check parsed back names the window (the RSDP as SeaBIOS is told,
@@ -556,7 +549,8 @@ fn a_bar_no_hole_can_hold_is_reported_unplaced_and_left_off() {
     // The others are placed, the 64-bit one above 4 GiB as the hole is short (what
     // hvmloader does too); the absurd one's function does not decode memory.
     check_common(&machine, &bars, QEMU_HOLE, true);
-    let (nic_mem64, _) = programmed(&machine, bars[2]);
+    let mem64 = bars.iter().find(|b| matches!(b.bar, SimBar::Mem64 { .. })).expect("the NIC's");
+    let (nic_mem64, _) = programmed(&machine, *mem64);
     assert!(nic_mem64 >= FOUR_GIB, "{nic_mem64:#x}");
     let command = machine.pci.borrow().peek16(absurd_function, reg::COMMAND);
     assert_eq!(command & 2, 0, "memory decoding stays off");
@@ -584,4 +578,86 @@ fn a_pam_that_does_not_unlock_is_fatal() {
         "{outcome:?}"
     );
     assert!(machine.holds_only(IMAGE), "the handles were given back on the way out");
+}
+
+/// A bzImage as the x86 boot protocol lays it out (one setup sector after the boot
+/// sector; protocol 2.15, relocatable, 64-bit entry, preferred at 16 MiB, 8 MiB init_size)
+/// with `kernel_len` bytes of a pattern as its protected-mode kernel.
+fn fake_bzimage(kernel_len: usize) -> Vec<u8> {
+    const SETUP_LEN: usize = 2 * 512;
+    let mut image = vec![0u8; SETUP_LEN + kernel_len];
+    let mut put = |at: usize, bytes: &[u8]| image[at..at + bytes.len()].copy_from_slice(bytes);
+    put(0x1F1, &[1]); // setup_sects
+    put(0x1FE, &0xAA55u16.to_le_bytes()); // boot_flag
+    put(0x200, &[0xEB, 0x6A]); // jump over the header, which ends at 0x26C
+    put(0x202, b"HdrS");
+    put(0x206, &0x020Fu16.to_le_bytes()); // version
+    put(0x211, &[0x01]); // loadflags: LOADED_HIGH
+    put(0x22C, &0x7FFF_FFFFu32.to_le_bytes()); // initrd_addr_max
+    put(0x230, &0x20_0000u32.to_le_bytes()); // kernel_alignment
+    put(0x234, &[1]); // relocatable_kernel
+    put(0x236, &0x7Fu16.to_le_bytes()); // xloadflags: XLF_KERNEL_64 and friends
+    put(0x238, &2047u32.to_le_bytes()); // cmdline_size
+    put(0x258, &0x100_0000u64.to_le_bytes()); // pref_address
+    put(0x260, &0x80_0000u32.to_le_bytes()); // init_size
+    for (i, byte) in image[SETUP_LEN..].iter_mut().enumerate() {
+        *byte = (i % 251) as u8;
+    }
+    image
+}
+
+#[test]
+fn a_kernel_in_fw_cfg_is_booted_with_its_zero_page_and_a_reset_path() {
+    let (pci, bars) = i440fx(i440fx_endpoints);
+    let mut fw_cfg = qemu_fw_cfg(true);
+    let kernel = fake_bzimage(64 * 1024);
+    fw_cfg.add_file(crate::handoff::files::KERNEL, &kernel);
+    fw_cfg.add_file(crate::handoff::files::CMDLINE, b"console=ttyS0\n");
+    let machine = SimMachine::new(Chipset::I440fx, pci, Some(fw_cfg), IMAGE);
+    // The BIOS ROM's reset vector: SeaBIOS's far jump to F000:E05B.
+    let rom_vector = [0xEA, 0x5B, 0xE0, 0x00, 0xF0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    machine.memory.write(0xFFFF_FFF0, &rom_vector);
+    StartInfo {
+        magic: START_INFO_MAGIC,
+        cmdline: "selfcheck",
+        memory_map: qemu_memory_map(),
+        modules: vec![],
+    }
+    .write(&machine.memory);
+
+    let summary = run_qemu(&machine).expect("the boot completes");
+
+    assert_eq!(summary.unplaced_bars, 0);
+    check_common(&machine, &bars, QEMU_HOLE, false);
+    // The kernel went to its preferred address, free RAM here, and is entered at +0x200.
+    let jumps = machine.jumps.borrow();
+    let [Jump::Linux64 { entry, boot_params }] = jumps[..] else { panic!("{jumps:?}") };
+    assert_eq!(entry, 0x100_0000 + 0x200);
+    assert_eq!(machine.memory.bytes(0x100_0000, kernel.len() - 1024), kernel[1024..]);
+    // The zero page: the command line (without QEMU's newline), the RSDP the tables'
+    // installer placed, the memory map handed on.
+    let zero_page = machine.memory.bytes(boot_params, 4096);
+    let cmdline = u64::from(u32_at(&zero_page, 0x228));
+    assert_eq!(machine.memory.bytes(cmdline, 14), b"console=ttyS0\0");
+    let rsdp = u64_at(&zero_page, 0x70);
+    assert_eq!(&machine.memory.bytes(rsdp, 8)[..], b"RSD PTR ");
+    assert_eq!(
+        xsdt_tables(&machine.memory, rsdp),
+        xsdt_tables(&machine.memory, scan_for_rsdp(&machine.memory).expect("the BIOS-area copy")),
+        "the RSDP handed over and the BIOS area's lead to the same tables"
+    );
+    let entries = usize::from(zero_page[0x1E8]);
+    let e820: Vec<(u64, u64, u32)> = zero_page[0x2D0..0x2D0 + 20 * entries]
+        .chunks_exact(20)
+        .map(|e| (u64_at(e, 0), u64_at(e, 8), u32_at(e, 16)))
+        .collect();
+    assert!(
+        e820.iter().any(|&(start, len, kind)| kind == 1
+            && start <= 0x100_0000
+            && 0x101_0000 <= start + len)
+    );
+    // A reboot runs the ROM again: the ROM's jump now lands in the reset path.
+    let path = crate::handoff::reset::ResetPath::new(Chipset::I440fx, &rom_vector).expect("path");
+    assert_eq!(path.target, 0xF_E05B);
+    assert_eq!(machine.memory.bytes(path.target, path.code.len()), path.code);
 }
