@@ -167,7 +167,8 @@ impl PortDevices {
         Some((bdf, (address & 0xFC) as u16 + (port - CONFIG_DATA.start)))
     }
 
-    /// A read of `width` bytes at `port` from a register file of bytes (PM block, latches).
+    /// A read of `width` bytes at `port`: configuration space through 0xCF8/0xCFC, the PM
+    /// block, a latch, or nothing (all ones).
     fn read(&mut self, port: u16, width: u16) -> u32 {
         if port == CONFIG_ADDRESS && width == 4 {
             return self.cf8;
@@ -192,6 +193,7 @@ impl PortDevices {
         (0..width).rev().fold(0, |value, i| value << 8 | u32::from(byte(self, port + i)))
     }
 
+    /// A write of `width` bytes at `port`, to what [`Self::read`] reads.
     fn write(&mut self, port: u16, width: u16, value: u32) {
         if port == CONFIG_ADDRESS && width == 4 {
             self.cf8 = value;
