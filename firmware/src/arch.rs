@@ -30,6 +30,8 @@ pub(crate) use ap_boot::{AP_BOOT_PAGE, ApFault, ApTrampoline};
 #[cfg(test)]
 pub(crate) use buffer_mapper::BufferMapper;
 pub(crate) use claims::ClaimError;
+#[cfg(test)]
+pub(crate) use claims::{ClaimId, ClaimSet};
 pub(crate) use handoff::PhysMemoryMut;
 pub(crate) use hypercall::HypercallPage;
 pub(crate) use ioapic::{IOAPIC_BASE, IOAPIC_ID_MASK, IOAPIC_WINDOW, IoApic};

@@ -15,7 +15,11 @@ mod board;
 mod cpus;
 mod hardware;
 mod pci;
+#[cfg(test)]
+mod sim;
 mod tables;
+#[cfg(test)]
+mod tests;
 
 use board::Board;
 pub(crate) use hardware::Hardware;

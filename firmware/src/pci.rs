@@ -34,7 +34,7 @@ mod intx;
 mod place;
 mod program;
 #[cfg(test)]
-mod sim;
+pub(crate) mod sim;
 mod sriov;
 #[cfg(test)]
 mod tests;

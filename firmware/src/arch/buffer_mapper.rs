@@ -2,6 +2,8 @@
 //! of the ACPI self-test (and of the whole boot on a simulated machine): the `unsafe` the
 //! parser's mapping needs stays in arch/ with the hardware's.
 
+use alloc::boxed::Box;
+use alloc::vec::Vec;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 
@@ -9,11 +11,13 @@ use acpi::{Handler, PciAddress, RawPhysicalMapping};
 
 use super::PhysicalMapper;
 
-/// Read-only views of buffers at physical addresses, borrowed for `'a`.
+/// Read-only views of buffers at physical addresses, borrowed for `'a` (or owned).
 #[derive(Clone, Debug)]
 pub(crate) struct BufferMapper<'a> {
     /// (physical base, start, length) of each buffer.
     ranges: alloc::rc::Rc<[(usize, NonNull<u8>, usize)]>,
+    /// The buffers of [`BufferMapper::owning`], kept alive as long as any clone lives.
+    _owned: Option<alloc::rc::Rc<[Box<[u8]>]>>,
     _buffers: PhantomData<&'a [u8]>,
 }
 
@@ -24,7 +28,23 @@ impl<'a> BufferMapper<'a> {
             .iter()
             .map(|&(base, bytes)| (base as usize, NonNull::from(bytes).cast::<u8>(), bytes.len()))
             .collect();
-        BufferMapper { ranges, _buffers: PhantomData }
+        BufferMapper { ranges, _owned: None, _buffers: PhantomData }
+    }
+
+    /// The parser's view of `buffers`, each `(physical address, bytes)`, which it keeps: a
+    /// snapshot of a simulated machine's memory, for a handler that borrows nothing.
+    pub fn owning(buffers: Vec<(u64, Box<[u8]>)>) -> BufferMapper<'static> {
+        let (bases, owned): (Vec<u64>, Vec<Box<[u8]>>) = buffers.into_iter().unzip();
+        let owned: alloc::rc::Rc<[Box<[u8]>]> = owned.into();
+        // The boxes' bytes stay where they are while the `Rc` holds them.
+        let ranges = bases
+            .iter()
+            .zip(owned.iter())
+            .map(|(&base, bytes)| {
+                (base as usize, NonNull::from(&**bytes).cast::<u8>(), bytes.len())
+            })
+            .collect();
+        BufferMapper { ranges, _owned: Some(owned), _buffers: PhantomData }
     }
 
     /// The buffer holding `[phys, phys + size)`, and the offset of `phys` in it.
@@ -39,8 +59,9 @@ impl<'a> BufferMapper<'a> {
     }
 }
 
-// SAFETY: every mapping points into a buffer borrowed (shared, so unchanged) for 'a, at the
-// offset of the physical address asked for, and refuses anything outside the buffers.
+// SAFETY: every mapping points into a buffer borrowed (shared, so unchanged) for 'a or owned
+// by the mapper (never written, freed only with its last clone), at the offset of the
+// physical address asked for, and refuses anything outside the buffers.
 unsafe impl PhysicalMapper for BufferMapper<'_> {}
 
 impl Handler for BufferMapper<'_> {

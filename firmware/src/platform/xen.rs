@@ -30,7 +30,7 @@ pub(crate) mod shared_info;
 pub(crate) mod xenstore;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;

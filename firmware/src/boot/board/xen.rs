@@ -46,8 +46,14 @@ pub(crate) fn start(
         super::super::settle_console(cmdline);
     };
     let setup = XenSetup::start(leaves, &machine.memory(), from_key).map_err(Fatal::Xen)?;
+    Ok(board(setup, boot))
+}
+
+/// The board `setup` makes, whatever its hypercalls reach (the real page, or a fake one in
+/// the host tests of the whole boot): Xen's memory map replaces the start info's.
+pub fn board<X: Hypercall>(setup: XenSetup<X>, boot: &mut BootInfo) -> XenSetup<X> {
     boot.memory_map = setup.memory_map.clone();
-    Ok(setup)
+    setup
 }
 
 impl<H: Hardware, X: Hypercall + Copy> Board<H> for XenSetup<X> {

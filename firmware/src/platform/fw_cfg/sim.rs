@@ -123,6 +123,7 @@ impl PortIo for SimFwCfg {
 }
 
 /// Host tests: every pointer is reachable, the device gets host addresses.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct HostAddressing;
 
 impl DmaAddressing for HostAddressing {

@@ -100,6 +100,8 @@ struct FakeXen {
     vcpu_ops: Vec<(u64, u32, Option<VcpuHvmContext>)>,
     /// VCPUOP_up fails with this errno.
     vcpu_up_errno: Option<i64>,
+    /// XENMEM_remove_from_physmap: the frames emptied.
+    removed_frames: Vec<u64>,
 }
 
 impl Hypercall for FakeXen {
@@ -165,6 +167,12 @@ impl Hypercall for FakeXen {
                     );
                     out.copy_from_slice(&self.rdm);
                     m.nr_entries = need;
+                    0
+                }
+                (abi::hypercall::MEMORY_OP, xenmem::REMOVE_FROM_PHYSMAP) => {
+                    let r = &*(args[1] as *const RemoveFromPhysmap);
+                    assert_eq!(r.domid, DOMID_SELF);
+                    self.removed_frames.push(r.gpfn);
                     0
                 }
                 (abi::hypercall::MEMORY_OP, xenmem::GET_VNUMAINFO) => {
@@ -409,7 +417,12 @@ impl PhysMemory for FakeMemory {
     }
 }
 
-fn hvm_info_bytes(nr_vcpus: u32, online: u32, low_pgend: u32, high_pgend: u32) -> Vec<u8> {
+pub(crate) fn hvm_info_bytes(
+    nr_vcpus: u32,
+    online: u32,
+    low_pgend: u32,
+    high_pgend: u32,
+) -> Vec<u8> {
     let mut t = vec![0u8; 0x800];
     t[..8].copy_from_slice(b"HVM INFO");
     t[8..12].copy_from_slice(&48u32.to_le_bytes());
@@ -447,10 +460,10 @@ struct Machine {
     memory: FakeMemory,
 }
 
-fn machine(keys: &[(&str, &str)], hvm_info: Vec<u8>) -> Machine {
-    let store = FakeStore::new(keys);
+/// Xen 4.17.3 with a 2 GiB guest's memory map and `store` as its xenstored.
+fn fake_xen(store: &Rc<RefCell<FakeStore>>) -> FakeXen {
     let ring_paddr = store.borrow().ring() as u64;
-    let fake = FakeXen {
+    FakeXen {
         version: 4 << 16 | 17,
         extraversion: ".3",
         handle: Some(*b"\x8c\x2f\x41\x9e\x0b\x6d\x4c\x1a\x9f\x03\x52\x77\xe4\x10\xaa\x5b"),
@@ -458,7 +471,12 @@ fn machine(keys: &[(&str, &str)], hvm_info: Vec<u8>) -> Machine {
         e820: guest_e820(),
         store: Some(store.clone()),
         ..Default::default()
-    };
+    }
+}
+
+fn machine(keys: &[(&str, &str)], hvm_info: Vec<u8>) -> Machine {
+    let store = FakeStore::new(keys);
+    let fake = fake_xen(&store);
     Machine { xen: Xen::new(fake), store, memory: FakeMemory { base: 0x9_F800, bytes: hvm_info } }
 }
 
@@ -475,6 +493,82 @@ fn gather(m: &mut Machine) -> Result<XenSetup<FakeXen>, XenError> {
     let store = client(m);
     let xen = std::mem::replace(&mut m.xen, Xen::new(FakeXen::default()));
     XenSetup::gather(xen, &m.memory, store, &mut Polls { per_wait: 3, timeouts: 0 })
+}
+
+// ---------------------------------------------------------------------------------------
+// The fake hypervisor under the host tests of the whole boot (`crate::boot`'s tests).
+
+/// A fake hypervisor that lives for the rest of the test process, as a `Copy` handle: the
+/// Xen board's last calls need one (their clock makes calls of its own), and a board handed
+/// to the boot sequence borrows nothing. Each boot test leaks one (a few KiB).
+#[derive(Clone, Copy)]
+pub(crate) struct LeakedXen(&'static RefCell<FakeXen>);
+
+impl Hypercall for LeakedXen {
+    unsafe fn call(&mut self, op: u32, args: [u64; 5]) -> i64 {
+        // SAFETY: forwarded contract: the arguments are what the fake decodes.
+        unsafe { self.0.borrow_mut().call(op, args) }
+    }
+}
+
+impl core::fmt::Debug for LeakedXen {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("LeakedXen")
+    }
+}
+
+impl LeakedXen {
+    /// Every HVMOP_set_param, in order: (index, value).
+    pub(crate) fn set_params(&self) -> Vec<(u32, u64)> {
+        self.0.borrow().set_params.clone()
+    }
+
+    /// The frames XENMEM_remove_from_physmap emptied.
+    pub(crate) fn removed_frames(&self) -> Vec<u64> {
+        self.0.borrow().removed_frames.clone()
+    }
+
+    /// Whether the xenstore ring was handed back as hvmloader leaves it: indices zeroed,
+    /// both rings filled with XS_INVALID bytes.
+    pub(crate) fn store_handed_back(&self) -> bool {
+        let fake = self.0.borrow();
+        let store = fake.store.as_ref().expect("the boot's fake has a store").borrow();
+        store.with(|r| {
+            (r.req_cons, r.req_prod, r.rsp_cons, r.rsp_prod) == (0, 0, 0, 0)
+                && r.req.iter().chain(&r.rsp).all(|&b| b == 0xFF)
+        })
+    }
+}
+
+/// HVM_PARAM_ACPI_IOPORTS_LOCATION and HVM_PARAM_VM_GENERATION_ID_ADDR, for the boot tests.
+pub(crate) const PARAM_ACPI_IOPORTS_LOCATION: u32 = param::ACPI_IOPORTS_LOCATION;
+pub(crate) const PARAM_VM_GENERATION_ID_ADDR: u32 = param::VM_GENERATION_ID_ADDR;
+
+/// [`XenSetup`] as [`XenSetup::start`] leaves it, over the fake hypervisor (a 2 GiB guest,
+/// Xen 4.17) and a xenstored holding `keys`: the `hvm_info_table` read from `memory`
+/// (where the test put it), the shared info page mapped.
+pub(crate) fn setup_for_boot(
+    keys: &[(&str, &str)],
+    memory: &impl PhysMemory,
+) -> Result<(XenSetup<LeakedXen>, LeakedXen), XenError> {
+    let store = FakeStore::new(keys);
+    let leaked = LeakedXen(Box::leak(Box::new(RefCell::new(fake_xen(&store)))));
+    let mut xen = Xen::new(leaked);
+    let location = xenstore::locate(&mut xen)?;
+    // SAFETY: the fake's ring page lives as long as the leaked fake; only the fake and
+    // this client touch it.
+    let client =
+        unsafe { XenStore::new(location.paddr as *mut XenstoreDomainInterface, location.port) }
+            .expect("the fake's ring is not at 0");
+    let mut setup = XenSetup::gather(xen, memory, client, &mut Polls { per_wait: 3, timeouts: 0 })?;
+    // Xen's time record for vCPU 0: at TSC 0, time 0, one nanosecond per two ticks.
+    let page: &'static mut [u64; 512] = Box::leak(Box::new([0; 512]));
+    page[abi::shared_info::VCPU_TIME / 8 + 3] = 1 << 31;
+    let page = core::ptr::NonNull::from(page).cast::<u8>();
+    // SAFETY: a leaked (so live for good), aligned 4 KiB that only this value and the fake
+    // reach.
+    setup.shared_info = Some(unsafe { SharedInfo::at(page, SHARED_INFO_GPFN) });
+    Ok((setup, leaked))
 }
 
 // ---------------------------------------------------------------------------------------
