@@ -38,6 +38,7 @@ pub(crate) mod sim;
 mod sriov;
 #[cfg(test)]
 mod tests;
+mod types;
 mod verify;
 
 use core::fmt;
@@ -47,20 +48,21 @@ pub use cf8::{Cf8, Cf8Latched};
 pub use ecam::Ecam;
 pub use enumerate::{Topology, enumerate};
 pub use error::{ExpanderError, PlanError};
-pub use intx::{IntxPin, IntxRoute, program_interrupt_lines, route_intx};
+pub use intx::{IntxRoute, program_interrupt_lines, route_intx};
 pub use place::{Apertures, Plan, Resource, UnplacedReason, plan};
 pub use program::program;
 pub use sriov::add_vf_bars;
+pub use types::IntxPin;
 pub use verify::{EcamMismatch, compare_ecam_with_cf8};
 // The parts the host tests (here and in other rooms) name; the firmware uses them only
 // through the types above.
 #[cfg(test)]
 pub use {
-    bar::BarRegister,
-    enumerate::{BridgeInfo, Function, IoDecode, PrefDecode},
+    enumerate::{BridgeInfo, Function},
     error::PciProblem,
     hotplug::HotplugSlot,
     place::{BridgeWindows, Unplaced},
+    types::{BarRegister, IoDecode, PrefDecode},
 };
 
 /// Bus, device, function: one PCI function's address (segment 0).

@@ -11,6 +11,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::error::PciProblem;
+use super::types::BarRegister;
 use super::{Bdf, ConfigSpace, reg};
 
 /// The kind of address space a BAR decodes.
@@ -52,22 +53,6 @@ impl fmt::Display for BarKind {
             BarKind::Mem64 { prefetchable: true } => "mem64 pref",
             BarKind::Rom => "rom",
         })
-    }
-}
-
-/// A BAR register by its configuration-space offset; displays as `BAR2` or `ROM`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct BarRegister(pub u16);
-
-impl fmt::Display for BarRegister {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            reg::ROM_TYPE0 | reg::ROM_TYPE1 => f.write_str("ROM"),
-            offset @ reg::BAR0..=0x24 => write!(f, "BAR{}", (offset - reg::BAR0) / 4),
-            // Only an SR-IOV capability has BARs in extended configuration space.
-            offset @ 0x100.. => write!(f, "VF BAR at {offset:#05x}"),
-            offset => write!(f, "BAR at {offset:#04x}"),
-        }
     }
 }
 

@@ -30,7 +30,7 @@ use alloc::vec::Vec;
 use super::bar::{Bar, size_bars};
 use super::error::{ExpanderError, PciProblem};
 use super::hotplug::{self, HotplugSlot, Reservation};
-use super::intx::IntxPin;
+use super::types::{IntxPin, IoDecode, PrefDecode};
 use super::{Bdf, ConfigSpace, reg};
 
 /// Every function found and what was wrong, in discovery order: all functions of a bus come
@@ -85,22 +85,6 @@ pub struct BridgeInfo {
     /// are planned as a bridge's are, so that the root bus's resources form disjoint blocks,
     /// and never written to the function.
     pub expander: bool,
-}
-
-/// The bridge's I/O window: optional in the PCI-PCI bridge specification.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IoDecode {
-    Absent,
-    Bits16,
-    Bits32,
-}
-
-/// The bridge's prefetchable memory window: optional, 32 or 64-bit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PrefDecode {
-    Absent,
-    Bits32,
-    Bits64,
 }
 
 /// QEMU's PCI expander bridges (Red Hat vendor ID): `pxb` and `pxb-pcie`.

@@ -4,7 +4,7 @@
 use core::fmt;
 
 use super::Bdf;
-use super::bar::BarRegister;
+use super::types::BarRegister;
 
 /// A device the PCI core could not handle completely. Each one is logged as a warning when
 /// found and kept in [`Topology::problems`](super::Topology::problems); the function (or the

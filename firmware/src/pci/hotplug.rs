@@ -31,7 +31,7 @@
 
 use core::fmt;
 
-use super::enumerate::{IoDecode, PrefDecode};
+use super::types::{IoDecode, PrefDecode};
 use super::{Bdf, ConfigSpace, caps};
 
 /// Linux `DEFAULT_HOTPLUG_IO_SIZE` (256 bytes) rounded up to the I/O window granule: Linux

@@ -7,46 +7,10 @@
 //! check every slot and pin against `IntxWiring::bus0_link`).
 
 use alloc::vec::Vec;
-use core::fmt;
 
 use super::enumerate::Topology;
+use super::types::IntxPin;
 use super::{Bdf, ConfigSpace, reg};
-
-/// An interrupt pin, INTA# to INTD#.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum IntxPin {
-    A,
-    B,
-    C,
-    D,
-}
-
-impl IntxPin {
-    const ALL: [IntxPin; 4] = [IntxPin::A, IntxPin::B, IntxPin::C, IntxPin::D];
-
-    /// From the interrupt pin register (1 = INTA# .. 4 = INTD#; 0 = none, and the rest
-    /// invalid, both `None`).
-    pub fn from_register(value: u8) -> Option<Self> {
-        Self::ALL.get(usize::from(value).checked_sub(1)?).copied()
-    }
-
-    /// 0 for INTA# .. 3 for INTD#.
-    pub fn index(self) -> u8 {
-        self as u8
-    }
-
-    /// The pin of the bridge (on its primary side) that this pin of device `device` on the
-    /// bridge's secondary bus is wired to.
-    pub fn swizzle(self, device: u8) -> Self {
-        Self::ALL[usize::from((self.index() + device) % 4)]
-    }
-}
-
-impl fmt::Display for IntxPin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "INT{}", char::from(b'A' + self.index()))
-    }
-}
 
 /// Where one function's INTx goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -43,10 +43,11 @@ use core::fmt;
 use core::ops::Range;
 
 use super::Bdf;
-use super::bar::{BarKind, BarRegister};
-use super::enumerate::{IoDecode, PrefDecode, Topology};
+use super::bar::BarKind;
+use super::enumerate::Topology;
 use super::error::PlanError;
 use super::freelist::{Direction, FreeList};
+use super::types::{BarRegister, IoDecode, PrefDecode};
 use crate::sort::SortedMap;
 
 /// Where resources may go.

@@ -12,9 +12,10 @@
 use core::ops::Range;
 
 use super::bar::{Bar, BarKind, ROM_ENABLE};
-use super::enumerate::{BridgeInfo, Function, IoDecode, PrefDecode, Topology};
+use super::enumerate::{BridgeInfo, Function, Topology};
 use super::error::PlanError;
 use super::place::{BridgeWindows, FunctionPlan, Plan, Resource};
+use super::types::{IoDecode, PrefDecode};
 use super::{Bdf, ConfigSpace, command, reg};
 
 /// Programs `plan` (made by [`plan`](super::plan) for this `topology`) into the functions.
