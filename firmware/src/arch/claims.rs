@@ -23,6 +23,8 @@ pub(crate) enum ClaimError {
     Unmapped { wanted: PhysRange },
     /// The hand-off's window over all free memory is out: nothing new can be claimed.
     WindowOut { wanted: PhysRange },
+    /// A second hand-off window was asked for while the first is out.
+    SecondWindow,
     /// Every slot is in use.
     Full { wanted: PhysRange },
 }
@@ -40,6 +42,7 @@ impl fmt::Display for ClaimError {
                 write!(f, "{wanted} claimed while the hand-off's window is out")
             }
             ClaimError::Full { wanted } => write!(f, "{wanted}: more than {SLOTS} claims at once"),
+            ClaimError::SecondWindow => f.write_str("a second hand-off window while one is out"),
         }
     }
 }

@@ -104,7 +104,7 @@ impl Machine {
     /// Nothing new can be claimed while it is out.
     pub(crate) fn load_window(&self) -> Result<LoadWindow<'_>, ClaimError> {
         if !self.claims.borrow_mut().take_window() {
-            return Err(ClaimError::WindowOut { wanted: PhysRange { start: 0, end: 0 } });
+            return Err(ClaimError::SecondWindow);
         }
         Ok(LoadWindow { claims: &self.claims })
     }

@@ -629,7 +629,7 @@ impl Hardware for SimMachine {
 
     fn load_window(&self) -> Result<SimLoadWindow<'_>, ClaimError> {
         if !self.claims.borrow_mut().take_window() {
-            return Err(ClaimError::WindowOut { wanted: PhysRange { start: 0, end: 0 } });
+            return Err(ClaimError::SecondWindow);
         }
         Ok(SimLoadWindow { machine: self, lent: None })
     }

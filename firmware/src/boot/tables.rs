@@ -809,14 +809,8 @@ mod tests {
     fn build_i440(cpus: &[MadtProcessor], acpi: bool) -> (Built, [Vec<u8>; 4]) {
         let pci = pci_setup(Chipset::I440fx);
         let strings = BiosStrings::default();
-        let pm = PmBlocks {
-            pm1a_event: 0xB000,
-            pm1a_control: 0xB004,
-            pm_timer: 0xB008,
-            gpe0: 0xAFE0,
-            gpe0_len: 4,
-            sci_irq: 9,
-        };
+        // The PIIX4's blocks where the firmware puts them, which is where Xen has its own.
+        let pm = crate::platform::xen::XEN_PM_BLOCKS;
         let platform = Platform {
             acpi: acpi.then_some(AcpiMode { pm, native_pcie_hotplug: false }),
             chipset: Chipset::I440fx,

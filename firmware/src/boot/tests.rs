@@ -47,7 +47,17 @@ struct StartInfo<'a> {
     modules: Vec<(u64, u64, &'a str)>,
 }
 
-impl StartInfo<'_> {
+impl<'a> StartInfo<'a> {
+    /// QEMU's PVH start info: its memory map, no modules.
+    fn qemu(cmdline: &'a str) -> Self {
+        StartInfo {
+            magic: START_INFO_MAGIC,
+            cmdline,
+            memory_map: qemu_memory_map(),
+            modules: vec![],
+        }
+    }
+
     fn write(&self, memory: &SimMemory) {
         let mut header = [0u8; 56];
         let mut put = |at: usize, bytes: &[u8]| header[at..at + bytes.len()].copy_from_slice(bytes);
@@ -324,13 +334,7 @@ fn check_common(
 fn i440fx_boots_end_to_end_with_fw_cfg_dma_and_nothing_to_hand_off() {
     let (pci, bars) = i440fx(i440fx_endpoints);
     let machine = SimMachine::new(Chipset::I440fx, pci, Some(qemu_fw_cfg(true)), IMAGE);
-    StartInfo {
-        magic: START_INFO_MAGIC,
-        cmdline: "selfcheck",
-        memory_map: qemu_memory_map(),
-        modules: vec![],
-    }
-    .write(&machine.memory);
+    StartInfo::qemu("selfcheck").write(&machine.memory);
 
     let summary = run_qemu(&machine).expect("the boot completes");
 
@@ -365,13 +369,7 @@ fn q35_boots_end_to_end_through_ecam_and_hands_off_to_seabios_from_fw_cfg() {
     let seabios = fake_seabios(128 * 1024);
     fw_cfg.add_file(crate::handoff::files::FIRMWARE, &seabios);
     let machine = SimMachine::new(Chipset::Q35, pci, Some(fw_cfg), IMAGE);
-    StartInfo {
-        magic: START_INFO_MAGIC,
-        cmdline: "selfcheck",
-        memory_map: qemu_memory_map(),
-        modules: vec![],
-    }
-    .write(&machine.memory);
+    StartInfo::qemu("selfcheck").write(&machine.memory);
 
     let summary = run_qemu(&machine).expect("the boot completes");
 
@@ -541,13 +539,7 @@ fn a_bar_no_hole_can_hold_is_reported_unplaced_and_left_off() {
     });
     let absurd_function = absurd_function.expect("added");
     let machine = SimMachine::new(Chipset::I440fx, pci, Some(qemu_fw_cfg(true)), IMAGE);
-    StartInfo {
-        magic: START_INFO_MAGIC,
-        cmdline: "",
-        memory_map: qemu_memory_map(),
-        modules: vec![],
-    }
-    .write(&machine.memory);
+    StartInfo::qemu("").write(&machine.memory);
 
     let summary = run_qemu(&machine).expect("an unplaced BAR does not stop the boot");
 
@@ -568,13 +560,7 @@ fn a_pam_that_does_not_unlock_is_fatal() {
     // PAM registers wired read-only: the BIOS area can never be written.
     pci.set_wmask(0, 0x59, &[0; 7]);
     let machine = SimMachine::new(Chipset::I440fx, pci, Some(qemu_fw_cfg(true)), IMAGE);
-    StartInfo {
-        magic: START_INFO_MAGIC,
-        cmdline: "",
-        memory_map: qemu_memory_map(),
-        modules: vec![],
-    }
-    .write(&machine.memory);
+    StartInfo::qemu("").write(&machine.memory);
     let outcome = run_qemu(&machine);
     assert!(
         matches!(
@@ -623,13 +609,7 @@ fn a_kernel_in_fw_cfg_is_booted_with_its_zero_page_and_a_reset_path() {
     // The BIOS ROM's reset vector: SeaBIOS's far jump to F000:E05B.
     let rom_vector = [0xEA, 0x5B, 0xE0, 0x00, 0xF0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
     machine.memory.write(0xFFFF_FFF0, &rom_vector);
-    StartInfo {
-        magic: START_INFO_MAGIC,
-        cmdline: "selfcheck",
-        memory_map: qemu_memory_map(),
-        modules: vec![],
-    }
-    .write(&machine.memory);
+    StartInfo::qemu("selfcheck").write(&machine.memory);
 
     let summary = run_qemu(&machine).expect("the boot completes");
 
