@@ -84,13 +84,28 @@ pub(crate) fn pad_identifier<const N: usize>(s: &str) -> Result<[u8; N], Error> 
 /// Serialises a table: writes the header with a zero length and checksum,
 /// lets `body` append the rest, then patches `Length` and `Checksum`.
 /// Returns the table length.
-pub(crate) fn write_table(
-    out: &mut [u8],
+///
+/// Only the call of `body` is generic: the header and the patching are one function each
+/// for every table type, not a copy in each table's `write`.
+pub(crate) fn write_table<'a>(
+    out: &'a mut [u8],
     signature: Signature,
     revision: u8,
     ids: &OemIds,
-    body: impl FnOnce(&mut ByteWriter<'_>) -> Result<(), Error>,
+    body: impl FnOnce(&mut ByteWriter<'a>) -> Result<(), Error>,
 ) -> Result<usize, Error> {
+    let mut w = write_header(out, signature, revision, ids)?;
+    body(&mut w)?;
+    patch_header(w, signature)
+}
+
+/// The header with a zero length and checksum, and the writer positioned after it.
+fn write_header<'a>(
+    out: &'a mut [u8],
+    signature: Signature,
+    revision: u8,
+    ids: &OemIds,
+) -> Result<ByteWriter<'a>, Error> {
     let mut w = ByteWriter::new(out);
     w.bytes(&signature.0)?;
     w.u32(0)?;
@@ -101,7 +116,11 @@ pub(crate) fn write_table(
     w.u32(ids.oem_revision)?;
     w.bytes(&ids.creator_id)?;
     w.u32(ids.creator_revision)?;
-    body(&mut w)?;
+    Ok(w)
+}
+
+/// Sets `Length` and `Checksum` of the table written with `w`; returns the length.
+fn patch_header(mut w: ByteWriter<'_>, signature: Signature) -> Result<usize, Error> {
     let length = w.position();
     let length32 = u32::try_from(length)
         .map_err(|_| Error::InvalidField { signature, reason: "table longer than 4 GiB" })?;

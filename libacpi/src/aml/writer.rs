@@ -64,6 +64,12 @@ impl<'a> AmlWriter<'a> {
     ) -> Result<(), Error> {
         let start = self.pos;
         body(self)?;
+        self.insert_pkg_length(start)
+    }
+
+    /// Inserts the PkgLength of what was written since `start` in front of it: the part of
+    /// [`AmlWriter::with_pkg_length`] that is the same for every body, so not generic.
+    fn insert_pkg_length(&mut self, start: usize) -> Result<(), Error> {
         let body_len = self.pos - start;
         let (encoding, size) = encode_pkg_length(body_len)?;
         let available = self.buf.len();
