@@ -145,8 +145,10 @@ pub fn parse_c_integer(s: &str) -> Option<i64> {
     if digits.is_empty() || !digits.bytes().all(|b| (b as char).is_digit(radix)) {
         return None;
     }
-    let magnitude = i128::from_str_radix(digits, radix).ok()?;
-    i64::try_from(if negative { -magnitude } else { magnitude }).ok()
+    // Magnitudes above u64::MAX are out of i64's range whatever the sign, so u64 arithmetic
+    // serves (i128 parsing brought in 128-bit multiplication for this one function).
+    let magnitude = u64::from_str_radix(digits, radix).ok()?;
+    if negative { 0i64.checked_sub_unsigned(magnitude) } else { i64::try_from(magnitude).ok() }
 }
 
 /// One key, read: `None` when missing or empty (hvmloader's test for "use the default").
