@@ -881,19 +881,25 @@ struct StructureWriter<'t> {
     strings: Vec<String>,
 }
 
+// The field writers are not inlined: each is a `Vec` append with its growth check, and
+// inlined at each of the 79 field writes they cost 650 bytes more.
 impl StructureWriter<'_> {
+    #[inline(never)]
     fn byte(&mut self, value: u8) -> &mut Self {
         self.table.bytes.push(value);
         self
     }
+    #[inline(never)]
     fn word(&mut self, value: u16) -> &mut Self {
         self.table.bytes.extend_from_slice(&value.to_le_bytes());
         self
     }
+    #[inline(never)]
     fn dword(&mut self, value: u32) -> &mut Self {
         self.table.bytes.extend_from_slice(&value.to_le_bytes());
         self
     }
+    #[inline(never)]
     fn qword(&mut self, value: u64) -> &mut Self {
         self.table.bytes.extend_from_slice(&value.to_le_bytes());
         self
