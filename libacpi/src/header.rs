@@ -94,7 +94,7 @@ pub(crate) fn write_table<'a>(
     ids: &OemIds,
     body: impl FnOnce(&mut ByteWriter<'a>) -> Result<(), Error>,
 ) -> Result<usize, Error> {
-    let mut w = write_header(out, signature, revision, ids)?;
+    let mut w = write_header(out, signature, revision, ids);
     body(&mut w)?;
     patch_header(w, signature)
 }
@@ -105,23 +105,23 @@ fn write_header<'a>(
     signature: Signature,
     revision: u8,
     ids: &OemIds,
-) -> Result<ByteWriter<'a>, Error> {
+) -> ByteWriter<'a> {
     let mut w = ByteWriter::new(out);
-    w.bytes(&signature.0)?;
-    w.u32(0)?;
-    w.u8(revision)?;
-    w.u8(0)?;
-    w.bytes(&ids.oem_id)?;
-    w.bytes(&ids.oem_table_id)?;
-    w.u32(ids.oem_revision)?;
-    w.bytes(&ids.creator_id)?;
-    w.u32(ids.creator_revision)?;
-    Ok(w)
+    w.bytes(&signature.0);
+    w.u32(0);
+    w.u8(revision);
+    w.u8(0);
+    w.bytes(&ids.oem_id);
+    w.bytes(&ids.oem_table_id);
+    w.u32(ids.oem_revision);
+    w.bytes(&ids.creator_id);
+    w.u32(ids.creator_revision);
+    w
 }
 
 /// Sets `Length` and `Checksum` of the table written with `w`; returns the length.
 fn patch_header(mut w: ByteWriter<'_>, signature: Signature) -> Result<usize, Error> {
-    let length = w.position();
+    let length = w.finish()?;
     let length32 = u32::try_from(length)
         .map_err(|_| Error::InvalidField { signature, reason: "table longer than 4 GiB" })?;
     let table = w.written_mut();
@@ -147,7 +147,11 @@ mod tests {
     fn header_layout_and_checksum() {
         let mut buf = [0u8; 40];
         let ids = OemIds::new("OEMIDX", "TABLEID8", 0x11223344, "CRID", 0x55667788).unwrap();
-        let n = write_table(&mut buf, Signature::WAET, 1, &ids, |w| w.u32(3)).unwrap();
+        let n = write_table(&mut buf, Signature::WAET, 1, &ids, |w| {
+            w.u32(3);
+            Ok(())
+        })
+        .unwrap();
         assert_eq!(n, 40);
         assert_eq!(&buf[0..4], b"WAET");
         assert_eq!(buf[4..8], 40u32.to_le_bytes());
