@@ -845,7 +845,7 @@ impl TableWriter {
         self.bytes.push(kind);
         self.bytes.push(0);
         self.bytes.extend_from_slice(&handle.to_le_bytes());
-        StructureWriter { table: self, start, handle, strings: Vec::new() }
+        StructureWriter { table: self, start, handle, strings: Vec::new(), error: None }
     }
 
     /// Appends a passed-through structure as it is, but for its handle; returns the handle.
@@ -879,6 +879,8 @@ struct StructureWriter<'t> {
     start: usize,
     handle: u16,
     strings: Vec<String>,
+    /// The first string field that could not be written.
+    error: Option<SmbiosError>,
 }
 
 // The field writers are not inlined: each is a `Vec` append with its growth check, and
@@ -911,15 +913,18 @@ impl StructureWriter<'_> {
 
     /// A string field (section 6.1.3): the string's 1-based number in this structure's set,
     /// reusing an equal string already in it; 0 for an empty string, which is not stored.
-    fn string(&mut self, field: &'static str, value: &str) -> Result<&mut Self, SmbiosError> {
+    ///
+    /// A value that cannot be a string is remembered, and [`StructureWriter::finish`]
+    /// fails with it: one check per structure rather than a `?` at every string field.
+    fn string(&mut self, field: &'static str, value: &str) -> &mut Self {
         if value.is_empty() {
-            return Ok(self.byte(0));
+            return self.byte(0);
         }
         if value.len() > MAX_STRING_LEN {
-            return Err(SmbiosError::StringTooLong { field, len: value.len() });
+            return self.fail(SmbiosError::StringTooLong { field, len: value.len() });
         }
         if value.contains('\0') {
-            return Err(SmbiosError::StringHasNul { field });
+            return self.fail(SmbiosError::StringHasNul { field });
         }
         let index = match self.strings.iter().position(|s| s == value) {
             Some(index) => index,
@@ -929,12 +934,21 @@ impl StructureWriter<'_> {
             }
         };
         // A structure here has at most 7 string fields, so the number always fits a byte.
-        Ok(self.byte(index as u8 + 1))
+        self.byte(index as u8 + 1)
+    }
+
+    /// Records `error` unless an earlier one is.
+    fn fail(&mut self, error: SmbiosError) -> &mut Self {
+        self.error.get_or_insert(error);
+        self
     }
 
     /// Patches the length, appends the string set and returns the handle. The formatted area
     /// of every structure written here is below 0x100 bytes.
     fn finish(self) -> Result<u16, SmbiosError> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
         let formatted_len = self.table.bytes.len() - self.start;
         self.table.bytes[self.start + 1] = formatted_len as u8;
         if self.strings.is_empty() {
@@ -960,10 +974,10 @@ fn write_bios(
     rom_size: u8,
 ) -> Result<(), SmbiosError> {
     let mut s = table.structure(TYPE_BIOS);
-    s.string("bios.vendor", bios.vendor)?; // 04h
-    s.string("bios.version", bios.version)?; // 05h
+    s.string("bios.vendor", bios.vendor); // 04h
+    s.string("bios.version", bios.version); // 05h
     s.word(bios.starting_segment); // 06h
-    s.string("bios.release_date", bios.release_date)?; // 08h
+    s.string("bios.release_date", bios.release_date); // 08h
     s.byte(rom_size) // 09h
         .qword(bios.characteristics) // 0Ah
         .raw(&bios.characteristics_ext) // 12h, 13h
@@ -1006,14 +1020,14 @@ fn write_system(table: &mut TableWriter, system: &SystemInfo<'_>) -> Result<(), 
         (None, None) => "",
     };
     let mut s = table.structure(TYPE_SYSTEM);
-    s.string("system.manufacturer", system.manufacturer)? // 04h
-        .string("system.product", system.product)? // 05h
-        .string("system.version", system.version)? // 06h
-        .string("system.serial_number", serial)?; // 07h
+    s.string("system.manufacturer", system.manufacturer) // 04h
+        .string("system.product", system.product) // 05h
+        .string("system.version", system.version) // 06h
+        .string("system.serial_number", serial); // 07h
     // 08h: all zeroes when absent, "the ID is not present in the system".
     s.raw(&system.uuid.as_ref().map(smbios_uuid).unwrap_or([0; 16])).byte(system.wake_up_type); // 18h
-    s.string("system.sku_number", system.sku_number)? // 19h
-        .string("system.family", system.family)?; // 1Ah
+    s.string("system.sku_number", system.sku_number) // 19h
+        .string("system.family", system.family); // 1Ah
     s.finish().map(drop)
 }
 
@@ -1055,13 +1069,13 @@ fn write_baseboard(
     chassis_handle: u16,
 ) -> Result<(), SmbiosError> {
     let mut s = table.structure(TYPE_BASEBOARD);
-    s.string("baseboard.manufacturer", board.manufacturer)? // 04h
-        .string("baseboard.product", board.product)? // 05h
-        .string("baseboard.version", board.version)? // 06h
-        .string("baseboard.serial_number", board.serial_number)? // 07h
-        .string("baseboard.asset_tag", board.asset_tag)?; // 08h
+    s.string("baseboard.manufacturer", board.manufacturer) // 04h
+        .string("baseboard.product", board.product) // 05h
+        .string("baseboard.version", board.version) // 06h
+        .string("baseboard.serial_number", board.serial_number) // 07h
+        .string("baseboard.asset_tag", board.asset_tag); // 08h
     s.byte(0x01); // 09h feature flags: a hosting board (the motherboard)
-    s.string("baseboard.location_in_chassis", board.location_in_chassis)?; // 0Ah
+    s.string("baseboard.location_in_chassis", board.location_in_chassis); // 0Ah
     s.word(chassis_handle) // 0Bh
         .byte(0x0A) // 0Dh board type: motherboard
         .byte(0); // 0Eh no contained object handles
@@ -1071,11 +1085,11 @@ fn write_baseboard(
 /// Type 3 (section 7.4), 0x16 bytes with no contained elements, SKU number since 2.7.
 fn write_chassis(table: &mut TableWriter, chassis: &ChassisInfo<'_>) -> Result<(), SmbiosError> {
     let mut s = table.structure(TYPE_CHASSIS);
-    s.string("chassis.manufacturer", chassis.manufacturer)?; // 04h
+    s.string("chassis.manufacturer", chassis.manufacturer); // 04h
     s.byte(chassis.chassis_type & 0x7F); // 05h, bit 7 (lock present) clear
-    s.string("chassis.version", chassis.version)? // 06h
-        .string("chassis.serial_number", chassis.serial_number)? // 07h
-        .string("chassis.asset_tag", chassis.asset_tag)?; // 08h
+    s.string("chassis.version", chassis.version) // 06h
+        .string("chassis.serial_number", chassis.serial_number) // 07h
+        .string("chassis.asset_tag", chassis.asset_tag); // 08h
     // 09h boot-up, 0Ah power supply, 0Bh thermal state: 03h safe; 0Ch security status: 03h
     // none (a virtual chassis has no locks or intrusion detection).
     s.byte(0x03).byte(0x03).byte(0x03).byte(0x03);
@@ -1084,7 +1098,7 @@ fn write_chassis(table: &mut TableWriter, chassis: &ChassisInfo<'_>) -> Result<(
         .byte(0) // 12h power cords: unspecified
         .byte(0) // 13h contained element count
         .byte(0); // 14h contained element record length (no records)
-    s.string("chassis.sku_number", chassis.sku_number)?; // 15h
+    s.string("chassis.sku_number", chassis.sku_number); // 15h
     s.finish().map(drop)
 }
 
@@ -1117,13 +1131,13 @@ fn write_processors(
     for socket in 0..topology.sockets {
         let designation = format!("CPU {socket}");
         let mut s = table.structure(TYPE_PROCESSOR);
-        s.string("processor.socket_designation", &designation)?; // 04h
+        s.string("processor.socket_designation", &designation); // 04h
         s.byte(0x03) // 05h processor type: central processor
             .byte(family_byte); // 06h
-        s.string("processor.manufacturer", cpu.manufacturer)?; // 07h
+        s.string("processor.manufacturer", cpu.manufacturer); // 07h
         s.dword(cpu.cpuid_signature) // 08h processor ID: CPUID 1 EAX ...
             .dword(cpu.cpuid_features); // 0Ch ... and EDX
-        s.string("processor.version", cpu.version)?; // 10h
+        s.string("processor.version", cpu.version); // 10h
         s.byte(0) // 11h voltage: legacy mode, no capability known
             .word(0) // 12h external clock: unknown
             .word(cpu.max_speed_mhz) // 14h
@@ -1193,12 +1207,12 @@ fn write_memory(
             .word(size) // 0Ch
             .byte(0x09) // 0Eh form factor: DIMM
             .byte(0); // 0Fh device set: none
-        s.string("memory.device_locator", &locator)? // 10h
+        s.string("memory.device_locator", &locator) // 10h
             .byte(0); // 11h bank locator: none
         s.byte(0x07) // 12h memory type: RAM
             .word(1 << 1) // 13h type detail: other
             .word(0); // 15h speed: unknown
-        s.string("system.manufacturer", system.manufacturer)? // 17h
+        s.string("system.manufacturer", system.manufacturer) // 17h
             .byte(0) // 18h serial number: none
             .byte(0) // 19h asset tag: none
             .byte(0); // 1Ah part number: none
