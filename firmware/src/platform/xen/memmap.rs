@@ -31,7 +31,7 @@ pub fn from_e820(entries: &[E820Entry]) -> Result<Vec<MemoryRegion>, XenError> {
             .ok_or(XenError::BadMemoryEntry { index, start, size })?;
         map.push(MemoryRegion { range, kind: MemoryKind::from_e820(kind) });
     }
-    crate::sort::sort_by_key(&mut map, |r| r.range);
+    MemoryRegion::sort_by_address(&mut map);
     for pair in map.windows(2) {
         if pair[0].range.overlaps(&pair[1].range) {
             return Err(XenError::MemoryEntriesOverlap {
@@ -123,7 +123,7 @@ pub fn reserve_rdm(map: &[MemoryRegion], rdm: &[PhysRange]) -> (Vec<MemoryRegion
             }
         }
         // The parts of `r` no (non-RAM) entry covers become reserved.
-        crate::sort::sort_by_key(&mut next, |e| e.range);
+        MemoryRegion::sort_by_address(&mut next);
         let mut at = r.start;
         let mut gaps = Vec::new();
         for e in next.iter().filter(|e| e.range.overlaps(r)) {
@@ -138,7 +138,7 @@ pub fn reserve_rdm(map: &[MemoryRegion], rdm: &[PhysRange]) -> (Vec<MemoryRegion
         next.extend(
             gaps.into_iter().map(|range| MemoryRegion { range, kind: MemoryKind::Reserved }),
         );
-        crate::sort::sort_by_key(&mut next, |e| e.range);
+        MemoryRegion::sort_by_address(&mut next);
         out = next;
     }
     (out, lost)
@@ -394,7 +394,7 @@ pub fn relocated_map(
     if !out.iter().any(|r| r.range.end == destination.end && r.kind == MemoryKind::Ram) {
         out.push(MemoryRegion { range: destination, kind: MemoryKind::Ram });
     }
-    crate::sort::sort_by_key(&mut out, |r| r.range);
+    MemoryRegion::sort_by_address(&mut out);
     Ok(out)
 }
 
