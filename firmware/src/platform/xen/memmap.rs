@@ -77,17 +77,18 @@ pub fn with_low_memory(map: Vec<MemoryRegion>) -> Vec<MemoryRegion> {
 
 /// RDM regions as physical ranges; a region that wraps is an error.
 pub fn rdm_ranges(rdm: &[ReservedDeviceMemory]) -> Result<Vec<PhysRange>, XenError> {
-    rdm.iter()
-        .map(|r| {
-            let start = r.start_pfn.checked_mul(4096);
-            let len = r.nr_pages.checked_mul(4096);
-            start
-                .zip(len)
-                .and_then(|(start, len)| PhysRange::from_len(start, len))
-                .filter(|r| !r.is_empty())
-                .ok_or(XenError::BadRdm { start_pfn: r.start_pfn, nr_pages: r.nr_pages })
-        })
-        .collect()
+    let mut ranges = Vec::with_capacity(rdm.len());
+    for r in rdm {
+        let start = r.start_pfn.checked_mul(4096);
+        let len = r.nr_pages.checked_mul(4096);
+        let range = start
+            .zip(len)
+            .and_then(|(start, len)| PhysRange::from_len(start, len))
+            .filter(|r| !r.is_empty())
+            .ok_or(XenError::BadRdm { start_pfn: r.start_pfn, nr_pages: r.nr_pages })?;
+        ranges.push(range);
+    }
+    Ok(ranges)
 }
 
 /// The map with every RDM region reserved: RAM under a region is cut out of the RAM entry
