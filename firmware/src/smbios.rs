@@ -469,33 +469,37 @@ impl SmbiosTable {
             ..TableWriter::default()
         };
         match single(TYPE_BIOS) {
-            Some(bios) => table.passed_through(bios, HandleFrom::Table).map(drop)?,
-            None => write_bios(&mut table, &info.bios, rom_size_field)?,
+            Some(bios) => {
+                table.passed_through(bios, HandleFrom::Table);
+            }
+            None => write_bios(&mut table, &info.bios, rom_size_field),
         }
         match single(TYPE_SYSTEM) {
-            Some(system) => table.passed_through(system, HandleFrom::Table).map(drop)?,
-            None => write_system(&mut table, &info.system)?,
+            Some(system) => {
+                table.passed_through(system, HandleFrom::Table);
+            }
+            None => write_system(&mut table, &info.system),
         }
         let passed_board_and_chassis = (single(TYPE_BASEBOARD), single(TYPE_CHASSIS));
-        write_baseboard_and_chassis(&mut table, info, passed_board_and_chassis)?;
-        write_processors(&mut table, &info.processor, info.topology)?;
+        write_baseboard_and_chassis(&mut table, info, passed_board_and_chassis);
+        write_processors(&mut table, &info.processor, info.topology);
         // Where hvmloader puts the types it only passes through.
         if let Some(oem_strings) = single(TYPE_OEM_STRINGS) {
-            table.passed_through(oem_strings, HandleFrom::Table)?;
+            table.passed_through(oem_strings, HandleFrom::Table);
         }
-        write_memory(&mut table, &info.system, ram, memory_devices)?;
+        write_memory(&mut table, &info.system, ram, memory_devices);
         if let Some(battery) = single(TYPE_PORTABLE_BATTERY) {
-            table.passed_through(battery, HandleFrom::Table)?;
+            table.passed_through(battery, HandleFrom::Table);
         }
-        write_boot_information(&mut table)?;
+        write_boot_information(&mut table);
         if let Some(power_supply) = single(TYPE_POWER_SUPPLY) {
-            table.passed_through(power_supply, HandleFrom::Table)?;
+            table.passed_through(power_supply, HandleFrom::Table);
         }
         for vendor in passed.into_iter().flat_map(SmbiosPassthrough::vendor) {
-            table.passed_through(vendor, HandleFrom::Structure)?;
+            table.passed_through(vendor, HandleFrom::Structure);
         }
-        table.structure(TYPE_END_OF_TABLE).finish()?;
-        Ok(table)
+        table.structure(TYPE_END_OF_TABLE).finish();
+        table.checked()
     }
 
     /// QEMU's structures as QEMU built them, in type order, with the firmware's own for the
@@ -522,31 +526,31 @@ impl SmbiosTable {
                 if qemu_memory {
                     for kind in MEMORY_TYPES {
                         for structure in qemu.of_type(kind) {
-                            table.passed_through(structure, HandleFrom::Structure)?;
+                            table.passed_through(structure, HandleFrom::Structure);
                         }
                     }
                 } else {
-                    write_memory(&mut table, &info.system, ram, memory_devices)?;
+                    write_memory(&mut table, &info.system, ram, memory_devices);
                 }
                 continue;
             }
             if qemu.has(kind) {
                 for structure in qemu.of_type(kind) {
-                    table.passed_through(structure, HandleFrom::Structure)?;
+                    table.passed_through(structure, HandleFrom::Structure);
                 }
                 continue;
             }
             match kind {
-                TYPE_BIOS => write_bios(&mut table, &info.bios, rom_size_field)?,
-                TYPE_SYSTEM => write_system(&mut table, &info.system)?,
-                TYPE_CHASSIS => write_chassis(&mut table, &info.chassis)?,
-                TYPE_PROCESSOR => write_processors(&mut table, &info.processor, info.topology)?,
-                TYPE_SYSTEM_BOOT => write_boot_information(&mut table)?,
+                TYPE_BIOS => write_bios(&mut table, &info.bios, rom_size_field),
+                TYPE_SYSTEM => write_system(&mut table, &info.system),
+                TYPE_CHASSIS => write_chassis(&mut table, &info.chassis),
+                TYPE_PROCESSOR => write_processors(&mut table, &info.processor, info.topology),
+                TYPE_SYSTEM_BOOT => write_boot_information(&mut table),
                 _ => {}
             }
         }
-        table.structure(TYPE_END_OF_TABLE).finish()?;
-        Ok(table)
+        table.structure(TYPE_END_OF_TABLE).finish();
+        table.checked()
     }
 
     pub fn as_bytes(&self) -> &[u8] {
@@ -794,6 +798,10 @@ struct TableWriter {
     unused_handle: u16,
     /// Handles passed-through vendor structures bring along.
     kept_handles: Vec<u16>,
+    /// The first structure that could not be written: the writers go on and
+    /// [`TableWriter::checked`] fails with it, one check per table rather than a `?` at
+    /// each structure.
+    error: Option<SmbiosError>,
 }
 
 /// Where a passed-through structure's handle comes from.
@@ -820,13 +828,26 @@ impl TableWriter {
         handle
     }
 
+    /// Records `error` unless an earlier one is.
+    fn fail(&mut self, error: SmbiosError) {
+        self.error.get_or_insert(error);
+    }
+
+    /// The table, or the first error met writing it.
+    fn checked(mut self) -> Result<Self, SmbiosError> {
+        match self.error.take() {
+            None => Ok(self),
+            Some(error) => Err(error),
+        }
+    }
+
     /// Marks `handle` given out and counts the structure; the table is too large when the
     /// handles run into the reserved range.
-    fn commit(&mut self, handle: Option<u16>, size: usize) -> Result<(), SmbiosError> {
+    fn commit(&mut self, handle: Option<u16>, size: usize) {
         let too_large = SmbiosError::TableTooLarge { len: self.bytes.len() };
         if let Some(handle) = handle {
             if handle >= FIRST_RESERVED_HANDLE {
-                return Err(too_large);
+                return self.fail(too_large);
             }
             self.unused_handle = handle + 1;
         }
@@ -834,8 +855,10 @@ impl TableWriter {
         // Every structure takes at least 6 bytes and the whole table is checked against 64 KiB
         // at the end, so the count stops far short of the reserved handles 0xFF00..; stop
         // counting rather than wrap if a caller ever got past that check.
-        self.count = self.count.checked_add(1).ok_or(too_large)?;
-        Ok(())
+        match self.count.checked_add(1) {
+            Some(count) => self.count = count,
+            None => self.fail(too_large),
+        }
     }
 
     /// Starts a structure (section 6.1.2 header: type, length patched by `finish`, handle).
@@ -849,26 +872,21 @@ impl TableWriter {
     }
 
     /// Appends a passed-through structure as it is, but for its handle; returns the handle.
-    fn passed_through(
-        &mut self,
-        structure: &PassedStructure<'_>,
-        handle_from: HandleFrom,
-    ) -> Result<u16, SmbiosError> {
+    fn passed_through(&mut self, structure: &PassedStructure<'_>, handle_from: HandleFrom) -> u16 {
         let start = self.bytes.len();
         self.bytes.extend_from_slice(structure.bytes);
-        let handle = match handle_from {
+        match handle_from {
             HandleFrom::Table => {
                 let handle = self.next_handle();
                 self.bytes[start + 2..start + 4].copy_from_slice(&handle.to_le_bytes());
-                self.commit(Some(handle), structure.bytes.len())?;
+                self.commit(Some(handle), structure.bytes.len());
                 handle
             }
             HandleFrom::Structure => {
-                self.commit(None, structure.bytes.len())?;
+                self.commit(None, structure.bytes.len());
                 structure.handle()
             }
-        };
-        Ok(handle)
+        }
     }
 }
 
@@ -915,7 +933,7 @@ impl StructureWriter<'_> {
     /// reusing an equal string already in it; 0 for an empty string, which is not stored.
     ///
     /// A value that cannot be a string is remembered, and [`StructureWriter::finish`]
-    /// fails with it: one check per structure rather than a `?` at every string field.
+    /// hands it to the table: one check per table rather than a `?` at every string field.
     fn string(&mut self, field: &'static str, value: &str) -> &mut Self {
         if value.is_empty() {
             return self.byte(0);
@@ -945,9 +963,10 @@ impl StructureWriter<'_> {
 
     /// Patches the length, appends the string set and returns the handle. The formatted area
     /// of every structure written here is below 0x100 bytes.
-    fn finish(self) -> Result<u16, SmbiosError> {
+    fn finish(self) -> u16 {
         if let Some(error) = self.error {
-            return Err(error);
+            self.table.fail(error);
+            return self.handle;
         }
         let formatted_len = self.table.bytes.len() - self.start;
         self.table.bytes[self.start + 1] = formatted_len as u8;
@@ -962,17 +981,13 @@ impl StructureWriter<'_> {
             self.table.bytes.push(0);
         }
         let size = self.table.bytes.len() - self.start;
-        self.table.commit(Some(self.handle), size)?;
-        Ok(self.handle)
+        self.table.commit(Some(self.handle), size);
+        self.handle
     }
 }
 
 /// Type 0, section 7.1; 0x18 bytes in 3.0.
-fn write_bios(
-    table: &mut TableWriter,
-    bios: &BiosInfo<'_>,
-    rom_size: u8,
-) -> Result<(), SmbiosError> {
+fn write_bios(table: &mut TableWriter, bios: &BiosInfo<'_>, rom_size: u8) {
     let mut s = table.structure(TYPE_BIOS);
     s.string("bios.vendor", bios.vendor); // 04h
     s.string("bios.version", bios.version); // 05h
@@ -986,7 +1001,7 @@ fn write_bios(
         // 16h, 17h: embedded controller firmware release; FFh: there is no such controller.
         .byte(0xFF)
         .byte(0xFF);
-    s.finish().map(drop)
+    s.finish();
 }
 
 /// Section 7.2.1: the first three UUID fields (time_low, time_mid, time_hi_and_version) are
@@ -1012,7 +1027,7 @@ fn uuid_text(uuid: &[u8; 16]) -> String {
 }
 
 /// Type 1, section 7.2; 0x1B bytes since 2.4.
-fn write_system(table: &mut TableWriter, system: &SystemInfo<'_>) -> Result<(), SmbiosError> {
+fn write_system(table: &mut TableWriter, system: &SystemInfo<'_>) {
     let uuid_serial = system.uuid.as_ref().map(uuid_text);
     let serial = match (system.serial_number, &uuid_serial) {
         (Some(serial), _) => serial,
@@ -1028,7 +1043,7 @@ fn write_system(table: &mut TableWriter, system: &SystemInfo<'_>) -> Result<(), 
     s.raw(&system.uuid.as_ref().map(smbios_uuid).unwrap_or([0; 16])).byte(system.wake_up_type); // 18h
     s.string("system.sku_number", system.sku_number) // 19h
         .string("system.family", system.family); // 1Ah
-    s.finish().map(drop)
+    s.finish();
 }
 
 /// Types 2 (section 7.3, 0x0F bytes without contained objects) and 3 (section 7.4, 0x16 bytes
@@ -1039,12 +1054,12 @@ fn write_baseboard_and_chassis(
     table: &mut TableWriter,
     info: &SmbiosInfo<'_>,
     (passed_board, passed_chassis): (Option<&PassedStructure<'_>>, Option<&PassedStructure<'_>>),
-) -> Result<(), SmbiosError> {
+) {
     let chassis_handle = table.free_handle_from(table.next_handle().saturating_add(1));
     match passed_board {
         Some(board) => {
             let start = table.bytes.len();
-            table.passed_through(board, HandleFrom::Table)?;
+            table.passed_through(board, HandleFrom::Table);
             // A board that names a chassis names this table's (hvmloader's rule); 0 stays
             // "no chassis".
             let field = start + BASEBOARD_CHASSIS_HANDLE;
@@ -1054,20 +1069,18 @@ fn write_baseboard_and_chassis(
                 table.bytes[field..field + 2].copy_from_slice(&chassis_handle.to_le_bytes());
             }
         }
-        None => write_baseboard(table, &info.baseboard, chassis_handle)?,
+        None => write_baseboard(table, &info.baseboard, chassis_handle),
     }
     match passed_chassis {
-        Some(chassis) => table.passed_through(chassis, HandleFrom::Table).map(drop),
+        Some(chassis) => {
+            table.passed_through(chassis, HandleFrom::Table);
+        }
         None => write_chassis(table, &info.chassis),
     }
 }
 
 /// Type 2 (section 7.3), 0x0F bytes without contained objects.
-fn write_baseboard(
-    table: &mut TableWriter,
-    board: &BaseboardInfo<'_>,
-    chassis_handle: u16,
-) -> Result<(), SmbiosError> {
+fn write_baseboard(table: &mut TableWriter, board: &BaseboardInfo<'_>, chassis_handle: u16) {
     let mut s = table.structure(TYPE_BASEBOARD);
     s.string("baseboard.manufacturer", board.manufacturer) // 04h
         .string("baseboard.product", board.product) // 05h
@@ -1079,11 +1092,11 @@ fn write_baseboard(
     s.word(chassis_handle) // 0Bh
         .byte(0x0A) // 0Dh board type: motherboard
         .byte(0); // 0Eh no contained object handles
-    s.finish().map(drop)
+    s.finish();
 }
 
 /// Type 3 (section 7.4), 0x16 bytes with no contained elements, SKU number since 2.7.
-fn write_chassis(table: &mut TableWriter, chassis: &ChassisInfo<'_>) -> Result<(), SmbiosError> {
+fn write_chassis(table: &mut TableWriter, chassis: &ChassisInfo<'_>) {
     let mut s = table.structure(TYPE_CHASSIS);
     s.string("chassis.manufacturer", chassis.manufacturer); // 04h
     s.byte(chassis.chassis_type & 0x7F); // 05h, bit 7 (lock present) clear
@@ -1099,7 +1112,7 @@ fn write_chassis(table: &mut TableWriter, chassis: &ChassisInfo<'_>) -> Result<(
         .byte(0) // 13h contained element count
         .byte(0); // 14h contained element record length (no records)
     s.string("chassis.sku_number", chassis.sku_number); // 15h
-    s.finish().map(drop)
+    s.finish();
 }
 
 /// Processor Characteristics (section 7.5.9) bits.
@@ -1108,11 +1121,7 @@ const PROCESSOR_MULTI_CORE: u16 = 1 << 3;
 const PROCESSOR_HARDWARE_THREAD: u16 = 1 << 4;
 
 /// Type 4, section 7.5; 0x30 bytes in 3.0. One per socket, all populated and enabled.
-fn write_processors(
-    table: &mut TableWriter,
-    cpu: &ProcessorInfo<'_>,
-    topology: CpuTopology,
-) -> Result<(), SmbiosError> {
+fn write_processors(table: &mut TableWriter, cpu: &ProcessorInfo<'_>, topology: CpuTopology) {
     let cores = topology.cores_per_socket;
     // Checked by check_topology.
     let threads = topology.threads_per_socket().unwrap_or(0);
@@ -1158,9 +1167,8 @@ fn write_processors(
             .word(cores) // 2Ah core count 2
             .word(cores) // 2Ch core enabled 2
             .word(threads); // 2Eh thread count 2
-        s.finish()?;
+        s.finish();
     }
-    Ok(())
 }
 
 /// Types 16 (section 7.17, 0x17 bytes since 2.7), 17 (section 7.18, 0x28 bytes since 2.8) and
@@ -1170,7 +1178,7 @@ fn write_memory(
     system: &SystemInfo<'_>,
     ram: &[PhysRange],
     devices_mib: &[u32],
-) -> Result<(), SmbiosError> {
+) {
     const KIB: u64 = 1 << 10;
     let total_kib: u64 = devices_mib.iter().map(|&mib| u64::from(mib) * 1024).sum();
     // Maximum Capacity is in KiB; 2 TiB (8000_0000h KiB) and more go to Extended Maximum
@@ -1189,7 +1197,7 @@ fn write_memory(
         .word(HANDLE_NOT_PROVIDED) // 0Bh memory error information
         .word(devices_mib.len() as u16) // 0Dh, at most MAX_MEMORY_DEVICES
         .qword(capacity_ext); // 0Fh
-    let array = s.finish()?;
+    let array = s.finish();
 
     for (index, &mib) in devices_mib.iter().enumerate() {
         // Size counts MiB up to 7FFEh; from 7FFFh MiB (32 GiB - 1 MiB) on it is 7FFFh and
@@ -1222,7 +1230,7 @@ fn write_memory(
             .word(0) // 22h minimum voltage: unknown
             .word(0) // 24h maximum voltage: unknown
             .word(0); // 26h configured voltage: unknown
-        s.finish()?;
+        s.finish();
     }
 
     for range in ram {
@@ -1248,16 +1256,15 @@ fn write_memory(
             .byte(1) // 0Eh partition width: devices are not interleaved
             .qword(start_ext) // 0Fh
             .qword(end_ext); // 17h: address of the range's last byte
-        s.finish()?;
+        s.finish();
     }
-    Ok(())
 }
 
 /// Type 32, section 7.33: six reserved bytes, then the boot status, 0 = no errors detected.
-fn write_boot_information(table: &mut TableWriter) -> Result<(), SmbiosError> {
+fn write_boot_information(table: &mut TableWriter) {
     let mut s = table.structure(TYPE_SYSTEM_BOOT);
     s.raw(&[0; 6]).byte(0);
-    s.finish().map(drop)
+    s.finish();
 }
 
 pub mod passthrough;
