@@ -195,7 +195,9 @@ impl Log for Logger {
             return;
         }
         let room = record.target().strip_prefix("hvmloader::").unwrap_or(record.target());
-        let room = room.split("::").next().unwrap_or(room);
+        // A module path's first segment; a `char` pattern, since a `str` one brings in the
+        // two-way substring search (0.5 KB) for this one line.
+        let room = room.split(':').next().unwrap_or(room);
         let mut sinks = SINKS.lock();
         let mut line = LineWriter::new(&mut sinks);
         let _ = writeln!(line, "{LINE_PREFIX} {:<5} {room}: {}", record.level(), record.args());

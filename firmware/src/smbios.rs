@@ -457,33 +457,37 @@ impl SmbiosTable {
             ..TableWriter::default()
         };
         match single(TYPE_BIOS) {
-            Some(bios) => table.passed_through(bios, HandleFrom::Table).map(drop)?,
-            None => write_bios(&mut table, &info.bios, rom_size_field)?,
+            Some(bios) => {
+                table.passed_through(bios, HandleFrom::Table);
+            }
+            None => write_bios(&mut table, &info.bios, rom_size_field),
         }
         match single(TYPE_SYSTEM) {
-            Some(system) => table.passed_through(system, HandleFrom::Table).map(drop)?,
-            None => write_system(&mut table, &info.system)?,
+            Some(system) => {
+                table.passed_through(system, HandleFrom::Table);
+            }
+            None => write_system(&mut table, &info.system),
         }
         let passed_board_and_chassis = (single(TYPE_BASEBOARD), single(TYPE_CHASSIS));
-        write_baseboard_and_chassis(&mut table, info, passed_board_and_chassis)?;
-        write_processors(&mut table, &info.processor, info.topology)?;
+        write_baseboard_and_chassis(&mut table, info, passed_board_and_chassis);
+        write_processors(&mut table, &info.processor, info.topology);
         // Where hvmloader puts the types it only passes through.
         if let Some(oem_strings) = single(TYPE_OEM_STRINGS) {
-            table.passed_through(oem_strings, HandleFrom::Table)?;
+            table.passed_through(oem_strings, HandleFrom::Table);
         }
-        write_memory(&mut table, &info.system, ram, memory_devices)?;
+        write_memory(&mut table, &info.system, ram, memory_devices);
         if let Some(battery) = single(TYPE_PORTABLE_BATTERY) {
-            table.passed_through(battery, HandleFrom::Table)?;
+            table.passed_through(battery, HandleFrom::Table);
         }
-        write_boot_information(&mut table)?;
+        write_boot_information(&mut table);
         if let Some(power_supply) = single(TYPE_POWER_SUPPLY) {
-            table.passed_through(power_supply, HandleFrom::Table)?;
+            table.passed_through(power_supply, HandleFrom::Table);
         }
         for vendor in passed.into_iter().flat_map(SmbiosPassthrough::vendor) {
-            table.passed_through(vendor, HandleFrom::Structure)?;
+            table.passed_through(vendor, HandleFrom::Structure);
         }
-        table.structure(TYPE_END_OF_TABLE).finish()?;
-        Ok(table)
+        table.structure(TYPE_END_OF_TABLE).finish();
+        table.checked()
     }
 
     /// QEMU's structures as QEMU built them, in type order, with the firmware's own for the
@@ -510,31 +514,31 @@ impl SmbiosTable {
                 if qemu_memory {
                     for kind in MEMORY_TYPES {
                         for structure in qemu.of_type(kind) {
-                            table.passed_through(structure, HandleFrom::Structure)?;
+                            table.passed_through(structure, HandleFrom::Structure);
                         }
                     }
                 } else {
-                    write_memory(&mut table, &info.system, ram, memory_devices)?;
+                    write_memory(&mut table, &info.system, ram, memory_devices);
                 }
                 continue;
             }
             if qemu.has(kind) {
                 for structure in qemu.of_type(kind) {
-                    table.passed_through(structure, HandleFrom::Structure)?;
+                    table.passed_through(structure, HandleFrom::Structure);
                 }
                 continue;
             }
             match kind {
-                TYPE_BIOS => write_bios(&mut table, &info.bios, rom_size_field)?,
-                TYPE_SYSTEM => write_system(&mut table, &info.system)?,
-                TYPE_CHASSIS => write_chassis(&mut table, &info.chassis)?,
-                TYPE_PROCESSOR => write_processors(&mut table, &info.processor, info.topology)?,
-                TYPE_SYSTEM_BOOT => write_boot_information(&mut table)?,
+                TYPE_BIOS => write_bios(&mut table, &info.bios, rom_size_field),
+                TYPE_SYSTEM => write_system(&mut table, &info.system),
+                TYPE_CHASSIS => write_chassis(&mut table, &info.chassis),
+                TYPE_PROCESSOR => write_processors(&mut table, &info.processor, info.topology),
+                TYPE_SYSTEM_BOOT => write_boot_information(&mut table),
                 _ => {}
             }
         }
-        table.structure(TYPE_END_OF_TABLE).finish()?;
-        Ok(table)
+        table.structure(TYPE_END_OF_TABLE).finish();
+        table.checked()
     }
 
     #[cfg(test)]
@@ -780,6 +784,10 @@ struct TableWriter {
     unused_handle: u16,
     /// Handles passed-through vendor structures bring along.
     kept_handles: Vec<u16>,
+    /// The first structure that could not be written: the writers go on and
+    /// [`TableWriter::checked`] fails with it, one check per table rather than a `?` at
+    /// each structure.
+    error: Option<SmbiosError>,
 }
 
 /// Where a passed-through structure's handle comes from.
@@ -806,13 +814,26 @@ impl TableWriter {
         handle
     }
 
+    /// Records `error` unless an earlier one is.
+    fn fail(&mut self, error: SmbiosError) {
+        self.error.get_or_insert(error);
+    }
+
+    /// The table, or the first error met writing it.
+    fn checked(mut self) -> Result<Self, SmbiosError> {
+        match self.error.take() {
+            None => Ok(self),
+            Some(error) => Err(error),
+        }
+    }
+
     /// Marks `handle` given out and counts the structure; the table is too large when the
     /// handles run into the reserved range.
-    fn commit(&mut self, handle: Option<u16>, size: usize) -> Result<(), SmbiosError> {
+    fn commit(&mut self, handle: Option<u16>, size: usize) {
         let too_large = SmbiosError::TableTooLarge { len: self.bytes.len() };
         if let Some(handle) = handle {
             if handle >= FIRST_RESERVED_HANDLE {
-                return Err(too_large);
+                return self.fail(too_large);
             }
             self.unused_handle = handle + 1;
         }
@@ -820,8 +841,10 @@ impl TableWriter {
         // Every structure takes at least 6 bytes and the whole table is checked against 64 KiB
         // at the end, so the count stops far short of the reserved handles 0xFF00..; stop
         // counting rather than wrap if a caller ever got past that check.
-        self.count = self.count.checked_add(1).ok_or(too_large)?;
-        Ok(())
+        match self.count.checked_add(1) {
+            Some(count) => self.count = count,
+            None => self.fail(too_large),
+        }
     }
 
     /// Starts a structure (section 6.1.2 header: type, length patched by `finish`, handle).
@@ -831,30 +854,25 @@ impl TableWriter {
         self.bytes.push(kind);
         self.bytes.push(0);
         self.bytes.extend_from_slice(&handle.to_le_bytes());
-        StructureWriter { table: self, start, handle, strings: Vec::new() }
+        StructureWriter { table: self, start, handle, strings: Vec::new(), error: None }
     }
 
     /// Appends a passed-through structure as it is, but for its handle; returns the handle.
-    fn passed_through(
-        &mut self,
-        structure: &PassedStructure<'_>,
-        handle_from: HandleFrom,
-    ) -> Result<u16, SmbiosError> {
+    fn passed_through(&mut self, structure: &PassedStructure<'_>, handle_from: HandleFrom) -> u16 {
         let start = self.bytes.len();
         self.bytes.extend_from_slice(structure.bytes);
-        let handle = match handle_from {
+        match handle_from {
             HandleFrom::Table => {
                 let handle = self.next_handle();
                 self.bytes[start + 2..start + 4].copy_from_slice(&handle.to_le_bytes());
-                self.commit(Some(handle), structure.bytes.len())?;
+                self.commit(Some(handle), structure.bytes.len());
                 handle
             }
             HandleFrom::Structure => {
-                self.commit(None, structure.bytes.len())?;
+                self.commit(None, structure.bytes.len());
                 structure.handle()
             }
-        };
-        Ok(handle)
+        }
     }
 }
 
@@ -865,21 +883,29 @@ struct StructureWriter<'t> {
     start: usize,
     handle: u16,
     strings: Vec<String>,
+    /// The first string field that could not be written.
+    error: Option<SmbiosError>,
 }
 
+// The field writers are not inlined: each is a `Vec` append with its growth check, and
+// inlined at each of the 79 field writes they cost 650 bytes more.
 impl StructureWriter<'_> {
+    #[inline(never)]
     fn byte(&mut self, value: u8) -> &mut Self {
         self.table.bytes.push(value);
         self
     }
+    #[inline(never)]
     fn word(&mut self, value: u16) -> &mut Self {
         self.table.bytes.extend_from_slice(&value.to_le_bytes());
         self
     }
+    #[inline(never)]
     fn dword(&mut self, value: u32) -> &mut Self {
         self.table.bytes.extend_from_slice(&value.to_le_bytes());
         self
     }
+    #[inline(never)]
     fn qword(&mut self, value: u64) -> &mut Self {
         self.table.bytes.extend_from_slice(&value.to_le_bytes());
         self
@@ -891,15 +917,18 @@ impl StructureWriter<'_> {
 
     /// A string field (section 6.1.3): the string's 1-based number in this structure's set,
     /// reusing an equal string already in it; 0 for an empty string, which is not stored.
-    fn string(&mut self, field: &'static str, value: &str) -> Result<&mut Self, SmbiosError> {
+    ///
+    /// A value that cannot be a string is remembered, and [`StructureWriter::finish`]
+    /// hands it to the table: one check per table rather than a `?` at every string field.
+    fn string(&mut self, field: &'static str, value: &str) -> &mut Self {
         if value.is_empty() {
-            return Ok(self.byte(0));
+            return self.byte(0);
         }
         if value.len() > MAX_STRING_LEN {
-            return Err(SmbiosError::StringTooLong { field, len: value.len() });
+            return self.fail(SmbiosError::StringTooLong { field, len: value.len() });
         }
         if value.contains('\0') {
-            return Err(SmbiosError::StringHasNul { field });
+            return self.fail(SmbiosError::StringHasNul { field });
         }
         let index = match self.strings.iter().position(|s| s == value) {
             Some(index) => index,
@@ -909,12 +938,22 @@ impl StructureWriter<'_> {
             }
         };
         // A structure here has at most 7 string fields, so the number always fits a byte.
-        Ok(self.byte(index as u8 + 1))
+        self.byte(index as u8 + 1)
+    }
+
+    /// Records `error` unless an earlier one is.
+    fn fail(&mut self, error: SmbiosError) -> &mut Self {
+        self.error.get_or_insert(error);
+        self
     }
 
     /// Patches the length, appends the string set and returns the handle. The formatted area
     /// of every structure written here is below 0x100 bytes.
-    fn finish(self) -> Result<u16, SmbiosError> {
+    fn finish(self) -> u16 {
+        if let Some(error) = self.error {
+            self.table.fail(error);
+            return self.handle;
+        }
         let formatted_len = self.table.bytes.len() - self.start;
         self.table.bytes[self.start + 1] = formatted_len as u8;
         if self.strings.is_empty() {
@@ -928,22 +967,18 @@ impl StructureWriter<'_> {
             self.table.bytes.push(0);
         }
         let size = self.table.bytes.len() - self.start;
-        self.table.commit(Some(self.handle), size)?;
-        Ok(self.handle)
+        self.table.commit(Some(self.handle), size);
+        self.handle
     }
 }
 
 /// Type 0, section 7.1; 0x18 bytes in 3.0.
-fn write_bios(
-    table: &mut TableWriter,
-    bios: &BiosInfo<'_>,
-    rom_size: u8,
-) -> Result<(), SmbiosError> {
+fn write_bios(table: &mut TableWriter, bios: &BiosInfo<'_>, rom_size: u8) {
     let mut s = table.structure(TYPE_BIOS);
-    s.string("bios.vendor", bios.vendor)?; // 04h
-    s.string("bios.version", bios.version)?; // 05h
+    s.string("bios.vendor", bios.vendor); // 04h
+    s.string("bios.version", bios.version); // 05h
     s.word(bios.starting_segment); // 06h
-    s.string("bios.release_date", bios.release_date)?; // 08h
+    s.string("bios.release_date", bios.release_date); // 08h
     s.byte(rom_size) // 09h
         .qword(bios.characteristics) // 0Ah
         .raw(&bios.characteristics_ext) // 12h, 13h
@@ -952,7 +987,7 @@ fn write_bios(
         // 16h, 17h: embedded controller firmware release; FFh: there is no such controller.
         .byte(0xFF)
         .byte(0xFF);
-    s.finish().map(drop)
+    s.finish();
 }
 
 /// Section 7.2.1: the first three UUID fields (time_low, time_mid, time_hi_and_version) are
@@ -978,7 +1013,7 @@ fn uuid_text(uuid: &[u8; 16]) -> String {
 }
 
 /// Type 1, section 7.2; 0x1B bytes since 2.4.
-fn write_system(table: &mut TableWriter, system: &SystemInfo<'_>) -> Result<(), SmbiosError> {
+fn write_system(table: &mut TableWriter, system: &SystemInfo<'_>) {
     let uuid_serial = system.uuid.as_ref().map(uuid_text);
     let serial = match (system.serial_number, &uuid_serial) {
         (Some(serial), _) => serial,
@@ -986,15 +1021,15 @@ fn write_system(table: &mut TableWriter, system: &SystemInfo<'_>) -> Result<(), 
         (None, None) => "",
     };
     let mut s = table.structure(TYPE_SYSTEM);
-    s.string("system.manufacturer", system.manufacturer)? // 04h
-        .string("system.product", system.product)? // 05h
-        .string("system.version", system.version)? // 06h
-        .string("system.serial_number", serial)?; // 07h
+    s.string("system.manufacturer", system.manufacturer) // 04h
+        .string("system.product", system.product) // 05h
+        .string("system.version", system.version) // 06h
+        .string("system.serial_number", serial); // 07h
     // 08h: all zeroes when absent, "the ID is not present in the system".
     s.raw(&system.uuid.as_ref().map(smbios_uuid).unwrap_or([0; 16])).byte(system.wake_up_type); // 18h
-    s.string("system.sku_number", system.sku_number)? // 19h
-        .string("system.family", system.family)?; // 1Ah
-    s.finish().map(drop)
+    s.string("system.sku_number", system.sku_number) // 19h
+        .string("system.family", system.family); // 1Ah
+    s.finish();
 }
 
 /// Types 2 (section 7.3, 0x0F bytes without contained objects) and 3 (section 7.4, 0x16 bytes
@@ -1005,12 +1040,12 @@ fn write_baseboard_and_chassis(
     table: &mut TableWriter,
     info: &SmbiosInfo<'_>,
     (passed_board, passed_chassis): (Option<&PassedStructure<'_>>, Option<&PassedStructure<'_>>),
-) -> Result<(), SmbiosError> {
+) {
     let chassis_handle = table.free_handle_from(table.next_handle().saturating_add(1));
     match passed_board {
         Some(board) => {
             let start = table.bytes.len();
-            table.passed_through(board, HandleFrom::Table)?;
+            table.passed_through(board, HandleFrom::Table);
             // A board that names a chassis names this table's (hvmloader's rule); 0 stays
             // "no chassis".
             let field = start + BASEBOARD_CHASSIS_HANDLE;
@@ -1020,42 +1055,40 @@ fn write_baseboard_and_chassis(
                 table.bytes[field..field + 2].copy_from_slice(&chassis_handle.to_le_bytes());
             }
         }
-        None => write_baseboard(table, &info.baseboard, chassis_handle)?,
+        None => write_baseboard(table, &info.baseboard, chassis_handle),
     }
     match passed_chassis {
-        Some(chassis) => table.passed_through(chassis, HandleFrom::Table).map(drop),
+        Some(chassis) => {
+            table.passed_through(chassis, HandleFrom::Table);
+        }
         None => write_chassis(table, &info.chassis),
     }
 }
 
 /// Type 2 (section 7.3), 0x0F bytes without contained objects.
-fn write_baseboard(
-    table: &mut TableWriter,
-    board: &BaseboardInfo<'_>,
-    chassis_handle: u16,
-) -> Result<(), SmbiosError> {
+fn write_baseboard(table: &mut TableWriter, board: &BaseboardInfo<'_>, chassis_handle: u16) {
     let mut s = table.structure(TYPE_BASEBOARD);
-    s.string("baseboard.manufacturer", board.manufacturer)? // 04h
-        .string("baseboard.product", board.product)? // 05h
-        .string("baseboard.version", board.version)? // 06h
-        .string("baseboard.serial_number", board.serial_number)? // 07h
-        .string("baseboard.asset_tag", board.asset_tag)?; // 08h
+    s.string("baseboard.manufacturer", board.manufacturer) // 04h
+        .string("baseboard.product", board.product) // 05h
+        .string("baseboard.version", board.version) // 06h
+        .string("baseboard.serial_number", board.serial_number) // 07h
+        .string("baseboard.asset_tag", board.asset_tag); // 08h
     s.byte(0x01); // 09h feature flags: a hosting board (the motherboard)
-    s.string("baseboard.location_in_chassis", board.location_in_chassis)?; // 0Ah
+    s.string("baseboard.location_in_chassis", board.location_in_chassis); // 0Ah
     s.word(chassis_handle) // 0Bh
         .byte(0x0A) // 0Dh board type: motherboard
         .byte(0); // 0Eh no contained object handles
-    s.finish().map(drop)
+    s.finish();
 }
 
 /// Type 3 (section 7.4), 0x16 bytes with no contained elements, SKU number since 2.7.
-fn write_chassis(table: &mut TableWriter, chassis: &ChassisInfo<'_>) -> Result<(), SmbiosError> {
+fn write_chassis(table: &mut TableWriter, chassis: &ChassisInfo<'_>) {
     let mut s = table.structure(TYPE_CHASSIS);
-    s.string("chassis.manufacturer", chassis.manufacturer)?; // 04h
+    s.string("chassis.manufacturer", chassis.manufacturer); // 04h
     s.byte(chassis.chassis_type & 0x7F); // 05h, bit 7 (lock present) clear
-    s.string("chassis.version", chassis.version)? // 06h
-        .string("chassis.serial_number", chassis.serial_number)? // 07h
-        .string("chassis.asset_tag", chassis.asset_tag)?; // 08h
+    s.string("chassis.version", chassis.version) // 06h
+        .string("chassis.serial_number", chassis.serial_number) // 07h
+        .string("chassis.asset_tag", chassis.asset_tag); // 08h
     // 09h boot-up, 0Ah power supply, 0Bh thermal state: 03h safe; 0Ch security status: 03h
     // none (a virtual chassis has no locks or intrusion detection).
     s.byte(0x03).byte(0x03).byte(0x03).byte(0x03);
@@ -1064,8 +1097,8 @@ fn write_chassis(table: &mut TableWriter, chassis: &ChassisInfo<'_>) -> Result<(
         .byte(0) // 12h power cords: unspecified
         .byte(0) // 13h contained element count
         .byte(0); // 14h contained element record length (no records)
-    s.string("chassis.sku_number", chassis.sku_number)?; // 15h
-    s.finish().map(drop)
+    s.string("chassis.sku_number", chassis.sku_number); // 15h
+    s.finish();
 }
 
 /// Processor Characteristics (section 7.5.9) bits.
@@ -1074,11 +1107,7 @@ const PROCESSOR_MULTI_CORE: u16 = 1 << 3;
 const PROCESSOR_HARDWARE_THREAD: u16 = 1 << 4;
 
 /// Type 4, section 7.5; 0x30 bytes in 3.0. One per socket, all populated and enabled.
-fn write_processors(
-    table: &mut TableWriter,
-    cpu: &ProcessorInfo<'_>,
-    topology: CpuTopology,
-) -> Result<(), SmbiosError> {
+fn write_processors(table: &mut TableWriter, cpu: &ProcessorInfo<'_>, topology: CpuTopology) {
     let cores = topology.cores_per_socket;
     // Checked by check_topology.
     let threads = topology.threads_per_socket().unwrap_or(0);
@@ -1097,13 +1126,13 @@ fn write_processors(
     for socket in 0..topology.sockets {
         let designation = format!("CPU {socket}");
         let mut s = table.structure(TYPE_PROCESSOR);
-        s.string("processor.socket_designation", &designation)?; // 04h
+        s.string("processor.socket_designation", &designation); // 04h
         s.byte(0x03) // 05h processor type: central processor
             .byte(family_byte); // 06h
-        s.string("processor.manufacturer", cpu.manufacturer)?; // 07h
+        s.string("processor.manufacturer", cpu.manufacturer); // 07h
         s.dword(cpu.cpuid_signature) // 08h processor ID: CPUID 1 EAX ...
             .dword(cpu.cpuid_features); // 0Ch ... and EDX
-        s.string("processor.version", cpu.version)?; // 10h
+        s.string("processor.version", cpu.version); // 10h
         s.byte(0) // 11h voltage: legacy mode, no capability known
             .word(0) // 12h external clock: unknown
             .word(cpu.max_speed_mhz) // 14h
@@ -1124,9 +1153,8 @@ fn write_processors(
             .word(cores) // 2Ah core count 2
             .word(cores) // 2Ch core enabled 2
             .word(threads); // 2Eh thread count 2
-        s.finish()?;
+        s.finish();
     }
-    Ok(())
 }
 
 /// Types 16 (section 7.17, 0x17 bytes since 2.7), 17 (section 7.18, 0x28 bytes since 2.8) and
@@ -1136,7 +1164,7 @@ fn write_memory(
     system: &SystemInfo<'_>,
     ram: &[PhysRange],
     devices_mib: &[u32],
-) -> Result<(), SmbiosError> {
+) {
     const KIB: u64 = 1 << 10;
     let total_kib: u64 = devices_mib.iter().map(|&mib| u64::from(mib) * 1024).sum();
     // Maximum Capacity is in KiB; 2 TiB (8000_0000h KiB) and more go to Extended Maximum
@@ -1155,7 +1183,7 @@ fn write_memory(
         .word(HANDLE_NOT_PROVIDED) // 0Bh memory error information
         .word(devices_mib.len() as u16) // 0Dh, at most MAX_MEMORY_DEVICES
         .qword(capacity_ext); // 0Fh
-    let array = s.finish()?;
+    let array = s.finish();
 
     for (index, &mib) in devices_mib.iter().enumerate() {
         // Size counts MiB up to 7FFEh; from 7FFFh MiB (32 GiB - 1 MiB) on it is 7FFFh and
@@ -1173,12 +1201,12 @@ fn write_memory(
             .word(size) // 0Ch
             .byte(0x09) // 0Eh form factor: DIMM
             .byte(0); // 0Fh device set: none
-        s.string("memory.device_locator", &locator)? // 10h
+        s.string("memory.device_locator", &locator) // 10h
             .byte(0); // 11h bank locator: none
         s.byte(0x07) // 12h memory type: RAM
             .word(1 << 1) // 13h type detail: other
             .word(0); // 15h speed: unknown
-        s.string("system.manufacturer", system.manufacturer)? // 17h
+        s.string("system.manufacturer", system.manufacturer) // 17h
             .byte(0) // 18h serial number: none
             .byte(0) // 19h asset tag: none
             .byte(0); // 1Ah part number: none
@@ -1188,7 +1216,7 @@ fn write_memory(
             .word(0) // 22h minimum voltage: unknown
             .word(0) // 24h maximum voltage: unknown
             .word(0); // 26h configured voltage: unknown
-        s.finish()?;
+        s.finish();
     }
 
     for range in ram {
@@ -1214,16 +1242,15 @@ fn write_memory(
             .byte(1) // 0Eh partition width: devices are not interleaved
             .qword(start_ext) // 0Fh
             .qword(end_ext); // 17h: address of the range's last byte
-        s.finish()?;
+        s.finish();
     }
-    Ok(())
 }
 
 /// Type 32, section 7.33: six reserved bytes, then the boot status, 0 = no errors detected.
-fn write_boot_information(table: &mut TableWriter) -> Result<(), SmbiosError> {
+fn write_boot_information(table: &mut TableWriter) {
     let mut s = table.structure(TYPE_SYSTEM_BOOT);
     s.raw(&[0; 6]).byte(0);
-    s.finish().map(drop)
+    s.finish();
 }
 
 pub mod passthrough;

@@ -15,12 +15,13 @@
 //! let mut w = AmlWriter::new(&mut buf);
 //! w.scope("\\_SB", |w| {
 //!     w.device("PCI0", |w| {
-//!         w.name("_HID", &EisaId("PNP0A03"))?;
-//!         w.name("_UID", &0u8)?;
+//!         w.name("_HID", &EisaId("PNP0A03"));
+//!         w.name("_UID", &0u8);
 //!         w.method("_STA", 0, false, |w| w.return_value(&0x0fu8))
 //!     })
-//! })?;
-//! w.name("_S5", &Package(&[&5u8, &5u8, &Str("x")]))?;
+//! });
+//! w.name("_S5", &Package(&[&5u8, &5u8, &Str("x")]));
+//! w.finish()?;
 //! assert_eq!(&w.as_bytes()[..2], &[0x10, 0x27]);
 //! # Ok::<(), libacpi::Error>(())
 //! ```
@@ -48,12 +49,10 @@ pub use resource::{
 };
 pub use writer::AmlWriter;
 
-use crate::Error;
-
 /// Something that encodes as AML: a data object, a name, an expression.
 pub trait Aml {
     /// Appends the encoding to `w`.
-    fn to_aml(&self, w: &mut AmlWriter<'_>) -> Result<(), Error>;
+    fn to_aml(&self, w: &mut AmlWriter<'_>);
 }
 
 /// Opcodes (ACPI 6.5 section 20.3, Table 20.5).

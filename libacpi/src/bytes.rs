@@ -2,21 +2,28 @@
 
 use crate::Error;
 
-/// Writes little-endian values into a `&mut [u8]`, failing with
-/// [`Error::BufferTooSmall`] instead of panicking when the buffer is full.
+/// Writes little-endian values into a `&mut [u8]`. A write that does not fit is dropped, and
+/// every one after it: [`ByteWriter::finish`] then fails with [`Error::BufferTooSmall`] for
+/// the first. One check per table rather than a `?` at each of its fields (1.7 KB of the
+/// image).
 pub(crate) struct ByteWriter<'a> {
     buf: &'a mut [u8],
     pos: usize,
+    /// The end the first write that did not fit needed.
+    overflow: Option<usize>,
 }
 
 impl<'a> ByteWriter<'a> {
     pub(crate) fn new(buf: &'a mut [u8]) -> Self {
-        Self { buf, pos: 0 }
+        Self { buf, pos: 0, overflow: None }
     }
 
-    /// Bytes written so far.
-    pub(crate) fn position(&self) -> usize {
-        self.pos
+    /// Bytes written, or the error for the first write that did not fit.
+    pub(crate) fn finish(&self) -> Result<usize, Error> {
+        match self.overflow {
+            None => Ok(self.pos),
+            Some(needed) => Err(Error::BufferTooSmall { needed, available: self.buf.len() }),
+        }
     }
 
     /// The bytes written so far.
@@ -24,41 +31,40 @@ impl<'a> ByteWriter<'a> {
         &mut self.buf[..self.pos]
     }
 
-    pub(crate) fn bytes(&mut self, data: &[u8]) -> Result<(), Error> {
-        let end = self
-            .pos
-            .checked_add(data.len())
-            .ok_or(Error::BufferTooSmall { needed: usize::MAX, available: self.buf.len() })?;
-        let available = self.buf.len();
-        let dst = self
-            .buf
-            .get_mut(self.pos..end)
-            .ok_or(Error::BufferTooSmall { needed: end, available })?;
-        dst.copy_from_slice(data);
-        self.pos = end;
-        Ok(())
-    }
-
-    pub(crate) fn zeros(&mut self, count: usize) -> Result<(), Error> {
-        for _ in 0..count {
-            self.u8(0)?;
+    pub(crate) fn bytes(&mut self, data: &[u8]) {
+        if self.overflow.is_some() {
+            return;
         }
-        Ok(())
+        // An end past `usize::MAX` is reported as that: no buffer is that large.
+        let end = self.pos.saturating_add(data.len());
+        match self.buf.get_mut(self.pos..end) {
+            Some(dst) => {
+                dst.copy_from_slice(data);
+                self.pos = end;
+            }
+            None => self.overflow = Some(end),
+        }
     }
 
-    pub(crate) fn u8(&mut self, v: u8) -> Result<(), Error> {
+    pub(crate) fn zeros(&mut self, count: usize) {
+        for _ in 0..count {
+            self.u8(0);
+        }
+    }
+
+    pub(crate) fn u8(&mut self, v: u8) {
         self.bytes(&[v])
     }
 
-    pub(crate) fn u16(&mut self, v: u16) -> Result<(), Error> {
+    pub(crate) fn u16(&mut self, v: u16) {
         self.bytes(&v.to_le_bytes())
     }
 
-    pub(crate) fn u32(&mut self, v: u32) -> Result<(), Error> {
+    pub(crate) fn u32(&mut self, v: u32) {
         self.bytes(&v.to_le_bytes())
     }
 
-    pub(crate) fn u64(&mut self, v: u64) -> Result<(), Error> {
+    pub(crate) fn u64(&mut self, v: u64) {
         self.bytes(&v.to_le_bytes())
     }
 }

@@ -84,25 +84,44 @@ pub(crate) fn pad_identifier<const N: usize>(s: &str) -> Result<[u8; N], Error> 
 /// Serialises a table: writes the header with a zero length and checksum,
 /// lets `body` append the rest, then patches `Length` and `Checksum`.
 /// Returns the table length.
-pub(crate) fn write_table(
-    out: &mut [u8],
+///
+/// Only the call of `body` is generic: the header and the patching are one function each
+/// for every table type, not a copy in each table's `write`.
+pub(crate) fn write_table<'a>(
+    out: &'a mut [u8],
     signature: Signature,
     revision: u8,
     ids: &OemIds,
-    body: impl FnOnce(&mut ByteWriter<'_>) -> Result<(), Error>,
+    body: impl FnOnce(&mut ByteWriter<'a>) -> Result<(), Error>,
 ) -> Result<usize, Error> {
-    let mut w = ByteWriter::new(out);
-    w.bytes(&signature.0)?;
-    w.u32(0)?;
-    w.u8(revision)?;
-    w.u8(0)?;
-    w.bytes(&ids.oem_id)?;
-    w.bytes(&ids.oem_table_id)?;
-    w.u32(ids.oem_revision)?;
-    w.bytes(&ids.creator_id)?;
-    w.u32(ids.creator_revision)?;
+    let mut w = write_header(out, signature, revision, ids);
     body(&mut w)?;
-    let length = w.position();
+    patch_header(w, signature)
+}
+
+/// The header with a zero length and checksum, and the writer positioned after it.
+fn write_header<'a>(
+    out: &'a mut [u8],
+    signature: Signature,
+    revision: u8,
+    ids: &OemIds,
+) -> ByteWriter<'a> {
+    let mut w = ByteWriter::new(out);
+    w.bytes(&signature.0);
+    w.u32(0);
+    w.u8(revision);
+    w.u8(0);
+    w.bytes(&ids.oem_id);
+    w.bytes(&ids.oem_table_id);
+    w.u32(ids.oem_revision);
+    w.bytes(&ids.creator_id);
+    w.u32(ids.creator_revision);
+    w
+}
+
+/// Sets `Length` and `Checksum` of the table written with `w`; returns the length.
+fn patch_header(mut w: ByteWriter<'_>, signature: Signature) -> Result<usize, Error> {
+    let length = w.finish()?;
     let length32 = u32::try_from(length)
         .map_err(|_| Error::InvalidField { signature, reason: "table longer than 4 GiB" })?;
     let table = w.written_mut();
@@ -128,7 +147,11 @@ mod tests {
     fn header_layout_and_checksum() {
         let mut buf = [0u8; 40];
         let ids = OemIds::new("OEMIDX", "TABLEID8", 0x11223344, "CRID", 0x55667788).unwrap();
-        let n = write_table(&mut buf, Signature::WAET, 1, &ids, |w| w.u32(3)).unwrap();
+        let n = write_table(&mut buf, Signature::WAET, 1, &ids, |w| {
+            w.u32(3);
+            Ok(())
+        })
+        .unwrap();
         assert_eq!(n, 40);
         assert_eq!(&buf[0..4], b"WAET");
         assert_eq!(buf[4..8], 40u32.to_le_bytes());

@@ -9,10 +9,11 @@ use libacpi::tables::{AmlTable, MadtProcessor, ProcessorState};
 use libacpi::{Error, OemIds, Table};
 
 /// Runs `build` on a fresh writer and returns the bytes.
-fn encode(build: impl FnOnce(&mut AmlWriter<'_>) -> Result<(), Error>) -> Vec<u8> {
+fn encode(build: impl FnOnce(&mut AmlWriter<'_>)) -> Vec<u8> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut w = AmlWriter::new(&mut buf);
-    build(&mut w).expect("encoder failed");
+    build(&mut w);
+    w.finish().expect("encoder failed");
     w.as_bytes().to_vec()
 }
 
@@ -59,11 +60,11 @@ fn integers_use_the_smallest_encoding() {
     let asl: String = values.iter().map(|(n, v)| format!("Name ({n}, 0x{v:X})\n")).collect();
     let ours = encode(|w| {
         for (n, v) in values {
-            w.name(n, &v)?;
+            w.name(n, &v);
         }
-        w.name("K0", &Ones)?;
-        w.name("K1", &7u8)?;
-        w.name("K2", &0x1234u16)?;
+        w.name("K0", &Ones);
+        w.name("K1", &7u8);
+        w.name("K2", &0x1234u16);
         w.name("K3", &0x12345u32)
     });
     let asl = asl + "Name (K0, Ones)\nName (K1, 7)\nName (K2, 0x1234)\nName (K3, 0x12345)\n";
@@ -84,17 +85,17 @@ fn strings_buffers_packages_and_eisa_ids() {
         Name (E2, EisaId ("QEM0002"))
     "#;
     let ours = encode(|w| {
-        w.name("S0", &Str("hello, world"))?;
-        w.name("S1", &Str(""))?;
-        w.name("B0", &Buffer(&[1, 2, 0xff]))?;
-        w.name("B1", &Buffer(&[]))?;
+        w.name("S0", &Str("hello, world"));
+        w.name("S1", &Str(""));
+        w.name("B0", &Buffer(&[1, 2, 0xff]));
+        w.name("B1", &Buffer(&[]));
         w.name(
             "P0",
             &Package(&[&1u8, &Str("two"), &Package(&[&3u8]), &Buffer(&[4]), &0x1234_5678u32]),
-        )?;
-        w.name("P1", &Package(&[]))?;
-        w.name("E0", &EisaId("PNP0A03"))?;
-        w.name("E1", &EisaId("PNP0000"))?;
+        );
+        w.name("P1", &Package(&[]));
+        w.name("E0", &EisaId("PNP0A03"));
+        w.name("E1", &EisaId("PNP0000"));
         w.name("E2", &EisaId("QEM0002"))
     });
     assert_matches_iasl("data", asl, &ours);
@@ -117,15 +118,15 @@ fn name_paths_scopes_and_devices() {
     "#;
     let ours = encode(|w| {
         w.scope("\\_SB", |w| {
-            w.name("X", &1u8)?;
+            w.name("X", &1u8);
             w.device("PCI0", |w| {
-                w.name("_HID", &EisaId("PNP0A03"))?;
-                w.device("ISA", |w| w.name("_ADR", &0x0001_0000u32))?;
+                w.name("_HID", &EisaId("PNP0A03"));
+                w.device("ISA", |w| w.name("_ADR", &0x0001_0000u32));
                 w.method("M", 0, false, |w| w.return_value(&Path("^^X")))
             })
-        })?;
-        w.scope("\\_SB.PCI0.ISA", |w| w.name("Y", &3u8))?;
-        w.scope("\\", |w| w.name("Z", &0u8))?;
+        });
+        w.scope("\\_SB.PCI0.ISA", |w| w.name("Y", &3u8));
+        w.scope("\\", |w| w.name("Z", &0u8));
         w.method("N", 0, false, |w| w.return_value(&Path("\\_SB.PCI0.ISA.Y")))
     });
     assert_matches_iasl("paths", asl, &ours);
@@ -162,28 +163,28 @@ fn methods_with_control_flow_and_expressions() {
         Method (M3, 7, Serialized) { Return (Arg6) }
     "#;
     let ours = encode(|w| {
-        w.name("PKG", &Package(&[&0x0au8, &0x0bu8, &0x0cu8]))?;
-        w.device("DEV0", |w| w.name("_HID", &Str("ACPI0004")))?;
+        w.name("PKG", &Package(&[&0x0au8, &0x0bu8, &0x0cu8]));
+        w.device("DEV0", |w| w.name("_HID", &Str("ACPI0004")));
         w.method("M0", 2, true, |w| {
-            w.if_then(&LEqual(&Arg(0), &Arg(1)), |w| w.return_value(&1u8))?;
+            w.if_then(&LEqual(&Arg(0), &Arg(1)), |w| w.return_value(&1u8));
             w.else_then(|w| w.return_value(&LNot(&Arg(0))))
-        })?;
+        });
         w.method("M1", 1, false, |w| {
-            w.store(&0x10u8, &Local(0))?;
+            w.store(&0x10u8, &Local(0));
             w.if_then(&LAnd(&LGreater(&Arg(0), &2u8), &LLess(&Arg(0), &0x100u16)), |w| {
-                w.store(&Add(&Local(0), &Arg(0)), &Local(1))?;
+                w.store(&Add(&Local(0), &Arg(0)), &Local(1));
                 w.return_value(&Subtract(&Local(1), &1u8))
-            })?;
+            });
             w.if_then(&LOr(&LEqual(&Arg(0), &0u8), &LEqual(&Arg(0), &Ones)), |w| {
                 w.notify(&Path("\\DEV0"), &0x80u8)
-            })?;
+            });
             w.return_value(&Or(&And(&Local(0), &0x0fu8), &0xf0u8))
-        })?;
+        });
         w.method("M2", 1, false, |w| {
-            w.store(&SizeOf(&Path("PKG")), &Local(0))?;
-            w.store(&DerefOf(&Index(&Path("PKG"), &Arg(0))), &Local(1))?;
+            w.store(&SizeOf(&Path("PKG")), &Local(0));
+            w.store(&DerefOf(&Index(&Path("PKG"), &Arg(0))), &Local(1));
             w.return_value(&Call { method: "M0", args: &[&Local(0), &Local(1)] })
-        })?;
+        });
         w.method("M3", 7, true, |w| w.return_value(&Arg(6)))
     });
     assert_matches_iasl("methods", asl, &ours);
@@ -260,22 +261,22 @@ fn devices_with_resource_templates() {
     let ours = encode(|w| {
         w.scope("\\_SB", |w| {
             w.device("PCI0", |w| {
-                w.name("_HID", &EisaId("PNP0A08"))?;
-                w.name("_CID", &EisaId("PNP0A03"))?;
-                w.name("_UID", &0u8)?;
+                w.name("_HID", &EisaId("PNP0A08"));
+                w.name("_CID", &EisaId("PNP0A03"));
+                w.name("_UID", &0u8);
                 w.name(
                     "_CRS",
                     &ResourceTemplate(&[&bus, &cf8, &io_low, &io_high, &vga, &mmio, &mmio64]),
                 )
-            })?;
+            });
             w.device("RTC", |w| {
-                w.name("_HID", &EisaId("PNP0B00"))?;
+                w.name("_HID", &EisaId("PNP0B00"));
                 w.name("_CRS", &ResourceTemplate(&[&rtc_io, &rtc_irq]))
-            })?;
+            });
             w.device("LNKA", |w| {
-                w.name("_HID", &EisaId("PNP0C0F"))?;
-                w.name("_UID", &1u8)?;
-                w.name("_PRS", &ResourceTemplate(&[&link]))?;
+                w.name("_HID", &EisaId("PNP0C0F"));
+                w.name("_UID", &1u8);
+                w.name("_PRS", &ResourceTemplate(&[&link]));
                 w.name("_CRS", &ResourceTemplate(&[&gsi]))
             })
         })
@@ -318,7 +319,7 @@ fn processor_devices() {
     };
     let ours = encode(|w| {
         w.scope("\\_SB", |w| {
-            w.emit(&cpu0)?;
+            w.emit(&cpu0);
             w.emit(&cpu300)
         })
     });
@@ -351,17 +352,16 @@ fn long_package_lengths() {
     let ours = encode(|w| {
         w.method("LONG", 0, false, |w| {
             for i in 0..20u16 {
-                w.store(&(0x1000 + i), &Local(0))?;
+                w.store(&(0x1000 + i), &Local(0));
             }
             w.return_value(&Local(0))
-        })?;
+        });
         w.scope("\\", |w| {
             for (i, name) in names.iter().enumerate() {
-                w.name(name, &(0x10000 + i as u32))?;
+                w.name(name, &(0x10000 + i as u32));
             }
-            Ok(())
-        })?;
-        w.name("BUF", &Buffer(&big))?;
+        });
+        w.name("BUF", &Buffer(&big));
         w.name("PKG", &Package(&element_refs))
     });
     assert!(ours.len() > 4096);
@@ -384,20 +384,23 @@ fn packages_over_255_elements_use_var_package() {
 fn encoder_errors_instead_of_panicking() {
     let mut buf = [0u8; 64];
     let mut w = AmlWriter::new(&mut buf);
-    assert_eq!(w.name("lower", &1u8), Err(Error::InvalidName));
+    w.name("lower", &1u8);
+    assert_eq!(w.finish(), Err(Error::InvalidName));
     let mut w = AmlWriter::new(&mut buf);
-    assert!(matches!(w.method("M", 8, false, |_| Ok(())), Err(Error::InvalidAmlOperand(_))));
+    w.method("M", 8, false, |_| ());
+    assert!(matches!(w.finish(), Err(Error::InvalidAmlOperand(_))));
     let mut w = AmlWriter::new(&mut buf);
-    assert!(matches!(w.emit(&Arg(7)), Err(Error::InvalidAmlOperand(_))));
+    w.emit(&Arg(7));
+    assert!(matches!(w.finish(), Err(Error::InvalidAmlOperand(_))));
     let mut w = AmlWriter::new(&mut buf);
-    assert!(matches!(w.emit(&Local(8)), Err(Error::InvalidAmlOperand(_))));
+    w.emit(&Local(8));
+    assert!(matches!(w.finish(), Err(Error::InvalidAmlOperand(_))));
     let mut w = AmlWriter::new(&mut buf);
-    assert!(matches!(w.name("B", &Buffer(&[0; 100])), Err(Error::BufferTooSmall { .. })));
+    w.name("B", &Buffer(&[0; 100]));
+    assert!(matches!(w.finish(), Err(Error::BufferTooSmall { .. })));
     let word_too_big = AddressSpace { max: 0x1_0000, ..AddressSpace::word_io(0, 0xffff) };
     let mut w = AmlWriter::new(&mut buf);
-    assert!(matches!(
-        w.emit(&ResourceTemplate(&[&word_too_big])),
-        Err(Error::InvalidAmlOperand(_))
-    ));
+    w.emit(&ResourceTemplate(&[&word_too_big]));
+    assert!(matches!(w.finish(), Err(Error::InvalidAmlOperand(_))));
     assert!(IrqNoFlags::new(&[16]).is_err());
 }

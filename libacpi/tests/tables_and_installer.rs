@@ -99,11 +99,10 @@ fn ssdt_body() -> Vec<u8> {
     w.scope("\\_SB", |w| {
         for (i, p) in PROCESSORS.iter().enumerate() {
             let name = format!("C{i:03X}");
-            w.emit(&ProcessorDevice { name: &name, madt_entry: *p, status: 0x0f })?;
+            w.emit(&ProcessorDevice { name: &name, madt_entry: *p, status: 0x0f });
         }
-        Ok(())
-    })
-    .unwrap();
+    });
+    w.finish().unwrap();
     w.as_bytes().to_vec()
 }
 

@@ -222,27 +222,26 @@ pub fn build_ssdt(input: &SsdtInput, out: &mut [u8]) -> Result<usize, Error> {
                     .chain([&vga as &dyn Resource, &windows])
                     .collect::<Vec<_>>(),
             ),
-        )?;
+        );
         if let Some(ecam) = input.ecam {
             w.device("ECAM", |w| {
-                w.name("_HID", &EisaId("PNP0C02"))?;
+                w.name("_HID", &EisaId("PNP0C02"));
                 // _UID 1 is the DSDT's motherboard resource device.
-                w.name("_UID", &2u8)?;
+                w.name("_UID", &2u8);
                 let range = memory_range(ecam.base..ecam.end(), ResourceUsage::Consumer);
                 w.name("_CRS", &ResourceTemplate(&[&range]))
-            })?;
+            });
         }
-        Ok(())
-    })?;
+    });
     if !input.expanders.is_empty() {
-        w.scope("\\_SB", |w| input.expanders.iter().try_for_each(|e| expander_device(w, e)))?;
+        w.scope("\\_SB", |w| input.expanders.iter().for_each(|e| expander_device(w, e)));
     }
     w.scope("\\_SB", |w| {
         for (index, cpu) in input.cpus.iter().enumerate() {
             let name = processor_name(index);
-            let name = core::str::from_utf8(&name).map_err(|_| Error::InvalidName)?;
+            let name = ascii(&name);
             if input.cpu_hotplug.is_some() {
-                hot_pluggable_processor(w, name, index, cpu)?;
+                hot_pluggable_processor(w, name, index, cpu);
                 continue;
             }
             let status = match cpu.state {
@@ -250,61 +249,57 @@ pub fn build_ssdt(input: &SsdtInput, out: &mut [u8]) -> Result<usize, Error> {
                 ProcessorState::OnlineCapable => STA_ONLINE_CAPABLE,
                 ProcessorState::Disabled => STA_ABSENT,
             };
-            w.emit(&ProcessorDevice { name, madt_entry: *cpu, status })?;
+            w.emit(&ProcessorDevice { name, madt_entry: *cpu, status });
         }
         if let Some(hotplug) = &input.cpu_hotplug {
-            w.name("NCPU", &(input.cpus.len() as u32))?;
-            w.name("CPON", &Buffer(&hotplug.online))?;
+            w.name("NCPU", &(input.cpus.len() as u32));
+            w.name("CPON", &Buffer(&hotplug.online));
             w.method("CNOT", 2, false, |w| {
                 for index in 0..input.cpus.len() {
                     let name = processor_name(index);
-                    let name = core::str::from_utf8(&name).map_err(|_| Error::InvalidName)?;
                     let index = index as u32;
-                    w.if_then(&LEqual(&Arg(0), &index), |w| w.notify(&Path(name), &Arg(1)))?;
+                    w.if_then(&LEqual(&Arg(0), &index), |w| w.notify(&Path(ascii(&name)), &Arg(1)));
                 }
-                Ok(())
-            })?;
+            });
         }
-        Ok(())
-    })?;
+    });
     for (name, slp_typ) in [("\\_S3", input.sleep_states.s3), ("\\_S4", input.sleep_states.s4)] {
         if let Some(t) = slp_typ {
             // PM1a_CNT.SLP_TYP, PM1b_CNT.SLP_TYP, reserved, reserved.
-            w.name(name, &Package(&[&t, &t, &0u8, &0u8]))?;
+            w.name(name, &Package(&[&t, &t, &0u8, &0u8]));
         }
     }
     if let Some(address) = input.generation_id {
         w.scope("\\_SB", |w| {
             w.device("VGEN", |w| {
-                w.name("_HID", &EisaId(GENERATION_ID_HID))?;
-                w.name("_CID", &Str(GENERATION_ID_CID))?;
-                w.name("_DDN", &Str(GENERATION_ID_CID))?;
+                w.name("_HID", &EisaId(GENERATION_ID_HID));
+                w.name("_CID", &Str(GENERATION_ID_CID));
+                w.name("_DDN", &Str(GENERATION_ID_CID));
                 // The ID's physical address as two DWORDs, low first.
                 let (low, high) = (address as u32, (address >> 32) as u32);
                 w.method("ADDR", 0, false, |w| w.return_value(&Package(&[&low, &high])))
             })
-        })?;
+        });
     }
-    Ok(w.len())
+    w.finish()
 }
 
 /// `\_SB.PCxx` for the root bus of one expander bridge.
-fn expander_device(w: &mut AmlWriter<'_>, e: &ExpanderRoot) -> Result<(), Error> {
+fn expander_device(w: &mut AmlWriter<'_>, e: &ExpanderRoot) {
     let bus = *e.bus_range.start();
     let hex = |n: u8| b"0123456789ABCDEF"[usize::from(n)];
     let name = [b'P', b'C', hex(bus >> 4), hex(bus & 0xF)];
-    let name = core::str::from_utf8(&name).map_err(|_| Error::InvalidName)?;
-    w.device(name, |w| {
+    w.device(ascii(&name), |w| {
         if e.pcie {
-            w.name("_HID", &EisaId("PNP0A08"))?;
-            w.name("_CID", &EisaId("PNP0A03"))?;
+            w.name("_HID", &EisaId("PNP0A08"));
+            w.name("_CID", &EisaId("PNP0A03"));
         } else {
-            w.name("_HID", &EisaId("PNP0A03"))?;
+            w.name("_HID", &EisaId("PNP0A03"));
         }
-        w.name("_UID", &bus)?;
-        w.name("_BBN", &bus)?;
+        w.name("_UID", &bus);
+        w.name("_BBN", &bus);
         if let Some(node) = e.proximity {
-            w.name("_PXM", &node)?;
+            w.name("_PXM", &node);
         }
         let bus_numbers =
             AddressSpace::word_bus_number(u16::from(bus), u16::from(*e.bus_range.end()));
@@ -315,12 +310,12 @@ fn expander_device(w: &mut AmlWriter<'_>, e: &ExpanderRoot) -> Result<(), Error>
         let mut crs: Vec<&dyn Resource> = Vec::from([&bus_numbers as &dyn Resource]);
         crs.extend(io.as_ref().map(|d| d as &dyn Resource));
         crs.push(&windows);
-        w.name("_CRS", &ResourceTemplate(&crs))?;
+        w.name("_CRS", &ResourceTemplate(&crs));
         let table: Vec<u8> = e.intx.iter().flatten().copied().collect();
-        w.name("XRTB", &Buffer(&table))?;
+        w.name("XRTB", &Buffer(&table));
         w.method("_PRT", 0, false, |w| {
             w.return_value(&Call { method: "\\_SB.PRTX", args: &[&libacpi::aml::Path("XRTB")] })
-        })?;
+        });
         if e.pcie {
             // The same grants as for PCI0: the machine's policy, not the bus's.
             w.method("_OSC", 4, false, |w| {
@@ -328,9 +323,8 @@ fn expander_device(w: &mut AmlWriter<'_>, e: &ExpanderRoot) -> Result<(), Error>
                     method: "\\_SB.PCI0._OSC",
                     args: &[&Arg(0), &Arg(1), &Arg(2), &Arg(3)],
                 })
-            })?;
+            });
         }
-        Ok(())
     })
 }
 
@@ -354,21 +348,19 @@ fn subtract(ranges: &[Range<u64>], holes: &[Range<u64>]) -> Vec<Range<u64>> {
 
 /// A processor that follows the vCPU presence bitmap: the device of [`ProcessorDevice`],
 /// with `_STA` and `_MAT` computed by the hot-plug SSDT from bit `index`.
-fn hot_pluggable_processor(
-    w: &mut AmlWriter<'_>,
-    name: &str,
-    index: usize,
-    cpu: &MadtProcessor,
-) -> Result<(), Error> {
+fn hot_pluggable_processor(w: &mut AmlWriter<'_>, name: &str, index: usize, cpu: &MadtProcessor) {
     let mut entry = [0u8; MadtProcessor::MAX_ENCODED_LENGTH];
-    let entry_len = cpu.encode(&mut entry)?;
+    let entry_len = match cpu.encode(&mut entry) {
+        Ok(len) => len,
+        Err(e) => return w.fail(e),
+    };
     let bit = index as u32;
     w.device(name, |w| {
-        w.name("_HID", &Str("ACPI0007"))?;
-        w.name("_UID", &cpu.uid)?;
+        w.name("_HID", &Str("ACPI0007"));
+        w.name("_UID", &cpu.uid);
         w.method("_STA", 0, false, |w| {
             w.return_value(&Call { method: "\\_SB.CSTA", args: &[&bit] })
-        })?;
+        });
         w.method("_MAT", 0, false, |w| {
             let mat = Buffer(&entry[..entry_len]);
             w.return_value(&Call { method: "\\_SB.CMAT", args: &[&bit, &mat] })
@@ -418,6 +410,12 @@ fn validate(input: &SsdtInput) -> Result<(), Error> {
     Ok(())
 }
 
+/// `name` as the `&str` the AML writer takes. Its bytes are ASCII by construction; were
+/// they not, the empty name would fail as [`Error::InvalidName`] when written.
+fn ascii(name: &[u8; 4]) -> &str {
+    core::str::from_utf8(name).unwrap_or_default()
+}
+
 /// `C` and three upper-case hex digits of `index` (below [`MAX_CPUS`]).
 fn processor_name(index: usize) -> [u8; 4] {
     let hex = |shift: usize| b"0123456789ABCDEF"[(index >> shift) & 0xF];
@@ -464,14 +462,13 @@ impl Resource for PciWindows<'_> {
         low + self.high.iter().map(|r| Self::high_descriptor(r).length()).sum::<usize>()
     }
 
-    fn write(&self, w: &mut AmlWriter<'_>) -> Result<(), Error> {
+    fn write(&self, w: &mut AmlWriter<'_>) {
         for window in self.low {
-            memory_range(window.clone(), ResourceUsage::Producer).write(w)?;
+            memory_range(window.clone(), ResourceUsage::Producer).write(w);
         }
         for high in self.high {
-            Self::high_descriptor(high).write(w)?;
+            Self::high_descriptor(high).write(w);
         }
-        Ok(())
     }
 }
 

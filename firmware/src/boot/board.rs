@@ -134,7 +134,7 @@ fn madt_list(
 ) -> Vec<MadtProcessor> {
     let mut cpus: Vec<&crate::cpu::Cpu> = cpus.iter().collect();
     if by_apic_id {
-        cpus.sort_by_key(|cpu| cpu.apic_id);
+        crate::sort::sort_by_key(&mut cpus, |cpu| cpu.apic_id);
     }
     cpus.into_iter()
         .enumerate()

@@ -581,10 +581,12 @@ fn install_acpi(
     generation_id: Option<PhysRange>,
     acpi_blob: Option<&Blob>,
 ) -> Result<(libacpi::InstallSummary, Option<PhysRange>), libacpi::Error> {
-    let passthrough: Vec<TableInBuffer<'_>> = match acpi_blob {
-        Some(blob) => ConcatenatedTables::new(&blob.bytes).collect::<Result<_, _>>()?,
-        None => Vec::new(),
-    };
+    let mut passthrough: Vec<TableInBuffer<'_>> = Vec::new();
+    if let Some(blob) = acpi_blob {
+        for table in ConcatenatedTables::new(&blob.bytes) {
+            passthrough.push(table?);
+        }
+    }
     let tpm = probes.tpm.and_then(|(interface, answers)| {
         if !answers {
             info!(

@@ -5,22 +5,22 @@ use crate::Error;
 
 /// Encodes `value` in the smallest form: `Zero`, `One`, `Ones`, or a byte,
 /// word, dword or qword constant (ComputationalData).
-pub(crate) fn encode_integer(w: &mut AmlWriter<'_>, value: u64) -> Result<(), Error> {
+pub(crate) fn encode_integer(w: &mut AmlWriter<'_>, value: u64) {
     match value {
         0 => w.byte(opcode::ZERO),
         1 => w.byte(opcode::ONE),
         u64::MAX => w.byte(opcode::ONES),
         v if v <= 0xff => w.bytes(&[opcode::BYTE_PREFIX, v as u8]),
         v if v <= 0xffff => {
-            w.byte(opcode::WORD_PREFIX)?;
+            w.byte(opcode::WORD_PREFIX);
             w.bytes(&(v as u16).to_le_bytes())
         }
         v if v <= 0xffff_ffff => {
-            w.byte(opcode::DWORD_PREFIX)?;
+            w.byte(opcode::DWORD_PREFIX);
             w.bytes(&(v as u32).to_le_bytes())
         }
         v => {
-            w.byte(opcode::QWORD_PREFIX)?;
+            w.byte(opcode::QWORD_PREFIX);
             w.bytes(&v.to_le_bytes())
         }
     }
@@ -29,7 +29,7 @@ pub(crate) fn encode_integer(w: &mut AmlWriter<'_>, value: u64) -> Result<(), Er
 macro_rules! integer_aml {
     ($($t:ty),*) => {$(
         impl Aml for $t {
-            fn to_aml(&self, w: &mut AmlWriter<'_>) -> Result<(), Error> {
+            fn to_aml(&self, w: &mut AmlWriter<'_>) {
                 encode_integer(w, u64::from(*self))
             }
         }
@@ -42,7 +42,7 @@ integer_aml!(u8, u16, u32, u64);
 pub struct Ones;
 
 impl Aml for Ones {
-    fn to_aml(&self, w: &mut AmlWriter<'_>) -> Result<(), Error> {
+    fn to_aml(&self, w: &mut AmlWriter<'_>) {
         w.byte(opcode::ONES)
     }
 }
@@ -52,12 +52,12 @@ impl Aml for Ones {
 pub struct Str<'a>(pub &'a str);
 
 impl Aml for Str<'_> {
-    fn to_aml(&self, w: &mut AmlWriter<'_>) -> Result<(), Error> {
+    fn to_aml(&self, w: &mut AmlWriter<'_>) {
         if !self.0.bytes().all(|b| (0x01..=0x7f).contains(&b)) {
-            return Err(Error::InvalidString);
+            return w.fail(Error::InvalidString);
         }
-        w.byte(opcode::STRING_PREFIX)?;
-        w.bytes(self.0.as_bytes())?;
+        w.byte(opcode::STRING_PREFIX);
+        w.bytes(self.0.as_bytes());
         w.byte(0x00)
     }
 }
@@ -92,8 +92,11 @@ impl EisaId<'_> {
 }
 
 impl Aml for EisaId<'_> {
-    fn to_aml(&self, w: &mut AmlWriter<'_>) -> Result<(), Error> {
-        encode_integer(w, u64::from(self.value()?))
+    fn to_aml(&self, w: &mut AmlWriter<'_>) {
+        match self.value() {
+            Ok(value) => encode_integer(w, u64::from(value)),
+            Err(e) => w.fail(e),
+        }
     }
 }
 
@@ -102,10 +105,10 @@ impl Aml for EisaId<'_> {
 pub struct Buffer<'a>(pub &'a [u8]);
 
 impl Aml for Buffer<'_> {
-    fn to_aml(&self, w: &mut AmlWriter<'_>) -> Result<(), Error> {
-        w.byte(opcode::BUFFER)?;
+    fn to_aml(&self, w: &mut AmlWriter<'_>) {
+        w.byte(opcode::BUFFER);
         w.with_pkg_length(|w| {
-            encode_integer(w, self.0.len() as u64)?;
+            encode_integer(w, self.0.len() as u64);
             w.bytes(self.0)
         })
     }
@@ -117,21 +120,21 @@ impl Aml for Buffer<'_> {
 pub struct Package<'a>(pub &'a [&'a dyn Aml]);
 
 impl Aml for Package<'_> {
-    fn to_aml(&self, w: &mut AmlWriter<'_>) -> Result<(), Error> {
+    fn to_aml(&self, w: &mut AmlWriter<'_>) {
         let count = self.0.len();
         match u8::try_from(count) {
             Ok(n) => {
-                w.byte(opcode::PACKAGE)?;
+                w.byte(opcode::PACKAGE);
                 w.with_pkg_length(|w| {
-                    w.byte(n)?;
-                    self.0.iter().try_for_each(|e| e.to_aml(w))
+                    w.byte(n);
+                    self.0.iter().for_each(|e| e.to_aml(w))
                 })
             }
             Err(_) => {
-                w.byte(opcode::VAR_PACKAGE)?;
+                w.byte(opcode::VAR_PACKAGE);
                 w.with_pkg_length(|w| {
-                    encode_integer(w, count as u64)?;
-                    self.0.iter().try_for_each(|e| e.to_aml(w))
+                    encode_integer(w, count as u64);
+                    self.0.iter().for_each(|e| e.to_aml(w))
                 })
             }
         }
@@ -154,7 +157,10 @@ mod tests {
     fn string_rejects_non_ascii() {
         let mut buf = [0u8; 8];
         let mut w = AmlWriter::new(&mut buf);
-        assert_eq!(Str("\u{e9}").to_aml(&mut w), Err(Error::InvalidString));
-        assert_eq!(Str("a\0").to_aml(&mut w), Err(Error::InvalidString));
+        Str("\u{e9}").to_aml(&mut w);
+        assert_eq!(w.finish(), Err(Error::InvalidString));
+        let mut w = AmlWriter::new(&mut buf);
+        Str("a\0").to_aml(&mut w);
+        assert_eq!(w.finish(), Err(Error::InvalidString));
     }
 }

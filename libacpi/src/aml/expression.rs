@@ -9,9 +9,9 @@ use crate::Error;
 pub struct Arg(pub u8);
 
 impl Aml for Arg {
-    fn to_aml(&self, w: &mut AmlWriter<'_>) -> Result<(), Error> {
+    fn to_aml(&self, w: &mut AmlWriter<'_>) {
         if self.0 > 6 {
-            return Err(Error::InvalidAmlOperand("Arg index above 6"));
+            return w.fail(Error::InvalidAmlOperand("Arg index above 6"));
         }
         w.byte(opcode::ARG0 + self.0)
     }
@@ -22,9 +22,9 @@ impl Aml for Arg {
 pub struct Local(pub u8);
 
 impl Aml for Local {
-    fn to_aml(&self, w: &mut AmlWriter<'_>) -> Result<(), Error> {
+    fn to_aml(&self, w: &mut AmlWriter<'_>) {
         if self.0 > 7 {
-            return Err(Error::InvalidAmlOperand("Local index above 7"));
+            return w.fail(Error::InvalidAmlOperand("Local index above 7"));
         }
         w.byte(opcode::LOCAL0 + self.0)
     }
@@ -37,9 +37,9 @@ macro_rules! binary_logic {
         pub struct $name<'a>(pub &'a dyn Aml, pub &'a dyn Aml);
 
         impl Aml for $name<'_> {
-            fn to_aml(&self, w: &mut AmlWriter<'_>) -> Result<(), Error> {
-                w.byte(opcode::$op)?;
-                self.0.to_aml(w)?;
+            fn to_aml(&self, w: &mut AmlWriter<'_>) {
+                w.byte(opcode::$op);
+                self.0.to_aml(w);
                 self.1.to_aml(w)
             }
         }
@@ -66,10 +66,10 @@ macro_rules! binary_arithmetic {
         pub struct $name<'a>(pub &'a dyn Aml, pub &'a dyn Aml);
 
         impl Aml for $name<'_> {
-            fn to_aml(&self, w: &mut AmlWriter<'_>) -> Result<(), Error> {
-                w.byte(opcode::$op)?;
-                self.0.to_aml(w)?;
-                self.1.to_aml(w)?;
+            fn to_aml(&self, w: &mut AmlWriter<'_>) {
+                w.byte(opcode::$op);
+                self.0.to_aml(w);
+                self.1.to_aml(w);
                 w.byte(0x00) // Target: NullName, the result is only returned.
             }
         }
@@ -96,8 +96,8 @@ macro_rules! unary {
         pub struct $name<'a>(pub &'a dyn Aml);
 
         impl Aml for $name<'_> {
-            fn to_aml(&self, w: &mut AmlWriter<'_>) -> Result<(), Error> {
-                w.byte(opcode::$op)?;
+            fn to_aml(&self, w: &mut AmlWriter<'_>) {
+                w.byte(opcode::$op);
                 self.0.to_aml(w)
             }
         }
@@ -125,11 +125,11 @@ pub struct Call<'a> {
 }
 
 impl Aml for Call<'_> {
-    fn to_aml(&self, w: &mut AmlWriter<'_>) -> Result<(), Error> {
+    fn to_aml(&self, w: &mut AmlWriter<'_>) {
         if self.args.len() > 7 {
-            return Err(Error::InvalidAmlOperand("a method takes at most 7 arguments"));
+            return w.fail(Error::InvalidAmlOperand("a method takes at most 7 arguments"));
         }
-        Path(self.method).to_aml(w)?;
-        self.args.iter().try_for_each(|a| a.to_aml(w))
+        Path(self.method).to_aml(w);
+        self.args.iter().for_each(|a| a.to_aml(w))
     }
 }

@@ -27,21 +27,21 @@ fn encode_segment(segment: &[u8]) -> Result<[u8; 4], Error> {
 }
 
 impl Aml for Path<'_> {
-    fn to_aml(&self, w: &mut AmlWriter<'_>) -> Result<(), Error> {
+    fn to_aml(&self, w: &mut AmlWriter<'_>) {
         let mut rest = self.0.as_bytes();
         if let [opcode::ROOT_CHAR, tail @ ..] = rest {
-            w.byte(opcode::ROOT_CHAR)?;
+            w.byte(opcode::ROOT_CHAR);
             rest = tail;
         } else {
             while let [opcode::PARENT_PREFIX_CHAR, tail @ ..] = rest {
-                w.byte(opcode::PARENT_PREFIX_CHAR)?;
+                w.byte(opcode::PARENT_PREFIX_CHAR);
                 rest = tail;
             }
         }
         if rest.is_empty() {
             // `\` alone is the root; a bare prefix or an empty path is NullName.
             return if self.0.is_empty() || self.0.ends_with('^') {
-                Err(Error::InvalidName)
+                w.fail(Error::InvalidName)
             } else {
                 w.byte(0x00)
             };
@@ -49,16 +49,18 @@ impl Aml for Path<'_> {
         let count = rest.split(|&c| c == b'.').count();
         match count {
             1 => {}
-            2 => w.byte(opcode::DUAL_NAME_PREFIX)?,
-            _ => {
-                let count = u8::try_from(count).map_err(|_| Error::InvalidName)?;
-                w.bytes(&[opcode::MULTI_NAME_PREFIX, count])?;
-            }
+            2 => w.byte(opcode::DUAL_NAME_PREFIX),
+            _ => match u8::try_from(count) {
+                Ok(count) => w.bytes(&[opcode::MULTI_NAME_PREFIX, count]),
+                Err(_) => return w.fail(Error::InvalidName),
+            },
         }
         for segment in rest.split(|&c| c == b'.') {
-            w.bytes(&encode_segment(segment)?)?;
+            match encode_segment(segment) {
+                Ok(encoded) => w.bytes(&encoded),
+                Err(e) => return w.fail(e),
+            }
         }
-        Ok(())
     }
 }
 
@@ -69,8 +71,8 @@ mod tests {
     fn encode(path: &str) -> Result<([u8; 32], usize), Error> {
         let mut buf = [0u8; 32];
         let mut w = AmlWriter::new(&mut buf);
-        Path(path).to_aml(&mut w)?;
-        let n = w.len();
+        Path(path).to_aml(&mut w);
+        let n = w.finish()?;
         Ok((buf, n))
     }
 

@@ -2,7 +2,6 @@
 
 use super::data::Buffer;
 use super::{Aml, AmlWriter, Str};
-use crate::Error;
 use crate::tables::MadtProcessor;
 
 /// A processor declared as a `Device` with `_HID "ACPI0007"`, the form ACPI 6.x
@@ -30,13 +29,16 @@ pub struct ProcessorDevice<'a> {
 }
 
 impl Aml for ProcessorDevice<'_> {
-    fn to_aml(&self, w: &mut AmlWriter<'_>) -> Result<(), Error> {
+    fn to_aml(&self, w: &mut AmlWriter<'_>) {
         let mut entry = [0u8; MadtProcessor::MAX_ENCODED_LENGTH];
-        let entry_len = self.madt_entry.encode(&mut entry)?;
+        let entry_len = match self.madt_entry.encode(&mut entry) {
+            Ok(len) => len,
+            Err(e) => return w.fail(e),
+        };
         w.device(self.name, |w| {
-            w.name("_HID", &Str("ACPI0007"))?;
-            w.name("_UID", &self.madt_entry.uid)?;
-            w.method("_STA", 0, false, |w| w.return_value(&self.status))?;
+            w.name("_HID", &Str("ACPI0007"));
+            w.name("_UID", &self.madt_entry.uid);
+            w.method("_STA", 0, false, |w| w.return_value(&self.status));
             w.method("_MAT", 0, false, |w| w.return_value(&Buffer(&entry[..entry_len])))
         })
     }

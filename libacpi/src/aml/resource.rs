@@ -17,7 +17,7 @@ pub trait Resource {
     /// Encoded length in bytes, including the descriptor's tag.
     fn length(&self) -> usize;
     /// Appends the descriptor.
-    fn write(&self, w: &mut AmlWriter<'_>) -> Result<(), Error>;
+    fn write(&self, w: &mut AmlWriter<'_>);
 }
 
 /// `ResourceTemplate () { descriptors }`: a buffer holding the descriptors and
@@ -27,17 +27,17 @@ pub trait Resource {
 pub struct ResourceTemplate<'a>(pub &'a [&'a dyn Resource]);
 
 impl Aml for ResourceTemplate<'_> {
-    fn to_aml(&self, w: &mut AmlWriter<'_>) -> Result<(), Error> {
+    fn to_aml(&self, w: &mut AmlWriter<'_>) {
         let size: usize = self.0.iter().map(|r| r.length()).sum::<usize>() + 2;
-        w.byte(opcode::BUFFER)?;
+        w.byte(opcode::BUFFER);
         w.with_pkg_length(|w| {
-            encode_integer(w, size as u64)?;
+            encode_integer(w, size as u64);
             let start = w.len();
             for r in self.0 {
-                r.write(w)?;
+                r.write(w);
             }
             if w.len() - start != size - 2 {
-                return Err(Error::InvalidAmlOperand("resource descriptor length mismatch"));
+                return w.fail(Error::InvalidAmlOperand("resource descriptor length mismatch"));
             }
             w.bytes(&[SMALL_END_TAG, 0])
         })
@@ -71,10 +71,10 @@ impl Resource for Io {
         8
     }
 
-    fn write(&self, w: &mut AmlWriter<'_>) -> Result<(), Error> {
-        w.bytes(&[SMALL_IO, u8::from(self.decode16)])?;
-        w.bytes(&self.min.to_le_bytes())?;
-        w.bytes(&self.max.to_le_bytes())?;
+    fn write(&self, w: &mut AmlWriter<'_>) {
+        w.bytes(&[SMALL_IO, u8::from(self.decode16)]);
+        w.bytes(&self.min.to_le_bytes());
+        w.bytes(&self.max.to_le_bytes());
         w.bytes(&[self.alignment, self.length])
     }
 }
@@ -105,8 +105,8 @@ impl Resource for IrqNoFlags {
         3
     }
 
-    fn write(&self, w: &mut AmlWriter<'_>) -> Result<(), Error> {
-        w.byte(SMALL_IRQ_NO_FLAGS)?;
+    fn write(&self, w: &mut AmlWriter<'_>) {
+        w.byte(SMALL_IRQ_NO_FLAGS);
         w.bytes(&self.mask.to_le_bytes())
     }
 }
@@ -160,22 +160,20 @@ impl Resource for Interrupt<'_> {
         5 + 4 * self.interrupts.len()
     }
 
-    fn write(&self, w: &mut AmlWriter<'_>) -> Result<(), Error> {
-        let count = u8::try_from(self.interrupts.len())
-            .ok()
-            .filter(|&n| n > 0)
-            .ok_or(Error::InvalidAmlOperand("Interrupt needs 1 to 255 interrupt numbers"))?;
+    fn write(&self, w: &mut AmlWriter<'_>) {
+        let Some(count) = u8::try_from(self.interrupts.len()).ok().filter(|&n| n > 0) else {
+            return w.fail(Error::InvalidAmlOperand("Interrupt needs 1 to 255 interrupt numbers"));
+        };
         let flags = u8::from(self.usage == ResourceUsage::Consumer)
             | (u8::from(self.trigger == InterruptTrigger::Edge) << 1)
             | (u8::from(self.polarity == InterruptPolarity::ActiveLow) << 2)
             | (u8::from(self.shared) << 3);
-        w.byte(LARGE_EXTENDED_INTERRUPT)?;
-        w.bytes(&(2 + 4 * u16::from(count)).to_le_bytes())?;
-        w.bytes(&[flags, count])?;
+        w.byte(LARGE_EXTENDED_INTERRUPT);
+        w.bytes(&(2 + 4 * u16::from(count)).to_le_bytes());
+        w.bytes(&[flags, count]);
         for &i in self.interrupts {
-            w.bytes(&i.to_le_bytes())?;
+            w.bytes(&i.to_le_bytes());
         }
-        Ok(())
     }
 }
 
@@ -337,11 +335,11 @@ impl Resource for AddressSpace {
         3 + 3 + 5 * self.width.bytes()
     }
 
-    fn write(&self, w: &mut AmlWriter<'_>) -> Result<(), Error> {
+    fn write(&self, w: &mut AmlWriter<'_>) {
         let width = self.width.bytes();
         let fields = [self.granularity, self.min, self.max, self.translation, self.length];
         if width < 8 && fields.iter().any(|&v| v >> (8 * width) != 0) {
-            return Err(Error::InvalidAmlOperand(
+            return w.fail(Error::InvalidAmlOperand(
                 "address space value does not fit the descriptor width",
             ));
         }
@@ -350,12 +348,11 @@ impl Resource for AddressSpace {
             | (u8::from(self.subtractive_decode) << 1)
             | (u8::from(self.min_fixed) << 2)
             | (u8::from(self.max_fixed) << 3);
-        w.byte(self.width.tag())?;
-        w.bytes(&((3 + 5 * width) as u16).to_le_bytes())?;
-        w.bytes(&[resource_type, general_flags, type_flags])?;
+        w.byte(self.width.tag());
+        w.bytes(&((3 + 5 * width) as u16).to_le_bytes());
+        w.bytes(&[resource_type, general_flags, type_flags]);
         for v in fields {
-            w.bytes(&v.to_le_bytes()[..width])?;
+            w.bytes(&v.to_le_bytes()[..width]);
         }
-        Ok(())
     }
 }

@@ -9,18 +9,35 @@ const MAX_PKG_LENGTH: usize = (1 << 28) - 1;
 
 /// Writes AML into a caller-provided buffer.
 ///
-/// Running out of buffer is reported as [`Error::BufferTooSmall`]; after any
-/// error the writer's contents are unspecified and should be discarded.
+/// The first error (running out of buffer, [`Error::BufferTooSmall`], or an operand
+/// that cannot be encoded) is remembered and everything written after it is dropped;
+/// [`AmlWriter::finish`] reports it. The statements and the [`super::Aml`] encoders
+/// therefore return nothing: one check at the end rather than a `?` at each step, which
+/// took 7 KB of the firmware image.
 #[derive(Debug)]
 pub struct AmlWriter<'a> {
     buf: &'a mut [u8],
     pos: usize,
+    error: Option<Error>,
 }
 
 impl<'a> AmlWriter<'a> {
     /// A writer that fills `buf` from its start.
     pub fn new(buf: &'a mut [u8]) -> Self {
-        Self { buf, pos: 0 }
+        Self { buf, pos: 0, error: None }
+    }
+
+    /// The number of bytes written, or the first error.
+    pub fn finish(&self) -> Result<usize, Error> {
+        match self.error {
+            None => Ok(self.pos),
+            Some(e) => Err(e),
+        }
+    }
+
+    /// Records `error` unless an earlier one is: from here on nothing is written.
+    pub fn fail(&mut self, error: Error) {
+        self.error.get_or_insert(error);
     }
 
     /// The AML written so far.
@@ -38,79 +55,81 @@ impl<'a> AmlWriter<'a> {
         self.pos == 0
     }
 
-    pub(crate) fn byte(&mut self, b: u8) -> Result<(), Error> {
+    pub(crate) fn byte(&mut self, b: u8) {
         self.bytes(&[b])
     }
 
-    pub(crate) fn bytes(&mut self, data: &[u8]) -> Result<(), Error> {
+    pub(crate) fn bytes(&mut self, data: &[u8]) {
+        if self.error.is_some() {
+            return;
+        }
         let available = self.buf.len();
-        let end = self
-            .pos
-            .checked_add(data.len())
-            .ok_or(Error::BufferTooSmall { needed: usize::MAX, available })?;
-        self.buf
-            .get_mut(self.pos..end)
-            .ok_or(Error::BufferTooSmall { needed: end, available })?
-            .copy_from_slice(data);
-        self.pos = end;
-        Ok(())
+        // An end past `usize::MAX` is reported as that: no buffer is that large.
+        let end = self.pos.saturating_add(data.len());
+        match self.buf.get_mut(self.pos..end) {
+            Some(dst) => {
+                dst.copy_from_slice(data);
+                self.pos = end;
+            }
+            None => self.fail(Error::BufferTooSmall { needed: end, available }),
+        }
     }
 
     /// Writes `body`, then inserts the PkgLength that covers it (and itself)
     /// in front of it (ACPI 6.5 section 20.2.4).
-    pub(crate) fn with_pkg_length(
-        &mut self,
-        body: impl FnOnce(&mut Self) -> Result<(), Error>,
-    ) -> Result<(), Error> {
+    pub(crate) fn with_pkg_length(&mut self, body: impl FnOnce(&mut Self)) {
         let start = self.pos;
-        body(self)?;
+        body(self);
+        self.insert_pkg_length(start)
+    }
+
+    /// Inserts the PkgLength of what was written since `start` in front of it: the part of
+    /// [`AmlWriter::with_pkg_length`] that is the same for every body, so not generic.
+    fn insert_pkg_length(&mut self, start: usize) {
+        if self.error.is_some() {
+            return;
+        }
         let body_len = self.pos - start;
-        let (encoding, size) = encode_pkg_length(body_len)?;
+        let (encoding, size) = match encode_pkg_length(body_len) {
+            Ok(encoded) => encoded,
+            Err(e) => return self.fail(e),
+        };
         let available = self.buf.len();
         let end = self.pos + size;
         if end > available {
-            return Err(Error::BufferTooSmall { needed: end, available });
+            return self.fail(Error::BufferTooSmall { needed: end, available });
         }
         self.buf.copy_within(start..self.pos, start + size);
         self.buf[start..start + size].copy_from_slice(&encoding[..size]);
         self.pos = end;
-        Ok(())
     }
 
     /// Appends any AML object or expression.
-    pub fn emit(&mut self, term: &dyn Aml) -> Result<(), Error> {
+    pub fn emit(&mut self, term: &dyn Aml) {
         term.to_aml(self)
     }
 
     /// `Name (name, value)`: DefName (ACPI 6.5 section 20.2.5.1).
-    pub fn name(&mut self, name: &str, value: &dyn Aml) -> Result<(), Error> {
-        self.byte(opcode::NAME)?;
-        Path(name).to_aml(self)?;
+    pub fn name(&mut self, name: &str, value: &dyn Aml) {
+        self.byte(opcode::NAME);
+        Path(name).to_aml(self);
         value.to_aml(self)
     }
 
     /// `Scope (path) { body }`: DefScope (section 20.2.5.1).
-    pub fn scope(
-        &mut self,
-        path: &str,
-        body: impl FnOnce(&mut Self) -> Result<(), Error>,
-    ) -> Result<(), Error> {
-        self.byte(opcode::SCOPE)?;
+    pub fn scope(&mut self, path: &str, body: impl FnOnce(&mut Self)) {
+        self.byte(opcode::SCOPE);
         self.with_pkg_length(|w| {
-            Path(path).to_aml(w)?;
+            Path(path).to_aml(w);
             body(w)
         })
     }
 
     /// `Device (name) { body }`: DefDevice (section 20.2.5.2).
-    pub fn device(
-        &mut self,
-        name: &str,
-        body: impl FnOnce(&mut Self) -> Result<(), Error>,
-    ) -> Result<(), Error> {
-        self.bytes(&[opcode::EXT_PREFIX, opcode::EXT_DEVICE])?;
+    pub fn device(&mut self, name: &str, body: impl FnOnce(&mut Self)) {
+        self.bytes(&[opcode::EXT_PREFIX, opcode::EXT_DEVICE]);
         self.with_pkg_length(|w| {
-            Path(name).to_aml(w)?;
+            Path(name).to_aml(w);
             body(w)
         })
     }
@@ -122,59 +141,52 @@ impl<'a> AmlWriter<'a> {
         name: &str,
         arg_count: u8,
         serialized: bool,
-        body: impl FnOnce(&mut Self) -> Result<(), Error>,
-    ) -> Result<(), Error> {
+        body: impl FnOnce(&mut Self),
+    ) {
         if arg_count > 7 {
-            return Err(Error::InvalidAmlOperand("a method takes at most 7 arguments"));
+            return self.fail(Error::InvalidAmlOperand("a method takes at most 7 arguments"));
         }
         let flags = arg_count | (u8::from(serialized) << 3);
-        self.byte(opcode::METHOD)?;
+        self.byte(opcode::METHOD);
         self.with_pkg_length(|w| {
-            Path(name).to_aml(w)?;
-            w.byte(flags)?;
+            Path(name).to_aml(w);
+            w.byte(flags);
             body(w)
         })
     }
 
     /// `If (predicate) { body }`: DefIfElse (section 20.2.5.3).
-    pub fn if_then(
-        &mut self,
-        predicate: &dyn Aml,
-        body: impl FnOnce(&mut Self) -> Result<(), Error>,
-    ) -> Result<(), Error> {
-        self.byte(opcode::IF)?;
+    pub fn if_then(&mut self, predicate: &dyn Aml, body: impl FnOnce(&mut Self)) {
+        self.byte(opcode::IF);
         self.with_pkg_length(|w| {
-            predicate.to_aml(w)?;
+            predicate.to_aml(w);
             body(w)
         })
     }
 
     /// `Else { body }`; must directly follow [`AmlWriter::if_then`].
-    pub fn else_then(
-        &mut self,
-        body: impl FnOnce(&mut Self) -> Result<(), Error>,
-    ) -> Result<(), Error> {
-        self.byte(opcode::ELSE)?;
+    pub fn else_then(&mut self, body: impl FnOnce(&mut Self)) {
+        self.byte(opcode::ELSE);
         self.with_pkg_length(body)
     }
 
     /// `Return (value)`: DefReturn (section 20.2.5.3).
-    pub fn return_value(&mut self, value: &dyn Aml) -> Result<(), Error> {
-        self.byte(opcode::RETURN)?;
+    pub fn return_value(&mut self, value: &dyn Aml) {
+        self.byte(opcode::RETURN);
         value.to_aml(self)
     }
 
     /// `Notify (object, value)`: DefNotify (section 20.2.5.3).
-    pub fn notify(&mut self, object: &dyn Aml, value: &dyn Aml) -> Result<(), Error> {
-        self.byte(opcode::NOTIFY)?;
-        object.to_aml(self)?;
+    pub fn notify(&mut self, object: &dyn Aml, value: &dyn Aml) {
+        self.byte(opcode::NOTIFY);
+        object.to_aml(self);
         value.to_aml(self)
     }
 
     /// `Store (value, target)`: DefStore (section 20.2.5.4).
-    pub fn store(&mut self, value: &dyn Aml, target: &dyn Aml) -> Result<(), Error> {
-        self.byte(opcode::STORE)?;
-        value.to_aml(self)?;
+    pub fn store(&mut self, value: &dyn Aml, target: &dyn Aml) {
+        self.byte(opcode::STORE);
+        value.to_aml(self);
         target.to_aml(self)
     }
 }
@@ -230,7 +242,8 @@ mod tests {
     fn nested_packages_shift_correctly() {
         let mut buf = [0u8; 16];
         let mut w = AmlWriter::new(&mut buf);
-        w.scope("\\", |w| w.scope("A", |_| Ok(()))).unwrap();
+        w.scope("\\", |w| w.scope("A", |_| ()));
+        assert_eq!(w.finish(), Ok(10));
         assert_eq!(w.as_bytes(), &[0x10, 0x09, b'\\', 0x00, 0x10, 0x05, b'A', b'_', b'_', b'_']);
     }
 
@@ -239,10 +252,12 @@ mod tests {
         let mut buf = [0u8; 4];
         let mut w = AmlWriter::new(&mut buf);
         // The name does not fit.
-        assert!(matches!(w.scope("ABCD", |_| Ok(())), Err(Error::BufferTooSmall { .. })));
+        w.scope("ABCD", |_| ());
+        assert!(matches!(w.finish(), Err(Error::BufferTooSmall { .. })));
         let mut buf = [0u8; 5];
         let mut w = AmlWriter::new(&mut buf);
         // Body fits, PkgLength does not.
-        assert!(matches!(w.scope("ABCD", |_| Ok(())), Err(Error::BufferTooSmall { .. })));
+        w.scope("ABCD", |_| ());
+        assert!(matches!(w.finish(), Err(Error::BufferTooSmall { .. })));
     }
 }

@@ -52,7 +52,10 @@ impl Table for AmlTable<'_> {
         if let Some(table_id) = self.oem_table_id {
             ids.oem_table_id = table_id;
         }
-        write_table(out, self.signature, REVISION, &ids, |w| w.bytes(self.body))
+        write_table(out, self.signature, REVISION, &ids, |w| {
+            w.bytes(self.body);
+            Ok(())
+        })
     }
 }
 

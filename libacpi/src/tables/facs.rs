@@ -51,18 +51,18 @@ impl Table for Facs {
 
     fn write(&self, _ids: &OemIds, out: &mut [u8]) -> Result<usize, Error> {
         let mut w = ByteWriter::new(out);
-        w.bytes(&Signature::FACS.0)?;
-        w.u32(Self::LENGTH as u32)?;
-        w.u32(self.hardware_signature)?;
-        w.u32(0)?; // Firmware Waking Vector, set by OSPM's S3 support code.
-        w.u32(0)?; // Global Lock.
-        w.u32(self.flags.0)?;
-        w.u64(0)?; // X_Firmware_Waking_Vector.
-        w.u8(2)?; // Version.
-        w.zeros(3)?; // Reserved.
-        w.u32(0)?; // OSPM Flags, owned by OSPM.
-        w.zeros(24)?; // Reserved.
-        Ok(w.position())
+        w.bytes(&Signature::FACS.0);
+        w.u32(Self::LENGTH as u32);
+        w.u32(self.hardware_signature);
+        w.u32(0); // Firmware Waking Vector, set by OSPM's S3 support code.
+        w.u32(0); // Global Lock.
+        w.u32(self.flags.0);
+        w.u64(0); // X_Firmware_Waking_Vector.
+        w.u8(2); // Version.
+        w.zeros(3); // Reserved.
+        w.u32(0); // OSPM Flags, owned by OSPM.
+        w.zeros(24); // Reserved.
+        w.finish()
     }
 }
 

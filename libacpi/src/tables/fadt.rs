@@ -360,61 +360,62 @@ impl Table for Fadt {
             self.reset.unwrap_or(ResetRegister { register: GenericAddress::NONE, value: 0 });
 
         write_table(out, Signature::FADT, REVISION, ids, |w| {
-            w.u32(legacy_address(self.facs_address))?;
-            w.u32(legacy_address(self.dsdt_address))?;
-            w.u8(0)?; // Reserved (ACPI 1.0 INT_MODEL).
-            w.u8(self.pm_profile as u8)?;
-            w.u16(self.sci_interrupt)?;
-            w.u32(self.smi_command.port)?;
-            w.u8(self.smi_command.acpi_enable)?;
-            w.u8(self.smi_command.acpi_disable)?;
-            w.u8(0)?; // S4BIOS_REQ: not supported.
-            w.u8(0)?; // PSTATE_CNT: no OS control of performance states.
-            w.u32(blocks.pm1a_event.into())?;
-            w.u32(0)?; // PM1b_EVT_BLK
-            w.u32(blocks.pm1a_control.into())?;
-            w.u32(0)?; // PM1b_CNT_BLK
-            w.u32(0)?; // PM2_CNT_BLK
-            w.u32(blocks.pm_timer.into())?;
-            w.u32(if blocks.gpe0_length != 0 { blocks.gpe0.into() } else { 0 })?;
-            w.u32(0)?; // GPE1_BLK
-            w.u8(PM1_EVT_LEN)?;
-            w.u8(PM1_CNT_LEN)?;
-            w.u8(0)?; // PM2_CNT_LEN
-            w.u8(if blocks.pm_timer != 0 { PM_TMR_LEN } else { 0 })?;
-            w.u8(blocks.gpe0_length)?;
-            w.u8(0)?; // GPE1_BLK_LEN
-            w.u8(0)?; // GPE1_BASE
-            w.u8(0)?; // CST_CNT: no _CST change notification.
-            w.u16(self.c2_latency)?;
-            w.u16(self.c3_latency)?;
-            w.u16(0)?; // FLUSH_SIZE
-            w.u16(0)?; // FLUSH_STRIDE
-            w.u8(0)?; // DUTY_OFFSET
-            w.u8(0)?; // DUTY_WIDTH
-            w.u8(self.rtc_day_alarm)?;
-            w.u8(self.rtc_month_alarm)?;
-            w.u8(self.rtc_century)?;
-            w.u16(self.boot_arch.0)?;
-            w.u8(0)?; // Reserved
-            w.u32(flags.0)?;
-            w.bytes(&reset.register.to_bytes())?;
-            w.u8(reset.value)?;
-            w.u16(0)?; // ARM_BOOT_ARCH
-            w.u8(self.minor_version)?;
-            w.u64(self.facs_address)?;
-            w.u64(self.dsdt_address)?;
-            w.bytes(&pm1a_event.to_bytes())?;
-            w.bytes(&GenericAddress::NONE.to_bytes())?; // X_PM1b_EVT_BLK
-            w.bytes(&pm1a_control.to_bytes())?;
-            w.bytes(&GenericAddress::NONE.to_bytes())?; // X_PM1b_CNT_BLK
-            w.bytes(&GenericAddress::NONE.to_bytes())?; // X_PM2_CNT_BLK
-            w.bytes(&pm_timer.to_bytes())?;
-            w.bytes(&gpe0.to_bytes())?;
-            w.bytes(&GenericAddress::NONE.to_bytes())?; // X_GPE1_BLK
-            w.bytes(&GenericAddress::NONE.to_bytes())?; // SLEEP_CONTROL_REG (HW-reduced only)
-            w.bytes(&GenericAddress::NONE.to_bytes())?; // SLEEP_STATUS_REG (HW-reduced only)
-            w.bytes(&self.hypervisor_vendor)
+            w.u32(legacy_address(self.facs_address));
+            w.u32(legacy_address(self.dsdt_address));
+            w.u8(0); // Reserved (ACPI 1.0 INT_MODEL).
+            w.u8(self.pm_profile as u8);
+            w.u16(self.sci_interrupt);
+            w.u32(self.smi_command.port);
+            w.u8(self.smi_command.acpi_enable);
+            w.u8(self.smi_command.acpi_disable);
+            w.u8(0); // S4BIOS_REQ: not supported.
+            w.u8(0); // PSTATE_CNT: no OS control of performance states.
+            w.u32(blocks.pm1a_event.into());
+            w.u32(0); // PM1b_EVT_BLK
+            w.u32(blocks.pm1a_control.into());
+            w.u32(0); // PM1b_CNT_BLK
+            w.u32(0); // PM2_CNT_BLK
+            w.u32(blocks.pm_timer.into());
+            w.u32(if blocks.gpe0_length != 0 { blocks.gpe0.into() } else { 0 });
+            w.u32(0); // GPE1_BLK
+            w.u8(PM1_EVT_LEN);
+            w.u8(PM1_CNT_LEN);
+            w.u8(0); // PM2_CNT_LEN
+            w.u8(if blocks.pm_timer != 0 { PM_TMR_LEN } else { 0 });
+            w.u8(blocks.gpe0_length);
+            w.u8(0); // GPE1_BLK_LEN
+            w.u8(0); // GPE1_BASE
+            w.u8(0); // CST_CNT: no _CST change notification.
+            w.u16(self.c2_latency);
+            w.u16(self.c3_latency);
+            w.u16(0); // FLUSH_SIZE
+            w.u16(0); // FLUSH_STRIDE
+            w.u8(0); // DUTY_OFFSET
+            w.u8(0); // DUTY_WIDTH
+            w.u8(self.rtc_day_alarm);
+            w.u8(self.rtc_month_alarm);
+            w.u8(self.rtc_century);
+            w.u16(self.boot_arch.0);
+            w.u8(0); // Reserved
+            w.u32(flags.0);
+            w.bytes(&reset.register.to_bytes());
+            w.u8(reset.value);
+            w.u16(0); // ARM_BOOT_ARCH
+            w.u8(self.minor_version);
+            w.u64(self.facs_address);
+            w.u64(self.dsdt_address);
+            w.bytes(&pm1a_event.to_bytes());
+            w.bytes(&GenericAddress::NONE.to_bytes()); // X_PM1b_EVT_BLK
+            w.bytes(&pm1a_control.to_bytes());
+            w.bytes(&GenericAddress::NONE.to_bytes()); // X_PM1b_CNT_BLK
+            w.bytes(&GenericAddress::NONE.to_bytes()); // X_PM2_CNT_BLK
+            w.bytes(&pm_timer.to_bytes());
+            w.bytes(&gpe0.to_bytes());
+            w.bytes(&GenericAddress::NONE.to_bytes()); // X_GPE1_BLK
+            w.bytes(&GenericAddress::NONE.to_bytes()); // SLEEP_CONTROL_REG (HW-reduced only)
+            w.bytes(&GenericAddress::NONE.to_bytes()); // SLEEP_STATUS_REG (HW-reduced only)
+            w.bytes(&self.hypervisor_vendor);
+            Ok(())
         })
     }
 }

@@ -62,11 +62,12 @@ impl Table for Hpet {
 
     fn write(&self, ids: &OemIds, out: &mut [u8]) -> Result<usize, Error> {
         write_table(out, Signature::HPET, 1, ids, |w| {
-            w.u32(self.event_timer_block_id)?;
-            w.bytes(&self.base_address.to_bytes())?;
-            w.u8(self.hpet_number)?;
-            w.u16(self.minimum_tick)?;
-            w.u8(self.page_protection as u8)
+            w.u32(self.event_timer_block_id);
+            w.bytes(&self.base_address.to_bytes());
+            w.u8(self.hpet_number);
+            w.u16(self.minimum_tick);
+            w.u8(self.page_protection as u8);
+            Ok(())
         })
     }
 }

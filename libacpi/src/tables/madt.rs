@@ -77,12 +77,12 @@ impl MadtProcessor {
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, Error> {
         let mut w = ByteWriter::new(out);
         if self.needs_x2apic() {
-            w.u8(LOCAL_X2APIC)?;
-            w.u8(16)?;
-            w.u16(0)?; // Reserved.
-            w.u32(self.apic_id)?;
-            w.u32(self.state.flags())?;
-            w.u32(self.uid)?;
+            w.u8(LOCAL_X2APIC);
+            w.u8(16);
+            w.u16(0); // Reserved.
+            w.u32(self.apic_id);
+            w.u32(self.state.flags());
+            w.u32(self.uid);
         } else {
             let uid = u8::try_from(self.uid).ok().filter(|&uid| uid != ALL_PROCESSORS_UID8).ok_or(
                 Error::InvalidField {
@@ -90,13 +90,13 @@ impl MadtProcessor {
                     reason: "a processor with an APIC ID below 255 needs a UID below 255",
                 },
             )?;
-            w.u8(LOCAL_APIC)?;
-            w.u8(8)?;
-            w.u8(uid)?;
-            w.u8(self.apic_id as u8)?; // < 255, checked by needs_x2apic().
-            w.u32(self.state.flags())?;
+            w.u8(LOCAL_APIC);
+            w.u8(8);
+            w.u8(uid);
+            w.u8(self.apic_id as u8); // < 255, checked by needs_x2apic().
+            w.u32(self.state.flags());
         }
-        Ok(w.position())
+        w.finish()
     }
 }
 
@@ -235,45 +235,45 @@ impl Table for Madt<'_> {
 
     fn write(&self, ids: &OemIds, out: &mut [u8]) -> Result<usize, Error> {
         write_table(out, Signature::MADT, REVISION, ids, |w| {
-            w.u32(self.local_apic_address)?;
-            w.u32(u32::from(self.pcat_compat))?;
+            w.u32(self.local_apic_address);
+            w.u32(u32::from(self.pcat_compat));
             for p in self.processors {
                 let mut entry = [0u8; MadtProcessor::MAX_ENCODED_LENGTH];
                 let n = p.encode(&mut entry)?;
-                w.bytes(&entry[..n])?;
+                w.bytes(&entry[..n]);
             }
             for io in self.io_apics {
-                w.u8(IO_APIC)?;
-                w.u8(12)?;
-                w.u8(io.id)?;
-                w.u8(0)?; // Reserved.
-                w.u32(io.address)?;
-                w.u32(io.gsi_base)?;
+                w.u8(IO_APIC);
+                w.u8(12);
+                w.u8(io.id);
+                w.u8(0); // Reserved.
+                w.u32(io.address);
+                w.u32(io.gsi_base);
             }
             for iso in self.overrides {
-                w.u8(INTERRUPT_SOURCE_OVERRIDE)?;
-                w.u8(10)?;
-                w.u8(0)?; // Bus: ISA.
-                w.u8(iso.irq)?;
-                w.u32(iso.gsi)?;
-                w.u16(inti_flags(iso.polarity, iso.trigger))?;
+                w.u8(INTERRUPT_SOURCE_OVERRIDE);
+                w.u8(10);
+                w.u8(0); // Bus: ISA.
+                w.u8(iso.irq);
+                w.u32(iso.gsi);
+                w.u16(inti_flags(iso.polarity, iso.trigger));
             }
             if let Some(nmi) = self.nmi {
                 let flags = inti_flags(nmi.polarity, nmi.trigger);
                 if self.has_xapic() {
-                    w.u8(LOCAL_APIC_NMI)?;
-                    w.u8(6)?;
-                    w.u8(ALL_PROCESSORS_UID8)?;
-                    w.u16(flags)?;
-                    w.u8(nmi.lint)?;
+                    w.u8(LOCAL_APIC_NMI);
+                    w.u8(6);
+                    w.u8(ALL_PROCESSORS_UID8);
+                    w.u16(flags);
+                    w.u8(nmi.lint);
                 }
                 if self.has_x2apic() {
-                    w.u8(LOCAL_X2APIC_NMI)?;
-                    w.u8(12)?;
-                    w.u16(flags)?;
-                    w.u32(ALL_PROCESSORS_UID32)?;
-                    w.u8(nmi.lint)?;
-                    w.bytes(&[0; 3])?; // Reserved.
+                    w.u8(LOCAL_X2APIC_NMI);
+                    w.u8(12);
+                    w.u16(flags);
+                    w.u32(ALL_PROCESSORS_UID32);
+                    w.u8(nmi.lint);
+                    w.bytes(&[0; 3]); // Reserved.
                 }
             }
             Ok(())

@@ -50,13 +50,13 @@ impl Table for Mcfg<'_> {
             }
         }
         write_table(out, Signature::MCFG, 1, ids, |w| {
-            w.u64(0)?; // Reserved.
+            w.u64(0); // Reserved.
             for a in self.allocations {
-                w.u64(a.base_address)?;
-                w.u16(a.segment)?;
-                w.u8(a.start_bus)?;
-                w.u8(a.end_bus)?;
-                w.u32(0)?; // Reserved.
+                w.u64(a.base_address);
+                w.u16(a.segment);
+                w.u8(a.start_bus);
+                w.u8(a.end_bus);
+                w.u32(0); // Reserved.
             }
             Ok(())
         })

@@ -25,7 +25,7 @@ impl Table for Rsdt<'_> {
             for &address in self.entries {
                 let entry = u32::try_from(address)
                     .map_err(|_| Error::AddressAbove4GiB { signature: Signature::RSDT, address })?;
-                w.u32(entry)?;
+                w.u32(entry);
             }
             Ok(())
         })
@@ -50,7 +50,10 @@ impl Table for Xsdt<'_> {
 
     fn write(&self, ids: &OemIds, out: &mut [u8]) -> Result<usize, Error> {
         write_table(out, Signature::XSDT, 1, ids, |w| {
-            self.entries.iter().try_for_each(|&a| w.u64(a))
+            for &address in self.entries {
+                w.u64(address);
+            }
+            Ok(())
         })
     }
 }

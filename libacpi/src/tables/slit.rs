@@ -42,8 +42,9 @@ impl Table for Slit<'_> {
             }
         }
         write_table(out, Signature::SLIT, 1, ids, |w| {
-            w.u64(self.localities as u64)?;
-            w.bytes(self.distances)
+            w.u64(self.localities as u64);
+            w.bytes(self.distances);
+            Ok(())
         })
     }
 }

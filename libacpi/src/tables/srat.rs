@@ -71,29 +71,29 @@ impl Table for Srat<'_> {
 
     fn write(&self, ids: &OemIds, out: &mut [u8]) -> Result<usize, Error> {
         write_table(out, Signature::SRAT, REVISION, ids, |w| {
-            w.u32(1)?; // Reserved, must be 1 for backward compatibility.
-            w.u64(0)?; // Reserved.
+            w.u32(1); // Reserved, must be 1 for backward compatibility.
+            w.u64(0); // Reserved.
             for p in self.processors {
                 let flags = if p.enabled { ENABLED } else { 0 };
                 if p.apic_id >= FIRST_X2APIC_ID {
-                    w.u8(PROCESSOR_LOCAL_X2APIC_AFFINITY)?;
-                    w.u8(24)?;
-                    w.u16(0)?; // Reserved.
-                    w.u32(p.proximity_domain)?;
-                    w.u32(p.apic_id)?;
-                    w.u32(flags)?;
-                    w.u32(0)?; // Clock Domain.
-                    w.u32(0)?; // Reserved.
+                    w.u8(PROCESSOR_LOCAL_X2APIC_AFFINITY);
+                    w.u8(24);
+                    w.u16(0); // Reserved.
+                    w.u32(p.proximity_domain);
+                    w.u32(p.apic_id);
+                    w.u32(flags);
+                    w.u32(0); // Clock Domain.
+                    w.u32(0); // Reserved.
                 } else {
                     let domain = p.proximity_domain.to_le_bytes();
-                    w.u8(PROCESSOR_LOCAL_APIC_AFFINITY)?;
-                    w.u8(16)?;
-                    w.u8(domain[0])?; // Proximity Domain [7:0].
-                    w.u8(p.apic_id as u8)?; // < 255 in this branch.
-                    w.u32(flags)?;
-                    w.u8(0)?; // Local SAPIC EID.
-                    w.bytes(&domain[1..4])?; // Proximity Domain [31:8].
-                    w.u32(0)?; // Clock Domain.
+                    w.u8(PROCESSOR_LOCAL_APIC_AFFINITY);
+                    w.u8(16);
+                    w.u8(domain[0]); // Proximity Domain [7:0].
+                    w.u8(p.apic_id as u8); // < 255 in this branch.
+                    w.u32(flags);
+                    w.u8(0); // Local SAPIC EID.
+                    w.bytes(&domain[1..4]); // Proximity Domain [31:8].
+                    w.u32(0); // Clock Domain.
                 }
             }
             for m in self.memory {
@@ -107,15 +107,15 @@ impl Table for Srat<'_> {
                 if m.non_volatile {
                     flags |= NON_VOLATILE;
                 }
-                w.u8(MEMORY_AFFINITY)?;
-                w.u8(40)?;
-                w.u32(m.proximity_domain)?;
-                w.u16(0)?; // Reserved.
-                w.u64(m.base)?; // Base Address Low and High.
-                w.u64(m.length)?; // Length Low and High.
-                w.u32(0)?; // Reserved.
-                w.u32(flags)?;
-                w.u64(0)?; // Reserved.
+                w.u8(MEMORY_AFFINITY);
+                w.u8(40);
+                w.u32(m.proximity_domain);
+                w.u16(0); // Reserved.
+                w.u64(m.base); // Base Address Low and High.
+                w.u64(m.length); // Length Low and High.
+                w.u32(0); // Reserved.
+                w.u32(flags);
+                w.u64(0); // Reserved.
             }
             Ok(())
         })

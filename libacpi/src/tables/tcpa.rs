@@ -48,9 +48,10 @@ impl Table for Tcpa {
             return invalid("the log area wraps");
         }
         write_table(out, Signature::TCPA, REVISION, ids, |w| {
-            w.u16(PLATFORM_CLASS_CLIENT)?;
-            w.u32(self.log_area_length)?;
-            w.u64(self.log_area_start)
+            w.u16(PLATFORM_CLASS_CLIENT);
+            w.u32(self.log_area_length);
+            w.u64(self.log_area_start);
+            Ok(())
         })
     }
 }

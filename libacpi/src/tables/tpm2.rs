@@ -82,13 +82,14 @@ impl Table for Tpm2 {
             return invalid("the log area wraps");
         }
         write_table(out, Signature::TPM2, REVISION, ids, |w| {
-            w.u16(PLATFORM_CLASS_CLIENT)?;
-            w.u16(0)?; // Reserved.
-            w.u64(self.control_area)?;
-            w.u32(self.start_method as u32)?;
-            w.zeros(START_METHOD_PARAMETERS_LENGTH)?;
-            w.u32(self.log_area_length)?;
-            w.u64(self.log_area_start)
+            w.u16(PLATFORM_CLASS_CLIENT);
+            w.u16(0); // Reserved.
+            w.u64(self.control_area);
+            w.u32(self.start_method as u32);
+            w.zeros(START_METHOD_PARAMETERS_LENGTH);
+            w.u32(self.log_area_length);
+            w.u64(self.log_area_start);
+            Ok(())
         })
     }
 }

@@ -24,6 +24,9 @@ impl Table for Waet {
 
     fn write(&self, ids: &OemIds, out: &mut [u8]) -> Result<usize, Error> {
         let flags = u32::from(self.rtc_good) | (u32::from(self.pm_timer_good) << 1);
-        write_table(out, Signature::WAET, 1, ids, |w| w.u32(flags))
+        write_table(out, Signature::WAET, 1, ids, |w| {
+            w.u32(flags);
+            Ok(())
+        })
     }
 }

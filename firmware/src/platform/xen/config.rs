@@ -145,8 +145,10 @@ pub(crate) fn parse_c_integer(s: &str) -> Option<i64> {
     if digits.is_empty() || !digits.bytes().all(|b| (b as char).is_digit(radix)) {
         return None;
     }
-    let magnitude = i128::from_str_radix(digits, radix).ok()?;
-    i64::try_from(if negative { -magnitude } else { magnitude }).ok()
+    // Magnitudes above u64::MAX are out of i64's range whatever the sign, so u64 arithmetic
+    // serves (i128 parsing brought in 128-bit multiplication for this one function).
+    let magnitude = u64::from_str_radix(digits, radix).ok()?;
+    if negative { 0i64.checked_sub_unsigned(magnitude) } else { i64::try_from(magnitude).ok() }
 }
 
 /// One key, read: `None` when missing or empty (hvmloader's test for "use the default").
@@ -164,93 +166,123 @@ pub(super) fn get(store: &mut impl KeyReader, key: &str) -> Result<Option<String
     }
 }
 
-/// hvmloader's boolean test: the value starts with '1'.
-fn flag(store: &mut impl KeyReader, key: &str, default: bool) -> Result<bool, ConfigError> {
-    Ok(get(store, key)?.map_or(default, |v| v.starts_with('1')))
+/// The keys [`XenConfig::read`] reads, through `store`. The first error (a store that does
+/// not answer, or a malformed value) is remembered and every later read gives `None`
+/// without asking the store; `read` then fails with it. One check at the end rather than a
+/// `?` at each key (2.8 KB of the image).
+struct Keys<'s, S: KeyReader> {
+    store: &'s mut S,
+    error: Option<ConfigError>,
 }
 
-fn number(store: &mut impl KeyReader, key: &'static str) -> Result<Option<u64>, ConfigError> {
-    match get(store, key)? {
-        None => Ok(None),
-        Some(v) => match parse_c_integer(&v).and_then(|n| u64::try_from(n).ok()) {
-            Some(n) => Ok(Some(n)),
-            None => Err(ConfigError::Malformed {
-                key,
-                value: v,
-                expected: "a non-negative integer (decimal, 0x hex or 0 octal)",
-            }),
-        },
+impl<S: KeyReader> Keys<'_, S> {
+    fn fail(&mut self, error: ConfigError) {
+        self.error.get_or_insert(error);
     }
-}
 
-fn range(
-    store: &mut impl KeyReader,
-    address: &'static str,
-    length: &'static str,
-) -> Result<Option<PhysRange>, ConfigError> {
-    let Some(start) = number(store, address)? else { return Ok(None) };
-    let len = number(store, length)?.unwrap_or(0);
-    PhysRange::from_len(start, len)
-        .filter(|r| !r.is_empty())
-        .map(Some)
-        .ok_or(ConfigError::LengthWithoutAddress { key: length })
+    /// `key` as [`get`] reads it.
+    fn get(&mut self, key: &str) -> Option<String> {
+        if self.error.is_some() {
+            return None;
+        }
+        get(self.store, key).unwrap_or_else(|e| {
+            self.fail(e);
+            None
+        })
+    }
+
+    /// hvmloader's boolean test: the value starts with '1'.
+    fn flag(&mut self, key: &str, default: bool) -> bool {
+        self.get(key).map_or(default, |v| v.starts_with('1'))
+    }
+
+    fn number(&mut self, key: &'static str) -> Option<u64> {
+        let value = self.get(key)?;
+        let number = parse_c_integer(&value).and_then(|n| u64::try_from(n).ok());
+        if number.is_none() {
+            self.fail(ConfigError::Malformed {
+                key,
+                value,
+                expected: "a non-negative integer (decimal, 0x hex or 0 octal)",
+            });
+        }
+        number
+    }
+
+    fn range(&mut self, address: &'static str, length: &'static str) -> Option<PhysRange> {
+        let start = self.number(address)?;
+        let len = self.number(length).unwrap_or(0);
+        let range = PhysRange::from_len(start, len).filter(|r| !r.is_empty());
+        if range.is_none() {
+            self.fail(ConfigError::LengthWithoutAddress { key: length });
+        }
+        range
+    }
 }
 
 impl XenConfig {
     /// Reads every key hvmloader reads. Costs one round trip per key.
     pub fn read(store: &mut impl KeyReader) -> Result<Self, ConfigError> {
         let d = XenConfig::default();
-        let mmio_hole_size = number(store, "platform/mmio_hole_size")?.filter(|&n| n != 0);
-        let generation_id = match get(store, "platform/generation-id")? {
+        let mut keys = Keys { store, error: None };
+        let mmio_hole_size = keys.number("platform/mmio_hole_size").filter(|&n| n != 0);
+        let generation_id = match keys.get("platform/generation-id") {
             None => None,
             Some(v) => {
                 let parsed = match v.split_once(':') {
                     Some((lo, hi)) => parse_c_integer(lo).zip(parse_c_integer(hi)),
                     None => parse_c_integer(&v).map(|lo| (lo, 0)),
                 };
-                let Some((lo, hi)) = parsed else {
-                    return Err(ConfigError::Malformed {
-                        key: "platform/generation-id",
-                        value: v,
-                        expected: "\"low:high\" integers",
-                    });
-                };
-                let id = [lo as u64, hi as u64];
-                (id != [0, 0]).then_some(id)
+                match parsed {
+                    Some((lo, hi)) => Some([lo as u64, hi as u64]).filter(|&id| id != [0, 0]),
+                    None => {
+                        keys.fail(ConfigError::Malformed {
+                            key: "platform/generation-id",
+                            value: v,
+                            expected: "\"low:high\" integers",
+                        });
+                        None
+                    }
+                }
             }
         };
-        let tpm_version = match get(store, "platform/tpm_version")?.as_deref().map(parse_c_integer)
-        {
+        let tpm_version = match keys.get("platform/tpm_version").as_deref().map(parse_c_integer) {
             None => d.tpm_version,
             Some(Some(1)) => TpmVersion::Tpm12,
             Some(Some(2)) => TpmVersion::Tpm20,
             Some(_) => TpmVersion::None,
         };
-        let bios = match get(store, "hvmloader/bios")?.as_deref() {
+        let bios = match keys.get("hvmloader/bios").as_deref() {
             None | Some("rombios") => BiosKind::Rombios,
             Some("seabios") => BiosKind::Seabios,
             Some("ovmf") => BiosKind::Ovmf,
             Some(other) => BiosKind::Other(other.into()),
         };
-        let allow_memory_relocate = number(store, "hvmloader/allow-memory-relocate")?
+        let allow_memory_relocate = keys
+            .number("hvmloader/allow-memory-relocate")
             .map_or(d.allow_memory_relocate, |n| n != 0);
-        Ok(XenConfig {
-            acpi: flag(store, "platform/acpi", d.acpi)?,
-            acpi_s3: flag(store, "platform/acpi_s3", d.acpi_s3)?,
-            acpi_s4: flag(store, "platform/acpi_s4", d.acpi_s4)?,
-            acpi_laptop_slate: flag(store, "platform/acpi_laptop_slate", d.acpi_laptop_slate)?,
+        let config = XenConfig {
+            acpi: keys.flag("platform/acpi", d.acpi),
+            acpi_s3: keys.flag("platform/acpi_s3", d.acpi_s3),
+            acpi_s4: keys.flag("platform/acpi_s4", d.acpi_s4),
+            acpi_laptop_slate: keys.flag("platform/acpi_laptop_slate", d.acpi_laptop_slate),
             mmio_hole_size,
             generation_id,
             tpm_version,
             bios,
             allow_memory_relocate,
-            acpi_passthrough: range(store, "hvmloader/acpi/address", "hvmloader/acpi/length")?,
-            smbios_passthrough: range(
-                store,
-                "hvmloader/smbios/address",
-                "hvmloader/smbios/length",
-            )?,
-            bios_strings: BiosStrings::read(|name| get(store, &format!("bios-strings/{name}")))?,
-        })
+            acpi_passthrough: keys.range("hvmloader/acpi/address", "hvmloader/acpi/length"),
+            smbios_passthrough: keys.range("hvmloader/smbios/address", "hvmloader/smbios/length"),
+            bios_strings: {
+                let Ok(strings) = BiosStrings::read(|name| {
+                    Ok::<_, core::convert::Infallible>(keys.get(&format!("bios-strings/{name}")))
+                });
+                strings
+            },
+        };
+        match keys.error {
+            None => Ok(config),
+            Some(error) => Err(error),
+        }
     }
 }

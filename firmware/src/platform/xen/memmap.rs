@@ -31,7 +31,7 @@ pub(crate) fn from_e820(entries: &[E820Entry]) -> Result<Vec<MemoryRegion>, XenE
             .ok_or(XenError::BadMemoryEntry { index, start, size })?;
         map.push(MemoryRegion { range, kind: MemoryKind::from_e820(kind) });
     }
-    crate::sort::sort_by_key(&mut map, |r| r.range);
+    MemoryRegion::sort_by_address(&mut map);
     for pair in map.windows(2) {
         if pair[0].range.overlaps(&pair[1].range) {
             return Err(XenError::MemoryEntriesOverlap {
@@ -77,17 +77,18 @@ pub(crate) fn with_low_memory(map: Vec<MemoryRegion>) -> Vec<MemoryRegion> {
 
 /// RDM regions as physical ranges; a region that wraps is an error.
 pub(crate) fn rdm_ranges(rdm: &[ReservedDeviceMemory]) -> Result<Vec<PhysRange>, XenError> {
-    rdm.iter()
-        .map(|r| {
-            let start = r.start_pfn.checked_mul(4096);
-            let len = r.nr_pages.checked_mul(4096);
-            start
-                .zip(len)
-                .and_then(|(start, len)| PhysRange::from_len(start, len))
-                .filter(|r| !r.is_empty())
-                .ok_or(XenError::BadRdm { start_pfn: r.start_pfn, nr_pages: r.nr_pages })
-        })
-        .collect()
+    let mut ranges = Vec::with_capacity(rdm.len());
+    for r in rdm {
+        let start = r.start_pfn.checked_mul(4096);
+        let len = r.nr_pages.checked_mul(4096);
+        let range = start
+            .zip(len)
+            .and_then(|(start, len)| PhysRange::from_len(start, len))
+            .filter(|r| !r.is_empty())
+            .ok_or(XenError::BadRdm { start_pfn: r.start_pfn, nr_pages: r.nr_pages })?;
+        ranges.push(range);
+    }
+    Ok(ranges)
 }
 
 /// The map with every RDM region reserved: RAM under a region is cut out of the RAM entry
@@ -126,7 +127,7 @@ pub(crate) fn reserve_rdm(
             }
         }
         // The parts of `r` no (non-RAM) entry covers become reserved.
-        crate::sort::sort_by_key(&mut next, |e| e.range);
+        MemoryRegion::sort_by_address(&mut next);
         let mut at = r.start;
         let mut gaps = Vec::new();
         for e in next.iter().filter(|e| e.range.overlaps(r)) {
@@ -141,7 +142,7 @@ pub(crate) fn reserve_rdm(
         next.extend(
             gaps.into_iter().map(|range| MemoryRegion { range, kind: MemoryKind::Reserved }),
         );
-        crate::sort::sort_by_key(&mut next, |e| e.range);
+        MemoryRegion::sort_by_address(&mut next);
         out = next;
     }
     (out, lost)
@@ -405,7 +406,7 @@ pub(crate) fn relocated_map(
     if !out.iter().any(|r| r.range.end == destination.end && r.kind == MemoryKind::Ram) {
         out.push(MemoryRegion { range: destination, kind: MemoryKind::Ram });
     }
-    crate::sort::sort_by_key(&mut out, |r| r.range);
+    MemoryRegion::sort_by_address(&mut out);
     Ok(out)
 }
 

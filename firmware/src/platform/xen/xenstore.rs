@@ -483,13 +483,14 @@ impl XenStore {
             }
             return Err(XsError::Daemon { op: req.op, path: path.into(), error });
         }
-        // Each name is NUL-terminated.
-        let names = payload
-            .split(|&b| b == 0)
+        // Each name is NUL-terminated. The payload is UTF-8 exactly when every name is (a NUL
+        // is never part of a longer UTF-8 sequence), so one check covers them all.
+        let names = core::str::from_utf8(&payload)
+            .map_err(|_| XsError::NotUtf8 { path: path.into() })?
+            .split('\0')
             .filter(|name| !name.is_empty())
-            .map(|name| String::from_utf8(name.to_vec()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| XsError::NotUtf8 { path: path.into() })?;
+            .map(String::from)
+            .collect();
         Ok(Some(names))
     }
 
