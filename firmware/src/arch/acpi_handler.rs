@@ -4,7 +4,7 @@
 
 use core::ptr::NonNull;
 
-use acpi::{AcpiError, AcpiTables, Handler, PciAddress, RawPhysicalMapping};
+use acpi::{AcpiError, AcpiTables, Handler, RawPhysicalMapping};
 
 /// The parser's view of the machine's memory.
 #[derive(Clone, Copy, Debug)]
@@ -40,6 +40,77 @@ impl IdentityAcpiHandler {
     }
 }
 
+/// The parser's services besides reading memory, for handlers that serve table parsing
+/// only: the self-test parses tables and runs no AML, so nothing calls them (the host tests,
+/// whose handler has them unreachable too, prove it).
+macro_rules! tables_only {
+    () => {
+        fn write_u8(&self, _: usize, _: u8) {
+            unreachable!("{}", NO_AML)
+        }
+        fn write_u16(&self, _: usize, _: u16) {
+            unreachable!("{}", NO_AML)
+        }
+        fn write_u32(&self, _: usize, _: u32) {
+            unreachable!("{}", NO_AML)
+        }
+        fn write_u64(&self, _: usize, _: u64) {
+            unreachable!("{}", NO_AML)
+        }
+        fn read_io_u8(&self, _: u16) -> u8 {
+            unreachable!("{}", NO_AML)
+        }
+        fn read_io_u16(&self, _: u16) -> u16 {
+            unreachable!("{}", NO_AML)
+        }
+        fn read_io_u32(&self, _: u16) -> u32 {
+            unreachable!("{}", NO_AML)
+        }
+        fn write_io_u8(&self, _: u16, _: u8) {
+            unreachable!("{}", NO_AML)
+        }
+        fn write_io_u16(&self, _: u16, _: u16) {
+            unreachable!("{}", NO_AML)
+        }
+        fn write_io_u32(&self, _: u16, _: u32) {
+            unreachable!("{}", NO_AML)
+        }
+        fn read_pci_u8(&self, _: acpi::PciAddress, _: u16) -> u8 {
+            unreachable!("{}", NO_AML)
+        }
+        fn read_pci_u16(&self, _: acpi::PciAddress, _: u16) -> u16 {
+            unreachable!("{}", NO_AML)
+        }
+        fn read_pci_u32(&self, _: acpi::PciAddress, _: u16) -> u32 {
+            unreachable!("{}", NO_AML)
+        }
+        fn write_pci_u8(&self, _: acpi::PciAddress, _: u16, _: u8) {
+            unreachable!("{}", NO_AML)
+        }
+        fn write_pci_u16(&self, _: acpi::PciAddress, _: u16, _: u16) {
+            unreachable!("{}", NO_AML)
+        }
+        fn write_pci_u32(&self, _: acpi::PciAddress, _: u16, _: u32) {
+            unreachable!("{}", NO_AML)
+        }
+        fn nanos_since_boot(&self) -> u64 {
+            unreachable!("{}", NO_AML)
+        }
+        fn stall(&self, _: u64) {
+            unreachable!("{}", NO_AML)
+        }
+        fn sleep(&self, _: u64) {
+            unreachable!("{}", NO_AML)
+        }
+    };
+}
+// The host tests' handler (`super::buffer_mapper`) takes them too.
+#[cfg(test)]
+pub(super) use tables_only;
+
+/// Why the parser's other services are never called.
+pub(super) const NO_AML: &str = "the ACPI self-test parses tables and runs no AML";
+
 impl Handler for IdentityAcpiHandler {
     unsafe fn map_physical_region<T>(
         &self,
@@ -73,64 +144,5 @@ impl Handler for IdentityAcpiHandler {
         // SAFETY: as in `read_u16`.
         unsafe { core::ptr::read_unaligned(address as *const u64) }
     }
-    fn write_u8(&self, _: usize, _: u8) {
-        unreachable!("{NO_AML}")
-    }
-    fn write_u16(&self, _: usize, _: u16) {
-        unreachable!("{NO_AML}")
-    }
-    fn write_u32(&self, _: usize, _: u32) {
-        unreachable!("{NO_AML}")
-    }
-    fn write_u64(&self, _: usize, _: u64) {
-        unreachable!("{NO_AML}")
-    }
-    fn read_io_u8(&self, _: u16) -> u8 {
-        unreachable!("{NO_AML}")
-    }
-    fn read_io_u16(&self, _: u16) -> u16 {
-        unreachable!("{NO_AML}")
-    }
-    fn read_io_u32(&self, _: u16) -> u32 {
-        unreachable!("{NO_AML}")
-    }
-    fn write_io_u8(&self, _: u16, _: u8) {
-        unreachable!("{NO_AML}")
-    }
-    fn write_io_u16(&self, _: u16, _: u16) {
-        unreachable!("{NO_AML}")
-    }
-    fn write_io_u32(&self, _: u16, _: u32) {
-        unreachable!("{NO_AML}")
-    }
-    fn read_pci_u8(&self, _: PciAddress, _: u16) -> u8 {
-        unreachable!("{NO_AML}")
-    }
-    fn read_pci_u16(&self, _: PciAddress, _: u16) -> u16 {
-        unreachable!("{NO_AML}")
-    }
-    fn read_pci_u32(&self, _: PciAddress, _: u16) -> u32 {
-        unreachable!("{NO_AML}")
-    }
-    fn write_pci_u8(&self, _: PciAddress, _: u16, _: u8) {
-        unreachable!("{NO_AML}")
-    }
-    fn write_pci_u16(&self, _: PciAddress, _: u16, _: u16) {
-        unreachable!("{NO_AML}")
-    }
-    fn write_pci_u32(&self, _: PciAddress, _: u16, _: u32) {
-        unreachable!("{NO_AML}")
-    }
-    fn nanos_since_boot(&self) -> u64 {
-        unreachable!("{NO_AML}")
-    }
-    fn stall(&self, _: u64) {
-        unreachable!("{NO_AML}")
-    }
-    fn sleep(&self, _: u64) {
-        unreachable!("{NO_AML}")
-    }
+    tables_only!();
 }
-
-/// Why the parser's other services are never called.
-const NO_AML: &str = "the ACPI self-test parses tables and runs no AML";

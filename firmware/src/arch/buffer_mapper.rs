@@ -7,7 +7,9 @@ use alloc::vec::Vec;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 
-use acpi::{Handler, PciAddress, RawPhysicalMapping};
+use acpi::{Handler, RawPhysicalMapping};
+
+use super::acpi_handler::NO_AML;
 
 use super::PhysicalMapper;
 
@@ -87,63 +89,6 @@ impl Handler for BufferMapper<'_> {
     fn read_u64(&self, a: usize) -> u64 {
         u64::from(self.read_u32(a)) | u64::from(self.read_u32(a + 4)) << 32
     }
-    fn write_u8(&self, _: usize, _: u8) {
-        unreachable!("table parsing never writes memory")
-    }
-    fn write_u16(&self, _: usize, _: u16) {
-        unreachable!("table parsing never writes memory")
-    }
-    fn write_u32(&self, _: usize, _: u32) {
-        unreachable!("table parsing never writes memory")
-    }
-    fn write_u64(&self, _: usize, _: u64) {
-        unreachable!("table parsing never writes memory")
-    }
-    fn read_io_u8(&self, _: u16) -> u8 {
-        unreachable!("table parsing reads no ports")
-    }
-    fn read_io_u16(&self, _: u16) -> u16 {
-        unreachable!("table parsing reads no ports")
-    }
-    fn read_io_u32(&self, _: u16) -> u32 {
-        unreachable!("table parsing reads no ports")
-    }
-    fn write_io_u8(&self, _: u16, _: u8) {
-        unreachable!("table parsing writes no ports")
-    }
-    fn write_io_u16(&self, _: u16, _: u16) {
-        unreachable!("table parsing writes no ports")
-    }
-    fn write_io_u32(&self, _: u16, _: u32) {
-        unreachable!("table parsing writes no ports")
-    }
-    fn read_pci_u8(&self, _: PciAddress, _: u16) -> u8 {
-        unreachable!("table parsing reads no PCI config")
-    }
-    fn read_pci_u16(&self, _: PciAddress, _: u16) -> u16 {
-        unreachable!("table parsing reads no PCI config")
-    }
-    fn read_pci_u32(&self, _: PciAddress, _: u16) -> u32 {
-        unreachable!("table parsing reads no PCI config")
-    }
-    fn write_pci_u8(&self, _: PciAddress, _: u16, _: u8) {
-        unreachable!("table parsing writes no PCI config")
-    }
-    fn write_pci_u16(&self, _: PciAddress, _: u16, _: u16) {
-        unreachable!("table parsing writes no PCI config")
-    }
-    fn write_pci_u32(&self, _: PciAddress, _: u16, _: u32) {
-        unreachable!("table parsing writes no PCI config")
-    }
-    // Unreachable like the firmware's handler's: the host tests prove the parser never
-    // needs a clock for tables.
-    fn nanos_since_boot(&self) -> u64 {
-        unreachable!("table parsing needs no clock")
-    }
-    fn stall(&self, _: u64) {
-        unreachable!("table parsing needs no clock")
-    }
-    fn sleep(&self, _: u64) {
-        unreachable!("table parsing needs no clock")
-    }
+    // Unreachable like the firmware's handler's: table parsing needs nothing but memory.
+    super::acpi_handler::tables_only!();
 }
