@@ -229,7 +229,7 @@ pub(crate) struct XenSetup<H: Hypercall> {
     /// The store stays connected until [`XenSetup::finish`] hands it back.
     store: Option<XenStore>,
     /// The shared info page, mapped by [`XenSetup::start`] for the xenstore waits and
-    /// unmapped by [`XenSetup::finish_on_hardware`].
+    /// unmapped by [`XenSetup::finish_and_unmap`].
     shared_info: Option<SharedInfo>,
 }
 

@@ -182,11 +182,11 @@ fn topology<P: PortIo, A: DmaAddressing>(
     fw_cfg: Option<FwCfg<P, A>>,
 ) -> Result<MachineTopology, Fatal> {
     use crate::acpi::qemu_numa::{self, QemuRam};
+    use crate::addr::FOUR_GIB;
     const NUMA_ITEM: u16 = 0x0D;
     const MAX_CPUS_ITEM: u16 = 0x0F;
     const E820_ENTRY: usize = 20;
     const E820_RAM: u32 = 1;
-    use crate::addr::FOUR_GIB;
     let Some(mut fw_cfg) = fw_cfg else {
         return Ok(MachineTopology::default());
     };
