@@ -141,6 +141,12 @@ impl From<crate::handoff::HandoffError> for Fatal {
     }
 }
 
+impl From<crate::acpi::qemu_numa::QemuNumaError> for Fatal {
+    fn from(e: crate::acpi::qemu_numa::QemuNumaError) -> Self {
+        Fatal::QemuNuma(e)
+    }
+}
+
 impl From<ClaimError> for Fatal {
     fn from(e: ClaimError) -> Self {
         Fatal::Claim(e)
@@ -277,8 +283,11 @@ fn run<H: Hardware>(
     };
     let madt_cpus = board.madt_processors(&cpus.cpus);
     let cpu_hotplug = acpi.and_then(|_| board.cpu_hotplug(&madt_cpus));
+    let requests = board.table_requests();
     let mut avoid: Vec<PhysRange> = boot.modules.iter().map(|m| m.range).collect();
     avoid.extend([boot.start_info, layout.image]);
+    // The blobs passed through are read where they lie, while the tables are built.
+    avoid.extend(requests.acpi_passthrough.into_iter().chain(requests.smbios_passthrough));
     let area = crate::layout::carve_persistent(&boot.memory_map, &avoid, tables::AREA_SIZE)?;
     let smbios = board.smbios(chipset);
     let sleep_states = board.sleep_states();
@@ -306,7 +315,7 @@ fn run<H: Hardware>(
         legacy,
         strings: &smbios.strings,
         qemu_smbios: smbios.qemu_table.as_deref(),
-        requests: board.table_requests(),
+        requests,
     };
     let installed = tables::install(machine, &described, &boot, area, options.self_checks)?;
     let e820 = memory_map(&boot, &pci, &installed)?;

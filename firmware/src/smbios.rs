@@ -453,6 +453,7 @@ impl SmbiosTable {
         let passed = info.passthrough;
         let single = |kind| passed.and_then(|p| p.single(kind));
         let mut table = TableWriter {
+            bytes: reserved(passed.map_or(&[][..], SmbiosPassthrough::structures)),
             kept_handles: passed.map(SmbiosPassthrough::kept_handles).unwrap_or_default(),
             ..TableWriter::default()
         };
@@ -500,7 +501,11 @@ impl SmbiosTable {
         ram: &[PhysRange],
         memory_devices: &[u32],
     ) -> Result<TableWriter, SmbiosError> {
-        let mut table = TableWriter { kept_handles: qemu.handles(), ..TableWriter::default() };
+        let mut table = TableWriter {
+            bytes: reserved(qemu.structures()),
+            kept_handles: qemu.handles(),
+            ..TableWriter::default()
+        };
         let qemu_memory = MEMORY_TYPES.iter().any(|&kind| qemu.has(kind));
         let mut types = qemu.types();
         types.extend_from_slice(&FIRMWARE_DEFAULT_TYPES);
@@ -775,6 +780,14 @@ const FIRST_RESERVED_HANDLE: u16 = 0xFF00;
 
 /// The table under construction. Handles are given out in table order from 0, past those
 /// passed-through vendor structures keep.
+/// A table's buffer, with room for the structures `taken` from elsewhere and 16 KiB for the
+/// firmware's own: a table of passed-through structures near its 64 KiB limit is then
+/// written without a reallocation, which would hold the old and the new buffer at once.
+fn reserved(taken: &[PassedStructure<'_>]) -> Vec<u8> {
+    const OWN: usize = 16 * 1024;
+    Vec::with_capacity(taken.iter().map(|s| s.bytes.len()).sum::<usize>() + OWN)
+}
+
 #[derive(Default)]
 struct TableWriter {
     bytes: Vec<u8>,

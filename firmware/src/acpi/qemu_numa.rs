@@ -37,6 +37,9 @@ pub enum QemuNumaError {
     Memory { nodes_total: u64, ram: u64 },
     /// QEMU's SLIT is for another number of nodes, or truncated.
     Slit { localities: u64, nodes: u64 },
+    /// A table of QEMU's table blob gives a length shorter than its header or past the
+    /// blob's end.
+    TableBlob { offset: u64, length: u32, blob: u64 },
 }
 
 impl fmt::Display for QemuNumaError {
@@ -59,8 +62,63 @@ impl fmt::Display for QemuNumaError {
                 f,
                 "QEMU NUMA: QEMU's SLIT describes {localities} localities for {nodes} nodes"
             ),
+            QemuNumaError::TableBlob { offset, length, blob } => write!(
+                f,
+                "QEMU NUMA: etc/acpi/tables has a table of {length} bytes at offset {offset} of \
+                 its {blob}"
+            ),
         }
     }
+}
+
+/// The tables with the `wanted` signatures out of QEMU's table blob (fw_cfg
+/// `etc/acpi/tables`, `len` bytes that `read` gives in order), each as found or none.
+///
+/// QEMU appends its tables to the blob one after the other, the FACS first, and pads it
+/// with zeroes to a fixed size (128 KiB, for migration); so each header's length leads to
+/// the next table, the others are read past through a small buffer, and the walk ends at
+/// the padding. Nothing of the blob is held but the tables wanted. A header that is not
+/// zero and gives a length shorter than a header or past the blob's end is an error.
+pub fn tables_from_blob<E: From<QemuNumaError>, const N: usize>(
+    len: u64,
+    wanted: [&[u8; 4]; N],
+    read: &mut dyn FnMut(&mut [u8]) -> Result<(), E>,
+) -> Result<[Option<Vec<u8>>; N], E> {
+    /// Signature and length: what the FACS and every other table start with.
+    const HEAD: usize = 8;
+    let mut found = [const { None }; N];
+    let mut offset = 0u64;
+    let mut scratch = [0u8; 256];
+    while len - offset >= HEAD as u64 {
+        let mut head = [0u8; HEAD];
+        read(&mut head)?;
+        if head == [0; HEAD] {
+            break;
+        }
+        let length = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        if (length as usize) < HEAD || u64::from(length) > len - offset {
+            return Err(QemuNumaError::TableBlob { offset, length, blob: len }.into());
+        }
+        let index = wanted.iter().position(|signature| head[..4] == signature[..]);
+        match index.filter(|&index| found[index].is_none()) {
+            Some(index) => {
+                let mut table = alloc::vec![0u8; length as usize];
+                table[..HEAD].copy_from_slice(&head);
+                read(&mut table[HEAD..])?;
+                found[index] = Some(table);
+            }
+            None => {
+                let mut rest = length as usize - HEAD;
+                while rest > 0 {
+                    let part = rest.min(scratch.len());
+                    read(&mut scratch[..part])?;
+                    rest -= part;
+                }
+            }
+        }
+        offset += u64::from(length);
+    }
+    Ok(found)
 }
 
 /// Where QEMU put RAM: `[0, below_4g)` and `[above_4g_start, above_4g_start + above_4g)`.
@@ -145,20 +203,6 @@ pub fn topology(
             .collect(),
     };
     Ok(NumaTopology { nodes: nodes as u32, distances, vcpu_node, memory })
-}
-
-/// The table with signature `signature` in QEMU's `etc/acpi/tables` blob: the first place
-/// where the four bytes begin a header whose length fits the blob. Checksums cannot tell:
-/// QEMU leaves them to the firmware's table loader (fw_cfg `etc/table-loader`).
-pub fn find_table<'a>(blob: &'a [u8], signature: &[u8; 4]) -> Option<&'a [u8]> {
-    (0..blob.len().saturating_sub(ACPI_HEADER_LEN)).find_map(|at| {
-        if &blob[at..at + 4] != signature {
-            return None;
-        }
-        let len = u32::from_le_bytes(blob[at + 4..at + 8].try_into().ok()?) as usize;
-        let table = blob.get(at..at.checked_add(len)?)?;
-        (len >= ACPI_HEADER_LEN).then_some(table)
-    })
 }
 
 /// `(bus, node)` of every expander bridge with a NUMA node in QEMU's DSDT `dsdt`: each
@@ -260,9 +304,7 @@ mod tests {
         slit.extend([10, 31, 31, 10]);
         let len = slit.len() as u32;
         slit[4..8].copy_from_slice(&len.to_le_bytes());
-        let mut blob = vec![0xAAu8; 100];
-        blob.extend(&slit);
-        let found = find_table(&blob, b"SLIT").unwrap();
+        let found = &slit[..];
         let ram = QemuRam { below_4g: 1024 * MiB, above_4g_start: 1 << 32, above_4g: 0 };
         let t = topology(&item(&[512 * MiB, 512 * MiB], &[0, 1]), 2, ram, Some(found)).unwrap();
         assert_eq!(t.distances, [10, 31, 31, 10]);
@@ -292,5 +334,62 @@ mod tests {
         dsdt.extend(b"\x08_PXM\x01\x14\x0A_PRT\x00");
         dsdt.extend(b"\x5B\x82..PC40\x08_BBN\x0A\x40\x08_PXM\x00");
         assert_eq!(expander_nodes(&dsdt), [(0x80, 1), (0x40, 0)]);
+    }
+
+    /// A table of `length` bytes with `signature`, its bytes after the header `fill`.
+    fn table(signature: &[u8; 4], length: u32, fill: u8) -> Vec<u8> {
+        let mut table = vec![fill; length as usize];
+        table[..4].copy_from_slice(signature);
+        table[4..8].copy_from_slice(&length.to_le_bytes());
+        table
+    }
+
+    /// The tables found, and how many reads it took.
+    type Walked<const N: usize> = (Result<[Option<Vec<u8>>; N], QemuNumaError>, usize);
+
+    /// Walks `blob` as fw_cfg would give it: in order, each read counted.
+    fn walk<const N: usize>(blob: &[u8], wanted: [&[u8; 4]; N]) -> Walked<N> {
+        let (mut at, mut reads) = (0, 0);
+        let found = tables_from_blob(blob.len() as u64, wanted, &mut |buf: &mut [u8]| {
+            buf.copy_from_slice(&blob[at..at + buf.len()]);
+            at += buf.len();
+            reads += 1;
+            Ok(())
+        });
+        (found, reads)
+    }
+
+    #[test]
+    fn the_wanted_tables_are_read_out_of_qemus_blob_and_the_padding_is_not() {
+        // FACS (64 bytes, no header beyond the length), DSDT, FADT, SLIT, then the zeroes
+        // up to 128 KiB; a second DSDT (none in QEMU's blob) is not taken.
+        let (facs, dsdt, fadt) =
+            (table(b"FACS", 64, 0), table(b"DSDT", 700, 1), table(b"FACP", 276, 2));
+        let (slit, extra) = (table(b"SLIT", 48, 3), table(b"DSDT", 40, 4));
+        let mut blob = [facs, dsdt.clone(), fadt, slit.clone(), extra].concat();
+        let used = blob.len();
+        blob.resize(128 * 1024, 0);
+        let (found, reads) = walk(&blob, [b"DSDT", b"SLIT", b"SRAT"]);
+        assert_eq!(found.unwrap(), [Some(dsdt), Some(slit), None]);
+        // Six headers (five tables', the padding's), then each table's rest: the FACS, the
+        // DSDT, the FADT's 268 bytes through the 256-byte buffer in two, the SLIT, the
+        // second DSDT.
+        assert_eq!(reads, 6 + 1 + 1 + 2 + 1 + 1, "{used} bytes of tables");
+        // A blob without padding ends with its last table.
+        assert_eq!(walk(&blob[..used], [b"SLIT"]).0.unwrap(), [Some(table(b"SLIT", 48, 3))]);
+    }
+
+    #[test]
+    fn a_header_whose_length_does_not_fit_is_an_error() {
+        let mut blob = [table(b"FACS", 64, 0), table(b"DSDT", 100, 1)].concat();
+        let error = walk(&blob[..150], [b"DSDT"]).0.unwrap_err();
+        assert_eq!(error, QemuNumaError::TableBlob { offset: 64, length: 100, blob: 150 });
+        assert_eq!(
+            error.to_string(),
+            "QEMU NUMA: etc/acpi/tables has a table of 100 bytes at offset 64 of its 150"
+        );
+        blob[64 + 4..64 + 8].copy_from_slice(&4u32.to_le_bytes());
+        let error = walk(&blob, [b"DSDT"]).0.unwrap_err();
+        assert_eq!(error, QemuNumaError::TableBlob { offset: 64, length: 4, blob: 164 });
     }
 }

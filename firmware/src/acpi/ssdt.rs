@@ -36,8 +36,8 @@
 //! }
 //! ```
 //!
-//! [`build_ssdt`] is pure: it writes the AML body into the caller's buffer and the firmware
-//! wraps it with libacpi's `AmlTable::ssdt`.
+//! [`build_ssdt`] is pure: it writes the AML body into the caller's buffer ([`ssdt_body`]
+//! sizes one exactly) and the firmware wraps it with libacpi's `AmlTable::ssdt`.
 
 use alloc::vec::Vec;
 use core::ops::{Range, RangeInclusive};
@@ -184,10 +184,28 @@ const STA_ABSENT: u8 = 0x00;
 /// Processor devices are named `C000`, `C001`...: three hex digits of their index.
 const MAX_CPUS: usize = 0x1000;
 
+/// The SSDT body for `input`, in a buffer of exactly its length: measured first, then
+/// written, so that the heap holds no more than the table needs.
+pub fn ssdt_body(input: &SsdtInput) -> Result<Vec<u8>, Error> {
+    let mut measure = AmlWriter::measuring();
+    write_ssdt(input, &mut measure)?;
+    let mut body = alloc::vec![0u8; measure.finish()?];
+    let length = build_ssdt(input, &mut body)?;
+    debug_assert_eq!(length, body.len());
+    Ok(body)
+}
+
 /// Writes the SSDT body for `input` into `out`; returns its length.
 pub fn build_ssdt(input: &SsdtInput, out: &mut [u8]) -> Result<usize, Error> {
-    validate(input)?;
     let mut w = AmlWriter::new(out);
+    write_ssdt(input, &mut w)?;
+    w.finish()
+}
+
+/// Writes the SSDT body for `input` with `w`; an input the tables cannot describe is the
+/// error, the writer's own (the buffer, an operand) is left in `w`.
+fn write_ssdt(input: &SsdtInput, w: &mut AmlWriter<'_>) -> Result<(), Error> {
+    validate(input)?;
     // PCI0 forwards what the expanders' root buses do not.
     let expander_io: Vec<Range<u64>> =
         input.expanders.iter().filter_map(|e| e.io.clone()).collect();
@@ -281,7 +299,7 @@ pub fn build_ssdt(input: &SsdtInput, out: &mut [u8]) -> Result<usize, Error> {
             })
         });
     }
-    w.finish()
+    Ok(())
 }
 
 /// `\_SB.PCxx` for the root bus of one expander bridge.

@@ -3,7 +3,6 @@
 //! back to real mode for a BIOS is in [`super::realmode`].)
 
 use core::arch::asm;
-use core::ptr::addr_of_mut;
 
 use x86_64::VirtAddr;
 use x86_64::instructions::tables::lgdt;
@@ -21,12 +20,8 @@ pub(crate) trait PhysMemoryMut {
 /// Page-table entry bits: present, writable, and (in a page directory) a 2 MiB page.
 const PRESENT_WRITABLE: u64 = 0x3;
 const LARGE_PAGE: u64 = 1 << 7;
-
-#[repr(C, align(4096))]
-struct PageTable([u64; 512]);
-
-/// PML4, PDPT and four page directories: an identity map of the first 4 GiB in 2 MiB pages.
-static mut LINUX_PAGE_TABLES: [PageTable; 6] = [const { PageTable([0; 512]) }; 6];
+/// The physical address bits of CR3 and of a page-table entry.
+const TABLE_ADDRESS: u64 = 0x000F_FFFF_FFFF_F000;
 
 /// The GDT the 64-bit boot protocol asks for: `__BOOT_CS` (0x10) a flat 64-bit code
 /// segment, `__BOOT_DS` (0x18) a flat data segment. The accessed bits are preset so the CPU
@@ -41,9 +36,10 @@ const BOOT_DS: u16 = 0x18;
 /// interrupts off, the protocol's GDT loaded with CS = `__BOOT_CS` and DS/ES/SS =
 /// `__BOOT_DS`, RSI = the zero page.
 ///
-/// The page tables are the firmware's own static identity map of the first 4 GiB in 2 MiB
-/// pages. Unlike the boot tables, they map page 0: the decompressor reads the BIOS data
-/// area (0x40E, 0x413) to place its trampoline before it switches to page tables of its own.
+/// The page tables are the entry code's identity map of the first 4 GiB (`rt/entry.rs`),
+/// with its first 2 MiB made one 2 MiB page like the rest: the boot tables leave page 0
+/// out, and the decompressor reads the BIOS data area (0x40E, 0x413) to place its
+/// trampoline before it switches to page tables of its own.
 ///
 /// # Safety
 /// `entry` must be the 64-bit entry of a kernel loaded per the boot protocol, `boot_params`
@@ -52,22 +48,19 @@ const BOOT_DS: u16 = 0x18;
 /// kernel's `init_size` area. Nothing of the firmware runs afterwards.
 pub(super) unsafe fn enter_linux64(entry: u64, boot_params: u64) -> ! {
     x86_64::instructions::interrupts::disable();
-    // SAFETY: single-threaded and the tables are not in use (CR3 points at the boot
-    // tables); raw pointers avoid references to the `static mut`.
-    let pml4 = unsafe {
-        let tables = addr_of_mut!(LINUX_PAGE_TABLES);
-        let table = |index: usize| addr_of_mut!((*tables)[index].0);
-        (*table(0))[0] = table(1) as u64 | PRESENT_WRITABLE;
-        for directory in 0..4 {
-            let pd = table(2 + directory);
-            (*table(1))[directory] = pd as u64 | PRESENT_WRITABLE;
-            for (slot, entry) in (*pd).iter_mut().enumerate() {
-                let address = ((directory as u64) << 30) | ((slot as u64) << 21);
-                *entry = address | PRESENT_WRITABLE | LARGE_PAGE;
-            }
-        }
-        table(0) as u64
-    };
+    let pml4 = x86_64::registers::control::Cr3::read_raw().0.start_address().as_u64();
+    // SAFETY: CR3 holds the entry code's tables, which the firmware never changes: PML4[0]
+    // points at the PDPT, PDPT[0] at the directory of the first GiB, whose entry 0 points at
+    // the 4 KiB pages of the first 2 MiB; all identity-mapped, so their physical addresses
+    // are pointers. Nothing of the firmware runs after the jump, so making that entry one
+    // 2 MiB page takes nothing from it (the image, its stack and the kernel's low pages map
+    // to the same addresses); the CR3 write below drops the stale translations. Interrupts
+    // are off and the APs are parked: no one else walks the tables meanwhile.
+    unsafe {
+        let pdpt = core::ptr::read_volatile(pml4 as *const u64) & TABLE_ADDRESS;
+        let first_gib = core::ptr::read_volatile(pdpt as *const u64) & TABLE_ADDRESS;
+        core::ptr::write_volatile(first_gib as *mut u64, PRESENT_WRITABLE | LARGE_PAGE);
+    }
     // SAFETY: the GDT is a 'static with the two descriptors the protocol names; the
     // current CS (0x18 in the runtime GDT) stays usable until the far return below
     // reloads it from the new table, as descriptors are cached in the segment registers.

@@ -4,7 +4,6 @@
 //! the TPM's tables, the laptop/slate SSDT, ACPI tables and SMBIOS structures passed
 //! through ([`passthrough`]).
 
-use alloc::vec;
 use alloc::vec::Vec;
 
 use libacpi::RsdpPlacement;
@@ -19,7 +18,7 @@ pub(crate) use passthrough::PassthroughError;
 use super::pci::PciSetup;
 use super::{Fatal, Hardware};
 use crate::acpi::ssdt::{
-    ExpanderRoot, GENERATION_ID_SIZE, SleepStates, SsdtInput, build_ssdt, generation_id_bytes,
+    ExpanderRoot, GENERATION_ID_SIZE, SleepStates, SsdtInput, generation_id_bytes, ssdt_body,
 };
 use crate::acpi::tpm::{self, TpmInterface, TpmTables};
 use crate::acpi::{self, ExtraTables, TableSet, selftest};
@@ -257,11 +256,11 @@ pub(crate) struct Regions<'r> {
 
 /// What the tables need from the machine, read before anything is written.
 #[derive(Debug, Default)]
-pub(crate) struct Gathered {
+pub(crate) struct Gathered<'m> {
     /// ACPI tables to pass through (only when there are ACPI tables to add them to).
-    pub acpi_blob: Option<Blob>,
+    pub acpi_blob: Option<Blob<'m>>,
     /// SMBIOS structures to pass through.
-    pub smbios_blob: Option<Blob>,
+    pub smbios_blob: Option<Blob<'m>>,
     pub probes: Probes,
     /// The RAM ranges of the memory map, which SMBIOS describes.
     pub ram: Vec<PhysRange>,
@@ -289,8 +288,13 @@ pub(crate) fn install<H: Hardware>(
     area: PhysRange,
     self_checks: bool,
 ) -> Result<Installed, Fatal> {
-    // Copied out before anything is written: the carved areas could lie over a blob.
-    let gathered = gather(machine, platform, boot)?;
+    let ram: Vec<PhysRange> =
+        boot.memory_map.iter().filter(|r| r.kind == MemoryKind::Ram).map(|r| r.range).collect();
+    // Held, so that nothing is written over them while the tables are built (the carve
+    // avoided them).
+    let (acpi_held, smbios_held) = hold_blobs(machine, platform, &ram)?;
+    let (acpi_blob, smbios_blob) = (as_blob::<H>(&acpi_held), as_blob::<H>(&smbios_held));
+    let gathered = gather(machine, platform, ram, acpi_blob, smbios_blob)?;
     let areas = Areas::split(area);
     let mut acpi = machine.ram(areas.acpi)?;
     let mut smbios = machine.ram(areas.smbios)?;
@@ -315,18 +319,16 @@ pub(crate) fn install<H: Hardware>(
     Ok(built.installed)
 }
 
-/// Reads what the tables need from the machine: the blobs the platform's owner names and
+/// What the tables need from the machine besides the blobs the platform's owner names:
 /// the optional devices' probes.
-fn gather(
+fn gather<'m>(
     machine: &impl Hardware,
     platform: &Platform<'_>,
-    boot: &BootInfo,
-) -> Result<Gathered, Fatal> {
-    let ram: Vec<PhysRange> =
-        boot.memory_map.iter().filter(|r| r.kind == MemoryKind::Ram).map(|r| r.range).collect();
+    ram: Vec<PhysRange>,
+    acpi_blob: Option<Blob<'m>>,
+    smbios_blob: Option<Blob<'m>>,
+) -> Result<Gathered<'m>, Fatal> {
     let requests = platform.requests;
-    let (acpi_blob, smbios_blob) =
-        read_blobs(&requests, platform.acpi.is_some(), &ram, &machine.memory())?;
     let probes = match platform.acpi {
         Some(_) => Probes {
             tpm: match requests.tpm {
@@ -345,7 +347,7 @@ fn gather(
 /// nothing but its arguments.
 pub(crate) fn build(
     platform: &Platform<'_>,
-    gathered: &Gathered,
+    gathered: &Gathered<'_>,
     regions: Regions<'_>,
     areas: Areas,
 ) -> Result<Built, Fatal> {
@@ -579,11 +581,11 @@ fn install_acpi(
     region: &mut [u8],
     address: u64,
     generation_id: Option<PhysRange>,
-    acpi_blob: Option<&Blob>,
+    acpi_blob: Option<&Blob<'_>>,
 ) -> Result<(libacpi::InstallSummary, Option<PhysRange>), libacpi::Error> {
     let mut passthrough: Vec<TableInBuffer<'_>> = Vec::new();
     if let Some(blob) = acpi_blob {
-        for table in ConcatenatedTables::new(&blob.bytes) {
+        for table in ConcatenatedTables::new(blob.bytes) {
             passthrough.push(table?);
         }
     }
@@ -671,8 +673,7 @@ fn install_acpi(
         legacy: platform.legacy,
     };
     let dsdt = acpi::dsdt::installed_dsdt(platform.chipset, settings)?;
-    let mut ssdt = vec![0u8; 64 * 1024];
-    let ssdt_len = build_ssdt(&ssdt_input, &mut ssdt)?;
+    let ssdt = ssdt_body(&ssdt_input)?;
     let set = TableSet {
         chipset: platform.chipset,
         pm: mode.pm,
@@ -682,7 +683,7 @@ fn install_acpi(
         hpet_block_id: probes.hpet_block_id,
         ecam: platform.pci.ecam,
         dsdt: &dsdt,
-        ssdt_body: &ssdt[..ssdt_len],
+        ssdt_body: &ssdt,
         numa: platform.numa,
         extra: ExtraTables {
             tpm,
@@ -696,22 +697,32 @@ fn install_acpi(
     Ok((summary, tpm_log))
 }
 
-/// Copies the blobs `requests` names out of guest memory (`ram`: the RAM ranges); the ACPI
-/// one only when there are ACPI tables to add it to.
-fn read_blobs(
-    requests: &TableRequests,
-    acpi: bool,
+/// A blob the platform's owner names, with the handle that holds it.
+type HeldBlob<'m, H> = Option<(PhysRange, <H as Hardware>::Ram<'m>)>;
+
+fn as_blob<'a, H: Hardware>(held: &'a HeldBlob<'_, H>) -> Option<Blob<'a>> {
+    held.as_ref().map(|(range, bytes)| Blob { range: *range, bytes })
+}
+
+/// Holds the blobs `platform` asks for (the ACPI one only when there are ACPI tables to add
+/// it to), checked to lie in `ram` (the RAM ranges).
+fn hold_blobs<'m, H: Hardware>(
+    machine: &'m H,
+    platform: &Platform<'_>,
     ram: &[PhysRange],
-    memory: &impl PhysMemory,
-) -> Result<(Option<Blob>, Option<Blob>), Fatal> {
-    let read = |key, range: Option<PhysRange>, limit| {
-        range.map(|range| passthrough::read(memory, ram, key, range, limit)).transpose()
+) -> Result<(HeldBlob<'m, H>, HeldBlob<'m, H>), Fatal> {
+    let requests = platform.requests;
+    let hold = |key, range: Option<PhysRange>, limit| match range {
+        Some(range) => passthrough::hold(machine, ram, key, range, limit)
+            .map(|held| Some((range, held)))
+            .map_err(Fatal::Passthrough),
+        None => Ok(None),
     };
-    let acpi_range = requests.acpi_passthrough.filter(|_| acpi);
-    let acpi = read(passthrough::ACPI_KEY, acpi_range, ACPI_PASSTHROUGH_LIMIT);
+    let acpi_range = requests.acpi_passthrough.filter(|_| platform.acpi.is_some());
+    let acpi = hold(passthrough::ACPI_KEY, acpi_range, ACPI_PASSTHROUGH_LIMIT)?;
     let smbios =
-        read(passthrough::SMBIOS_KEY, requests.smbios_passthrough, SMBIOS_PASSTHROUGH_LIMIT);
-    Ok((acpi.map_err(Fatal::Passthrough)?, smbios.map_err(Fatal::Passthrough)?))
+        hold(passthrough::SMBIOS_KEY, requests.smbios_passthrough, SMBIOS_PASSTHROUGH_LIMIT)?;
+    Ok((acpi, smbios))
 }
 
 /// The SMBIOS blob's structures, checked, each logged with what the table does with it.
@@ -727,8 +738,8 @@ fn qemu_smbios(table: &[u8]) -> Result<QemuStructures<'_>, Fatal> {
     Ok(structures)
 }
 
-fn smbios_passthrough(blob: &Blob) -> Result<SmbiosPassthrough<'_>, Fatal> {
-    let passed = SmbiosPassthrough::parse(&blob.bytes).map_err(|error| {
+fn smbios_passthrough<'b>(blob: &Blob<'b>) -> Result<SmbiosPassthrough<'b>, Fatal> {
+    let passed = SmbiosPassthrough::parse(blob.bytes).map_err(|error| {
         Fatal::Passthrough(PassthroughError::Smbios { blob: blob.range, error })
     })?;
     info!(

@@ -443,7 +443,7 @@ impl LinuxPayload {
         );
         // Selecting the file again restarts it: skip the setup part read before.
         let mut reader = fw_cfg.open(&kernel_file);
-        reader.read_exact(&mut vec![0u8; setup.len()])?;
+        reader.skip(setup.len())?;
         reader.read_exact(window(memory, "kernel", layout.kernel)?)?;
         if let (Some(file), Some(range)) = (&initrd_file, layout.initrd) {
             fw_cfg.read_file(file, window(memory, "initrd", range)?)?;

@@ -86,8 +86,10 @@ const FOUR_GIB: u64 = 1 << 32;
 /// pages (0xFEFF0000-0xFEFFFFFF: xenstore, console, ...) and the LAPIC; more would overlap
 /// them. OVMF.fd is 1, 2 or 4 MiB.
 pub const MAX_IMAGE: u64 = 16 * MiB;
-/// Bytes copied per step from the module to the flash (the heap cannot hold an image).
-const COPY_CHUNK: usize = 0x1_0000;
+/// Bytes copied per step from memory to memory (the module to the flash, the flash's last
+/// 64 KiB below 1 MiB): the window lends one range at a time, and the heap need not hold a
+/// whole image or chunk.
+const COPY_CHUNK: usize = 0x4000;
 
 /// CMOS index and data ports (the RTC's NVRAM).
 const CMOS_INDEX: u16 = 0x70;
@@ -155,6 +157,26 @@ impl fmt::Display for OvmfError {
 /// first test CR0.PE), so the signature is what identifies the image.
 pub fn has_vtf_signature(image_tail: &[u8]) -> bool {
     image_tail.len() >= 20 && image_tail[image_tail.len() - 20..image_tail.len() - 16] == *b"VTF\0"
+}
+
+/// Copies the range `from` names to `to`'s address, [`COPY_CHUNK`] bytes at a time through
+/// the heap.
+fn copy(
+    memory: &mut impl PhysMemoryMut,
+    (from_what, from): (&'static str, PhysRange),
+    (to_what, to): (&'static str, u64),
+) -> Result<(), HandoffError> {
+    let mut chunk = vec![0u8; COPY_CHUNK];
+    let mut offset = 0;
+    while offset < from.len() {
+        let len = (from.len() - offset).min(COPY_CHUNK as u64);
+        let at = |base: u64| PhysRange { start: base + offset, end: base + offset + len };
+        let part = &mut chunk[..len as usize];
+        part.copy_from_slice(window(memory, from_what, at(from.start))?);
+        window(memory, to_what, at(to))?.copy_from_slice(part);
+        offset += len;
+    }
+    Ok(())
 }
 
 /// Where an image of `size` bytes goes: to end at 4 GiB (hvmloader's placement for a whole
@@ -413,16 +435,7 @@ impl OvmfPayload {
             backing.moved.iter().map(|r| r.len() / PAGE_SIZE).sum::<u64>()
         );
         check_ram(window(memory, "OVMF flash image", flash)?, "OVMF flash image", flash)?;
-        let mut chunk = vec![0u8; COPY_CHUNK];
-        let mut offset = 0;
-        while offset < module.len() {
-            let len = (module.len() - offset).min(COPY_CHUNK as u64);
-            let at = |base: u64| PhysRange { start: base + offset, end: base + offset + len };
-            let part = &mut chunk[..len as usize];
-            part.copy_from_slice(window(memory, "firmware module", at(module.start))?);
-            window(memory, "OVMF flash image", at(flash.start))?.copy_from_slice(part);
-            offset += len;
-        }
+        copy(memory, ("firmware module", module), ("OVMF flash image", flash.start))?;
         Self::finish_load(flash, backing.moved, SOURCE, cfg, gate, memory)
     }
 
@@ -437,14 +450,17 @@ impl OvmfPayload {
         memory: &mut impl PhysMemoryMut,
     ) -> Result<Self, HandoffError> {
         let tail_range = PhysRange { start: flash.end - LOW_CHUNK.len(), end: flash.end };
-        let tail = window(memory, "OVMF flash image", tail_range)?.to_vec();
-        if !has_vtf_signature(&tail) {
+        if !has_vtf_signature(window(memory, "OVMF flash image", tail_range)?) {
             return Err(HandoffError::OvmfImage { source, error: OvmfError::NoVtfSignature });
         }
         unlock_bios_area(cfg, gate)?;
         let low = window(memory, "OVMF reset vector copy", LOW_CHUNK)?;
         check_ram(low, "OVMF reset vector copy", LOW_CHUNK)?;
-        low.copy_from_slice(&tail);
+        copy(
+            memory,
+            ("OVMF flash image", tail_range),
+            ("OVMF reset vector copy", LOW_CHUNK.start),
+        )?;
         info!(
             "OVMF: {source} ({} KiB) at {flash}, its last 64 KiB at {LOW_CHUNK}",
             flash.len() >> 10

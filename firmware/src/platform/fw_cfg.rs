@@ -334,6 +334,17 @@ impl<P: PortIo, A: DmaAddressing> FileReader<'_, P, A> {
         self.left
     }
 
+    /// Reads past the item's next `len` bytes, through a small buffer (none is kept).
+    pub fn skip(&mut self, mut len: usize) -> Result<(), FwCfgError> {
+        let mut scratch = [0u8; 512];
+        while len > 0 {
+            let part = len.min(scratch.len());
+            self.read_exact(&mut scratch[..part])?;
+            len -= part;
+        }
+        Ok(())
+    }
+
     /// Fills `dest` with the item's next bytes.
     pub fn read_exact(&mut self, dest: &mut [u8]) -> Result<(), FwCfgError> {
         let wanted = dest.len() as u64;

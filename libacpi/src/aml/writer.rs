@@ -14,17 +14,27 @@ const MAX_PKG_LENGTH: usize = (1 << 28) - 1;
 /// [`AmlWriter::finish`] reports it. The statements and the [`super::Aml`] encoders
 /// therefore return nothing: one check at the end rather than a `?` at each step, which
 /// took 7 KB of the firmware image.
+///
+/// A [measuring](AmlWriter::measuring) writer has no buffer and writes nothing: it counts
+/// the bytes, so that a caller without a fixed bound can size its buffer exactly.
 #[derive(Debug)]
 pub struct AmlWriter<'a> {
     buf: &'a mut [u8],
     pos: usize,
     error: Option<Error>,
+    measuring: bool,
 }
 
 impl<'a> AmlWriter<'a> {
     /// A writer that fills `buf` from its start.
     pub fn new(buf: &'a mut [u8]) -> Self {
-        Self { buf, pos: 0, error: None }
+        Self { buf, pos: 0, error: None, measuring: false }
+    }
+
+    /// A writer that only counts: [`AmlWriter::finish`] gives the length the same
+    /// statements need in a buffer, or the first operand that cannot be encoded.
+    pub fn measuring() -> AmlWriter<'static> {
+        AmlWriter { buf: &mut [], pos: 0, error: None, measuring: true }
     }
 
     /// The number of bytes written, or the first error.
@@ -40,9 +50,9 @@ impl<'a> AmlWriter<'a> {
         self.error.get_or_insert(error);
     }
 
-    /// The AML written so far.
+    /// The AML written so far (nothing, when measuring).
     pub fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.pos]
+        self.buf.get(..self.pos).unwrap_or_default()
     }
 
     /// Number of bytes written so far.
@@ -61,6 +71,10 @@ impl<'a> AmlWriter<'a> {
 
     pub(crate) fn bytes(&mut self, data: &[u8]) {
         if self.error.is_some() {
+            return;
+        }
+        if self.measuring {
+            self.pos = self.pos.saturating_add(data.len());
             return;
         }
         let available = self.buf.len();
@@ -94,6 +108,10 @@ impl<'a> AmlWriter<'a> {
             Ok(encoded) => encoded,
             Err(e) => return self.fail(e),
         };
+        if self.measuring {
+            self.pos += size;
+            return;
+        }
         let available = self.buf.len();
         let end = self.pos + size;
         if end > available {
@@ -259,5 +277,52 @@ mod tests {
         // Body fits, PkgLength does not.
         w.scope("ABCD", |_| ());
         assert!(matches!(w.finish(), Err(Error::BufferTooSmall { .. })));
+    }
+
+    #[test]
+    fn measuring_counts_what_writing_writes() {
+        // Nested lengths across the 1- and 2-byte PkgLength boundary, and a resource
+        // template (which checks its own length as it goes).
+        let statements = |w: &mut AmlWriter<'_>| {
+            w.scope("\\_SB", |w| {
+                w.device("DEV0", |w| {
+                    w.name(
+                        "_CRS",
+                        &crate::aml::ResourceTemplate(&[&crate::aml::Io {
+                            decode16: true,
+                            min: 0x60,
+                            max: 0x60,
+                            alignment: 1,
+                            length: 1,
+                        }]),
+                    );
+                    for _ in 0..12 {
+                        w.name("FILL", &0x1234_5678u32);
+                    }
+                })
+            })
+        };
+        let mut measure = AmlWriter::measuring();
+        statements(&mut measure);
+        let needed = measure.finish().unwrap();
+        assert_eq!(measure.as_bytes(), &[] as &[u8]);
+
+        let mut buf = [0u8; 256];
+        let mut w = AmlWriter::new(&mut buf);
+        statements(&mut w);
+        assert_eq!(w.finish(), Ok(needed));
+        assert!(needed > 64, "the device's PkgLength takes two bytes");
+        let mut exact = [0u8; 256];
+        let mut w = AmlWriter::new(&mut exact[..needed]);
+        statements(&mut w);
+        assert_eq!(w.finish(), Ok(needed));
+        assert_eq!(buf[..needed], exact[..needed]);
+    }
+
+    #[test]
+    fn measuring_reports_operands_that_cannot_be_encoded() {
+        let mut w = AmlWriter::measuring();
+        w.method("M", 8, false, |_| ());
+        assert!(matches!(w.finish(), Err(Error::InvalidAmlOperand(_))));
     }
 }

@@ -190,16 +190,20 @@ fn topology<P: PortIo, A: DmaAddressing>(
     let Some(mut fw_cfg) = fw_cfg else {
         return Ok(MachineTopology::default());
     };
-    let mut read_file = |name: &str| -> Result<Option<Vec<u8>>, Fatal> {
-        let Some(file) = fw_cfg.find_file(name).map_err(Fatal::FwCfg)? else { return Ok(None) };
-        let mut bytes = alloc::vec![0u8; file.size as usize];
-        fw_cfg.read_file(&file, &mut bytes).map_err(Fatal::FwCfg)?;
-        Ok(Some(bytes))
+    let [dsdt, slit] = match fw_cfg.find_file("etc/acpi/tables").map_err(Fatal::FwCfg)? {
+        Some(file) => {
+            let mut reader = fw_cfg.open(&file);
+            let mut read = |buf: &mut [u8]| reader.read_exact(buf).map_err(Fatal::FwCfg);
+            qemu_numa::tables_from_blob(file.size.into(), [b"DSDT", b"SLIT"], &mut read)?
+        }
+        None => [None, None],
     };
-    let tables = read_file("etc/acpi/tables")?.unwrap_or_default();
-    let e820 = read_file("etc/e820")?.unwrap_or_default();
-    let expander_nodes =
-        qemu_numa::find_table(&tables, b"DSDT").map(qemu_numa::expander_nodes).unwrap_or_default();
+    let mut e820 = Vec::new();
+    if let Some(file) = fw_cfg.find_file("etc/e820").map_err(Fatal::FwCfg)? {
+        e820.resize(file.size as usize, 0);
+        fw_cfg.read_file(&file, &mut e820).map_err(Fatal::FwCfg)?;
+    }
+    let expander_nodes = dsdt.as_deref().map(qemu_numa::expander_nodes).unwrap_or_default();
     let mut first = [0u8; 8];
     fw_cfg.read_item(NUMA_ITEM, &mut first);
     let nodes = qemu_numa::node_count(first);
@@ -225,7 +229,7 @@ fn topology<P: PortIo, A: DmaAddressing>(
             (ram.above_4g_start, ram.above_4g) = (start, length);
         }
     }
-    let slit = qemu_numa::find_table(&tables, b"SLIT");
+    let slit = slit.as_deref();
     let topology = qemu_numa::topology(&item, max_cpus, ram, slit).map_err(Fatal::QemuNuma)?;
     log::info!(
         "NUMA: {} node(s) from QEMU, distances {}",

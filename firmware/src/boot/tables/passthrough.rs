@@ -5,15 +5,16 @@
 //! xenstore as `hvmloader/{acpi,smbios}/address` and `length` (libxl_dom.c,
 //! hvm_build_set_xs_values).
 //!
-//! A blob is copied out of guest memory before any table is written, so nothing the
-//! firmware writes can overwrite it first; it must lie in RAM below 4 GiB and be no larger
-//! than what its tables can take.
+//! A blob is read where it lies, not copied: the firmware carves its tables' RAM around
+//! the blobs, and holds each one (a RAM claim, [`hold`]) while the tables are built, so
+//! nothing else can be written over it meanwhile. It must lie in RAM below 4 GiB and be no
+//! larger than what its tables can take.
 
-use alloc::vec;
-use alloc::vec::Vec;
 use core::fmt;
 
-use crate::arch::PhysMemory;
+use crate::addr::FOUR_GIB;
+use crate::arch::ClaimError;
+use crate::boot::Hardware;
 use crate::bootinfo::PhysRange;
 use crate::smbios::SmbiosBlobError;
 
@@ -22,12 +23,12 @@ pub(crate) const ACPI_KEY: &str = "hvmloader/acpi";
 /// The xenstore key of the SMBIOS blob.
 pub(crate) const SMBIOS_KEY: &str = "hvmloader/smbios";
 
-/// A blob, copied out of guest memory.
+/// A blob, in guest memory.
 #[derive(Debug)]
-pub(crate) struct Blob {
-    /// Where it lies in guest memory.
+pub(crate) struct Blob<'m> {
+    /// Where it lies.
     pub range: PhysRange,
-    pub bytes: Vec<u8>,
+    pub bytes: &'m [u8],
 }
 
 /// A blob the firmware cannot use, in one line naming the key, the blob and the fault.
@@ -37,6 +38,8 @@ pub(crate) enum PassthroughError {
     NotInRam { key: &'static str, blob: PhysRange },
     /// More bytes than its tables can hold.
     TooLarge { key: &'static str, blob: PhysRange, limit: u64 },
+    /// In RAM, but held by something else (the other blob, or a page the firmware uses).
+    Unclaimable { key: &'static str, blob: PhysRange, error: ClaimError },
     /// A table of the ACPI blob is malformed or repeats one of the firmware's.
     Acpi { blob: PhysRange, error: libacpi::Error },
     /// A structure of the SMBIOS blob is malformed.
@@ -57,6 +60,10 @@ impl fmt::Display for PassthroughError {
                 described(f, key, blob)?;
                 write!(f, ": larger than the {limit} bytes its tables can take")
             }
+            PassthroughError::Unclaimable { key, blob, error } => {
+                described(f, key, blob)?;
+                write!(f, ": {error}")
+            }
             PassthroughError::Acpi { blob, error } => {
                 described(f, ACPI_KEY, blob)?;
                 write!(f, ": {error}")
@@ -69,26 +76,34 @@ impl fmt::Display for PassthroughError {
     }
 }
 
-/// Copies the blob `key` names at `range` out of `memory`, after checking that it lies in
-/// one of the `ram` ranges and holds at most `limit` bytes.
-pub(crate) fn read(
-    memory: &impl PhysMemory,
+/// A handle onto the blob `key` names at `range`, after checking that it lies in one of
+/// the `ram` ranges and holds at most `limit` bytes.
+pub(crate) fn hold<'m, H: Hardware>(
+    machine: &'m H,
     ram: &[PhysRange],
     key: &'static str,
     range: PhysRange,
     limit: u64,
-) -> Result<Blob, PassthroughError> {
+) -> Result<H::Ram<'m>, PassthroughError> {
+    check(ram, key, range, limit)?;
+    machine.ram(range).map_err(|error| PassthroughError::Unclaimable { key, blob: range, error })
+}
+
+/// Whether the blob `key` names at `range` lies in one of the `ram` ranges and holds at most
+/// `limit` bytes.
+fn check(
+    ram: &[PhysRange],
+    key: &'static str,
+    range: PhysRange,
+    limit: u64,
+) -> Result<(), PassthroughError> {
     if range.len() > limit {
         return Err(PassthroughError::TooLarge { key, blob: range, limit });
     }
-    let not_in_ram = PassthroughError::NotInRam { key, blob: range };
-    if !ram.iter().any(|r| r.contains_range(&range)) {
-        return Err(not_in_ram);
+    if range.end > FOUR_GIB || !ram.iter().any(|r| r.contains_range(&range)) {
+        return Err(PassthroughError::NotInRam { key, blob: range });
     }
-    // At most `limit` bytes, so the length fits.
-    let mut bytes = vec![0u8; range.len() as usize];
-    memory.read(range.start, &mut bytes).map_err(|_| not_in_ram)?;
-    Ok(Blob { range, bytes })
+    Ok(())
 }
 
 #[cfg(test)]
@@ -96,42 +111,44 @@ mod tests {
     use alloc::string::ToString;
 
     use super::*;
-    use crate::arch::PhysReadError;
-
-    /// Guest memory from 0x10_0000 on, each byte its address's low 8 bits; unreadable from
-    /// 4 GiB, as the identity map.
-    struct Memory;
-
-    impl PhysMemory for Memory {
-        fn read(&self, paddr: u64, buf: &mut [u8]) -> Result<(), PhysReadError> {
-            let end = paddr + buf.len() as u64;
-            if paddr < 0x10_0000 || end > 1 << 32 {
-                return Err(PhysReadError { paddr, len: buf.len() });
-            }
-            for (i, byte) in buf.iter_mut().enumerate() {
-                *byte = (paddr + i as u64) as u8;
-            }
-            Ok(())
-        }
-    }
+    use crate::boot::sim::SimMachine;
+    use crate::chipset::Chipset;
+    use crate::pci::sim::Sim as PciSim;
 
     const RAM: [PhysRange; 2] = [
         PhysRange { start: 0x10_0000, end: 0x800_0000 },
         PhysRange { start: 0x1_0000_0000, end: 0x1_4000_0000 },
     ];
 
+    fn machine() -> SimMachine {
+        let image = PhysRange { start: 0x10_0000, end: 0x20_0000 };
+        SimMachine::new(Chipset::I440fx, PciSim::new(), None, image)
+    }
+
     #[test]
-    fn a_blob_in_ram_is_copied() {
+    fn a_blob_in_ram_is_held_where_it_lies() {
+        let machine = machine();
+        machine.memory.write(0x20_0010, &[0xA5; 16]);
         let range = PhysRange { start: 0x20_0010, end: 0x20_0020 };
-        let blob = read(&Memory, &RAM, ACPI_KEY, range, 0x100).unwrap();
-        assert_eq!(blob.range, range);
-        assert_eq!(blob.bytes, (0x10..0x20).collect::<Vec<u8>>());
+        let held = hold(&machine, &RAM, ACPI_KEY, range, 0x100).unwrap();
+        assert_eq!(*held, [0xA5; 16]);
+        // Nothing else reaches it while it is held: not the other blob, not a carved area.
+        let overlapping = PhysRange { start: 0x20_0000, end: 0x20_0018 };
+        let error = hold(&machine, &RAM, SMBIOS_KEY, overlapping, 0x100).unwrap_err();
+        assert!(matches!(error, PassthroughError::Unclaimable { .. }), "{error}");
+        assert_eq!(
+            error.to_string(),
+            "hvmloader/smbios pass-through blob (24 bytes at 0x200000): [0x200000-0x200017] \
+             overlaps [0x200010-0x20001f], which the firmware holds"
+        );
+        drop(held);
+        assert!(hold(&machine, &RAM, SMBIOS_KEY, overlapping, 0x100).is_ok());
     }
 
     #[test]
     fn a_blob_elsewhere_or_too_large_is_refused() {
         let straddling = PhysRange { start: 0x7FF_FFF0, end: 0x800_0010 };
-        let error = read(&Memory, &RAM, SMBIOS_KEY, straddling, 0x100).unwrap_err();
+        let error = check(&RAM, SMBIOS_KEY, straddling, 0x100).unwrap_err();
         assert_eq!(
             error.to_string(),
             "hvmloader/smbios pass-through blob (32 bytes at 0x7fffff0): not in the guest's RAM \
@@ -139,11 +156,11 @@ mod tests {
         );
         let high = PhysRange { start: 0x1_0000_0000, end: 0x1_0000_0010 };
         assert!(matches!(
-            read(&Memory, &RAM, ACPI_KEY, high, 0x100),
+            hold(&machine(), &RAM, ACPI_KEY, high, 0x100),
             Err(PassthroughError::NotInRam { .. })
         ));
         let large = PhysRange { start: 0x20_0000, end: 0x20_1001 };
-        let error = read(&Memory, &RAM, ACPI_KEY, large, 0x1000).unwrap_err();
+        let error = check(&RAM, ACPI_KEY, large, 0x1000).unwrap_err();
         assert_eq!(
             error.to_string(),
             "hvmloader/acpi pass-through blob (4097 bytes at 0x200000): larger than the 4096 \
