@@ -48,37 +48,39 @@ pub struct ImageLayout {
 /// A condition the firmware cannot continue from.
 #[derive(Debug)]
 pub(crate) enum Fatal {
-    BootInfo(BootInfoError),
-    Cmdline(alloc::string::String),
+    BootInfo(Box<BootInfoError>),
+    /// Boxed like the others, so that the enum stays two words.
+    #[allow(clippy::box_collection)]
+    Cmdline(Box<alloc::string::String>),
     Chipset(ChipsetError),
-    Layout(crate::layout::LayoutError),
-    Pci(crate::pci::PlanError),
-    Expander(crate::pci::ExpanderError),
+    Layout(Box<crate::layout::LayoutError>),
+    Pci(Box<crate::pci::PlanError>),
+    Expander(Box<crate::pci::ExpanderError>),
     /// fw_cfg could not be read for something the machine's description needs.
-    FwCfg(crate::platform::fw_cfg::FwCfgError),
-    EcamNotDecoded(crate::chipset::q35::EcamArea),
-    EcamSelfCheck(crate::pci::EcamMismatch),
-    MemoryMap(crate::e820::E820Error),
-    Cpu(crate::cpu::CpuError),
+    FwCfg(Box<crate::platform::fw_cfg::FwCfgError>),
+    EcamNotDecoded(Box<crate::chipset::q35::EcamArea>),
+    EcamSelfCheck(Box<crate::pci::EcamMismatch>),
+    MemoryMap(Box<crate::e820::E820Error>),
+    Cpu(Box<crate::cpu::CpuError>),
     CpuCountUnknown,
     /// Neither Xen's CPUID nor the PIT gave the TSC's rate, which every wait runs on.
     TscRate,
     Pm(crate::chipset::pm::MissingPmFunction),
     Pam(crate::chipset::pm::PamLocked),
-    Acpi(libacpi::Error),
-    Passthrough(tables::PassthroughError),
-    AcpiSelfTest(crate::acpi::selftest::SelfTestError),
-    Smbios(crate::smbios::SmbiosError),
+    Acpi(Box<libacpi::Error>),
+    Passthrough(Box<tables::PassthroughError>),
+    AcpiSelfTest(Box<crate::acpi::selftest::SelfTestError>),
+    Smbios(Box<crate::smbios::SmbiosError>),
     /// QEMU's SMBIOS structures (fw_cfg `etc/smbios/smbios-tables`) are malformed.
-    QemuSmbios(crate::smbios::SmbiosBlobError),
-    Numa(crate::acpi::numa::NumaError),
-    QemuNuma(crate::acpi::qemu_numa::QemuNumaError),
-    MpTable(crate::legacy::MpError),
-    Pir(crate::legacy::PirError),
-    Handoff(crate::handoff::HandoffError),
-    Xen(crate::platform::xen::XenError),
+    QemuSmbios(Box<crate::smbios::SmbiosBlobError>),
+    Numa(Box<crate::acpi::numa::NumaError>),
+    QemuNuma(Box<crate::acpi::qemu_numa::QemuNumaError>),
+    MpTable(Box<crate::legacy::MpError>),
+    Pir(Box<crate::legacy::PirError>),
+    Handoff(Box<crate::handoff::HandoffError>),
+    Xen(Box<crate::platform::xen::XenError>),
     /// A handle onto memory or device registers the machine would not grant.
-    Claim(ClaimError),
+    Claim(Box<ClaimError>),
 }
 
 impl fmt::Display for Fatal {
@@ -123,35 +125,40 @@ impl fmt::Display for Fatal {
     }
 }
 
-impl From<BootInfoError> for Fatal {
-    fn from(e: BootInfoError) -> Self {
-        Fatal::BootInfo(e)
-    }
+/// Every error but the smallest is boxed: a `Result` of the boot sequence is then two
+/// registers wide, which `?` moves without copying an error through memory.
+macro_rules! boxed_from {
+    ($($variant:ident($error:ty)),* $(,)?) => {
+        $(impl From<$error> for Fatal {
+            fn from(e: $error) -> Self {
+                Fatal::$variant(Box::new(e))
+            }
+        })*
+    };
 }
 
-impl From<crate::layout::LayoutError> for Fatal {
-    fn from(e: crate::layout::LayoutError) -> Self {
-        Fatal::Layout(e)
-    }
-}
-
-impl From<crate::handoff::HandoffError> for Fatal {
-    fn from(e: crate::handoff::HandoffError) -> Self {
-        Fatal::Handoff(e)
-    }
-}
-
-impl From<crate::acpi::qemu_numa::QemuNumaError> for Fatal {
-    fn from(e: crate::acpi::qemu_numa::QemuNumaError) -> Self {
-        Fatal::QemuNuma(e)
-    }
-}
-
-impl From<ClaimError> for Fatal {
-    fn from(e: ClaimError) -> Self {
-        Fatal::Claim(e)
-    }
-}
+boxed_from!(
+    BootInfo(BootInfoError),
+    Layout(crate::layout::LayoutError),
+    Pci(crate::pci::PlanError),
+    Expander(crate::pci::ExpanderError),
+    FwCfg(crate::platform::fw_cfg::FwCfgError),
+    EcamSelfCheck(crate::pci::EcamMismatch),
+    MemoryMap(crate::e820::E820Error),
+    Cpu(crate::cpu::CpuError),
+    Acpi(libacpi::Error),
+    Passthrough(tables::PassthroughError),
+    AcpiSelfTest(crate::acpi::selftest::SelfTestError),
+    Smbios(crate::smbios::SmbiosError),
+    QemuSmbios(crate::smbios::SmbiosBlobError),
+    Numa(crate::acpi::numa::NumaError),
+    QemuNuma(crate::acpi::qemu_numa::QemuNumaError),
+    MpTable(crate::legacy::MpError),
+    Pir(crate::legacy::PirError),
+    Handoff(crate::handoff::HandoffError),
+    Xen(crate::platform::xen::XenError),
+    Claim(ClaimError),
+);
 
 impl From<ChipsetError> for Fatal {
     fn from(e: ChipsetError) -> Self {
@@ -244,7 +251,7 @@ fn run<H: Hardware>(
     // hypercall page).
     let mut cmdline = boot.cmdline.clone();
     let mut board = start(&mut boot, &mut cmdline)?;
-    let options = Options::parse(&cmdline).map_err(|e| Fatal::Cmdline(e.to_string()))?;
+    let options = Options::parse(&cmdline).map_err(|e| Fatal::Cmdline(Box::new(e.to_string())))?;
     log_boot_info(&boot, &cmdline, &options);
     if let Some(fault) = options.fault {
         log::warn!("failing on purpose: fault={fault:?}");
@@ -296,7 +303,7 @@ fn run<H: Hardware>(
         .as_ref()
         .map(|n| NumaTables::from_topology(&n.topology, &madt_cpus, n.vcpu_of))
         .transpose()
-        .map_err(Fatal::Numa)?;
+        .map_err(Fatal::from)?;
     let described = tables::Platform {
         acpi,
         chipset,
@@ -415,9 +422,9 @@ fn memory_map(
     pci: &pci::PciSetup,
     tables: &tables::Installed,
 ) -> Result<E820Map, Fatal> {
-    let mut e820 = E820Builder::new(&boot.memory_map).map_err(Fatal::MemoryMap)?;
+    let mut e820 = E820Builder::new(&boot.memory_map).map_err(Fatal::from)?;
     let mut reserve = |start: u64, end: u64, owner| {
-        e820.claim(ClaimKind::Reserved, PhysRange { start, end }, owner).map_err(Fatal::MemoryMap)
+        e820.claim(ClaimKind::Reserved, PhysRange { start, end }, owner).map_err(Fatal::from)
     };
     reserve(0xA_0000, 0x10_0000, "legacy VGA window and BIOS area")?;
     if let Some(area) = pci.ecam {
@@ -435,10 +442,10 @@ fn memory_map(
         reserve(legacy.area.start, legacy.area.end, "MP table and $PIR")?;
     }
     if let Some(acpi) = &tables.acpi {
-        e820.claim(ClaimKind::AcpiNvs, acpi.facs, "ACPI FACS").map_err(Fatal::MemoryMap)?;
-        e820.claim(ClaimKind::AcpiTables, acpi.tables, "ACPI tables").map_err(Fatal::MemoryMap)?;
+        e820.claim(ClaimKind::AcpiNvs, acpi.facs, "ACPI FACS").map_err(Fatal::from)?;
+        e820.claim(ClaimKind::AcpiTables, acpi.tables, "ACPI tables").map_err(Fatal::from)?;
     }
-    let map = e820.build().map_err(Fatal::MemoryMap)?;
+    let map = e820.build().map_err(Fatal::from)?;
     for entry in map.entries() {
         debug!("e820: {} {}", entry.range, entry.kind);
     }

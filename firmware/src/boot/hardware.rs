@@ -118,7 +118,7 @@ impl Hardware for Machine {
         let mut bsp = self.boot_cpu()?;
         let mut start_page = self.ap_start_page()?;
         cpu::bring_up(&mut bsp, &mut start_page, clock, startup, expected, request)
-            .map_err(Fatal::Cpu)
+            .map_err(Fatal::from)
     }
 
     fn jump(&self, to: Jump) -> HandedOff {

@@ -11,6 +11,7 @@
 //! buses numbered beyond it are reached through CF8 until the window grows after
 //! enumeration.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::ops::Range;
 
@@ -110,7 +111,7 @@ impl<'m, H: Hardware> ConfigAccess<'m, H> {
         self.ecam = None;
         q35::set_pciexbar(&mut self.cf8, area);
         if q35::pciexbar(&mut self.cf8) != Some(area) {
-            return Err(Fatal::EcamNotDecoded(area));
+            return Err(Fatal::EcamNotDecoded(Box::new(area)));
         }
         info!("ECAM (MMCONFIG) at {area}, config accesses switch to it");
         // The MCH decodes exactly this range as ECAM now (read back above).
@@ -127,8 +128,8 @@ impl<'m, H: Hardware> ConfigAccess<'m, H> {
         let buses = ecam.buses();
         let functions =
             topology.functions.iter().map(|f| f.bdf).filter(|bdf| u16::from(bdf.bus()) < buses);
-        let checked = pci::compare_ecam_with_cf8(&mut self.cf8, ecam, functions)
-            .map_err(Fatal::EcamSelfCheck)?;
+        let checked =
+            pci::compare_ecam_with_cf8(&mut self.cf8, ecam, functions).map_err(Fatal::from)?;
         info!("self-check: ECAM and CF8 agree on {checked} functions");
         Ok(())
     }
@@ -262,7 +263,7 @@ pub(crate) fn bring_up<H: Hardware>(
     if let Some(area) = before_enumeration {
         cfg.switch_to_ecam(area)?;
     }
-    let mut topology = pci::enumerate(&mut cfg, extra_roots).map_err(Fatal::Expander)?;
+    let mut topology = pci::enumerate(&mut cfg, extra_roots).map_err(Fatal::from)?;
     let buses_in_use = u16::from(topology.last_bus) + 1;
     info!(
         "{} functions on {buses_in_use} bus(es), {extra_roots} extra root bus(es)",
@@ -298,10 +299,10 @@ pub(crate) fn bring_up<H: Hardware>(
         cfg.check_ecam(&topology, self_checks)?;
     }
     let ecam = cfg.ecam_area();
-    let plan = pci::plan(&topology, &ranges.apertures(&hole)).map_err(Fatal::Pci)?;
+    let plan = pci::plan(&topology, &ranges.apertures(&hole)).map_err(Fatal::from)?;
     report_shortfall(&plan, &hole, limit);
 
-    pci::program(&mut cfg, &topology, &plan).map_err(Fatal::Pci)?;
+    pci::program(&mut cfg, &topology, &plan).map_err(Fatal::from)?;
 
     let mut ports = machine.ports();
     chipset.route_pirqs(wiring, &mut cfg, &mut ports);

@@ -313,7 +313,7 @@ pub(crate) fn install<H: Hardware>(
     if let (true, Some(summary)) = (self_checks, &built.acpi) {
         let checked =
             selftest::verify(machine.acpi_handler(), summary, platform.cpus, platform.pci.ecam)
-                .map_err(Fatal::AcpiSelfTest)?;
+                .map_err(Fatal::from)?;
         info!("self-check: {checked} ACPI tables parse back and match the platform");
     }
     Ok(built.installed)
@@ -359,7 +359,7 @@ pub(crate) fn build(
     platform.strings.apply(&mut info);
     info.passthrough = smbios_passthrough.as_ref();
     info.qemu = qemu_smbios.as_ref();
-    let smbios = SmbiosTable::build(&info).map_err(Fatal::Smbios)?;
+    let smbios = SmbiosTable::build(&info).map_err(Fatal::from)?;
 
     regions.acpi.fill(0);
     regions.smbios.fill(0);
@@ -377,8 +377,7 @@ pub(crate) fn build(
         }
         _ => None,
     };
-    let entry_points =
-        smbios.write_to(regions.smbios, areas.smbios.start).map_err(Fatal::Smbios)?;
+    let entry_points = smbios.write_to(regions.smbios, areas.smbios.start).map_err(Fatal::from)?;
     // A copy of the 2.x entry point in RAM next to the table, for hand-offs: a BIOS image
     // copied into 0xC0000-0xFFFFF overwrites the BIOS-area copies.
     let smbios2_ram_offset = (smbios.len() as u64).next_multiple_of(16);
@@ -438,9 +437,9 @@ pub(crate) fn build(
     };
     let (summary, tpm_log) = installed.map_err(|error| match (error, &gathered.acpi_blob) {
         (libacpi::Error::BlobTable { .. }, Some(blob)) => {
-            Fatal::Passthrough(PassthroughError::Acpi { blob: blob.range, error })
+            Fatal::from(PassthroughError::Acpi { blob: blob.range, error })
         }
-        (error, _) => Fatal::Acpi(error),
+        (error, _) => Fatal::from(error),
     })?;
     info!("ACPI: RSDP at {:#x}, copy at {RSDP_ADDRESS:#x}", summary.rsdp_address);
     for table in summary.tables() {
@@ -536,7 +535,7 @@ fn install_legacy(
         pci_link_irqs: link_bitmap,
         pci_intx: &pci_intx,
     };
-    let mp = write_mp_table(&input, region, area.start).map_err(Fatal::MpTable)?;
+    let mp = write_mp_table(&input, region, area.start).map_err(Fatal::from)?;
     info!(
         "MP table: floating pointer at {:#x} (copy at {MP_FLOATING_ADDRESS:#x}), {} entries, \
          {} bytes",
@@ -553,7 +552,7 @@ fn install_legacy(
                 irq_bitmap: link_bitmap,
             };
             let link_value = |device, pin| Chipset::pirq_register(link_of(device, pin)) as u8;
-            let len = write_pir(&input, link_value, &mut region[offset..]).map_err(Fatal::Pir)?;
+            let len = write_pir(&input, link_value, &mut region[offset..]).map_err(Fatal::from)?;
             let address = area.start + offset as u64;
             info!(
                 "$PIR: at {address:#x} (copy at {PIR_ADDRESS:#x}), {} slots, {len} bytes",
@@ -715,7 +714,7 @@ fn hold_blobs<'m, H: Hardware>(
     let hold = |key, range: Option<PhysRange>, limit| match range {
         Some(range) => passthrough::hold(machine, ram, key, range, limit)
             .map(|held| Some((range, held)))
-            .map_err(Fatal::Passthrough),
+            .map_err(Fatal::from),
         None => Ok(None),
     };
     let acpi_range = requests.acpi_passthrough.filter(|_| platform.acpi.is_some());
@@ -728,7 +727,7 @@ fn hold_blobs<'m, H: Hardware>(
 /// The SMBIOS blob's structures, checked, each logged with what the table does with it.
 /// QEMU's structures, checked; the log says which types came from QEMU.
 fn qemu_smbios(table: &[u8]) -> Result<QemuStructures<'_>, Fatal> {
-    let structures = QemuStructures::parse(table).map_err(Fatal::QemuSmbios)?;
+    let structures = QemuStructures::parse(table).map_err(Fatal::from)?;
     info!(
         "SMBIOS: {} structure(s) of type(s) {:?} from QEMU ({} bytes)",
         structures.structures().len(),
@@ -739,9 +738,8 @@ fn qemu_smbios(table: &[u8]) -> Result<QemuStructures<'_>, Fatal> {
 }
 
 fn smbios_passthrough<'b>(blob: &Blob<'b>) -> Result<SmbiosPassthrough<'b>, Fatal> {
-    let passed = SmbiosPassthrough::parse(blob.bytes).map_err(|error| {
-        Fatal::Passthrough(PassthroughError::Smbios { blob: blob.range, error })
-    })?;
+    let passed = SmbiosPassthrough::parse(blob.bytes)
+        .map_err(|error| Fatal::from(PassthroughError::Smbios { blob: blob.range, error }))?;
     info!(
         "SMBIOS: {} structure(s) passed through from {} ({} bytes at {:#x})",
         passed.structures().len(),

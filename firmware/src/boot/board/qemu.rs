@@ -190,18 +190,18 @@ fn topology<P: PortIo, A: DmaAddressing>(
     let Some(mut fw_cfg) = fw_cfg else {
         return Ok(MachineTopology::default());
     };
-    let [dsdt, slit] = match fw_cfg.find_file("etc/acpi/tables").map_err(Fatal::FwCfg)? {
+    let [dsdt, slit] = match fw_cfg.find_file("etc/acpi/tables").map_err(Fatal::from)? {
         Some(file) => {
             let mut reader = fw_cfg.open(&file);
-            let mut read = |buf: &mut [u8]| reader.read_exact(buf).map_err(Fatal::FwCfg);
+            let mut read = |buf: &mut [u8]| reader.read_exact(buf).map_err(Fatal::from);
             qemu_numa::tables_from_blob(file.size.into(), [b"DSDT", b"SLIT"], &mut read)?
         }
         None => [None, None],
     };
     let mut e820 = Vec::new();
-    if let Some(file) = fw_cfg.find_file("etc/e820").map_err(Fatal::FwCfg)? {
+    if let Some(file) = fw_cfg.find_file("etc/e820").map_err(Fatal::from)? {
         e820.resize(file.size as usize, 0);
-        fw_cfg.read_file(&file, &mut e820).map_err(Fatal::FwCfg)?;
+        fw_cfg.read_file(&file, &mut e820).map_err(Fatal::from)?;
     }
     let expander_nodes = dsdt.as_deref().map(qemu_numa::expander_nodes).unwrap_or_default();
     let mut first = [0u8; 8];
@@ -230,7 +230,7 @@ fn topology<P: PortIo, A: DmaAddressing>(
         }
     }
     let slit = slit.as_deref();
-    let topology = qemu_numa::topology(&item, max_cpus, ram, slit).map_err(Fatal::QemuNuma)?;
+    let topology = qemu_numa::topology(&item, max_cpus, ram, slit).map_err(Fatal::from)?;
     log::info!(
         "NUMA: {} node(s) from QEMU, distances {}",
         topology.nodes,
@@ -247,7 +247,7 @@ fn extra_pci_roots<P: PortIo, A: DmaAddressing>(fw_cfg: Option<FwCfg<P, A>>) -> 
     let Some(mut fw_cfg) = fw_cfg else {
         return Ok(0);
     };
-    fw_cfg.extra_pci_roots().map_err(Fatal::FwCfg)
+    fw_cfg.extra_pci_roots().map_err(Fatal::from)
 }
 
 /// The sleep states to advertise under QEMU besides S5: S4 as fw_cfg `etc/system-states`

@@ -45,7 +45,7 @@ pub(crate) fn start(
         *cmdline = cmdline_key::combine(given, key.as_deref());
         super::super::settle_console(cmdline);
     };
-    let setup = XenSetup::start(leaves, &machine.memory(), from_key).map_err(Fatal::Xen)?;
+    let setup = XenSetup::start(leaves, &machine.memory(), from_key).map_err(Fatal::from)?;
     Ok(board(setup, boot))
 }
 
@@ -58,7 +58,7 @@ pub fn board<X: Hypercall>(setup: XenSetup<X>, boot: &mut BootInfo) -> XenSetup<
 
 impl<H: Hardware, X: Hypercall + Copy> Board<H> for XenSetup<X> {
     fn low_hole(&self, _boot: &BootInfo) -> Result<Range<u64>, Fatal> {
-        XenSetup::low_hole(self).map_err(Fatal::Xen)
+        XenSetup::low_hole(self).map_err(Fatal::from)
     }
 
     fn intx_wiring(&self, chipset: Chipset) -> IntxWiring {
@@ -93,7 +93,7 @@ impl<H: Hardware, X: Hypercall + Copy> Board<H> for XenSetup<X> {
     ) -> Result<(Range<u64>, HoleLimit), Fatal> {
         let mut keep: Vec<PhysRange> = boot.modules.iter().map(|m| m.range).collect();
         keep.push(boot.start_info);
-        let fitted = XenSetup::fit_low_hole(self, hole, &keep, fits).map_err(Fatal::Xen)?;
+        let fitted = XenSetup::fit_low_hole(self, hole, &keep, fits).map_err(Fatal::from)?;
         boot.memory_map = self.memory_map.clone();
         Ok((fitted.hole, fitted.limit))
     }
@@ -116,7 +116,7 @@ impl<H: Hardware, X: Hypercall + Copy> Board<H> for XenSetup<X> {
     /// PIIX4's GPE0 is at 0xafe0 (Xen's convention), ICH9's at PMBASE + 0x20, where nothing
     /// of Xen's is.
     fn acpi_pm_blocks(&mut self, pm: PmBlocks) -> Result<PmBlocks, Fatal> {
-        let xen_pm = self.use_acpi_ports().map_err(Fatal::Xen)?;
+        let xen_pm = self.use_acpi_ports().map_err(Fatal::from)?;
         if (pm.pm1a_event, pm.pm_timer) != (xen_pm.pm1a_event, xen_pm.pm_timer) {
             log::warn!(
                 "chipset PM1a at {:#x}, timer at {:#x}: Xen emulates them at {:#x} and {:#x}, \
@@ -198,7 +198,7 @@ fn hand_off_to_bios<H: Hardware, X: Hypercall + Copy>(
     // The hand-off writes only the BIOS area and its low pages, and for OVMF the flash range
     // below 4 GiB it first backs with RAM.
     let mut memory = machine.load_window()?;
-    let bios = match xen.bios_image(boot).map_err(Fatal::Xen)? {
+    let bios = match xen.bios_image(boot).map_err(Fatal::from)? {
         BiosImage::Seabios(module) => BiosPayload::Seabios(
             SeabiosPayload::from_module(
                 module.range,
@@ -208,7 +208,7 @@ fn hand_off_to_bios<H: Hardware, X: Hypercall + Copy>(
                 BiosAreaGate::AlwaysRam,
                 &mut memory,
             )
-            .map_err(Fatal::Handoff)?,
+            .map_err(Fatal::from)?,
         ),
         BiosImage::Ovmf(module) => {
             // Pages behind the flash may be taken from free RAM, never from these.
@@ -223,13 +223,13 @@ fn hand_off_to_bios<H: Hardware, X: Hypercall + Copy>(
                 BiosAreaGate::AlwaysRam,
                 &mut memory,
             );
-            BiosPayload::Ovmf(ovmf.map_err(Fatal::Handoff)?)
+            BiosPayload::Ovmf(ovmf.map_err(Fatal::from)?)
         }
     };
     if let Some(page) = installed.generation_id {
-        xen.publish_generation_id(page.start).map_err(Fatal::Xen)?;
+        xen.publish_generation_id(page.start).map_err(Fatal::from)?;
     }
-    xen.finish_and_unmap().map_err(Fatal::Xen)?;
+    xen.finish_and_unmap().map_err(Fatal::from)?;
     let jump = bios.boot(e820, &installed.bios_tables(), &mut memory, machine.ports())?;
     drop(memory);
     machine.jump(jump);
