@@ -155,10 +155,15 @@ boxed_from!(
     QemuNuma(crate::acpi::qemu_numa::QemuNumaError),
     MpTable(crate::legacy::MpError),
     Pir(crate::legacy::PirError),
-    Handoff(crate::handoff::HandoffError),
     Xen(crate::platform::xen::XenError),
     Claim(ClaimError),
 );
+
+impl From<Box<crate::handoff::HandoffError>> for Fatal {
+    fn from(e: Box<crate::handoff::HandoffError>) -> Self {
+        Fatal::Handoff(e)
+    }
+}
 
 impl From<ChipsetError> for Fatal {
     fn from(e: ChipsetError) -> Self {

@@ -20,6 +20,7 @@ pub mod place;
 pub mod reset;
 pub mod seabios;
 
+use alloc::boxed::Box;
 use core::fmt;
 
 use crate::arch::PhysReadError;
@@ -35,9 +36,11 @@ pub mod files {
     pub const FIRMWARE: &str = "opt/hvmloader/firmware";
 }
 
-/// Why a payload cannot be started.
+/// Why a payload cannot be started. Passed on boxed (`Box<HandoffError>`): the hand-off's
+/// `Result`s are then two registers wide, which `?` moves without copying an error through
+/// memory.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum HandoffError {
+pub(crate) enum HandoffError {
     FwCfg(FwCfgError),
     Linux(linux::LinuxError),
     /// No free RAM range fits a payload part.
@@ -119,21 +122,21 @@ impl fmt::Display for HandoffError {
     }
 }
 
-impl From<FwCfgError> for HandoffError {
+impl From<FwCfgError> for Box<HandoffError> {
     fn from(e: FwCfgError) -> Self {
-        HandoffError::FwCfg(e)
+        Box::new(HandoffError::FwCfg(e))
     }
 }
 
-impl From<linux::LinuxError> for HandoffError {
+impl From<linux::LinuxError> for Box<HandoffError> {
     fn from(e: linux::LinuxError) -> Self {
-        HandoffError::Linux(e)
+        Box::new(HandoffError::Linux(e))
     }
 }
 
-impl From<E820Error> for HandoffError {
+impl From<E820Error> for Box<HandoffError> {
     fn from(e: E820Error) -> Self {
-        HandoffError::MemoryMap(e)
+        Box::new(HandoffError::MemoryMap(e))
     }
 }
 
@@ -142,8 +145,8 @@ fn window<'m>(
     memory: &'m mut impl crate::arch::PhysMemoryMut,
     what: &'static str,
     range: PhysRange,
-) -> Result<&'m mut [u8], HandoffError> {
-    memory.window(range).map_err(|err| HandoffError::Unwritable { what, err })
+) -> Result<&'m mut [u8], Box<HandoffError>> {
+    memory.window(range).map_err(|err| HandoffError::Unwritable { what, err }.into())
 }
 
 /// COM1's line status register and its "transmitter empty" bit (holding register and shift
@@ -189,7 +192,7 @@ impl BiosPayload {
         cfg: &mut impl crate::pci::ConfigSpace,
         gate: crate::chipset::pm::BiosAreaGate,
         memory: &mut impl crate::arch::PhysMemoryMut,
-    ) -> Result<Option<Self>, HandoffError> {
+    ) -> Result<Option<Self>, Box<HandoffError>> {
         let Some(file) = fw_cfg.find_file(files::FIRMWARE)? else { return Ok(None) };
         let seabios_max = seabios::BIOS_END - seabios::BIOS_AREA_START;
         Ok(Some(if u64::from(file.size) <= seabios_max {
@@ -207,7 +210,7 @@ impl BiosPayload {
         tables: &seabios::BiosTables,
         memory: &mut impl crate::arch::PhysMemoryMut,
         ports: impl crate::arch::PortIo,
-    ) -> Result<crate::arch::Jump, HandoffError> {
+    ) -> Result<crate::arch::Jump, Box<HandoffError>> {
         match self {
             BiosPayload::Seabios(bios) => bios.boot(e820, tables, memory, ports),
             BiosPayload::Ovmf(bios) => bios.boot(e820, tables, memory, ports),

@@ -21,6 +21,7 @@
 //! page and command line stay RAM in the memory map: the protocol makes them the kernel's,
 //! and it reserves what it keeps (initrd) itself.
 
+use alloc::boxed::Box;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
@@ -301,7 +302,7 @@ pub fn plan(
     initrd_len: Option<u64>,
     cmdline_len: usize,
     free: &mut FreeMemory,
-) -> Result<Layout, HandoffError> {
+) -> Result<Layout, Box<HandoffError>> {
     if cmdline_len > header.cmdline_size as usize {
         return Err(
             LinuxError::CmdlineTooLong { len: cmdline_len, max: header.cmdline_size }.into()
@@ -365,7 +366,7 @@ pub fn zero_page(
     layout: &Layout,
     e820: &E820Map,
     rsdp: Option<u64>,
-) -> Result<Vec<u8>, HandoffError> {
+) -> Result<Vec<u8>, Box<HandoffError>> {
     let mut page = vec![0u8; ZERO_PAGE_SIZE];
     let header_end = offset::HEADER_START + header.raw.len();
     page[offset::HEADER_START..header_end].copy_from_slice(&header.raw);
@@ -409,7 +410,7 @@ impl LinuxPayload {
         e820: &E820Map,
         in_use: &[PhysRange],
         memory: &mut impl PhysMemoryMut,
-    ) -> Result<Option<Self>, HandoffError> {
+    ) -> Result<Option<Self>, Box<HandoffError>> {
         let Some(kernel_file) = fw_cfg.find_file(files::KERNEL)? else { return Ok(None) };
         let initrd_file = fw_cfg.find_file(files::INITRD)?;
         let cmdline_file = fw_cfg.find_file(files::CMDLINE)?;
@@ -464,14 +465,14 @@ impl LinuxPayload {
         e820: &E820Map,
         rsdp: Option<u64>,
         memory: &mut impl PhysMemoryMut,
-    ) -> Result<u64, HandoffError> {
+    ) -> Result<u64, Box<HandoffError>> {
         for (what, range) in self.layout.parts() {
             let still_ram = e820
                 .entries()
                 .iter()
                 .any(|e| e.kind == MemoryKind::Ram && e.range.contains_range(&range));
             if !still_ram {
-                return Err(HandoffError::PlacementInvalidated { what, range });
+                return Err(HandoffError::PlacementInvalidated { what, range }.into());
             }
         }
         let page = zero_page(&self.header, &self.layout, e820, rsdp)?;
@@ -491,7 +492,7 @@ impl LinuxPayload {
         rsdp: Option<u64>,
         memory: &mut impl PhysMemoryMut,
         mut ports: impl crate::arch::PortIo,
-    ) -> Result<Jump, HandoffError> {
+    ) -> Result<Jump, Box<HandoffError>> {
         let boot_params = self.prepare(e820, rsdp, memory)?;
         info!(
             "Linux: zero page at {:#x}, {} memory map entries, rsdp {:#x}; jumping to {:#x}",
@@ -513,7 +514,7 @@ impl LinuxPayload {
 fn read_setup<P: PortIo, A: DmaAddressing>(
     fw_cfg: &mut FwCfg<P, A>,
     file: &File,
-) -> Result<Vec<u8>, HandoffError> {
+) -> Result<Vec<u8>, Box<HandoffError>> {
     let size = u64::from(file.size);
     if size < 2 * SECTOR as u64 {
         return Err(LinuxError::TooSmall { size }.into());
@@ -538,7 +539,7 @@ fn read_cmdline<P: PortIo, A: DmaAddressing>(
     fw_cfg: &mut FwCfg<P, A>,
     file: &File,
     max: u32,
-) -> Result<Vec<u8>, HandoffError> {
+) -> Result<Vec<u8>, Box<HandoffError>> {
     // Room for a trailing CR LF NUL, which are dropped below.
     if u64::from(file.size) > u64::from(max) + 3 {
         return Err(LinuxError::CmdlineTooLong { len: file.size as usize, max }.into());

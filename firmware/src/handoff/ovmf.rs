@@ -43,6 +43,7 @@
 //! it): loading fails with a clear "not RAM" error instead of jumping into a BIOS that is
 //! only half OVMF.
 
+use alloc::boxed::Box;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
@@ -97,7 +98,7 @@ const CMOS_DATA: u16 = 0x71;
 
 /// Why an OVMF image cannot be placed or started.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum OvmfError {
+pub(crate) enum OvmfError {
     /// Empty or not a whole number of MiB: it would not end at 4 GiB where OVMF runs.
     NotWholeMib { size: u64 },
     /// Larger than the room between Xen's special pages and 4 GiB.
@@ -165,7 +166,7 @@ fn copy(
     memory: &mut impl PhysMemoryMut,
     (from_what, from): (&'static str, PhysRange),
     (to_what, to): (&'static str, u64),
-) -> Result<(), HandoffError> {
+) -> Result<(), Box<HandoffError>> {
     let mut chunk = vec![0u8; COPY_CHUNK];
     let mut offset = 0;
     while offset < from.len() {
@@ -325,7 +326,7 @@ pub fn write_cmos(ports: &mut impl PortIo, bytes: &[(u8, u8)]) {
 }
 
 /// The bytes for [`INFO_ADDRESS`]: info table, table pointers (u64 each), memory map.
-pub fn info_page(tables: &[u64], e820: &E820Map) -> Result<Vec<u8>, HandoffError> {
+pub fn info_page(tables: &[u64], e820: &E820Map) -> Result<Vec<u8>, Box<HandoffError>> {
     debug_assert!(tables.len() <= MAX_TABLES);
     let mut page = vec![0u8; E820_OFFSET + e820.encoded_len()];
     page[..14].copy_from_slice(SIGNATURE);
@@ -343,23 +344,26 @@ pub fn info_page(tables: &[u64], e820: &E820Map) -> Result<Vec<u8>, HandoffError
 }
 
 /// The RSDP at `at`: 20 bytes (ACPI 1.0) or 36 (revision 2 and later).
-fn read_rsdp(memory: &mut impl PhysMemoryMut, at: u64) -> Result<Vec<u8>, HandoffError> {
+fn read_rsdp(memory: &mut impl PhysMemoryMut, at: u64) -> Result<Vec<u8>, Box<HandoffError>> {
     let bad = || HandoffError::Ovmf(OvmfError::BadEntryPoint { what: "RSDP", at });
     let bytes = window(memory, "RSDP", PhysRange { start: at, end: at + 36 })?;
     if &bytes[..8] != b"RSD PTR " {
-        return Err(bad());
+        return Err(bad().into());
     }
     let len = if bytes[15] >= 2 { 36 } else { 20 };
     Ok(bytes[..len].to_vec())
 }
 
 /// The SMBIOS 2.x entry point at `at` (`_SM_` ... `_DMI_`, its length in byte 5).
-fn read_smbios_entry(memory: &mut impl PhysMemoryMut, at: u64) -> Result<Vec<u8>, HandoffError> {
+fn read_smbios_entry(
+    memory: &mut impl PhysMemoryMut,
+    at: u64,
+) -> Result<Vec<u8>, Box<HandoffError>> {
     let bad = || HandoffError::Ovmf(OvmfError::BadEntryPoint { what: "SMBIOS entry point", at });
     let bytes = window(memory, "SMBIOS entry point", PhysRange { start: at, end: at + 0x20 })?;
     let len = usize::from(bytes[5]);
     if &bytes[..4] != b"_SM_" || &bytes[0x10..0x15] != b"_DMI_" || !(0x1F..=0x20).contains(&len) {
-        return Err(bad());
+        return Err(bad().into());
     }
     Ok(bytes[..len].to_vec())
 }
@@ -394,7 +398,7 @@ impl OvmfPayload {
         cfg: &mut impl ConfigSpace,
         gate: BiosAreaGate,
         memory: &mut impl PhysMemoryMut,
-    ) -> Result<Self, HandoffError> {
+    ) -> Result<Self, Box<HandoffError>> {
         let flash = flash_range(u64::from(file.size))
             .map_err(|error| HandoffError::OvmfImage { source: files::FIRMWARE, error })?;
         let image = window(memory, "OVMF flash image", flash)?;
@@ -415,7 +419,7 @@ impl OvmfPayload {
         cfg: &mut impl ConfigSpace,
         gate: BiosAreaGate,
         memory: &mut impl PhysMemoryMut,
-    ) -> Result<Self, HandoffError> {
+    ) -> Result<Self, Box<HandoffError>> {
         const SOURCE: &str = "the \"firmware\" module";
         let image_error = |error| HandoffError::OvmfImage { source: SOURCE, error };
         let flash = flash_range(module.len()).map_err(image_error)?;
@@ -423,7 +427,7 @@ impl OvmfPayload {
         // Checked before any page moves, so a wrong module leaves the guest as it was.
         let tail = PhysRange { start: module.end - 20, end: module.end };
         if !has_vtf_signature(window(memory, "firmware module", tail)?) {
-            return Err(image_error(OvmfError::NoVtfSignature));
+            return Err(image_error(OvmfError::NoVtfSignature).into());
         }
         let mut keep = in_use.to_vec();
         keep.push(module);
@@ -448,10 +452,10 @@ impl OvmfPayload {
         cfg: &mut impl ConfigSpace,
         gate: BiosAreaGate,
         memory: &mut impl PhysMemoryMut,
-    ) -> Result<Self, HandoffError> {
+    ) -> Result<Self, Box<HandoffError>> {
         let tail_range = PhysRange { start: flash.end - LOW_CHUNK.len(), end: flash.end };
         if !has_vtf_signature(window(memory, "OVMF flash image", tail_range)?) {
-            return Err(HandoffError::OvmfImage { source, error: OvmfError::NoVtfSignature });
+            return Err(HandoffError::OvmfImage { source, error: OvmfError::NoVtfSignature }.into());
         }
         unlock_bios_area(cfg, gate)?;
         let low = window(memory, "OVMF reset vector copy", LOW_CHUNK)?;
@@ -488,7 +492,7 @@ impl OvmfPayload {
         tables: &BiosTables,
         memory: &mut impl PhysMemoryMut,
         ports: &mut impl PortIo,
-    ) -> Result<Prepared, HandoffError> {
+    ) -> Result<Prepared, Box<HandoffError>> {
         let map = handoff_map(e820, self.flash, &self.moved)?;
         let mut copies = Vec::new();
         if let Some(rsdp) = tables.rsdp {
@@ -525,7 +529,7 @@ impl OvmfPayload {
         tables: &BiosTables,
         memory: &mut impl PhysMemoryMut,
         mut ports: impl crate::arch::PortIo,
-    ) -> Result<Jump, HandoffError> {
+    ) -> Result<Jump, Box<HandoffError>> {
         let prepared = self.prepare(e820, tables, memory, &mut ports)?;
         for entry in prepared.map.entries() {
             log::debug!("OVMF e820: {} {}", entry.range, entry.kind);

@@ -24,6 +24,7 @@
 //! [`ResetPath::new`] is pure (host-tested); [`install`] writes it. Under Xen nothing is
 //! needed: a guest reboot makes the toolstack build a new domain.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use log::{info, warn};
@@ -181,7 +182,7 @@ pub fn install(
     chipset: Chipset,
     cfg: &mut impl ConfigSpace,
     memory: &mut impl PhysMemoryMut,
-) -> Result<(), HandoffError> {
+) -> Result<(), Box<HandoffError>> {
     let mut rom_vector = [0u8; 16];
     rom_vector.copy_from_slice(window(memory, "ROM reset vector", ROM_RESET_VECTOR)?);
     let path = match ResetPath::new(chipset, &rom_vector) {

@@ -11,6 +11,7 @@
 //! read/write RAM first. Under Xen it always is RAM, and the PAM registers are left alone
 //! ([`BiosAreaGate::AlwaysRam`]), as hvmloader leaves them.
 
+use alloc::boxed::Box;
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -50,8 +51,8 @@ pub const BIOS_AREA_START: u64 = 0xC_0000;
 pub fn unlock_bios_area(
     cfg: &mut impl ConfigSpace,
     gate: BiosAreaGate,
-) -> Result<(), HandoffError> {
-    gate.set(cfg, BiosArea::ReadWrite).map_err(HandoffError::Pam)
+) -> Result<(), Box<HandoffError>> {
+    Ok(gate.set(cfg, BiosArea::ReadWrite).map_err(HandoffError::Pam)?)
 }
 
 /// Physical addresses of the tables SeaBIOS (and OVMF) copy on Xen instead of building
@@ -71,7 +72,7 @@ impl BiosTables {
 }
 
 /// The bytes for [`INFO_ADDRESS`]: info table, table pointers, memory map.
-pub fn info_page(tables: &BiosTables, e820: &E820Map) -> Result<Vec<u8>, HandoffError> {
+pub fn info_page(tables: &BiosTables, e820: &E820Map) -> Result<Vec<u8>, Box<HandoffError>> {
     let addresses = tables.addresses();
     debug_assert!(addresses.len() <= MAX_TABLES);
     let mut page = vec![0u8; E820_OFFSET + e820.encoded_len()];
@@ -114,12 +115,12 @@ pub(super) fn check_ram(
     window: &mut [u8],
     what: &'static str,
     range: PhysRange,
-) -> Result<(), HandoffError> {
+) -> Result<(), Box<HandoffError>> {
     let last = window.len() - 1;
     for (at, pattern) in [(0, 0x5A), (last, 0xA5), (0, 0xA5), (last, 0x5A)] {
         // Volatile: the compiler must not fold the read into the write just before it.
         if crate::arch::write_read_volatile(&mut window[at], pattern) != pattern {
-            return Err(HandoffError::NotRam { what, range });
+            return Err(HandoffError::NotRam { what, range }.into());
         }
     }
     Ok(())
@@ -142,9 +143,9 @@ impl SeabiosPayload {
         cfg: &mut impl ConfigSpace,
         gate: BiosAreaGate,
         memory: &mut impl PhysMemoryMut,
-    ) -> Result<Self, HandoffError> {
+    ) -> Result<Self, Box<HandoffError>> {
         Self::place(file.size, files::FIRMWARE, cfg, gate, memory, |dest| {
-            fw_cfg.read_file(file, dest).map_err(HandoffError::from)
+            Ok(fw_cfg.read_file(file, dest)?)
         })
     }
 
@@ -156,15 +157,15 @@ impl SeabiosPayload {
         cfg: &mut impl ConfigSpace,
         gate: BiosAreaGate,
         memory: &mut impl PhysMemoryMut,
-    ) -> Result<Self, HandoffError> {
+    ) -> Result<Self, Box<HandoffError>> {
         let size = u32::try_from(module.len()).unwrap_or(u32::MAX);
         if module.overlaps(&PhysRange { start: BIOS_AREA_START, end: BIOS_END }) {
-            return Err(HandoffError::BiosSize { what: "SeaBIOS module", size, max: 0 });
+            return Err(HandoffError::BiosSize { what: "SeaBIOS module", size, max: 0 }.into());
         }
         Self::place(size, "the firmware module", cfg, gate, memory, |dest| {
             source
                 .read(module.start, dest)
-                .map_err(|err| HandoffError::Unwritable { what: "firmware module", err })
+                .map_err(|err| HandoffError::Unwritable { what: "firmware module", err }.into())
         })
     }
 
@@ -175,11 +176,11 @@ impl SeabiosPayload {
         cfg: &mut impl ConfigSpace,
         gate: BiosAreaGate,
         memory: &mut impl PhysMemoryMut,
-        fill: impl FnOnce(&mut [u8]) -> Result<(), HandoffError>,
-    ) -> Result<Self, HandoffError> {
+        fill: impl FnOnce(&mut [u8]) -> Result<(), Box<HandoffError>>,
+    ) -> Result<Self, Box<HandoffError>> {
         let max = (BIOS_END - BIOS_AREA_START) as u32;
         if size < 16 || size > max {
-            return Err(HandoffError::BiosSize { what: "SeaBIOS", size, max });
+            return Err(HandoffError::BiosSize { what: "SeaBIOS", size, max }.into());
         }
         let image = PhysRange { start: BIOS_END - u64::from(size), end: BIOS_END };
         unlock_bios_area(cfg, gate)?;
@@ -187,7 +188,7 @@ impl SeabiosPayload {
         check_ram(bytes, "SeaBIOS image", image)?;
         fill(bytes)?;
         if !has_reset_vector(&bytes[bytes.len() - 16..]) {
-            return Err(HandoffError::NoResetVector { what: "SeaBIOS" });
+            return Err(HandoffError::NoResetVector { what: "SeaBIOS" }.into());
         }
         info!("SeaBIOS: {source} ({} KiB) at {image}", size >> 10);
         Ok(SeabiosPayload {
@@ -207,7 +208,7 @@ impl SeabiosPayload {
         e820: &E820Map,
         tables: &BiosTables,
         memory: &mut impl PhysMemoryMut,
-    ) -> Result<PhysRange, HandoffError> {
+    ) -> Result<PhysRange, Box<HandoffError>> {
         let page = info_page(tables, e820)?;
         let range = PhysRange { start: INFO_ADDRESS, end: INFO_ADDRESS + page.len() as u64 };
         window(memory, "SeaBIOS info table", range)?.copy_from_slice(&page);
@@ -221,7 +222,7 @@ impl SeabiosPayload {
         tables: &BiosTables,
         memory: &mut impl PhysMemoryMut,
         mut ports: impl crate::arch::PortIo,
-    ) -> Result<Jump, HandoffError> {
+    ) -> Result<Jump, Box<HandoffError>> {
         let info = self.prepare(e820, tables, memory)?;
         info!(
             "SeaBIOS: info table at {info} ({} tables, {} memory map entries); \

@@ -171,10 +171,10 @@ fn taken_pref_address_is_fatal_for_a_fixed_kernel() {
     let header = Image { relocatable: false, ..DEBIAN_LIKE }.header();
     assert_eq!(
         plan(&header, 0x1_0000, None, 0, &mut free),
-        Err(HandoffError::Linux(LinuxError::FixedAddressTaken {
+        Err(Box::new(HandoffError::Linux(LinuxError::FixedAddressTaken {
             pref_address: 0x100_0000,
             size: 0x80_0000
-        }))
+        })))
     );
 }
 
@@ -183,7 +183,7 @@ fn kernel_larger_than_ram_does_not_fit() {
     let mut free = FreeMemory::new(&e820(), &[FIRMWARE]);
     let header = Image { init_size: 0x4000_0000, ..DEBIAN_LIKE }.header();
     let err = plan(&header, 0x1_0000, None, 0, &mut free).unwrap_err();
-    assert_eq!(err, HandoffError::NoRoom { what: "kernel", size: 0x4000_0000, limit: 1 << 32 });
+    assert_eq!(*err, HandoffError::NoRoom { what: "kernel", size: 0x4000_0000, limit: 1 << 32 });
     assert!(err.to_string().starts_with("no free RAM for the kernel"), "{err}");
 }
 
@@ -194,7 +194,7 @@ fn initrd_stays_below_initrd_addr_max() {
     let header = Image { initrd_addr_max: 0x3F_FFFF, ..DEBIAN_LIKE }.header();
     assert_eq!(
         plan(&header, 0x1_0000, Some(3 * MIB), 0, &mut free),
-        Err(HandoffError::NoRoom { what: "initrd", size: 3 * MIB, limit: 0x40_0000 })
+        Err(Box::new(HandoffError::NoRoom { what: "initrd", size: 3 * MIB, limit: 0x40_0000 }))
     );
     let mut free = FreeMemory::new(&e820(), &[FIRMWARE]);
     let layout = plan(&header, 0x1_0000, Some(MIB), 0, &mut free).unwrap();
@@ -206,7 +206,7 @@ fn command_line_longer_than_cmdline_size_is_refused() {
     let mut free = FreeMemory::new(&e820(), &[FIRMWARE]);
     assert_eq!(
         plan(&DEBIAN_LIKE.header(), 0x1_0000, None, 2048, &mut free),
-        Err(HandoffError::Linux(LinuxError::CmdlineTooLong { len: 2048, max: 2047 }))
+        Err(Box::new(HandoffError::Linux(LinuxError::CmdlineTooLong { len: 2048, max: 2047 })))
     );
 }
 
@@ -305,10 +305,10 @@ fn a_final_map_that_takes_placed_memory_is_refused() {
     later.claim(ClaimKind::AcpiTables, range(0x101_0000, 0x102_0000), "ACPI tables").unwrap();
     assert_eq!(
         payload.prepare(&later.build().unwrap(), None, &mut memory),
-        Err(HandoffError::PlacementInvalidated {
+        Err(Box::new(HandoffError::PlacementInvalidated {
             what: "kernel",
             range: range(0x100_0000, 0x180_0000)
-        })
+        }))
     );
 }
 
@@ -317,7 +317,7 @@ fn bad_payload_files_are_errors() {
     let map = small_map();
     let mut memory = TestMemory(vec![0; 48 << 20]);
     let mut load = |files: &[(&str, &[u8])]| {
-        LinuxPayload::load(&mut fw_cfg_with(files), &map, &[FIRMWARE], &mut memory).unwrap_err()
+        *LinuxPayload::load(&mut fw_cfg_with(files), &map, &[FIRMWARE], &mut memory).unwrap_err()
     };
     let elf = [0x7F, b'E', b'L', b'F'].repeat(1024);
     assert_eq!(

@@ -465,7 +465,7 @@ fn bad_xen_modules_are_refused_before_anything_is_written() {
             &mut memory,
         )
         .unwrap_err();
-        (err, xen.raw().populated.len())
+        (*err, xen.raw().populated.len())
     };
     let short = range(MODULE.start, MODULE.start + 0x1E_0000);
     let (err, populated) = try_module(short, &ovmf_image());

@@ -108,7 +108,7 @@ fn pam_unlock_sets_every_segment_read_write() {
     let mut locked = Bridge::new(true);
     let err = unlock_bios_area(&mut locked, BiosAreaGate::Pam(Chipset::Q35)).unwrap_err();
     let expected = crate::chipset::pm::PamLocked { register: 0x90, wrote: 0x30, read: 0 };
-    assert_eq!(err, HandoffError::Pam(expected));
+    assert_eq!(*err, HandoffError::Pam(expected));
     assert!(err.to_string().contains("keeps its old access mode"), "{err}");
 }
 
@@ -171,7 +171,7 @@ fn bad_bios_images_are_refused() {
         let mut sim = SimFwCfg::new(true);
         sim.add_file(files::FIRMWARE, image);
         let mut fw_cfg = FwCfg::detect(sim, HostAddressing).unwrap();
-        BiosPayload::load(&mut fw_cfg, &mut bridge, BiosAreaGate::Pam(Chipset::Q35), &mut memory)
+        *BiosPayload::load(&mut fw_cfg, &mut bridge, BiosAreaGate::Pam(Chipset::Q35), &mut memory)
             .unwrap_err()
     };
     assert_eq!(load(&[0u8; 0x1_0000]), HandoffError::NoResetVector { what: "SeaBIOS" });
