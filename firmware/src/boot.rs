@@ -155,13 +155,18 @@ boxed_from!(
     QemuNuma(crate::acpi::qemu_numa::QemuNumaError),
     MpTable(crate::legacy::MpError),
     Pir(crate::legacy::PirError),
-    Xen(crate::platform::xen::XenError),
     Claim(ClaimError),
 );
 
 impl From<Box<crate::handoff::HandoffError>> for Fatal {
     fn from(e: Box<crate::handoff::HandoffError>) -> Self {
         Fatal::Handoff(e)
+    }
+}
+
+impl From<Box<crate::platform::xen::XenError>> for Fatal {
+    fn from(e: Box<crate::platform::xen::XenError>) -> Self {
+        Fatal::Xen(e)
     }
 }
 

@@ -106,7 +106,7 @@ pub(crate) enum OvmfError {
     /// Something of the memory map already lies where the flash must go.
     NoRoom { flash: PhysRange, entry: MemoryRegion },
     /// Populating or moving pages for the flash failed.
-    Xen(XenError),
+    Xen(Box<XenError>),
     /// Xen populated only part of the flash and too little free RAM is left to move there.
     NotEnoughRam { pages: usize, populated: usize, spare: usize },
     /// An entry point to copy for OVMF's scans is not what the table builder wrote.
@@ -239,9 +239,12 @@ pub fn back_flash<H: Hypercall>(
     let mut frames: Vec<u64> = (flash.start / PAGE_SIZE..flash.end.div_ceil(PAGE_SIZE)).collect();
     let populated = match xen.populate_physmap(&mut frames) {
         Ok(done) => done,
-        // Xen stops at the first page over the domain's allocation; those before it are in.
-        Err(XenError::Populate { done, .. }) => done,
-        Err(e) => return Err(OvmfError::Xen(e)),
+        Err(e) => match *e {
+            // Xen stops at the first page over the domain's allocation; those before it
+            // are in.
+            XenError::Populate { done, .. } => done,
+            _ => return Err(OvmfError::Xen(e)),
+        },
     };
     let missing = &frames[populated..];
     if missing.is_empty() {

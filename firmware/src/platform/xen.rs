@@ -32,6 +32,7 @@ pub(crate) mod xenstore;
 #[cfg(test)]
 pub(crate) mod tests;
 
+use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
@@ -168,15 +169,15 @@ impl fmt::Display for XenError {
     }
 }
 
-impl From<XsError> for XenError {
+impl From<XsError> for Box<XenError> {
     fn from(e: XsError) -> Self {
-        XenError::Store(e)
+        Box::new(XenError::Store(e))
     }
 }
 
-impl From<config::ConfigError> for XenError {
+impl From<config::ConfigError> for Box<XenError> {
     fn from(e: config::ConfigError) -> Self {
-        XenError::Config(e)
+        Box::new(XenError::Config(e))
     }
 }
 
@@ -242,7 +243,7 @@ impl XenSetup<HypercallPage> {
         cpuid: XenCpuid,
         memory: &IdentityMapped,
         cmdline: impl FnOnce(Option<String>),
-    ) -> Result<Self, XenError> {
+    ) -> Result<Self, Box<XenError>> {
         let leaf = cpuid.hypercall_leaf()?;
         // SAFETY: we run on Xen (its CPUID signature was found) and `leaf.msr` is the MSR
         // Xen's own leaf names for the hypercall page; the image is identity-mapped.
@@ -268,7 +269,7 @@ impl XenSetup<HypercallPage> {
 impl<H: Hypercall + Copy> XenSetup<H> {
     /// [`XenSetup::finish`], its waits on the store's event channel, then the shared info
     /// page unmapped: the last Xen calls before the hand-off.
-    pub fn finish_and_unmap(mut self) -> Result<(), XenError> {
+    pub fn finish_and_unmap(mut self) -> Result<(), Box<XenError>> {
         let shared = self.shared_info.take().expect("XenSetup::start maps the shared info page");
         let page = *self.xen.raw();
         let port = self.store.as_ref().map_or(0, XenStore::port);
@@ -285,7 +286,7 @@ impl<H: Hypercall> XenSetup<H> {
         memory: &impl PhysMemory,
         mut store: XenStore,
         clock: &mut impl Clock,
-    ) -> Result<Self, XenError> {
+    ) -> Result<Self, Box<XenError>> {
         let version = xen.version()?;
         let extraversion = xen.extraversion().unwrap_or_default();
         let uuid = match xen.guest_handle() {
@@ -309,11 +310,11 @@ impl<H: Hypercall> XenSetup<H> {
         );
         let map = match xen.memory_map() {
             Ok(raw) if !raw.is_empty() => memmap::with_low_memory(memmap::from_e820(&raw)?),
-            Ok(_) | Err(XenError::Hypercall { .. }) => {
+            Err(e) if !matches!(*e, XenError::Hypercall { .. }) => return Err(e),
+            _ => {
                 warn!("XENMEM_memory_map gave nothing: using the hvm_info_table's layout");
                 hvm_info.memory_map()
             }
-            Err(e) => return Err(e),
         };
         let rdm = memmap::rdm_ranges(&xen.reserved_device_memory()?)?;
         let vnuma = xen.vnuma()?;
@@ -371,13 +372,13 @@ impl<H: Hypercall> XenSetup<H> {
     }
 
     /// The low MMIO hole, honouring `platform/mmio_hole_size`.
-    pub fn low_hole(&self) -> Result<Range<u64>, XenError> {
+    pub fn low_hole(&self) -> Result<Range<u64>, Box<XenError>> {
         memmap::low_hole(&self.memory_map, self.config.mmio_hole_size)
     }
 
     /// Switches Xen's ACPI PM emulation to the 0xb000 block (HVM_PARAM_ACPI_IOPORTS_LOCATION
     /// = 1, as hvmloader does when ACPI is on) and returns the blocks for the FADT.
-    pub fn use_acpi_ports(&mut self) -> Result<PmBlocks, XenError> {
+    pub fn use_acpi_ports(&mut self) -> Result<PmBlocks, Box<XenError>> {
         self.xen.set_param(abi::param::ACPI_IOPORTS_LOCATION, 1)?;
         Ok(XEN_PM_BLOCKS)
     }
@@ -395,7 +396,7 @@ impl<H: Hypercall> XenSetup<H> {
     /// `hvmloader/generation-id-address` is read by no toolstack since). `address` is where
     /// the boot code wrote [`crate::acpi::ssdt::generation_id_bytes`] of
     /// `config.generation_id`, the address the SSDT's `VGEN` device gives.
-    pub fn publish_generation_id(&mut self, address: u64) -> Result<(), XenError> {
+    pub fn publish_generation_id(&mut self, address: u64) -> Result<(), Box<XenError>> {
         self.xen.set_param(abi::param::VM_GENERATION_ID_ADDR, address)?;
         info!("VM generation ID at {address:#x}");
         Ok(())
@@ -409,7 +410,7 @@ impl<H: Hypercall> XenSetup<H> {
         clock: &mut impl Clock,
         path: &str,
         value: &str,
-    ) -> Result<(), XenError> {
+    ) -> Result<(), Box<XenError>> {
         let store = self.store.as_mut().ok_or(XenError::NoStore { pfn: 0, port: 0 })?;
         store.write(&mut self.xen, clock, path, value)?;
         Ok(())
@@ -418,7 +419,7 @@ impl<H: Hypercall> XenSetup<H> {
     /// Points HVM_PARAM_CALLBACK_IRQ at the platform device's INTx GSI. Returns the GSI,
     /// or `None` without a platform device (or one without an interrupt pin).
     #[cfg(test)]
-    pub fn set_callback_irq(&mut self, topology: &Topology) -> Result<Option<u32>, XenError> {
+    pub fn set_callback_irq(&mut self, topology: &Topology) -> Result<Option<u32>, Box<XenError>> {
         let Some((bdf, Some(pin))) = platform_device(topology) else { return Ok(None) };
         let gsi = xen_intx_gsi(bdf.device(), pin);
         self.xen.set_param(abi::param::CALLBACK_IRQ, callback_irq_gsi(gsi))?;
@@ -429,10 +430,10 @@ impl<H: Hypercall> XenSetup<H> {
     /// The BIOS to hand off to: the "firmware" module, started as `hvmloader/bios` says.
     /// It must lie in RAM of Xen's memory map (the start info had no map to check it
     /// against).
-    pub fn bios_image<'b>(&self, boot: &'b BootInfo) -> Result<BiosImage<'b>, XenError> {
+    pub fn bios_image<'b>(&self, boot: &'b BootInfo) -> Result<BiosImage<'b>, Box<XenError>> {
         let bios = &self.config.bios;
         if !matches!(bios, BiosKind::Seabios | BiosKind::Ovmf) {
-            return Err(XenError::UnsupportedBios(bios.clone()));
+            return Err(Box::new(XenError::UnsupportedBios(bios.clone())));
         }
         let module =
             boot.module("firmware").ok_or(XenError::NoFirmwareModule { bios: bios.clone() })?;
@@ -441,7 +442,7 @@ impl<H: Hypercall> XenSetup<H> {
             .iter()
             .any(|r| r.kind == MemoryKind::Ram && r.range.contains_range(&module.range));
         if !in_ram {
-            return Err(XenError::ModuleOutsideRam { range: module.range });
+            return Err(Box::new(XenError::ModuleOutsideRam { range: module.range }));
         }
         Ok(match bios {
             BiosKind::Seabios => BiosImage::Seabios(module),
@@ -450,7 +451,7 @@ impl<H: Hypercall> XenSetup<H> {
     }
 
     /// Hands the xenstore ring back clean; the last Xen call before the hand-off.
-    pub fn finish(mut self, clock: &mut impl Clock) -> Result<(), XenError> {
+    pub fn finish(mut self, clock: &mut impl Clock) -> Result<(), Box<XenError>> {
         if let Some(store) = self.store.take() {
             store.hand_back(&mut self.xen, clock)?;
         }

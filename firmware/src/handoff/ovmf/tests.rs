@@ -213,7 +213,8 @@ fn too_little_spare_ram_or_a_failing_xen_is_an_error() {
 
     let mut xen = Xen::new(FakeXen { populate_errno: Some(errno::EFAULT), ..Default::default() });
     let err = back_flash(&mut xen, flash, |_| Vec::new()).unwrap_err();
-    assert!(matches!(err, OvmfError::Xen(XenError::Hypercall { errno: 14, .. })), "{err:?}");
+    let OvmfError::Xen(xen_error) = &err else { panic!("{err:?}") };
+    assert!(matches!(**xen_error, XenError::Hypercall { errno: 14, .. }), "{err:?}");
 }
 
 // ---------------------------------------------------------------------------------------

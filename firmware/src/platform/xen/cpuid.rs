@@ -1,6 +1,7 @@
 //! Finding Xen through its CPUID leaves, and where its hypercall page MSR is.
 
 use crate::arch::{CpuidResult, cpuid};
+use alloc::boxed::Box;
 
 /// Where Xen's CPUID leaves are and what they say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,7 +55,7 @@ impl XenCpuid {
     }
 
     /// Leaf `base + 2` on this CPU.
-    pub fn hypercall_leaf(&self) -> Result<HypercallLeaf, super::XenError> {
+    pub fn hypercall_leaf(&self) -> Result<HypercallLeaf, Box<super::XenError>> {
         HypercallLeaf::from_cpuid(cpuid(self.base + 2, 0))
     }
 }
@@ -63,10 +64,13 @@ impl HypercallLeaf {
     /// Checks the leaf: at least one page, and an MSR in the range Xen uses for it
     /// (0x40000000 on current Xen; 0x40000200 once Viridian is enabled). An MSR number of 0
     /// or in the architectural low range would be a write to a real CPU register.
-    pub fn from_cpuid(r: CpuidResult) -> Result<Self, super::XenError> {
+    pub fn from_cpuid(r: CpuidResult) -> Result<Self, Box<super::XenError>> {
         let leaf = HypercallLeaf { pages: r.eax, msr: r.ebx };
         if leaf.pages == 0 || !(0x4000_0000..0x4001_0000).contains(&leaf.msr) {
-            return Err(super::XenError::HypercallLeaf { pages: leaf.pages, msr: leaf.msr });
+            return Err(Box::new(super::XenError::HypercallLeaf {
+                pages: leaf.pages,
+                msr: leaf.msr,
+            }));
         }
         Ok(leaf)
     }

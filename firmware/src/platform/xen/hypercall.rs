@@ -5,6 +5,7 @@
 //! [`Xen`] builds the argument structures, makes the call and checks what comes back:
 //! everything Xen returns is input.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -75,12 +76,12 @@ impl<H: Hypercall> Xen<H> {
         unsafe { self.raw.call(op, [cmd, ptr(arg as *mut T), 0, 0, 0]) }
     }
 
-    fn check(&mut self, what: &'static str, rc: i64) -> Result<i64, XenError> {
-        if rc < 0 { Err(XenError::Hypercall { what, errno: -rc }) } else { Ok(rc) }
+    fn check(&mut self, what: &'static str, rc: i64) -> Result<i64, Box<XenError>> {
+        if rc < 0 { Err(Box::new(XenError::Hypercall { what, errno: -rc })) } else { Ok(rc) }
     }
 
     /// XENVER_version: (major, minor).
-    pub fn version(&mut self) -> Result<(u16, u16), XenError> {
+    pub fn version(&mut self) -> Result<(u16, u16), Box<XenError>> {
         // SAFETY: XENVER_version takes no buffer (a null argument).
         let rc = unsafe { self.raw.call(nr::XEN_VERSION, [abi::xenver::VERSION, 0, 0, 0, 0]) };
         let v = self.check("xen_version(XENVER_version)", rc)?;
@@ -88,7 +89,7 @@ impl<H: Hypercall> Xen<H> {
     }
 
     /// XENVER_extraversion: the version suffix (".0", "-rc", ...), up to 16 bytes.
-    pub fn extraversion(&mut self) -> Result<String, XenError> {
+    pub fn extraversion(&mut self) -> Result<String, Box<XenError>> {
         let mut buf = [0u8; abi::xenver::EXTRAVERSION_LEN];
         let rc = self.call_with(nr::XEN_VERSION, abi::xenver::EXTRAVERSION, &mut buf);
         self.check("xen_version(XENVER_extraversion)", rc)?;
@@ -98,7 +99,7 @@ impl<H: Hypercall> Xen<H> {
     }
 
     /// XENVER_guest_handle: the domain's UUID (RFC 4122 byte order).
-    pub fn guest_handle(&mut self) -> Result<[u8; 16], XenError> {
+    pub fn guest_handle(&mut self) -> Result<[u8; 16], Box<XenError>> {
         let mut handle = [0u8; 16];
         let rc = self.call_with(nr::XEN_VERSION, abi::xenver::GUEST_HANDLE, &mut handle);
         self.check("xen_version(XENVER_guest_handle)", rc)?;
@@ -106,7 +107,7 @@ impl<H: Hypercall> Xen<H> {
     }
 
     /// HVMOP_get_param for this domain.
-    pub fn get_param(&mut self, index: u32) -> Result<u64, XenError> {
+    pub fn get_param(&mut self, index: u32) -> Result<u64, Box<XenError>> {
         let mut p = abi::HvmParam { domid: abi::DOMID_SELF, pad: 0, index, value: 0 };
         let rc = self.call_with(nr::HVM_OP, abi::hvmop::GET_PARAM, &mut p);
         self.check("hvm_op(HVMOP_get_param)", rc)?;
@@ -114,14 +115,14 @@ impl<H: Hypercall> Xen<H> {
     }
 
     /// HVMOP_set_param for this domain.
-    pub fn set_param(&mut self, index: u32, value: u64) -> Result<(), XenError> {
+    pub fn set_param(&mut self, index: u32, value: u64) -> Result<(), Box<XenError>> {
         let mut p = abi::HvmParam { domid: abi::DOMID_SELF, pad: 0, index, value };
         let rc = self.call_with(nr::HVM_OP, abi::hvmop::SET_PARAM, &mut p);
         self.check("hvm_op(HVMOP_set_param)", rc).map(drop)
     }
 
     /// XENMEM_memory_map: the domain's memory map as the toolstack set it (raw entries).
-    pub fn memory_map(&mut self) -> Result<Vec<abi::E820Entry>, XenError> {
+    pub fn memory_map(&mut self) -> Result<Vec<abi::E820Entry>, Box<XenError>> {
         let mut entries = vec![abi::E820Entry::default(); MAX_MEMORY_MAP_ENTRIES];
         let mut map =
             abi::MemoryMap { nr_entries: entries.len() as u32, buffer: ptr(entries.as_mut_ptr()) };
@@ -130,7 +131,7 @@ impl<H: Hypercall> Xen<H> {
         // Xen writes at most the capacity; a larger count is a broken answer.
         let n = map.nr_entries as usize;
         if n > entries.len() {
-            return Err(XenError::TooManyEntries { what: "XENMEM_memory_map", count: n });
+            return Err(Box::new(XenError::TooManyEntries { what: "XENMEM_memory_map", count: n }));
         }
         entries.truncate(n);
         Ok(entries)
@@ -139,7 +140,9 @@ impl<H: Hypercall> Xen<H> {
     /// XENMEM_reserved_device_memory_map with XENMEM_RDM_ALL: the regions passed-through
     /// devices need (RMRRs) as `(start_pfn, nr_pages)`. Without an IOMMU or passthrough
     /// support Xen has no such call (-ENOSYS / -EOPNOTSUPP): no regions.
-    pub fn reserved_device_memory(&mut self) -> Result<Vec<abi::ReservedDeviceMemory>, XenError> {
+    pub fn reserved_device_memory(
+        &mut self,
+    ) -> Result<Vec<abi::ReservedDeviceMemory>, Box<XenError>> {
         let mut capacity = 16u32;
         // Two rounds: the first may learn the count (Xen answers -ENOBUFS with nr_entries
         // set to what it needs; the header documents -ERANGE, accepted as well).
@@ -168,24 +171,24 @@ impl<H: Hypercall> Xen<H> {
                     capacity = map.nr_entries;
                 }
                 e if e > 0 => {
-                    return Err(XenError::Hypercall {
+                    return Err(Box::new(XenError::Hypercall {
                         what: "memory_op(XENMEM_reserved_device_memory_map)",
                         errno: e,
-                    });
+                    }));
                 }
                 _ => break,
             }
         }
-        Err(XenError::TooManyEntries {
+        Err(Box::new(XenError::TooManyEntries {
             what: "XENMEM_reserved_device_memory_map",
             count: capacity as usize,
-        })
+        }))
     }
 
     /// XENMEM_populate_physmap of `pfns.len()` single pages at the given frames (RAM for
     /// pages in the MMIO hole, as hvmloader does for its ACPI info page). Returns how many
     /// Xen populated.
-    pub fn populate_physmap(&mut self, pfns: &mut [u64]) -> Result<usize, XenError> {
+    pub fn populate_physmap(&mut self, pfns: &mut [u64]) -> Result<usize, Box<XenError>> {
         let mut r = abi::MemoryReservation {
             extent_start: ptr(pfns.as_mut_ptr()),
             nr_extents: pfns.len() as u64,
@@ -196,13 +199,13 @@ impl<H: Hypercall> Xen<H> {
         let rc = self.call_with(nr::MEMORY_OP, abi::xenmem::POPULATE_PHYSMAP, &mut r);
         let done = self.check("memory_op(XENMEM_populate_physmap)", rc)? as usize;
         if done != pfns.len() {
-            return Err(XenError::Populate { requested: pfns.len(), done });
+            return Err(Box::new(XenError::Populate { requested: pfns.len(), done }));
         }
         Ok(done)
     }
 
     /// XENMEM_add_to_physmap: make page `idx` of `space` appear at `gpfn`.
-    pub fn add_to_physmap(&mut self, space: u32, idx: u64, gpfn: u64) -> Result<(), XenError> {
+    pub fn add_to_physmap(&mut self, space: u32, idx: u64, gpfn: u64) -> Result<(), Box<XenError>> {
         let mut a = abi::AddToPhysmap { domid: abi::DOMID_SELF, size: 0, space, idx, gpfn };
         let rc = self.call_with(nr::MEMORY_OP, abi::xenmem::ADD_TO_PHYSMAP, &mut a);
         self.check("memory_op(XENMEM_add_to_physmap)", rc).map(drop)
@@ -210,7 +213,7 @@ impl<H: Hypercall> Xen<H> {
 
     /// XENMEM_get_vnumainfo: `None` when the domain has no vNUMA topology (Xen answers
     /// -EOPNOTSUPP). A first call with zero counts learns the sizes (-ENOBUFS).
-    pub fn vnuma(&mut self) -> Result<Option<Vnuma>, XenError> {
+    pub fn vnuma(&mut self) -> Result<Option<Vnuma>, Box<XenError>> {
         const WHAT: &str = "memory_op(XENMEM_get_vnumainfo)";
         let mut info = abi::VnumaTopologyInfo { domid: abi::DOMID_SELF, ..Default::default() };
         let rc = self.call_with(nr::MEMORY_OP, abi::xenmem::GET_VNUMAINFO, &mut info);
@@ -218,7 +221,7 @@ impl<H: Hypercall> Xen<H> {
             errno::EOPNOTSUPP | errno::ENOSYS => return Ok(None),
             errno::ENOBUFS => {}
             0 => return Ok(None), // zero nodes fit in zero-sized buffers: no topology
-            e => return Err(XenError::Hypercall { what: WHAT, errno: e }),
+            e => return Err(Box::new(XenError::Hypercall { what: WHAT, errno: e })),
         }
         let (nodes, vcpus, ranges) = (info.nr_vnodes, info.nr_vcpus, info.nr_vmemranges);
         if nodes == 0
@@ -226,7 +229,7 @@ impl<H: Hypercall> Xen<H> {
             || ranges > MAX_VMEMRANGES
             || vcpus > super::abi::hvm_info::MAX_VCPUS
         {
-            return Err(XenError::VnumaCounts { nodes, vcpus, ranges });
+            return Err(Box::new(XenError::VnumaCounts { nodes, vcpus, ranges }));
         }
         let mut distance = vec![0u32; (nodes * nodes) as usize];
         let mut vcpu_to_vnode = vec![0u32; vcpus as usize];
@@ -245,16 +248,16 @@ impl<H: Hypercall> Xen<H> {
         self.check(WHAT, rc)?;
         // Xen reports back what it filled; anything beyond our buffers is a broken answer.
         if info.nr_vnodes != nodes || info.nr_vcpus > vcpus || info.nr_vmemranges > ranges {
-            return Err(XenError::VnumaCounts {
+            return Err(Box::new(XenError::VnumaCounts {
                 nodes: info.nr_vnodes,
                 vcpus: info.nr_vcpus,
                 ranges: info.nr_vmemranges,
-            });
+            }));
         }
         vcpu_to_vnode.truncate(info.nr_vcpus as usize);
         memory.truncate(info.nr_vmemranges as usize);
         if let Some(bad) = vcpu_to_vnode.iter().find(|&&n| n >= nodes) {
-            return Err(XenError::VnumaNode { node: *bad, nodes });
+            return Err(Box::new(XenError::VnumaNode { node: *bad, nodes }));
         }
         Ok(Some(Vnuma { nr_vnodes: nodes, distance, vcpu_to_vnode, memory }))
     }
@@ -271,7 +274,7 @@ impl<H: Hypercall> Xen<H> {
         &mut self,
         vcpu: u32,
         context: &abi::VcpuHvmContext,
-    ) -> Result<(), XenError> {
+    ) -> Result<(), Box<XenError>> {
         // SAFETY: VCPUOP_initialise reads a `vcpu_hvm_context` for an HVM domain; `context`
         // is borrowed for the whole call.
         let rc = unsafe {
@@ -282,14 +285,14 @@ impl<H: Hypercall> Xen<H> {
     }
 
     /// VCPUOP_up: let an initialised vCPU run.
-    pub fn vcpu_up(&mut self, vcpu: u32) -> Result<(), XenError> {
+    pub fn vcpu_up(&mut self, vcpu: u32) -> Result<(), Box<XenError>> {
         // SAFETY: VCPUOP_up takes no buffer.
         let rc = unsafe { self.raw.call(nr::VCPU_OP, [abi::vcpuop::UP, u64::from(vcpu), 0, 0, 0]) };
         self.check("vcpu_op(VCPUOP_up)", rc).map(drop)
     }
 
     /// VCPUOP_down: take a vCPU offline; INIT-SIPI through its local APIC restarts it.
-    pub fn vcpu_down(&mut self, vcpu: u32) -> Result<(), XenError> {
+    pub fn vcpu_down(&mut self, vcpu: u32) -> Result<(), Box<XenError>> {
         // SAFETY: VCPUOP_down takes no buffer.
         let rc =
             unsafe { self.raw.call(nr::VCPU_OP, [abi::vcpuop::DOWN, u64::from(vcpu), 0, 0, 0]) };
@@ -298,7 +301,7 @@ impl<H: Hypercall> Xen<H> {
 
     /// XENMEM_remove_from_physmap: the guest frame `gpfn` maps nothing any more (the page
     /// that was there stays the domain's).
-    pub fn remove_from_physmap(&mut self, gpfn: u64) -> Result<(), XenError> {
+    pub fn remove_from_physmap(&mut self, gpfn: u64) -> Result<(), Box<XenError>> {
         let mut r = abi::RemoveFromPhysmap { domid: abi::DOMID_SELF, pad: [0; 3], gpfn };
         let rc = self.call_with(nr::MEMORY_OP, abi::xenmem::REMOVE_FROM_PHYSMAP, &mut r);
         self.check("memory_op(XENMEM_remove_from_physmap)", rc).map(drop)
@@ -306,7 +309,7 @@ impl<H: Hypercall> Xen<H> {
 
     /// SCHEDOP_poll on one event channel: blocks this vCPU until `port` is pending (at
     /// once if it already is) or Xen's system time reaches `deadline_ns`.
-    pub fn poll(&mut self, port: u32, deadline_ns: u64) -> Result<(), XenError> {
+    pub fn poll(&mut self, port: u32, deadline_ns: u64) -> Result<(), Box<XenError>> {
         let ports = [port];
         let mut p = abi::SchedPoll {
             ports: ptr(ports.as_ptr()),
@@ -319,7 +322,7 @@ impl<H: Hypercall> Xen<H> {
     }
 
     /// EVTCHNOP_send: notify the other end of `port`.
-    pub fn evtchn_send(&mut self, port: u32) -> Result<(), XenError> {
+    pub fn evtchn_send(&mut self, port: u32) -> Result<(), Box<XenError>> {
         let mut s = abi::EvtchnSend { port };
         let rc = self.call_with(nr::EVENT_CHANNEL_OP, abi::evtchnop::SEND, &mut s);
         self.check("event_channel_op(EVTCHNOP_send)", rc).map(drop)
@@ -336,7 +339,7 @@ impl<H: Hypercall> Xen<H> {
         from_pfn: u64,
         to_pfn: u64,
         pages: u16,
-    ) -> Result<(), XenError> {
+    ) -> Result<(), Box<XenError>> {
         const WHAT: &str = "memory_op(XENMEM_add_to_physmap, XENMAPSPACE_gmfn_range)";
         let mut a = abi::AddToPhysmap {
             domid: abi::DOMID_SELF,
@@ -349,7 +352,10 @@ impl<H: Hypercall> Xen<H> {
         match rc {
             0 => Ok(()),
             // A positive count would be an unfinished continuation leaking out: not done.
-            rc => Err(XenError::Hypercall { what: WHAT, errno: if rc < 0 { -rc } else { rc } }),
+            rc => Err(Box::new(XenError::Hypercall {
+                what: WHAT,
+                errno: if rc < 0 { -rc } else { rc },
+            })),
         }
     }
 }

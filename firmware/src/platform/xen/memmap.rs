@@ -4,6 +4,7 @@
 //! MMIO hole `platform/mmio_hole_size` asks for, and hvmloader's growing of that hole over
 //! RAM it moves above 4 GiB (`hvmloader/allow-memory-relocate`, [`XenSetup::fit_low_hole`]).
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
 use core::ops::Range;
@@ -22,7 +23,7 @@ pub(crate) const HVM_BELOW_4G_MMIO_START: u64 = 0xF000_0000;
 
 /// Validates raw E820 entries from Xen: no empty or wrapping entries, no overlaps. The
 /// result is sorted by address.
-pub(crate) fn from_e820(entries: &[E820Entry]) -> Result<Vec<MemoryRegion>, XenError> {
+pub(crate) fn from_e820(entries: &[E820Entry]) -> Result<Vec<MemoryRegion>, Box<XenError>> {
     let mut map = Vec::with_capacity(entries.len());
     for (index, e) in entries.iter().enumerate() {
         let (start, size, kind) = (e.addr, e.size, e.kind);
@@ -34,10 +35,10 @@ pub(crate) fn from_e820(entries: &[E820Entry]) -> Result<Vec<MemoryRegion>, XenE
     MemoryRegion::sort_by_address(&mut map);
     for pair in map.windows(2) {
         if pair[0].range.overlaps(&pair[1].range) {
-            return Err(XenError::MemoryEntriesOverlap {
+            return Err(Box::new(XenError::MemoryEntriesOverlap {
                 first: pair[0].range,
                 second: pair[1].range,
-            });
+            }));
         }
     }
     Ok(map)
@@ -76,7 +77,7 @@ pub(crate) fn with_low_memory(map: Vec<MemoryRegion>) -> Vec<MemoryRegion> {
 }
 
 /// RDM regions as physical ranges; a region that wraps is an error.
-pub(crate) fn rdm_ranges(rdm: &[ReservedDeviceMemory]) -> Result<Vec<PhysRange>, XenError> {
+pub(crate) fn rdm_ranges(rdm: &[ReservedDeviceMemory]) -> Result<Vec<PhysRange>, Box<XenError>> {
     let mut ranges = Vec::with_capacity(rdm.len());
     for r in rdm {
         let start = r.start_pfn.checked_mul(4096);
@@ -158,7 +159,7 @@ pub(crate) fn reserve_rdm(
 pub(crate) fn low_hole(
     map: &[MemoryRegion],
     mmio_hole_size: Option<u64>,
-) -> Result<Range<u64>, XenError> {
+) -> Result<Range<u64>, Box<XenError>> {
     let natural = layout::low_hole(map).map_err(XenError::Layout)?;
     let Some(start) = fixed_hole_start(mmio_hole_size)? else {
         if let Some(size) = mmio_hole_size {
@@ -170,7 +171,10 @@ pub(crate) fn low_hole(
         return Ok(natural);
     };
     if start < natural.start {
-        return Err(XenError::MmioHoleOverRam { hole_start: start, ram_end: natural.start });
+        return Err(Box::new(XenError::MmioHoleOverRam {
+            hole_start: start,
+            ram_end: natural.start,
+        }));
     }
     Ok(start..HOLE_END)
 }
@@ -178,10 +182,10 @@ pub(crate) fn low_hole(
 /// Where `platform/mmio_hole_size` puts the hole's start, `None` when it is unset or
 /// ignored (as hvmloader ignores a size that starts the hole above
 /// [`HVM_BELOW_4G_MMIO_START`]).
-fn fixed_hole_start(mmio_hole_size: Option<u64>) -> Result<Option<u64>, XenError> {
+fn fixed_hole_start(mmio_hole_size: Option<u64>) -> Result<Option<u64>, Box<XenError>> {
     let Some(size) = mmio_hole_size else { return Ok(None) };
     if size == 0 || size >= FOUR_GIB {
-        return Err(XenError::MmioHoleSize { size });
+        return Err(Box::new(XenError::MmioHoleSize { size }));
     }
     let start = FOUR_GIB - size;
     Ok((start <= HVM_BELOW_4G_MMIO_START).then_some(start))
@@ -481,9 +485,9 @@ impl fmt::Display for HoleError {
     }
 }
 
-impl From<HoleError> for XenError {
+impl From<HoleError> for Box<XenError> {
     fn from(e: HoleError) -> Self {
-        XenError::Hole(e)
+        Box::new(XenError::Hole(e))
     }
 }
 
@@ -507,7 +511,7 @@ impl<H: Hypercall> XenSetup<H> {
         hole: Range<u64>,
         keep: &[PhysRange],
         mut fits: impl FnMut(&Range<u64>, &[MemoryRegion]) -> bool,
-    ) -> Result<FittedHole, XenError> {
+    ) -> Result<FittedHole, Box<XenError>> {
         let fixed = fixed_hole_start(self.config.mmio_hole_size)?.is_some();
         let bounds = hole_bounds(hole.clone(), fixed, self.config.allow_memory_relocate);
         if fits(&hole, &self.memory_map) {
@@ -558,7 +562,7 @@ impl<H: Hypercall> XenSetup<H> {
 
     /// Makes the calls of `plan` in order, updating `hvm_info` after each as hvmloader
     /// updates its table, so that a failure leaves it describing what did move.
-    fn move_ram(&mut self, plan: &Relocation) -> Result<(), XenError> {
+    fn move_ram(&mut self, plan: &Relocation) -> Result<(), Box<XenError>> {
         for m in &plan.moves {
             debug!(
                 "moving {:#x} pages from {:#x} to {:#x} for the MMIO hole",

@@ -7,6 +7,7 @@
 //! the time record is read volatile under its version counter (odd while Xen updates it,
 //! re-read if it changed), as the public header prescribes.
 
+use alloc::boxed::Box;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, Ordering, fence};
 
@@ -62,7 +63,7 @@ impl SharedInfo {
     /// `gpfn` must be a frame that holds nothing (no RAM: Xen would free it; no device),
     /// identity-mapped by the page tables, and nothing else in the firmware may use it while
     /// the returned value lives.
-    pub unsafe fn map<H: Hypercall>(xen: &mut Xen<H>, gpfn: u64) -> Result<Self, XenError> {
+    pub unsafe fn map<H: Hypercall>(xen: &mut Xen<H>, gpfn: u64) -> Result<Self, Box<XenError>> {
         xen.add_to_physmap(xenmem::MAPSPACE_SHARED_INFO, 0, gpfn)?;
         let page = NonNull::new((gpfn << 12) as *mut u8)
             .ok_or(XenError::Hypercall { what: "mapping the shared info at frame 0", errno: 0 })?;
@@ -80,7 +81,7 @@ impl SharedInfo {
     }
 
     /// Removes the mapping (XENMEM_remove_from_physmap): the frame is a hole again.
-    pub fn unmap<H: Hypercall>(self, xen: &mut Xen<H>) -> Result<(), XenError> {
+    pub fn unmap<H: Hypercall>(self, xen: &mut Xen<H>) -> Result<(), Box<XenError>> {
         xen.remove_from_physmap(self.gpfn)
     }
 

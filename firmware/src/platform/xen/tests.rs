@@ -489,7 +489,7 @@ fn client(m: &mut Machine) -> XenStore {
     unsafe { XenStore::new(loc.paddr as *mut XenstoreDomainInterface, loc.port) }.unwrap()
 }
 
-fn gather(m: &mut Machine) -> Result<XenSetup<FakeXen>, XenError> {
+fn gather(m: &mut Machine) -> Result<XenSetup<FakeXen>, Box<XenError>> {
     let store = client(m);
     let xen = std::mem::replace(&mut m.xen, Xen::new(FakeXen::default()));
     XenSetup::gather(xen, &m.memory, store, &mut Polls { per_wait: 3, timeouts: 0 })
@@ -550,7 +550,7 @@ pub(crate) const PARAM_VM_GENERATION_ID_ADDR: u32 = param::VM_GENERATION_ID_ADDR
 pub(crate) fn setup_for_boot(
     keys: &[(&str, &str)],
     memory: &impl PhysMemory,
-) -> Result<(XenSetup<LeakedXen>, LeakedXen), XenError> {
+) -> Result<(XenSetup<LeakedXen>, LeakedXen), Box<XenError>> {
     let store = FakeStore::new(keys);
     let leaked = LeakedXen(Box::leak(Box::new(RefCell::new(fake_xen(&store)))));
     let mut xen = Xen::new(leaked);
@@ -661,15 +661,15 @@ fn memory_map_entries_are_validated() {
     let map = memmap::from_e820(&guest_e820()).unwrap();
     assert_eq!(map.len(), 3);
     assert!(matches!(
-        memmap::from_e820(&[e820(0, 0x10_0000, 1), e820(0x8_0000, 0x1000, 2)]),
+        memmap::from_e820(&[e820(0, 0x10_0000, 1), e820(0x8_0000, 0x1000, 2)]).map_err(|e| *e),
         Err(XenError::MemoryEntriesOverlap { .. })
     ));
     assert!(matches!(
-        memmap::from_e820(&[e820(u64::MAX - 10, 0x1000, 1)]),
+        memmap::from_e820(&[e820(u64::MAX - 10, 0x1000, 1)]).map_err(|e| *e),
         Err(XenError::BadMemoryEntry { index: 0, .. })
     ));
     assert!(matches!(
-        memmap::from_e820(&[e820(0x1000, 0, 1)]),
+        memmap::from_e820(&[e820(0x1000, 0, 1)]).map_err(|e| *e),
         Err(XenError::BadMemoryEntry { .. })
     ));
 }
@@ -715,11 +715,11 @@ fn mmio_hole_size_sets_the_hole() {
     assert_eq!(memmap::low_hole(&map, Some(0x100_0000)).unwrap(), 0x4000_0000..0xFC00_0000);
     // A hole over RAM: the toolstack and the map disagree.
     assert_eq!(
-        memmap::low_hole(&map, Some(0xD000_0000)),
+        memmap::low_hole(&map, Some(0xD000_0000)).map_err(|e| *e),
         Err(XenError::MmioHoleOverRam { hole_start: 0x3000_0000, ram_end: 0x4000_0000 })
     );
     assert_eq!(
-        memmap::low_hole(&map, Some(1 << 32)),
+        memmap::low_hole(&map, Some(1 << 32)).map_err(|e| *e),
         Err(XenError::MmioHoleSize { size: 1 << 32 })
     );
 }
@@ -862,7 +862,7 @@ fn a_store_that_never_answers_times_out() {
     let mut m = machine(&[], hvm_info_bytes(1, 1, 0x8_0000, 0));
     m.store.borrow_mut().answers = false;
     assert!(matches!(
-        gather(&mut m),
+        gather(&mut m).map_err(|e| *e),
         Err(XenError::Config(ConfigError::Store(XsError::Timeout { .. })))
     ));
 }
@@ -933,7 +933,10 @@ fn gather_falls_back_to_hvm_info_and_tolerates_no_rdm() {
 
     let mut m = machine(&[], hvm_info_bytes(2, 2, 0x8_0000, 0));
     m.xen.raw().rdm_errno = Some(errno::EFAULT);
-    assert!(matches!(gather(&mut m), Err(XenError::Hypercall { errno: errno::EFAULT, .. })));
+    assert!(matches!(
+        gather(&mut m).map_err(|e| *e),
+        Err(XenError::Hypercall { errno: errno::EFAULT, .. })
+    ));
 }
 
 #[test]
@@ -941,7 +944,10 @@ fn corrupt_hvm_info_stops_gather() {
     let mut t = hvm_info_bytes(2, 2, 0x8_0000, 0);
     t[16] = 3; // nr_vcpus changed without fixing the checksum
     let mut m = machine(&[], t);
-    assert!(matches!(gather(&mut m), Err(XenError::HvmInfo(HvmInfoError::BadChecksum { .. }))));
+    assert!(matches!(
+        gather(&mut m).map_err(|e| *e),
+        Err(XenError::HvmInfo(HvmInfoError::BadChecksum { .. }))
+    ));
 }
 
 fn function(bus: u8, device: u8, ids: (u16, u16), pin: Option<IntxPin>) -> Function {
@@ -1000,16 +1006,25 @@ fn bios_image_follows_hvmloader_bios() {
     let setup = gather(&mut m).unwrap();
     let with = boot(vec![bios.clone()]);
     assert_eq!(setup.bios_image(&with).unwrap(), BiosImage::Seabios(&with.modules[0]));
-    assert!(matches!(setup.bios_image(&boot(Vec::new())), Err(XenError::NoFirmwareModule { .. })));
+    assert!(matches!(
+        setup.bios_image(&boot(Vec::new())).map_err(|e| *e),
+        Err(XenError::NoFirmwareModule { .. })
+    ));
     let outside = boot(vec![Module {
         range: PhysRange { start: 0xFC00_0000, end: 0xFC01_0000 },
         cmdline: "firmware".into(),
     }]);
-    assert!(matches!(setup.bios_image(&outside), Err(XenError::ModuleOutsideRam { .. })));
+    assert!(matches!(
+        setup.bios_image(&outside).map_err(|e| *e),
+        Err(XenError::ModuleOutsideRam { .. })
+    ));
 
     let mut m = machine(&[], hvm_info_bytes(1, 1, 0x8_0000, 0));
     let setup = gather(&mut m).unwrap();
-    assert_eq!(setup.bios_image(&with), Err(XenError::UnsupportedBios(BiosKind::Rombios)));
+    assert_eq!(
+        setup.bios_image(&with).map_err(|e| *e),
+        Err(XenError::UnsupportedBios(BiosKind::Rombios))
+    );
 }
 
 #[test]
@@ -1190,7 +1205,7 @@ fn setup_writes_keys_and_publishes_the_generation_id() {
     );
     m.store.borrow_mut().write_error = Some("EROFS");
     assert!(matches!(
-        setup.write_key(&mut clock, "data/firmware", "x"),
+        setup.write_key(&mut clock, "data/firmware", "x").map_err(|e| *e),
         Err(XenError::Store(XsError::Daemon { op: XsOp::Write, .. }))
     ));
     setup.finish(&mut clock).unwrap();
@@ -1215,7 +1230,7 @@ fn vnuma_is_read_in_two_calls_and_checked() {
     let mut m = machine(&[], hvm_info_bytes(2, 2, 0x8_0000, 0));
     m.xen.raw().vnuma = Some((vec![10, 20, 20, 10], vec![0, 7], vec![range(0, 0x1000, 0)]));
     let Err(err) = gather(&mut m) else { panic!("a vCPU on node 7 of 2 was accepted") };
-    assert!(matches!(err, XenError::VnumaNode { node: 7, nodes: 2 }), "{err}");
+    assert!(matches!(*err, XenError::VnumaNode { node: 7, nodes: 2 }), "{err}");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1399,7 +1414,10 @@ mod mmio_hole_relocation {
         move |hole, map| !plan_for(topology, hole, map).low_mem_short
     }
 
-    fn fit(setup: &mut XenSetup<Relocating>, topology: &Topology) -> Result<FittedHole, XenError> {
+    fn fit(
+        setup: &mut XenSetup<Relocating>,
+        topology: &Topology,
+    ) -> Result<FittedHole, Box<XenError>> {
         let hole = setup.low_hole().unwrap();
         setup.fit_low_hole(hole, &[], planner(topology))
     }

@@ -12,6 +12,7 @@
 //! `rsp_cons`). Indices are free-running u32 counters; a producer more than a ring ahead
 //! of its consumer is a protocol violation, reported, never trusted.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -264,13 +265,13 @@ pub(crate) struct StoreLocation {
 }
 
 /// Reads where the store is; a zero PFN (no store) or a port beyond 32 bits is an error.
-pub(crate) fn locate<H: Hypercall>(xen: &mut Xen<H>) -> Result<StoreLocation, XenError> {
+pub(crate) fn locate<H: Hypercall>(xen: &mut Xen<H>) -> Result<StoreLocation, Box<XenError>> {
     let pfn = xen.get_param(param::STORE_PFN)?;
     let port = xen.get_param(param::STORE_EVTCHN)?;
     let paddr = pfn.checked_mul(4096).filter(|&a| a != 0);
     match (paddr, u32::try_from(port)) {
         (Some(paddr), Ok(port)) => Ok(StoreLocation { paddr, port }),
-        _ => Err(XenError::NoStore { pfn, port }),
+        _ => Err(Box::new(XenError::NoStore { pfn, port })),
     }
 }
 
@@ -291,17 +292,17 @@ impl XenStore {
 
     /// Connects to the store Xen names, through the boot identity map (the ring page is one
     /// of the domain's special pages just below 4 GiB).
-    pub fn connect_identity<H: Hypercall>(xen: &mut Xen<H>) -> Result<Self, XenError> {
+    pub fn connect_identity<H: Hypercall>(xen: &mut Xen<H>) -> Result<Self, Box<XenError>> {
         let loc = locate(xen)?;
         if loc.paddr >= 1 << 32 {
-            return Err(XenError::StoreAbove4G { paddr: loc.paddr });
+            return Err(Box::new(XenError::StoreAbove4G { paddr: loc.paddr }));
         }
         // SAFETY: HVM_PARAM_STORE_PFN names the page Xen's domain builder set aside for
         // this ring (a special page outside the RAM of the memory map, which the firmware
         // never allocates); it is below 4 GiB (checked), so the boot tables identity-map
         // it; this client is its only user in the firmware.
         unsafe { XenStore::new(loc.paddr as *mut XenstoreDomainInterface, loc.port) }
-            .ok_or(XenError::NoStore { pfn: 0, port: u64::from(loc.port) })
+            .ok_or_else(|| Box::new(XenError::NoStore { pfn: 0, port: u64::from(loc.port) }))
     }
 
     /// The event channel the daemon signals.
@@ -310,7 +311,7 @@ impl XenStore {
     }
 
     fn notify<H: Hypercall>(&self, xen: &mut Xen<H>) -> Result<(), XsError> {
-        xen.evtchn_send(self.port).map_err(|e| XsError::Notify(alloc::boxed::Box::new(e)))
+        xen.evtchn_send(self.port).map_err(XsError::Notify)
     }
 
     /// Puts `data` on the request ring, waiting (bounded) for room.
