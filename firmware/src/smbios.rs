@@ -400,12 +400,16 @@ impl fmt::Display for SmbiosError {
     }
 }
 
-/// A built structure table, not yet placed.
+/// A structure table, written into the caller's buffer: its size and what the entry points
+/// say of it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SmbiosTable {
-    bytes: Vec<u8>,
+    len: usize,
     structure_count: u16,
     max_structure_size: u16,
+    /// The table's bytes, for the tests' [`SmbiosTable::build`].
+    #[cfg(test)]
+    bytes: Vec<u8>,
 }
 
 /// Both entry points, ready to be copied to 16-byte aligned addresses.
@@ -418,8 +422,9 @@ pub struct EntryPoints {
 }
 
 impl SmbiosTable {
-    /// Checks `info` and encodes the structure table.
-    pub fn build(info: &SmbiosInfo<'_>) -> Result<Self, SmbiosError> {
+    /// Checks `info` and encodes the structure table at the start of `buf` (the table's
+    /// place: written where it stays, the heap holds no copy).
+    pub fn build_into(info: &SmbiosInfo<'_>, buf: &mut [u8]) -> Result<Self, SmbiosError> {
         let ram = normalise_ram(info.ram)?;
         check_topology(info.topology)?;
         let rom_size_field = rom_size_field(info.bios.rom_size)?;
@@ -427,36 +432,48 @@ impl SmbiosTable {
             return Err(SmbiosError::BadReleaseDate);
         }
         let memory_devices = memory_device_sizes_mib(&ram)?;
+        let table = TableWriter::new(buf);
         let table = match info.qemu {
-            Some(qemu) => Self::merge_with_qemu(info, qemu, rom_size_field, &ram, &memory_devices)?,
-            None => Self::with_passthrough(info, rom_size_field, &ram, &memory_devices)?,
+            Some(qemu) => {
+                Self::merge_with_qemu(table, info, qemu, rom_size_field, &ram, &memory_devices)?
+            }
+            None => Self::with_passthrough(table, info, rom_size_field, &ram, &memory_devices)?,
         };
-        let len = table.bytes.len();
+        let len = table.bytes.len;
         if len > usize::from(u16::MAX) {
             return Err(SmbiosError::TableTooLarge { len });
         }
+        let available = table.bytes.buf.len();
+        if len > available {
+            return Err(SmbiosError::BufferTooSmall { needed: len, available });
+        }
         Ok(SmbiosTable {
-            bytes: table.bytes,
+            len,
             structure_count: table.count,
             // A structure is never longer than the table, which fits 16 bits.
             max_structure_size: table.max_structure_size as u16,
+            #[cfg(test)]
+            bytes: table.bytes.buf[..len].to_vec(),
         })
     }
 
+    /// [`SmbiosTable::build_into`] a buffer of the table's largest size, kept with it.
+    #[cfg(test)]
+    pub fn build(info: &SmbiosInfo<'_>) -> Result<Self, SmbiosError> {
+        Self::build_into(info, &mut alloc::vec![0u8; usize::from(u16::MAX)])
+    }
+
     /// The firmware's structures, with Xen's blob passed through by hvmloader's rule.
-    fn with_passthrough(
+    fn with_passthrough<'b>(
+        mut table: TableWriter<'b>,
         info: &SmbiosInfo<'_>,
         rom_size_field: u8,
         ram: &[PhysRange],
         memory_devices: &[u32],
-    ) -> Result<TableWriter, SmbiosError> {
+    ) -> Result<TableWriter<'b>, SmbiosError> {
         let passed = info.passthrough;
         let single = |kind| passed.and_then(|p| p.single(kind));
-        let mut table = TableWriter {
-            bytes: reserved(passed.map_or(&[][..], SmbiosPassthrough::structures)),
-            kept_handles: passed.map(SmbiosPassthrough::kept_handles).unwrap_or_default(),
-            ..TableWriter::default()
-        };
+        table.kept_handles = passed.map(SmbiosPassthrough::kept_handles).unwrap_or_default();
         match single(TYPE_BIOS) {
             Some(bios) => {
                 table.passed_through(bios, HandleFrom::Table);
@@ -494,18 +511,15 @@ impl SmbiosTable {
     /// QEMU's structures as QEMU built them, in type order, with the firmware's own for the
     /// types of [`FIRMWARE_DEFAULT_TYPES`] QEMU gives none of. The memory structures go as
     /// a group (types 17 and 19 name their type 16 array): all QEMU's or all the firmware's.
-    fn merge_with_qemu(
+    fn merge_with_qemu<'b>(
+        mut table: TableWriter<'b>,
         info: &SmbiosInfo<'_>,
         qemu: &QemuStructures<'_>,
         rom_size_field: u8,
         ram: &[PhysRange],
         memory_devices: &[u32],
-    ) -> Result<TableWriter, SmbiosError> {
-        let mut table = TableWriter {
-            bytes: reserved(qemu.structures()),
-            kept_handles: qemu.handles(),
-            ..TableWriter::default()
-        };
+    ) -> Result<TableWriter<'b>, SmbiosError> {
+        table.kept_handles = qemu.handles();
         let qemu_memory = MEMORY_TYPES.iter().any(|&kind| qemu.has(kind));
         let mut types = qemu.types();
         types.extend_from_slice(&FIRMWARE_DEFAULT_TYPES);
@@ -552,7 +566,7 @@ impl SmbiosTable {
     }
 
     pub fn len(&self) -> usize {
-        self.bytes.len()
+        self.len
     }
 
     pub fn structure_count(&self) -> u16 {
@@ -568,7 +582,7 @@ impl SmbiosTable {
     /// The entry points for this table placed at `table_paddr`, which must end below 4 GiB
     /// for the 32-bit entry point.
     pub fn entry_points(&self, table_paddr: u64) -> Result<EntryPoints, SmbiosError> {
-        let len = self.bytes.len();
+        let len = self.len;
         let below_4gib = table_paddr.checked_add(len as u64).is_some_and(|end| end <= 1 << 32);
         if !below_4gib {
             return Err(SmbiosError::TableAbove4GiB { paddr: table_paddr, len });
@@ -579,10 +593,11 @@ impl SmbiosTable {
         })
     }
 
-    /// Copies the table to the start of `buf`, which lies at physical address `table_paddr`
-    /// (reserved RAM: the table must outlive the firmware), and returns the entry points.
+    /// Copies the table to the start of `buf`, which lies at physical address `table_paddr`,
+    /// and returns the entry points.
+    #[cfg(test)]
     pub fn write_to(&self, buf: &mut [u8], table_paddr: u64) -> Result<EntryPoints, SmbiosError> {
-        let needed = self.bytes.len();
+        let needed = self.len;
         let available = buf.len();
         let out = buf.get_mut(..needed).ok_or(SmbiosError::BufferTooSmall { needed, available })?;
         let entry_points = self.entry_points(table_paddr)?;
@@ -600,7 +615,7 @@ impl SmbiosTable {
         ep[0x08] = SMBIOS_MINOR;
         ep[0x09] = SMBIOS_DOCREV;
         ep[0x0A] = 0x01;
-        ep[0x0C..0x10].copy_from_slice(&(self.bytes.len() as u32).to_le_bytes());
+        ep[0x0C..0x10].copy_from_slice(&(self.len as u32).to_le_bytes());
         ep[0x10..0x18].copy_from_slice(&table_paddr.to_le_bytes());
         ep[0x05] = checksum::compute(&ep);
         ep
@@ -619,7 +634,7 @@ impl SmbiosTable {
         // 0x0A: entry point revision 0 (the 2.1 format); 0x0B..0x10: formatted area, zero.
         ep[0x10..0x15].copy_from_slice(b"_DMI_");
         // The length was checked against u16::MAX when the table was built.
-        ep[0x16..0x18].copy_from_slice(&(self.bytes.len() as u16).to_le_bytes());
+        ep[0x16..0x18].copy_from_slice(&(self.len as u16).to_le_bytes());
         ep[0x18..0x1C].copy_from_slice(&table_paddr.to_le_bytes());
         ep[0x1C..0x1E].copy_from_slice(&self.structure_count.to_le_bytes());
         ep[0x1E] = (SMBIOS_MAJOR << 4) | SMBIOS_MINOR;
@@ -778,19 +793,48 @@ const HANDLE_NOT_PROVIDED: u16 = 0xFFFE;
 /// Handles from 0xFF00 on are reserved (section 6.1.2): no structure may have one.
 const FIRST_RESERVED_HANDLE: u16 = 0xFF00;
 
-/// The table under construction. Handles are given out in table order from 0, past those
-/// passed-through vendor structures keep.
-/// A table's buffer, with room for the structures `taken` from elsewhere and 16 KiB for the
-/// firmware's own: a table of passed-through structures near its 64 KiB limit is then
-/// written without a reallocation, which would hold the old and the new buffer at once.
-fn reserved(taken: &[PassedStructure<'_>]) -> Vec<u8> {
-    const OWN: usize = 16 * 1024;
-    Vec::with_capacity(taken.iter().map(|s| s.bytes.len()).sum::<usize>() + OWN)
+/// The table's bytes in the caller's buffer. `len` counts every byte asked for; a write is
+/// made only when it fits whole, so past the buffer's end nothing more is written and the
+/// table's builder reports the length it needed.
+struct TableBytes<'b> {
+    buf: &'b mut [u8],
+    len: usize,
 }
 
-#[derive(Default)]
-struct TableWriter {
-    bytes: Vec<u8>,
+impl TableBytes<'_> {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push(&mut self, byte: u8) {
+        self.extend_from_slice(&[byte]);
+    }
+
+    fn extend_from_slice(&mut self, data: &[u8]) {
+        let end = self.len + data.len();
+        if let Some(dest) = self.buf.get_mut(self.len..end) {
+            dest.copy_from_slice(data);
+        }
+        self.len = end;
+    }
+
+    /// The bytes written at `range`, if they were.
+    fn get(&self, range: core::ops::Range<usize>) -> Option<&[u8]> {
+        self.buf.get(range)
+    }
+
+    /// Overwrites bytes written before, at `at`.
+    fn patch(&mut self, at: usize, data: &[u8]) {
+        if let Some(dest) = self.buf.get_mut(at..at + data.len()) {
+            dest.copy_from_slice(data);
+        }
+    }
+}
+
+/// The table under construction. Handles are given out in table order from 0, past those
+/// passed-through vendor structures keep.
+struct TableWriter<'b> {
+    bytes: TableBytes<'b>,
     count: u16,
     max_structure_size: usize,
     /// The lowest handle not given out yet (it may be a kept one).
@@ -812,7 +856,18 @@ enum HandleFrom {
     Structure,
 }
 
-impl TableWriter {
+impl<'b> TableWriter<'b> {
+    fn new(buf: &'b mut [u8]) -> Self {
+        TableWriter {
+            bytes: TableBytes { buf, len: 0 },
+            count: 0,
+            max_structure_size: 0,
+            unused_handle: 0,
+            kept_handles: Vec::new(),
+            error: None,
+        }
+    }
+
     /// The handle the next structure the firmware writes gets.
     fn next_handle(&self) -> u16 {
         self.free_handle_from(self.unused_handle)
@@ -861,7 +916,7 @@ impl TableWriter {
     }
 
     /// Starts a structure (section 6.1.2 header: type, length patched by `finish`, handle).
-    fn structure(&mut self, kind: u8) -> StructureWriter<'_> {
+    fn structure(&mut self, kind: u8) -> StructureWriter<'_, 'b> {
         let start = self.bytes.len();
         let handle = self.next_handle();
         self.bytes.push(kind);
@@ -877,7 +932,7 @@ impl TableWriter {
         match handle_from {
             HandleFrom::Table => {
                 let handle = self.next_handle();
-                self.bytes[start + 2..start + 4].copy_from_slice(&handle.to_le_bytes());
+                self.bytes.patch(start + 2, &handle.to_le_bytes());
                 self.commit(Some(handle), structure.bytes.len());
                 handle
             }
@@ -891,8 +946,8 @@ impl TableWriter {
 
 /// One structure: its formatted area is written field by field, in order, and its strings are
 /// collected to follow it.
-struct StructureWriter<'t> {
-    table: &'t mut TableWriter,
+struct StructureWriter<'t, 'b> {
+    table: &'t mut TableWriter<'b>,
     start: usize,
     handle: u16,
     strings: Vec<String>,
@@ -900,9 +955,9 @@ struct StructureWriter<'t> {
     error: Option<SmbiosError>,
 }
 
-// The field writers are not inlined: each is a `Vec` append with its growth check, and
-// inlined at each of the 79 field writes they cost 650 bytes more.
-impl StructureWriter<'_> {
+// The field writers are not inlined: each is an append with its bounds check, and inlined
+// at each of the 79 field writes they cost 650 bytes more.
+impl StructureWriter<'_, '_> {
     #[inline(never)]
     fn byte(&mut self, value: u8) -> &mut Self {
         self.table.bytes.push(value);
@@ -968,7 +1023,7 @@ impl StructureWriter<'_> {
             return self.handle;
         }
         let formatted_len = self.table.bytes.len() - self.start;
-        self.table.bytes[self.start + 1] = formatted_len as u8;
+        self.table.bytes.patch(self.start + 1, &[formatted_len as u8]);
         if self.strings.is_empty() {
             // No strings: the set is just the double NUL.
             self.table.bytes.extend_from_slice(&[0, 0]);
@@ -986,7 +1041,7 @@ impl StructureWriter<'_> {
 }
 
 /// Type 0, section 7.1; 0x18 bytes in 3.0.
-fn write_bios(table: &mut TableWriter, bios: &BiosInfo<'_>, rom_size: u8) {
+fn write_bios(table: &mut TableWriter<'_>, bios: &BiosInfo<'_>, rom_size: u8) {
     let mut s = table.structure(TYPE_BIOS);
     s.string("bios.vendor", bios.vendor); // 04h
     s.string("bios.version", bios.version); // 05h
@@ -1026,7 +1081,7 @@ fn uuid_text(uuid: &[u8; 16]) -> String {
 }
 
 /// Type 1, section 7.2; 0x1B bytes since 2.4.
-fn write_system(table: &mut TableWriter, system: &SystemInfo<'_>) {
+fn write_system(table: &mut TableWriter<'_>, system: &SystemInfo<'_>) {
     let uuid_serial = system.uuid.as_ref().map(uuid_text);
     let serial = match (system.serial_number, &uuid_serial) {
         (Some(serial), _) => serial,
@@ -1050,7 +1105,7 @@ fn write_system(table: &mut TableWriter, system: &SystemInfo<'_>) {
 /// passed through in its place. Type 2 names type 3 as its chassis, and handles go in table
 /// order, so the chassis gets the next free handle after the board's.
 fn write_baseboard_and_chassis(
-    table: &mut TableWriter,
+    table: &mut TableWriter<'_>,
     info: &SmbiosInfo<'_>,
     (passed_board, passed_chassis): (Option<&PassedStructure<'_>>, Option<&PassedStructure<'_>>),
 ) {
@@ -1063,9 +1118,9 @@ fn write_baseboard_and_chassis(
             // "no chassis".
             let field = start + BASEBOARD_CHASSIS_HANDLE;
             if board.formatted_len() >= BASEBOARD_CHASSIS_HANDLE + 2
-                && table.bytes[field..field + 2] != [0, 0]
+                && table.bytes.get(field..field + 2).is_some_and(|handle| handle != [0, 0])
             {
-                table.bytes[field..field + 2].copy_from_slice(&chassis_handle.to_le_bytes());
+                table.bytes.patch(field, &chassis_handle.to_le_bytes());
             }
         }
         None => write_baseboard(table, &info.baseboard, chassis_handle),
@@ -1079,7 +1134,7 @@ fn write_baseboard_and_chassis(
 }
 
 /// Type 2 (section 7.3), 0x0F bytes without contained objects.
-fn write_baseboard(table: &mut TableWriter, board: &BaseboardInfo<'_>, chassis_handle: u16) {
+fn write_baseboard(table: &mut TableWriter<'_>, board: &BaseboardInfo<'_>, chassis_handle: u16) {
     let mut s = table.structure(TYPE_BASEBOARD);
     s.string("baseboard.manufacturer", board.manufacturer) // 04h
         .string("baseboard.product", board.product) // 05h
@@ -1095,7 +1150,7 @@ fn write_baseboard(table: &mut TableWriter, board: &BaseboardInfo<'_>, chassis_h
 }
 
 /// Type 3 (section 7.4), 0x16 bytes with no contained elements, SKU number since 2.7.
-fn write_chassis(table: &mut TableWriter, chassis: &ChassisInfo<'_>) {
+fn write_chassis(table: &mut TableWriter<'_>, chassis: &ChassisInfo<'_>) {
     let mut s = table.structure(TYPE_CHASSIS);
     s.string("chassis.manufacturer", chassis.manufacturer); // 04h
     s.byte(chassis.chassis_type & 0x7F); // 05h, bit 7 (lock present) clear
@@ -1120,7 +1175,7 @@ const PROCESSOR_MULTI_CORE: u16 = 1 << 3;
 const PROCESSOR_HARDWARE_THREAD: u16 = 1 << 4;
 
 /// Type 4, section 7.5; 0x30 bytes in 3.0. One per socket, all populated and enabled.
-fn write_processors(table: &mut TableWriter, cpu: &ProcessorInfo<'_>, topology: CpuTopology) {
+fn write_processors(table: &mut TableWriter<'_>, cpu: &ProcessorInfo<'_>, topology: CpuTopology) {
     let cores = topology.cores_per_socket;
     // Checked by check_topology.
     let threads = topology.threads_per_socket().unwrap_or(0);
@@ -1173,7 +1228,7 @@ fn write_processors(table: &mut TableWriter, cpu: &ProcessorInfo<'_>, topology: 
 /// Types 16 (section 7.17, 0x17 bytes since 2.7), 17 (section 7.18, 0x28 bytes since 2.8) and
 /// 19 (section 7.20, 0x1F bytes since 2.7).
 fn write_memory(
-    table: &mut TableWriter,
+    table: &mut TableWriter<'_>,
     system: &SystemInfo<'_>,
     ram: &[PhysRange],
     devices_mib: &[u32],
@@ -1260,7 +1315,7 @@ fn write_memory(
 }
 
 /// Type 32, section 7.33: six reserved bytes, then the boot status, 0 = no errors detected.
-fn write_boot_information(table: &mut TableWriter) {
+fn write_boot_information(table: &mut TableWriter<'_>) {
     let mut s = table.structure(TYPE_SYSTEM_BOOT);
     s.raw(&[0; 6]).byte(0);
     s.finish();

@@ -359,12 +359,12 @@ pub(crate) fn build(
     platform.strings.apply(&mut info);
     info.passthrough = smbios_passthrough.as_ref();
     info.qemu = qemu_smbios.as_ref();
-    let smbios = SmbiosTable::build(&info).map_err(Fatal::from)?;
 
     regions.acpi.fill(0);
     regions.smbios.fill(0);
     regions.legacy.fill(0);
     regions.generation_id.fill(0);
+    let smbios = SmbiosTable::build_into(&info, regions.smbios).map_err(Fatal::from)?;
     let legacy = install_legacy(platform, regions.legacy, areas.legacy)?;
     let generation_id = match platform.generation_id {
         Some(id) if platform.acpi.is_some() => {
@@ -377,7 +377,7 @@ pub(crate) fn build(
         }
         _ => None,
     };
-    let entry_points = smbios.write_to(regions.smbios, areas.smbios.start).map_err(Fatal::from)?;
+    let entry_points = smbios.entry_points(areas.smbios.start).map_err(Fatal::from)?;
     // A copy of the 2.x entry point in RAM next to the table, for hand-offs: a BIOS image
     // copied into 0xC0000-0xFFFFF overwrites the BIOS-area copies.
     let smbios2_ram_offset = (smbios.len() as u64).next_multiple_of(16);

@@ -12,15 +12,14 @@ use hvmloader::stats::HEAP as HEAP_USE;
 use talc::TalcLock;
 use talc::source::Claim;
 
-/// The arena, sized for the largest SMBIOS table. What a boot uses at most (the `heap:`
-/// line) is 24 KiB with 2 to 64 vCPUs, on both machines, with NUMA nodes, into Linux,
-/// SeaBIOS or stopping: the runtime SSDT is sized to fit, QEMU's `etc/acpi/tables` is read a
-/// table at a time, tables passed through under Xen are read where they lie, and hand-offs
-/// copy through 16 KiB. The SMBIOS table is built on the heap next to what it takes from
-/// QEMU or Xen, which a table at its 64 KiB limit doubles: with 60 KiB of QEMU's
-/// structures (`-smbios type=11` strings) the mark is 140 KiB. 192 KiB holds a table at the
-/// limit with a margin.
-const HEAP_SIZE: usize = 192 * 1024;
+/// The arena. What a boot uses at most (the `heap:` line) is 14-24 KiB with 2 to 64 vCPUs,
+/// on both machines, with NUMA nodes, into Linux, SeaBIOS or stopping: the runtime SSDT is
+/// sized to fit, QEMU's `etc/acpi/tables` is read a table at a time, the SMBIOS table is
+/// built where it stays, blobs passed through under Xen are read where they lie, and
+/// hand-offs copy through 16 KiB. The most is QEMU's own SMBIOS structures, read whole: 60
+/// KiB of them (`-smbios type=11` strings) make the mark 65 KiB, and the table cannot take
+/// more than 64 KiB. 128 KiB holds that with a margin.
+const HEAP_SIZE: usize = 128 * 1024;
 
 static mut ARENA: [u8; HEAP_SIZE] = [0; HEAP_SIZE];
 

@@ -626,6 +626,16 @@ fn placement_errors() {
         Err(SmbiosError::BufferTooSmall { needed: len, available: len - 1 })
     );
     assert!(small.iter().all(|&b| b == 0), "nothing written on error");
+    // Built where it stays: a buffer one byte short says what the table needs, and
+    // nothing is written past it.
+    let mut place = vec![0xEEu8; len + 1];
+    assert_eq!(
+        SmbiosTable::build_into(&info, &mut place[..len - 1]),
+        Err(SmbiosError::BufferTooSmall { needed: len, available: len - 1 })
+    );
+    assert_eq!(place[len - 1..], [0xEE, 0xEE]);
+    assert_eq!(SmbiosTable::build_into(&info, &mut place[..len]), Ok(table.clone()));
+    assert_eq!(place[..len], *table.as_bytes());
     let mut buf = vec![0u8; len + 16];
     let top = (1u64 << 32) - len as u64;
     assert!(table.write_to(&mut buf, top).is_ok(), "may end exactly at 4 GiB");
