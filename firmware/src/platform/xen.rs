@@ -95,7 +95,7 @@ pub(crate) enum XenError {
     MmioHoleOverRam { hole_start: u64, ram_end: u64 },
     NoStore { pfn: u64, port: u64 },
     StoreAbove4G { paddr: u64 },
-    Store(XsError),
+    Store(Box<XsError>),
     HvmInfo(HvmInfoError),
     Config(config::ConfigError),
     UnsupportedBios(BiosKind),
@@ -169,8 +169,8 @@ impl fmt::Display for XenError {
     }
 }
 
-impl From<XsError> for Box<XenError> {
-    fn from(e: XsError) -> Self {
+impl From<Box<XsError>> for Box<XenError> {
+    fn from(e: Box<XsError>) -> Self {
         Box::new(XenError::Store(e))
     }
 }

@@ -45,12 +45,14 @@ mod tests {
     use super::*;
     use crate::cmdline::Options;
     use crate::console::ConsoleChoice;
+    use alloc::boxed::Box;
+
     use crate::platform::xen::XsError;
 
     struct Keys(BTreeMap<&'static str, &'static str>);
 
     impl KeyReader for Keys {
-        fn read_key(&mut self, path: &str) -> Result<Option<String>, XsError> {
+        fn read_key(&mut self, path: &str) -> Result<Option<String>, Box<XsError>> {
             Ok(self.0.get(path).map(|v| v.to_string()))
         }
     }

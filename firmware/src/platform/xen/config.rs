@@ -5,6 +5,7 @@
 //! when they change the machine's layout (`mmio_hole_size`, table addresses).
 
 use crate::smbios::BiosStrings;
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 use core::fmt;
@@ -17,7 +18,7 @@ use crate::time::Clock;
 /// Something keys can be read from (the store; a map in tests).
 pub(crate) trait KeyReader {
     /// The value of `path`, `None` when it does not exist.
-    fn read_key(&mut self, path: &str) -> Result<Option<String>, XsError>;
+    fn read_key(&mut self, path: &str) -> Result<Option<String>, Box<XsError>>;
 }
 
 /// The store with what a read needs: the client, the hypercalls, a clock.
@@ -29,7 +30,7 @@ pub(crate) struct StoreSession<'a, H: Hypercall, C: Clock> {
 }
 
 impl<H: Hypercall, C: Clock> KeyReader for StoreSession<'_, H, C> {
-    fn read_key(&mut self, path: &str) -> Result<Option<String>, XsError> {
+    fn read_key(&mut self, path: &str) -> Result<Option<String>, Box<XsError>> {
         self.store.read_listed(self.xen, self.clock, path)
     }
 }
@@ -107,7 +108,7 @@ impl Default for XenConfig {
 /// A value that is there but cannot be what its key needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum ConfigError {
-    Store(XsError),
+    Store(Box<XsError>),
     Malformed { key: &'static str, value: String, expected: &'static str },
     LengthWithoutAddress { key: &'static str },
 }
@@ -158,11 +159,13 @@ pub(super) fn get(store: &mut impl KeyReader, key: &str) -> Result<Option<String
     match store.read_key(key) {
         Ok(Some(v)) if !v.is_empty() => Ok(Some(v)),
         Ok(_) => Ok(None),
-        Err(XsError::Daemon { error, .. }) => {
-            log::warn!("xenstore: {key}: {error}; using the default");
-            Ok(None)
-        }
-        Err(e) => Err(ConfigError::Store(e)),
+        Err(e) => match *e {
+            XsError::Daemon { error, .. } => {
+                log::warn!("xenstore: {key}: {error}; using the default");
+                Ok(None)
+            }
+            _ => Err(ConfigError::Store(e)),
+        },
     }
 }
 

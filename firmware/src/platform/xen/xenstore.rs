@@ -132,12 +132,12 @@ struct Req<'a> {
 }
 
 impl Req<'_> {
-    fn protocol(self, what: &'static str, value: u64) -> XsError {
-        XsError::Protocol { op: self.op, path: self.path.into(), what, value }
+    fn protocol(self, what: &'static str, value: u64) -> Box<XsError> {
+        Box::new(XsError::Protocol { op: self.op, path: self.path.into(), what, value })
     }
 
-    fn timeout(self, waiting_for: &'static str, timeout_us: u64) -> XsError {
-        XsError::Timeout { op: self.op, path: self.path.into(), waiting_for, timeout_us }
+    fn timeout(self, waiting_for: &'static str, timeout_us: u64) -> Box<XsError> {
+        Box::new(XsError::Timeout { op: self.op, path: self.path.into(), waiting_for, timeout_us })
     }
 }
 
@@ -310,8 +310,8 @@ impl XenStore {
         self.port
     }
 
-    fn notify<H: Hypercall>(&self, xen: &mut Xen<H>) -> Result<(), XsError> {
-        xen.evtchn_send(self.port).map_err(XsError::Notify)
+    fn notify<H: Hypercall>(&self, xen: &mut Xen<H>) -> Result<(), Box<XsError>> {
+        xen.evtchn_send(self.port).map_err(|e| Box::new(XsError::Notify(e)))
     }
 
     /// Puts `data` on the request ring, waiting (bounded) for room.
@@ -321,7 +321,7 @@ impl XenStore {
         clock: &mut impl Clock,
         req: Req<'_>,
         mut data: &[u8],
-    ) -> Result<(), XsError> {
+    ) -> Result<(), Box<XsError>> {
         while !data.is_empty() {
             let cons = self.ring.index(Index::ReqCons);
             let prod = self.ring.index(Index::ReqProd);
@@ -358,7 +358,7 @@ impl XenStore {
         clock: &mut impl Clock,
         req: Req<'_>,
         buf: &mut [u8],
-    ) -> Result<(), XsError> {
+    ) -> Result<(), Box<XsError>> {
         let mut done = 0;
         while done < buf.len() {
             let cons = self.ring.index(Index::RspCons);
@@ -405,7 +405,7 @@ impl XenStore {
         req: Req<'_>,
         kind: u32,
         body: &[&[u8]],
-    ) -> Result<(u32, Vec<u8>), XsError> {
+    ) -> Result<(u32, Vec<u8>), Box<XsError>> {
         let len: usize = body.iter().map(|part| part.len()).sum();
         let len = u32::try_from(len)
             .ok()
@@ -451,7 +451,7 @@ impl XenStore {
         xen: &mut Xen<H>,
         clock: &mut impl Clock,
         path: &str,
-    ) -> Result<Option<String>, XsError> {
+    ) -> Result<Option<String>, Box<XsError>> {
         check_path(path)?;
         let req = Req { op: XsOp::Read, path };
         let (kind, payload) = self.request(xen, clock, req, xs::READ, &[path.as_bytes(), &[0]])?;
@@ -460,9 +460,11 @@ impl XenStore {
             if error == "ENOENT" {
                 return Ok(None);
             }
-            return Err(XsError::Daemon { op: req.op, path: path.into(), error });
+            return Err(Box::new(XsError::Daemon { op: req.op, path: path.into(), error }));
         }
-        String::from_utf8(payload).map(Some).map_err(|_| XsError::NotUtf8 { path: path.into() })
+        String::from_utf8(payload)
+            .map(Some)
+            .map_err(|_| Box::new(XsError::NotUtf8 { path: path.into() }))
     }
 
     /// `XS_DIRECTORY` of `path`: the names of its children, `Ok(None)` when it does not
@@ -472,7 +474,7 @@ impl XenStore {
         xen: &mut Xen<H>,
         clock: &mut impl Clock,
         path: &str,
-    ) -> Result<Option<Vec<String>>, XsError> {
+    ) -> Result<Option<Vec<String>>, Box<XsError>> {
         check_path(path)?;
         let req = Req { op: XsOp::List, path };
         let (kind, payload) =
@@ -482,7 +484,7 @@ impl XenStore {
             if error == "ENOENT" {
                 return Ok(None);
             }
-            return Err(XsError::Daemon { op: req.op, path: path.into(), error });
+            return Err(Box::new(XsError::Daemon { op: req.op, path: path.into(), error }));
         }
         // Each name is NUL-terminated. The payload is UTF-8 exactly when every name is (a NUL
         // is never part of a longer UTF-8 sequence), so one check covers them all.
@@ -505,7 +507,7 @@ impl XenStore {
         xen: &mut Xen<H>,
         clock: &mut impl Clock,
         path: &str,
-    ) -> Result<Option<String>, XsError> {
+    ) -> Result<Option<String>, Box<XsError>> {
         if !path.starts_with('/') {
             for (at, _) in path.match_indices('/') {
                 let (parent, rest) = (&path[..at], &path[at + 1..]);
@@ -529,7 +531,7 @@ impl XenStore {
         xen: &mut Xen<H>,
         clock: &mut impl Clock,
         path: &str,
-    ) -> Result<Option<&Option<Vec<String>>>, XsError> {
+    ) -> Result<Option<&Option<Vec<String>>>, Box<XsError>> {
         let known = self.listings.iter().position(|(p, _)| p == path);
         let index = match known {
             Some(index) => index,
@@ -538,7 +540,7 @@ impl XenStore {
                     self.listings.push((path.into(), children));
                     self.listings.len() - 1
                 }
-                Err(XsError::Daemon { .. }) => return Ok(None),
+                Err(e) if matches!(*e, XsError::Daemon { .. }) => return Ok(None),
                 Err(e) => return Err(e),
             },
         };
@@ -555,7 +557,7 @@ impl XenStore {
         clock: &mut impl Clock,
         path: &str,
         value: &str,
-    ) -> Result<(), XsError> {
+    ) -> Result<(), Box<XsError>> {
         check_path(path)?;
         // The key may be new: listings of its ancestors are out of date.
         self.listings.retain(|(listed, _)| {
@@ -565,11 +567,11 @@ impl XenStore {
         let body: [&[u8]; 3] = [path.as_bytes(), &[0], value.as_bytes()];
         let (kind, payload) = self.request(xen, clock, req, xs::WRITE, &body)?;
         if kind == xs::ERROR {
-            return Err(XsError::Daemon {
+            return Err(Box::new(XsError::Daemon {
                 op: req.op,
                 path: path.into(),
                 error: nul_terminated(payload),
-            });
+            }));
         }
         match payload.as_slice() {
             b"OK\0" | b"OK" => Ok(()),
@@ -587,7 +589,7 @@ impl XenStore {
         mut self,
         xen: &mut Xen<H>,
         clock: &mut impl Clock,
-    ) -> Result<(), XsError> {
+    ) -> Result<(), Box<XsError>> {
         if self.ring.word(features_field) & xs::SERVER_FEATURE_RECONNECTION != 0 {
             self.ring.set_word(connection_field, xs::RECONNECT);
             self.notify(xen)?;
@@ -617,9 +619,9 @@ fn nul_terminated(mut bytes: Vec<u8>) -> String {
 }
 
 /// A path the daemon accepts: below XENSTORE_REL_PATH_MAX with its NUL, and no NUL inside.
-fn check_path(path: &str) -> Result<(), XsError> {
+fn check_path(path: &str) -> Result<(), Box<XsError>> {
     if path.len() + 1 > xs::REL_PATH_MAX || path.bytes().any(|b| b == 0) {
-        return Err(XsError::PathTooLong { path: path.into() });
+        return Err(Box::new(XsError::PathTooLong { path: path.into() }));
     }
     Ok(())
 }
