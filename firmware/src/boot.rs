@@ -312,8 +312,7 @@ fn run<H: Hardware>(
         .numa
         .as_ref()
         .map(|n| NumaTables::from_topology(&n.topology, &madt_cpus, n.vcpu_of))
-        .transpose()
-        .map_err(Fatal::from)?;
+        .transpose()?;
     let described = tables::Platform {
         acpi,
         chipset,
@@ -432,7 +431,7 @@ fn memory_map(
     pci: &pci::PciSetup,
     tables: &tables::Installed,
 ) -> Result<E820Map, Fatal> {
-    let mut e820 = E820Builder::new(&boot.memory_map).map_err(Fatal::from)?;
+    let mut e820 = E820Builder::new(&boot.memory_map)?;
     let mut reserve = |start: u64, end: u64, owner| {
         e820.claim(ClaimKind::Reserved, PhysRange { start, end }, owner).map_err(Fatal::from)
     };
@@ -452,10 +451,10 @@ fn memory_map(
         reserve(legacy.area.start, legacy.area.end, "MP table and $PIR")?;
     }
     if let Some(acpi) = &tables.acpi {
-        e820.claim(ClaimKind::AcpiNvs, acpi.facs, "ACPI FACS").map_err(Fatal::from)?;
-        e820.claim(ClaimKind::AcpiTables, acpi.tables, "ACPI tables").map_err(Fatal::from)?;
+        e820.claim(ClaimKind::AcpiNvs, acpi.facs, "ACPI FACS")?;
+        e820.claim(ClaimKind::AcpiTables, acpi.tables, "ACPI tables")?;
     }
-    let map = e820.build().map_err(Fatal::from)?;
+    let map = e820.build()?;
     for entry in map.entries() {
         debug!("e820: {} {}", entry.range, entry.kind);
     }

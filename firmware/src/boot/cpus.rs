@@ -25,7 +25,7 @@ pub(crate) fn bring_up(
     uncacheable.extend(pci.high_used.clone());
     let request = MtrrRequest { uncacheable };
     // The AP start-up page must be RAM holding nothing the firmware still needs.
-    cpu::check_boot_page(boot).map_err(Fatal::from)?;
+    cpu::check_boot_page(boot)?;
     // Only APs are waited for: one vCPU needs no clock (nor the TSC rate's measurement).
     let clock = if expected > 1 { Some(TscClock::new(super::tsc_rate(machine)?)) } else { None };
     let setup = machine.bring_up_cpus(clock, startup, expected, &request)?;

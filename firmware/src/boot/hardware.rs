@@ -49,7 +49,8 @@ pub(crate) trait Hardware {
     fn acpi_handler(&self) -> Self::AcpiHandler;
     /// The registers of the device at `range`, held while the value lives.
     fn device_registers(&self, range: PhysRange) -> Result<Self::Registers<'_>, ClaimError>;
-    /// RAM at `range`, which the caller carved out of the memory map, held while it lives.
+    /// RAM at `range`, held while it lives: what the caller carved out of the memory map, or
+    /// a blob the platform's owner placed there (read where it lies).
     fn ram(&self, range: PhysRange) -> Result<Self::Ram<'_>, ClaimError>;
     /// The hand-off's window; nothing new is held while it is out.
     fn load_window(&self) -> Result<Self::Window<'_>, ClaimError>;

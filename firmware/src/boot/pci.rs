@@ -128,8 +128,7 @@ impl<'m, H: Hardware> ConfigAccess<'m, H> {
         let buses = ecam.buses();
         let functions =
             topology.functions.iter().map(|f| f.bdf).filter(|bdf| u16::from(bdf.bus()) < buses);
-        let checked =
-            pci::compare_ecam_with_cf8(&mut self.cf8, ecam, functions).map_err(Fatal::from)?;
+        let checked = pci::compare_ecam_with_cf8(&mut self.cf8, ecam, functions)?;
         info!("self-check: ECAM and CF8 agree on {checked} functions");
         Ok(())
     }
@@ -263,7 +262,7 @@ pub(crate) fn bring_up<H: Hardware>(
     if let Some(area) = before_enumeration {
         cfg.switch_to_ecam(area)?;
     }
-    let mut topology = pci::enumerate(&mut cfg, extra_roots).map_err(Fatal::from)?;
+    let mut topology = pci::enumerate(&mut cfg, extra_roots)?;
     let buses_in_use = u16::from(topology.last_bus) + 1;
     info!(
         "{} functions on {buses_in_use} bus(es), {extra_roots} extra root bus(es)",
@@ -299,10 +298,10 @@ pub(crate) fn bring_up<H: Hardware>(
         cfg.check_ecam(&topology, self_checks)?;
     }
     let ecam = cfg.ecam_area();
-    let plan = pci::plan(&topology, &ranges.apertures(&hole)).map_err(Fatal::from)?;
+    let plan = pci::plan(&topology, &ranges.apertures(&hole))?;
     report_shortfall(&plan, &hole, limit);
 
-    pci::program(&mut cfg, &topology, &plan).map_err(Fatal::from)?;
+    pci::program(&mut cfg, &topology, &plan)?;
 
     let mut ports = machine.ports();
     chipset.route_pirqs(wiring, &mut cfg, &mut ports);

@@ -312,8 +312,7 @@ pub(crate) fn install<H: Hardware>(
 
     if let (true, Some(summary)) = (self_checks, &built.acpi) {
         let checked =
-            selftest::verify(machine.acpi_handler(), summary, platform.cpus, platform.pci.ecam)
-                .map_err(Fatal::from)?;
+            selftest::verify(machine.acpi_handler(), summary, platform.cpus, platform.pci.ecam)?;
         info!("self-check: {checked} ACPI tables parse back and match the platform");
     }
     Ok(built.installed)
@@ -364,7 +363,7 @@ pub(crate) fn build(
     regions.smbios.fill(0);
     regions.legacy.fill(0);
     regions.generation_id.fill(0);
-    let smbios = SmbiosTable::build_into(&info, regions.smbios).map_err(Fatal::from)?;
+    let smbios = SmbiosTable::build_into(&info, regions.smbios)?;
     let legacy = install_legacy(platform, regions.legacy, areas.legacy)?;
     let generation_id = match platform.generation_id {
         Some(id) if platform.acpi.is_some() => {
@@ -377,7 +376,7 @@ pub(crate) fn build(
         }
         _ => None,
     };
-    let entry_points = smbios.entry_points(areas.smbios.start).map_err(Fatal::from)?;
+    let entry_points = smbios.entry_points(areas.smbios.start)?;
     // A copy of the 2.x entry point in RAM next to the table, for hand-offs: a BIOS image
     // copied into 0xC0000-0xFFFFF overwrites the BIOS-area copies.
     let smbios2_ram_offset = (smbios.len() as u64).next_multiple_of(16);
@@ -535,7 +534,7 @@ fn install_legacy(
         pci_link_irqs: link_bitmap,
         pci_intx: &pci_intx,
     };
-    let mp = write_mp_table(&input, region, area.start).map_err(Fatal::from)?;
+    let mp = write_mp_table(&input, region, area.start)?;
     info!(
         "MP table: floating pointer at {:#x} (copy at {MP_FLOATING_ADDRESS:#x}), {} entries, \
          {} bytes",
@@ -552,7 +551,7 @@ fn install_legacy(
                 irq_bitmap: link_bitmap,
             };
             let link_value = |device, pin| Chipset::pirq_register(link_of(device, pin)) as u8;
-            let len = write_pir(&input, link_value, &mut region[offset..]).map_err(Fatal::from)?;
+            let len = write_pir(&input, link_value, &mut region[offset..])?;
             let address = area.start + offset as u64;
             info!(
                 "$PIR: at {address:#x} (copy at {PIR_ADDRESS:#x}), {} slots, {len} bytes",
@@ -727,7 +726,7 @@ fn hold_blobs<'m, H: Hardware>(
 /// The SMBIOS blob's structures, checked, each logged with what the table does with it.
 /// QEMU's structures, checked; the log says which types came from QEMU.
 fn qemu_smbios(table: &[u8]) -> Result<QemuStructures<'_>, Fatal> {
-    let structures = QemuStructures::parse(table).map_err(Fatal::from)?;
+    let structures = QemuStructures::parse(table)?;
     info!(
         "SMBIOS: {} structure(s) of type(s) {:?} from QEMU ({} bytes)",
         structures.structures().len(),

@@ -190,7 +190,7 @@ fn topology<P: PortIo, A: DmaAddressing>(
     let Some(mut fw_cfg) = fw_cfg else {
         return Ok(MachineTopology::default());
     };
-    let [dsdt, slit] = match fw_cfg.find_file("etc/acpi/tables").map_err(Fatal::from)? {
+    let [dsdt, slit] = match fw_cfg.find_file("etc/acpi/tables")? {
         Some(file) => {
             let mut reader = fw_cfg.open(&file);
             let mut read = |buf: &mut [u8]| reader.read_exact(buf).map_err(Fatal::from);
@@ -199,9 +199,9 @@ fn topology<P: PortIo, A: DmaAddressing>(
         None => [None, None],
     };
     let mut e820 = Vec::new();
-    if let Some(file) = fw_cfg.find_file("etc/e820").map_err(Fatal::from)? {
+    if let Some(file) = fw_cfg.find_file("etc/e820")? {
         e820.resize(file.size as usize, 0);
-        fw_cfg.read_file(&file, &mut e820).map_err(Fatal::from)?;
+        fw_cfg.read_file(&file, &mut e820)?;
     }
     let expander_nodes = dsdt.as_deref().map(qemu_numa::expander_nodes).unwrap_or_default();
     let mut first = [0u8; 8];
@@ -230,7 +230,7 @@ fn topology<P: PortIo, A: DmaAddressing>(
         }
     }
     let slit = slit.as_deref();
-    let topology = qemu_numa::topology(&item, max_cpus, ram, slit).map_err(Fatal::from)?;
+    let topology = qemu_numa::topology(&item, max_cpus, ram, slit)?;
     log::info!(
         "NUMA: {} node(s) from QEMU, distances {}",
         topology.nodes,

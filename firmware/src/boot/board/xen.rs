@@ -45,7 +45,7 @@ pub(crate) fn start(
         *cmdline = cmdline_key::combine(given, key.as_deref());
         super::super::settle_console(cmdline);
     };
-    let setup = XenSetup::start(leaves, &machine.memory(), from_key).map_err(Fatal::from)?;
+    let setup = XenSetup::start(leaves, &machine.memory(), from_key)?;
     Ok(board(setup, boot))
 }
 
@@ -93,7 +93,7 @@ impl<H: Hardware, X: Hypercall + Copy> Board<H> for XenSetup<X> {
     ) -> Result<(Range<u64>, HoleLimit), Fatal> {
         let mut keep: Vec<PhysRange> = boot.modules.iter().map(|m| m.range).collect();
         keep.push(boot.start_info);
-        let fitted = XenSetup::fit_low_hole(self, hole, &keep, fits).map_err(Fatal::from)?;
+        let fitted = XenSetup::fit_low_hole(self, hole, &keep, fits)?;
         boot.memory_map = self.memory_map.clone();
         Ok((fitted.hole, fitted.limit))
     }
@@ -116,7 +116,7 @@ impl<H: Hardware, X: Hypercall + Copy> Board<H> for XenSetup<X> {
     /// PIIX4's GPE0 is at 0xafe0 (Xen's convention), ICH9's at PMBASE + 0x20, where nothing
     /// of Xen's is.
     fn acpi_pm_blocks(&mut self, pm: PmBlocks) -> Result<PmBlocks, Fatal> {
-        let xen_pm = self.use_acpi_ports().map_err(Fatal::from)?;
+        let xen_pm = self.use_acpi_ports()?;
         if (pm.pm1a_event, pm.pm_timer) != (xen_pm.pm1a_event, xen_pm.pm_timer) {
             log::warn!(
                 "chipset PM1a at {:#x}, timer at {:#x}: Xen emulates them at {:#x} and {:#x}, \
@@ -198,18 +198,15 @@ fn hand_off_to_bios<H: Hardware, X: Hypercall + Copy>(
     // The hand-off writes only the BIOS area and its low pages, and for OVMF the flash range
     // below 4 GiB it first backs with RAM.
     let mut memory = machine.load_window()?;
-    let bios = match xen.bios_image(boot).map_err(Fatal::from)? {
-        BiosImage::Seabios(module) => BiosPayload::Seabios(
-            SeabiosPayload::from_module(
-                module.range,
-                // The module lies outside the BIOS area it is copied to.
-                &machine.memory(),
-                &mut cfg,
-                BiosAreaGate::AlwaysRam,
-                &mut memory,
-            )
-            .map_err(Fatal::from)?,
-        ),
+    let bios = match xen.bios_image(boot)? {
+        BiosImage::Seabios(module) => BiosPayload::Seabios(SeabiosPayload::from_module(
+            module.range,
+            // The module lies outside the BIOS area it is copied to.
+            &machine.memory(),
+            &mut cfg,
+            BiosAreaGate::AlwaysRam,
+            &mut memory,
+        )?),
         BiosImage::Ovmf(module) => {
             // Pages behind the flash may be taken from free RAM, never from these.
             let mut in_use: Vec<PhysRange> = boot.modules.iter().map(|m| m.range).collect();
@@ -223,13 +220,13 @@ fn hand_off_to_bios<H: Hardware, X: Hypercall + Copy>(
                 BiosAreaGate::AlwaysRam,
                 &mut memory,
             );
-            BiosPayload::Ovmf(ovmf.map_err(Fatal::from)?)
+            BiosPayload::Ovmf(ovmf?)
         }
     };
     if let Some(page) = installed.generation_id {
-        xen.publish_generation_id(page.start).map_err(Fatal::from)?;
+        xen.publish_generation_id(page.start)?;
     }
-    xen.finish_and_unmap().map_err(Fatal::from)?;
+    xen.finish_and_unmap()?;
     let jump = bios.boot(e820, &installed.bios_tables(), &mut memory, machine.ports())?;
     drop(memory);
     machine.jump(jump);
