@@ -144,7 +144,6 @@ boxed_from!(
     Expander(crate::pci::ExpanderError),
     FwCfg(crate::platform::fw_cfg::FwCfgError),
     EcamSelfCheck(crate::pci::EcamMismatch),
-    MemoryMap(crate::e820::E820Error),
     Cpu(crate::cpu::CpuError),
     Acpi(libacpi::Error),
     Passthrough(tables::PassthroughError),
@@ -167,6 +166,12 @@ impl From<Box<crate::handoff::HandoffError>> for Fatal {
 impl From<Box<crate::platform::xen::XenError>> for Fatal {
     fn from(e: Box<crate::platform::xen::XenError>) -> Self {
         Fatal::Xen(e)
+    }
+}
+
+impl From<Box<crate::e820::E820Error>> for Fatal {
+    fn from(e: Box<crate::e820::E820Error>) -> Self {
+        Fatal::MemoryMap(e)
     }
 }
 

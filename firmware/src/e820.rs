@@ -18,6 +18,7 @@
 //! [`E820Builder::build`] gives an [`E820Map`]: sorted, non-overlapping, adjacent entries of
 //! one type merged, at most [`MAX_E820_ENTRIES`] entries, encodable to the 20-byte BIOS format.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -145,17 +146,17 @@ impl E820Builder {
     /// Starts from the platform's memory map (`BootInfo::memory_map`). Its RAM is the memory the
     /// map describes; its other entries (Xen's reserved device memory, QEMU's reserved ranges)
     /// are kept as claims owned by [`PLATFORM_OWNER`] so later claims are checked against them.
-    pub fn new(platform: &[MemoryRegion]) -> Result<Self, E820Error> {
+    pub fn new(platform: &[MemoryRegion]) -> Result<Self, Box<E820Error>> {
         let mut builder = E820Builder::default();
         for (index, region) in platform.iter().enumerate() {
             check_not_empty(region.range, PLATFORM_OWNER)?;
             if let Some(earlier) =
                 platform[..index].iter().find(|earlier| earlier.range.overlaps(&region.range))
             {
-                return Err(E820Error::PlatformOverlap {
+                return Err(Box::new(E820Error::PlatformOverlap {
                     first: earlier.range,
                     second: region.range,
-                });
+                }));
             }
             match canonical(region.kind) {
                 MemoryKind::Ram => builder.ram.push(region.range),
@@ -176,14 +177,14 @@ impl E820Builder {
         kind: ClaimKind,
         range: PhysRange,
         owner: &'static str,
-    ) -> Result<(), E820Error> {
+    ) -> Result<(), Box<E820Error>> {
         check_not_empty(range, owner)?;
         let new = Claim { range, kind: kind.memory_kind(), owner };
         if let Some(existing) = self.claims.iter().find(|existing| {
             existing.range.overlaps(&range)
                 && !(existing.kind == MemoryKind::Reserved && new.kind == MemoryKind::Reserved)
         }) {
-            return Err(E820Error::ClaimsConflict { new, existing: *existing });
+            return Err(Box::new(E820Error::ClaimsConflict { new, existing: *existing }));
         }
         self.claims.push(new);
         Ok(())
@@ -197,7 +198,7 @@ impl E820Builder {
 
     /// The finished map: every byte of the platform's RAM appears exactly once, as RAM or as
     /// the claim over it; every claimed byte appears with its claim's type.
-    pub fn build(&self) -> Result<E820Map, E820Error> {
+    pub fn build(&self) -> Result<E820Map, Box<E820Error>> {
         // Cut the address space at every range boundary; between two neighbouring cuts nothing
         // changes, so each such piece has one type: a claim's if one covers it (claims only
         // overlap when all are reserved, so any covering claim gives the same type), else RAM
@@ -227,16 +228,20 @@ impl E820Builder {
             }
         }
         if entries.len() > MAX_E820_ENTRIES {
-            return Err(E820Error::TooManyEntries { count: entries.len() });
+            return Err(Box::new(E820Error::TooManyEntries { count: entries.len() }));
         }
         Ok(E820Map { entries })
     }
 }
 
-fn check_not_empty(range: PhysRange, owner: &'static str) -> Result<(), E820Error> {
+fn check_not_empty(range: PhysRange, owner: &'static str) -> Result<(), Box<E820Error>> {
     // `PhysRange`'s fields are public, so an inverted range is possible and would make its
     // `len()` underflow: reject it together with the empty one.
-    if range.end <= range.start { Err(E820Error::EmptyRange { range, owner }) } else { Ok(()) }
+    if range.end <= range.start {
+        Err(Box::new(E820Error::EmptyRange { range, owner }))
+    } else {
+        Ok(())
+    }
 }
 
 /// The finished memory map. Invariants (kept by [`E820Builder::build`], the only constructor):
@@ -273,7 +278,7 @@ impl E820Map {
 
     /// Writes the entries in the 20-byte BIOS format to the start of `buf`; returns the bytes
     /// written ([`encoded_len`](Self::encoded_len)).
-    pub fn encode_into(&self, buf: &mut [u8]) -> Result<usize, E820Error> {
+    pub fn encode_into(&self, buf: &mut [u8]) -> Result<usize, Box<E820Error>> {
         let needed = self.encoded_len();
         let available = buf.len();
         let out = buf.get_mut(..needed).ok_or(E820Error::BufferTooSmall { needed, available })?;

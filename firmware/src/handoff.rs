@@ -64,7 +64,7 @@ pub(crate) enum HandoffError {
         what: &'static str,
         range: PhysRange,
     },
-    MemoryMap(E820Error),
+    MemoryMap(Box<E820Error>),
     /// A BIOS image of a size that cannot be placed.
     BiosSize {
         what: &'static str,
@@ -134,8 +134,8 @@ impl From<linux::LinuxError> for Box<HandoffError> {
     }
 }
 
-impl From<E820Error> for Box<HandoffError> {
-    fn from(e: E820Error) -> Self {
+impl From<Box<E820Error>> for Box<HandoffError> {
+    fn from(e: Box<E820Error>) -> Self {
         Box::new(HandoffError::MemoryMap(e))
     }
 }

@@ -127,7 +127,7 @@ fn acpi_over_reserved_is_an_error_naming_both() {
         .claim(ClaimKind::AcpiTables, range(0xFC01_0000, 0xFC02_0000), "ACPI tables")
         .unwrap_err();
     assert_eq!(
-        err,
+        *err,
         E820Error::ClaimsConflict {
             new: Claim {
                 range: range(0xFC01_0000, 0xFC02_0000),
@@ -155,7 +155,7 @@ fn reserved_over_acpi_is_an_error() {
     builder.claim(ClaimKind::AcpiTables, range(0x10_0000, 0x11_0000), "ACPI").unwrap();
     let err =
         builder.claim(ClaimKind::Reserved, range(0x10_F000, 0x12_0000), "firmware").unwrap_err();
-    assert!(matches!(err, E820Error::ClaimsConflict { .. }));
+    assert!(matches!(*err, E820Error::ClaimsConflict { .. }));
 }
 
 #[test]
@@ -163,7 +163,7 @@ fn two_acpi_claims_may_not_overlap_but_may_touch() {
     let mut builder = E820Builder::new(&xen_platform()).unwrap();
     builder.claim(ClaimKind::AcpiTables, range(0x10_0000, 0x10_2000), "DSDT").unwrap();
     assert!(matches!(
-        builder.claim(ClaimKind::AcpiTables, range(0x10_1000, 0x10_3000), "SSDT"),
+        builder.claim(ClaimKind::AcpiTables, range(0x10_1000, 0x10_3000), "SSDT").map_err(|e| *e),
         Err(E820Error::ClaimsConflict { .. })
     ));
     builder.claim(ClaimKind::AcpiTables, range(0x10_2000, 0x10_3000), "SSDT").unwrap();
@@ -229,12 +229,12 @@ fn kinds_compare_by_type_number() {
 fn overlapping_platform_entries_are_an_error() {
     let err = E820Builder::new(&[ram(0, 2 * MiB), ram(MiB, 3 * MiB)]).unwrap_err();
     assert_eq!(
-        err,
+        *err,
         E820Error::PlatformOverlap { first: range(0, 2 * MiB), second: range(MiB, 3 * MiB) }
     );
     let err = E820Builder::new(&[ram(0, 2 * MiB), region(MiB, MiB + 1, MemoryKind::Reserved)])
         .unwrap_err();
-    assert!(matches!(err, E820Error::PlatformOverlap { .. }));
+    assert!(matches!(*err, E820Error::PlatformOverlap { .. }));
 }
 
 #[test]
@@ -242,11 +242,14 @@ fn empty_and_inverted_ranges_are_errors() {
     let mut builder = E820Builder::new(&xen_platform()).unwrap();
     for bad in [range(MiB, MiB), range(2 * MiB, MiB)] {
         assert_eq!(
-            builder.claim(ClaimKind::Reserved, bad, "nothing"),
+            builder.claim(ClaimKind::Reserved, bad, "nothing").map_err(|e| *e),
             Err(E820Error::EmptyRange { range: bad, owner: "nothing" })
         );
     }
-    assert!(matches!(E820Builder::new(&[ram(5, 5)]), Err(E820Error::EmptyRange { .. })));
+    assert!(matches!(
+        E820Builder::new(&[ram(5, 5)]).map_err(|e| *e),
+        Err(E820Error::EmptyRange { .. })
+    ));
 }
 
 #[test]
@@ -257,7 +260,7 @@ fn more_than_128_entries_is_an_error() {
         let start = (2 * i + 1) * 0x1000;
         builder.claim(ClaimKind::Reserved, range(start, start + 0x1000), "page").unwrap();
     }
-    assert_eq!(builder.build(), Err(E820Error::TooManyEntries { count: 129 }));
+    assert_eq!(builder.build().map_err(|e| *e), Err(E820Error::TooManyEntries { count: 129 }));
     // With RAM ending where the last claim ends, the same claims give exactly 128 entries.
     let mut builder = E820Builder::new(&[ram(0, 128 * 0x1000)]).unwrap();
     for i in 0..64 {
@@ -287,7 +290,7 @@ fn encoding_is_base_length_type_little_endian() {
     );
     assert_eq!(buf[40..], [0xAA; 8], "nothing written past the entries");
     assert_eq!(
-        map.encode_into(&mut buf[..39]),
+        map.encode_into(&mut buf[..39]).map_err(|e| *e),
         Err(E820Error::BufferTooSmall { needed: 40, available: 39 })
     );
 }
@@ -413,7 +416,7 @@ proptest! {
                     && other_first < end
                     && !(kind == ClaimKind::Reserved && other == ClaimKind::Reserved)
             });
-            match builder.claim(kind, claimed, "test") {
+            match builder.claim(kind, claimed, "test").map_err(|e| *e) {
                 Ok(()) => {
                     prop_assert!(!conflicts);
                     accepted.push((kind, first, end));
@@ -430,7 +433,7 @@ proptest! {
             }
         }
 
-        let map = match builder.build() {
+        let map = match builder.build().map_err(|e| *e) {
             Ok(map) => map,
             Err(E820Error::TooManyEntries { count }) => {
                 prop_assert!(count > MAX_E820_ENTRIES);

@@ -284,7 +284,7 @@ pub fn handoff_map(
     e820: &E820Map,
     flash: PhysRange,
     moved: &[PhysRange],
-) -> Result<E820Map, E820Error> {
+) -> Result<E820Map, Box<E820Error>> {
     let mut map = E820Builder::new(e820.entries())?;
     map.claim(ClaimKind::Reserved, flash, "OVMF flash image")?;
     for range in moved {
