@@ -148,7 +148,6 @@ boxed_from!(
     Acpi(libacpi::Error),
     Passthrough(tables::PassthroughError),
     AcpiSelfTest(crate::acpi::selftest::SelfTestError),
-    Smbios(crate::smbios::SmbiosError),
     QemuSmbios(crate::smbios::SmbiosBlobError),
     Numa(crate::acpi::numa::NumaError),
     QemuNuma(crate::acpi::qemu_numa::QemuNumaError),
@@ -172,6 +171,12 @@ impl From<Box<crate::platform::xen::XenError>> for Fatal {
 impl From<Box<crate::e820::E820Error>> for Fatal {
     fn from(e: Box<crate::e820::E820Error>) -> Self {
         Fatal::MemoryMap(e)
+    }
+}
+
+impl From<Box<crate::smbios::SmbiosError>> for Fatal {
+    fn from(e: Box<crate::smbios::SmbiosError>) -> Self {
+        Fatal::Smbios(e)
     }
 }
 

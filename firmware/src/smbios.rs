@@ -19,6 +19,7 @@
 //!
 //! Section numbers in this file are those of DSP0134 3.x (3.0 through 3.7 agree on them).
 
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -424,12 +425,12 @@ pub struct EntryPoints {
 impl SmbiosTable {
     /// Checks `info` and encodes the structure table at the start of `buf` (the table's
     /// place: written where it stays, the heap holds no copy).
-    pub fn build_into(info: &SmbiosInfo<'_>, buf: &mut [u8]) -> Result<Self, SmbiosError> {
+    pub fn build_into(info: &SmbiosInfo<'_>, buf: &mut [u8]) -> Result<Self, Box<SmbiosError>> {
         let ram = normalise_ram(info.ram)?;
         check_topology(info.topology)?;
         let rom_size_field = rom_size_field(info.bios.rom_size)?;
         if !info.bios.release_date.is_empty() && !is_mm_dd_yyyy(info.bios.release_date) {
-            return Err(SmbiosError::BadReleaseDate);
+            return Err(Box::new(SmbiosError::BadReleaseDate));
         }
         let memory_devices = memory_device_sizes_mib(&ram)?;
         let table = TableWriter::new(buf);
@@ -441,11 +442,11 @@ impl SmbiosTable {
         };
         let len = table.bytes.len;
         if len > usize::from(u16::MAX) {
-            return Err(SmbiosError::TableTooLarge { len });
+            return Err(Box::new(SmbiosError::TableTooLarge { len }));
         }
         let available = table.bytes.buf.len();
         if len > available {
-            return Err(SmbiosError::BufferTooSmall { needed: len, available });
+            return Err(Box::new(SmbiosError::BufferTooSmall { needed: len, available }));
         }
         Ok(SmbiosTable {
             len,
@@ -460,7 +461,7 @@ impl SmbiosTable {
     /// [`SmbiosTable::build_into`] a buffer of the table's largest size, kept with it.
     #[cfg(test)]
     pub fn build(info: &SmbiosInfo<'_>) -> Result<Self, SmbiosError> {
-        Self::build_into(info, &mut alloc::vec![0u8; usize::from(u16::MAX)])
+        Self::build_into(info, &mut alloc::vec![0u8; usize::from(u16::MAX)]).map_err(|e| *e)
     }
 
     /// The firmware's structures, with Xen's blob passed through by hvmloader's rule.
@@ -470,7 +471,7 @@ impl SmbiosTable {
         rom_size_field: u8,
         ram: &[PhysRange],
         memory_devices: &[u32],
-    ) -> Result<TableWriter<'b>, SmbiosError> {
+    ) -> Result<TableWriter<'b>, Box<SmbiosError>> {
         let passed = info.passthrough;
         let single = |kind| passed.and_then(|p| p.single(kind));
         table.kept_handles = passed.map(SmbiosPassthrough::kept_handles).unwrap_or_default();
@@ -518,7 +519,7 @@ impl SmbiosTable {
         rom_size_field: u8,
         ram: &[PhysRange],
         memory_devices: &[u32],
-    ) -> Result<TableWriter<'b>, SmbiosError> {
+    ) -> Result<TableWriter<'b>, Box<SmbiosError>> {
         table.kept_handles = qemu.handles();
         let qemu_memory = MEMORY_TYPES.iter().any(|&kind| qemu.has(kind));
         let mut types = qemu.types();
@@ -581,11 +582,11 @@ impl SmbiosTable {
 
     /// The entry points for this table placed at `table_paddr`, which must end below 4 GiB
     /// for the 32-bit entry point.
-    pub fn entry_points(&self, table_paddr: u64) -> Result<EntryPoints, SmbiosError> {
+    pub fn entry_points(&self, table_paddr: u64) -> Result<EntryPoints, Box<SmbiosError>> {
         let len = self.len;
         let below_4gib = table_paddr.checked_add(len as u64).is_some_and(|end| end <= 1 << 32);
         if !below_4gib {
-            return Err(SmbiosError::TableAbove4GiB { paddr: table_paddr, len });
+            return Err(Box::new(SmbiosError::TableAbove4GiB { paddr: table_paddr, len }));
         }
         Ok(EntryPoints {
             smbios3: self.entry_point_64(table_paddr),
@@ -600,7 +601,7 @@ impl SmbiosTable {
         let needed = self.len;
         let available = buf.len();
         let out = buf.get_mut(..needed).ok_or(SmbiosError::BufferTooSmall { needed, available })?;
-        let entry_points = self.entry_points(table_paddr)?;
+        let entry_points = self.entry_points(table_paddr).map_err(|e| *e)?;
         out.copy_from_slice(&self.bytes);
         Ok(entry_points)
     }
@@ -688,30 +689,30 @@ fn is_mm_dd_yyyy(date: &str) -> bool {
 
 /// The ROM Size byte: n where the size is 64 KiB * (n + 1); 0xFF means 16 MiB in SMBIOS 3.0
 /// (3.1 later turned it into "see Extended BIOS ROM Size").
-fn rom_size_field(rom_size: u64) -> Result<u8, SmbiosError> {
+fn rom_size_field(rom_size: u64) -> Result<u8, Box<SmbiosError>> {
     let blocks = rom_size.div_ceil(64 << 10);
     match blocks {
         1..=256 => Ok((blocks - 1) as u8),
-        _ => Err(SmbiosError::BadRomSize(rom_size)),
+        _ => Err(Box::new(SmbiosError::BadRomSize(rom_size))),
     }
 }
 
-fn check_topology(topology: CpuTopology) -> Result<(), SmbiosError> {
+fn check_topology(topology: CpuTopology) -> Result<(), Box<SmbiosError>> {
     let fits = (1..=MAX_SOCKETS).contains(&topology.sockets)
         && topology.cores_per_socket >= 1
         && topology.threads_per_core >= 1
         && topology.cores_per_socket != 0xFFFF
         && topology.threads_per_socket().is_some();
-    if fits { Ok(()) } else { Err(SmbiosError::BadTopology(topology)) }
+    if fits { Ok(()) } else { Err(Box::new(SmbiosError::BadTopology(topology))) }
 }
 
 /// Sorted, checked, touching ranges joined.
-fn normalise_ram(ram: &[PhysRange]) -> Result<Vec<PhysRange>, SmbiosError> {
+fn normalise_ram(ram: &[PhysRange]) -> Result<Vec<PhysRange>, Box<SmbiosError>> {
     if ram.len() > MAX_RAM_RANGES {
-        return Err(SmbiosError::TooManyRamRanges(ram.len()));
+        return Err(Box::new(SmbiosError::TooManyRamRanges(ram.len())));
     }
     if let Some(&empty) = ram.iter().find(|range| range.end <= range.start) {
-        return Err(SmbiosError::EmptyRamRange(empty));
+        return Err(Box::new(SmbiosError::EmptyRamRange(empty)));
     }
     let mut sorted = ram.to_vec();
     crate::sort::sort_unstable(&mut sorted);
@@ -719,21 +720,24 @@ fn normalise_ram(ram: &[PhysRange]) -> Result<Vec<PhysRange>, SmbiosError> {
     for range in sorted {
         match joined.last_mut() {
             Some(last) if last.overlaps(&range) => {
-                return Err(SmbiosError::RamRangesOverlap { first: *last, second: range });
+                return Err(Box::new(SmbiosError::RamRangesOverlap {
+                    first: *last,
+                    second: range,
+                }));
             }
             Some(last) if last.end == range.start => last.end = range.end,
             _ => joined.push(range),
         }
     }
     if joined.is_empty() {
-        return Err(SmbiosError::NoRam);
+        return Err(Box::new(SmbiosError::NoRam));
     }
     Ok(joined)
 }
 
 /// Sizes in MiB of the memory devices that hold the RAM: whole [`MAX_MEMORY_DEVICE_SIZE`]
 /// devices and one for the rest, the total rounded up to a MiB (the Size fields count MiB).
-fn memory_device_sizes_mib(ram: &[PhysRange]) -> Result<Vec<u32>, SmbiosError> {
+fn memory_device_sizes_mib(ram: &[PhysRange]) -> Result<Vec<u32>, Box<SmbiosError>> {
     use crate::addr::MiB;
     let bytes = ram.iter().try_fold(0u64, |sum, range| sum.checked_add(range.len()));
     let too_much = SmbiosError::TooMuchRam { bytes: bytes.unwrap_or(u64::MAX) };
@@ -741,7 +745,7 @@ fn memory_device_sizes_mib(ram: &[PhysRange]) -> Result<Vec<u32>, SmbiosError> {
     let mut remaining_mib = bytes.div_ceil(MiB);
     let device_mib = MAX_MEMORY_DEVICE_SIZE / MiB;
     if remaining_mib.div_ceil(device_mib) > MAX_MEMORY_DEVICES {
-        return Err(too_much);
+        return Err(Box::new(too_much));
     }
     let mut devices = Vec::new();
     while remaining_mib > 0 {
@@ -888,10 +892,10 @@ impl<'b> TableWriter<'b> {
     }
 
     /// The table, or the first error met writing it.
-    fn checked(mut self) -> Result<Self, SmbiosError> {
+    fn checked(mut self) -> Result<Self, Box<SmbiosError>> {
         match self.error.take() {
             None => Ok(self),
-            Some(error) => Err(error),
+            Some(error) => Err(Box::new(error)),
         }
     }
 
