@@ -142,7 +142,6 @@ boxed_from!(
     Layout(crate::layout::LayoutError),
     Pci(crate::pci::PlanError),
     Expander(crate::pci::ExpanderError),
-    FwCfg(crate::platform::fw_cfg::FwCfgError),
     EcamSelfCheck(crate::pci::EcamMismatch),
     Cpu(crate::cpu::CpuError),
     Acpi(libacpi::Error),
@@ -177,6 +176,12 @@ impl From<Box<crate::e820::E820Error>> for Fatal {
 impl From<Box<crate::smbios::SmbiosError>> for Fatal {
     fn from(e: Box<crate::smbios::SmbiosError>) -> Self {
         Fatal::Smbios(e)
+    }
+}
+
+impl From<Box<crate::platform::fw_cfg::FwCfgError>> for Fatal {
+    fn from(e: Box<crate::platform::fw_cfg::FwCfgError>) -> Self {
+        Fatal::FwCfg(e)
     }
 }
 

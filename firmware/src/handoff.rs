@@ -41,7 +41,7 @@ pub mod files {
 /// memory.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum HandoffError {
-    FwCfg(FwCfgError),
+    FwCfg(Box<FwCfgError>),
     Linux(linux::LinuxError),
     /// No free RAM range fits a payload part.
     NoRoom {
@@ -122,8 +122,8 @@ impl fmt::Display for HandoffError {
     }
 }
 
-impl From<FwCfgError> for Box<HandoffError> {
-    fn from(e: FwCfgError) -> Self {
+impl From<Box<FwCfgError>> for Box<HandoffError> {
+    fn from(e: Box<FwCfgError>) -> Self {
         Box::new(HandoffError::FwCfg(e))
     }
 }

@@ -15,6 +15,7 @@
 //! Everything QEMU reports is input: names are matched exactly, sizes are checked against
 //! the caller's buffers, the directory's entry count is bounded.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -209,13 +210,13 @@ impl<P: PortIo, A: DmaAddressing> FwCfg<P, A> {
     }
 
     /// The named files.
-    pub fn files(&mut self) -> Result<Vec<File>, FwCfgError> {
+    pub fn files(&mut self) -> Result<Vec<File>, Box<FwCfgError>> {
         let mut reader = self.open_item(key::FILE_DIR, u64::from(u32::MAX));
         let mut count = [0u8; 4];
         reader.read_exact(&mut count)?;
         let count = u32::from_be_bytes(count);
         if count > MAX_FILES {
-            return Err(FwCfgError::TooManyFiles(count));
+            return Err(Box::new(FwCfgError::TooManyFiles(count)));
         }
         let mut raw = vec![0u8; count as usize * DIR_ENTRY_SIZE];
         reader.read_exact(&mut raw)?;
@@ -223,13 +224,13 @@ impl<P: PortIo, A: DmaAddressing> FwCfg<P, A> {
     }
 
     /// The file called exactly `name`, if QEMU has one.
-    pub fn find_file(&mut self, name: &str) -> Result<Option<File>, FwCfgError> {
+    pub fn find_file(&mut self, name: &str) -> Result<Option<File>, Box<FwCfgError>> {
         Ok(self.files()?.into_iter().find(|file| file.name == name))
     }
 
     /// The sleep states the PM device implements, from [`SYSTEM_STATES_FILE`]; `None` when
     /// QEMU has no such file. A file of another size is an error.
-    pub fn sleep_states(&mut self) -> Result<Option<SleepStates>, FwCfgError> {
+    pub fn sleep_states(&mut self) -> Result<Option<SleepStates>, Box<FwCfgError>> {
         let Some(file) = self.find_file(SYSTEM_STATES_FILE)? else { return Ok(None) };
         let mut raw = [0u8; SYSTEM_STATES_LEN];
         self.read_file(&file, &mut raw)?;
@@ -239,7 +240,7 @@ impl<P: PortIo, A: DmaAddressing> FwCfg<P, A> {
     /// The number of extra PCI root buses ([`EXTRA_PCI_ROOTS_FILE`]), 0 without the file. A
     /// file of another size than 8 bytes is an error; a count above 255 is given as 255
     /// (there are no more bus numbers).
-    pub fn extra_pci_roots(&mut self) -> Result<u8, FwCfgError> {
+    pub fn extra_pci_roots(&mut self) -> Result<u8, Box<FwCfgError>> {
         let Some(file) = self.find_file(EXTRA_PCI_ROOTS_FILE)? else { return Ok(0) };
         let mut raw = [0u8; 8];
         self.read_file(&file, &mut raw)?;
@@ -252,13 +253,13 @@ impl<P: PortIo, A: DmaAddressing> FwCfg<P, A> {
     }
 
     /// Reads the whole of `file` into `dest`, which must be exactly its size.
-    pub fn read_file(&mut self, file: &File, dest: &mut [u8]) -> Result<(), FwCfgError> {
+    pub fn read_file(&mut self, file: &File, dest: &mut [u8]) -> Result<(), Box<FwCfgError>> {
         if dest.len() as u64 != u64::from(file.size) {
-            return Err(FwCfgError::SizeMismatch {
+            return Err(Box::new(FwCfgError::SizeMismatch {
                 name: file.name.clone(),
                 size: file.size,
                 buffer: dest.len(),
-            });
+            }));
         }
         self.open(file).read_exact(dest)
     }
@@ -275,7 +276,7 @@ impl<P: PortIo, A: DmaAddressing> FwCfg<P, A> {
         select: u16,
         reselect: bool,
         dest: &mut [u8],
-    ) -> Result<bool, FwCfgError> {
+    ) -> Result<bool, Box<FwCfgError>> {
         let Some(addressing) = &self.dma else { return Ok(false) };
         let mut access = DmaAccess { control: 0, length: 0, address: 0 };
         let (Some(buffer), Some(descriptor), Ok(length)) = (
@@ -305,7 +306,7 @@ impl<P: PortIo, A: DmaAddressing> FwCfg<P, A> {
             // Volatile: the read must see what the device wrote into the descriptor.
             let status = u32::from_be(crate::arch::read_volatile(&access.control));
             if status & control::ERROR != 0 {
-                return Err(FwCfgError::DmaFailed { select, len: dest.len() });
+                return Err(Box::new(FwCfgError::DmaFailed { select, len: dest.len() }));
             }
             if status == 0 {
                 return Ok(true);
@@ -335,7 +336,7 @@ impl<P: PortIo, A: DmaAddressing> FileReader<'_, P, A> {
     }
 
     /// Reads past the item's next `len` bytes, through a small buffer (none is kept).
-    pub fn skip(&mut self, mut len: usize) -> Result<(), FwCfgError> {
+    pub fn skip(&mut self, mut len: usize) -> Result<(), Box<FwCfgError>> {
         let mut scratch = [0u8; 512];
         while len > 0 {
             let part = len.min(scratch.len());
@@ -346,10 +347,14 @@ impl<P: PortIo, A: DmaAddressing> FileReader<'_, P, A> {
     }
 
     /// Fills `dest` with the item's next bytes.
-    pub fn read_exact(&mut self, dest: &mut [u8]) -> Result<(), FwCfgError> {
+    pub fn read_exact(&mut self, dest: &mut [u8]) -> Result<(), Box<FwCfgError>> {
         let wanted = dest.len() as u64;
         if wanted > self.left {
-            return Err(FwCfgError::ReadPastEnd { select: self.select, wanted, left: self.left });
+            return Err(Box::new(FwCfgError::ReadPastEnd {
+                select: self.select,
+                wanted,
+                left: self.left,
+            }));
         }
         if dest.is_empty() {
             return Ok(());

@@ -164,7 +164,7 @@ fn smbios<P: PortIo, A: DmaAddressing>(
         fw_cfg.read_file(&file, &mut bytes)?;
         Ok(Some(bytes))
     });
-    let qemu_table = table.unwrap_or_else(|e: crate::platform::fw_cfg::FwCfgError| {
+    let qemu_table = table.unwrap_or_else(|e: Box<crate::platform::fw_cfg::FwCfgError>| {
         log::warn!("SMBIOS: fw_cfg {TABLES_FILE}: {e}; the firmware's own structures instead");
         None
     });
