@@ -143,7 +143,6 @@ boxed_from!(
     Pci(crate::pci::PlanError),
     Expander(crate::pci::ExpanderError),
     EcamSelfCheck(crate::pci::EcamMismatch),
-    Cpu(crate::cpu::CpuError),
     Acpi(libacpi::Error),
     Passthrough(tables::PassthroughError),
     AcpiSelfTest(crate::acpi::selftest::SelfTestError),
@@ -182,6 +181,12 @@ impl From<Box<crate::smbios::SmbiosError>> for Fatal {
 impl From<Box<crate::platform::fw_cfg::FwCfgError>> for Fatal {
     fn from(e: Box<crate::platform::fw_cfg::FwCfgError>) -> Self {
         Fatal::FwCfg(e)
+    }
+}
+
+impl From<Box<crate::cpu::CpuError>> for Fatal {
+    fn from(e: Box<crate::cpu::CpuError>) -> Self {
+        Fatal::Cpu(e)
     }
 }
 

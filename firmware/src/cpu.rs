@@ -31,6 +31,7 @@ mod list;
 mod mtrr;
 mod topology;
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -85,7 +86,7 @@ pub struct IoApicSetup {
 }
 
 #[derive(Debug)]
-pub enum CpuError {
+pub(crate) enum CpuError {
     /// The caller expects no CPU at all.
     NoCpus,
     BootPageBusy(String),
@@ -162,39 +163,39 @@ impl fmt::Display for CpuError {
     }
 }
 
-impl From<MtrrError> for CpuError {
+impl From<MtrrError> for Box<CpuError> {
     fn from(e: MtrrError) -> Self {
-        CpuError::Mtrr(e)
+        Box::new(CpuError::Mtrr(e))
     }
 }
 
-impl From<IcrStuck> for CpuError {
+impl From<IcrStuck> for Box<CpuError> {
     fn from(e: IcrStuck) -> Self {
-        CpuError::Ipi(e)
+        Box::new(CpuError::Ipi(e))
     }
 }
 
-impl From<CpuListError> for CpuError {
+impl From<CpuListError> for Box<CpuError> {
     fn from(e: CpuListError) -> Self {
-        CpuError::List(e)
+        Box::new(CpuError::List(e))
     }
 }
 
 /// Checks that [`AP_BOOT_PAGE`] is RAM and holds nothing the boot information still points
 /// at (start info, modules), before it is claimed with [`ApTrampoline::new`].
-pub fn check_boot_page(boot: &BootInfo) -> Result<(), CpuError> {
+pub fn check_boot_page(boot: &BootInfo) -> Result<(), Box<CpuError>> {
     let page = PhysRange { start: AP_BOOT_PAGE, end: AP_BOOT_PAGE + 0x1000 };
     let busy = |what: &str, range: &PhysRange| {
         CpuError::BootPageBusy(alloc::format!("overlaps the {what} at {range}"))
     };
     if !boot.memory_map.iter().any(|r| r.kind == MemoryKind::Ram && r.range.contains_range(&page)) {
-        return Err(CpuError::BootPageBusy("is not RAM in the memory map".into()));
+        return Err(Box::new(CpuError::BootPageBusy("is not RAM in the memory map".into())));
     }
     if boot.start_info.overlaps(&page) {
-        return Err(busy("start info", &boot.start_info));
+        return Err(Box::new(busy("start info", &boot.start_info)));
     }
     if let Some(module) = boot.modules.iter().find(|m| m.range.overlaps(&page)) {
-        return Err(busy("module", &module.range));
+        return Err(Box::new(busy("module", &module.range)));
     }
     Ok(())
 }
@@ -303,9 +304,9 @@ pub fn bring_up(
     startup: ApStartup<'_>,
     expected_cpus: u32,
     mmio: &MtrrRequest,
-) -> Result<CpuSetup, CpuError> {
+) -> Result<CpuSetup, Box<CpuError>> {
     if expected_cpus == 0 {
-        return Err(CpuError::NoCpus);
+        return Err(Box::new(CpuError::NoCpus));
     }
     let topology = Topology::from_cpuid(cpuid);
     let bsp_id = initial_apic_id(cpuid);
@@ -322,7 +323,7 @@ pub fn bring_up(
     if let Some(regs) = &regs {
         bsp.write_mtrrs(regs);
         if bsp.read_mtrrs(regs) != *regs {
-            return Err(CpuError::MtrrReadBack { apic_id: bsp_id });
+            return Err(Box::new(CpuError::MtrrReadBack { apic_id: bsp_id }));
         }
     }
     if let Some(layout) = &mtrr {
@@ -337,7 +338,7 @@ pub fn bring_up(
     };
     let (aps, ap_startup_us) = match (startup, clock) {
         _ if expected_cpus == 1 => (Vec::new(), 0),
-        (_, None) => return Err(CpuError::NoClock { expected: expected_cpus }),
+        (_, None) => return Err(Box::new(CpuError::NoClock { expected: expected_cpus })),
         (ApStartup::InitSipi, Some(mut clock)) => {
             start_aps(bsp, boot_page, &mut clock, expected_cpus, plan)?
         }
@@ -380,12 +381,12 @@ fn prepare_check_ins(boot_page: &mut ApTrampoline, plan: ApPlan) {
 }
 
 /// The APIC IDs the APs reported, in check-in order, once each checked its MTRRs.
-fn checked_in_apic_ids(count: u32) -> Result<Vec<u32>, CpuError> {
+fn checked_in_apic_ids(count: u32) -> Result<Vec<u32>, Box<CpuError>> {
     let mut aps = Vec::with_capacity(count as usize);
     for report in &AP_REPORTS[..count as usize] {
         let apic_id = report.apic_id.load(Ordering::Relaxed);
         if !report.mtrrs_ok.load(Ordering::Relaxed) {
-            return Err(CpuError::MtrrReadBack { apic_id });
+            return Err(Box::new(CpuError::MtrrReadBack { apic_id }));
         }
         aps.push(apic_id);
     }
@@ -400,9 +401,9 @@ fn start_vcpus(
     clock: &mut impl Clock,
     expected_cpus: u32,
     plan: ApPlan,
-) -> Result<(Vec<u32>, u64), CpuError> {
+) -> Result<(Vec<u32>, u64), Box<CpuError>> {
     if expected_cpus as usize > MAX_CPUS {
-        return Err(CpuError::Unexpected { checked_in: 0, expected: expected_cpus });
+        return Err(Box::new(CpuError::Unexpected { checked_in: 0, expected: expected_cpus }));
     }
     prepare_check_ins(boot_page, plan);
     let entry = boot_page.flat32_entry();
@@ -414,15 +415,18 @@ fn start_vcpus(
         // Offline again whatever happened: a vCPU that never checked in must not run on.
         vcpus.stop(vcpu).map_err(|why| CpuError::Hypervisor { vcpu, why })?;
         if !checked_in {
-            return Err(CpuError::Missing {
+            return Err(Box::new(CpuError::Missing {
                 checked_in: AP_CHECKED_IN.load(Ordering::Acquire) + 1,
                 expected: expected_cpus,
                 fault: boot_page.fault(),
-            });
+            }));
         }
         // A vCPU that reported an APIC ID already seen was counted as a restart instead.
         if AP_RESTARTS.load(Ordering::Acquire) != 0 {
-            return Err(CpuError::Unexpected { checked_in: vcpu, expected: expected_cpus });
+            return Err(Box::new(CpuError::Unexpected {
+                checked_in: vcpu,
+                expected: expected_cpus,
+            }));
         }
     }
     Ok((checked_in_apic_ids(expected_cpus - 1)?, clock.now_us() - started))
@@ -436,7 +440,7 @@ fn start_aps(
     clock: &mut impl Clock,
     expected_cpus: u32,
     plan: ApPlan,
-) -> Result<(Vec<u32>, u64), CpuError> {
+) -> Result<(Vec<u32>, u64), Box<CpuError>> {
     prepare_check_ins(boot_page, plan);
     let vector = boot_page.startup_vector();
 
@@ -459,15 +463,18 @@ fn start_aps(
 
     let arrived = AP_ARRIVED.load(Ordering::Relaxed);
     if !checked_in {
-        return Err(CpuError::Missing {
+        return Err(Box::new(CpuError::Missing {
             checked_in: AP_CHECKED_IN.load(Ordering::Acquire) + 1,
             expected: expected_cpus,
             fault: boot_page.fault(),
-        });
+        }));
     }
     let checked_in = AP_CHECKED_IN.load(Ordering::Acquire);
     if arrived > expected_aps || checked_in as usize > MAX_CPUS {
-        return Err(CpuError::Unexpected { checked_in: arrived + 1, expected: expected_cpus });
+        return Err(Box::new(CpuError::Unexpected {
+            checked_in: arrived + 1,
+            expected: expected_cpus,
+        }));
     }
     Ok((checked_in_apic_ids(checked_in)?, waited))
 }
@@ -479,7 +486,7 @@ fn park_aps(
     apic: &mut LocalApic<'_>,
     clock: &mut impl Clock,
     boot_page: &ApTrampoline,
-) -> Result<(), CpuError> {
+) -> Result<(), Box<CpuError>> {
     let mut restarts = AP_RESTARTS.load(Ordering::Acquire);
     for _ in 0..FINAL_INIT_ROUNDS {
         apic.send(Ipi::Init, Destination::AllButSelf)?;
@@ -502,7 +509,7 @@ fn park_aps(
         restarts = AP_RESTARTS.load(Ordering::Acquire);
         debug!("{} AP start(s) after the final INIT; sending it again", restarts - before);
     }
-    Err(CpuError::NotParked { restarts })
+    Err(Box::new(CpuError::NotParked { restarts }))
 }
 
 /// The I/O APIC ID: the lowest 4-bit value no CPU uses as APIC ID, so that even an OS that

@@ -645,13 +645,18 @@ impl Hardware for SimMachine {
     ) -> Result<CpuSetup, Fatal> {
         self.uncacheable.borrow_mut().push(request.uncacheable.clone());
         if expected != 1 {
-            return Err(Fatal::from(CpuError::Missing { checked_in: 1, expected, fault: None }));
+            return Err(Fatal::from(Box::new(CpuError::Missing {
+                checked_in: 1,
+                expected,
+                fault: None,
+            })));
         }
         MtrrLayout::plan(request, MtrrCaps::from_msr(MTRR_CAP), PHYS_BITS)
-            .map_err(|e| Fatal::from(CpuError::Mtrr(e)))?;
+            .map_err(|e| Fatal::from(Box::new(CpuError::Mtrr(e))))?;
         let topology =
             Topology { thread_bits: 0, package_shift: 0, source: TopologySource::Leaf0B };
-        let cpus = CpuList::new(0, &[], topology).map_err(|e| Fatal::from(CpuError::List(e)))?;
+        let cpus =
+            CpuList::new(0, &[], topology).map_err(|e| Fatal::from(Box::new(CpuError::List(e))))?;
         Ok(CpuSetup { cpus })
     }
 
