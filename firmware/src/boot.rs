@@ -151,7 +151,6 @@ boxed_from!(
     QemuNuma(crate::acpi::qemu_numa::QemuNumaError),
     MpTable(crate::legacy::MpError),
     Pir(crate::legacy::PirError),
-    Claim(ClaimError),
 );
 
 impl From<Box<crate::handoff::HandoffError>> for Fatal {
@@ -187,6 +186,12 @@ impl From<Box<crate::platform::fw_cfg::FwCfgError>> for Fatal {
 impl From<Box<crate::cpu::CpuError>> for Fatal {
     fn from(e: Box<crate::cpu::CpuError>) -> Self {
         Fatal::Cpu(e)
+    }
+}
+
+impl From<Box<ClaimError>> for Fatal {
+    fn from(e: Box<ClaimError>) -> Self {
+        Fatal::Claim(e)
     }
 }
 

@@ -6,6 +6,7 @@
 //! handles reach the same bytes and none reaches the running firmware image, which is
 //! claimed for good when the machine is taken. Pure bookkeeping, tested on the host.
 
+use alloc::boxed::Box;
 use core::fmt;
 
 use crate::addr::PhysRange;
@@ -60,15 +61,15 @@ pub(crate) struct ClaimSet {
 
 impl ClaimSet {
     /// Claims `wanted` if it is identity-mapped (page 0 excluded) and overlaps nothing held.
-    pub fn claim(&mut self, wanted: PhysRange) -> Result<ClaimId, ClaimError> {
+    pub fn claim(&mut self, wanted: PhysRange) -> Result<ClaimId, Box<ClaimError>> {
         if wanted.start < crate::addr::PAGE_SIZE
             || wanted.end > crate::addr::FOUR_GIB
             || wanted.start >= wanted.end
         {
-            return Err(ClaimError::Unmapped { wanted });
+            return Err(Box::new(ClaimError::Unmapped { wanted }));
         }
         if self.window_out {
-            return Err(ClaimError::WindowOut { wanted });
+            return Err(Box::new(ClaimError::WindowOut { wanted }));
         }
         self.check_free(wanted)?;
         let slot = self.held.iter().position(Option::is_none).ok_or(ClaimError::Full { wanted })?;
@@ -83,9 +84,9 @@ impl ClaimSet {
 
     /// Whether `wanted` overlaps nothing held (the hand-off window's check for each range
     /// it lends).
-    pub fn check_free(&self, wanted: PhysRange) -> Result<(), ClaimError> {
+    pub fn check_free(&self, wanted: PhysRange) -> Result<(), Box<ClaimError>> {
         match self.held.iter().flatten().find(|held| held.overlaps(&wanted)) {
-            Some(&held) => Err(ClaimError::Overlap { wanted, held }),
+            Some(&held) => Err(Box::new(ClaimError::Overlap { wanted, held })),
             None => Ok(()),
         }
     }
@@ -115,10 +116,10 @@ mod tests {
         let tables = set.claim(range(0x7F0_0000, 0x800_0000)).unwrap();
         assert_eq!(
             set.claim(range(0x1F_F000, 0x20_1000)),
-            Err(ClaimError::Overlap {
+            Err(Box::new(ClaimError::Overlap {
                 wanted: range(0x1F_F000, 0x20_1000),
                 held: range(0x10_0000, 0x20_0000)
-            })
+            }))
         );
         // Adjacent is not overlapping.
         let next = set.claim(range(0x20_0000, 0x20_1000)).unwrap();
@@ -133,7 +134,7 @@ mod tests {
     fn page_zero_high_memory_and_empty_ranges_cannot_be_claimed() {
         let mut set = ClaimSet::default();
         for wanted in [range(0, 0x1000), range(0xFFFF_F000, 0x1_0000_1000), range(0x5000, 0x5000)] {
-            assert_eq!(set.claim(wanted), Err(ClaimError::Unmapped { wanted }));
+            assert_eq!(set.claim(wanted), Err(Box::new(ClaimError::Unmapped { wanted })));
         }
     }
 
@@ -144,7 +145,7 @@ mod tests {
         assert!(set.take_window());
         assert!(!set.take_window(), "one window at a time");
         let wanted = range(0x30_0000, 0x31_0000);
-        assert_eq!(set.claim(wanted), Err(ClaimError::WindowOut { wanted }));
+        assert_eq!(set.claim(wanted), Err(Box::new(ClaimError::WindowOut { wanted })));
         assert!(set.check_free(wanted).is_ok());
         assert!(set.check_free(range(0x1F_0000, 0x21_0000)).is_err());
         set.return_window();
@@ -158,6 +159,6 @@ mod tests {
             set.claim(range((i + 1) << 20, ((i + 1) << 20) + 0x1000)).unwrap();
         }
         let wanted = range(0x4000_0000, 0x4000_1000);
-        assert_eq!(set.claim(wanted), Err(ClaimError::Full { wanted }));
+        assert_eq!(set.claim(wanted), Err(Box::new(ClaimError::Full { wanted })));
     }
 }

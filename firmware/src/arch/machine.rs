@@ -9,6 +9,7 @@
 //! reach the same bytes, and none reaches the running firmware image. That is what makes
 //! them safe to hand out; the `unsafe` stays here.
 
+use alloc::boxed::Box;
 use core::cell::RefCell;
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -67,23 +68,26 @@ impl Machine {
         IdentityMapped::mapped()
     }
 
-    fn hold(&self, range: PhysRange) -> Result<Held<'_>, ClaimError> {
+    fn hold(&self, range: PhysRange) -> Result<Held<'_>, Box<ClaimError>> {
         let id = self.claims.borrow_mut().claim(range)?;
         Ok(Held { claims: Some(&self.claims), id: Some(id), range })
     }
 
     /// A device's registers at `range`, for as long as the value lives.
-    pub(crate) fn device_registers(&self, range: PhysRange) -> Result<MmioRegion<'_>, ClaimError> {
+    pub(crate) fn device_registers(
+        &self,
+        range: PhysRange,
+    ) -> Result<MmioRegion<'_>, Box<ClaimError>> {
         Ok(MmioRegion::new(self.hold(range)?))
     }
 
     /// RAM at `range` that the caller set aside (carved out of the memory map), as bytes.
-    pub(crate) fn ram(&self, range: PhysRange) -> Result<RamRegion<'_>, ClaimError> {
+    pub(crate) fn ram(&self, range: PhysRange) -> Result<RamRegion<'_>, Box<ClaimError>> {
         Ok(RamRegion { held: self.hold(range)? })
     }
 
     /// This CPU's caching and local APIC registers, for bring-up.
-    pub(crate) fn boot_cpu(&self) -> Result<Claimed<'_, LocalCpu>, ClaimError> {
+    pub(crate) fn boot_cpu(&self) -> Result<Claimed<'_, LocalCpu>, Box<ClaimError>> {
         let held = self.hold(LOCAL_APIC_PAGE)?;
         // SAFETY: the boot CPU, interrupts off (the runtime never enables them); the claim
         // on the local APIC's page makes this the only handle onto its caching and APIC.
@@ -92,7 +96,7 @@ impl Machine {
 
     /// The AP start-up page, for bring-up: the caller checked it is RAM holding nothing the
     /// firmware still needs (it lies below the firmware's own memory).
-    pub(crate) fn ap_start_page(&self) -> Result<Claimed<'_, ApTrampoline>, ClaimError> {
+    pub(crate) fn ap_start_page(&self) -> Result<Claimed<'_, ApTrampoline>, Box<ClaimError>> {
         let held = self.hold(PhysRange { start: AP_BOOT_PAGE, end: AP_BOOT_PAGE + PAGE_SIZE })?;
         // SAFETY: the page is claimed, so nothing else in the firmware reaches it while the
         // trampoline lives; the entry code's page tables stay current (APs load the BSP's
@@ -102,9 +106,9 @@ impl Machine {
 
     /// The hand-off's window onto memory: every range nothing holds, to load a payload into.
     /// Nothing new can be claimed while it is out.
-    pub(crate) fn load_window(&self) -> Result<LoadWindow<'_>, ClaimError> {
+    pub(crate) fn load_window(&self) -> Result<LoadWindow<'_>, Box<ClaimError>> {
         if !self.claims.borrow_mut().take_window() {
-            return Err(ClaimError::SecondWindow);
+            return Err(Box::new(ClaimError::SecondWindow));
         }
         Ok(LoadWindow { claims: &self.claims })
     }

@@ -5,6 +5,7 @@
 //! ports and registers are handed out counted ([`crate::stats`]), and its ports skip
 //! rewrites of the configuration address ([`Cf8Latched`]).
 
+use alloc::boxed::Box;
 use core::ops::DerefMut;
 
 use super::Fatal;
@@ -48,12 +49,12 @@ pub(crate) trait Hardware {
     /// The parser's view of memory.
     fn acpi_handler(&self) -> Self::AcpiHandler;
     /// The registers of the device at `range`, held while the value lives.
-    fn device_registers(&self, range: PhysRange) -> Result<Self::Registers<'_>, ClaimError>;
+    fn device_registers(&self, range: PhysRange) -> Result<Self::Registers<'_>, Box<ClaimError>>;
     /// RAM at `range`, held while it lives: what the caller carved out of the memory map, or
     /// a blob the platform's owner placed there (read where it lies).
-    fn ram(&self, range: PhysRange) -> Result<Self::Ram<'_>, ClaimError>;
+    fn ram(&self, range: PhysRange) -> Result<Self::Ram<'_>, Box<ClaimError>>;
     /// The hand-off's window; nothing new is held while it is out.
-    fn load_window(&self) -> Result<Self::Window<'_>, ClaimError>;
+    fn load_window(&self) -> Result<Self::Window<'_>, Box<ClaimError>>;
     /// Brings up every CPU ([`cpu::bring_up`]): MTRRs per `request`, `expected` vCPUs
     /// started the `startup` way, every wait on `clock`.
     fn bring_up_cpus(
@@ -97,15 +98,15 @@ impl Hardware for Machine {
         Machine::acpi_handler(self)
     }
 
-    fn device_registers(&self, range: PhysRange) -> Result<Self::Registers<'_>, ClaimError> {
+    fn device_registers(&self, range: PhysRange) -> Result<Self::Registers<'_>, Box<ClaimError>> {
         Machine::device_registers(self, range).map(Counted)
     }
 
-    fn ram(&self, range: PhysRange) -> Result<RamRegion<'_>, ClaimError> {
+    fn ram(&self, range: PhysRange) -> Result<RamRegion<'_>, Box<ClaimError>> {
         Machine::ram(self, range)
     }
 
-    fn load_window(&self) -> Result<LoadWindow<'_>, ClaimError> {
+    fn load_window(&self) -> Result<LoadWindow<'_>, Box<ClaimError>> {
         Machine::load_window(self)
     }
 

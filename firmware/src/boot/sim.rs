@@ -548,7 +548,7 @@ impl SimMachine {
         }
     }
 
-    fn hold(&self, range: PhysRange) -> Result<Option<ClaimId>, ClaimError> {
+    fn hold(&self, range: PhysRange) -> Result<Option<ClaimId>, Box<ClaimError>> {
         self.claims.borrow_mut().claim(range).map(Some)
     }
 
@@ -617,19 +617,19 @@ impl Hardware for SimMachine {
         BufferMapper::owning(self.memory.snapshot())
     }
 
-    fn device_registers(&self, range: PhysRange) -> Result<SimRegisters<'_>, ClaimError> {
+    fn device_registers(&self, range: PhysRange) -> Result<SimRegisters<'_>, Box<ClaimError>> {
         Ok(SimRegisters { machine: self, range, claim: self.hold(range)? })
     }
 
-    fn ram(&self, range: PhysRange) -> Result<SimRam<'_>, ClaimError> {
+    fn ram(&self, range: PhysRange) -> Result<SimRam<'_>, Box<ClaimError>> {
         let claim = self.hold(range)?;
         let bytes = self.memory.bytes(range.start, range.len() as usize);
         Ok(SimRam { machine: self, range, bytes, claim })
     }
 
-    fn load_window(&self) -> Result<SimLoadWindow<'_>, ClaimError> {
+    fn load_window(&self) -> Result<SimLoadWindow<'_>, Box<ClaimError>> {
         if !self.claims.borrow_mut().take_window() {
-            return Err(ClaimError::SecondWindow);
+            return Err(Box::new(ClaimError::SecondWindow));
         }
         Ok(SimLoadWindow { machine: self, lent: None })
     }

@@ -10,6 +10,7 @@
 //! nothing else can be written over it meanwhile. It must lie in RAM below 4 GiB and be no
 //! larger than what its tables can take.
 
+use alloc::boxed::Box;
 use core::fmt;
 
 use crate::addr::FOUR_GIB;
@@ -39,7 +40,7 @@ pub(crate) enum PassthroughError {
     /// More bytes than its tables can hold.
     TooLarge { key: &'static str, blob: PhysRange, limit: u64 },
     /// In RAM, but held by something else (the other blob, or a page the firmware uses).
-    Unclaimable { key: &'static str, blob: PhysRange, error: ClaimError },
+    Unclaimable { key: &'static str, blob: PhysRange, error: Box<ClaimError> },
     /// A table of the ACPI blob is malformed or repeats one of the firmware's.
     Acpi { blob: PhysRange, error: libacpi::Error },
     /// A structure of the SMBIOS blob is malformed.
