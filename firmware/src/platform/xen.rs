@@ -97,7 +97,7 @@ pub(crate) enum XenError {
     StoreAbove4G { paddr: u64 },
     Store(Box<XsError>),
     HvmInfo(HvmInfoError),
-    Config(config::ConfigError),
+    Config(Box<config::ConfigError>),
     UnsupportedBios(BiosKind),
     NoFirmwareModule { bios: BiosKind },
     ModuleOutsideRam { range: PhysRange },
@@ -175,8 +175,8 @@ impl From<Box<XsError>> for Box<XenError> {
     }
 }
 
-impl From<config::ConfigError> for Box<XenError> {
-    fn from(e: config::ConfigError) -> Self {
+impl From<Box<config::ConfigError>> for Box<XenError> {
+    fn from(e: Box<config::ConfigError>) -> Self {
         Box::new(XenError::Config(e))
     }
 }

@@ -18,13 +18,15 @@
 use alloc::format;
 use alloc::string::String;
 
+use alloc::boxed::Box;
+
 use super::config::{ConfigError, KeyReader, get};
 
 /// The key, relative to the domain's xenstore home.
 pub(crate) const CMDLINE_KEY: &str = "hvmloader/cmdline";
 
 /// The key's value; `None` when it is missing or empty.
-pub(crate) fn read(store: &mut impl KeyReader) -> Result<Option<String>, ConfigError> {
+pub(crate) fn read(store: &mut impl KeyReader) -> Result<Option<String>, Box<ConfigError>> {
     get(store, CMDLINE_KEY)
 }
 

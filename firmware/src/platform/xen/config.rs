@@ -155,7 +155,10 @@ pub(crate) fn parse_c_integer(s: &str) -> Option<i64> {
 /// One key, read: `None` when missing or empty (hvmloader's test for "use the default").
 /// Daemon errors other than ENOENT (EACCES, say) count as missing too, as in hvmloader,
 /// with a warning; a store that does not answer is an error.
-pub(super) fn get(store: &mut impl KeyReader, key: &str) -> Result<Option<String>, ConfigError> {
+pub(super) fn get(
+    store: &mut impl KeyReader,
+    key: &str,
+) -> Result<Option<String>, Box<ConfigError>> {
     match store.read_key(key) {
         Ok(Some(v)) if !v.is_empty() => Ok(Some(v)),
         Ok(_) => Ok(None),
@@ -164,7 +167,7 @@ pub(super) fn get(store: &mut impl KeyReader, key: &str) -> Result<Option<String
                 log::warn!("xenstore: {key}: {error}; using the default");
                 Ok(None)
             }
-            _ => Err(ConfigError::Store(e)),
+            _ => Err(Box::new(ConfigError::Store(e))),
         },
     }
 }
@@ -189,7 +192,7 @@ impl<S: KeyReader> Keys<'_, S> {
             return None;
         }
         get(self.store, key).unwrap_or_else(|e| {
-            self.fail(e);
+            self.fail(*e);
             None
         })
     }
@@ -225,7 +228,7 @@ impl<S: KeyReader> Keys<'_, S> {
 
 impl XenConfig {
     /// Reads every key hvmloader reads. Costs one round trip per key.
-    pub fn read(store: &mut impl KeyReader) -> Result<Self, ConfigError> {
+    pub fn read(store: &mut impl KeyReader) -> Result<Self, Box<ConfigError>> {
         let d = XenConfig::default();
         let mut keys = Keys { store, error: None };
         let mmio_hole_size = keys.number("platform/mmio_hole_size").filter(|&n| n != 0);
@@ -285,7 +288,7 @@ impl XenConfig {
         };
         match keys.error {
             None => Ok(config),
-            Some(error) => Err(error),
+            Some(error) => Err(Box::new(error)),
         }
     }
 }

@@ -827,7 +827,7 @@ fn malformed_layout_values_are_errors() {
     let mut session =
         config::StoreSession { store: &mut store, xen: &mut m.xen, clock: &mut Polls::default() };
     let err = XenConfig::read(&mut session).unwrap_err();
-    assert!(matches!(&err, ConfigError::Malformed { key: "platform/mmio_hole_size", .. }));
+    assert!(matches!(*err, ConfigError::Malformed { key: "platform/mmio_hole_size", .. }));
     assert!(err.to_string().contains("\"lots\""), "{err}");
 }
 
@@ -863,7 +863,8 @@ fn a_store_that_never_answers_times_out() {
     m.store.borrow_mut().answers = false;
     assert!(matches!(
         gather(&mut m).map_err(|e| *e),
-        Err(XenError::Config(ConfigError::Store(e))) if matches!(*e, XsError::Timeout { .. })
+        Err(XenError::Config(e))
+            if matches!(&*e, ConfigError::Store(e) if matches!(**e, XsError::Timeout { .. }))
     ));
 }
 
