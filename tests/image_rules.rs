@@ -169,8 +169,8 @@ const HVMLOADER_FILE_BYTES: usize = 173_724;
 const MEMSZ_GOAL: u32 = 212_800;
 /// Where the image is today (issue 18 tracks the way to the goals above): a change that
 /// grows it past these fails here, and `cargo xtask bench` shows which room grew.
-const FILE_BYTES_NOW: usize = 291_000;
-const MEMSZ_NOW: u32 = 520_000;
+const FILE_BYTES_NOW: usize = 291_500;
+const MEMSZ_NOW: u32 = 455_000;
 
 fn image_sizes() -> (usize, u32) {
     let elf = Elf32::read("hvmloader");

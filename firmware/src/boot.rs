@@ -330,8 +330,22 @@ fn run<H: Hardware>(
     avoid.extend([boot.start_info, layout.image]);
     // The blobs passed through are read where they lie, while the tables are built.
     avoid.extend(requests.acpi_passthrough.into_iter().chain(requests.smbios_passthrough));
-    let area = crate::layout::carve_persistent(&boot.memory_map, &avoid, tables::AREA_SIZE)?;
     let smbios = board.smbios(chipset);
+    // The platform's own SMBIOS structures (QEMU's may be 64 KiB) are read into RAM carved
+    // below the tables' rather than into the heap; it stays RAM afterwards.
+    let scratch =
+        smbios.qemu_table_len.map_or(0, |len| len as u64).next_multiple_of(crate::addr::PAGE_SIZE);
+    let carved =
+        crate::layout::carve_persistent(&boot.memory_map, &avoid, tables::AREA_SIZE + scratch)?;
+    let area = PhysRange { start: carved.start + scratch, end: carved.end };
+    let qemu_smbios = match smbios.qemu_table_len {
+        Some(len) => {
+            let mut ram =
+                machine.ram(PhysRange { start: carved.start, end: carved.start + len as u64 })?;
+            board.read_smbios_table(&mut ram).then_some(ram)
+        }
+        None => None,
+    };
     let sleep_states = board.sleep_states();
     let numa = topology
         .numa
@@ -355,7 +369,7 @@ fn run<H: Hardware>(
         cpu_hotplug,
         legacy,
         strings: &smbios.strings,
-        qemu_smbios: smbios.qemu_table.as_deref(),
+        qemu_smbios: qemu_smbios.as_deref(),
         requests,
     };
     let installed = tables::install(machine, &described, &boot, area, options.self_checks)?;

@@ -75,6 +75,11 @@ pub(crate) trait Board<H: Hardware> {
     /// Where the SMBIOS identity comes from.
     fn smbios(&mut self, chipset: Chipset) -> SmbiosSource;
 
+    /// Reads the platform's own SMBIOS structure table (of the length [`Board::smbios`]
+    /// gave) into `into`; `false` (said in the log) when it cannot, and the firmware's own
+    /// structures are used instead.
+    fn read_smbios_table(&mut self, into: &mut [u8]) -> bool;
+
     /// The sleep states to advertise besides S5.
     fn sleep_states(&mut self) -> SleepStates;
 
@@ -105,8 +110,10 @@ pub(crate) struct SmbiosSource {
     /// Strings over the builder's defaults (Xen's `bios-strings/*`).
     pub strings: BiosStrings,
     pub uuid: Option<[u8; 16]>,
-    /// QEMU's own structure table, which the tables take as it is.
-    pub qemu_table: Option<Vec<u8>>,
+    /// The length of QEMU's own structure table, which the tables take as it is: read with
+    /// [`Board::read_smbios_table`] into RAM set aside for it, not the heap (QEMU's
+    /// structures may be 64 KiB).
+    pub qemu_table_len: Option<usize>,
 }
 
 /// What the platform says about the machine's NUMA topology.

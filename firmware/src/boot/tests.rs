@@ -333,7 +333,14 @@ fn check_common(
 #[test]
 fn i440fx_boots_end_to_end_with_fw_cfg_dma_and_nothing_to_hand_off() {
     let (pci, bars) = i440fx(i440fx_endpoints);
-    let machine = SimMachine::new(Chipset::I440fx, pci, Some(qemu_fw_cfg(true)), IMAGE);
+    let mut fw_cfg = qemu_fw_cfg(true);
+    // QEMU's own SMBIOS structures: a system (type 1) naming its manufacturer, the end.
+    let mut system = vec![1, 0x1B, 0x00, 0x01, 1, 0, 0, 0];
+    system.extend([0; 16]);
+    system.extend([6, 0, 0]);
+    let qemu_smbios = [&system[..], b"SimVendor\0\0", &[127, 4, 0x01, 0x01, 0, 0]].concat();
+    fw_cfg.add_file(crate::smbios::qemu::TABLES_FILE, &qemu_smbios);
+    let machine = SimMachine::new(Chipset::I440fx, pci, Some(fw_cfg), IMAGE);
     StartInfo::qemu("selfcheck").write(&machine.memory);
 
     let summary = run_qemu(&machine).expect("the boot completes");
@@ -360,6 +367,14 @@ fn i440fx_boots_end_to_end_with_fw_cfg_dma_and_nothing_to_hand_off() {
     for absent in [b"MCFG", b"HPET", b"TCPA"] {
         assert!(!signatures.contains(absent), "{signatures:?}");
     }
+    // QEMU's structures (read into RAM beside the tables, not the heap) are in the table
+    // the _SM3_ entry point names.
+    let entry = machine.memory.bytes(0xF_0030, 0x18);
+    assert_eq!(&entry[..5], b"_SM3_");
+    let length = u32::from_le_bytes(entry[0x0C..0x10].try_into().unwrap()) as usize;
+    let table =
+        machine.memory.bytes(u64::from_le_bytes(entry[0x10..0x18].try_into().unwrap()), length);
+    assert!(table.windows(10).any(|w| w == b"SimVendor\0"), "QEMU's type 1 passed through");
 }
 
 #[test]

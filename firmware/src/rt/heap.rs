@@ -12,14 +12,14 @@ use hvmloader::stats::HEAP as HEAP_USE;
 use talc::TalcLock;
 use talc::source::Claim;
 
-/// The arena. What a boot uses at most (the `heap:` line) is 14-24 KiB with 2 to 64 vCPUs,
-/// on both machines, with NUMA nodes, into Linux, SeaBIOS or stopping: the runtime SSDT is
-/// sized to fit, QEMU's `etc/acpi/tables` is read a table at a time, the SMBIOS table is
-/// built where it stays, blobs passed through under Xen are read where they lie, and
-/// hand-offs copy through 16 KiB. The most is QEMU's own SMBIOS structures, read whole: 60
-/// KiB of them (`-smbios type=11` strings) make the mark 65 KiB, and the table cannot take
-/// more than 64 KiB. 128 KiB holds that with a margin.
-const HEAP_SIZE: usize = 128 * 1024;
+/// The arena. What a boot uses at most (the `heap:` line) is 11-24 KiB with 2 to 64 vCPUs,
+/// on both machines, with NUMA nodes and 60 KiB of QEMU's own SMBIOS structures, into Linux,
+/// SeaBIOS or stopping (the Linux hand-off is the most): nothing large is held here. The
+/// runtime SSDT is sized to fit, QEMU's `etc/acpi/tables` is read a table at a time, QEMU's
+/// SMBIOS structures go to RAM carved for them and the table is built where it stays, blobs
+/// passed through under Xen are read where they lie, and hand-offs copy through 16 KiB.
+/// 64 KiB keeps more than a 2x margin.
+const HEAP_SIZE: usize = 64 * 1024;
 
 static mut ARENA: [u8; HEAP_SIZE] = [0; HEAP_SIZE];
 

@@ -99,6 +99,26 @@ impl<H: Hardware> Board<H> for Qemu<H> {
         smbios(self.fw_cfg(), chipset)
     }
 
+    fn read_smbios_table(&mut self, into: &mut [u8]) -> bool {
+        use crate::smbios::qemu::TABLES_FILE;
+        let Some(mut fw_cfg) = self.fw_cfg() else { return false };
+        let read = match fw_cfg.find_file(TABLES_FILE) {
+            Ok(Some(file)) if file.size as usize == into.len() => fw_cfg.read_file(&file, into),
+            Ok(_) => {
+                log::warn!(
+                    "SMBIOS: fw_cfg {TABLES_FILE} is not the file it was; the firmware's own \
+                     structures instead"
+                );
+                return false;
+            }
+            Err(e) => Err(e),
+        };
+        read.inspect_err(|e| {
+            log::warn!("SMBIOS: fw_cfg {TABLES_FILE}: {e}; the firmware's own structures instead")
+        })
+        .is_ok()
+    }
+
     fn sleep_states(&mut self) -> SleepStates {
         sleep_states(self.fw_cfg())
     }
@@ -153,27 +173,23 @@ fn smbios<P: PortIo, A: DmaAddressing>(
         ..BiosStrings::default()
     };
     let Some(mut fw_cfg) = fw_cfg else {
-        return SmbiosSource { strings: identity, uuid: None, qemu_table: None };
+        return SmbiosSource { strings: identity, uuid: None, qemu_table_len: None };
     };
     let mut uuid = [0u8; 16];
     fw_cfg.read_item(UUID_ITEM, &mut uuid);
     let uuid = (uuid != [0; 16]).then_some(uuid);
-    let table = fw_cfg.find_file(TABLES_FILE).and_then(|file| {
-        let Some(file) = file else { return Ok(None) };
-        let mut bytes = alloc::vec![0u8; file.size as usize];
-        fw_cfg.read_file(&file, &mut bytes)?;
-        Ok(Some(bytes))
-    });
-    let qemu_table = table.unwrap_or_else(|e: Box<crate::platform::fw_cfg::FwCfgError>| {
+    let file = fw_cfg.find_file(TABLES_FILE).unwrap_or_else(|e| {
         log::warn!("SMBIOS: fw_cfg {TABLES_FILE}: {e}; the firmware's own structures instead");
         None
     });
-    if qemu_table.is_none() {
+    // An empty table is none: QEMU gives the file only with structures in it.
+    let qemu_table_len = file.map(|file| file.size as usize).filter(|&len| len > 0);
+    if qemu_table_len.is_none() {
         info!(
             "SMBIOS: QEMU gives no {TABLES_FILE}; the firmware's own structures, QEMU's identity"
         );
     }
-    SmbiosSource { strings: identity, uuid, qemu_table }
+    SmbiosSource { strings: identity, uuid, qemu_table_len }
 }
 
 /// QEMU's NUMA topology (see [`crate::acpi::qemu_numa`]): the legacy fw_cfg item, RAM as

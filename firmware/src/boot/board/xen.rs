@@ -146,8 +146,12 @@ impl<H: Hardware, X: Hypercall + Copy> Board<H> for XenSetup<X> {
         SmbiosSource {
             strings: self.config.bios_strings.clone(),
             uuid: self.uuid,
-            qemu_table: None,
+            qemu_table_len: None,
         }
+    }
+
+    fn read_smbios_table(&mut self, _into: &mut [u8]) -> bool {
+        false // Xen's SMBIOS comes from its toolstack's keys and blob
     }
 
     fn sleep_states(&mut self) -> SleepStates {
