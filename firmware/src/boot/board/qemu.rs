@@ -19,7 +19,7 @@ use crate::chipset::{Chipset, IntxWiring};
 use crate::cpu::{ApStartup, CpuList};
 use crate::e820::E820Map;
 use crate::pci::Cf8;
-use crate::platform::fw_cfg::{DmaAddressing, FwCfg};
+use crate::platform::fw_cfg::{DmaAddressing, File, FwCfg};
 use crate::platform::xen::memmap::HoleLimit;
 use crate::smbios::BiosStrings;
 use libacpi::tables::MadtProcessor;
@@ -30,13 +30,16 @@ pub(crate) struct Qemu<H: Hardware> {
     ports: H::Ports,
     /// How fw_cfg's DMA reaches the firmware's buffers.
     dma: H::Dma,
+    /// QEMU's SMBIOS structure table, found by [`Board::smbios`], read by
+    /// [`Board::read_smbios_table`].
+    smbios_table: Option<File>,
 }
 
 impl<H: Hardware> Qemu<H> {
     /// Starts the board: the console follows the start info's command line.
     pub fn start(machine: &H, cmdline: &str) -> Result<Self, Fatal> {
         super::super::settle_console(cmdline);
-        Ok(Qemu { ports: machine.ports(), dma: machine.fw_cfg_dma() })
+        Ok(Qemu { ports: machine.ports(), dma: machine.fw_cfg_dma(), smbios_table: None })
     }
 
     /// fw_cfg, when the machine has it.
@@ -96,27 +99,22 @@ impl<H: Hardware> Board<H> for Qemu<H> {
     }
 
     fn smbios(&mut self, chipset: Chipset) -> SmbiosSource {
-        smbios(self.fw_cfg(), chipset)
+        let (source, table) = smbios(self.fw_cfg(), chipset);
+        self.smbios_table = table;
+        source
     }
 
     fn read_smbios_table(&mut self, into: &mut [u8]) -> bool {
-        use crate::smbios::qemu::TABLES_FILE;
-        let Some(mut fw_cfg) = self.fw_cfg() else { return false };
-        let read = match fw_cfg.find_file(TABLES_FILE) {
-            Ok(Some(file)) if file.size as usize == into.len() => fw_cfg.read_file(&file, into),
-            Ok(_) => {
-                log::warn!(
-                    "SMBIOS: fw_cfg {TABLES_FILE} is not the file it was; the firmware's own \
-                     structures instead"
-                );
-                return false;
-            }
-            Err(e) => Err(e),
+        let (Some(file), Some(mut fw_cfg)) = (self.smbios_table.take(), self.fw_cfg()) else {
+            return false;
         };
-        read.inspect_err(|e| {
-            log::warn!("SMBIOS: fw_cfg {TABLES_FILE}: {e}; the firmware's own structures instead")
-        })
-        .is_ok()
+        fw_cfg
+            .read_file(&file, into)
+            .inspect_err(|e| {
+                let name = &file.name;
+                log::warn!("SMBIOS: fw_cfg {name}: {e}; the firmware's own structures instead")
+            })
+            .is_ok()
     }
 
     fn sleep_states(&mut self) -> SleepStates {
@@ -159,10 +157,11 @@ fn expected_cpus<P: PortIo, A: DmaAddressing>(fw_cfg: Option<FwCfg<P, A>>) -> Re
 /// `etc/smbios/smbios-tables`, with whatever `-smbios type=N,...` set), as QEMU's own
 /// firmware takes them. Without them (QEMU's legacy SMBIOS interface), QEMU's identity for
 /// the firmware's own structures: manufacturer QEMU, the machine's description, `-uuid`.
+/// Also the structures' file, which [`Board::read_smbios_table`] reads.
 fn smbios<P: PortIo, A: DmaAddressing>(
     fw_cfg: Option<FwCfg<P, A>>,
     chipset: Chipset,
-) -> SmbiosSource {
+) -> (SmbiosSource, Option<File>) {
     use crate::smbios::qemu::TABLES_FILE;
     /// FW_CFG_UUID.
     const UUID_ITEM: u16 = 0x02;
@@ -173,7 +172,7 @@ fn smbios<P: PortIo, A: DmaAddressing>(
         ..BiosStrings::default()
     };
     let Some(mut fw_cfg) = fw_cfg else {
-        return SmbiosSource { strings: identity, uuid: None, qemu_table_len: None };
+        return (SmbiosSource { strings: identity, uuid: None, qemu_table_len: None }, None);
     };
     let mut uuid = [0u8; 16];
     fw_cfg.read_item(UUID_ITEM, &mut uuid);
@@ -183,13 +182,14 @@ fn smbios<P: PortIo, A: DmaAddressing>(
         None
     });
     // An empty table is none: QEMU gives the file only with structures in it.
-    let qemu_table_len = file.map(|file| file.size as usize).filter(|&len| len > 0);
-    if qemu_table_len.is_none() {
+    let file = file.filter(|file| file.size > 0);
+    if file.is_none() {
         info!(
             "SMBIOS: QEMU gives no {TABLES_FILE}; the firmware's own structures, QEMU's identity"
         );
     }
-    SmbiosSource { strings: identity, uuid, qemu_table_len }
+    let qemu_table_len = file.as_ref().map(|file| file.size as usize);
+    (SmbiosSource { strings: identity, uuid, qemu_table_len }, file)
 }
 
 /// QEMU's NUMA topology (see [`crate::acpi::qemu_numa`]): the legacy fw_cfg item, RAM as
