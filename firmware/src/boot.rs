@@ -126,74 +126,50 @@ impl fmt::Display for Fatal {
 }
 
 /// Every error but the smallest is boxed: a `Result` of the boot sequence is then two
-/// registers wide, which `?` moves without copying an error through memory.
-macro_rules! boxed_from {
-    ($($variant:ident($error:ty)),* $(,)?) => {
+/// registers wide, which `?` moves without copying an error through memory. The rooms whose
+/// errors are moved through many `?` box them where they are made and hand the box over.
+macro_rules! fatal_from {
+    (
+        boxed here: $($variant:ident($error:ty)),* $(,)?;
+        boxed already: $($boxed_variant:ident($boxed_error:ty)),* $(,)?
+    ) => {
         $(impl From<$error> for Fatal {
             fn from(e: $error) -> Self {
                 Fatal::$variant(Box::new(e))
             }
         })*
+        $(impl From<Box<$boxed_error>> for Fatal {
+            fn from(e: Box<$boxed_error>) -> Self {
+                Fatal::$boxed_variant(e)
+            }
+        })*
     };
 }
 
-boxed_from!(
-    BootInfo(BootInfoError),
-    Layout(crate::layout::LayoutError),
-    Pci(crate::pci::PlanError),
-    Expander(crate::pci::ExpanderError),
-    EcamSelfCheck(crate::pci::EcamMismatch),
-    Acpi(libacpi::Error),
-    Passthrough(tables::PassthroughError),
-    AcpiSelfTest(crate::acpi::selftest::SelfTestError),
-    QemuSmbios(crate::smbios::SmbiosBlobError),
-    Numa(crate::acpi::numa::NumaError),
-    QemuNuma(crate::acpi::qemu_numa::QemuNumaError),
-    MpTable(crate::legacy::MpError),
-    Pir(crate::legacy::PirError),
+fatal_from!(
+    boxed here:
+        BootInfo(BootInfoError),
+        Layout(crate::layout::LayoutError),
+        Pci(crate::pci::PlanError),
+        Expander(crate::pci::ExpanderError),
+        EcamSelfCheck(crate::pci::EcamMismatch),
+        Acpi(libacpi::Error),
+        Passthrough(tables::PassthroughError),
+        AcpiSelfTest(crate::acpi::selftest::SelfTestError),
+        QemuSmbios(crate::smbios::SmbiosBlobError),
+        Numa(crate::acpi::numa::NumaError),
+        QemuNuma(crate::acpi::qemu_numa::QemuNumaError),
+        MpTable(crate::legacy::MpError),
+        Pir(crate::legacy::PirError);
+    boxed already:
+        Handoff(crate::handoff::HandoffError),
+        Xen(crate::platform::xen::XenError),
+        MemoryMap(crate::e820::E820Error),
+        Smbios(crate::smbios::SmbiosError),
+        FwCfg(crate::platform::fw_cfg::FwCfgError),
+        Cpu(crate::cpu::CpuError),
+        Claim(ClaimError),
 );
-
-impl From<Box<crate::handoff::HandoffError>> for Fatal {
-    fn from(e: Box<crate::handoff::HandoffError>) -> Self {
-        Fatal::Handoff(e)
-    }
-}
-
-impl From<Box<crate::platform::xen::XenError>> for Fatal {
-    fn from(e: Box<crate::platform::xen::XenError>) -> Self {
-        Fatal::Xen(e)
-    }
-}
-
-impl From<Box<crate::e820::E820Error>> for Fatal {
-    fn from(e: Box<crate::e820::E820Error>) -> Self {
-        Fatal::MemoryMap(e)
-    }
-}
-
-impl From<Box<crate::smbios::SmbiosError>> for Fatal {
-    fn from(e: Box<crate::smbios::SmbiosError>) -> Self {
-        Fatal::Smbios(e)
-    }
-}
-
-impl From<Box<crate::platform::fw_cfg::FwCfgError>> for Fatal {
-    fn from(e: Box<crate::platform::fw_cfg::FwCfgError>) -> Self {
-        Fatal::FwCfg(e)
-    }
-}
-
-impl From<Box<crate::cpu::CpuError>> for Fatal {
-    fn from(e: Box<crate::cpu::CpuError>) -> Self {
-        Fatal::Cpu(e)
-    }
-}
-
-impl From<Box<ClaimError>> for Fatal {
-    fn from(e: Box<ClaimError>) -> Self {
-        Fatal::Claim(e)
-    }
-}
 
 impl From<ChipsetError> for Fatal {
     fn from(e: ChipsetError) -> Self {
