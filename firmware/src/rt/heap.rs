@@ -1,6 +1,8 @@
 //! The global heap: a fixed arena in bss managed by talc (maintained; linked_list_allocator
 //! is in maintenance mode). Firmware allocations are small and short-lived (device lists,
-//! table staging); guest-visible data (ACPI, SMBIOS, E820) is placed in reserved RAM instead.
+//! the run-time SSDT's body); guest-visible data (ACPI, SMBIOS, E820) is built in the RAM
+//! where it stays, and what the platform passes in large (QEMU's SMBIOS structures, Xen's
+//! pass-through blobs) is read in RAM, not here.
 //!
 //! Every allocation is counted ([`hvmloader::stats::HEAP`]): the firmware logs its
 //! high-water mark, and the arena is sized from it (see [`HEAP_SIZE`]). Running out is a
