@@ -86,6 +86,36 @@ fn corrupted_start_info_pointer_is_fatal() {
     run.assert_log_contains("ERROR boot: fatal: start info: bad magic ");
 }
 
+/// A damaged packed payload stops the boot code, before any of the payload runs, with one
+/// line naming the fault and the failure code.
+#[test]
+fn damaged_packed_payload_is_fatal() {
+    let mut elf = std::fs::read(image("hvmloader-qemu")).unwrap();
+    let u32_at = |b: &[u8], o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+    let phoff = u32_at(&elf, 28) as usize;
+    let phnum = u16::from_le_bytes([elf[44], elf[45]]) as usize;
+    // The packed stream: the PT_LOAD with the most file bytes.
+    let stream = (0..phnum)
+        .map(|i| phoff + i * 32)
+        .filter(|&o| u32_at(&elf, o) == 1)
+        .max_by_key(|&o| u32_at(&elf, o + 16))
+        .unwrap();
+    let at = u32_at(&elf, stream + 4) as usize;
+    // Its first block made final and of the reserved type 3.
+    elf[at] |= 0b111;
+    let patched = common::scratch("damaged-payload").join("hvmloader-qemu");
+    std::fs::write(&patched, elf).unwrap();
+
+    let run = boot(&patched, "pc", &[], TIMEOUT);
+    run.assert_status(EXIT_FAILURE);
+    assert!(
+        run.serial.contains("fatal: the packed image does not unpack: a block of reserved type\n"),
+        "{}",
+        run.serial
+    );
+    assert!(!run.serial.contains("hvmrs "), "the payload ran:\n{}", run.serial);
+}
+
 /// Every fatal path (CPU exceptions on their own stack, a stack overflow into the guard
 /// page, a panic) prints one line naming the cause and exits with the failure code.
 #[test]

@@ -43,6 +43,16 @@ use log::LevelFilter;
 pub struct ImageLayout {
     pub image: PhysRange,
     pub heap_size: usize,
+    /// What the boot code's unpacking did; `None` when the image ran as linked.
+    pub unpacked: Option<Unpacked>,
+}
+
+/// The boot code's unpacking of the payload (rt/unpack.rs), for the log.
+#[derive(Clone, Copy, Debug)]
+pub struct Unpacked {
+    pub packed_bytes: u32,
+    pub payload_bytes: u32,
+    pub tsc_ticks: u64,
 }
 
 /// A condition the firmware cannot continue from.
@@ -216,6 +226,12 @@ pub fn main(machine: Machine, start_info_paddr: u32, layout: ImageLayout) -> ! {
         layout.image,
         layout.heap_size >> 10
     );
+    if let Some(unpacked) = layout.unpacked {
+        info!(
+            "image: payload unpacked from {} to {} bytes in {} TSC ticks, counted in the time below",
+            unpacked.packed_bytes, unpacked.payload_bytes, unpacked.tsc_ticks
+        );
+    }
     info!("platform {platform}; console: {console}");
     // The one place the platform is chosen: the boot sequence asks its board the rest.
     let outcome = match platform {

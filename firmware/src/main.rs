@@ -16,8 +16,11 @@ use core::panic::PanicInfo;
 /// `struct hvm_start_info` that the loader passed in EBX.
 #[unsafe(no_mangle)]
 extern "C" fn firmware_main(start_info_paddr: u32) -> ! {
-    rt::cpu::init();
     let layout = rt::image_layout();
+    if let Some(started) = rt::unpack_started_tsc() {
+        hvmloader::stats::start_time_at(started);
+    }
+    rt::cpu::init();
     // SAFETY: the entry code built the identity map of the first 4 GiB and switched to it;
     // this is the boot CPU, once, and the firmware owns the machine (but for its image,
     // which the machine keeps claimed) until the hand-off.

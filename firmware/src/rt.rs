@@ -5,6 +5,9 @@
 mod entry;
 mod exceptions;
 mod mem;
+mod unpack;
+
+pub use unpack::started_tsc as unpack_started_tsc;
 
 pub mod cpu;
 pub mod heap;
@@ -26,5 +29,6 @@ pub fn image_layout() -> ImageLayout {
             end: core::ptr::addr_of!(__image_end) as u64,
         },
         heap_size: heap::size(),
+        unpacked: unpack::report(),
     }
 }

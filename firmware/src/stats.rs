@@ -162,8 +162,14 @@ pub(crate) static MMIO: Counter = Counter::new();
 /// Hypercalls (as writes).
 pub(crate) static HYPERCALLS: Counter = Counter::new();
 
-/// TSC at the first counted access; 0 until then.
+/// TSC at the first counted access, or where [`start_time_at`] put it; 0 until then.
 static START_TSC: AtomicU64 = AtomicU64::new(0);
+
+/// Starts the firmware's time at `tsc`, taken before the first counted access (the boot
+/// code's, before it unpacks the payload).
+pub fn start_time_at(tsc: u64) {
+    let _ = START_TSC.compare_exchange(0, tsc, Relaxed, Relaxed);
+}
 
 #[inline]
 fn note_start() {

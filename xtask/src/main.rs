@@ -18,6 +18,7 @@
 
 mod bench;
 mod elf;
+mod pack;
 mod qemu;
 mod xen_run;
 
@@ -110,11 +111,9 @@ const FIRMWARE_TARGET: &str = "x86_64-unknown-linux-gnu";
 /// - four LLVM optimization passes off, ones it skips at `-O0` too: loop strength
 ///   reduction, machine LICM, machine CSE and block placement. Without them the image is
 ///   6.5 KB smaller (1-2.5 KB each), as much with the inlining threshold at 10, 15 or 25.
-const FIRMWARE_RUSTFLAGS: [&str; 16] = [
+const FIRMWARE_RUSTFLAGS: [&str; 14] = [
     "-C",
     "relocation-model=static",
-    "-C",
-    "llvm-args=-enable-machine-outliner=always",
     "-C",
     "llvm-args=-inline-threshold=10",
     "-C",
@@ -200,6 +199,16 @@ fn cut_images(linked: &Path, xen: &Path, qemu: &Path) -> Result<()> {
             .arg(xen),
     )?;
     elf::drop_empty_notes(xen)?;
+    for image in [xen, qemu] {
+        let packed = pack::pack_file(image)?;
+        println!(
+            "packed the payload of {}: {} -> {} bytes, {} bytes of room past its end",
+            image.display(),
+            packed.payload,
+            packed.stream,
+            packed.room
+        );
+    }
     elf::check_xen_image(xen)
 }
 

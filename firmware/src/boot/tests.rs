@@ -25,7 +25,7 @@ use crate::platform::xen::tests as fake_xen;
 const MIB: u64 = 1 << 20;
 /// Where the firmware image lies, as the linker script puts it.
 const IMAGE: PhysRange = PhysRange { start: 0x10_0000, end: 0x20_0000 };
-const LAYOUT: ImageLayout = ImageLayout { image: IMAGE, heap_size: 0 };
+const LAYOUT: ImageLayout = ImageLayout { image: IMAGE, heap_size: 0, unpacked: None };
 /// The start info and what it points at, in low RAM clear of the AP start-up page.
 const START_INFO: u64 = 0x6000;
 const CMDLINE_AT: u64 = 0x6100;

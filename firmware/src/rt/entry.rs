@@ -3,9 +3,10 @@
 //! Both start us in flat 32-bit protected mode with paging off, interrupts off, EBX holding
 //! the physical address of `struct hvm_start_info`, and nothing else we may rely on: no
 //! stack, no usable GDT or IDT, bss not necessarily zeroed. This code gives itself a GDT and
-//! a stack, zeroes bss, identity-maps the first 4 GiB, enables SSE (the precompiled `core`
-//! uses it) and enters long mode, then calls [`crate::firmware_main`] with the start info
-//! address. Everything else happens in Rust.
+//! a stack, identity-maps the first 4 GiB, enables SSE (the precompiled `core` uses it) and
+//! enters long mode; then it unpacks the rest of the image ([`super::unpack`]), zeroes bss
+//! and calls [`crate::firmware_main`] with the start info address. Everything else happens
+//! in Rust. Until the unpacking is done only the boot part of the image (linker.ld) exists.
 //!
 //! Page tables: the first 2 MiB use 4 KiB pages so that page 0 (null pointers) and the page
 //! under the boot stack (overflow) are not mapped and fault instead of corrupting memory;
@@ -34,7 +35,8 @@ global_asm!(
 hvm_entry32:
     cli
     cld
-    /* EBX (start info) stays untouched until the call into Rust. */
+    /* EBX (start info) stays untouched until the call into Rust (`unpack_image` keeps it,
+     * RBX being callee-saved). */
     lgdt boot_gdt_descriptor
     ljmp $0x08, $1f
 1:
@@ -46,9 +48,10 @@ hvm_entry32:
     movw %ax, %gs
     movl $__boot_stack_top, %esp
 
-    /* Zero bss: the loaders zero it, but nothing in the ABI promises it. */
-    movl $__bss_start, %edi
-    movl $__bss_end, %ecx
+    /* Zero the boot stack and page tables: the loaders zero them, but nothing in the ABI
+     * promises it. */
+    movl $__boot_bss_start, %edi
+    movl $__boot_bss_end, %ecx
     subl %edi, %ecx
     xorl %eax, %eax
     rep stosb
@@ -125,13 +128,20 @@ hvm_entry32:
     movw %ax, %fs
     movw %ax, %gs
     movl $__boot_stack_top, %esp
+    call unpack_image
+    /* bss only now: the packed payload may reach into it. */
+    movl $__bss_start, %edi
+    movl $__bss_end, %ecx
+    subl %edi, %ecx
+    xorl %eax, %eax
+    rep stosb
     movl %ebx, %edi
     call firmware_main
 6:
     hlt
     jmp 6b
 
-    .section .data.boot_gdt, "aw"
+    .section .data.boot.gdt, "aw"
     .balign 16
 boot_gdt:
     .quad 0

@@ -1,6 +1,9 @@
 //! The memory primitives the compiler emits calls to. On the host target `compiler_builtins`
 //! leaves them to libc, which a bare-metal image does not have.
 //!
+//! They live in the boot code (`.text.boot`, never packed): the unpacker runs before the rest
+//! of the image exists and the compiler may call them from it.
+//!
 //! Copies and fills use `rep movsb`/`rep stosb` (fast on every CPU with ERMS, and cheap under
 //! emulation); comparisons read through `read_volatile` so that LLVM cannot recognise the
 //! loop as the very function being defined and turn it into a call to itself.
@@ -11,6 +14,7 @@ use core::ptr::read_volatile;
 /// # Safety
 /// The C contract: `dest` and `src` valid for `n` bytes and not overlapping.
 #[unsafe(no_mangle)]
+#[unsafe(link_section = ".text.boot")]
 pub unsafe extern "C" fn memcpy(dest: *mut u8, src: *const u8, n: usize) -> *mut u8 {
     // SAFETY: the caller guarantees both ranges are valid; rep movsb copies exactly n bytes
     // forwards with DF clear (the ABI keeps DF clear).
@@ -24,6 +28,7 @@ pub unsafe extern "C" fn memcpy(dest: *mut u8, src: *const u8, n: usize) -> *mut
 /// # Safety
 /// The C contract: `dest` and `src` valid for `n` bytes; they may overlap.
 #[unsafe(no_mangle)]
+#[unsafe(link_section = ".text.boot")]
 pub unsafe extern "C" fn memmove(dest: *mut u8, src: *const u8, n: usize) -> *mut u8 {
     if (dest as usize).wrapping_sub(src as usize) >= n {
         // dest is below src or the ranges are disjoint: a forward copy is safe.
@@ -45,6 +50,7 @@ pub unsafe extern "C" fn memmove(dest: *mut u8, src: *const u8, n: usize) -> *mu
 /// # Safety
 /// The C contract: `dest` valid for `n` bytes.
 #[unsafe(no_mangle)]
+#[unsafe(link_section = ".text.boot")]
 pub unsafe extern "C" fn memset(dest: *mut u8, value: i32, n: usize) -> *mut u8 {
     // SAFETY: the caller guarantees the range is valid.
     unsafe {
@@ -57,6 +63,7 @@ pub unsafe extern "C" fn memset(dest: *mut u8, value: i32, n: usize) -> *mut u8 
 /// # Safety
 /// The C contract: `a` and `b` valid for `n` bytes.
 #[unsafe(no_mangle)]
+#[unsafe(link_section = ".text.boot")]
 pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
     let mut i = 0;
     while i < n {
@@ -73,6 +80,7 @@ pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
 /// # Safety
 /// The C contract: `a` and `b` valid for `n` bytes.
 #[unsafe(no_mangle)]
+#[unsafe(link_section = ".text.boot")]
 pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
     // SAFETY: forwarded contract.
     unsafe { memcmp(a, b, n) }
@@ -81,6 +89,7 @@ pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
 /// # Safety
 /// The C contract: `s` points at a NUL-terminated string.
 #[unsafe(no_mangle)]
+#[unsafe(link_section = ".text.boot")]
 pub unsafe extern "C" fn strlen(s: *const u8) -> usize {
     let mut n = 0;
     // SAFETY: the caller guarantees a terminating NUL, so every byte up to it is readable.
