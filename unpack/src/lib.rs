@@ -124,11 +124,13 @@ pub fn decode_branches(code: &mut [u8], base: u32) {
 #[inline(always)]
 fn filter_branches(code: &mut [u8], base: u32, convert: fn(u32, u32) -> u32) {
     let mut at = 0;
-    while let Some(&[opcode, b0, b1, b2, b3]) = code.get(at..at + 5) {
-        if opcode != 0xE8 && opcode != 0xE9 {
+    // The scan for the opcode byte is most of the time: kept to a load and a compare.
+    while let Some(&opcode) = code.get(at) {
+        if opcode & 0xFE != 0xE8 {
             at += 1;
             continue;
         }
+        let Some(&[_, b0, b1, b2, b3]) = code.get(at..at + 5) else { break };
         let operand = u32::from_le_bytes([b0, b1, b2, b3]);
         // Top byte 0x00 or 0xFF: a target within ±16 MiB (the whole image, with room).
         if operand.wrapping_add(1 << 24) < 1 << 25 {

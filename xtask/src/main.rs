@@ -96,12 +96,14 @@ fn cargo() -> Command {
 /// gives the flags below to the firmware and its dependencies only, not to build scripts
 /// and proc-macros (which `.cargo/config.toml` rustflags would hit).
 const FIRMWARE_TARGET: &str = "x86_64-unknown-linux-gnu";
-/// Code generation for a firmware at a fixed address, measured on target/hvmloader:
+/// Code generation for a firmware at a fixed address, measured on target/hvmloader (before
+/// it was packed; each still makes the packed image smaller, by 0.5-7 KB, as measured on
+/// 2026-12-07):
 /// - `relocation-model=static`: direct calls and absolute addresses instead of the GOT the
 ///   host's default PIE model goes through (3.2 KB);
-/// - LLVM's machine outliner: instruction sequences repeated across functions become one
-///   function (4.4 KB; 9.1 KB with the above). It leaves alone functions that use the red
-///   zone, which `core` is built with;
+/// - not LLVM's machine outliner, which saved 4.4 KB unpacked: the packed image is 1.9 KB
+///   smaller without it (DEFLATE finds the same repeats), and it would outline sequences
+///   of the boot code into functions in the packed payload;
 /// - an inlining threshold of 10 instead of the 5 LLVM uses at `-Oz`: 6.6 KB (3.5 KB of it
 ///   rodata). 10 to 40 all save 2-7 KB and 10 was the smallest at each of two
 ///   measurements far apart; 75 and more make the image larger. The sizes move by a KB or
@@ -110,7 +112,9 @@ const FIRMWARE_TARGET: &str = "x86_64-unknown-linux-gnu";
 ///   8-byte address in rodata, and compare chains are 1.3 KB smaller in all;
 /// - four LLVM optimization passes off, ones it skips at `-O0` too: loop strength
 ///   reduction, machine LICM, machine CSE and block placement. Without them the image is
-///   6.5 KB smaller (1-2.5 KB each), as much with the inlining threshold at 10, 15 or 25.
+///   6.5 KB smaller (1-2.5 KB each), as much with the inlining threshold at 10, 15 or 25;
+///   packed, 0.3-1.3 KB each. `opt-level = "s"` and thresholds 25 and 50 pack 1.8-7.6 KB
+///   larger.
 const FIRMWARE_RUSTFLAGS: [&str; 14] = [
     "-C",
     "relocation-model=static",
