@@ -261,12 +261,12 @@ fn size(ours: &Path, linked: &Path, cache: &Path, rows: &mut Vec<Row>) -> Result
     // The code and data as linked, before packing (the linked ELF's loaded bytes).
     let unpacked = read(linked)?.load_filesz;
     let package = dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
-    // Issue 18: first as small as hvmloader, then 0.4x of it; memory at most hvmloader's.
+    // Issue 18: first as small as hvmloader, then 0.4x of it; memory at most twice hvmloader's.
     for (what, x, y, goal) in [
         ("image file bytes", a.file, b.file, "<= 1.0, then 0.40"),
         ("PT_LOAD filesz", a.load_filesz, b.load_filesz, "<= 1.0, then 0.40"),
         ("code and data, unpacked", unpacked, b.load_filesz, ""),
-        ("PT_LOAD memsz", a.load_memsz, b.load_memsz, "<= 1.0"),
+        ("PT_LOAD memsz", a.load_memsz, b.load_memsz, "<= 2.0"),
     ] {
         rows.push(
             Row::new(what, "target/hvmloader vs hvmloader", x, y).ratio(x as f64, y as f64, goal),

@@ -203,14 +203,11 @@ fn cut_images(linked: &Path, xen: &Path, qemu: &Path) -> Result<()> {
             .arg(xen),
     )?;
     elf::drop_empty_notes(xen)?;
-    for image in [xen, qemu] {
+    for (image, name) in [(xen, "hvmloader"), (qemu, "hvmloader-qemu")] {
         let packed = pack::pack_file(image)?;
         println!(
-            "packed the payload of {}: {} -> {} bytes, {} bytes of room past its end",
-            image.display(),
-            packed.payload,
-            packed.stream,
-            packed.room
+            "packed {name}'s payload: {} -> {} bytes, {} bytes of room past its end",
+            packed.payload, packed.stream, packed.room
         );
     }
     elf::check_xen_image(xen)
