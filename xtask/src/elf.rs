@@ -26,6 +26,22 @@ pub struct Phdr {
 }
 
 impl Phdr {
+    /// A PT_LOAD of `filesz` bytes at `offset` in the file to `vaddr` (physical = virtual),
+    /// zero-filled to `memsz`; read, write, execute; no alignment asked.
+    pub fn load(vaddr: u32, offset: usize, filesz: usize, memsz: u32) -> Phdr {
+        Phdr {
+            offset_in_file: 0,
+            p_type: PT_LOAD,
+            p_offset: offset as u32,
+            p_vaddr: vaddr,
+            p_paddr: vaddr,
+            p_filesz: filesz as u32,
+            p_memsz: memsz,
+            p_flags: 7,
+            p_align: 1,
+        }
+    }
+
     /// The header's 32 bytes.
     pub fn to_bytes(self) -> [u8; PHDR_SIZE] {
         let fields = [

@@ -86,25 +86,14 @@ pub fn pack(image: &[u8]) -> Result<(Vec<u8>, Packed)> {
     let phnum = 2 + usize::from(stream_start > payload_start) + notes.len();
     let boot_offset = (EHDR_SIZE + phnum * PHDR_SIZE).next_multiple_of(16);
     let stream_offset = boot_offset + boot_bytes.len();
-    let load = |vaddr: u32, offset: usize, filesz: usize, memsz: u32| Phdr {
-        offset_in_file: 0,
-        p_type: PT_LOAD,
-        p_offset: offset as u32,
-        p_vaddr: vaddr,
-        p_paddr: vaddr,
-        p_filesz: filesz as u32,
-        p_memsz: memsz,
-        p_flags: 7,
-        p_align: 1,
-    };
     let mut headers = vec![Phdr {
         p_align: 16,
-        ..load(boot.p_vaddr, boot_offset, boot_bytes.len(), boot.p_memsz)
+        ..Phdr::load(boot.p_vaddr, boot_offset, boot_bytes.len(), boot.p_memsz)
     }];
     if stream_start > payload_start {
-        headers.push(load(payload_start, 0, 0, stream_start - payload_start));
+        headers.push(Phdr::load(payload_start, 0, 0, stream_start - payload_start));
     }
-    headers.push(load(stream_start, stream_offset, stream.len(), bss_end - stream_start));
+    headers.push(Phdr::load(stream_start, stream_offset, stream.len(), bss_end - stream_start));
     for note in notes {
         if note.p_vaddr < boot.p_vaddr
             || note.p_vaddr + note.p_filesz > boot.p_vaddr + boot.p_filesz
@@ -194,26 +183,15 @@ mod tests {
         boot.extend_from_slice(&PackInfo::NOT_PACKED.to_bytes());
         boot.extend_from_slice(boot_extra);
         let data_start = EHDR_SIZE + 3 * PHDR_SIZE;
-        let segment = |vaddr: u32, offset: usize, filesz: usize, memsz: u32| Phdr {
-            offset_in_file: 0,
-            p_type: PT_LOAD,
-            p_offset: offset as u32,
-            p_vaddr: vaddr,
-            p_paddr: vaddr,
-            p_filesz: filesz as u32,
-            p_memsz: memsz,
-            p_flags: 7,
-            p_align: 16,
-        };
         let mut elf = vec![0; EHDR_SIZE];
         elf[..5].copy_from_slice(b"\x7fELF\x01");
         elf[28..32].copy_from_slice(&(EHDR_SIZE as u32).to_le_bytes());
         elf[42..44].copy_from_slice(&(PHDR_SIZE as u16).to_le_bytes());
         elf[44..46].copy_from_slice(&3u16.to_le_bytes());
         for phdr in [
-            segment(BOOT, data_start, boot.len(), PAYLOAD - BOOT),
-            segment(PAYLOAD, data_start + boot.len(), payload.len(), payload.len() as u32),
-            segment(BSS, 0, 0, 0x4000),
+            Phdr::load(BOOT, data_start, boot.len(), PAYLOAD - BOOT),
+            Phdr::load(PAYLOAD, data_start + boot.len(), payload.len(), payload.len() as u32),
+            Phdr::load(BSS, 0, 0, 0x4000),
         ] {
             elf.extend_from_slice(&phdr.to_bytes());
         }
