@@ -116,6 +116,26 @@ fn damaged_packed_payload_is_fatal() {
     assert!(!run.serial.contains("hvmrs "), "the payload ran:\n{}", run.serial);
 }
 
+/// The linked firmware, cut to ELF32 without packing (as one would for a debugger, symbols
+/// kept), boots as it is: its pack header says "not packed" and the boot code leaves the
+/// payload alone.
+#[test]
+fn the_linked_image_runs_unpacked() {
+    let linked = image("x86_64-unknown-linux-gnu/release/hvmloader");
+    let unpacked = common::scratch("unpacked").join("hvmloader-unpacked");
+    let status = std::process::Command::new("objcopy")
+        .args(["-O", "elf32-i386"])
+        .arg(&linked)
+        .arg(&unpacked)
+        .status()
+        .expect("run objcopy (binutils)");
+    assert!(status.success());
+    let run = boot(&unpacked, "q35", &[], TIMEOUT);
+    run.assert_status(EXIT_SUCCESS);
+    run.assert_log_contains("chipset Q35/ICH9");
+    assert!(!run.serial.contains("payload unpacked"), "{}", run.serial);
+}
+
 /// Every fatal path (CPU exceptions on their own stack, a stack overflow into the guard
 /// page, a panic) prints one line naming the cause and exits with the failure code.
 #[test]
