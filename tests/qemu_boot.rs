@@ -65,17 +65,25 @@ fn unknown_option_is_fatal() {
     );
 }
 
+/// (file offset, physical address, file bytes) of each PT_LOAD of an ELF32 image.
+fn loads(elf: &[u8]) -> Vec<(u32, u32, u32)> {
+    let u32_at = |o: usize| u32::from_le_bytes(elf[o..o + 4].try_into().unwrap());
+    let (phoff, phnum) = (u32_at(28) as usize, u16::from_le_bytes([elf[44], elf[45]]) as usize);
+    (0..phnum)
+        .map(|i| phoff + i * 32)
+        .filter(|&o| u32_at(o) == 1)
+        .map(|o| (u32_at(o + 4), u32_at(o + 12), u32_at(o + 16)))
+        .collect()
+}
+
 /// Patches the entry's `cli; cld` into `inc %ebx; nop`: the firmware then finds the start
 /// info one byte off, as if the loader passed a bad pointer, and must say so.
 #[test]
 fn corrupted_start_info_pointer_is_fatal() {
     let mut elf = std::fs::read(image("hvmloader-qemu")).unwrap();
-    let u32_at = |b: &[u8], o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
-    let entry = u32_at(&elf, 24);
-    let phoff = u32_at(&elf, 28) as usize;
-    let phnum = u16::from_le_bytes([elf[44], elf[45]]) as usize;
-    let load = (0..phnum).map(|i| phoff + i * 32).find(|&o| u32_at(&elf, o) == 1).expect("PT_LOAD");
-    let at = (u32_at(&elf, load + 4) + entry - u32_at(&elf, load + 12)) as usize;
+    let entry = u32::from_le_bytes(elf[24..28].try_into().unwrap());
+    let (offset, paddr, _) = loads(&elf)[0];
+    let at = (offset + entry - paddr) as usize;
     assert_eq!(&elf[at..at + 2], &[0xFA, 0xFC], "entry starts with cli; cld");
     elf[at..at + 2].copy_from_slice(&[0x43, 0x90]);
     let patched = common::scratch("bad-start-info").join("hvmloader-qemu");
@@ -91,16 +99,9 @@ fn corrupted_start_info_pointer_is_fatal() {
 #[test]
 fn damaged_packed_payload_is_fatal() {
     let mut elf = std::fs::read(image("hvmloader-qemu")).unwrap();
-    let u32_at = |b: &[u8], o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
-    let phoff = u32_at(&elf, 28) as usize;
-    let phnum = u16::from_le_bytes([elf[44], elf[45]]) as usize;
     // The packed stream: the PT_LOAD with the most file bytes.
-    let stream = (0..phnum)
-        .map(|i| phoff + i * 32)
-        .filter(|&o| u32_at(&elf, o) == 1)
-        .max_by_key(|&o| u32_at(&elf, o + 16))
-        .unwrap();
-    let at = u32_at(&elf, stream + 4) as usize;
+    let (offset, _, _) = loads(&elf).into_iter().max_by_key(|&(_, _, filesz)| filesz).unwrap();
+    let at = offset as usize;
     // Its first block made final and of the reserved type 3.
     elf[at] |= 0b111;
     let patched = common::scratch("damaged-payload").join("hvmloader-qemu");

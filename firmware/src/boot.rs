@@ -52,6 +52,8 @@ pub struct ImageLayout {
 pub struct Unpacked {
     pub packed_bytes: u32,
     pub payload_bytes: u32,
+    /// The TSC when the unpacking began: the firmware's time starts there.
+    pub started_tsc: u64,
     pub tsc_ticks: u64,
 }
 

@@ -17,8 +17,8 @@ use core::panic::PanicInfo;
 #[unsafe(no_mangle)]
 extern "C" fn firmware_main(start_info_paddr: u32) -> ! {
     let layout = rt::image_layout();
-    if let Some(started) = rt::unpack_started_tsc() {
-        hvmloader::stats::start_time_at(started);
+    if let Some(unpacked) = layout.unpacked {
+        hvmloader::stats::start_time_at(unpacked.started_tsc);
     }
     rt::cpu::init();
     // SAFETY: the entry code built the identity map of the first 4 GiB and switched to it;

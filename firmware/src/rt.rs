@@ -7,8 +7,6 @@ mod exceptions;
 mod mem;
 mod unpack;
 
-pub use unpack::started_tsc as unpack_started_tsc;
-
 pub mod cpu;
 pub mod heap;
 

@@ -95,20 +95,16 @@ fn rdtsc() -> u64 {
     u64::from(high) << 32 | u64::from(low)
 }
 
-/// The TSC when the unpacking began, if the image was packed.
-pub fn started_tsc() -> Option<u64> {
-    Some(UNPACK_TSC[0].load(Relaxed)).filter(|&tsc| tsc != 0)
-}
-
 /// What the unpacking did, if the image was packed.
 pub fn report() -> Option<Unpacked> {
-    let started = started_tsc()?;
+    let started = Some(UNPACK_TSC[0].load(Relaxed)).filter(|&tsc| tsc != 0)?;
     // SAFETY: a valid, aligned static, read volatile as in `unpack_image`.
     let info = unsafe { read_volatile(&raw const PACK_INFO) };
     let payload = addr_of!(__payload_end) as usize - addr_of!(__payload_start) as usize;
     Some(Unpacked {
         packed_bytes: info.packed_len,
         payload_bytes: payload as u32,
+        started_tsc: started,
         tsc_ticks: UNPACK_TSC[1].load(Relaxed).saturating_sub(started),
     })
 }
