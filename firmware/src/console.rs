@@ -36,9 +36,10 @@ pub(crate) const LINE_PREFIX: &str = "hvmrs";
 const COM1: u16 = 0x3F8;
 /// Bochs/QEMU debugcon answers reads of its port with the port number.
 const DEBUG_PORT_MAGIC: u8 = 0xE9;
-/// Bytes of early log kept for a sink turned on later: a Xen boot logs about 300 before
-/// its xenstore keys are read.
-const EARLY_LOG_BYTES: usize = 4096;
+/// Bytes of early log kept for a sink turned on later: a Xen boot logs about 480 before
+/// its xenstore keys are read (QEMU 220). Four times that leaves room for warnings; what
+/// does not fit is counted and reported.
+const EARLY_LOG_BYTES: usize = 2048;
 
 /// Which sinks the log goes to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

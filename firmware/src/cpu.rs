@@ -67,7 +67,7 @@ const INIT_DELAY_US: u64 = 10_000;
 pub const SECOND_STARTUP_AFTER_US: u64 = 100_000;
 /// How often the BSP re-sends the final INIT to catch CPUs restarted by a stale STARTUP.
 const FINAL_INIT_ROUNDS: u32 = 4;
-/// CPUs whose reports are kept (QEMU's q35 allows 1024 vCPUs with x2APIC, Xen 128).
+/// The most CPUs brought up (QEMU's q35 allows 1024 vCPUs with x2APIC, Xen 128).
 pub const MAX_CPUS: usize = 1024;
 
 /// What [`bring_up`] found and did.
@@ -87,8 +87,10 @@ pub struct IoApicSetup {
 
 #[derive(Debug)]
 pub(crate) enum CpuError {
-    /// The caller expects no CPU at all.
-    NoCpus,
+    /// The caller expects no CPU at all, or more than [`MAX_CPUS`].
+    Count {
+        expected: u32,
+    },
     BootPageBusy(String),
     Mtrr(MtrrError),
     /// A CPU's MTRRs do not read back as written.
@@ -126,7 +128,9 @@ pub(crate) enum CpuError {
 impl fmt::Display for CpuError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CpuError::NoCpus => f.write_str("CPU bring-up: 0 CPUs expected"),
+            CpuError::Count { expected } => {
+                write!(f, "CPU bring-up: {expected} CPUs expected, not 1 to {MAX_CPUS}")
+            }
             CpuError::BootPageBusy(why) => {
                 write!(f, "AP start-up page {AP_BOOT_PAGE:#x}: {why}")
             }
@@ -241,12 +245,11 @@ struct ApReport {
 }
 
 static AP_PLAN: spin::Mutex<ApPlan> = spin::Mutex::new(ApPlan { mtrrs: None, x2apic: false });
-#[allow(clippy::declare_interior_mutable_const)] // only used to initialise the array
-const NO_REPORT: ApReport =
-    ApReport { apic_id: AtomicU32::new(0), mtrrs_ok: AtomicBool::new(false) };
-/// Only the first [`AP_ARRIVED`] records are ever read, each written by its AP first, so the
-/// others may hold anything: zeroes keep the array in .bss, out of the image.
-static AP_REPORTS: [ApReport; MAX_CPUS] = [NO_REPORT; MAX_CPUS];
+/// One record per AP expected, allocated by [`prepare_check_ins`] before any AP starts and
+/// never freed: an AP a stale STARTUP restarts may still read the records after the BSP is
+/// done with them. Only the first [`AP_ARRIVED`] are ever read, each written by its AP
+/// first.
+static AP_REPORTS: spin::Once<&'static [ApReport]> = spin::Once::new();
 /// Distinct APs that took a report slot (they run one at a time, so slot order is check-in
 /// order).
 static AP_ARRIVED: AtomicU32 = AtomicU32::new(0);
@@ -273,8 +276,9 @@ fn ap_main(mut cpu: LocalCpu) {
     };
     // APs run one at a time (the start-up code's lock), so nothing changes the reports
     // between this scan and the store below.
+    let reports = check_in_records();
     let arrived = AP_ARRIVED.load(Ordering::Relaxed) as usize;
-    let seen = AP_REPORTS[..arrived.min(MAX_CPUS)]
+    let seen = reports[..arrived.min(reports.len())]
         .iter()
         .any(|report| report.apic_id.load(Ordering::Relaxed) == apic_id);
     if seen {
@@ -282,7 +286,7 @@ fn ap_main(mut cpu: LocalCpu) {
         return;
     }
     AP_ARRIVED.store(arrived as u32 + 1, Ordering::Relaxed);
-    if let Some(report) = AP_REPORTS.get(arrived) {
+    if let Some(report) = reports.get(arrived) {
         report.apic_id.store(apic_id, Ordering::Relaxed);
         report.mtrrs_ok.store(mtrrs_ok, Ordering::Relaxed);
     }
@@ -305,8 +309,8 @@ pub fn bring_up(
     expected_cpus: u32,
     mmio: &MtrrRequest,
 ) -> Result<CpuSetup, Box<CpuError>> {
-    if expected_cpus == 0 {
-        return Err(Box::new(CpuError::NoCpus));
+    if !(1..=MAX_CPUS).contains(&(expected_cpus as usize)) {
+        return Err(Box::new(CpuError::Count { expected: expected_cpus }));
     }
     let topology = Topology::from_cpuid(cpuid);
     let bsp_id = initial_apic_id(cpuid);
@@ -371,8 +375,18 @@ pub fn bring_up(
     Ok(CpuSetup { cpus })
 }
 
-/// Clears the check-in records and installs [`ap_main`] in the start-up page.
-fn prepare_check_ins(boot_page: &mut ApTrampoline, plan: ApPlan) {
+/// The check-in records (none before [`prepare_check_ins`]).
+fn check_in_records() -> &'static [ApReport] {
+    AP_REPORTS.get().copied().unwrap_or_default()
+}
+
+/// Makes a check-in record for each of `aps` APs, clears the counts and installs
+/// [`ap_main`] in the start-up page.
+fn prepare_check_ins(boot_page: &mut ApTrampoline, plan: ApPlan, aps: u32) {
+    AP_REPORTS.call_once(|| {
+        let blank = || ApReport { apic_id: AtomicU32::new(0), mtrrs_ok: AtomicBool::new(false) };
+        Box::leak(core::iter::repeat_with(blank).take(aps as usize).collect())
+    });
     *AP_PLAN.lock() = plan;
     AP_ARRIVED.store(0, Ordering::Relaxed);
     AP_RESTARTS.store(0, Ordering::Relaxed);
@@ -383,7 +397,7 @@ fn prepare_check_ins(boot_page: &mut ApTrampoline, plan: ApPlan) {
 /// The APIC IDs the APs reported, in check-in order, once each checked its MTRRs.
 fn checked_in_apic_ids(count: u32) -> Result<Vec<u32>, Box<CpuError>> {
     let mut aps = Vec::with_capacity(count as usize);
-    for report in &AP_REPORTS[..count as usize] {
+    for report in &check_in_records()[..count as usize] {
         let apic_id = report.apic_id.load(Ordering::Relaxed);
         if !report.mtrrs_ok.load(Ordering::Relaxed) {
             return Err(Box::new(CpuError::MtrrReadBack { apic_id }));
@@ -402,10 +416,7 @@ fn start_vcpus(
     expected_cpus: u32,
     plan: ApPlan,
 ) -> Result<(Vec<u32>, u64), Box<CpuError>> {
-    if expected_cpus as usize > MAX_CPUS {
-        return Err(Box::new(CpuError::Unexpected { checked_in: 0, expected: expected_cpus }));
-    }
-    prepare_check_ins(boot_page, plan);
+    prepare_check_ins(boot_page, plan, expected_cpus - 1);
     let entry = boot_page.flat32_entry();
     let started = clock.now_us();
     for vcpu in 1..expected_cpus {
@@ -441,7 +452,7 @@ fn start_aps(
     expected_cpus: u32,
     plan: ApPlan,
 ) -> Result<(Vec<u32>, u64), Box<CpuError>> {
-    prepare_check_ins(boot_page, plan);
+    prepare_check_ins(boot_page, plan, expected_cpus - 1);
     let vector = boot_page.startup_vector();
 
     let mut apic = bsp.local_apic();
@@ -470,7 +481,7 @@ fn start_aps(
         }));
     }
     let checked_in = AP_CHECKED_IN.load(Ordering::Acquire);
-    if arrived > expected_aps || checked_in as usize > MAX_CPUS {
+    if arrived > expected_aps {
         return Err(Box::new(CpuError::Unexpected {
             checked_in: arrived + 1,
             expected: expected_cpus,

@@ -158,7 +158,8 @@ const SEABIOS_BOOTS_KERNEL: &str = "Booting from ROM...";
 
 /// Runs `cmd` (its console on stdio, SeaBIOS's debug port among it) until SeaBIOS boots
 /// QEMU's `-kernel` entry the second time: once to start this firmware as QEMU's own BIOS,
-/// once after the firmware's hand-off, which would start it again, and so on forever.
+/// once after the firmware's hand-off. That jumps into the firmware again without loading
+/// it again, which it refuses with its failure code: the run stops before, at SeaBIOS.
 pub fn run_until_seabios_boots_again(cmd: &mut Command) -> Result<ExitCode> {
     eprintln!(
         "xtask: QEMU's own SeaBIOS starts first and boots the firmware (-kernel); the firmware \

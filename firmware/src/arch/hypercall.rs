@@ -4,7 +4,7 @@
 //! `vmmcall`, `ret`) when the guest writes the page's guest-physical address to the MSR
 //! named by CPUID leaf `base + 2` (the low 12 bits select which of Xen's pages; we install
 //! page 0, the only one Xen has). The page is a static of this image: page-aligned, in
-//! `.bss`, identity-mapped and executable (the entry code never sets EFER.NXE), so its
+//! the image's page-aligned bss (linker.ld), identity-mapped and executable (the entry code never sets EFER.NXE), so its
 //! address is its guest-physical address.
 //!
 //! The 64-bit ABI (public/arch-x86/xen-x86_64.h): hypercall number selects the stub,
@@ -27,6 +27,8 @@ struct Page(UnsafeCell<[u8; 4096]>);
 // the CPU executes it); sharing the address between threads cannot race on Rust data.
 unsafe impl Sync for Page {}
 
+// With the other page-aligned data (linker.ld), so that no padding comes before it.
+#[unsafe(link_section = ".bss.page_aligned")]
 static HYPERCALL_PAGE: Page = Page(UnsafeCell::new([0; 4096]));
 /// The page's address once Xen has filled it (0 before).
 static INSTALLED_AT: AtomicU64 = AtomicU64::new(0);

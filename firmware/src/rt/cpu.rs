@@ -22,8 +22,9 @@ const TSS_SELECTOR: u16 = 0x20;
 /// Interrupt stack table slot (1-based in the gate) that every exception uses.
 const EXCEPTION_IST: u8 = 1;
 /// The deepest use measured (the untouched zeroes left below it) is 1.3 KiB: the handler
-/// formats one line (`fault=page-fault`, `stack-overflow`, `invalid-opcode`).
-const EXCEPTION_STACK_SIZE: usize = 4 * 1024;
+/// formats one line (`fault=page-fault`, `stack-overflow`, `invalid-opcode`); this is more
+/// than twice that.
+const EXCEPTION_STACK_SIZE: usize = 3 * 1024;
 
 #[repr(C, align(16))]
 struct ExceptionStack([u8; EXCEPTION_STACK_SIZE]);

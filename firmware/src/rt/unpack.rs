@@ -41,7 +41,8 @@ macro_rules! boot_str {
     }};
 }
 
-/// Unpacks the payload where the link put it. Called once, by the entry code in long mode.
+/// Unpacks the payload where the link put it. Called by the entry code in long mode, once
+/// per load of the image.
 #[unsafe(no_mangle)]
 #[unsafe(link_section = ".text.boot")]
 extern "sysv64" fn unpack_image() {
@@ -50,6 +51,12 @@ extern "sysv64" fn unpack_image() {
     let info = unsafe { read_volatile(&raw const PACK_INFO) };
     if info.packed_len == 0 {
         return;
+    }
+    // Started again without being loaded again: under QEMU, SeaBIOS after our hand-off
+    // boots `-kernel` once more, and QEMU's loader only jumps to the entry. The stream has
+    // become the payload it unpacked to, and the data has changed since.
+    if UNPACK_TSC[0].load(Relaxed) != 0 {
+        fail(boot_str!(b"it was started again without being loaded again"));
     }
     UNPACK_TSC[0].store(rdtsc(), Relaxed);
     let start = addr_of!(__payload_start) as usize;
