@@ -4,8 +4,8 @@
 //!
 //! - **size**: `target/hvmloader` (file, PT_LOAD filesz and memsz, and the code and data as
 //!   linked, before packing) against Debian's hvmloader (xen-utils-4.17, fetched with
-//!   `apt-get download` into target/bench-cache/), and the linked bytes by room (the linked
-//!   ELF's symbols, `bench/rooms.rs`).
+//!   `apt-get download` into target/bench-cache/), the linked bytes by room and the memory
+//!   by part (the linked ELF's symbols, `bench/rooms.rs`).
 //! - **acpi**: table bytes (all tables but the RSDP; DSDT + SSDTs) for 1 and 16 vCPUs on
 //!   both machines, against QEMU's tables on the same machine (SeaBIOS) and Xen 4.17's
 //!   hvmloader tables for i440 (/work/shared/reference or `--xen-reference DIR`).
@@ -278,9 +278,16 @@ fn size(ours: &Path, linked: &Path, cache: &Path, rows: &mut Vec<Row>) -> Result
     }
     let by_room: serde_json::Map<String, Value> =
         by_room.into_iter().map(|(room, bytes)| (room, Value::from(bytes))).collect();
+    let memory = rooms::image_memory_parts(linked)?;
+    for (part, bytes) in &memory {
+        rows.push(Row::new("memory by part", part, bytes, ""));
+    }
+    let memory: serde_json::Map<String, Value> =
+        memory.into_iter().map(|(part, bytes)| (part, Value::from(bytes))).collect();
     Ok(json!({
         "reference": package,
         "rooms": by_room,
+        "memory": memory,
         "ours": {
             "file": a.file,
             "filesz": a.load_filesz,
