@@ -206,8 +206,13 @@ fn cut_images(linked: &Path, xen: &Path, qemu: &Path) -> Result<()> {
     for (image, name) in [(xen, "hvmloader"), (qemu, "hvmloader-qemu")] {
         let packed = pack::pack_file(image)?;
         println!(
-            "packed {name}'s payload: {} -> {} bytes, {} bytes of room past its end",
-            packed.payload, packed.stream, packed.room
+            "packed {name}'s payload: {} -> {} bytes, room past its end: {}",
+            packed.payload,
+            packed.stream,
+            match packed.room {
+                1 => "1 byte".to_string(),
+                n => format!("{n} bytes"),
+            }
         );
     }
     elf::check_xen_image(xen)
