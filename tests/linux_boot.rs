@@ -68,6 +68,16 @@ fn boot_linux(machine: &str) {
     // It booted with our command line and initrd (the report comes from the initrd's /init).
     assert!(serial.contains("Command line: console=ttyS0 panic=-1"), "{serial}");
     assert!(serial.contains("handoff: Linux: initrd "), "{serial}");
+
+    // The heap is sized at twice what a boot uses (firmware/src/rt/heap.rs), and the Linux
+    // hand-off uses the most: the firmware's own high-water mark says whether it still fits.
+    let kib_after = |prefix: &str| -> u32 {
+        let at = serial.find(prefix).unwrap_or_else(|| panic!("no `{prefix}`:\n{serial}"));
+        let digits = serial[at + prefix.len()..].split(' ').next().unwrap_or_default();
+        digits.parse().unwrap_or_else(|e| panic!("`{prefix}{digits}`: {e}"))
+    };
+    let (heap, used) = (kib_after(", heap "), kib_after("heap: at most "));
+    assert!(2 * used <= heap, "the heap ({heap} KiB) is less than twice its use ({used} KiB)");
 }
 
 #[test]
