@@ -4,7 +4,8 @@
 //! A bzImage is a real-mode setup part (boot sector plus `setup_sects` sectors, the setup
 //! header at 0x1F1) followed by the protected-mode kernel. The firmware:
 //!
-//! 1. reads the setup part to the heap and validates its header ([`SetupHeader::parse`]):
+//! 1. reads the boot sector and setup header (the first two sectors; the rest of the setup
+//!    part is skipped) and validates the header ([`SetupHeader::parse`]):
 //!    boot flag, "HdrS", protocol 2.12 or later (for `xloadflags`), a bzImage
 //!    (`LOADED_HIGH`), a 64-bit entry point (`XLF_KERNEL_64`);
 //! 2. places the protected-mode kernel ([`plan`]): at `pref_address` when that is free, else
@@ -218,16 +219,16 @@ pub struct SetupHeader {
 }
 
 impl SetupHeader {
-    /// Parses the setup part (`setup_len` bytes from the start of the image).
+    /// Parses the header from the start of the image: its first two sectors or more.
     pub fn parse(setup: &[u8]) -> Result<Self, LinuxError> {
         let sector0: &[u8; SECTOR] = setup
             .get(..SECTOR)
             .and_then(|s| s.try_into().ok())
             .ok_or(LinuxError::TooSmall { size: setup.len() as u64 })?;
-        let len = setup_len(sector0)?;
+        setup_len(sector0)?;
         // Every field read below lies before 0x26C, inside the first two sectors, and a
         // bzImage always has at least one setup sector.
-        if setup.len() < len || len < 2 * SECTOR {
+        if setup.len() < 2 * SECTOR {
             return Err(LinuxError::TooSmall { size: setup.len() as u64 });
         }
         if &setup[offset::HEADER_MAGIC..offset::HEADER_MAGIC + 4] != HEADER_MAGIC {
@@ -416,14 +417,15 @@ impl LinuxPayload {
         let cmdline_file = fw_cfg.find_file(files::CMDLINE)?;
 
         let size = u64::from(kernel_file.size);
-        let setup = read_setup(fw_cfg, &kernel_file)?;
-        let header = SetupHeader::parse(&setup)?;
+        let (head, setup_len) = read_setup_head(fw_cfg, &kernel_file)?;
+        let header = SetupHeader::parse(&head)?;
+        drop(head);
         let cmdline = match cmdline_file {
             Some(file) => read_cmdline(fw_cfg, &file, header.cmdline_size)?,
             None => Vec::new(),
         };
 
-        let kernel_len = size - setup.len() as u64;
+        let kernel_len = size - setup_len as u64;
         let mut free = FreeMemory::new(e820, in_use);
         let layout = plan(
             &header,
@@ -442,9 +444,9 @@ impl LinuxPayload {
             header.init_size,
             core::str::from_utf8(&cmdline).unwrap_or("<not UTF-8>"),
         );
-        // Selecting the file again restarts it: skip the setup part read before.
+        // Selecting the file again restarts it: skip the setup part.
         let mut reader = fw_cfg.open(&kernel_file);
-        reader.skip(setup.len())?;
+        reader.skip(setup_len)?;
         reader.read_exact(window(memory, "kernel", layout.kernel)?)?;
         if let (Some(file), Some(range)) = (&initrd_file, layout.initrd) {
             fw_cfg.read_file(file, window(memory, "initrd", range)?)?;
@@ -510,26 +512,23 @@ impl LinuxPayload {
     }
 }
 
-/// The setup part of the kernel file (boot sector included), checked to leave a kernel.
-fn read_setup<P: PortIo, A: DmaAddressing>(
+/// The kernel file's first two sectors (the boot sector and the setup header) and the
+/// length of its setup part, checked against the file's size.
+fn read_setup_head<P: PortIo, A: DmaAddressing>(
     fw_cfg: &mut FwCfg<P, A>,
     file: &File,
-) -> Result<Vec<u8>, Box<HandoffError>> {
+) -> Result<(Vec<u8>, usize), Box<HandoffError>> {
     let size = u64::from(file.size);
     if size < 2 * SECTOR as u64 {
         return Err(LinuxError::TooSmall { size }.into());
     }
-    let mut reader = fw_cfg.open(file);
-    let mut sector0 = [0u8; SECTOR];
-    reader.read_exact(&mut sector0)?;
-    let setup_size = setup_len(&sector0)?;
+    let mut head = vec![0u8; 2 * SECTOR];
+    fw_cfg.open(file).read_exact(&mut head)?;
+    let setup_size = setup_len(head[..SECTOR].try_into().expect("one sector"))?;
     if setup_size as u64 >= size {
         return Err(LinuxError::SetupPastEnd { setup: setup_size as u64, size }.into());
     }
-    let mut setup = vec![0u8; setup_size];
-    setup[..SECTOR].copy_from_slice(&sector0);
-    reader.read_exact(&mut setup[SECTOR..])?;
-    Ok(setup)
+    Ok((head, setup_size))
 }
 
 /// The command line file: bytes without a NUL inside; trailing newlines and NULs (from
