@@ -18,9 +18,9 @@ pub mod ssdt;
 pub mod tpm;
 
 use libacpi::tables::{
-    AmlTable, Facs, Fadt, Hpet, IapcBootArch, InterruptSourceOverride, IoApic, LocalApicNmi, Madt,
-    MadtProcessor, Mcfg, McfgAllocation, PmRegisterBlocks, RawTable, Slit, Srat, TableInBuffer,
-    Waet,
+    AmlBody, AmlTable, Facs, Fadt, Hpet, IapcBootArch, InterruptSourceOverride, IoApic,
+    LocalApicNmi, Madt, MadtProcessor, Mcfg, McfgAllocation, PmRegisterBlocks, RawTable, Slit,
+    Srat, TableInBuffer, Waet,
 };
 use libacpi::{Error, InstallSummary, Installer, OemIds, RsdpPlacement, Table};
 
@@ -49,8 +49,8 @@ pub struct TableSet<'a> {
     pub ecam: Option<EcamArea>,
     /// The chipset's DSDT, compiled from asl/.
     pub dsdt: &'a [u8],
-    /// The runtime SSDT's AML body (without header).
-    pub ssdt_body: &'a [u8],
+    /// The runtime SSDT's AML body (without header), written in place by the firmware.
+    pub ssdt_body: AmlBody<'a>,
     /// The SRAT and SLIT contents, for a guest with a virtual NUMA topology.
     pub numa: Option<&'a numa::NumaTables>,
     /// Tables the platform's owner asks for besides.
@@ -142,7 +142,7 @@ pub fn install(
         installer.install(&Slit { localities: numa.localities, distances: &numa.distances })?;
     }
     installer.install(&Waet { rtc_good: true, pm_timer_good: true })?;
-    installer.install(&AmlTable::ssdt(set.ssdt_body).with_oem_table_id("PLATFORM")?)?;
+    installer.install(&AmlTable::ssdt_of(set.ssdt_body).with_oem_table_id("PLATFORM")?)?;
     if set.extra.cpu_hotplug {
         installer.install(&cpu_hotplug::ssdt(set.chipset)?)?;
     }

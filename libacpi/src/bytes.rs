@@ -46,6 +46,25 @@ impl<'a> ByteWriter<'a> {
         }
     }
 
+    /// The next `len` bytes, for the caller to fill, or `None` (and the overflow recorded)
+    /// when they do not fit.
+    pub(crate) fn slot(&mut self, len: usize) -> Option<&mut [u8]> {
+        if self.overflow.is_some() {
+            return None;
+        }
+        let end = self.pos.saturating_add(len);
+        match self.buf.get_mut(self.pos..end) {
+            Some(slot) => {
+                self.pos = end;
+                Some(slot)
+            }
+            None => {
+                self.overflow = Some(end);
+                None
+            }
+        }
+    }
+
     pub(crate) fn zeros(&mut self, count: usize) {
         for _ in 0..count {
             self.u8(0);

@@ -21,7 +21,7 @@ mod tpm2;
 mod waet;
 
 pub use concatenated::{ConcatenatedTables, TableInBuffer};
-pub use definition_block::{AmlTable, RawTable};
+pub use definition_block::{AmlBody, AmlTable, RawTable};
 pub use facs::{Facs, FacsFlags};
 pub use fadt::{
     Fadt, FadtFlags, IapcBootArch, PmProfile, PmRegisterBlocks, ResetRegister, SmiCommand,

@@ -36,8 +36,9 @@
 //! }
 //! ```
 //!
-//! [`build_ssdt`] is pure: it writes the AML body into the caller's buffer ([`ssdt_body`]
-//! sizes one exactly) and the firmware wraps it with libacpi's `AmlTable::ssdt`.
+//! [`build_ssdt`] is pure: it writes the AML body into the caller's buffer
+//! ([`ssdt_body_len`] measures it first), and the firmware has libacpi's installer call it
+//! on the table's place (`AmlBody::WrittenInPlace`).
 
 use alloc::vec::Vec;
 use core::ops::{Range, RangeInclusive};
@@ -184,15 +185,13 @@ const STA_ABSENT: u8 = 0x00;
 /// Processor devices are named `C000`, `C001`...: three hex digits of their index.
 const MAX_CPUS: usize = 0x1000;
 
-/// The SSDT body for `input`, in a buffer of exactly its length: measured first, then
-/// written, so that the heap holds no more than the table needs.
-pub fn ssdt_body(input: &SsdtInput) -> Result<Vec<u8>, Error> {
+/// The length of the SSDT body for `input` (the same statements as [`build_ssdt`], only
+/// counted), so that the body can be written straight into the installed table: at 255
+/// vCPUs it is 15 KB, which a buffer would hold on the heap.
+pub fn ssdt_body_len(input: &SsdtInput) -> Result<usize, Error> {
     let mut measure = AmlWriter::measuring();
     write_ssdt(input, &mut measure)?;
-    let mut body = alloc::vec![0u8; measure.finish()?];
-    let length = build_ssdt(input, &mut body)?;
-    debug_assert_eq!(length, body.len());
-    Ok(body)
+    measure.finish()
 }
 
 /// Writes the SSDT body for `input` into `out`; returns its length.

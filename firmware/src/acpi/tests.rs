@@ -4,7 +4,7 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use libacpi::tables::{AmlTable, MadtProcessor, ProcessorState};
+use libacpi::tables::{AmlBody, AmlTable, MadtProcessor, ProcessorState};
 use libacpi::{InstallSummary, OemIds, RsdpPlacement, Table};
 
 use super::selftest::{SelfTestError, verify};
@@ -88,7 +88,7 @@ fn try_install(
         hpet_block_id: Some(0x8086_A201),
         ecam,
         dsdt: &dsdt,
-        ssdt_body: &[],
+        ssdt_body: AmlBody::Bytes(&[]),
         numa,
         extra,
     };

@@ -7,7 +7,7 @@
 use alloc::vec::Vec;
 
 use libacpi::RsdpPlacement;
-use libacpi::tables::{ConcatenatedTables, MadtProcessor, ProcessorState, TableInBuffer};
+use libacpi::tables::{AmlBody, ConcatenatedTables, MadtProcessor, ProcessorState, TableInBuffer};
 use log::info;
 
 pub(crate) mod passthrough;
@@ -18,7 +18,8 @@ pub(crate) use passthrough::PassthroughError;
 use super::pci::PciSetup;
 use super::{Fatal, Hardware};
 use crate::acpi::ssdt::{
-    ExpanderRoot, GENERATION_ID_SIZE, SleepStates, SsdtInput, generation_id_bytes, ssdt_body,
+    ExpanderRoot, GENERATION_ID_SIZE, SleepStates, SsdtInput, build_ssdt, generation_id_bytes,
+    ssdt_body_len,
 };
 use crate::acpi::tpm::{self, TpmInterface, TpmTables};
 use crate::acpi::{self, ExtraTables, TableSet, selftest};
@@ -671,7 +672,9 @@ fn install_acpi(
         legacy: platform.legacy,
     };
     let dsdt = acpi::dsdt::installed_dsdt(platform.chipset, settings)?;
-    let ssdt = ssdt_body(&ssdt_input)?;
+    let write_ssdt = |out: &mut [u8]| build_ssdt(&ssdt_input, out);
+    let ssdt_body =
+        AmlBody::WrittenInPlace { len: ssdt_body_len(&ssdt_input)?, write: &write_ssdt };
     let set = TableSet {
         chipset: platform.chipset,
         pm: mode.pm,
@@ -681,7 +684,7 @@ fn install_acpi(
         hpet_block_id: probes.hpet_block_id,
         ecam: platform.pci.ecam,
         dsdt: &dsdt,
-        ssdt_body: &ssdt,
+        ssdt_body,
         numa: platform.numa,
         extra: ExtraTables {
             tpm,

@@ -10,23 +10,66 @@ use crate::{Error, OemIds, Signature, checksum};
 /// [`crate::aml`] encoder assumes.
 const REVISION: u8 = 2;
 
-/// A DSDT or SSDT wrapping an AML body (for example one built with
-/// [`crate::aml::AmlWriter`]).
+/// A definition block's AML body (the term list, without a header).
+#[derive(Clone, Copy)]
+pub enum AmlBody<'a> {
+    /// AML built beforehand (for example with [`crate::aml::AmlWriter`]).
+    Bytes(&'a [u8]),
+    /// AML written straight into the table where it is installed, so that a large body
+    /// needs no buffer of its own.
+    WrittenInPlace {
+        /// Bytes of AML (measure them first with [`crate::aml::AmlWriter::measuring`]).
+        len: usize,
+        /// Gets exactly `len` bytes and returns how many it wrote, which must be `len`.
+        write: &'a dyn Fn(&mut [u8]) -> Result<usize, Error>,
+    },
+}
+
+impl AmlBody<'_> {
+    /// Bytes of AML.
+    pub fn len(&self) -> usize {
+        match self {
+            AmlBody::Bytes(bytes) => bytes.len(),
+            AmlBody::WrittenInPlace { len, .. } => *len,
+        }
+    }
+
+    /// Whether the body is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl core::fmt::Debug for AmlBody<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            AmlBody::Bytes(bytes) => write!(f, "Bytes({} bytes)", bytes.len()),
+            AmlBody::WrittenInPlace { len, .. } => write!(f, "WrittenInPlace({len} bytes)"),
+        }
+    }
+}
+
+/// A DSDT or SSDT wrapping an AML body.
 #[derive(Clone, Copy, Debug)]
 pub struct AmlTable<'a> {
     signature: Signature,
     oem_table_id: Option<[u8; 8]>,
-    body: &'a [u8],
+    body: AmlBody<'a>,
 }
 
 impl<'a> AmlTable<'a> {
     /// A DSDT holding `body` (the AML term list, without a header).
     pub const fn dsdt(body: &'a [u8]) -> Self {
-        Self { signature: Signature::DSDT, oem_table_id: None, body }
+        Self { signature: Signature::DSDT, oem_table_id: None, body: AmlBody::Bytes(body) }
     }
 
     /// An SSDT holding `body`.
     pub const fn ssdt(body: &'a [u8]) -> Self {
+        Self::ssdt_of(AmlBody::Bytes(body))
+    }
+
+    /// An SSDT holding `body`, which may be written in place.
+    pub const fn ssdt_of(body: AmlBody<'a>) -> Self {
         Self { signature: Signature::SSDT, oem_table_id: None, body }
     }
 
@@ -52,8 +95,20 @@ impl Table for AmlTable<'_> {
         if let Some(table_id) = self.oem_table_id {
             ids.oem_table_id = table_id;
         }
-        write_table(out, self.signature, REVISION, &ids, |w| {
-            w.bytes(self.body);
+        let signature = self.signature;
+        write_table(out, signature, REVISION, &ids, |w| {
+            match self.body {
+                AmlBody::Bytes(body) => w.bytes(body),
+                AmlBody::WrittenInPlace { len, write } => {
+                    // A body that does not fit is left to the writer's overflow error.
+                    if let Some(slot) = w.slot(len)
+                        && write(slot)? != len
+                    {
+                        let reason = "its AML body is not the length measured";
+                        return Err(Error::InvalidTable { signature, reason });
+                    }
+                }
+            }
             Ok(())
         })
     }
@@ -127,6 +182,34 @@ mod tests {
         assert!(RawTable::new(&blob[..20]).is_err());
         blob[0] = 0;
         assert!(RawTable::new(&blob).is_err());
+    }
+
+    #[test]
+    fn a_body_written_in_place_is_the_same_table_as_its_bytes() {
+        let body = [0x10u8, 0x05, b'\\', b'_', b'S', b'B', b'_'];
+        let write = |out: &mut [u8]| {
+            out.copy_from_slice(&body);
+            Ok(body.len())
+        };
+        let in_place =
+            AmlTable::ssdt_of(AmlBody::WrittenInPlace { len: body.len(), write: &write });
+        let (mut a, mut b) = ([0u8; 64], [0u8; 64]);
+        let ids = OemIds::xen();
+        let len = AmlTable::ssdt(&body).write(&ids, &mut a).unwrap();
+        assert_eq!(in_place.length(), len);
+        assert_eq!(in_place.write(&ids, &mut b), Ok(len));
+        assert_eq!(a, b);
+        // Too small a buffer: the writer's error, before `write` runs.
+        let never = |_: &mut [u8]| -> Result<usize, Error> { unreachable!("no room to write") };
+        let table = AmlTable::ssdt_of(AmlBody::WrittenInPlace { len: 40, write: &never });
+        assert_eq!(
+            table.write(&ids, &mut a),
+            Err(Error::BufferTooSmall { needed: HEADER_LENGTH + 40, available: 64 })
+        );
+        // A body shorter than announced is an error, not a table with a gap.
+        let short = |_: &mut [u8]| Ok(3);
+        let table = AmlTable::ssdt_of(AmlBody::WrittenInPlace { len: 7, write: &short });
+        assert!(matches!(table.write(&ids, &mut a), Err(Error::InvalidTable { .. })));
     }
 
     #[test]
