@@ -292,7 +292,7 @@ fn run<H: Hardware>(
     info!("host bridge {vendor:04x}:{device:04x} at 00:00.0: {chipset}");
     let hole = board.low_hole(&boot)?;
     let extra_roots = board.extra_pci_roots()?;
-    let topology = board.topology()?;
+    let topology = board.topology(extra_roots)?;
     let pci = pci::bring_up(
         machine,
         chipset,

@@ -72,7 +72,8 @@ impl fmt::Display for QemuNumaError {
 }
 
 /// The tables with the `wanted` signatures out of QEMU's table blob (fw_cfg
-/// `etc/acpi/tables`, `len` bytes that `read` gives in order), each as found or none.
+/// `etc/acpi/tables`, `len` bytes that `read` gives in order), each as found or none (and
+/// none where no signature is given).
 ///
 /// QEMU appends its tables to the blob one after the other, the FACS first, and pads it
 /// with zeroes to a fixed size (128 KiB, for migration); so each header's length leads to
@@ -81,7 +82,7 @@ impl fmt::Display for QemuNumaError {
 /// zero and gives a length shorter than a header or past the blob's end is an error.
 pub fn tables_from_blob<E: From<QemuNumaError>, const N: usize>(
     len: u64,
-    wanted: [&[u8; 4]; N],
+    wanted: [Option<&[u8; 4]>; N],
     read: &mut dyn FnMut(&mut [u8]) -> Result<(), E>,
 ) -> Result<[Option<Vec<u8>>; N], E> {
     /// Signature and length: what the FACS and every other table start with.
@@ -99,7 +100,8 @@ pub fn tables_from_blob<E: From<QemuNumaError>, const N: usize>(
         if (length as usize) < HEAD || u64::from(length) > len - offset {
             return Err(QemuNumaError::TableBlob { offset, length, blob: len }.into());
         }
-        let index = wanted.iter().position(|signature| head[..4] == signature[..]);
+        let index =
+            wanted.iter().position(|signature| signature.is_some_and(|s| head[..4] == s[..]));
         match index.filter(|&index| found[index].is_none()) {
             Some(index) => {
                 let mut table = alloc::vec![0u8; length as usize];
@@ -350,6 +352,7 @@ mod tests {
     /// Walks `blob` as fw_cfg would give it: in order, each read counted.
     fn walk<const N: usize>(blob: &[u8], wanted: [&[u8; 4]; N]) -> Walked<N> {
         let (mut at, mut reads) = (0, 0);
+        let wanted = wanted.map(|signature| Some(signature).filter(|&s| s != b"none"));
         let found = tables_from_blob(blob.len() as u64, wanted, &mut |buf: &mut [u8]| {
             buf.copy_from_slice(&blob[at..at + buf.len()]);
             at += buf.len();
@@ -370,13 +373,17 @@ mod tests {
         let used = blob.len();
         blob.resize(128 * 1024, 0);
         let (found, reads) = walk(&blob, [b"DSDT", b"SLIT", b"SRAT"]);
-        assert_eq!(found.unwrap(), [Some(dsdt), Some(slit), None]);
+        assert_eq!(found.unwrap(), [Some(dsdt), Some(slit.clone()), None]);
         // Six headers (five tables', the padding's), then each table's rest: the FACS, the
         // DSDT, the FADT's 268 bytes through the 256-byte buffer in two, the SLIT, the
         // second DSDT.
         assert_eq!(reads, 6 + 1 + 1 + 2 + 1 + 1, "{used} bytes of tables");
         // A blob without padding ends with its last table.
         assert_eq!(walk(&blob[..used], [b"SLIT"]).0.unwrap(), [Some(table(b"SLIT", 48, 3))]);
+        // A table not asked for this time is read past, not kept.
+        let (found, reads) = walk(&blob, [b"none", b"SLIT"]);
+        assert_eq!(found.unwrap(), [None, Some(slit)]);
+        assert_eq!(reads, 6 + 1 + 3 + 2 + 1 + 1, "the DSDT's 692 bytes through the buffer");
     }
 
     #[test]

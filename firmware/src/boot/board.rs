@@ -39,8 +39,9 @@ pub(crate) trait Board<H: Hardware> {
     /// How many PCI root buses there are besides bus 0 (QEMU's expander bridges).
     fn extra_pci_roots(&mut self) -> Result<u8, Fatal>;
 
-    /// The NUMA topology the platform describes, and the nodes of expander root buses.
-    fn topology(&mut self) -> Result<MachineTopology, Fatal>;
+    /// The NUMA topology the platform describes, and the nodes of the `extra_roots`
+    /// expander root buses ([`Board::extra_pci_roots`]).
+    fn topology(&mut self, extra_roots: u8) -> Result<MachineTopology, Fatal>;
 
     /// The hole the BARs are placed in, given the one the memory map leaves: `hole` itself,
     /// or a larger one if the platform can move RAM out of the way (Xen, as hvmloader does),

@@ -61,8 +61,8 @@ impl<H: Hardware> Board<H> for Qemu<H> {
         extra_pci_roots(self.fw_cfg())
     }
 
-    fn topology(&mut self) -> Result<MachineTopology, Fatal> {
-        topology(self.fw_cfg())
+    fn topology(&mut self, extra_roots: u8) -> Result<MachineTopology, Fatal> {
+        topology(self.fw_cfg(), extra_roots > 0)
     }
 
     fn fit_pci_hole(
@@ -196,6 +196,7 @@ fn smbios<P: PortIo, A: DmaAddressing>(
 /// fw_cfg `etc/e820` lays it out, distances and expanders' nodes from QEMU's own tables.
 fn topology<P: PortIo, A: DmaAddressing>(
     fw_cfg: Option<FwCfg<P, A>>,
+    expanders: bool,
 ) -> Result<MachineTopology, Fatal> {
     use crate::acpi::qemu_numa::{self, QemuRam};
     use crate::addr::FOUR_GIB;
@@ -206,11 +207,14 @@ fn topology<P: PortIo, A: DmaAddressing>(
     let Some(mut fw_cfg) = fw_cfg else {
         return Ok(MachineTopology::default());
     };
+    // QEMU's DSDT names the expanders' nodes; with many vCPUs it is large (28 KB with
+    // 255), so it is read only when there are expanders.
+    let wanted = [expanders.then_some(b"DSDT"), Some(b"SLIT")];
     let [dsdt, slit] = match fw_cfg.find_file("etc/acpi/tables")? {
         Some(file) => {
             let mut reader = fw_cfg.open(&file);
             let mut read = |buf: &mut [u8]| reader.read_exact(buf).map_err(Fatal::from);
-            qemu_numa::tables_from_blob(file.size.into(), [b"DSDT", b"SLIT"], &mut read)?
+            qemu_numa::tables_from_blob(file.size.into(), wanted, &mut read)?
         }
         None => [None, None],
     };

@@ -69,7 +69,7 @@ impl<H: Hardware, X: Hypercall + Copy> Board<H> for XenSetup<X> {
         Ok(0)
     }
 
-    fn topology(&mut self) -> Result<MachineTopology, Fatal> {
+    fn topology(&mut self, _extra_roots: u8) -> Result<MachineTopology, Fatal> {
         let numa = self.vnuma.as_ref().map(|v| NumaLayout {
             topology: NumaTopology {
                 nodes: v.nr_vnodes,
