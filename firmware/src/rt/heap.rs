@@ -1,8 +1,8 @@
 //! The global heap: a fixed arena in bss managed by talc (maintained; linked_list_allocator
-//! is in maintenance mode). Firmware allocations are small and short-lived (device lists,
-//! the run-time SSDT's body); guest-visible data (ACPI, SMBIOS, E820) is built in the RAM
-//! where it stays, and what the platform passes in large (QEMU's SMBIOS structures, Xen's
-//! pass-through blobs) is read in RAM, not here.
+//! is in maintenance mode). Firmware allocations are small and short-lived (device and CPU
+//! lists, the AP check-in records); guest-visible data (ACPI, SMBIOS, E820) is built in the
+//! RAM where it stays, and what the platform passes in large (QEMU's SMBIOS structures,
+//! Xen's pass-through blobs) is read in RAM, not here.
 //!
 //! Every allocation is counted ([`hvmloader::stats::HEAP`]): the firmware logs its
 //! high-water mark, and the arena is sized from it (see [`HEAP_SIZE`]). Running out is a
@@ -14,16 +14,17 @@ use hvmloader::stats::HEAP as HEAP_USE;
 use talc::TalcLock;
 use talc::source::Claim;
 
-/// The arena. What a boot uses at most (the `heap:` line) is 11-24 KiB with 2 to 64 vCPUs,
-/// on both machines, with NUMA nodes and 60 KiB of QEMU's own SMBIOS structures, into Linux,
-/// SeaBIOS or stopping (the Linux hand-off is the most), 4-9 KiB under Xen, and 31-32 KiB
-/// with 255 vCPUs, the most QEMU starts under TCG (processor objects and APIC entries grow
-/// with them): nothing large is held here. The runtime SSDT is sized to fit, QEMU's
-/// `etc/acpi/tables` is read a table at a time, QEMU's SMBIOS structures go to RAM carved
-/// for them and the table is built where it stays, blobs passed through under Xen are read
-/// where they lie, and hand-offs copy through 16 KiB. 48 KiB is twice the most of a boot
-/// with up to 64 vCPUs, 1.5 times that of 255.
-const HEAP_SIZE: usize = 48 * 1024;
+/// The arena. What a boot uses at most (the `heap:` line) is 8-12 KiB with 1 to 64 vCPUs,
+/// on both machines, with NUMA nodes and expanders and 60 KiB of QEMU's own SMBIOS
+/// structures, into Linux, SeaBIOS or stopping; 4-9 KiB under Xen; 15-16 KiB with 255 vCPUs,
+/// the most QEMU starts under TCG (the CPU lists and APIC entries grow with them). Nothing
+/// large is held here: the runtime SSDT is written where it is installed, QEMU's
+/// `etc/acpi/tables` is read a table at a time (its DSDT, large with many vCPUs, only when
+/// there are expanders), QEMU's SMBIOS structures go to RAM carved for them and the table is
+/// built where it stays, blobs passed through under Xen are read where they lie, a Linux
+/// kernel's setup part is skipped but for its header, and hand-offs copy through 16 KiB.
+/// 32 KiB is twice the most.
+const HEAP_SIZE: usize = 32 * 1024;
 
 static mut ARENA: [u8; HEAP_SIZE] = [0; HEAP_SIZE];
 
