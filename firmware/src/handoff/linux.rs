@@ -220,45 +220,45 @@ pub struct SetupHeader {
 
 impl SetupHeader {
     /// Parses the header from the start of the image: its first two sectors or more.
-    pub fn parse(setup: &[u8]) -> Result<Self, LinuxError> {
-        let sector0: &[u8; SECTOR] = setup
+    pub fn parse(head: &[u8]) -> Result<Self, LinuxError> {
+        let sector0: &[u8; SECTOR] = head
             .get(..SECTOR)
             .and_then(|s| s.try_into().ok())
-            .ok_or(LinuxError::TooSmall { size: setup.len() as u64 })?;
+            .ok_or(LinuxError::TooSmall { size: head.len() as u64 })?;
         setup_len(sector0)?;
         // Every field read below lies before 0x26C, inside the first two sectors, and a
         // bzImage always has at least one setup sector.
-        if setup.len() < 2 * SECTOR {
-            return Err(LinuxError::TooSmall { size: setup.len() as u64 });
+        if head.len() < 2 * SECTOR {
+            return Err(LinuxError::TooSmall { size: head.len() as u64 });
         }
-        if &setup[offset::HEADER_MAGIC..offset::HEADER_MAGIC + 4] != HEADER_MAGIC {
+        if &head[offset::HEADER_MAGIC..offset::HEADER_MAGIC + 4] != HEADER_MAGIC {
             return Err(LinuxError::NoHeaderMagic);
         }
-        let version = u16_at(setup, offset::VERSION);
+        let version = u16_at(head, offset::VERSION);
         if version < MIN_PROTOCOL {
             return Err(LinuxError::ProtocolTooOld { version });
         }
-        if setup[offset::LOADFLAGS] & LOADED_HIGH == 0 {
+        if head[offset::LOADFLAGS] & LOADED_HIGH == 0 {
             return Err(LinuxError::NotBzImage);
         }
-        if u16_at(setup, offset::XLOADFLAGS) & XLF_KERNEL_64 == 0 {
+        if u16_at(head, offset::XLOADFLAGS) & XLF_KERNEL_64 == 0 {
             return Err(LinuxError::No64BitEntry);
         }
-        let kernel_alignment = u32_at(setup, offset::KERNEL_ALIGNMENT);
+        let kernel_alignment = u32_at(head, offset::KERNEL_ALIGNMENT);
         if !kernel_alignment.is_power_of_two() {
             return Err(LinuxError::BadAlignment(kernel_alignment));
         }
-        let header_end = (offset::JUMP + 2 + usize::from(setup[offset::JUMP + 1]))
+        let header_end = (offset::JUMP + 2 + usize::from(head[offset::JUMP + 1]))
             .clamp(offset::INIT_SIZE + 4, offset::HEADER_LIMIT);
         Ok(SetupHeader {
             version,
-            initrd_addr_max: u32_at(setup, offset::INITRD_ADDR_MAX),
+            initrd_addr_max: u32_at(head, offset::INITRD_ADDR_MAX),
             kernel_alignment,
-            relocatable: setup[offset::RELOCATABLE_KERNEL] != 0,
-            cmdline_size: u32_at(setup, offset::CMDLINE_SIZE),
-            pref_address: u64_at(setup, offset::PREF_ADDRESS),
-            init_size: u32_at(setup, offset::INIT_SIZE),
-            raw: setup[offset::HEADER_START..header_end.min(setup.len())].to_vec(),
+            relocatable: head[offset::RELOCATABLE_KERNEL] != 0,
+            cmdline_size: u32_at(head, offset::CMDLINE_SIZE),
+            pref_address: u64_at(head, offset::PREF_ADDRESS),
+            init_size: u32_at(head, offset::INIT_SIZE),
+            raw: head[offset::HEADER_START..header_end.min(head.len())].to_vec(),
         })
     }
 }
