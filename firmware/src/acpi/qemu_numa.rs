@@ -71,28 +71,36 @@ impl fmt::Display for QemuNumaError {
     }
 }
 
-/// The tables with the `wanted` signatures out of QEMU's table blob (fw_cfg
-/// `etc/acpi/tables`, `len` bytes that `read` gives in order), each as found or none (and
-/// none where no signature is given).
+/// QEMU's table blob (fw_cfg `etc/acpi/tables`) as fw_cfg gives it: in order, from the
+/// start.
+pub trait TableBlob {
+    type Error: From<QemuNumaError>;
+    /// The blob's next `buf.len()` bytes.
+    fn read(&mut self, buf: &mut [u8]) -> Result<(), Self::Error>;
+    /// Passes the blob's next `len` bytes.
+    fn skip(&mut self, len: usize) -> Result<(), Self::Error>;
+}
+
+/// The tables with the `wanted` signatures out of QEMU's table blob (`len` bytes from
+/// `blob`), each as found or none (and none where no signature is given).
 ///
 /// QEMU appends its tables to the blob one after the other, the FACS first, and pads it
 /// with zeroes to a fixed size (128 KiB, for migration); so each header's length leads to
-/// the next table, the others are read past through a small buffer, and the walk ends at
-/// the padding. Nothing of the blob is held but the tables wanted. A header that is not
-/// zero and gives a length shorter than a header or past the blob's end is an error.
-pub fn tables_from_blob<E: From<QemuNumaError>, const N: usize>(
+/// the next table, the others are skipped, and the walk ends at the padding. Nothing of the
+/// blob is held but the tables wanted. A header that is not zero and gives a length shorter
+/// than a header or past the blob's end is an error.
+pub fn tables_from_blob<B: TableBlob, const N: usize>(
     len: u64,
     wanted: [Option<&[u8; 4]>; N],
-    read: &mut dyn FnMut(&mut [u8]) -> Result<(), E>,
-) -> Result<[Option<Vec<u8>>; N], E> {
+    blob: &mut B,
+) -> Result<[Option<Vec<u8>>; N], B::Error> {
     /// Signature and length: what the FACS and every other table start with.
     const HEAD: usize = 8;
     let mut found = [const { None }; N];
     let mut offset = 0u64;
-    let mut scratch = [0u8; 256];
     while len - offset >= HEAD as u64 {
         let mut head = [0u8; HEAD];
-        read(&mut head)?;
+        blob.read(&mut head)?;
         if head == [0; HEAD] {
             break;
         }
@@ -106,17 +114,10 @@ pub fn tables_from_blob<E: From<QemuNumaError>, const N: usize>(
             Some(index) => {
                 let mut table = alloc::vec![0u8; length as usize];
                 table[..HEAD].copy_from_slice(&head);
-                read(&mut table[HEAD..])?;
+                blob.read(&mut table[HEAD..])?;
                 found[index] = Some(table);
             }
-            None => {
-                let mut rest = length as usize - HEAD;
-                while rest > 0 {
-                    let part = rest.min(scratch.len());
-                    read(&mut scratch[..part])?;
-                    rest -= part;
-                }
-            }
+            None => blob.skip(length as usize - HEAD)?,
         }
         offset += u64::from(length);
     }
@@ -346,20 +347,35 @@ mod tests {
         table
     }
 
-    /// The tables found, and how many reads it took.
+    /// The tables found, and how many reads and skips it took.
     type Walked<const N: usize> = (Result<[Option<Vec<u8>>; N], QemuNumaError>, usize);
 
-    /// Walks `blob` as fw_cfg would give it: in order, each read counted.
-    fn walk<const N: usize>(blob: &[u8], wanted: [&[u8; 4]; N]) -> Walked<N> {
-        let (mut at, mut reads) = (0, 0);
-        let wanted = wanted.map(|signature| Some(signature).filter(|&s| s != b"none"));
-        let found = tables_from_blob(blob.len() as u64, wanted, &mut |buf: &mut [u8]| {
-            buf.copy_from_slice(&blob[at..at + buf.len()]);
-            at += buf.len();
-            reads += 1;
+    /// `blob` as fw_cfg would give it: in order, each read and skip counted.
+    struct Blob<'a> {
+        bytes: &'a [u8],
+        at: usize,
+        operations: usize,
+    }
+
+    impl TableBlob for Blob<'_> {
+        type Error = QemuNumaError;
+        fn read(&mut self, buf: &mut [u8]) -> Result<(), QemuNumaError> {
+            buf.copy_from_slice(&self.bytes[self.at..self.at + buf.len()]);
+            self.skip(buf.len())
+        }
+        fn skip(&mut self, len: usize) -> Result<(), QemuNumaError> {
+            self.at += len;
+            self.operations += 1;
             Ok(())
-        });
-        (found, reads)
+        }
+    }
+
+    /// Walks `blob` for the `wanted` tables (`b"none"`: a slot asking for none).
+    fn walk<const N: usize>(bytes: &[u8], wanted: [&[u8; 4]; N]) -> Walked<N> {
+        let mut blob = Blob { bytes, at: 0, operations: 0 };
+        let wanted = wanted.map(|signature| Some(signature).filter(|&s| s != b"none"));
+        let found = tables_from_blob(bytes.len() as u64, wanted, &mut blob);
+        (found, blob.operations)
     }
 
     #[test]
@@ -374,16 +390,15 @@ mod tests {
         blob.resize(128 * 1024, 0);
         let (found, reads) = walk(&blob, [b"DSDT", b"SLIT", b"SRAT"]);
         assert_eq!(found.unwrap(), [Some(dsdt), Some(slit.clone()), None]);
-        // Six headers (five tables', the padding's), then each table's rest: the FACS, the
-        // DSDT, the FADT's 268 bytes through the 256-byte buffer in two, the SLIT, the
-        // second DSDT.
-        assert_eq!(reads, 6 + 1 + 1 + 2 + 1 + 1, "{used} bytes of tables");
+        // Six headers (five tables', the padding's), then each table's rest, read or
+        // skipped in one: the FACS, the DSDT, the FADT, the SLIT, the second DSDT.
+        assert_eq!(reads, 6 + 5, "{used} bytes of tables");
         // A blob without padding ends with its last table.
         assert_eq!(walk(&blob[..used], [b"SLIT"]).0.unwrap(), [Some(table(b"SLIT", 48, 3))]);
-        // A table not asked for this time is read past, not kept.
+        // A table not asked for this time is skipped, not kept.
         let (found, reads) = walk(&blob, [b"none", b"SLIT"]);
         assert_eq!(found.unwrap(), [None, Some(slit)]);
-        assert_eq!(reads, 6 + 1 + 3 + 2 + 1 + 1, "the DSDT's 692 bytes through the buffer");
+        assert_eq!(reads, 6 + 5);
     }
 
     #[test]

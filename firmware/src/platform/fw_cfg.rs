@@ -56,6 +56,8 @@ mod control {
     /// Set by the device when the transfer failed.
     pub const ERROR: u32 = 1 << 0;
     pub const READ: u32 = 1 << 1;
+    /// Moves the item's offset on by the length, transferring nothing.
+    pub const SKIP: u32 = 1 << 2;
     pub const SELECT: u32 = 1 << 3;
 }
 
@@ -278,22 +280,42 @@ impl<P: PortIo, A: DmaAddressing> FwCfg<P, A> {
         dest: &mut [u8],
     ) -> Result<bool, Box<FwCfgError>> {
         let Some(addressing) = &self.dma else { return Ok(false) };
-        let mut access = DmaAccess { control: 0, length: 0, address: 0 };
-        let (Some(buffer), Some(descriptor), Ok(length)) = (
-            addressing.device_address(dest.as_mut_ptr()),
-            addressing.device_address((&raw const access).cast()),
-            u32::try_from(dest.len()),
-        ) else {
+        let (Some(buffer), Ok(length)) =
+            (addressing.device_address(dest.as_mut_ptr()), u32::try_from(dest.len()))
+        else {
             return Ok(false);
         };
-        let mut ctl = control::READ;
+        self.dma(select, reselect, control::READ, length, buffer)
+    }
+
+    /// Moves the item's offset on by `len` bytes in one DMA operation, transferring
+    /// nothing. Returns `false` without DMA.
+    fn dma_skip(&mut self, select: u16, reselect: bool, len: u32) -> Result<bool, Box<FwCfgError>> {
+        self.dma(select, reselect, control::SKIP, len, 0)
+    }
+
+    /// Runs one DMA operation `ctl` (read or skip) of `length` bytes to `buffer`, a device
+    /// address. Returns `false` if the descriptor is out of the device's reach.
+    fn dma(
+        &mut self,
+        select: u16,
+        reselect: bool,
+        mut ctl: u32,
+        length: u32,
+        buffer: u64,
+    ) -> Result<bool, Box<FwCfgError>> {
+        let Some(addressing) = &self.dma else { return Ok(false) };
+        let mut access = DmaAccess { control: 0, length: 0, address: 0 };
+        let Some(descriptor) = addressing.device_address((&raw const access).cast()) else {
+            return Ok(false);
+        };
         if reselect {
             ctl |= control::SELECT | (u32::from(select) << 16);
         }
         access.control = ctl.to_be();
         access.length = length.to_be();
         access.address = buffer.to_be();
-        // The device reads the descriptor and writes `dest` and the descriptor behind the
+        // The device reads the descriptor and writes the buffer and the descriptor behind the
         // compiler's back. Their addresses were exposed above; the fence keeps the stores
         // before the doorbell and the loads after it.
         compiler_fence(Ordering::SeqCst);
@@ -306,7 +328,7 @@ impl<P: PortIo, A: DmaAddressing> FwCfg<P, A> {
             // Volatile: the read must see what the device wrote into the descriptor.
             let status = u32::from_be(crate::arch::read_volatile(&access.control));
             if status & control::ERROR != 0 {
-                return Err(Box::new(FwCfgError::DmaFailed { select, len: dest.len() }));
+                return Err(Box::new(FwCfgError::DmaFailed { select, len: length as usize }));
             }
             if status == 0 {
                 return Ok(true);
@@ -317,7 +339,7 @@ impl<P: PortIo, A: DmaAddressing> FwCfg<P, A> {
 }
 
 /// Sequential reads of one item: fw_cfg keeps a read offset per selection, so a file can be
-/// read in parts (a kernel's setup sectors to the heap, the rest to its load address).
+/// read in parts (a kernel's header to the heap, the rest to its load address).
 #[derive(Debug)]
 pub(crate) struct FileReader<'a, P: PortIo, A: DmaAddressing> {
     fw_cfg: &'a mut FwCfg<P, A>,
@@ -335,8 +357,22 @@ impl<P: PortIo, A: DmaAddressing> FileReader<'_, P, A> {
         self.left
     }
 
-    /// Reads past the item's next `len` bytes, through a small buffer (none is kept).
+    /// Passes the item's next `len` bytes: one DMA skip, or without DMA a read through a
+    /// small buffer (none is kept).
     pub fn skip(&mut self, mut len: usize) -> Result<(), Box<FwCfgError>> {
+        if len as u64 > self.left {
+            return Err(Box::new(FwCfgError::ReadPastEnd {
+                select: self.select,
+                wanted: len as u64,
+                left: self.left,
+            }));
+        }
+        // Within the item, so within its u32 size.
+        if len > 0 && self.fw_cfg.dma_skip(self.select, !self.selected, len as u32)? {
+            self.selected = true;
+            self.left -= len as u64;
+            return Ok(());
+        }
         let mut scratch = [0u8; 512];
         while len > 0 {
             let part = len.min(scratch.len());

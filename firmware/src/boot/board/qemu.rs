@@ -19,7 +19,7 @@ use crate::chipset::{Chipset, IntxWiring};
 use crate::cpu::{ApStartup, CpuList};
 use crate::e820::E820Map;
 use crate::pci::Cf8;
-use crate::platform::fw_cfg::{DmaAddressing, File, FwCfg};
+use crate::platform::fw_cfg::{DmaAddressing, File, FileReader, FwCfg};
 use crate::platform::xen::memmap::HoleLimit;
 use crate::smbios::BiosStrings;
 use libacpi::tables::MadtProcessor;
@@ -212,9 +212,7 @@ fn topology<P: PortIo, A: DmaAddressing>(
     let wanted = [expanders.then_some(b"DSDT"), Some(b"SLIT")];
     let [dsdt, slit] = match fw_cfg.find_file("etc/acpi/tables")? {
         Some(file) => {
-            let mut reader = fw_cfg.open(&file);
-            let mut read = |buf: &mut [u8]| reader.read_exact(buf).map_err(Fatal::from);
-            qemu_numa::tables_from_blob(file.size.into(), wanted, &mut read)?
+            qemu_numa::tables_from_blob(file.size.into(), wanted, &mut fw_cfg.open(&file))?
         }
         None => [None, None],
     };
@@ -321,4 +319,14 @@ fn hand_off_to_payload<H: Hardware>(
     drop(memory);
     machine.jump(jump);
     Ok(())
+}
+
+impl<P: PortIo, A: DmaAddressing> crate::acpi::qemu_numa::TableBlob for FileReader<'_, P, A> {
+    type Error = Fatal;
+    fn read(&mut self, buf: &mut [u8]) -> Result<(), Fatal> {
+        Ok(self.read_exact(buf)?)
+    }
+    fn skip(&mut self, len: usize) -> Result<(), Fatal> {
+        Ok(FileReader::skip(self, len)?)
+    }
 }

@@ -74,8 +74,12 @@ impl SimFwCfg {
         }
         let status = if self.fail_dma {
             control::ERROR
+        } else if ctl & control::SKIP != 0 {
+            assert_eq!(ctl & control::READ, 0, "a read or a skip, not both");
+            self.offset += length as usize;
+            0
         } else {
-            assert_eq!(ctl & control::READ, control::READ, "only reads are simulated");
+            assert_eq!(ctl & control::READ, control::READ, "only reads and skips are simulated");
             for i in 0..length as usize {
                 let byte = self.next_byte();
                 // SAFETY: the driver gave the address of a live buffer of `length` bytes.

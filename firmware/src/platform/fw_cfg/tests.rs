@@ -121,6 +121,29 @@ fn reads_in_parts_continue_where_the_last_stopped() {
 }
 
 #[test]
+fn a_skip_is_one_dma_operation_or_reads_through_the_data_port() {
+    for dma in [false, true] {
+        let mut fw_cfg = device(dma);
+        let file = fw_cfg.find_file("opt/hvmloader/kernel").unwrap().unwrap();
+        let before = (fw_cfg.ports.data_reads, fw_cfg.ports.dma_transfers);
+        let mut reader = fw_cfg.open(&file);
+        // A skip first selects the file, as a read would.
+        reader.skip(1000).unwrap();
+        let mut part = [0u8; 24];
+        reader.read_exact(&mut part).unwrap();
+        assert_eq!(part[..], pattern(100_000)[1000..1024], "dma {dma}");
+        reader.skip(98_000).unwrap();
+        assert_eq!(reader.remaining(), 976);
+        assert_eq!(
+            reader.skip(977).map_err(|e| *e),
+            Err(FwCfgError::ReadPastEnd { select: file.select, wanted: 977, left: 976 })
+        );
+        let counts = (fw_cfg.ports.data_reads - before.0, fw_cfg.ports.dma_transfers - before.1);
+        assert_eq!(counts, if dma { (0, 3) } else { (99_024, 0) }, "dma {dma}");
+    }
+}
+
+#[test]
 fn reading_past_the_end_is_an_error() {
     let mut fw_cfg = device(true);
     let file = fw_cfg.find_file("opt/hvmloader/cmdline").unwrap().unwrap();
