@@ -171,7 +171,7 @@ const HVMLOADER_MEMSZ: u32 = 212_800;
 const MEMSZ_GOAL: u32 = 2 * HVMLOADER_MEMSZ;
 /// Where the image is today: a change that grows it past these fails here, and
 /// `cargo xtask bench` shows which room grew.
-const FILE_BYTES_NOW: usize = 160_000;
+const FILE_BYTES_NOW: usize = 160_500;
 const MEMSZ_NOW: u32 = 409_000;
 
 fn image_sizes() -> (usize, u32) {

@@ -14,7 +14,7 @@ use hvmloader::stats::HEAP as HEAP_USE;
 use talc::TalcLock;
 use talc::source::Claim;
 
-/// The arena. What a boot uses at most (the `heap:` line) is 8-12 KiB with 1 to 64 vCPUs,
+/// The arena. What a boot uses at most (the `heap:` line) is 6-12 KiB with 1 to 64 vCPUs,
 /// on both machines, with NUMA nodes and expanders and 60 KiB of QEMU's own SMBIOS
 /// structures, into Linux, SeaBIOS or stopping; 4-9 KiB under Xen; 15-16 KiB with 255 vCPUs,
 /// the most QEMU starts under TCG (the CPU lists and APIC entries grow with them). Nothing
