@@ -172,7 +172,7 @@ const MEMSZ_GOAL: u32 = 2 * HVMLOADER_MEMSZ;
 /// Where the image is today: a change that grows it past these fails here, and
 /// `cargo xtask bench` shows which room grew.
 const FILE_BYTES_NOW: usize = 160_500;
-const MEMSZ_NOW: u32 = 409_000;
+const MEMSZ_NOW: u32 = 413_000;
 
 fn image_sizes() -> (usize, u32) {
     let elf = Elf32::read("hvmloader");

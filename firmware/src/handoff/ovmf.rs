@@ -89,8 +89,8 @@ const FOUR_GIB: u64 = 1 << 32;
 pub const MAX_IMAGE: u64 = 16 * MiB;
 /// Bytes copied per step from memory to memory (the module to the flash, the flash's last
 /// 64 KiB below 1 MiB): the window lends one range at a time, and the heap need not hold a
-/// whole image or chunk.
-const COPY_CHUNK: usize = 0x4000;
+/// whole image. A page: at 16 KiB the copy was the heap's largest use under Xen.
+const COPY_CHUNK: usize = 0x1000;
 
 /// CMOS index and data ports (the RTC's NVRAM).
 const CMOS_INDEX: u16 = 0x70;

@@ -16,15 +16,16 @@ use talc::source::Claim;
 
 /// The arena. What a boot uses at most (the `heap:` line) is 6-12 KiB with 1 to 64 vCPUs,
 /// on both machines, with NUMA nodes and expanders and 60 KiB of QEMU's own SMBIOS
-/// structures, into Linux, SeaBIOS or stopping; 4-9 KiB under Xen; 15-16 KiB with 255 vCPUs,
-/// the most QEMU starts under TCG (the CPU lists and APIC entries grow with them). Nothing
+/// structures, into Linux, SeaBIOS or stopping; 4-11 KiB under Xen; 15-16 KiB with 255
+/// vCPUs, the most QEMU starts under TCG (the CPU lists and APIC entries grow with them);
+/// 17 KiB with `selfcheck` (the acpi crate parses the tables) and 17 PCI functions. Nothing
 /// large is held here: the runtime SSDT is written where it is installed, QEMU's
 /// `etc/acpi/tables` is read a table at a time (its DSDT, large with many vCPUs, only when
 /// there are expanders), QEMU's SMBIOS structures go to RAM carved for them and the table is
 /// built where it stays, blobs passed through under Xen are read where they lie, a Linux
-/// kernel's setup part is skipped but for its header, and hand-offs copy through 16 KiB.
-/// 32 KiB is twice the most.
-const HEAP_SIZE: usize = 32 * 1024;
+/// kernel's setup part is skipped but for its header, and OVMF is copied a page at a time.
+/// 36 KiB is twice the most.
+const HEAP_SIZE: usize = 36 * 1024;
 
 static mut ARENA: [u8; HEAP_SIZE] = [0; HEAP_SIZE];
 
