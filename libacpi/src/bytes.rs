@@ -32,17 +32,8 @@ impl<'a> ByteWriter<'a> {
     }
 
     pub(crate) fn bytes(&mut self, data: &[u8]) {
-        if self.overflow.is_some() {
-            return;
-        }
-        // An end past `usize::MAX` is reported as that: no buffer is that large.
-        let end = self.pos.saturating_add(data.len());
-        match self.buf.get_mut(self.pos..end) {
-            Some(dst) => {
-                dst.copy_from_slice(data);
-                self.pos = end;
-            }
-            None => self.overflow = Some(end),
+        if let Some(dst) = self.slot(data.len()) {
+            dst.copy_from_slice(data);
         }
     }
 
@@ -52,6 +43,7 @@ impl<'a> ByteWriter<'a> {
         if self.overflow.is_some() {
             return None;
         }
+        // An end past `usize::MAX` is reported as that: no buffer is that large.
         let end = self.pos.saturating_add(len);
         match self.buf.get_mut(self.pos..end) {
             Some(slot) => {

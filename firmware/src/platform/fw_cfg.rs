@@ -360,13 +360,7 @@ impl<P: PortIo, A: DmaAddressing> FileReader<'_, P, A> {
     /// Passes the item's next `len` bytes: one DMA skip, or without DMA a read through a
     /// small buffer (none is kept).
     pub fn skip(&mut self, mut len: usize) -> Result<(), Box<FwCfgError>> {
-        if len as u64 > self.left {
-            return Err(Box::new(FwCfgError::ReadPastEnd {
-                select: self.select,
-                wanted: len as u64,
-                left: self.left,
-            }));
-        }
+        self.check_left(len)?;
         // Within the item, so within its u32 size.
         if len > 0 && self.fw_cfg.dma_skip(self.select, !self.selected, len as u32)? {
             self.selected = true;
@@ -384,14 +378,7 @@ impl<P: PortIo, A: DmaAddressing> FileReader<'_, P, A> {
 
     /// Fills `dest` with the item's next bytes.
     pub fn read_exact(&mut self, dest: &mut [u8]) -> Result<(), Box<FwCfgError>> {
-        let wanted = dest.len() as u64;
-        if wanted > self.left {
-            return Err(Box::new(FwCfgError::ReadPastEnd {
-                select: self.select,
-                wanted,
-                left: self.left,
-            }));
-        }
+        self.check_left(dest.len())?;
         if dest.is_empty() {
             return Ok(());
         }
@@ -404,7 +391,16 @@ impl<P: PortIo, A: DmaAddressing> FileReader<'_, P, A> {
             }
         }
         self.selected = true;
-        self.left -= wanted;
+        self.left -= dest.len() as u64;
+        Ok(())
+    }
+
+    /// That the item has `wanted` more bytes.
+    fn check_left(&self, wanted: usize) -> Result<(), Box<FwCfgError>> {
+        if wanted as u64 > self.left {
+            let (select, left) = (self.select, self.left);
+            return Err(Box::new(FwCfgError::ReadPastEnd { select, wanted: wanted as u64, left }));
+        }
         Ok(())
     }
 }
